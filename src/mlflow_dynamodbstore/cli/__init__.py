@@ -1,0 +1,1 @@
+"""The ``mlflow-dynamodbstore`` admin command."""

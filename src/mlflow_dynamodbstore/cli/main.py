@@ -1,0 +1,23 @@
+"""``mlflow-dynamodbstore``: admin commands (click)."""
+
+from __future__ import annotations
+
+import click
+
+from mlflow_dynamodbstore.cli.local import local
+from mlflow_dynamodbstore.cli.table import deploy, destroy, install_dynamodb_local
+
+
+@click.group()
+@click.version_option(package_name="mlflow-dynamodbstore")
+def cli() -> None:
+    """Administer an MLflow DynamoDB store."""
+
+
+cli.add_command(local)
+cli.add_command(deploy)
+cli.add_command(destroy)
+cli.add_command(install_dynamodb_local)
+
+if __name__ == "__main__":
+    cli()

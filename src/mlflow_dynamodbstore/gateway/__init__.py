@@ -1,0 +1,7 @@
+"""Thin wrapper over the boto3 DynamoDB client."""
+
+from mlflow_dynamodbstore.gateway.errors import ConditionFailed, TransactionCancelled
+from mlflow_dynamodbstore.gateway.stats import RequestStats
+from mlflow_dynamodbstore.gateway.table_gateway import TableGateway
+
+__all__ = ["ConditionFailed", "RequestStats", "TableGateway", "TransactionCancelled"]

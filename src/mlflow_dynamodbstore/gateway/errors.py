@@ -1,0 +1,35 @@
+"""Typed errors the domain layer catches instead of inspecting botocore error codes."""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Base class of gateway errors."""
+
+
+class ConditionFailed(GatewayError):
+    """A conditional write's ConditionExpression was false."""
+
+    def __init__(self, message: str = "condition failed", item: dict | None = None):
+        super().__init__(message)
+        self.item = item  # the current item, when DynamoDB returned it
+
+
+class TransactionCancelled(GatewayError):
+    """TransactWriteItems was cancelled; ``reasons`` has one code per action ("None" = ok)."""
+
+    def __init__(self, reasons: list[str], message: str = "transaction cancelled"):
+        super().__init__(f"{message}: {reasons}")
+        self.reasons = reasons
+
+    def failed_conditions(self) -> list[int]:
+        """Indexes of the actions whose condition failed."""
+        return [i for i, r in enumerate(self.reasons) if r == "ConditionalCheckFailed"]
+
+    @property
+    def is_condition_failure(self) -> bool:
+        return bool(self.failed_conditions())
+
+
+class RetriesExhausted(GatewayError):
+    """Unprocessed batch items were still unprocessed after every retry."""

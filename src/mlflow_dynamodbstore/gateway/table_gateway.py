@@ -1,0 +1,386 @@
+"""The table gateway: every DynamoDB request the package makes goes through here.
+
+It marshals with boto3's TypeSerializer/TypeDeserializer, splits batches at DynamoDB's
+limits, retries UnprocessedItems/UnprocessedKeys with capped exponential backoff and full
+jitter, pages queries, maps conditional-check failures to typed errors and counts every
+request with its consumed capacity. Throttling and transient errors are retried by
+botocore itself (see ``client.py``); nothing here repeats that.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from boto3.dynamodb.conditions import ConditionBase, ConditionExpressionBuilder
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from mlflow_dynamodbstore.gateway.errors import (
+    ConditionFailed,
+    RetriesExhausted,
+    TransactionCancelled,
+)
+from mlflow_dynamodbstore.gateway.stats import RequestStats
+
+BATCH_WRITE_LIMIT = 25
+BATCH_GET_LIMIT = 100
+TRANSACTION_LIMIT = 100
+KEY_ATTRIBUTES = ("PK", "SK")
+
+Item = dict[str, Any]
+
+
+class TableGateway:
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        stats: RequestStats | None = None,
+        *,
+        max_batch_attempts: int = 10,
+        backoff_base: float = 0.05,
+        backoff_cap: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.client = client
+        self.table_name = table_name
+        self.stats = stats if stats is not None else RequestStats()
+        self._serializer = TypeSerializer()
+        self._deserializer = TypeDeserializer()
+        self._max_batch_attempts = max_batch_attempts
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._sleep = sleep
+
+    # ---- marshalling ---------------------------------------------------------------
+    def serialize(self, item: Item) -> dict:
+        return {k: self._serializer.serialize(v) for k, v in item.items()}
+
+    def deserialize(self, item: dict) -> Item:
+        return {k: self._deserializer.deserialize(v) for k, v in item.items()}
+
+    def _key(self, key: Item) -> dict:
+        return self.serialize({k: key[k] for k in KEY_ATTRIBUTES})
+
+    def _condition_args(
+        self, condition: ConditionBase | None, builder: ConditionExpressionBuilder
+    ) -> dict:
+        if condition is None:
+            return {}
+        built = builder.build_expression(condition)
+        return _expression_args(
+            "ConditionExpression",
+            built.condition_expression,
+            built.attribute_name_placeholders,
+            built.attribute_value_placeholders,
+            self._serializer,
+        )
+
+    def _call(self, operation: str, method: Callable[..., dict], **kwargs: Any) -> dict:
+        kwargs.setdefault("ReturnConsumedCapacity", "TOTAL")
+        try:
+            response = method(**kwargs)
+        except ClientError as exc:
+            self.stats.record(operation, None)
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ConditionalCheckFailedException":
+                raw = exc.response.get("Item")
+                raise ConditionFailed(
+                    str(exc), item=self.deserialize(raw) if raw else None
+                ) from None
+            if code == "TransactionCanceledException":
+                reasons = [
+                    r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])
+                ]
+                raise TransactionCancelled(reasons) from None
+            raise
+        self.stats.record(operation, response.get("ConsumedCapacity"))
+        return response
+
+    # ---- single-item operations ------------------------------------------------------
+    def get_item(self, key: Item, *, consistent: bool = True) -> Item | None:
+        response = self._call(
+            "GetItem",
+            self.client.get_item,
+            TableName=self.table_name,
+            Key=self._key(key),
+            ConsistentRead=consistent,
+        )
+        raw = response.get("Item")
+        return self.deserialize(raw) if raw else None
+
+    def put_item(self, item: Item, *, condition: ConditionBase | None = None) -> None:
+        self._call(
+            "PutItem",
+            self.client.put_item,
+            TableName=self.table_name,
+            Item=self.serialize(item),
+            **self._condition_args(condition, ConditionExpressionBuilder()),
+            **({"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if condition else {}),
+        )
+
+    def update_item(
+        self,
+        key: Item,
+        update_expression: str,
+        *,
+        names: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+        condition: ConditionBase | None = None,
+        return_values: str = "NONE",
+    ) -> Item | None:
+        """``update_expression`` uses its own placeholders (``#u...``/``:u...``): the
+        condition builder numbers its own ``#n0``/``:v0``, so they never collide."""
+        args = _expression_args(
+            "UpdateExpression", update_expression, names or {}, values or {}, self._serializer
+        )
+        cond = self._condition_args(condition, ConditionExpressionBuilder())
+        _merge_expression_args(args, cond)
+        response = self._call(
+            "UpdateItem",
+            self.client.update_item,
+            TableName=self.table_name,
+            Key=self._key(key),
+            ReturnValues=return_values,
+            **args,
+            **({"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if condition else {}),
+        )
+        raw = response.get("Attributes")
+        return self.deserialize(raw) if raw else None
+
+    def delete_item(
+        self, key: Item, *, condition: ConditionBase | None = None, return_old: bool = False
+    ) -> Item | None:
+        response = self._call(
+            "DeleteItem",
+            self.client.delete_item,
+            TableName=self.table_name,
+            Key=self._key(key),
+            ReturnValues="ALL_OLD" if return_old else "NONE",
+            **self._condition_args(condition, ConditionExpressionBuilder()),
+        )
+        raw = response.get("Attributes")
+        return self.deserialize(raw) if raw else None
+
+    # ---- queries ---------------------------------------------------------------------
+    def query_page(
+        self,
+        key_condition: ConditionBase,
+        *,
+        index: str | None = None,
+        filter: ConditionBase | None = None,
+        forward: bool = True,
+        limit: int | None = None,
+        start_key: Item | None = None,
+        consistent: bool = False,
+    ) -> tuple[list[Item], Item | None]:
+        """One Query request: (items, LastEvaluatedKey or None)."""
+        builder = ConditionExpressionBuilder()
+        built = builder.build_expression(key_condition, is_key_condition=True)
+        args = _expression_args(
+            "KeyConditionExpression",
+            built.condition_expression,
+            built.attribute_name_placeholders,
+            built.attribute_value_placeholders,
+            self._serializer,
+        )
+        if filter is not None:
+            fbuilt = builder.build_expression(filter)
+            _merge_expression_args(
+                args,
+                _expression_args(
+                    "FilterExpression",
+                    fbuilt.condition_expression,
+                    fbuilt.attribute_name_placeholders,
+                    fbuilt.attribute_value_placeholders,
+                    self._serializer,
+                ),
+            )
+        if index:
+            args["IndexName"] = index
+        elif consistent:
+            args["ConsistentRead"] = True
+        if limit:
+            args["Limit"] = limit
+        if start_key:
+            args["ExclusiveStartKey"] = self.serialize(start_key)
+        response = self._call(
+            "Query",
+            self.client.query,
+            TableName=self.table_name,
+            ScanIndexForward=forward,
+            **args,
+        )
+        items = [self.deserialize(raw) for raw in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        return items, (self.deserialize(last) if last else None)
+
+    def query(self, key_condition: ConditionBase, **kwargs: Any) -> Iterator[Item]:
+        """All items of a query, page after page (lazily: stop iterating to stop reading)."""
+        start_key = kwargs.pop("start_key", None)
+        while True:
+            items, start_key = self.query_page(key_condition, start_key=start_key, **kwargs)
+            yield from items
+            if not start_key:
+                return
+
+    # ---- batches ---------------------------------------------------------------------
+    def _backoff(self, attempt: int) -> None:
+        # Full jitter (AWS architecture blog: "Exponential Backoff And Jitter").
+        self._sleep(random.uniform(0, min(self._backoff_cap, self._backoff_base * 2**attempt)))
+
+    def batch_get(self, keys: Iterable[Item], *, consistent: bool = False) -> list[Item]:
+        """Fetch items by key (duplicates removed), 100 per request; missing ones are absent."""
+        unique = list({_key_tuple(k): k for k in keys}.values())
+        found: list[Item] = []
+        for chunk in _chunks(unique, BATCH_GET_LIMIT):
+            pending: dict = {
+                self.table_name: {
+                    "Keys": [self._key(k) for k in chunk],
+                    "ConsistentRead": consistent,
+                }
+            }
+            attempt = 0
+            while pending:
+                response = self._call(
+                    "BatchGetItem", self.client.batch_get_item, RequestItems=pending
+                )
+                found.extend(
+                    self.deserialize(raw)
+                    for raw in response.get("Responses", {}).get(self.table_name, [])
+                )
+                pending = response.get("UnprocessedKeys") or {}
+                if pending:
+                    attempt = self._next_attempt(attempt, "BatchGetItem")
+        return found
+
+    def batch_write(self, puts: Iterable[Item] = (), deletes: Iterable[Item] = ()) -> None:
+        """Write and delete items, 25 per request. DynamoDB rejects a batch naming one key
+        twice, so the last write of a key wins (a delete after a put of it deletes)."""
+        requests: dict[tuple, dict] = {}
+        for item in puts:
+            requests[_key_tuple(item)] = {"PutRequest": {"Item": self.serialize(item)}}
+        for key in deletes:
+            requests[_key_tuple(key)] = {"DeleteRequest": {"Key": self._key(key)}}
+        for chunk in _chunks(list(requests.values()), BATCH_WRITE_LIMIT):
+            pending: dict = {self.table_name: chunk}
+            attempt = 0
+            while pending:
+                response = self._call(
+                    "BatchWriteItem", self.client.batch_write_item, RequestItems=pending
+                )
+                pending = response.get("UnprocessedItems") or {}
+                if pending:
+                    attempt = self._next_attempt(attempt, "BatchWriteItem")
+
+    def _next_attempt(self, attempt: int, operation: str) -> int:
+        if attempt + 1 >= self._max_batch_attempts:
+            raise RetriesExhausted(
+                f"{operation} still had unprocessed items after {self._max_batch_attempts} tries"
+            )
+        self._backoff(attempt)
+        return attempt + 1
+
+    # ---- transactions ----------------------------------------------------------------
+    def tx_put(self, item: Item, condition: ConditionBase | None = None) -> dict:
+        return {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": self.serialize(item),
+                **self._condition_args(condition, ConditionExpressionBuilder()),
+            }
+        }
+
+    def tx_update(
+        self,
+        key: Item,
+        update_expression: str,
+        *,
+        names: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+        condition: ConditionBase | None = None,
+    ) -> dict:
+        args = _expression_args(
+            "UpdateExpression", update_expression, names or {}, values or {}, self._serializer
+        )
+        _merge_expression_args(args, self._condition_args(condition, ConditionExpressionBuilder()))
+        return {"Update": {"TableName": self.table_name, "Key": self._key(key), **args}}
+
+    def tx_delete(self, key: Item, condition: ConditionBase | None = None) -> dict:
+        return {
+            "Delete": {
+                "TableName": self.table_name,
+                "Key": self._key(key),
+                **self._condition_args(condition, ConditionExpressionBuilder()),
+            }
+        }
+
+    def tx_check(self, key: Item, condition: ConditionBase) -> dict:
+        return {
+            "ConditionCheck": {
+                "TableName": self.table_name,
+                "Key": self._key(key),
+                **self._condition_args(condition, ConditionExpressionBuilder()),
+            }
+        }
+
+    def transact_write(self, actions: Sequence[dict], *, conflict_retries: int = 5) -> None:
+        """All-or-nothing write of up to 100 actions built with the ``tx_*`` helpers.
+
+        A cancellation caused only by a concurrent transaction on the same items is retried;
+        a failed condition raises TransactionCancelled with the per-action reasons.
+        """
+        if not actions:
+            return
+        if len(actions) > TRANSACTION_LIMIT:
+            raise ValueError(f"a transaction holds at most {TRANSACTION_LIMIT} actions")
+        attempt = 0
+        while True:
+            try:
+                self._call(
+                    "TransactWriteItems", self.client.transact_write_items, TransactItems=actions
+                )
+                return
+            except TransactionCancelled as exc:
+                only_conflicts = all(
+                    r in ("None", "TransactionConflict") for r in exc.reasons
+                ) and any(r == "TransactionConflict" for r in exc.reasons)
+                if not only_conflicts or attempt >= conflict_retries:
+                    raise
+                self._backoff(attempt)
+                attempt += 1
+
+
+def _key_tuple(item: Item) -> tuple:
+    return tuple(item[k] for k in KEY_ATTRIBUTES)
+
+
+def _chunks(values: list, size: int) -> Iterator[list]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def _expression_args(
+    field: str,
+    expression: str,
+    names: dict[str, str],
+    values: dict[str, Any],
+    serializer: TypeSerializer,
+) -> dict:
+    args: dict[str, Any] = {field: expression}
+    if names:
+        args["ExpressionAttributeNames"] = dict(names)
+    if values:
+        args["ExpressionAttributeValues"] = {k: serializer.serialize(v) for k, v in values.items()}
+    return args
+
+
+def _merge_expression_args(target: dict, extra: dict) -> None:
+    for k, v in extra.items():
+        if k in ("ExpressionAttributeNames", "ExpressionAttributeValues"):
+            target.setdefault(k, {}).update(v)
+        else:
+            target[k] = v

@@ -1,0 +1,1 @@
+"""Running AWS's DynamoDB Local for development and tests."""

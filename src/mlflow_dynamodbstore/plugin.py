@@ -1,0 +1,18 @@
+"""Entry-point builders. MLflow loads entry points while ``import mlflow`` is still running,
+so this module imports nothing at load time and the store modules only on first use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def tracking_store(store_uri: str, artifact_uri: str | None = None) -> Any:
+    from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+
+    return DynamoDBTrackingStore(store_uri, artifact_uri)
+
+
+def workspace_provider(workspace_uri: str) -> Any:
+    from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProvider
+
+    return DynamoDBWorkspaceProvider(workspace_uri)

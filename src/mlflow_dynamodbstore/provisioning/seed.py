@@ -1,0 +1,40 @@
+"""Items every table starts with: the default workspace, experiment 0, the schema version."""
+
+from __future__ import annotations
+
+from boto3.dynamodb.conditions import Attr
+from mlflow.utils.time import get_current_time_millis
+from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
+
+from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
+from mlflow_dynamodbstore.repositories.experiments import ExperimentRepository
+from mlflow_dynamodbstore.schema import keys
+
+
+def ensure_seeded(gateway: TableGateway, default_experiment_artifact_location: str) -> None:
+    """Idempotent and race-safe: every write is conditional, and the schema-version item is
+    written last so an interrupted seed is completed by the next server to start."""
+    if gateway.get_item(keys.schema_version_key()) is not None:
+        return
+    now = get_current_time_millis()
+    _put_if_absent(
+        gateway,
+        {
+            **keys.workspace_key(DEFAULT_WORKSPACE_NAME),
+            **keys.workspace_list_keys(DEFAULT_WORKSPACE_NAME),
+            "name": DEFAULT_WORKSPACE_NAME,
+            "description": "Default workspace",
+            "creation_time": now,
+        },
+    )
+    ExperimentRepository(gateway).ensure_default(default_experiment_artifact_location, now)
+    _put_if_absent(
+        gateway, {**keys.schema_version_key(), "version": keys.SCHEMA_VERSION, "created": now}
+    )
+
+
+def _put_if_absent(gateway: TableGateway, item: dict) -> None:
+    try:
+        gateway.put_item(item, condition=Attr("PK").not_exists())
+    except ConditionFailed:
+        pass

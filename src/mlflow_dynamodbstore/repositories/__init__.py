@@ -1,0 +1,1 @@
+"""Domain repositories: one module per aggregate, each writing its own items."""

@@ -1,0 +1,1 @@
+"""The single-table schema: table definition, key formats, attribute names."""

@@ -1,0 +1,1 @@
+"""Search: MLflow filter strings (parsed by mlflow.utils.search_utils) to query plans."""

@@ -1,0 +1,1 @@
+"""Store facades implementing MLflow's abstract stores."""

@@ -1,0 +1,49 @@
+"""Shared fixtures: one DynamoDB Local per pytest(-xdist) worker, a fresh table per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+# Tests must never reach AWS: no metadata lookups, dummy credentials, a fixed region.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+for _var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+    os.environ.pop(_var, None)
+
+from mlflow_dynamodbstore.local.dynamodb_local import DynamoDBLocal  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local():
+    """A DynamoDB Local process (in memory) for this worker."""
+    ddb = DynamoDBLocal().start()
+    yield ddb
+    ddb.stop()
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint(dynamodb_local) -> str:
+    return dynamodb_local.endpoint_url
+
+
+@pytest.fixture
+def table_name() -> str:
+    return f"t{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+def store_uri(dynamodb_local, table_name) -> str:
+    """A ``dynamodb://`` URI naming a table that no other test uses."""
+    return f"dynamodb://127.0.0.1:{dynamodb_local.port}/{table_name}"
+
+
+@pytest.fixture
+def ddb_client(dynamodb_endpoint):
+    import boto3
+
+    return boto3.client("dynamodb", endpoint_url=dynamodb_endpoint, region_name="us-east-1")
