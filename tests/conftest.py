@@ -47,3 +47,25 @@ def ddb_client(dynamodb_endpoint):
     import boto3
 
     return boto3.client("dynamodb", endpoint_url=dynamodb_endpoint, region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """moto in server mode, for CloudFormation/X-Ray/S3 only (never for DynamoDB tests)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from mlflow_dynamodbstore.local.dynamodb_local import free_port, wait_for_port
+
+    port = free_port()
+    exe = shutil.which("moto_server", path=os.path.dirname(sys.executable)) or "moto_server"
+    proc = subprocess.Popen(
+        [exe, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port, 60, proc)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=15)
