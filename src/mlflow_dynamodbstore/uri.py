@@ -2,9 +2,9 @@
 
 Accepted forms:
 
-* ``dynamodb://<region>/<table>`` – AWS, e.g. ``dynamodb://us-east-1/mlflow``
-* ``dynamodb://<host>:<port>/<table>`` – a local or custom endpoint over http
-* ``dynamodb://http(s)://<host>:<port>/<table>`` – an explicit endpoint URL
+* ``dynamodb://<region>/<table>`` - AWS, e.g. ``dynamodb://us-east-1/mlflow``
+* ``dynamodb://<host>:<port>/<table>`` - a local or custom endpoint over http
+* ``dynamodb://http(s)://<host>:<port>/<table>`` - an explicit endpoint URL
 """
 
 from __future__ import annotations
@@ -99,9 +99,7 @@ def parse_dynamodb_uri(uri: str) -> DynamoDBUri:
             raise _invalid(uri, f"'{netloc}' is not a valid host[:port]")
         if port:
             _check_port(uri, port)
-        return DynamoDBUri(
-            table_name=_check_table(uri, table), endpoint_url=f"{proto}://{netloc}"
-        )
+        return DynamoDBUri(table_name=_check_table(uri, table), endpoint_url=f"{proto}://{netloc}")
     if rest.startswith(("http:", "https:")):
         raise _invalid(uri, "an explicit endpoint needs a host and a table")
 

@@ -42,7 +42,7 @@ class FlakyBatchClient:
 
     def batch_write_item(self, RequestItems, **kwargs):
         self.batch_calls += 1
-        (table, requests), = RequestItems.items()
+        ((table, requests),) = RequestItems.items()
         done, rest = requests[: self._keep], requests[self._keep :]
         response = self._real.batch_write_item(RequestItems={table: done}, **kwargs)
         response["UnprocessedItems"] = {table: rest} if rest else {}
@@ -50,7 +50,7 @@ class FlakyBatchClient:
 
     def batch_get_item(self, RequestItems, **kwargs):
         self.batch_calls += 1
-        (table, spec), = RequestItems.items()
+        ((table, spec),) = RequestItems.items()
         done, rest = spec["Keys"][: self._keep], spec["Keys"][self._keep :]
         response = self._real.batch_get_item(RequestItems={table: {**spec, "Keys": done}}, **kwargs)
         response["UnprocessedKeys"] = {table: {**spec, "Keys": rest}} if rest else {}
@@ -190,7 +190,7 @@ class _Raw:
 
 
 def test_query_pages_and_counters(gateway):
-    gateway.batch_write(_items(40) + [{"PK": "Q", "SK": "1"}])
+    gateway.batch_write([*_items(40), {"PK": "Q", "SK": "1"}])
     gateway.stats.reset()
     page, last = gateway.query_page(Key("PK").eq("P"), limit=15, consistent=True)
     assert len(page) == 15 and last is not None

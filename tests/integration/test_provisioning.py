@@ -67,7 +67,7 @@ def test_concurrent_creation_and_seeding_in_threads(ddb_client, table_name):
             )
             create_table_directly(client, table_name)
             ensure_seeded(TableGateway(client, table_name), "s3://bucket/0")
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=first_connection) for _ in range(6)]

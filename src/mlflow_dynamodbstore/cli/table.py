@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from mlflow_dynamodbstore.gateway.client import make_client
@@ -44,10 +46,8 @@ def destroy(store_uri: str, yes: bool) -> None:
         cfn.delete_stack(StackName=stack)
         cfn.get_waiter("stack_delete_complete").wait(StackName=stack)
     # The stack retains the table (DeletionPolicy: Retain), so delete it explicitly.
-    try:
+    with contextlib.suppress(client.exceptions.ResourceNotFoundException):
         client.delete_table(TableName=uri.table_name)
-    except client.exceptions.ResourceNotFoundException:
-        pass
     client.get_waiter("table_not_exists").wait(TableName=uri.table_name)
     click.echo(f"Deleted table {uri.table_name}")
 

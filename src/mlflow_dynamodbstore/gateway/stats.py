@@ -6,7 +6,6 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-
 READ_OPERATIONS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})
 
 

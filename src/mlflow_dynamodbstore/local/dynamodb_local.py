@@ -95,7 +95,9 @@ class DynamoDBLocal:
         jar = install_jar()
         java = shutil.which("java")
         if not java:
-            raise RuntimeError("a Java runtime is needed for DynamoDB Local (run scripts/bootstrap.sh)")
+            raise RuntimeError(
+                "a Java runtime is needed for DynamoDB Local (run scripts/bootstrap.sh)"
+            )
         storage = ["-inMemory"]
         if self.db_path:
             self.db_path.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -19,7 +19,7 @@ from mlflow_dynamodbstore.uri import DynamoDBUri
 PROVISION_ENV = "MLFLOW_DYNAMODB_PROVISION"
 
 
-class ProvisionMode(str, Enum):
+class ProvisionMode(StrEnum):
     AUTO = "auto"  # CloudFormation on AWS, CreateTable on a local endpoint
     DIRECT = "direct"
     CLOUDFORMATION = "cloudformation"

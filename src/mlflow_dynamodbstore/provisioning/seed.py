@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from boto3.dynamodb.conditions import Attr
 from mlflow.utils.time import get_current_time_millis
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
@@ -34,7 +36,5 @@ def ensure_seeded(gateway: TableGateway, default_experiment_artifact_location: s
 
 
 def _put_if_absent(gateway: TableGateway, item: dict) -> None:
-    try:
+    with contextlib.suppress(ConditionFailed):
         gateway.put_item(item, condition=Attr("PK").not_exists())
-    except ConditionFailed:
-        pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 from typing import Any
 
@@ -80,7 +81,7 @@ class ExperimentRepository:
 
     def ensure_default(self, artifact_location: str, creation_time: int) -> None:
         """Create experiment 0 "Default" in the default workspace unless it exists."""
-        try:
+        with contextlib.suppress(ExperimentNameTaken):
             self.create(
                 experiment_id=DEFAULT_EXPERIMENT_ID,
                 workspace=DEFAULT_WORKSPACE_NAME,
@@ -88,8 +89,6 @@ class ExperimentRepository:
                 artifact_location=artifact_location,
                 creation_time=creation_time,
             )
-        except ExperimentNameTaken:
-            pass
 
     def get(self, experiment_id: str) -> dict[str, Any] | None:
         return self.gateway.get_item(keys.experiment_key(experiment_id))

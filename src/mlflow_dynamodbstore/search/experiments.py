@@ -72,7 +72,9 @@ def search_experiments_in_memory(
     if len(stages) == 1:
         items = list(repository.list_in_workspace(workspace, stages[0]))
     else:
-        items = [i for i in repository.list_in_workspace(workspace) if i["lifecycle_stage"] in stages]
+        items = [
+            i for i in repository.list_in_workspace(workspace) if i["lifecycle_stage"] in stages
+        ]
     experiments = SearchExperimentsUtils.filter([to_experiment(i) for i in items], filter_string)
     experiments.sort(key=sort_key)
     page = experiments[offset : offset + max_results]

@@ -1,0 +1,1 @@
+"""The tracking store facade, one mixin per aggregate (experiments, runs, search...)."""
