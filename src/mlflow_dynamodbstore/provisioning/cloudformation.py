@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Any
@@ -33,10 +34,9 @@ def _wait_while_in_progress(cfn: Any, stack_name: str, status: str) -> str:
     if status.endswith("_IN_PROGRESS"):
         create = status.startswith("CREATE")
         waiter = "stack_create_complete" if create else "stack_update_complete"
-        try:
+        # A terminal failure state makes the waiter raise; the status read below reports it.
+        with contextlib.suppress(WaiterError):
             cfn.get_waiter(waiter).wait(StackName=stack_name, WaiterConfig=_WAITER_CONFIG)
-        except WaiterError:  # a terminal failure state: reported below from the stack status
-            pass
         status = _stack_status(cfn, stack_name) or "DELETED"
     return status
 
