@@ -6,7 +6,15 @@ the families; keep it in step with this module.
 
 from __future__ import annotations
 
-from mlflow_dynamodbstore.schema.encoding import encode_float, encode_int, invert_hex
+import math
+
+from mlflow_dynamodbstore.schema.encoding import (
+    decode_float,
+    decode_int,
+    encode_float,
+    encode_int,
+    invert_hex,
+)
 
 SEP = "#"
 META = "META"
@@ -97,29 +105,23 @@ def run_list_keys(experiment_id: str, start_time: int | None, run_id: str) -> di
 
 PARAM_PREFIX = f"PARAM{SEP}"
 RUN_TAG_PREFIX = f"TAG{SEP}"
-LATEST_METRIC_PREFIX = f"METRIC{SEP}"
 RUN_INPUT_PREFIX = f"INPUT{SEP}"
+RUN_MODEL_INPUT_PREFIX = f"MODELIN{SEP}"
 RUN_OUTPUT_PREFIX = f"OUTPUT{SEP}"
+# The latest-value/rank item of a (run, metric key) shares the history partition; history
+# sort keys start with a digit, so "LATEST" sorts after every point.
+METRIC_LATEST_SK = "LATEST"
+_NAN_SUFFIX = f"{SEP}N"
 
 
 def param_key(run_id: str, key: str) -> dict[str, str]:
+    """A spilled param value (too long for the run META item)."""
     return {"PK": run_pk(run_id), "SK": f"{PARAM_PREFIX}{key}"}
 
 
 def run_tag_key(run_id: str, key: str) -> dict[str, str]:
+    """A spilled run tag value (too long for the run META item)."""
     return {"PK": run_pk(run_id), "SK": f"{RUN_TAG_PREFIX}{key}"}
-
-
-def latest_metric_key(run_id: str, key: str) -> dict[str, str]:
-    return {"PK": run_pk(run_id), "SK": f"{LATEST_METRIC_PREFIX}{key}"}
-
-
-def metric_rank_keys(experiment_id: str, key: str, value: float, run_id: str) -> dict[str, str]:
-    """GSI2 on latest-metric items: an experiment's runs ranked by one metric's value."""
-    return {
-        "GSI2PK": f"{experiment_pk(experiment_id)}{SEP}M{SEP}{key}",
-        "GSI2SK": f"{encode_float(value)}{SEP}{run_id}",
-    }
 
 
 def metric_history_pk(run_id: str, key: str) -> str:
@@ -128,18 +130,51 @@ def metric_history_pk(run_id: str, key: str) -> str:
     return f"{run_pk(run_id)}{SEP}MH{SEP}{key}"
 
 
-def metric_history_key(run_id: str, key: str, step: int, timestamp: int, value: float) -> dict:
-    """SK orders by step, then timestamp, then value; identical points share one item,
-    as MLflow's metrics primary key (key, timestamp, step, value) makes them one row."""
+def metric_latest_key(run_id: str, key: str) -> dict[str, str]:
+    """The latest value of one metric of a run; it carries the GSI2 rank keys."""
+    return {"PK": metric_history_pk(run_id, key), "SK": METRIC_LATEST_SK}
+
+
+def metric_rank_keys(experiment_id: str, key: str, value: float, run_id: str) -> dict[str, str]:
+    """GSI2 on latest-metric items: an experiment's runs ranked by one metric's value
+    (NaN sorts after +inf)."""
     return {
-        "PK": metric_history_pk(run_id, key),
-        "SK": f"{encode_int(step)}{SEP}{encode_int(timestamp)}{SEP}{encode_float(value)}",
+        "GSI2PK": f"{experiment_pk(experiment_id)}{SEP}M{SEP}{key}",
+        "GSI2SK": f"{encode_float(value)}{SEP}{run_id}",
     }
 
 
-def run_input_key(run_id: str, dataset_id: str) -> dict[str, str]:
-    return {"PK": run_pk(run_id), "SK": f"{RUN_INPUT_PREFIX}{dataset_id}"}
+def metric_history_sk(timestamp: int, step: int, value: float) -> str:
+    """Orders points like MLflow's get_metric_history (timestamp, step, value). The key is the
+    whole point: identical points are one item, as MLflow's metrics primary key
+    (key, timestamp, step, value, is_nan) makes them one row. NaN is stored as value 0 with a
+    ``#N`` suffix, as the SQL store stores it (value 0, is_nan)."""
+    is_nan = math.isnan(value)
+    encoded = encode_float(0.0 if is_nan else value)
+    return f"{encode_int(timestamp)}{SEP}{encode_int(step)}{SEP}{encoded}" + (
+        _NAN_SUFFIX if is_nan else ""
+    )
 
 
-def dataset_key(experiment_id: str, name: str, digest: str) -> dict[str, str]:
-    return {"PK": experiment_pk(experiment_id), "SK": f"DATASET{SEP}{name}{SEP}{digest}"}
+def metric_history_key(run_id: str, key: str, timestamp: int, step: int, value: float) -> dict:
+    return {"PK": metric_history_pk(run_id, key), "SK": metric_history_sk(timestamp, step, value)}
+
+
+def decode_metric_history_sk(sk: str) -> tuple[int, int, float]:
+    """(timestamp, step, value) of a history point's sort key."""
+    timestamp, step, encoded, *nan = sk.split(SEP)
+    value = math.nan if nan else decode_float(encoded)
+    return decode_int(timestamp), decode_int(step), value
+
+
+def run_input_key(run_id: str, input_id: str) -> dict[str, str]:
+    """A dataset input of a run; ``input_id`` is derived from the dataset's (name, digest)."""
+    return {"PK": run_pk(run_id), "SK": f"{RUN_INPUT_PREFIX}{input_id}"}
+
+
+def run_model_input_key(run_id: str, model_id: str) -> dict[str, str]:
+    return {"PK": run_pk(run_id), "SK": f"{RUN_MODEL_INPUT_PREFIX}{model_id}"}
+
+
+def run_output_key(run_id: str, model_id: str) -> dict[str, str]:
+    return {"PK": run_pk(run_id), "SK": f"{RUN_OUTPUT_PREFIX}{model_id}"}
