@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -38,8 +39,16 @@ def table_name() -> str:
 
 @pytest.fixture
 def store_uri(dynamodb_local, table_name) -> str:
-    """A ``dynamodb://`` URI naming a table that no other test uses."""
-    return f"dynamodb://127.0.0.1:{dynamodb_local.port}/{table_name}"
+    """A ``dynamodb://`` URI naming a table that no other test uses; dropped afterwards so
+    the worker's in-memory DynamoDB Local does not keep every test's data."""
+    yield f"dynamodb://127.0.0.1:{dynamodb_local.port}/{table_name}"
+    import boto3
+
+    client = boto3.client(
+        "dynamodb", endpoint_url=dynamodb_local.endpoint_url, region_name="us-east-1"
+    )
+    with contextlib.suppress(client.exceptions.ResourceNotFoundException):
+        client.delete_table(TableName=table_name)
 
 
 @pytest.fixture
