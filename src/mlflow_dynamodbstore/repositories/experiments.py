@@ -1,4 +1,8 @@
-"""Experiments: the META item, its name guard and the per-workspace listing (GSI1)."""
+"""Experiments: the META item, its name guard and the per-workspace listing (GSI1).
+
+Every state change is one conditional request on the META item (or one transaction when
+the name guard moves too), so two servers racing can never both win.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,34 @@ from boto3.dynamodb.conditions import Attr, Key
 from mlflow.entities import Experiment, ExperimentTag, LifecycleStage
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
-from mlflow_dynamodbstore.gateway import TableGateway, TransactionCancelled
+from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
 from mlflow_dynamodbstore.schema import keys
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = Experiment.DEFAULT_EXPERIMENT_NAME
 EXPERIMENT_COUNTER = "EXPERIMENT"
+# How often a rename re-reads the experiment after losing a race on its own META item.
+_RENAME_ATTEMPTS = 5
 
 
 class ExperimentNameTaken(Exception):
     """Another experiment in the workspace already has this name."""
+
+
+class ExperimentMissing(Exception):
+    """No such experiment in the workspace."""
+
+
+class ExperimentNotInStage(Exception):
+    """The experiment exists but is not in the lifecycle stage the operation needs."""
+
+    def __init__(self, lifecycle_stage: str):
+        super().__init__(lifecycle_stage)
+        self.lifecycle_stage = lifecycle_stage
+
+
+class TagMissing(Exception):
+    """delete_tag named a key the experiment does not have."""
 
 
 class ExperimentRepository:
@@ -93,6 +115,12 @@ class ExperimentRepository:
     def get(self, experiment_id: str) -> dict[str, Any] | None:
         return self.gateway.get_item(keys.experiment_key(experiment_id))
 
+    def get_in_workspace(self, experiment_id: str, workspace: str) -> dict[str, Any]:
+        item = self.get(experiment_id)
+        if item is None or item.get("workspace") != workspace:
+            raise ExperimentMissing(experiment_id)
+        return item
+
     def get_id_by_name(self, workspace: str, name: str) -> str | None:
         guard = self.gateway.get_item(keys.experiment_name_key(workspace, name))
         return guard["experiment_id"] if guard else None
@@ -103,6 +131,135 @@ class ExperimentRepository:
         if lifecycle_stage:
             condition &= Key("GSI1SK").begins_with(f"{lifecycle_stage}{keys.SEP}")
         return self.gateway.query(condition, index="GSI1")
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def set_lifecycle(
+        self, experiment_id: str, workspace: str, *, from_stage: str, to_stage: str, now: int
+    ) -> None:
+        """Move the experiment from one lifecycle stage to the other: one conditional
+        UpdateItem of META (its GSI1 key moves to the new stage's prefix). ``deleted_time`` /
+        ``restored_time`` record when; the runs repository derives run lifecycle from them.
+        Raises ExperimentMissing when it does not exist in the workspace or is not in
+        ``from_stage`` (the SQL store reports both as "does not exist")."""
+        time_attr = "deleted_time" if to_stage == LifecycleStage.DELETED else "restored_time"
+        list_keys = keys.experiment_list_keys(workspace, to_stage, experiment_id)
+        try:
+            self.gateway.update_item(
+                keys.experiment_key(experiment_id),
+                "SET #u_stage = :u_stage, #u_lut = :u_now, #u_when = :u_now, #u_sk = :u_sk",
+                names={
+                    "#u_stage": "lifecycle_stage",
+                    "#u_lut": "last_update_time",
+                    "#u_when": time_attr,
+                    "#u_sk": "GSI1SK",
+                },
+                values={":u_stage": to_stage, ":u_now": now, ":u_sk": list_keys["GSI1SK"]},
+                condition=Attr("workspace").eq(workspace) & Attr("lifecycle_stage").eq(from_stage),
+            )
+        except ConditionFailed:
+            raise ExperimentMissing(experiment_id) from None
+
+    # ---- rename ----------------------------------------------------------------------
+    def rename(self, experiment_id: str, workspace: str, new_name: str, now: int) -> None:
+        """Move the name guard and rename META in one transaction: delete the old guard (if
+        it still names this experiment), put the new one (``attribute_not_exists``) and update
+        META (if its name and stage are still what was read). A race on the experiment itself
+        re-reads and retries; a taken name raises ExperimentNameTaken."""
+        for _ in range(_RENAME_ATTEMPTS):
+            item = self.get_in_workspace(experiment_id, workspace)
+            stage = item["lifecycle_stage"]
+            if stage != LifecycleStage.ACTIVE:
+                raise ExperimentNotInStage(stage)
+            old_name = item["name"]
+            meta_condition = Attr("name").eq(old_name) & Attr("lifecycle_stage").eq(stage)
+            set_meta = {
+                "names": {"#u_name": "name", "#u_lut": "last_update_time"},
+                "values": {":u_name": new_name, ":u_now": now},
+            }
+            if new_name == old_name:
+                # SQL rewrites the same name and bumps last_update_time; the guard stays.
+                try:
+                    self.gateway.update_item(
+                        keys.experiment_key(experiment_id),
+                        "SET #u_name = :u_name, #u_lut = :u_now",
+                        condition=meta_condition,
+                        **set_meta,
+                    )
+                    return
+                except ConditionFailed:
+                    continue
+            actions = [
+                self.gateway.tx_delete(
+                    keys.experiment_name_key(workspace, old_name),
+                    Attr("experiment_id").eq(experiment_id),
+                ),
+                self.gateway.tx_put(
+                    {
+                        **keys.experiment_name_key(workspace, new_name),
+                        "experiment_id": experiment_id,
+                    },
+                    Attr("PK").not_exists(),
+                ),
+                self.gateway.tx_update(
+                    keys.experiment_key(experiment_id),
+                    "SET #u_name = :u_name, #u_lut = :u_now",
+                    condition=meta_condition,
+                    **set_meta,
+                ),
+            ]
+            try:
+                self.gateway.transact_write(actions)
+                return
+            except TransactionCancelled as exc:
+                if 1 in exc.failed_conditions():
+                    raise ExperimentNameTaken(new_name) from None
+                if not exc.is_condition_failure:
+                    raise
+                # The experiment changed under us (renamed/deleted): read it again.
+        raise ExperimentNameTaken(new_name)
+
+    # ---- tags (a map on META) ---------------------------------------------------------
+    def set_tag(self, experiment_id: str, workspace: str, key: str, value: str) -> None:
+        """One UpdateItem; only an active experiment of the workspace takes tags."""
+        try:
+            self.gateway.update_item(
+                keys.experiment_key(experiment_id),
+                "SET #u_tags.#u_key = :u_value",
+                names={"#u_tags": "tags", "#u_key": key},
+                values={":u_value": value},
+                condition=_active_in(workspace),
+            )
+        except ConditionFailed as exc:
+            raise self._why_not_active(experiment_id, workspace, exc.item) from None
+
+    def delete_tag(self, experiment_id: str, workspace: str, key: str) -> None:
+        """One UpdateItem: REMOVE of a missing map key is a no-op, and the old value returned
+        (UPDATED_OLD) tells whether the key was there."""
+        try:
+            old = self.gateway.update_item(
+                keys.experiment_key(experiment_id),
+                "REMOVE #u_tags.#u_key",
+                names={"#u_tags": "tags", "#u_key": key},
+                condition=_active_in(workspace),
+                return_values="UPDATED_OLD",
+            )
+        except ConditionFailed as exc:
+            raise self._why_not_active(experiment_id, workspace, exc.item) from None
+        if key not in ((old or {}).get("tags") or {}):
+            raise TagMissing(key)
+
+    def _why_not_active(
+        self, experiment_id: str, workspace: str, item: dict[str, Any] | None
+    ) -> Exception:
+        if item is None:  # DynamoDB returns the old item only when it exists
+            item = self.get(experiment_id)
+        if item is None or item.get("workspace") != workspace:
+            return ExperimentMissing(experiment_id)
+        return ExperimentNotInStage(item["lifecycle_stage"])
+
+
+def _active_in(workspace: str):
+    return Attr("workspace").eq(workspace) & Attr("lifecycle_stage").eq(LifecycleStage.ACTIVE)
 
 
 def to_experiment(item: dict[str, Any]) -> Experiment:

@@ -1,18 +1,126 @@
 """search_experiments: read the workspace's experiments from GSI1 (one partition, a few
-hundred bytes per experiment), then filter, order and page in memory with MLflow's own
-SearchExperimentsUtils, ordering exactly as the SQL store does."""
+hundred bytes per experiment), then filter, order and page in memory.
+
+The filter string is parsed by MLflow's SearchExperimentsUtils; each parsed clause is then
+checked and evaluated with the SQL store's semantics over SQLite (see
+``_get_search_experiments_filter_clauses`` in MLflow's sqlalchemy_store.py): experiment ids
+compare as integers, numeric attributes reject float literals, LIKE is case-sensitive
+(MLflow sets ``PRAGMA case_sensitive_like``) and ILIKE lowers ASCII letters only (SQLite's
+``lower()``), tag comparisons need the tag to exist.
+"""
 
 from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from typing import Any
 
 from mlflow.entities import Experiment, LifecycleStage
 from mlflow.exceptions import MlflowException
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.utils.search_utils import SearchExperimentsUtils, SearchUtils
+from mlflow.utils.validation import _parse_experiment_id
 
 from mlflow_dynamodbstore.repositories.experiments import ExperimentRepository, to_experiment
 from mlflow_dynamodbstore.search.validation import validate_max_results
 
 _DEFAULT_ORDER = ["creation_time DESC", "experiment_id ASC"]
+_COMPARE = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+Predicate = Callable[[Experiment], bool]
+
+
+def sql_like(value: str, pattern: str, *, case_sensitive: bool = True) -> bool:
+    """SQLite's LIKE without an ESCAPE clause: ``%`` any run, ``_`` one character, nothing
+    else special. ILIKE is ``lower(x) LIKE lower(y)`` and SQLite lowers ASCII only."""
+    if not case_sensitive:
+        value, pattern = value.translate(_ASCII_LOWER), pattern.translate(_ASCII_LOWER)
+    regex = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
+    return re.fullmatch(regex, value, flags=re.DOTALL) is not None
+
+
+def _string_predicate(comparator: str, value: str) -> Callable[[str], bool]:
+    if comparator == "LIKE":
+        return lambda lhs: sql_like(lhs, value)
+    if comparator == "ILIKE":
+        return lambda lhs: sql_like(lhs, value, case_sensitive=False)
+    compare = _COMPARE[comparator]
+    return lambda lhs: compare(lhs, value)
+
+
+def _clause_predicate(clause: dict[str, Any]) -> Predicate:
+    """One parsed clause to a predicate, raising as the SQL store does on bad input."""
+    type_, key, comparator, value = (
+        clause["type"],
+        clause["key"],
+        clause["comparator"],
+        clause["value"],
+    )
+    if type_ == "attribute":
+        if key == "experiment_id":
+            if comparator not in ("=", "!=", "IN", "NOT IN"):
+                raise MlflowException.invalid_parameter_value(
+                    f"Invalid comparator for experiment_id: {comparator}"
+                )
+            if isinstance(value, tuple):
+                ids = {_parse_experiment_id(v) for v in value}
+                inside = comparator == "IN"
+                return lambda e: (int(e.experiment_id) in ids) == inside
+            wanted = _parse_experiment_id(value)
+            compare = _COMPARE[comparator]
+            return lambda e: compare(int(e.experiment_id), wanted)
+        if SearchExperimentsUtils.is_numeric_attribute(type_, key, comparator):
+            if comparator not in _COMPARE:
+                raise MlflowException.invalid_parameter_value(
+                    f"Invalid comparator for numeric attribute: {comparator}"
+                )
+            if isinstance(value, float):
+                raise MlflowException.invalid_parameter_value(
+                    f"Invalid value for numeric attribute '{key}': {str(value)!r}"
+                )
+            try:
+                number = int(value)
+            except (TypeError, ValueError):
+                raise MlflowException.invalid_parameter_value(
+                    f"Invalid value for numeric attribute '{key}': {value!r}"
+                ) from None
+            compare = _COMPARE[comparator]
+            return lambda e: (v := getattr(e, key)) is not None and compare(v, number)
+        if comparator not in ("=", "!=", "LIKE", "ILIKE"):
+            raise MlflowException.invalid_parameter_value(
+                f"Invalid comparator for string attribute: {comparator}"
+            )
+        matches = _string_predicate(comparator, value)
+        return lambda e: matches(getattr(e, key))
+    if type_ == "tag":
+        if comparator == "IS NULL":
+            return lambda e: key not in e.tags
+        if comparator == "IS NOT NULL":
+            return lambda e: key in e.tags
+        if comparator not in ("=", "!=", "LIKE", "ILIKE"):
+            raise MlflowException.invalid_parameter_value(
+                f"Invalid comparator for tag: {comparator}"
+            )
+        matches = _string_predicate(comparator, value)
+        # A join on the tag table in SQL: an experiment without the tag never matches.
+        return lambda e: key in e.tags and matches(e.tags[key])
+    raise MlflowException.invalid_parameter_value(f"Invalid token type: {type_}")
+
+
+def parse_filter(filter_string: str | None) -> Predicate:
+    predicates = [
+        _clause_predicate(c) for c in SearchExperimentsUtils.parse_search_filter(filter_string)
+    ]
+    return lambda e: all(p(e) for p in predicates)
 
 
 def _order_key(order_by: list[str] | None):
@@ -29,7 +137,7 @@ def _order_key(order_by: list[str] | None):
     def value(experiment: Experiment, key: str):
         raw = getattr(experiment, key)
         # experiment ids are integers in the SQL store and sort numerically there
-        return int(raw) if key == "experiment_id" and str(raw).isdigit() else raw
+        return int(raw) if key == "experiment_id" else raw
 
     # None of these attributes is ever NULL here, so no NULL placement rule is needed.
     def key_fn(experiment: Experiment):
@@ -62,9 +170,9 @@ def search_experiments_in_memory(
     order_by: list[str] | None,
     page_token: str | None,
 ) -> PagedList[Experiment]:
+    # Same order of checks as the SQL store, all before any read.
     validate_max_results(max_results)
-    # Parse first so that bad input fails before any read.
-    SearchExperimentsUtils.parse_search_filter(filter_string)
+    matches = parse_filter(filter_string)
     sort_key = _order_key(order_by)
     offset = SearchUtils.parse_start_offset_from_page_token(page_token)
 
@@ -75,7 +183,7 @@ def search_experiments_in_memory(
         items = [
             i for i in repository.list_in_workspace(workspace) if i["lifecycle_stage"] in stages
         ]
-    experiments = SearchExperimentsUtils.filter([to_experiment(i) for i in items], filter_string)
+    experiments = [e for e in map(to_experiment, items) if matches(e)]
     experiments.sort(key=sort_key)
     page = experiments[offset : offset + max_results]
     token = None

@@ -1,63 +1,109 @@
-"""Experiment operations of the tracking store facade."""
+"""Experiment operations of the tracking store facade, with the SQL store's rules, messages
+and error codes (mlflow/store/tracking/sqlalchemy_store.py)."""
 
 from __future__ import annotations
 
-from mlflow.entities import Experiment, ViewType
+from mlflow.entities import Experiment, LifecycleStage, ViewType
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_NOT_EXIST
+from mlflow.protos.databricks_pb2 import (
+    INVALID_PARAMETER_VALUE,
+    INVALID_STATE,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+)
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.tracking import SEARCH_MAX_RESULTS_DEFAULT
 from mlflow.utils.time import get_current_time_millis
 from mlflow.utils.uri import append_to_uri_path, resolve_uri_if_local
 from mlflow.utils.validation import (
+    _parse_experiment_id,
     _validate_experiment_artifact_location_length,
     _validate_experiment_name,
     _validate_experiment_tag,
 )
+from mlflow.utils.workspace_context import get_request_workspace
+from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME, WORKSPACES_DIR_NAME
 
 from mlflow_dynamodbstore.repositories.experiments import (
     DEFAULT_EXPERIMENT_ID,
+    ExperimentMissing,
     ExperimentNameTaken,
+    ExperimentNotInStage,
     ExperimentRepository,
+    TagMissing,
     to_experiment,
 )
+from mlflow_dynamodbstore.repositories.workspaces import WorkspaceRepository
 from mlflow_dynamodbstore.search.experiments import search_experiments_in_memory
 
 
+def experiment_id_or_default(experiment_id) -> str:
+    """The SQL store's reading of an id: falsy means the Default experiment, anything else
+    must parse as an integer (INVALID_PARAMETER_VALUE otherwise); " 01" means "1"."""
+    return str(_parse_experiment_id(experiment_id or DEFAULT_EXPERIMENT_ID))
+
+
+def _no_experiment(experiment_id: str) -> MlflowException:
+    return MlflowException(f"No Experiment with id={experiment_id} exists", RESOURCE_DOES_NOT_EXIST)
+
+
+def _not_active(experiment_id: str, stage: str) -> MlflowException:
+    return MlflowException(
+        f"The experiment {experiment_id} must be in the 'active' state. Current state is {stage}.",
+        INVALID_PARAMETER_VALUE,
+    )
+
+
 class ExperimentOps:
-    """Mixed into DynamoDBTrackingStore, which provides ``experiments``,
-    ``artifact_root_uri`` and ``_get_active_workspace``."""
+    """Mixed into DynamoDBTrackingStore, which provides ``experiments``, ``gateway``,
+    ``artifact_root_uri``, ``_get_active_workspace`` and ``_workspaces_enabled``."""
 
     experiments: ExperimentRepository
     artifact_root_uri: str
 
-    def _get_artifact_location(self, experiment_id: str) -> str:
-        return append_to_uri_path(self.artifact_root_uri, str(experiment_id))
+    def _get_artifact_location(self, experiment_id: str, workspace: str | None = None) -> str:
+        """As the SQL stores: ``<root>/<id>``; with workspaces on, the workspace's own
+        ``default_artifact_root`` or ``<root>/workspaces/<workspace>/<id>``."""
+        if not self._workspaces_enabled():
+            return append_to_uri_path(self.artifact_root_uri, str(experiment_id))
+        # Without a workspace (the seed of experiment 0 at start-up) there may be no request
+        # context yet: experiment 0 always lives in the default workspace.
+        workspace = workspace or get_request_workspace() or DEFAULT_WORKSPACE_NAME
+        found = WorkspaceRepository(self.gateway).get(workspace)
+        if found is not None and found.default_artifact_root:
+            return append_to_uri_path(found.default_artifact_root, str(experiment_id))
+        return append_to_uri_path(
+            self.artifact_root_uri, WORKSPACES_DIR_NAME, workspace, str(experiment_id)
+        )
 
-    def _experiment_item(self, experiment_id: str) -> dict:
+    def _experiment_item(self, experiment_id) -> dict:
         """The experiment's item, if it exists and belongs to the active workspace."""
-        experiment_id = str(experiment_id) if experiment_id is not None else DEFAULT_EXPERIMENT_ID
-        item = self.experiments.get(experiment_id) if experiment_id else None
-        if item is None or item.get("workspace") != self._get_active_workspace():
-            raise MlflowException(
-                f"No Experiment with id={experiment_id} exists", RESOURCE_DOES_NOT_EXIST
-            )
-        return item
+        experiment_id = experiment_id_or_default(experiment_id)
+        try:
+            return self.experiments.get_in_workspace(experiment_id, self._get_active_workspace())
+        except ExperimentMissing:
+            raise _no_experiment(experiment_id) from None
 
     def create_experiment(self, name, artifact_location=None, tags=None) -> str:
+        if artifact_location and self._workspaces_enabled():
+            raise MlflowException.invalid_parameter_value(
+                "artifact_location cannot be specified when workspaces are enabled"
+            )
         _validate_experiment_name(name)
         if artifact_location:
             artifact_location = resolve_uri_if_local(artifact_location)
             _validate_experiment_artifact_location_length(artifact_location)
         for tag in tags or []:
             _validate_experiment_tag(tag.key, tag.value)
+        workspace = self._get_active_workspace()
         experiment_id = self.experiments.allocate_id()
         try:
             self.experiments.create(
                 experiment_id=experiment_id,
-                workspace=self._get_active_workspace(),
+                workspace=workspace,
                 name=name,
-                artifact_location=artifact_location or self._get_artifact_location(experiment_id),
+                artifact_location=artifact_location
+                or self._get_artifact_location(experiment_id, workspace),
                 creation_time=get_current_time_millis(),
                 tags={t.key: t.value for t in tags or []},
             )
@@ -77,6 +123,70 @@ class ExperimentOps:
             return None
         item = self.experiments.get(experiment_id)
         return to_experiment(item) if item and item.get("workspace") == workspace else None
+
+    def delete_experiment(self, experiment_id) -> None:
+        self._move_lifecycle(experiment_id, LifecycleStage.ACTIVE, LifecycleStage.DELETED)
+
+    def restore_experiment(self, experiment_id) -> None:
+        self._move_lifecycle(experiment_id, LifecycleStage.DELETED, LifecycleStage.ACTIVE)
+
+    def _move_lifecycle(self, experiment_id, from_stage: str, to_stage: str) -> None:
+        experiment_id = experiment_id_or_default(experiment_id)
+        try:
+            self.experiments.set_lifecycle(
+                experiment_id,
+                self._get_active_workspace(),
+                from_stage=from_stage,
+                to_stage=to_stage,
+                now=get_current_time_millis(),
+            )
+        except ExperimentMissing:
+            raise _no_experiment(experiment_id) from None
+
+    def rename_experiment(self, experiment_id, new_name) -> None:
+        _validate_experiment_name(new_name)
+        experiment_id = experiment_id_or_default(experiment_id)
+        try:
+            self.experiments.rename(
+                experiment_id, self._get_active_workspace(), new_name, get_current_time_millis()
+            )
+        except ExperimentMissing:
+            raise _no_experiment(experiment_id) from None
+        except ExperimentNotInStage:
+            raise MlflowException("Cannot rename a non-active experiment.", INVALID_STATE) from None
+        except ExperimentNameTaken:
+            # The SQL store surfaces its UNIQUE violation as BAD_REQUEST with the driver's
+            # text; we name the clash with the code create_experiment uses.
+            raise MlflowException(
+                f"Experiment(name={new_name}) already exists.", RESOURCE_ALREADY_EXISTS
+            ) from None
+
+    def set_experiment_tag(self, experiment_id, tag) -> None:
+        _validate_experiment_tag(tag.key, tag.value)
+        experiment_id = experiment_id_or_default(experiment_id)
+        try:
+            self.experiments.set_tag(
+                experiment_id, self._get_active_workspace(), tag.key, tag.value
+            )
+        except ExperimentMissing:
+            raise _no_experiment(experiment_id) from None
+        except ExperimentNotInStage as exc:
+            raise _not_active(experiment_id, exc.lifecycle_stage) from None
+
+    def delete_experiment_tag(self, experiment_id, key) -> None:
+        raw_id = experiment_id
+        experiment_id = experiment_id_or_default(experiment_id)
+        try:
+            self.experiments.delete_tag(experiment_id, self._get_active_workspace(), key)
+        except ExperimentMissing:
+            raise _no_experiment(experiment_id) from None
+        except ExperimentNotInStage as exc:
+            raise _not_active(experiment_id, exc.lifecycle_stage) from None
+        except TagMissing:
+            raise MlflowException(
+                f"No tag with name: {key} in experiment with id {raw_id}",
+                RESOURCE_DOES_NOT_EXIST,
+            ) from None
 
     def search_experiments(
         self,

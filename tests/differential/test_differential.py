@@ -1,0 +1,26 @@
+"""Every registered scenario, run against SqlAlchemyStore (SQLite) and DynamoDBTrackingStore:
+the normalised outcomes must be equal."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.differential.harness import SCENARIOS, Scenario, outcome
+from tests.differential.scenarios import load_all
+
+load_all()
+
+
+def _params():
+    for s in SCENARIOS:
+        marks = [pytest.mark.xfail(strict=True, reason=s.xfail)] if s.xfail else []
+        yield pytest.param(s, id=s.name, marks=marks)
+
+
+@pytest.mark.parametrize("scenario", list(_params()))
+def test_same_outcome_as_sqlalchemy_store(
+    scenario: Scenario, sql_store, dynamo_store, artifact_root
+):
+    expected = outcome(scenario, sql_store, [artifact_root], reference=True)
+    actual = outcome(scenario, dynamo_store, [artifact_root])
+    assert actual == expected
