@@ -16,3 +16,9 @@ def workspace_provider(workspace_uri: str) -> Any:
     from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProvider
 
     return DynamoDBWorkspaceProvider(workspace_uri)
+
+
+def registry_store(store_uri: str, tracking_uri: str | None = None) -> Any:
+    from mlflow_dynamodbstore.stores.registry_store import DynamoDBRegistryStore
+
+    return DynamoDBRegistryStore(store_uri, tracking_uri)

@@ -103,6 +103,12 @@ def run_list_keys(experiment_id: str, start_time: int | None, run_id: str) -> di
     }
 
 
+def run_list_time_bound(start_time: int) -> str:
+    """The GSI1SK prefix of runs started at ``start_time``: ``GSI1SK < bound(t + 1)`` selects
+    the runs started at or before t, ``GSI1SK >= bound(t)`` those started at or after t."""
+    return encode_int(start_time)
+
+
 PARAM_PREFIX = f"PARAM{SEP}"
 RUN_TAG_PREFIX = f"TAG{SEP}"
 RUN_INPUT_PREFIX = f"INPUT{SEP}"
@@ -144,6 +150,16 @@ def metric_rank_keys(experiment_id: str, key: str, value: float, run_id: str) ->
     }
 
 
+def metric_rank_pk(experiment_id: str, key: str) -> str:
+    """GSI2PK of one experiment's ranking of runs by one metric (see metric_rank_keys)."""
+    return metric_rank_keys(experiment_id, key, 0.0, "")["GSI2PK"]
+
+
+def metric_rank_value_prefix(value: float) -> str:
+    """The GSI2SK prefix of the ranks whose value is ``value`` (for NaN: of every NaN)."""
+    return metric_rank_keys("", "", value, "")["GSI2SK"]
+
+
 def metric_history_sk(timestamp: int, step: int, value: float) -> str:
     """Orders points like MLflow's get_metric_history (timestamp, step, value). The key is the
     whole point: identical points are one item, as MLflow's metrics primary key
@@ -178,3 +194,139 @@ def run_model_input_key(run_id: str, model_id: str) -> dict[str, str]:
 
 def run_output_key(run_id: str, model_id: str) -> dict[str, str]:
     return {"PK": run_pk(run_id), "SK": f"{RUN_OUTPUT_PREFIX}{model_id}"}
+
+
+# ---- model registry ------------------------------------------------------------------
+# A registered model has a stable internal id: its versions, tags and aliases live under
+# ``RM#<id>``, so a rename rewrites only the META item and the name guard.
+def registered_model_pk(model_id: str) -> str:
+    return f"RM{SEP}{model_id}"
+
+
+def registered_model_key(model_id: str) -> dict[str, str]:
+    return {"PK": registered_model_pk(model_id), "SK": META}
+
+
+def registered_model_name_key(workspace: str, name: str) -> dict[str, str]:
+    """Uniqueness guard and name -> id lookup: one item per (workspace, model name)."""
+    return {"PK": workspace_pk(workspace), "SK": f"RMNAME{SEP}{name}"}
+
+
+def registered_models_gsi1pk(workspace: str) -> str:
+    return f"{workspace_pk(workspace)}{SEP}RMS"
+
+
+def registered_model_list_keys(workspace: str, name: str) -> dict[str, str]:
+    """GSI1: a workspace's registered models, by name."""
+    return {"GSI1PK": registered_models_gsi1pk(workspace), "GSI1SK": name}
+
+
+MODEL_VERSION_PREFIX = f"V{SEP}"
+
+
+def model_version_key(model_id: str, version: int) -> dict[str, str]:
+    """Versions sit in their model's partition, in version order (fixed-width numbers)."""
+    return {
+        "PK": registered_model_pk(model_id),
+        "SK": f"{MODEL_VERSION_PREFIX}{encode_int(version)}",
+    }
+
+
+def model_versions_gsi1pk(workspace: str) -> str:
+    return f"{workspace_pk(workspace)}{SEP}MVS"
+
+
+def model_version_list_keys(workspace: str, model_id: str, version: int) -> dict[str, str]:
+    """GSI1: every version of a workspace (for searches not narrowed to a model or run)."""
+    return {
+        "GSI1PK": model_versions_gsi1pk(workspace),
+        "GSI1SK": f"{model_id}{SEP}{encode_int(version)}",
+    }
+
+
+def model_versions_by_run_gsi2pk(workspace: str, run_id: str) -> str:
+    return f"{workspace_pk(workspace)}{SEP}MVRUN{SEP}{run_id}"
+
+
+def model_version_run_keys(workspace: str, run_id: str, model_id: str, version: int) -> dict:
+    """GSI2: the versions registered from one run (``run_id = '...'`` searches)."""
+    return {
+        "GSI2PK": model_versions_by_run_gsi2pk(workspace, run_id),
+        "GSI2SK": f"{model_id}{SEP}{encode_int(version)}",
+    }
+
+
+def webhook_key(webhook_id: str) -> dict[str, str]:
+    return {"PK": f"WH{SEP}{webhook_id}", "SK": META}
+
+
+def webhooks_gsi1pk(workspace: str) -> str:
+    return f"{workspace_pk(workspace)}{SEP}WHS"
+
+
+def webhook_list_keys(workspace: str, creation_time: int, webhook_id: str) -> dict[str, str]:
+    """GSI1: a workspace's live webhooks by creation time (read backwards: newest first)."""
+    return {
+        "GSI1PK": webhooks_gsi1pk(workspace),
+        "GSI1SK": f"{encode_int(creation_time)}{SEP}{webhook_id}",
+    }
+
+
+def webhook_secret_key_key() -> dict[str, str]:
+    """The table's fallback Fernet key for webhook secrets (used only when
+    MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY is unset, so that every server can decrypt)."""
+    return {"PK": CONFIG_PK, "SK": "WEBHOOK_SECRET_KEY"}
+
+
+# ---- traces --------------------------------------------------------------------------
+# One partition per trace: its META item (info, tags, metadata, assessments), then its
+# spans. Nothing under a trace key grows with the experiment.
+TRACE_SPAN_PREFIX = f"SPAN{SEP}"
+TRACE_SPAN_CHUNK_PREFIX = f"SPANC{SEP}"
+# Sort keys below this bound are the trace's META item (spans start with "SPAN").
+TRACE_INFO_SK_BOUND = "SPAN"
+
+
+def trace_pk(trace_id: str) -> str:
+    return f"TRACE{SEP}{trace_id}"
+
+
+def trace_key(trace_id: str) -> dict[str, str]:
+    return {"PK": trace_pk(trace_id), "SK": META}
+
+
+def traces_gsi3pk(experiment_id: str) -> str:
+    return f"{experiment_pk(experiment_id)}{SEP}TRACES"
+
+
+def trace_list_sk(timestamp_ms: int, trace_id: str) -> str:
+    """Read forwards, GSI3 gives MLflow's default trace order (timestamp_ms DESC, trace id
+    ASC): the timestamp is negated, the id kept as is."""
+    return f"{encode_int(-int(timestamp_ms))}{SEP}{trace_id}"
+
+
+def trace_list_sk_bound(timestamp_ms: int) -> str:
+    """The sort key prefix shared by every trace of one timestamp (for range conditions)."""
+    return encode_int(-int(timestamp_ms))
+
+
+def trace_list_keys(experiment_id: str, timestamp_ms: int, trace_id: str) -> dict[str, str]:
+    """GSI3: an experiment's traces, newest first."""
+    return {
+        "GSI3PK": traces_gsi3pk(experiment_id),
+        "GSI3SK": trace_list_sk(timestamp_ms, trace_id),
+    }
+
+
+def span_key(trace_id: str, span_id: str) -> dict[str, str]:
+    """A span's head item: its columns and the first chunk of its (compressed) content."""
+    return {"PK": trace_pk(trace_id), "SK": f"{TRACE_SPAN_PREFIX}{span_id}"}
+
+
+def span_chunk_key(trace_id: str, span_id: str, generation: str, index: int) -> dict[str, str]:
+    """Further chunks of a large span's content. ``generation`` is fixed per write of the span,
+    so a re-logged span never mixes its chunks with an earlier version's."""
+    return {
+        "PK": trace_pk(trace_id),
+        "SK": f"{TRACE_SPAN_CHUNK_PREFIX}{span_id}{SEP}{generation}{SEP}{index:06d}",
+    }

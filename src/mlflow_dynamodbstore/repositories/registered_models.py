@@ -1,0 +1,218 @@
+"""Registered models: the META item of ``RM#<model id>``, its name guard and the workspace
+listing (GSI1).
+
+A model has a stable internal id; versions live in the same partition (see
+``model_versions.py``). The name guard ``WS#<ws>`` / ``RMNAME#<name>`` maps names to ids and
+makes names unique per workspace (written with ``attribute_not_exists`` in the same
+transaction as the META item). META carries the small per-model collections inline:
+
+- ``tags``: map key -> value,
+- ``aliases``: map alias -> version number,
+- ``latest``: map stage -> highest live version number in that stage (what MLflow returns as
+  ``latest_versions``), maintained by every write that changes a version's stage,
+- ``next_version``: the version-number counter (UpdateItem ADD),
+- ``rev``: bumped by every write that changes ``latest``/``aliases``; writes that recompute
+  them from a read of the partition are conditional on it (optimistic concurrency),
+- ``renamed_time``: when the model was last renamed. MLflow's SQL store rewrites every
+  version's ``last_updated_time`` on a rename; here a version's effective last update is
+  ``max(its own, renamed_time)``, so a rename does not touch the versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+
+from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
+from mlflow_dynamodbstore.schema import keys
+
+Item = dict[str, Any]
+
+
+class ModelNameTaken(Exception):
+    """Another registered model in the workspace has this name."""
+
+
+class ModelNotFound(Exception):
+    """The registered model does not exist (any more)."""
+
+
+class RegisteredModelRepository:
+    def __init__(self, gateway: TableGateway):
+        self.gateway = gateway
+
+    # ---- reads -----------------------------------------------------------------------
+    def get_id(self, workspace: str, name: str) -> str | None:
+        guard = self.gateway.get_item(keys.registered_model_name_key(workspace, name))
+        return guard["model_id"] if guard else None
+
+    def get(self, model_id: str) -> Item | None:
+        return self.gateway.get_item(keys.registered_model_key(model_id))
+
+    def find(self, workspace: str, name: str) -> Item | None:
+        """The META item of the model called ``name`` in ``workspace`` (2 GetItems)."""
+        model_id = self.get_id(workspace, name)
+        if model_id is None:
+            return None
+        item = self.get(model_id)
+        # The guard and META are written and deleted together; re-check in case a rename or
+        # delete committed between the two reads.
+        if item is None or item["name"] != name or item["workspace"] != workspace:
+            return None
+        return item
+
+    def find_many(self, workspace: str, names: list[str]) -> list[Item]:
+        """META items of the named models that exist (2 BatchGetItems per 100 names)."""
+        guards = self.gateway.batch_get(
+            [keys.registered_model_name_key(workspace, n) for n in names], consistent=True
+        )
+        metas = self.gateway.batch_get(
+            [keys.registered_model_key(g["model_id"]) for g in guards], consistent=True
+        )
+        return [m for m in metas if m["workspace"] == workspace and m["name"] in names]
+
+    def list_in_workspace(self, workspace: str) -> Iterator[Item]:
+        """Every registered model META item of a workspace, by name (GSI1)."""
+        return self.gateway.query(
+            Key("GSI1PK").eq(keys.registered_models_gsi1pk(workspace)), index="GSI1"
+        )
+
+    # ---- writes ----------------------------------------------------------------------
+    def create(
+        self,
+        *,
+        model_id: str,
+        workspace: str,
+        name: str,
+        creation_time: int,
+        description: str | None,
+        tags: dict[str, str],
+    ) -> Item:
+        item = {
+            **keys.registered_model_key(model_id),
+            **keys.registered_model_list_keys(workspace, name),
+            "model_id": model_id,
+            "workspace": workspace,
+            "name": name,
+            "creation_time": creation_time,
+            "last_updated_time": creation_time,
+            "description": description,
+            "tags": dict(tags),
+            "aliases": {},
+            "latest": {},
+            "next_version": 0,
+            "rev": 0,
+        }
+        guard = {**keys.registered_model_name_key(workspace, name), "model_id": model_id}
+        try:
+            self.gateway.transact_write(
+                [
+                    self.gateway.tx_put(guard, Attr("PK").not_exists()),
+                    self.gateway.tx_put(item, Attr("PK").not_exists()),
+                ]
+            )
+        except TransactionCancelled as exc:
+            if exc.is_condition_failure:
+                raise ModelNameTaken(name) from None
+            raise
+        return item
+
+    def update_description(self, model_id: str, description: str | None, time: int) -> Item:
+        return self._update(
+            model_id,
+            "SET #u_d = :u_d, #u_t = :u_t",
+            {"#u_d": "description", "#u_t": "last_updated_time"},
+            {":u_d": description, ":u_t": time},
+        )
+
+    def touch_renamed(self, model_id: str, time: int) -> Item:
+        """A rename to the same name: only the timestamps move, as in the SQL store."""
+        return self._update(
+            model_id,
+            "SET #u_t = :u_t, #u_r = :u_t",
+            {"#u_t": "last_updated_time", "#u_r": "renamed_time"},
+            {":u_t": time},
+        )
+
+    def set_tag(self, model_id: str, key: str, value: str) -> None:
+        self._update(
+            model_id, "SET #u_tags.#u_k = :u_v", {"#u_tags": "tags", "#u_k": key}, {":u_v": value}
+        )
+
+    def delete_tag(self, model_id: str, key: str) -> None:
+        self._update(model_id, "REMOVE #u_tags.#u_k", {"#u_tags": "tags", "#u_k": key}, {})
+
+    def _update(self, model_id: str, expr: str, names: dict, values: dict) -> Item:
+        try:
+            attrs = self.gateway.update_item(
+                keys.registered_model_key(model_id),
+                expr,
+                names=names,
+                values=values,
+                condition=Attr("PK").exists(),
+                return_values="ALL_NEW",
+            )
+        except ConditionFailed:
+            raise ModelNotFound(model_id) from None
+        assert attrs is not None
+        return attrs
+
+    def rename(self, item: Item, new_name: str, time: int) -> Item:
+        """Move the name guard and rename META in one transaction (3 writes, whatever the
+        number of versions)."""
+        model_id, workspace, old_name = item["model_id"], item["workspace"], item["name"]
+        new_guard = {**keys.registered_model_name_key(workspace, new_name), "model_id": model_id}
+        list_keys = keys.registered_model_list_keys(workspace, new_name)
+        actions = [
+            self.gateway.tx_put(new_guard, Attr("PK").not_exists()),
+            self.gateway.tx_delete(
+                keys.registered_model_name_key(workspace, old_name),
+                Attr("model_id").eq(model_id),
+            ),
+            self.gateway.tx_update(
+                keys.registered_model_key(model_id),
+                "SET #u_n = :u_n, #u_sk = :u_sk, #u_t = :u_t, #u_r = :u_t",
+                names={
+                    "#u_n": "name",
+                    "#u_sk": "GSI1SK",
+                    "#u_t": "last_updated_time",
+                    "#u_r": "renamed_time",
+                },
+                values={":u_n": new_name, ":u_sk": list_keys["GSI1SK"], ":u_t": time},
+                condition=Attr("name").eq(old_name),
+            ),
+        ]
+        try:
+            self.gateway.transact_write(actions)
+        except TransactionCancelled as exc:
+            if 0 in exc.failed_conditions():
+                raise ModelNameTaken(new_name) from None
+            if exc.is_condition_failure:
+                raise ModelNotFound(model_id) from None
+            raise
+        return {**item, "name": new_name, "last_updated_time": time, "renamed_time": time}
+
+    def delete(self, item: Item) -> None:
+        """Remove the guard and META together (the model is gone from then on), then the rest
+        of its partition (versions) in batches."""
+        model_id = item["model_id"]
+        try:
+            self.gateway.transact_write(
+                [
+                    self.gateway.tx_delete(
+                        keys.registered_model_name_key(item["workspace"], item["name"]),
+                        Attr("model_id").eq(model_id),
+                    ),
+                    self.gateway.tx_delete(
+                        keys.registered_model_key(model_id), Attr("PK").exists()
+                    ),
+                ]
+            )
+        except TransactionCancelled as exc:
+            if exc.is_condition_failure:
+                raise ModelNotFound(model_id) from None
+            raise
+        rest = self.gateway.query(Key("PK").eq(keys.registered_model_pk(model_id)), consistent=True)
+        self.gateway.batch_write(deletes=[{"PK": i["PK"], "SK": i["SK"]} for i in rest])

@@ -1,0 +1,1 @@
+"""The model registry store facade, one mixin per aggregate (models, versions, webhooks)."""
