@@ -16,13 +16,17 @@ from mlflow_dynamodbstore.repositories.experiments import (
     DEFAULT_EXPERIMENT_ID,
     ExperimentRepository,
 )
+from mlflow_dynamodbstore.repositories.metrics import MetricHistoryRepository
+from mlflow_dynamodbstore.repositories.run_inputs import RunInputsRepository
+from mlflow_dynamodbstore.repositories.runs import RunRepository
 from mlflow_dynamodbstore.stores.connection import connect
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import ExperimentOps
+from mlflow_dynamodbstore.stores.tracking.run_ops import RunOps
 
 DEFAULT_ARTIFACT_ROOT = "./mlruns"
 
 
-class DynamoDBTrackingStore(ExperimentOps, WorkspaceAwareMixin, AbstractStore):
+class DynamoDBTrackingStore(ExperimentOps, RunOps, WorkspaceAwareMixin, AbstractStore):
     DEFAULT_EXPERIMENT_ID = DEFAULT_EXPERIMENT_ID
 
     def __init__(self, store_uri: str, artifact_uri: str | None = None):
@@ -32,4 +36,7 @@ class DynamoDBTrackingStore(ExperimentOps, WorkspaceAwareMixin, AbstractStore):
         self._conn = connect(store_uri)
         self.gateway = self._conn.gateway
         self.experiments = ExperimentRepository(self.gateway)
+        self.runs = RunRepository(self.gateway, self.experiments)
+        self.metric_history = MetricHistoryRepository(self.gateway)
+        self.run_inputs = RunInputsRepository(self.gateway)
         ensure_seeded(self.gateway, self._get_artifact_location(DEFAULT_EXPERIMENT_ID))

@@ -1,0 +1,149 @@
+"""Metric logging and history reads of the tracking store facade (part of RunOps)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from mlflow.entities import Metric
+from mlflow.entities.metric import MetricWithRunId
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.store.entities.paged_list import PagedList
+from mlflow.utils.validation import _validate_metric
+
+from mlflow_dynamodbstore.repositories.metrics import (
+    BadPageToken,
+    MetricHistoryRepository,
+    Point,
+    ntile_sample,
+)
+from mlflow_dynamodbstore.repositories.runs import RunRepository
+from mlflow_dynamodbstore.repositories.runs_changes import MetricPoint
+from mlflow_dynamodbstore.repositories.runs_items import metric_sort_key
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def to_points(metrics: Iterable[Metric]) -> list[Point]:
+    """Validated metrics as history points (ints for timestamp/step; 64-bit range)."""
+    points = []
+    for metric in metrics:
+        timestamp, step = int(metric.timestamp), int(metric.step)
+        for name, number in (("timestamp", timestamp), ("step", step)):
+            if not _INT64[0] <= number <= _INT64[1]:
+                raise MlflowException(
+                    f"Invalid value {number} for metric '{metric.key}' {name}: "
+                    "it must be a 64-bit integer.",
+                    INVALID_PARAMETER_VALUE,
+                )
+        points.append(Point(metric.key, float(metric.value), timestamp, step))
+    return points
+
+
+def latest_per_key(points: list[Point]) -> dict[str, MetricPoint]:
+    """The best point per key in MLflow's order; on ties the earlier point stays (the SQL
+    store only replaces on strictly greater)."""
+    best: dict[str, MetricPoint] = {}
+    for p in points:
+        current = best.get(p.key)
+        if current is None or metric_sort_key(p.value, p.timestamp, p.step) > metric_sort_key(
+            *current
+        ):
+            best[p.key] = (p.value, p.timestamp, p.step)
+    return best
+
+
+class RunMetricOps:
+    """Mixed into DynamoDBTrackingStore through RunOps."""
+
+    runs: RunRepository
+    metric_history: MetricHistoryRepository
+
+    def _write_metrics(self, run_id: str, points: list[Point], read) -> None:
+        """History first (BatchWriteItem, idempotent), then META + LATEST items, so a point
+        is never missing from the history of a latest value."""
+        if not points:
+            return
+        self.metric_history.write(run_id, points)
+        self._commit_run(run_id, metrics=latest_per_key(points), read=read)
+
+    def log_metric(self, run_id, metric):
+        _validate_metric(metric.key, metric.value, metric.timestamp, metric.step)
+        points = to_points([metric])
+        with self._run_errors(run_id):
+            read = self.runs.get_active_meta(run_id, self._get_active_workspace())
+            self._write_metrics(run_id, points, read)
+
+    # ---- history ---------------------------------------------------------------------
+    def _check_run_accessible(self, run_id: str) -> None:
+        """With workspaces on, a run of another workspace is "not found" (as the SQL
+        workspace store does); without, the SQL store does not look the run up at all."""
+        if self._workspaces_enabled():
+            with self._run_errors(run_id):
+                self.runs.get_meta(run_id, self._get_active_workspace())
+
+    def _history(self, run_id, metric_key, max_results=None, page_token=None):
+        try:
+            return self.metric_history.page(str(run_id), metric_key, max_results, page_token)
+        except BadPageToken:
+            raise MlflowException(
+                f"Invalid page token: {page_token}", INVALID_PARAMETER_VALUE
+            ) from None
+
+    def get_metric_history(self, run_id, metric_key, max_results=None, page_token=None):
+        self._check_run_accessible(run_id)
+        points, token = self._history(run_id, metric_key, max_results, page_token)
+        return PagedList([_metric(p) for p in points], token)
+
+    def get_metric_history_bulk(self, run_ids, metric_key, max_results):
+        """Points of several runs, ordered by run id, then timestamp, step, value; at most
+        ``max_results`` in all."""
+        result: list[MetricWithRunId] = []
+        for run_id in sorted(set(run_ids)):
+            if len(result) >= max_results:
+                break
+            self._check_run_accessible(run_id)
+            points, _ = self._history(run_id, metric_key, max_results - len(result))
+            result += [MetricWithRunId(run_id=run_id, metric=_metric(p)) for p in points]
+        return result
+
+    def get_max_step_for_metric(self, run_id, metric_key):
+        self._check_run_accessible(run_id)
+        return max((p.step for p in self._history(run_id, metric_key)[0]), default=0)
+
+    def get_metric_history_bulk_interval_from_steps(self, run_id, metric_key, steps, max_results):
+        self._check_run_accessible(run_id)
+        wanted = set(steps)
+        points = [p for p in self._history(run_id, metric_key)[0] if p.step in wanted]
+        points.sort(key=Point.sql_order)
+        return [MetricWithRunId(run_id=run_id, metric=_metric(p)) for p in points[:max_results]]
+
+    def get_metric_history_bulk_interval(
+        self, run_ids, metric_key, max_results, start_step, end_step
+    ):
+        """MLflow's SQL sampling: per run, NTILE(max_results) over the points in range in
+        (step, timestamp, value) order, keeping the last point."""
+        if (start_step is None) != (end_step is None):
+            raise MlflowException.invalid_parameter_value(
+                "Both start_step and end_step must be specified together, "
+                "or neither may be specified."
+            )
+        max_results = max(1, max_results)
+        for run_id in run_ids:
+            self._check_run_accessible(run_id)
+        result: list[MetricWithRunId] = []
+        for run_id in run_ids:
+            points = self._history(run_id, metric_key)[0]
+            if start_step is not None:
+                points = [p for p in points if start_step <= p.step <= end_step]
+            result += [
+                MetricWithRunId(run_id=run_id, metric=_metric(p))
+                for p in ntile_sample(points, max_results)
+            ]
+        return result
+
+
+def _metric(point: Point) -> Metric:
+    value = math.nan if math.isnan(point.value) else point.value
+    return Metric(key=point.key, value=value, timestamp=point.timestamp, step=point.step)
