@@ -21,7 +21,7 @@ DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = Experiment.DEFAULT_EXPERIMENT_NAME
 EXPERIMENT_COUNTER = "EXPERIMENT"
 # How often a rename re-reads the experiment after losing a race on its own META item.
-_RENAME_ATTEMPTS = 5
+_RENAME_ATTEMPTS = 10
 
 
 class ExperimentNameTaken(Exception):
@@ -38,6 +38,10 @@ class ExperimentNotInStage(Exception):
     def __init__(self, lifecycle_stage: str):
         super().__init__(lifecycle_stage)
         self.lifecycle_stage = lifecycle_stage
+
+
+class ExperimentBusy(Exception):
+    """Concurrent changes to the experiment kept a rename from going through."""
 
 
 class TagMissing(Exception):
@@ -216,7 +220,7 @@ class ExperimentRepository:
                 if not exc.is_condition_failure:
                     raise
                 # The experiment changed under us (renamed/deleted): read it again.
-        raise ExperimentNameTaken(new_name)
+        raise ExperimentBusy(experiment_id)
 
     # ---- tags (a map on META) ---------------------------------------------------------
     def set_tag(self, experiment_id: str, workspace: str, key: str, value: str) -> None:

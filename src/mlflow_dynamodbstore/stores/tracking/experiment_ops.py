@@ -10,6 +10,7 @@ from mlflow.protos.databricks_pb2 import (
     INVALID_STATE,
     RESOURCE_ALREADY_EXISTS,
     RESOURCE_DOES_NOT_EXIST,
+    TEMPORARILY_UNAVAILABLE,
 )
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.tracking import SEARCH_MAX_RESULTS_DEFAULT
@@ -26,6 +27,7 @@ from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME, WORKSPACES_DIR_
 
 from mlflow_dynamodbstore.repositories.experiments import (
     DEFAULT_EXPERIMENT_ID,
+    ExperimentBusy,
     ExperimentMissing,
     ExperimentNameTaken,
     ExperimentNotInStage,
@@ -159,6 +161,11 @@ class ExperimentOps:
             # text; we name the clash with the code create_experiment uses.
             raise MlflowException(
                 f"Experiment(name={new_name}) already exists.", RESOURCE_ALREADY_EXISTS
+            ) from None
+        except ExperimentBusy:
+            raise MlflowException(
+                f"Experiment {experiment_id} is being changed concurrently; try again.",
+                TEMPORARILY_UNAVAILABLE,
             ) from None
 
     def set_experiment_tag(self, experiment_id, tag) -> None:

@@ -1,0 +1,86 @@
+"""Races on experiment names against DynamoDB Local: uniqueness is held by conditional
+transactions, so exactly one of N concurrent writers of a name wins."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from boto3.dynamodb.conditions import Key
+from mlflow.exceptions import MlflowException
+
+from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+
+WRITERS = 8
+
+
+def _race(fn, arguments: list) -> list:
+    """Run fn(arg) for each arg on its own thread, all released at once; return the
+    results, with MlflowException error codes in place of raised errors."""
+    barrier = threading.Barrier(len(arguments))
+
+    def run(arg):
+        barrier.wait()
+        try:
+            return ("ok", fn(arg))
+        except MlflowException as exc:
+            return ("error", exc.error_code)
+
+    with ThreadPoolExecutor(len(arguments)) as pool:
+        return list(pool.map(run, arguments))
+
+
+def _stores(store_uri: str, n: int) -> list[DynamoDBTrackingStore]:
+    return [DynamoDBTrackingStore(store_uri, "s3://b/a") for _ in range(n)]
+
+
+def _name_guards(store) -> dict[str, str]:
+    items = store.gateway.query(
+        Key("PK").eq(keys.workspace_pk("default")) & Key("SK").begins_with("EXPNAME#")
+    )
+    return {i["SK"].removeprefix("EXPNAME#"): i["experiment_id"] for i in items}
+
+
+def test_concurrent_creates_of_one_name(store_uri):
+    stores = _stores(store_uri, WRITERS)
+    results = _race(lambda s: s.create_experiment("contested"), stores)
+    winners = [r for kind, r in results if kind == "ok"]
+    assert len(winners) == 1
+    assert sorted(r for kind, r in results if kind == "error") == ["RESOURCE_ALREADY_EXISTS"] * (
+        WRITERS - 1
+    )
+    store = stores[0]
+    assert store.get_experiment_by_name("contested").experiment_id == winners[0]
+    # the losers' ids were allocated but no experiment item was written for them
+    assert [e.name for e in store.search_experiments()].count("contested") == 1
+
+
+def test_concurrent_renames_to_one_name(store_uri):
+    stores = _stores(store_uri, WRITERS)
+    ids = [stores[0].create_experiment(f"start-{i}") for i in range(WRITERS)]
+    results = _race(lambda i: stores[i].rename_experiment(ids[i], "target"), list(range(WRITERS)))
+    won = [i for i, (kind, _) in enumerate(results) if kind == "ok"]
+    assert len(won) == 1
+    assert sorted(r for kind, r in results if kind == "error") == ["RESOURCE_ALREADY_EXISTS"] * (
+        WRITERS - 1
+    )
+    store = stores[0]
+    winner = ids[won[0]]
+    assert store.get_experiment_by_name("target").experiment_id == winner
+    expected = {"Default": "0", "target": winner}
+    expected.update({f"start-{i}": ids[i] for i in range(WRITERS) if i != won[0]})
+    assert _name_guards(store) == expected
+    assert {store.get_experiment(e).name for e in ids} == set(expected) - {"Default"}
+
+
+def test_concurrent_renames_of_one_experiment(store_uri):
+    """Every rename re-reads and retries on a lost race: one name remains, and its guard
+    is the only one pointing at the experiment."""
+    stores = _stores(store_uri, WRITERS)
+    eid = stores[0].create_experiment("origin")
+    results = _race(lambda i: stores[i].rename_experiment(eid, f"name-{i}"), list(range(WRITERS)))
+    assert all(kind == "ok" for kind, _ in results)
+    final = stores[0].get_experiment(eid).name
+    guards = _name_guards(stores[0])
+    assert {n for n, e in guards.items() if e == eid} == {final}
