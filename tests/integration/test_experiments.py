@@ -153,3 +153,12 @@ def test_experiments_in_another_workspace_are_invisible(store, workspaces_on):
     with WorkspaceContext("default"):
         names = {e.name for e in store.search_experiments(view_type=ViewType.ALL)}
         assert names == {"Default"}
+
+
+def test_tags_past_the_item_limit_are_refused_cleanly(store):
+    eid = store.create_experiment("big")
+    with pytest.raises(MlflowException) as info:
+        for i in range(100):
+            store.set_experiment_tag(eid, ExperimentTag(f"k{i}", "v" * 5000))
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert 70 <= len(store.get_experiment(eid).tags) < 100

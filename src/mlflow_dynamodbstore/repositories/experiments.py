@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
 from mlflow.entities import Experiment, ExperimentTag, LifecycleStage
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
@@ -42,6 +43,10 @@ class ExperimentNotInStage(Exception):
 
 class ExperimentBusy(Exception):
     """Concurrent changes to the experiment kept a rename from going through."""
+
+
+class ExperimentTooLarge(Exception):
+    """The write would push the META item past DynamoDB's 400 KB item limit."""
 
 
 class TagMissing(Exception):
@@ -235,6 +240,11 @@ class ExperimentRepository:
             )
         except ConditionFailed as exc:
             raise self._why_not_active(experiment_id, workspace, exc.item) from None
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            if error.get("Code") == "ValidationException" and "size" in error.get("Message", ""):
+                raise ExperimentTooLarge(experiment_id) from None
+            raise
 
     def delete_tag(self, experiment_id: str, workspace: str, key: str) -> None:
         """One UpdateItem: REMOVE of a missing map key is a no-op, and the old value returned

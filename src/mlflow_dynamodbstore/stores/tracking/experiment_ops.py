@@ -32,6 +32,7 @@ from mlflow_dynamodbstore.repositories.experiments import (
     ExperimentNameTaken,
     ExperimentNotInStage,
     ExperimentRepository,
+    ExperimentTooLarge,
     TagMissing,
     to_experiment,
 )
@@ -179,6 +180,11 @@ class ExperimentOps:
             raise _no_experiment(experiment_id) from None
         except ExperimentNotInStage as exc:
             raise _not_active(experiment_id, exc.lifecycle_stage) from None
+        except ExperimentTooLarge:
+            raise MlflowException(
+                f"Experiment {experiment_id} cannot hold more tags (DynamoDB's 400 KB item limit).",
+                INVALID_PARAMETER_VALUE,
+            ) from None
 
     def delete_experiment_tag(self, experiment_id, key) -> None:
         raw_id = experiment_id
