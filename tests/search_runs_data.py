@@ -6,8 +6,11 @@ be searched on both and the answers compared by run name.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
+import uuid
+from unittest import mock
 
 from mlflow.entities import (
     Dataset,
@@ -27,10 +30,17 @@ USERS = ["alice", "Bob", "carol"]
 BASE_TIME = 1_700_000_000_000
 
 
+def run_uuid(run_name: str) -> uuid.UUID:
+    """The run id both stores give a run of this name: equal ids make ties (broken by run
+    id) comparable across stores."""
+    return uuid.UUID(hashlib.md5(run_name.encode()).hexdigest())
+
+
 def populate(store, experiment_names=("search-a", "search-b"), runs_per_experiment=18, seed=7):
     """Create experiments and runs with ties, NULLs, NaN/inf, odd strings and datasets.
 
-    Returns {experiment name: experiment id}. Run names are unique (``r<exp>-<n>``)."""
+    Returns {experiment name: experiment id}. Run names are unique (``r<exp>-<n>``) and run
+    ids are derived from them (``run_uuid``), so they are the same in every store."""
     rng = random.Random(seed)
     ids = {}
     for e, name in enumerate(experiment_names):
@@ -40,13 +50,14 @@ def populate(store, experiment_names=("search-a", "search-b"), runs_per_experime
             run_name = f"r{e}-{n:02d}"
             # few distinct start times: many ties broken by run id
             start_time = BASE_TIME + rng.choice([0, 0, 1, 2, 3, 5, 8]) * 1000
-            run = store.create_run(
-                experiment_id=exp_id,
-                user_id=rng.choice(USERS),
-                start_time=start_time,
-                tags=[],
-                run_name=run_name,
-            )
+            with mock.patch("uuid.uuid4", return_value=run_uuid(run_name)):
+                run = store.create_run(
+                    experiment_id=exp_id,
+                    user_id=rng.choice(USERS),
+                    start_time=start_time,
+                    tags=[],
+                    run_name=run_name,
+                )
             run_id = run.info.run_id
             metrics = []
             for key in ("acc", "loss"):

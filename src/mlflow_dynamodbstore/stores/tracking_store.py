@@ -22,11 +22,14 @@ from mlflow_dynamodbstore.repositories.runs import RunRepository
 from mlflow_dynamodbstore.stores.connection import connect
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import ExperimentOps
 from mlflow_dynamodbstore.stores.tracking.run_ops import RunOps
+from mlflow_dynamodbstore.stores.tracking.search_run_ops import SearchRunOps
 
 DEFAULT_ARTIFACT_ROOT = "./mlruns"
 
 
-class DynamoDBTrackingStore(ExperimentOps, RunOps, WorkspaceAwareMixin, AbstractStore):
+class DynamoDBTrackingStore(
+    ExperimentOps, RunOps, SearchRunOps, WorkspaceAwareMixin, AbstractStore
+):
     DEFAULT_EXPERIMENT_ID = DEFAULT_EXPERIMENT_ID
 
     def __init__(self, store_uri: str, artifact_uri: str | None = None):

@@ -1,0 +1,234 @@
+"""search_runs query plans: which index each order is read from, and how pages resume.
+
+- Default order (or ``attributes.start_time`` first): walk each experiment's GSI1 listing in
+  start-time order, k-way merged across experiments; stop once the page plus one match is
+  found. For exactly the default order the index order *is* the SQL order, so no read-ahead.
+- ``metrics.<key>`` first: walk the experiments' GSI2 rankings of that metric in value
+  order (BatchGetItem of the META items of each page of ranks), then the runs whose value
+  is NaN (one group: SQL ties them), then the runs without the metric (a GSI1 walk skipping
+  runs that have it), which is where SQL places them for both directions.
+- Anything else: read every run of the experiments from GSI1 and sort in memory.
+
+Runs that tie on the column an index orders by are collected as one group and sorted by
+the full SQL key (runs_page). Page tokens hold the last run's sort key; each walk starts at
+the cursor's first sort value, so later pages do not re-read earlier ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from mlflow_dynamodbstore.gateway import TableGateway
+from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.search.runs_filter import ATTRIBUTE, METRIC, RunFilter
+from mlflow_dynamodbstore.search.runs_loader import ViewLoader
+from mlflow_dynamodbstore.search.runs_order import MISSING, NAN, PRESENT, Desc, RunOrder
+from mlflow_dynamodbstore.search.runs_page import (
+    Candidate,
+    group_candidates,
+    merge_streams,
+    take_page,
+)
+from mlflow_dynamodbstore.search.runs_reads import (
+    GSI1,
+    GSI2,
+    after_prefix,
+    metric_rank_condition,
+    metric_rank_prefix_condition,
+    read_metas,
+    run_list_condition,
+    walk,
+)
+from mlflow_dynamodbstore.search.runs_view import SQL_FLOAT_MAX, RunView, sql_metric_value
+
+Groups = Iterator[list[RunView]]
+
+
+@dataclass
+class RunSearch:
+    gateway: TableGateway
+    experiments: dict[str, dict]  # searched experiments (META items) by id
+    stages: set[str]
+    run_filter: RunFilter
+    order: RunOrder
+    max_results: int | None
+
+    def __post_init__(self) -> None:
+        self.loader = ViewLoader(
+            self.gateway, self.experiments, self.stages, self.run_filter, self.order
+        )
+        # Enough for the page, one more match (is there a next page?) and one more run to
+        # close a group of ties; walks grow their pages when a filter rejects runs.
+        self.first_limit = None if self.max_results is None else self.max_results + 2
+
+    @property
+    def strategy(self) -> str:
+        first = self.order.clauses[0] if self.order.clauses else None
+        if first is None or (first.kind == ATTRIBUTE and first.key == "start_time"):
+            return "start_time"
+        if first.kind == METRIC:
+            return "metric"
+        return "full"
+
+    def run(self, cursor_raw: list | None) -> tuple[list[RunView], bool]:
+        if not self.experiments:
+            return [], False
+        groups = {
+            "start_time": self._start_time_groups,
+            "metric": self._metric_groups,
+            "full": self._full_groups,
+        }[self.strategy](cursor_raw)
+        cursor = self.order.key_from_token(cursor_raw) if cursor_raw is not None else None
+        return take_page(groups, self.order, self.run_filter.matches, cursor, self.max_results)
+
+    # ---- start_time order: GSI1 ----------------------------------------------------------
+    def _start_time_groups(self, cursor_raw: list | None) -> Groups:
+        ascending = bool(self.order.clauses) and self.order.clauses[0].ascending
+        exact = self.order.is_default
+        bounds = _start_time_bounds(self.order, cursor_raw, ascending, exact)
+
+        def merge_key(view: RunView) -> Any:
+            if exact:
+                return self.order.key(view)
+            start = view.start_time or 0
+            return start if ascending else Desc(start)
+
+        streams = [
+            self._gsi1_stream(exp, ascending, bounds(exp), merge_key) for exp in self.experiments
+        ]
+        return group_candidates(merge_streams(streams), exact=exact)
+
+    def _gsi1_stream(
+        self, experiment_id: str, ascending: bool, bound: dict, merge_key, *, first_limit=-1
+    ) -> Iterator[Candidate]:
+        condition = run_list_condition(experiment_id, **bound)
+        limit = self.first_limit if first_limit == -1 else first_limit
+        for page in walk(self.gateway, condition, index=GSI1, forward=ascending, first_limit=limit):
+            for view in self.loader.load(page):
+                yield merge_key(view), view.start_time, view
+
+    # ---- metric order: GSI2, then NaN, then missing --------------------------------------
+    def _metric_groups(self, cursor_raw: list | None) -> Groups:
+        clause = self.order.clauses[0]
+        flag, value = cursor_raw[0] if cursor_raw is not None else (PRESENT, None)
+        phases = []
+        if flag == PRESENT:
+            phases.append(self._ranked_groups(clause.key, clause.ascending, value))
+        if flag in (PRESENT, NAN):
+            phases.append(self._nan_group(clause.key))
+        phases.append(self._missing_groups(clause.key, cursor_raw if flag == MISSING else None))
+        return itertools.chain.from_iterable(phases)
+
+    def _ranked_groups(self, key: str, ascending: bool, resume: float | None) -> Groups:
+        lower, upper = None, after_prefix(keys.metric_rank_value_prefix(math.inf))
+        if resume is not None:
+            # the cursor's value group is re-read (its runs are re-sorted by the full key);
+            # +-max double also stands for +-inf, as in SQL
+            if ascending and resume > -SQL_FLOAT_MAX:
+                lower = keys.metric_rank_value_prefix(resume)
+            if not ascending and resume < SQL_FLOAT_MAX:
+                upper = after_prefix(keys.metric_rank_value_prefix(resume))
+        streams = [self._rank_stream(exp, key, ascending, lower, upper) for exp in self.experiments]
+        return group_candidates(merge_streams(streams), exact=False)
+
+    def _rank_stream(
+        self, experiment_id: str, key: str, ascending: bool, lower: str | None, upper: str
+    ) -> Iterator[Candidate]:
+        condition = metric_rank_condition(experiment_id, key, lower=lower, upper=upper)
+        for page in walk(
+            self.gateway, condition, index=GSI2, forward=ascending, first_limit=self.first_limit
+        ):
+            metas = read_metas(self.gateway, [rank["run_id"] for rank in page])
+            views = {v.run_id: v for v in self.loader.load(list(metas.values()))}
+            for rank in page:
+                view = views.get(rank["run_id"])
+                if view is None:
+                    continue
+                metric = view.metrics.get(key)
+                ranked = sql_metric_value(float(rank["value"]))
+                # a rank not matching META is stale (the index lags a write): skip it, the
+                # run's current rank lists it where it belongs now
+                if metric is None or metric.is_nan or metric.value != ranked:
+                    continue
+                yield (ranked if ascending else Desc(ranked)), ranked, view
+
+    def _nan_group(self, key: str) -> Groups:
+        prefix = keys.metric_rank_value_prefix(math.nan)
+        run_ids = [
+            rank["run_id"]
+            for exp in self.experiments
+            for page in walk(
+                self.gateway,
+                metric_rank_prefix_condition(exp, key, prefix),
+                index=GSI2,
+                forward=True,
+                first_limit=None,
+            )
+            for rank in page
+        ]
+        metas = read_metas(self.gateway, run_ids)
+        group = [
+            v
+            for v in self.loader.load(list(metas.values()))
+            if key in v.metrics and v.metrics[key].is_nan
+        ]
+        if group:
+            yield group
+
+    def _missing_groups(self, key: str, cursor_raw: list | None) -> Groups:
+        if len(self.order.clauses) > 1:
+            # further order keys: the whole missing group must be sorted in memory
+            group = [v for g in self._full_groups(None) for v in g if key not in v.metrics]
+            if group:
+                yield group
+            return
+
+        # only the metric: missing runs follow in the default order, i.e. GSI1 backwards
+        def bound(exp: str) -> dict:
+            if cursor_raw is None:
+                return {}
+            start_time, run_id = cursor_raw[1], cursor_raw[2]
+            return {"upper": keys.run_list_keys(exp, start_time, run_id)["GSI1SK"]}
+
+        streams = [
+            _without_metric(self._gsi1_stream(exp, False, bound(exp), self.order.key), key)
+            for exp in self.experiments
+        ]
+        yield from group_candidates(merge_streams(streams), exact=True)
+
+    # ---- any other order: everything, sorted in memory -----------------------------------
+    def _full_groups(self, cursor_raw: list | None) -> Groups:
+        views = [
+            candidate[2]
+            for exp in self.experiments
+            for candidate in self._gsi1_stream(exp, False, {}, lambda v: None, first_limit=None)
+        ]
+        if views:
+            yield views
+
+
+def _without_metric(stream: Iterator[Candidate], key: str) -> Iterator[Candidate]:
+    return (c for c in stream if key not in c[2].metrics)
+
+
+def _start_time_bounds(order: RunOrder, cursor_raw: list | None, ascending: bool, exact: bool):
+    """Per experiment, the GSI1 bound where a start_time walk resumes after the cursor."""
+    if cursor_raw is None:
+        return lambda exp: {}
+    if exact:
+        start_time, run_id = cursor_raw[-2], cursor_raw[-1]
+        if order.clauses:  # ["start_time DESC"]: raw is [[flag, value], run_id]
+            flag, start_time = cursor_raw[0]
+            if flag != PRESENT:
+                return lambda exp: {}
+        return lambda exp: {"upper": keys.run_list_keys(exp, start_time, run_id)["GSI1SK"]}
+    flag, start_time = cursor_raw[0]
+    if flag != PRESENT:
+        return lambda exp: {}
+    if ascending:
+        return lambda exp: {"lower": keys.run_list_time_bound(start_time)}
+    return lambda exp: {"upper": keys.run_list_time_bound(start_time + 1)}

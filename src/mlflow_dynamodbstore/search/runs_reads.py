@@ -1,0 +1,108 @@
+"""The DynamoDB reads of search_runs: experiment scope, GSI1 run walks, GSI2 metric-rank
+walks, META batch reads and run inputs. Keys come from schema.keys; requests go through the
+table gateway.
+
+Walks read lazily, one Query page at a time, so a search stops reading as soon as it has its
+page. The first page asks for about as many items as the search needs and later pages grow
+geometrically, so an unfiltered page costs one Query per experiment while a selective filter
+still gets through a large experiment in few requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from boto3.dynamodb.conditions import ConditionBase, Key
+
+from mlflow_dynamodbstore.gateway import TableGateway
+from mlflow_dynamodbstore.schema import keys
+
+Item = dict[str, Any]
+
+MAX_PAGE_LIMIT = 1000  # items per Query once a walk has grown (1 MB caps it anyway)
+GSI1 = "GSI1"
+GSI2 = "GSI2"
+
+
+def read_experiments(gateway: TableGateway, experiment_ids: list[str], workspace: str) -> dict:
+    """{experiment id: META item} of the ids that exist in ``workspace`` (one BatchGetItem
+    per 100 ids); experiments of other workspaces are invisible, as in the SQL store."""
+    items = gateway.batch_get([keys.experiment_key(e) for e in dict.fromkeys(experiment_ids)])
+    return {i["experiment_id"]: i for i in items if i.get("workspace") == workspace}
+
+
+def walk(
+    gateway: TableGateway,
+    condition: ConditionBase,
+    *,
+    index: str,
+    forward: bool,
+    first_limit: int | None,
+) -> Iterator[list[Item]]:
+    """Pages of one Query, lazily; ``first_limit`` None reads full (1 MB) pages."""
+    limit = first_limit
+    start_key = None
+    while True:
+        items, start_key = gateway.query_page(
+            condition, index=index, forward=forward, limit=limit, start_key=start_key
+        )
+        if items:
+            yield items
+        if not start_key:
+            return
+        if limit is not None:
+            limit = min(limit * 2, MAX_PAGE_LIMIT)
+
+
+def run_list_condition(
+    experiment_id: str, *, lower: str | None = None, upper: str | None = None
+) -> ConditionBase:
+    """GSI1 condition on an experiment's runs, optionally ``GSI1SK >= lower`` or
+    ``GSI1SK < upper`` (bounds from keys.run_list_time_bound / keys.run_list_keys)."""
+    condition = Key("GSI1PK").eq(keys.runs_gsi1pk(experiment_id))
+    if lower is not None:
+        return condition & Key("GSI1SK").gte(lower)
+    if upper is not None:
+        return condition & Key("GSI1SK").lt(upper)
+    return condition
+
+
+def metric_rank_condition(
+    experiment_id: str, key: str, *, lower: str | None = None, upper: str | None = None
+) -> ConditionBase:
+    """GSI2 condition on an experiment's ranking by one metric: ``lower <= GSI2SK <= upper``
+    (either may be None)."""
+    condition = Key("GSI2PK").eq(keys.metric_rank_pk(experiment_id, key))
+    if lower is not None and upper is not None:
+        return condition & Key("GSI2SK").between(lower, upper)
+    if lower is not None:
+        return condition & Key("GSI2SK").gte(lower)
+    if upper is not None:
+        return condition & Key("GSI2SK").lte(upper)
+    return condition
+
+
+def metric_rank_prefix_condition(experiment_id: str, key: str, prefix: str) -> ConditionBase:
+    return Key("GSI2PK").eq(keys.metric_rank_pk(experiment_id, key)) & Key("GSI2SK").begins_with(
+        prefix
+    )
+
+
+def after_prefix(prefix: str) -> str:
+    """A bound just above every key starting with ``prefix``: the prefix with its last
+    character raised by one (no real key equals it)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def read_metas(gateway: TableGateway, run_ids: list[str]) -> dict[str, Item]:
+    """{run id: META item} by BatchGetItem (100 per request); missing runs are absent."""
+    if not run_ids:
+        return {}
+    return {i["run_id"]: i for i in gateway.batch_get([keys.run_key(r) for r in run_ids])}
+
+
+def read_run_partition(gateway: TableGateway, run_id: str) -> list[Item]:
+    """All items of a run partition (META, dataset inputs, model outputs, spilled values):
+    one Query, more pages only past 1 MB."""
+    return list(gateway.query(Key("PK").eq(keys.run_pk(run_id))))

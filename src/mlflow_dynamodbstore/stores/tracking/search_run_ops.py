@@ -1,0 +1,65 @@
+"""search_runs of the tracking store facade: validate like the SQL store, plan and read
+through search/runs_planner, return MLflow Runs and an opaque page token."""
+
+from __future__ import annotations
+
+from mlflow.entities import LifecycleStage, Run, RunInputs
+from mlflow.utils.validation import _parse_experiment_ids
+
+from mlflow_dynamodbstore.gateway import TableGateway
+from mlflow_dynamodbstore.repositories.runs import RunMissing, RunRepository
+from mlflow_dynamodbstore.repositories.runs_entities import to_run
+from mlflow_dynamodbstore.search.runs_filter import parse_run_filter
+from mlflow_dynamodbstore.search.runs_order import parse_run_order
+from mlflow_dynamodbstore.search.runs_planner import RunSearch
+from mlflow_dynamodbstore.search.runs_reads import read_experiments
+from mlflow_dynamodbstore.search.runs_token import decode_page_token, encode_page_token
+from mlflow_dynamodbstore.search.validation import validate_max_results
+
+
+class SearchRunOps:
+    """Mixed into DynamoDBTrackingStore, which provides ``gateway``, ``runs`` and
+    ``_get_active_workspace``; AbstractStore.search_runs wraps ``_search_runs``."""
+
+    gateway: TableGateway
+    runs: RunRepository
+
+    def _search_runs(
+        self, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
+    ) -> tuple[list[Run], str | None]:
+        # The SQL store's checks, in its order, all before the first read.
+        validate_max_results(max_results, allow_null=True)
+        run_filter = parse_run_filter(filter_string)
+        order = parse_run_order(order_by)
+        cursor = decode_page_token(order, page_token)
+        ids = [str(i) for i in _parse_experiment_ids(experiment_ids)]
+
+        workspace = self._get_active_workspace()
+        experiments = read_experiments(self.gateway, ids, workspace) if ids else {}
+        search = RunSearch(
+            gateway=self.gateway,
+            experiments=experiments,
+            stages=set(LifecycleStage.view_type_to_stages(run_view_type)),
+            run_filter=run_filter,
+            order=order,
+            max_results=max_results,
+        )
+        views, more = search.run(cursor)
+        runs = []
+        for view in views:
+            try:
+                meta, others = self.runs.get_partition(view.run_id, workspace)
+            except RunMissing:
+                continue  # deleted for good since it was listed
+            run = to_run(meta, experiments.get(str(meta["experiment_id"])), others)
+            # search results carry dataset inputs and model outputs, as the SQL store's do
+            runs.append(
+                Run(
+                    run.info,
+                    run.data,
+                    RunInputs(dataset_inputs=run.inputs.dataset_inputs),
+                    run.outputs,
+                )
+            )
+        token = encode_page_token(order, order.token_key(views[-1])) if more else None
+        return runs, token

@@ -1,0 +1,287 @@
+"""search_runs on DynamoDB Local against MLflow's SqlAlchemyStore on SQLite.
+
+The same runs (same names and ids, see tests/search_runs_data.py) are written through both
+stores; every filter and order must return the same runs in the same order, page after
+page, and bad input must fail with the same error codes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+
+import boto3
+import pytest
+from mlflow.entities import Metric, ViewType
+from mlflow.exceptions import MlflowException
+from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+from tests.search_runs_data import BASE_TIME, FILTERS, ORDERS, populate
+
+
+@contextlib.contextmanager
+def _module_table(dynamodb_local):
+    """A table for a whole module (populating one per test would dominate the run time)."""
+    name = f"t{uuid.uuid4().hex[:16]}"
+    try:
+        yield f"dynamodb://127.0.0.1:{dynamodb_local.port}/{name}"
+    finally:
+        client = boto3.client(
+            "dynamodb", endpoint_url=dynamodb_local.endpoint_url, region_name="us-east-1"
+        )
+        with contextlib.suppress(client.exceptions.ResourceNotFoundException):
+            client.delete_table(TableName=name)
+
+
+@pytest.fixture(scope="module")
+def stores(dynamodb_local, tmp_path_factory):
+    path = tmp_path_factory.mktemp("search-runs")
+    sql = SqlAlchemyStore(f"sqlite:///{path}/m.db", str(path / "artifacts"))
+    with _module_table(dynamodb_local) as uri:
+        ddb = DynamoDBTrackingStore(uri, str(path / "artifacts"))
+        sql_ids = populate(sql)
+        ddb_ids = populate(ddb)
+        assert sql_ids == ddb_ids
+        yield sql, ddb, list(ddb_ids.values())
+    sql.engine.dispose()
+
+
+def _ids(runs) -> list[str]:
+    return [r.info.run_id for r in runs]
+
+
+def _all_pages(store, exp_ids, filter_string, view_type, order_by, max_results):
+    pages, token = [], None
+    while True:
+        page = store.search_runs(
+            exp_ids, filter_string, view_type, max_results, order_by, page_token=token
+        )
+        pages.append(_ids(page))
+        token = page.token
+        if not token:
+            return pages
+        assert len(pages) < 100
+
+
+@pytest.mark.parametrize("filter_string", FILTERS)
+def test_filters(stores, filter_string):
+    sql, ddb, exp_ids = stores
+    for view_type in (ViewType.ACTIVE_ONLY, ViewType.ALL):
+        expected = _ids(sql.search_runs(exp_ids, filter_string, view_type, 1000))
+        assert _ids(ddb.search_runs(exp_ids, filter_string, view_type, 1000)) == expected
+
+
+@pytest.mark.parametrize("order_by", ORDERS, ids=str)
+def test_orders_and_pages(stores, order_by):
+    sql, ddb, exp_ids = stores
+    for view_type in (ViewType.ACTIVE_ONLY, ViewType.DELETED_ONLY, ViewType.ALL):
+        expected = _ids(sql.search_runs(exp_ids, None, view_type, 1000, order_by))
+        assert _ids(ddb.search_runs(exp_ids, None, view_type, 1000, order_by)) == expected
+    # pages of 7: the same page boundaries as SQL, and the same "is there more" answer
+    sql_pages = _all_pages(sql, exp_ids, None, ViewType.ALL, order_by, 7)
+    assert _all_pages(ddb, exp_ids, None, ViewType.ALL, order_by, 7) == sql_pages
+
+
+@pytest.mark.parametrize(
+    ("filter_string", "order_by"),
+    [
+        ("metrics.acc > 0", ["metrics.acc DESC"]),
+        ("params.p != 'a'", ["metrics.loss"]),
+        ("datasets.context = 'train'", ["metrics.acc"]),
+        ("attributes.status != 'RUNNING'", ["attributes.start_time ASC"]),
+        ("tags.t IS NOT NULL", None),
+        ("params.p LIKE '%'", ["params.q DESC", "metrics.acc"]),
+    ],
+)
+def test_filtered_orders_in_pages(stores, filter_string, order_by):
+    sql, ddb, exp_ids = stores
+    for size in (1, 4):
+        expected = _all_pages(sql, exp_ids, filter_string, ViewType.ACTIVE_ONLY, order_by, size)
+        got = _all_pages(ddb, exp_ids, filter_string, ViewType.ACTIVE_ONLY, order_by, size)
+        assert got == expected
+
+
+def test_one_experiment_and_unknown_ones(stores):
+    sql, ddb, exp_ids = stores
+    for ids in ([exp_ids[1]], [exp_ids[0], "424242"], ["424242"], []):
+        for order_by in (None, ["metrics.acc"]):
+            expected = _ids(sql.search_runs(ids, None, ViewType.ALL, 1000, order_by))
+            assert _ids(ddb.search_runs(ids, None, ViewType.ALL, 1000, order_by)) == expected
+
+
+def test_run_ids_in_and_not_in(stores):
+    sql, ddb, exp_ids = stores
+    some = _ids(sql.search_runs(exp_ids, None, ViewType.ALL, 1000))[::5]
+    listed = ", ".join(f"'{r}'" for r in some)
+    for f in (f"attributes.run_id IN ({listed})", f"run_id NOT IN ({listed})"):
+        expected = _ids(sql.search_runs(exp_ids, f, ViewType.ALL, 1000))
+        assert _ids(ddb.search_runs(exp_ids, f, ViewType.ALL, 1000)) == expected
+
+
+def test_returned_runs_are_the_same_entities(stores):
+    sql, ddb, exp_ids = stores
+    expected = sql.search_runs(exp_ids, None, ViewType.ALL, 1000)
+    got = ddb.search_runs(exp_ids, None, ViewType.ALL, 1000)
+    assert len(got) == len(expected) > 0
+    for a, b in zip(got, expected, strict=True):
+        assert (a.info.run_name, a.info.status, a.info.start_time, a.info.end_time) == (
+            b.info.run_name,
+            b.info.status,
+            b.info.start_time,
+            b.info.end_time,
+        )
+        assert (a.info.user_id, a.info.lifecycle_stage) == (b.info.user_id, b.info.lifecycle_stage)
+        assert a.data.params == b.data.params and a.data.tags == b.data.tags
+        assert a.data.metrics.keys() == b.data.metrics.keys()
+        datasets = [
+            (d.dataset.name, d.dataset.digest, sorted((t.key, t.value) for t in d.tags))
+            for d in a.inputs.dataset_inputs
+        ]
+        assert sorted(datasets) == sorted(
+            (d.dataset.name, d.dataset.digest, sorted((t.key, t.value) for t in d.tags))
+            for d in b.inputs.dataset_inputs
+        )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_results": 0}, "max_results"),
+        ({"max_results": 50001}, "max_results"),
+        ({"filter_string": "metrics.acc LIKE 1"}, None),
+        ({"filter_string": "params.p > 'a'"}, "Invalid comparator"),
+        ({"filter_string": "foo.bar = 1"}, "Invalid entity type"),
+        ({"filter_string": "params.p = 'a' OR params.p = 'b'"}, None),
+        ({"filter_string": "attributes.status IN ('A')"}, None),
+        ({"order_by": ["datasets.name"]}, "Invalid identifier type"),
+        ({"order_by": ["metrics.acc sideways"]}, None),
+        ({"order_by": ["attributes.nope"]}, "Invalid attribute key"),
+        ({"page_token": "garbage"}, "Invalid page token"),
+        ({"experiment_ids": ["not-a-number"]}, "Invalid experiment ID"),
+    ],
+)
+def test_bad_input_fails_as_in_sql(stores, kwargs, message):
+    sql, ddb, exp_ids = stores
+    call = {
+        "experiment_ids": exp_ids,
+        "filter_string": None,
+        "run_view_type": ViewType.ALL,
+        "max_results": 10,
+        "order_by": None,
+        "page_token": None,
+        **kwargs,
+    }
+    errors = []
+    for store in (sql, ddb):
+        with pytest.raises(MlflowException) as info:
+            store.search_runs(**call)
+        errors.append(info.value)
+    assert errors[1].error_code == errors[0].error_code == "INVALID_PARAMETER_VALUE"
+    if message:
+        assert message in errors[1].message and message in errors[0].message
+
+
+def test_duplicate_order_by_is_a_client_error(stores):
+    _, ddb, exp_ids = stores
+    with pytest.raises(MlflowException, match="duplicate fields") as info:
+        ddb.search_runs(exp_ids, None, ViewType.ALL, 10, ["metrics.acc", "metrics.acc DESC"])
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"  # SQL: an untyped 500
+
+
+def test_max_results_none_returns_everything(stores):
+    sql, ddb, exp_ids = stores
+    expected = sql.search_runs(exp_ids, None, ViewType.ALL, None, ["params.p"])
+    got = ddb.search_runs(exp_ids, None, ViewType.ALL, None, ["params.p"])
+    assert _ids(got) == _ids(expected) and got.token is None
+
+
+# ---- a fresh table per test from here on --------------------------------------------------
+@pytest.fixture
+def ddb(store_uri, tmp_path):
+    return DynamoDBTrackingStore(store_uri, str(tmp_path / "artifacts"))
+
+
+def _run(store, exp_id, name, start, metrics=None):
+    run = store.create_run(exp_id, "u", BASE_TIME + start, [], name)
+    if metrics:
+        store.log_batch(run.info.run_id, [Metric(k, v, 0, 0) for k, v in metrics.items()], [], [])
+    return run.info.run_id
+
+
+@pytest.mark.parametrize("order_by", [None, ["metrics.m DESC"], ["params.p"]])
+def test_runs_added_between_pages_neither_repeat_nor_skip(ddb, order_by):
+    exp = ddb.create_experiment("growing")
+    for i in range(10):
+        _run(ddb, exp, f"old-{i}", i, {"m": float(i)})
+    first = ddb.search_runs([exp], None, ViewType.ALL, 4, order_by)
+    # new runs land before and after the cursor in every order
+    _run(ddb, exp, "new-late", 100, {"m": 100.0})
+    _run(ddb, exp, "new-early", -100, {"m": -100.0})
+    seen = [r.info.run_name for r in first]
+    token = first.token
+    while token:
+        page = ddb.search_runs([exp], None, ViewType.ALL, 4, order_by, page_token=token)
+        seen += [r.info.run_name for r in page]
+        token = page.token
+    old = [n for n in seen if n.startswith("old")]
+    assert sorted(old) == sorted(f"old-{i}" for i in range(10)) and len(set(seen)) == len(seen)
+
+
+def test_runs_of_a_deleted_experiment_are_deleted(ddb, tmp_path):
+    sql = SqlAlchemyStore(f"sqlite:///{tmp_path}/m.db", str(tmp_path / "artifacts"))
+    results = []
+    for store in (sql, ddb):
+        kept, gone = store.create_experiment("kept"), store.create_experiment("gone")
+        for exp in (kept, gone):
+            for i in range(3):
+                _run(store, exp, f"{exp}-{i}", i, {"m": float(i)})
+        store.delete_experiment(gone)
+        results.append(
+            [
+                sorted(
+                    r.info.run_name
+                    for r in store.search_runs([kept, gone], None, view, 100, order_by)
+                )
+                for view in (ViewType.ACTIVE_ONLY, ViewType.DELETED_ONLY, ViewType.ALL)
+                for order_by in (None, ["metrics.m"])
+            ]
+        )
+    sql.engine.dispose()
+    assert results[0] == results[1]
+
+
+# ---- request counts of the fast paths ---------------------------------------------------------
+def _fill(store, exp, count, metric=True):
+    for i in range(count):
+        _run(store, exp, f"run-{i}", i, {"m": float(i % 97)} if metric else None)
+
+
+def _requests(store, *args, **kwargs):
+    store.gateway.stats.reset()
+    page = store.search_runs(*args, **kwargs)
+    return page, store.gateway.stats.snapshot()
+
+
+def test_default_order_page_reads_one_query_per_experiment(ddb):
+    exps = [ddb.create_experiment(f"e{i}") for i in range(2)]
+    for exp in exps:
+        _fill(ddb, exp, 40, metric=False)
+    page, stats = _requests(ddb, exps, None, ViewType.ACTIVE_ONLY, 10)
+    assert len(page) == 10 and page.token
+    assert stats["BatchGetItem"].requests == 1  # the experiments
+    assert stats["Query"].requests == 2 + 10  # one GSI1 page each + each result's partition
+
+
+def test_metric_order_page_cost_does_not_grow_with_the_experiment(ddb):
+    small, large = ddb.create_experiment("small"), ddb.create_experiment("large")
+    _fill(ddb, small, 60)
+    _fill(ddb, large, 600)
+    costs = []
+    for exp in (small, large):
+        page, stats = _requests(ddb, [exp], None, ViewType.ACTIVE_ONLY, 50, ["metrics.m DESC"])
+        assert len(page) == 50 and page.token
+        costs.append(sum(op.requests for op in stats.values()))
+        values = [r.data.metrics["m"] for r in page]
+        assert values == sorted(values, reverse=True)
+    assert costs[1] <= 2 * costs[0]
