@@ -23,12 +23,13 @@ from mlflow_dynamodbstore.stores.connection import connect
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import ExperimentOps
 from mlflow_dynamodbstore.stores.tracking.run_ops import RunOps
 from mlflow_dynamodbstore.stores.tracking.search_run_ops import SearchRunOps
+from mlflow_dynamodbstore.stores.tracking.trace_ops import TraceOps
 
 DEFAULT_ARTIFACT_ROOT = "./mlruns"
 
 
 class DynamoDBTrackingStore(
-    ExperimentOps, RunOps, SearchRunOps, WorkspaceAwareMixin, AbstractStore
+    ExperimentOps, RunOps, SearchRunOps, TraceOps, WorkspaceAwareMixin, AbstractStore
 ):
     DEFAULT_EXPERIMENT_ID = DEFAULT_EXPERIMENT_ID
 

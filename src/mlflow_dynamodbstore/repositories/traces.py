@@ -1,0 +1,128 @@
+"""Traces: the META item of each trace partition ``TRACE#<trace_id>`` and the experiment
+listing on GSI3 (``EXP#<id>#TRACES`` / negated timestamp + trace id).
+
+Every change to META is read-modify-write with optimistic locking on ``version`` (a
+conditional PutItem, retried after a re-read), so concurrent ``log_spans`` / ``start_trace``
+/ tag / assessment writers on several servers never lose each other's changes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+
+from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
+from mlflow_dynamodbstore.repositories.traces_codec import finalize
+from mlflow_dynamodbstore.schema import keys
+
+_MUTATE_ATTEMPTS = 20
+
+Item = dict[str, Any]
+
+
+class TraceMissing(Exception):
+    """No META item for this trace id."""
+
+
+class TraceExists(Exception):
+    """A trace with this id was created concurrently."""
+
+
+class TraceRepository:
+    def __init__(self, gateway: TableGateway):
+        self.gateway = gateway
+
+    # ---- reads -------------------------------------------------------------------------
+    def get(self, trace_id: str) -> Item | None:
+        return self.gateway.get_item(keys.trace_key(trace_id))
+
+    def batch_get(self, trace_ids: Iterable[str]) -> dict[str, Item]:
+        found = self.gateway.batch_get([keys.trace_key(t) for t in trace_ids if t], consistent=True)
+        return {item["trace_id"]: item for item in found}
+
+    def read_partition(self, trace_id: str) -> list[Item]:
+        """META and every span item of one trace (one Query per MB)."""
+        return list(self.gateway.query(Key("PK").eq(keys.trace_pk(trace_id)), consistent=True))
+
+    def list_experiment(
+        self,
+        experiment_id: str,
+        *,
+        newest: int | None = None,
+        oldest: int | None = None,
+        after: str | None = None,
+        page_size: int | None = None,
+        oldest_first: bool = False,
+    ) -> Iterator[Item]:
+        """An experiment's trace META items from GSI3, newest first (timestamp DESC, trace id
+        ASC) or reversed; ``newest``/``oldest`` bound timestamp_ms (inclusive), ``after``
+        resumes strictly after a GSI3 sort key. Lazy: stop iterating to stop reading."""
+        low = keys.trace_list_sk_bound(newest) if newest is not None else None
+        high = keys.trace_list_sk_bound(oldest) + "$" if oldest is not None else None
+        if after is not None:
+            # The smallest string above ``after``: resume strictly after it.
+            after_low = after + "\x00"
+            low = after_low if low is None or after_low > low else low
+        condition = Key("GSI3PK").eq(keys.traces_gsi3pk(experiment_id))
+        if low is not None and high is not None:
+            if low > high:
+                return iter(())
+            condition &= Key("GSI3SK").between(low, high)
+        elif low is not None:
+            condition &= Key("GSI3SK").gte(low)
+        elif high is not None:
+            condition &= Key("GSI3SK").lte(high)
+        return self.gateway.query(
+            condition, index="GSI3", limit=page_size, forward=not oldest_first
+        )
+
+    # ---- writes ------------------------------------------------------------------------
+    def create(self, item: Item) -> Item:
+        """Write a new META item; TraceExists if the trace id is taken."""
+        item = finalize({**item, "version": 1})
+        try:
+            self.gateway.put_item(item, condition=Attr("PK").not_exists())
+        except ConditionFailed:
+            raise TraceExists(item["trace_id"]) from None
+        return item
+
+    def replace(self, old: Item, new: Item) -> Item:
+        """Write ``new`` over ``old`` if nobody changed it since it was read."""
+        version = int(old.get("version", 0))
+        item = finalize({**new, "version": version + 1})
+        self.gateway.put_item(item, condition=Attr("version").eq(version))
+        return item
+
+    def mutate(self, trace_id: str, change: Callable[[Item], Item | None]) -> Item:
+        """Apply ``change`` (current item -> new item, or None for no write) with optimistic
+        locking, re-reading and retrying when a concurrent writer wins. TraceMissing if the
+        trace does not exist; exceptions from ``change`` propagate."""
+        for attempt in range(_MUTATE_ATTEMPTS):
+            current = self.get(trace_id)
+            if current is None:
+                raise TraceMissing(trace_id)
+            new = change(dict(current))
+            if new is None:
+                return current
+            try:
+                return self.replace(current, new)
+            except ConditionFailed:
+                time.sleep(min(0.2, 0.005 * 2**attempt))
+        raise RuntimeError(f"trace {trace_id} kept changing under {_MUTATE_ATTEMPTS} writes")
+
+    def delete(self, trace_ids: Iterable[str]) -> None:
+        """Delete whole trace partitions (META, spans, chunks)."""
+        doomed: list[Item] = []
+        for trace_id in trace_ids:
+            doomed.extend(
+                {"PK": i["PK"], "SK": i["SK"]}
+                for i in self.gateway.query(Key("PK").eq(keys.trace_pk(trace_id)))
+            )
+        # META goes first: once it is gone the trace is invisible, never half-deleted.
+        spans = [k for k in doomed if k["SK"] != keys.META]
+        metas = [k for k in doomed if k["SK"] == keys.META]
+        self.gateway.batch_write(deletes=metas)
+        self.gateway.batch_write(deletes=spans)

@@ -1,0 +1,570 @@
+"""Trace operations of the tracking store facade (GenAI tracing): trace infos, spans, tags,
+assessments, run links, deletion and search, with SqlAlchemyStore's rules, messages and
+error codes (mlflow/store/tracking/sqlalchemy_store.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from functools import cached_property
+from typing import Any
+
+from mlflow.entities import Assessment, LifecycleStage, Trace, TraceData, TraceInfo
+from mlflow.entities.span import LazySpan, Span
+from mlflow.exceptions import MlflowException, MlflowTracingException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
+from mlflow.store.tracking import (
+    MAX_TRACE_LINKS_PER_REQUEST,
+    SEARCH_MAX_RESULTS_THRESHOLD,
+    SEARCH_TRACES_DEFAULT_MAX_RESULTS,
+)
+from mlflow.store.tracking.dbmodels.models import SqlAssessments
+from mlflow.store.tracking.utils.trace_analytics import (
+    PROMOTED_TRACE_METADATA_KEYS,
+    analytics_columns_from_metadata,
+    validate_trace_name,
+)
+from mlflow.store.tracking.utils.trace_archival import _parse_trace_archival_duration_millis
+from mlflow.tracing.constant import (
+    SpansLocation,
+    TraceMetadataKey,
+    TraceSizeStatsKey,
+    TraceTagKey,
+)
+from mlflow.utils.mlflow_tags import MLFLOW_ARTIFACT_LOCATION
+from mlflow.utils.time import get_current_time_millis
+from mlflow.utils.uri import append_to_uri_path
+from mlflow.utils.validation import (
+    _parse_experiment_id,
+    _resolve_experiment_ids_and_locations,
+    _validate_trace_tag,
+)
+
+from mlflow_dynamodbstore.repositories import assessments as assessment_rules
+from mlflow_dynamodbstore.repositories import traces_ingest as ingest
+from mlflow_dynamodbstore.repositories.spans import SpanRepository, rows_from_items
+from mlflow_dynamodbstore.repositories.traces import TraceExists, TraceMissing, TraceRepository
+from mlflow_dynamodbstore.repositories.traces_codec import (
+    assessment_columns,
+    decode_analytics,
+    encode_analytics,
+    to_trace_info,
+)
+from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.search.traces import TraceSearch
+
+# Trace retention (DynamoDB TTL on every item of a trace), in MLflow's retention duration
+# format ("30d", "12h", "90m"): the experiment tag wins over the server-wide variable.
+TRACE_RETENTION_ENV = "MLFLOW_DYNAMODB_TRACE_RETENTION"
+TRACE_RETENTION_TAG = "mlflow.dynamodb.traceRetention"
+_TRACE_FOLDER = "traces"
+_ARTIFACTS_FOLDER = "artifacts"
+
+
+def _not_found(trace_id: str) -> MlflowException:
+    return MlflowException(f"Trace with ID '{trace_id}' not found.", RESOURCE_DOES_NOT_EXIST)
+
+
+class TraceOps:
+    """Mixed into DynamoDBTrackingStore (which provides ``gateway``, ``experiments``,
+    ``_experiment_item``, ``_get_active_workspace`` and ``_workspaces_enabled``)."""
+
+    @cached_property
+    def traces(self) -> TraceRepository:
+        return TraceRepository(self.gateway)
+
+    @cached_property
+    def spans(self) -> SpanRepository:
+        return SpanRepository(self.gateway)
+
+    # ---- helpers ---------------------------------------------------------------------
+    def _trace_item(self, trace_id: str, item: dict | None = None) -> dict | None:
+        """The trace's META item if it exists in the active workspace."""
+        item = item if item is not None else self.traces.get(trace_id)
+        if item is None:
+            return None
+        if self._workspaces_enabled() and item.get("workspace") != self._get_active_workspace():
+            return None
+        return item
+
+    def _mutate_trace(self, trace_id: str, change, missing: MlflowException | None = None):
+        if self._trace_item(trace_id) is None:
+            raise missing or _not_found(trace_id)
+        try:
+            return self.traces.mutate(trace_id, change)
+        except TraceMissing:
+            raise missing or _not_found(trace_id) from None
+
+    @staticmethod
+    def _artifact_location_tag(experiment_item: dict, trace_id: str) -> str:
+        return append_to_uri_path(
+            experiment_item["artifact_location"], _TRACE_FOLDER, trace_id, _ARTIFACTS_FOLDER
+        )
+
+    @staticmethod
+    def _trace_ttl(experiment_item: dict, request_time_ms: int) -> int | None:
+        """Epoch seconds after which DynamoDB TTL removes the trace, if a retention is set."""
+        retention = (experiment_item.get("tags") or {}).get(TRACE_RETENTION_TAG) or os.environ.get(
+            TRACE_RETENTION_ENV
+        )
+        if not retention:
+            return None
+        try:
+            millis = _parse_trace_archival_duration_millis(retention)
+        except MlflowException:
+            return None
+        return (int(request_time_ms) + millis) // 1000 if millis else None
+
+    # ---- start_trace -------------------------------------------------------------------
+    def start_trace(self, trace_info: TraceInfo) -> TraceInfo:
+        trace_name = validate_trace_name(trace_info.tags.get(TraceTagKey.TRACE_NAME))
+        experiment = self._experiment_item(trace_info.experiment_id)
+        if experiment["lifecycle_stage"] != LifecycleStage.ACTIVE:
+            raise MlflowException(
+                f"The experiment {experiment['experiment_id']} must be in the 'active' state. "
+                f"Current state is {experiment['lifecycle_stage']}.",
+                INVALID_PARAMETER_VALUE,
+            )
+        trace_id = trace_info.trace_id
+        raw_metadata = dict(trace_info.trace_metadata.items())
+        analytics = analytics_columns_from_metadata(raw_metadata)
+        metadata = {k: v for k, v in raw_metadata.items() if k not in PROMOTED_TRACE_METADATA_KEYS}
+        metadata[TraceMetadataKey.TRACE_INFO_FINALIZED] = "true"
+        tags = {k: v for k, v in trace_info.tags.items() if k != TraceTagKey.TRACE_NAME}
+        tags[MLFLOW_ARTIFACT_LOCATION] = self._artifact_location_tag(experiment, trace_id)
+        new_assessments = {}
+        for n, a in enumerate(trace_info.assessments):
+            sql = SqlAssessments.from_mlflow_entity(a)
+            sql.trace_id = trace_id
+            new_assessments[sql.assessment_id] = assessment_columns(sql, time.time_ns() + n)
+        fields = {
+            "experiment_id": str(trace_info.experiment_id),
+            "timestamp_ms": trace_info.request_time,
+            "execution_time_ms": trace_info.execution_duration,
+            "status": trace_info.state.value,
+            "client_request_id": trace_info.client_request_id,
+        }
+        item = {
+            "trace_id": trace_id,
+            "workspace": experiment.get("workspace"),
+            **fields,
+            "request_preview": trace_info.request_preview,
+            "response_preview": trace_info.response_preview,
+            "trace_name": trace_name,
+            "tags": tags,
+            "metadata": metadata,
+            "analytics": encode_analytics(analytics),
+            "assessments": new_assessments,
+            "ttl": self._trace_ttl(experiment, trace_info.request_time),
+        }
+        try:
+            return to_trace_info(self.traces.create(item))
+        except TraceExists:
+            pass
+
+        # log_spans() created it first: merge as the SQL store does (start_trace's values
+        # are authoritative, previews only when given, tags/metadata/assessments merged).
+        def merge(current: dict) -> dict:
+            current.update(fields)
+            current["workspace"] = experiment.get("workspace")
+            if TraceTagKey.TRACE_NAME in trace_info.tags:
+                current["trace_name"] = trace_name
+            stored = decode_analytics(current.get("analytics"))
+            stored.update(analytics)
+            current["analytics"] = encode_analytics(stored)
+            for preview in ("request_preview", "response_preview"):
+                if item[preview] is not None:
+                    current[preview] = item[preview]
+            current["tags"] = {**(current.get("tags") or {}), **tags}
+            current["metadata"] = {**(current.get("metadata") or {}), **metadata}
+            current["assessments"] = {**(current.get("assessments") or {}), **new_assessments}
+            current["ttl"] = item["ttl"]
+            return current
+
+        return to_trace_info(self._mutate_trace(trace_id, merge))
+
+    # ---- log_spans ---------------------------------------------------------------------
+    def log_spans(self, location: str, spans: list[Span], tracking_uri=None) -> list[Span]:
+        if not spans:
+            return []
+        by_trace = ingest.group_by_trace(spans)
+        aggregates = {tid: ingest.aggregate(trace_spans) for tid, trace_spans in by_trace.items()}
+        existing = {
+            tid: item
+            for tid, item in self.traces.batch_get(by_trace).items()
+            if self._trace_item(tid, item) is not None
+        }
+        created: set[str] = set()
+        experiment = None
+        for trace_id in by_trace:
+            if trace_id in existing:
+                continue
+            if experiment is None:
+                experiment = self._experiment_item(location)
+            agg, _ = aggregates[trace_id]
+            try:
+                existing[trace_id] = self.traces.create(
+                    {
+                        "trace_id": trace_id,
+                        "experiment_id": str(experiment["experiment_id"]),
+                        "workspace": experiment.get("workspace"),
+                        "timestamp_ms": agg.min_start_ms,
+                        "execution_time_ms": (
+                            agg.max_end_ms - agg.min_start_ms if agg.max_end_ms else None
+                        ),
+                        "status": agg.trace_status,
+                        "tags": {
+                            MLFLOW_ARTIFACT_LOCATION: self._artifact_location_tag(
+                                experiment, trace_id
+                            )
+                        },
+                        "metadata": {},
+                        "analytics": {},
+                        "assessments": {},
+                        "ttl": self._trace_ttl(experiment, agg.min_start_ms),
+                    }
+                )
+                created.add(trace_id)
+            except TraceExists:
+                existing[trace_id] = self.traces.get(trace_id)
+
+        ttl = {tid: existing[tid].get("ttl") for tid in existing}
+        self.spans.write(
+            [row for tid, (_, rows) in aggregates.items() for row in rows],
+            {tid: int(v) if v is not None else None for tid, v in ttl.items()},
+        )
+
+        for trace_id, (agg, rows) in aggregates.items():
+            before = existing[trace_id]
+            is_new = trace_id in created
+            stored = ([], [])
+            if ingest.needs_stored_nodes(before, agg, is_new):
+                batch_ids = {r.span_id for r in rows}
+                stored = ingest.stored_nodes(
+                    self.spans.read(trace_id, with_content=False), batch_ids
+                )
+            extra_tags = ingest.resource_tags(by_trace[trace_id])
+            self.traces.mutate(
+                trace_id, ingest.batch_change(before, agg, is_new, stored, extra_tags)
+            )
+        return spans
+
+    # ---- reads ----------------------------------------------------------------------
+    def get_trace_info(self, trace_id: str) -> TraceInfo:
+        item = self._trace_item(trace_id)
+        if item is None:
+            raise _not_found(trace_id)
+        return to_trace_info(item)
+
+    def _trace_from_items(self, items: list[dict], allow_partial: bool) -> Trace | None:
+        meta = next(i for i in items if i["SK"] == keys.META)
+        info = to_trace_info(meta)
+        location = info.tags.get(TraceTagKey.SPANS_LOCATION)
+        if location != SpansLocation.TRACKING_STORE.value:
+            raise MlflowTracingException("Trace data not stored in tracking store")
+        rows = sorted(
+            rows_from_items(items),
+            key=lambda r: (0 if r.parent_span_id is None else 1, r.start_time_ns),
+        )
+        if not allow_partial and (stats := info.trace_metadata.get(TraceMetadataKey.SIZE_STATS)):
+            expected = json.loads(stats).get(TraceSizeStatsKey.NUM_SPANS, 0)
+            if len(rows) < expected:
+                return None
+        spans = [LazySpan.from_stored_content(r.content) for r in rows]
+        if allow_partial or spans:
+            return Trace(info=info, data=TraceData(spans=spans))
+        return None
+
+    def _read_trace(self, trace_id: str, allow_partial: bool) -> Trace | None:
+        items = self.traces.read_partition(trace_id)
+        meta = next((i for i in items if i["SK"] == keys.META), None)
+        if meta is None or self._trace_item(trace_id, meta) is None:
+            raise MlflowException(
+                f"Trace with ID {trace_id} is not found.", RESOURCE_DOES_NOT_EXIST
+            )
+        return self._trace_from_items(items, allow_partial)
+
+    def get_trace(self, trace_id: str, *, allow_partial: bool = False) -> Trace:
+        if allow_partial:
+            return self._read_trace(trace_id, True)
+        for retry in range(3):
+            # Spans may still be arriving (several log_spans calls): retry like the SQL store.
+            if trace := self._read_trace(trace_id, False):
+                return trace
+            if retry < 2:
+                time.sleep(2**retry)
+        raise MlflowException(
+            f"Trace with ID {trace_id} is not fully exported yet, please try again later.",
+            RESOURCE_DOES_NOT_EXIST,
+        )
+
+    def _batch_items(self, trace_ids: list[str], experiment_ids: list[str] | None) -> list[dict]:
+        found = self.traces.batch_get(trace_ids)
+        allowed = None
+        if experiment_ids is not None:
+            allowed = {str(e) for e in dict.fromkeys(_parse_experiment_ids(experiment_ids))}
+        items = []
+        for trace_id in dict.fromkeys(trace_ids):
+            item = (
+                self._trace_item(trace_id, found.get(trace_id) or {}) if trace_id in found else None
+            )
+            if item is None or (allowed is not None and str(item["experiment_id"]) not in allowed):
+                continue
+            items.append(item)
+        return items
+
+    def batch_get_trace_infos(
+        self, trace_ids: list[str], location: str | None = None, experiment_ids=None
+    ) -> list[TraceInfo]:
+        if not trace_ids:
+            return []
+        return [to_trace_info(i) for i in self._batch_items(trace_ids, experiment_ids)]
+
+    def batch_get_traces(
+        self, trace_ids: list[str], location: str | None = None, experiment_ids=None
+    ) -> list[Trace]:
+        if not trace_ids:
+            return []
+        traces = []
+        for item in self._batch_items(trace_ids, experiment_ids):
+            if (item.get("tags") or {}).get(
+                TraceTagKey.SPANS_LOCATION
+            ) != SpansLocation.TRACKING_STORE.value:
+                raise MlflowTracingException("Trace data not stored in tracking store")
+            span_items = self.spans.read_items(item["trace_id"])
+            trace = self._trace_from_items([item, *span_items], allow_partial=False)
+            if trace is not None:
+                traces.append(trace)
+        return traces
+
+    # ---- tags ------------------------------------------------------------------------
+    def set_trace_tag(self, trace_id: str, key: str, value: str):
+        key, value = _validate_trace_tag(key, value)
+        if key == TraceTagKey.TRACE_NAME:
+            value = validate_trace_name(value)
+
+        def change(item: dict) -> dict:
+            if key == TraceTagKey.TRACE_NAME:
+                item["trace_name"] = value
+            else:
+                item["tags"] = {**(item.get("tags") or {}), key: value}
+            return item
+
+        self._mutate_trace(trace_id, change)
+
+    def delete_trace_tag(self, trace_id: str, key: str):
+        missing_tag = MlflowException(
+            f"No trace tag with key '{key}' for trace with ID '{trace_id}'",
+            RESOURCE_DOES_NOT_EXIST,
+        )
+
+        def change(item: dict) -> dict:
+            if key == TraceTagKey.TRACE_NAME:
+                if item.get("trace_name") is None:
+                    raise missing_tag
+                item["trace_name"] = None
+                return item
+            tags = dict(item.get("tags") or {})
+            if key not in tags:
+                raise missing_tag
+            del tags[key]
+            item["tags"] = tags
+            return item
+
+        self._mutate_trace(trace_id, change, missing=missing_tag)
+
+    # ---- assessments -------------------------------------------------------------------
+    def create_assessment(self, assessment: Assessment) -> Assessment:
+        sql = SqlAssessments.from_mlflow_entity(assessment)
+        self._mutate_trace(assessment.trace_id, lambda item: assessment_rules.add(item, sql))
+        return sql.to_mlflow_entity()
+
+    def _assessment_missing(self, trace_id: str, assessment_id: str) -> MlflowException:
+        if self._trace_item(trace_id) is None:
+            return MlflowException(
+                f"Trace with request_id '{trace_id}' not found", RESOURCE_DOES_NOT_EXIST
+            )
+        return MlflowException(
+            f"Assessment with ID '{assessment_id}' not found for trace '{trace_id}'",
+            RESOURCE_DOES_NOT_EXIST,
+        )
+
+    def get_assessment(self, trace_id: str, assessment_id: str) -> Assessment:
+        item = self._trace_item(trace_id)
+        try:
+            if item is None:
+                raise assessment_rules.AssessmentMissing(assessment_id)
+            return assessment_rules.get(item, assessment_id)
+        except assessment_rules.AssessmentMissing:
+            raise self._assessment_missing(trace_id, assessment_id) from None
+
+    def update_assessment(
+        self,
+        trace_id: str,
+        assessment_id: str,
+        name: str | None = None,
+        expectation=None,
+        feedback=None,
+        rationale: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> Assessment:
+        existing = self.get_assessment(trace_id, assessment_id)
+        new = assessment_rules.updated(
+            existing,
+            trace_id=trace_id,
+            now=get_current_time_millis(),
+            name=name,
+            expectation=expectation,
+            feedback=feedback,
+            rationale=rationale,
+            metadata=metadata,
+        )
+
+        def change(item: dict) -> dict:
+            stored = (item.get("assessments") or {}).get(assessment_id)
+            if stored is None:
+                raise self._assessment_missing(trace_id, assessment_id)
+            item["assessments"] = {
+                **item["assessments"],
+                assessment_id: assessment_rules.replace_columns(stored, new),
+            }
+            return item
+
+        self._mutate_trace(
+            trace_id, change, missing=self._assessment_missing(trace_id, assessment_id)
+        )
+        return new
+
+    def delete_assessment(self, trace_id: str, assessment_id: str) -> None:
+        if self._trace_item(trace_id) is None:
+            return
+        try:
+            self.traces.mutate(trace_id, lambda item: assessment_rules.remove(item, assessment_id))
+        except TraceMissing:
+            return
+
+    # ---- runs ------------------------------------------------------------------------
+    def link_traces_to_run(self, trace_ids: list[str], run_id: str) -> None:
+        if not trace_ids:
+            return
+        if len(trace_ids) > MAX_TRACE_LINKS_PER_REQUEST:
+            raise MlflowException(
+                f"Cannot link more than {MAX_TRACE_LINKS_PER_REQUEST} traces to a run in "
+                f"a single request. Provided {len(trace_ids)} traces.",
+                error_code=INVALID_PARAMETER_VALUE,
+            )
+        for trace_id in dict.fromkeys(trace_ids):
+            if self._trace_item(trace_id) is None:
+                continue  # the SQL store records links to unknown traces; nothing can see them
+
+            def change(item: dict) -> dict | None:
+                linked = set(item.get("linked_runs") or set())
+                if run_id in linked:
+                    return None
+                item["linked_runs"] = linked | {run_id}
+                return item
+
+            try:
+                self.traces.mutate(trace_id, change)
+            except TraceMissing:
+                continue
+
+    # ---- deletion --------------------------------------------------------------------
+    def _delete_traces(
+        self,
+        experiment_id: str,
+        max_timestamp_millis: int | None = None,
+        max_traces: int | None = None,
+        trace_ids: list[str] | None = None,
+    ) -> int:
+        experiment_id = str(_parse_experiment_id(experiment_id))
+        if trace_ids:
+            doomed = [
+                i
+                for i in self.traces.batch_get(trace_ids).values()
+                if self._trace_item(i["trace_id"], i) is not None
+                and str(i["experiment_id"]) == experiment_id
+                and (max_timestamp_millis is None or int(i["timestamp_ms"]) <= max_timestamp_millis)
+            ]
+            doomed.sort(key=lambda i: (int(i["timestamp_ms"]), i["trace_id"]))
+            doomed = doomed[:max_traces] if max_traces is not None else doomed
+        else:
+            doomed = self._oldest_traces(experiment_id, max_timestamp_millis, max_traces)
+        self.traces.delete([i["trace_id"] for i in doomed])
+        return len(doomed)
+
+    def _oldest_traces(
+        self, experiment_id: str, max_timestamp_millis: int | None, max_traces: int | None
+    ) -> list[dict]:
+        """Oldest first (timestamp, trace id), stopping after ``max_traces`` once the
+        timestamp group at the boundary is complete."""
+        picked: list[dict] = []
+        for item in self.traces.list_experiment(
+            experiment_id, newest=max_timestamp_millis, oldest_first=True
+        ):
+            if self._trace_item(item["trace_id"], item) is None:
+                continue
+            if (
+                max_traces is not None
+                and len(picked) >= max_traces
+                and int(item["timestamp_ms"]) != int(picked[-1]["timestamp_ms"])
+            ):
+                break
+            picked.append(item)
+        picked.sort(key=lambda i: (int(i["timestamp_ms"]), i["trace_id"]))
+        return picked[:max_traces] if max_traces is not None else picked
+
+    # ---- search ----------------------------------------------------------------------
+    def search_traces(
+        self,
+        experiment_ids: list[str] | None = None,
+        filter_string: str | None = None,
+        max_results: int = SEARCH_TRACES_DEFAULT_MAX_RESULTS,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+        model_id: str | None = None,
+        locations: list[str] | None = None,
+    ) -> tuple[list[TraceInfo], str | None]:
+        locations = _resolve_experiment_ids_and_locations(experiment_ids, locations)
+        _validate_max_results(max_results)
+        if locations is None:
+            # No location: every experiment of the workspace, as the SQL store's unscoped query.
+            locations = [
+                str(e["experiment_id"])
+                for e in self.experiments.list_in_workspace(self._get_active_workspace())
+            ]
+        else:
+            locations = self._visible_experiment_ids([str(e) for e in locations])
+        items, token = TraceSearch(self.traces, self.spans).search(
+            locations, filter_string, max_results, order_by, page_token
+        )
+        return [to_trace_info(i) for i in items], token
+
+    def _visible_experiment_ids(self, experiment_ids: list[str]) -> list[str]:
+        ids = [str(_parse_experiment_id(e)) for e in dict.fromkeys(experiment_ids)]
+        if not self._workspaces_enabled():
+            return ids
+        workspace = self._get_active_workspace()
+        found = self.gateway.batch_get([keys.experiment_key(e) for e in ids])
+        visible = {i["experiment_id"] for i in found if i.get("workspace") == workspace}
+        return [e for e in ids if e in visible]
+
+
+def _parse_experiment_ids(experiment_ids: list[Any]) -> list[int]:
+    return [_parse_experiment_id(e) for e in experiment_ids]
+
+
+def _validate_max_results(max_results: Any) -> None:
+    if max_results is None or max_results < 1:
+        raise MlflowException(
+            f"Invalid value {max_results} for parameter 'max_results' supplied. It must be "
+            f"a positive integer",
+            INVALID_PARAMETER_VALUE,
+        )
+    if max_results > SEARCH_MAX_RESULTS_THRESHOLD:
+        raise MlflowException(
+            f"Invalid value {max_results} for parameter 'max_results' supplied. It must be at "
+            f"most {SEARCH_MAX_RESULTS_THRESHOLD}",
+            INVALID_PARAMETER_VALUE,
+        )

@@ -1,0 +1,164 @@
+"""Traces on DynamoDB Local through the tracking store: spans round-trip, trace info from the
+root span, tags, assessments, run links, deletion, search and request counts."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from mlflow.entities import (
+    AssessmentSource,
+    Expectation,
+    Feedback,
+    SpanType,
+    TraceInfo,
+    TraceLocation,
+    TraceState,
+)
+from mlflow.entities.span import create_mlflow_span
+from mlflow.exceptions import MlflowException
+from mlflow.tracing.constant import SpansLocation, TraceMetadataKey, TraceTagKey
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanContext, TraceFlags
+from opentelemetry.trace.status import Status, StatusCode
+
+from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+
+BASE_NS = 1_700_000_000_000 * 1_000_000
+
+
+def make_span(
+    trace_hex: str,
+    span_int: int,
+    parent_int: int | None,
+    name: str,
+    start_ms: int,
+    end_ms: int | None,
+    attributes: dict | None = None,
+    error: bool = False,
+):
+    """An MLflow Span built from an OTel ReadableSpan (as the OTLP endpoint builds them)."""
+    context = SpanContext(
+        trace_id=int(trace_hex, 16), span_id=span_int, is_remote=False,
+        trace_flags=TraceFlags(1),
+    )  # fmt: skip
+    parent = (
+        SpanContext(trace_id=int(trace_hex, 16), span_id=parent_int, is_remote=False)
+        if parent_int
+        else None
+    )
+    attrs = {"mlflow.traceRequestId": json.dumps(f"tr-{trace_hex}")}
+    attrs.update({k: json.dumps(v) for k, v in (attributes or {}).items()})
+    otel = ReadableSpan(
+        name=name,
+        context=context,
+        parent=parent,
+        attributes=attrs,
+        start_time=BASE_NS + start_ms * 1_000_000,
+        end_time=None if end_ms is None else BASE_NS + end_ms * 1_000_000,
+        status=Status(StatusCode.ERROR if error else StatusCode.OK),
+    )
+    return create_mlflow_span(otel, f"tr-{trace_hex}")
+
+
+@pytest.fixture
+def store(store_uri, tmp_path):
+    return DynamoDBTrackingStore(store_uri, str(tmp_path / "artifacts"))
+
+
+def new_trace_hex() -> str:
+    return uuid.uuid4().hex
+
+
+def test_log_spans_creates_trace_from_root_span(store):
+    exp = store.create_experiment("traces")
+    t = new_trace_hex()
+    spans = [
+        make_span(t, 1, None, "root", 0, 50, {"mlflow.spanInputs": {"q": "hi"},
+                                              "mlflow.spanOutputs": "hello"}),
+        make_span(t, 2, 1, "child", 10, 40, {"mlflow.spanType": SpanType.LLM}),
+    ]  # fmt: skip
+    store.log_spans(exp, spans)
+    info = store.get_trace_info(f"tr-{t}")
+    assert info.experiment_id == exp
+    assert info.state == TraceState.OK
+    assert info.request_time == BASE_NS // 1_000_000
+    assert info.execution_duration == 50
+    assert info.tags[TraceTagKey.SPANS_LOCATION] == SpansLocation.TRACKING_STORE.value
+    assert json.loads(info.request_preview) == {"q": "hi"}
+    trace = store.get_trace(f"tr-{t}")
+    assert [s.name for s in trace.data.spans] == ["root", "child"]
+    assert trace.data.spans[0].inputs == {"q": "hi"}
+    assert trace.data.spans[1].span_type == SpanType.LLM
+
+
+def test_missing_trace_errors(store):
+    with pytest.raises(MlflowException) as exc:
+        store.get_trace_info("tr-nope")
+    assert exc.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_start_trace_tags_assessments_and_search(store):
+    exp = store.create_experiment("traces")
+    info = TraceInfo(
+        trace_id="tr-abc",
+        trace_location=TraceLocation.from_experiment_id(exp),
+        request_time=1000,
+        execution_duration=5,
+        state=TraceState.OK,
+        tags={"k": "v", TraceTagKey.TRACE_NAME: "named"},
+        trace_metadata={TraceMetadataKey.SOURCE_RUN: "run1"},
+    )
+    out = store.start_trace(info)
+    assert out.tags["k"] == "v" and out.tags[TraceTagKey.TRACE_NAME] == "named"
+    store.set_trace_tag("tr-abc", "k2", "v2")
+    store.delete_trace_tag("tr-abc", "k")
+    fb = store.create_assessment(
+        Feedback(name="good", value=True, source=AssessmentSource("HUMAN", "me"),
+                 trace_id="tr-abc")
+    )  # fmt: skip
+    ex = store.create_assessment(
+        Expectation(name="answer", value="42", source=AssessmentSource("HUMAN", "me"),
+                    trace_id="tr-abc")
+    )  # fmt: skip
+    got = store.get_trace_info("tr-abc")
+    assert {a.assessment_id for a in got.assessments} == {fb.assessment_id, ex.assessment_id}
+    assert "k" not in got.tags and got.tags["k2"] == "v2"
+    found, token = store.search_traces([exp], "tags.k2 = 'v2' AND trace.name = 'named'")
+    assert [t.trace_id for t in found] == ["tr-abc"] and token is None
+    found, _ = store.search_traces([exp], "run_id = 'run1'")
+    assert [t.trace_id for t in found] == ["tr-abc"]
+    found, _ = store.search_traces([exp], "feedback.good = 'true'")
+    assert [t.trace_id for t in found] == ["tr-abc"]
+    assert store._delete_traces(exp, trace_ids=["tr-abc"]) == 1
+    assert store.search_traces([exp])[0] == []
+
+
+def test_big_span_round_trips_byte_for_byte(store):
+    exp = store.create_experiment("big")
+    t = new_trace_hex()
+    big = "x" * 10 + uuid.uuid4().hex * 100_000  # 3.2 MB, barely compressible
+    store.log_spans(exp, [make_span(t, 1, None, "root", 0, 1, {"blob": big})])
+    trace = store.get_trace(f"tr-{t}")
+    assert trace.data.spans[0].attributes["blob"] == big
+
+
+def test_latest_page_is_one_query(store):
+    exp = store.create_experiment("many")
+    for i in range(30):
+        store.start_trace(
+            TraceInfo(
+                trace_id=f"tr-{i:03d}",
+                trace_location=TraceLocation.from_experiment_id(exp),
+                request_time=1000 + i,
+                execution_duration=1,
+                state=TraceState.OK,
+            )
+        )
+    stats = store.gateway.stats
+    stats.reset()
+    found, token = store.search_traces([exp], max_results=10)
+    assert [t.trace_id for t in found] == [f"tr-{i:03d}" for i in range(29, 19, -1)]
+    assert token
+    assert stats.total_requests == 1 and stats.requests("Query") == 1
