@@ -1,0 +1,114 @@
+"""Concurrent writers on one run (optimistic locking on the META item): no lost metric
+point, the right latest values, exactly one winner per param key."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+
+from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+
+THREADS = 8
+
+
+@pytest.fixture
+def store(store_uri):
+    return DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
+
+
+def _together(fn, n: int = THREADS) -> list:
+    """Run fn(i) on n threads released at the same moment; results or exceptions."""
+    barrier = threading.Barrier(n)
+
+    def call(i):
+        barrier.wait()
+        try:
+            return fn(i)
+        except Exception as exc:  # collected and asserted on by the caller
+            return exc
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(call, range(n)))
+
+
+def test_concurrent_log_batch_keeps_every_point(store_uri):
+    # One store per thread, as separate server processes would have.
+    stores = [DynamoDBTrackingStore(store_uri, "s3://b/a") for _ in range(THREADS)]
+    run_id = stores[0].create_run("0", "u", 1, [], "r").info.run_id
+    rounds = 5
+
+    def writer(i):
+        for r in range(rounds):
+            metrics = [
+                Metric("shared", float(i * 100 + r), 1000 + r, r * THREADS + i),
+                Metric("shared", float(-i), 1, 0),
+                Metric(f"own{i}", float(r), 1000 + r, r),
+            ]
+            stores[i].log_batch(run_id, metrics, [], [RunTag(f"tag{i}", str(r))])
+
+    assert _together(writer) == [None] * THREADS
+    store = stores[0]
+    history = store.get_metric_history(run_id, "shared")
+    expected = {
+        (float(i * 100 + r), 1000 + r, r * THREADS + i)
+        for i in range(THREADS)
+        for r in range(rounds)
+    }
+    expected |= {(float(-i), 1, 0) for i in range(THREADS)}  # logged every round: one point
+    assert len(history) == len(expected) == THREADS * (rounds + 1)
+    assert {(m.value, m.timestamp, m.step) for m in history} == expected
+    run = store.get_run(run_id)
+    # latest = greatest step: the last round of the last thread
+    assert run.data.metrics["shared"] == float((THREADS - 1) * 100 + rounds - 1)
+    for i in range(THREADS):
+        assert run.data.metrics[f"own{i}"] == float(rounds - 1)
+        assert run.data.tags[f"tag{i}"] == str(rounds - 1)
+        assert len(store.get_metric_history(run_id, f"own{i}")) == rounds
+    # the GSI2 rank item agrees with META
+    latest = store.gateway.get_item(keys.metric_latest_key(run_id, "shared"))
+    assert float(latest["value"]) == run.data.metrics["shared"]
+
+
+def test_concurrent_param_values_one_winner(store_uri):
+    stores = [DynamoDBTrackingStore(store_uri, "s3://b/a") for _ in range(THREADS)]
+    run_id = stores[0].create_run("0", "u", 1, [], "r").info.run_id
+
+    def writer(i):
+        stores[i].log_param(run_id, Param("p", f"value-{i}"))
+        return f"value-{i}"
+
+    results = _together(writer)
+    winners = [r for r in results if isinstance(r, str)]
+    losers = [r for r in results if isinstance(r, Exception)]
+    assert len(winners) == 1 and len(losers) == THREADS - 1
+    assert all(
+        isinstance(e, MlflowException) and e.error_code == "INVALID_PARAMETER_VALUE" for e in losers
+    )
+    assert stores[0].get_run(run_id).data.params == {"p": winners[0]}
+
+
+def test_concurrent_long_param_values_one_winner(store_uri):
+    """Spilled values too: the loser must not overwrite the winner's spill item."""
+    stores = [DynamoDBTrackingStore(store_uri, "s3://b/a") for _ in range(THREADS)]
+    run_id = stores[0].create_run("0", "u", 1, [], "r").info.run_id
+
+    def writer(i):
+        value = str(i) * 3000
+        stores[i].log_batch(run_id, [], [Param("p", value)], [])
+        return value
+
+    results = _together(writer)
+    winners = [r for r in results if isinstance(r, str)]
+    assert len(winners) == 1
+    assert stores[0].get_run(run_id).data.params == {"p": winners[0]}
+
+
+def test_concurrent_equal_params_all_succeed(store):
+    run_id = store.create_run("0", "u", 1, [], "r").info.run_id
+    assert _together(lambda i: store.log_param(run_id, Param("same", "v"))) == [None] * THREADS
+    assert store.get_run(run_id).data.params == {"same": "v"}
