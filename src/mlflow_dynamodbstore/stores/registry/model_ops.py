@@ -24,7 +24,7 @@ from mlflow.utils.validation import (
     _validate_tag_name,
 )
 
-from mlflow_dynamodbstore.repositories.model_versions import ModelVersionRepository
+from mlflow_dynamodbstore.repositories.model_versions import ModelVersionRepository, is_live
 from mlflow_dynamodbstore.repositories.registered_models import (
     ModelNameTaken,
     ModelNotFound,
@@ -155,17 +155,20 @@ class RegisteredModelOps:
         )
 
     def get_latest_versions(self, name, stages=None) -> list[ModelVersion]:
+        """Reads the model's partition (1 Query) to list stages in the SQL store's order: by
+        the lowest live version number in each stage."""
         meta = self._model_item(name)
         wanted = {get_canonical_stage(s) for s in (stages or ALL_STAGES)}
-        latest = self.versions.get_many(
-            [
-                (meta["model_id"], int(v))
-                for s, v in (meta.get("latest") or {}).items()
-                if s in wanted
-            ]
-        )
-        result = [to_model_version(v, meta, with_aliases=True) for v in latest]
-        return sorted(result, key=lambda mv: int(mv.version))
+        _, items = self.versions.read_model(meta["model_id"])
+        latest: dict[str, Item] = {}
+        for item in sorted(items, key=lambda i: int(i["version"])):
+            if is_live(item):
+                latest[item["current_stage"]] = item
+        return [
+            to_model_version(v, meta, with_aliases=True)
+            for stage, v in latest.items()
+            if stage in wanted
+        ]
 
     def set_registered_model_tag(self, name, tag) -> None:
         _validate_model_name(name)

@@ -109,8 +109,8 @@ class ModelVersionOps:
 
             run_id = MlflowClient().get_logged_model(model_id).source_run_id
 
+        now = get_current_time_millis()  # read where the SQL store reads it
         meta = self._model_item(name)
-        now = get_current_time_millis()
         try:
             number = self.versions.allocate_version(meta["model_id"])
             item = self.versions.create(
@@ -159,6 +159,7 @@ class ModelVersionOps:
         return item.get("storage_location") or item.get("source")
 
     def update_model_version(self, name, version, description=None) -> ModelVersion:
+        now = get_current_time_millis()
         meta, item = self._version_items(name, version)
         try:
             item = self.versions.update(
@@ -166,7 +167,7 @@ class ModelVersionOps:
                 int(item["version"]),
                 "SET #u_d = :u_d, #u_t = :u_t",
                 {"#u_d": "description", "#u_t": "last_updated_time"},
-                {":u_d": description, ":u_t": get_current_time_millis()},
+                {":u_d": description, ":u_t": now},
             )
         except VersionNotFound:
             raise version_not_found(name, int(item["version"])) from None
@@ -184,15 +185,12 @@ class ModelVersionOps:
                 f"{DEFAULT_STAGES_FOR_GET_LATEST_VERSIONS}",
                 INVALID_PARAMETER_VALUE,
             )
+        now = get_current_time_millis()
         meta, item = self._version_items(name, version)
         number = int(item["version"])
         try:
             new_meta, new_item = self.versions.transition(
-                meta["model_id"],
-                number,
-                canonical,
-                bool(archive_existing_versions),
-                get_current_time_millis(),
+                meta["model_id"], number, canonical, bool(archive_existing_versions), now
             )
         except (VersionNotFound, ModelNotFound):
             raise version_not_found(name, number) from None
@@ -202,9 +200,10 @@ class ModelVersionOps:
 
     def delete_model_version(self, name, version) -> None:
         number = _validate_model_version(version)
+        now = get_current_time_millis()
         meta, _ = self._version_items(name, number)
         try:
-            self.versions.soft_delete(meta["model_id"], number, get_current_time_millis())
+            self.versions.soft_delete(meta["model_id"], number, now)
         except (VersionNotFound, ModelNotFound):
             raise version_not_found(name, number) from None
         except ConcurrentModification:
