@@ -102,6 +102,29 @@ def test_filtered_orders_in_pages(stores, filter_string, order_by):
         assert got == expected
 
 
+METRIC_RANGE_FILTERS = [
+    "metrics.acc > 1",
+    "metrics.acc >= 2 and metrics.acc <= 10",
+    "metrics.acc = 2",
+    "metrics.acc != 2",
+    "metrics.acc > 5 and metrics.acc < 1",
+    "metrics.acc <= 1.7976931348623157e308",
+    "metrics.acc >= -1.7976931348623157e308",
+    "metrics.acc < 1e999",
+    "metrics.acc > 1e308",
+    "metrics.acc < -1e308",
+    "metrics.loss > 0",
+]
+
+
+@pytest.mark.parametrize("filter_string", METRIC_RANGE_FILTERS)
+def test_metric_filters_bound_the_metric_walk(stores, filter_string):
+    sql, ddb, exp_ids = stores
+    for order_by in (["metrics.acc"], ["metrics.acc DESC"], ["metrics.acc DESC", "params.p"]):
+        expected = _all_pages(sql, exp_ids, filter_string, ViewType.ALL, order_by, 3)
+        assert _all_pages(ddb, exp_ids, filter_string, ViewType.ALL, order_by, 3) == expected
+
+
 def test_one_experiment_and_unknown_ones(stores):
     sql, ddb, exp_ids = stores
     for ids in ([exp_ids[1]], [exp_ids[0], "424242"], ["424242"], []):

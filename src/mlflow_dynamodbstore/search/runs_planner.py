@@ -115,23 +115,36 @@ class RunSearch:
     def _metric_groups(self, cursor_raw: list | None) -> Groups:
         clause = self.order.clauses[0]
         flag, value = cursor_raw[0] if cursor_raw is not None else (PRESENT, None)
+        # Clauses on the ordered metric narrow the walk: a comparison needs the metric (no
+        # missing runs), anything but "!=" also rules NaN out, and bounds limit the ranks.
+        on_key = [c for c in self.run_filter.clauses if c.kind == METRIC and c.key == clause.key]
         phases = []
         if flag == PRESENT:
-            phases.append(self._ranked_groups(clause.key, clause.ascending, value))
-        if flag in (PRESENT, NAN):
+            phases.append(self._ranked_groups(clause.key, clause.ascending, value, on_key))
+        if flag in (PRESENT, NAN) and all(c.comparator == "!=" for c in on_key):
             phases.append(self._nan_group(clause.key))
-        phases.append(self._missing_groups(clause.key, cursor_raw if flag == MISSING else None))
+        if not on_key:
+            phases.append(self._missing_groups(clause.key, cursor_raw if flag == MISSING else None))
         return itertools.chain.from_iterable(phases)
 
-    def _ranked_groups(self, key: str, ascending: bool, resume: float | None) -> Groups:
-        lower, upper = None, after_prefix(keys.metric_rank_value_prefix(math.inf))
-        if resume is not None:
-            # the cursor's value group is re-read (its runs are re-sorted by the full key);
-            # +-max double also stands for +-inf, as in SQL
-            if ascending and resume > -SQL_FLOAT_MAX:
-                lower = keys.metric_rank_value_prefix(resume)
-            if not ascending and resume < SQL_FLOAT_MAX:
-                upper = after_prefix(keys.metric_rank_value_prefix(resume))
+    def _ranked_groups(
+        self, key: str, ascending: bool, resume: float | None, on_key: list
+    ) -> Groups:
+        low, high = _value_range(on_key)
+        # the cursor's value group is re-read: its runs are re-sorted by the full key
+        if resume is not None and ascending:
+            low = resume if low is None else max(low, resume)
+        if resume is not None and not ascending:
+            high = resume if high is None else min(high, resume)
+        if low is not None and high is not None and low > high:
+            return iter(())
+        # SQL compares +-inf as +-max double, so a bound at +-max double takes in +-inf too
+        lower = None
+        if low is not None and low > -SQL_FLOAT_MAX:
+            lower = keys.metric_rank_value_prefix(low)
+        upper = after_prefix(keys.metric_rank_value_prefix(math.inf))  # below every NaN
+        if high is not None and high < SQL_FLOAT_MAX:
+            upper = after_prefix(keys.metric_rank_value_prefix(high))
         streams = [self._rank_stream(exp, key, ascending, lower, upper) for exp in self.experiments]
         return group_candidates(merge_streams(streams), exact=False)
 
@@ -209,6 +222,18 @@ class RunSearch:
         ]
         if views:
             yield views
+
+
+def _value_range(clauses: list) -> tuple[float | None, float | None]:
+    """The (low, high) closed range of values that metric clauses allow (None: unbounded);
+    the exact comparison is still made in memory."""
+    low = high = None
+    for c in clauses:
+        if c.comparator in (">", ">=", "="):
+            low = c.value if low is None else max(low, c.value)
+        if c.comparator in ("<", "<=", "="):
+            high = c.value if high is None else min(high, c.value)
+    return low, high
 
 
 def _without_metric(stream: Iterator[Candidate], key: str) -> Iterator[Candidate]:
