@@ -330,3 +330,50 @@ def span_chunk_key(trace_id: str, span_id: str, generation: str, index: int) -> 
         "PK": trace_pk(trace_id),
         "SK": f"{TRACE_SPAN_CHUNK_PREFIX}{span_id}{SEP}{generation}{SEP}{index:06d}",
     }
+
+
+# ---- logged models -------------------------------------------------------------------
+# One partition per logged model: META (attributes, tags and params maps) and its metric
+# rows. An experiment's models are listed through GSI4, never by a key that holds them all.
+LOGGED_MODEL_METRIC_PREFIX = f"METRIC{SEP}"
+
+
+def logged_model_pk(model_id: str) -> str:
+    return f"LM{SEP}{model_id}"
+
+
+def logged_model_key(model_id: str) -> dict[str, str]:
+    return {"PK": logged_model_pk(model_id), "SK": META}
+
+
+def logged_models_gsi4pk(experiment_id: str) -> str:
+    return f"{experiment_pk(experiment_id)}{SEP}LMS"
+
+
+def logged_model_list_prefix(lifecycle_stage: str) -> str:
+    """The GSI4SK prefix of an experiment's models in one lifecycle stage."""
+    return f"{lifecycle_stage}{SEP}"
+
+
+def logged_model_list_keys(
+    experiment_id: str, lifecycle_stage: str, creation_timestamp: int, model_id: str
+) -> dict[str, str]:
+    """GSI4: an experiment's models by lifecycle stage, then newest first and model id
+    ascending (MLflow's default order) when read forwards."""
+    return {
+        "GSI4PK": logged_models_gsi4pk(experiment_id),
+        "GSI4SK": f"{logged_model_list_prefix(lifecycle_stage)}"
+        f"{encode_int(-int(creation_timestamp))}{SEP}{model_id}",
+    }
+
+
+def logged_model_metric_key(
+    model_id: str, name: str, timestamp: int, step: int, run_id: str
+) -> dict[str, str]:
+    """One metric row of a model, unique per (name, timestamp, step, run) as the SQL store's
+    logged_model_metrics primary key. Metric names cannot contain ``#``."""
+    return {
+        "PK": logged_model_pk(model_id),
+        "SK": f"{LOGGED_MODEL_METRIC_PREFIX}{name}{SEP}{encode_int(timestamp)}{SEP}"
+        f"{encode_int(step)}{SEP}{run_id}",
+    }

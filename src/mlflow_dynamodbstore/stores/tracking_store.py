@@ -21,6 +21,7 @@ from mlflow_dynamodbstore.repositories.run_inputs import RunInputsRepository
 from mlflow_dynamodbstore.repositories.runs import RunRepository
 from mlflow_dynamodbstore.stores.connection import connect
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import ExperimentOps
+from mlflow_dynamodbstore.stores.tracking.logged_model_ops import LoggedModelOps
 from mlflow_dynamodbstore.stores.tracking.run_ops import RunOps
 from mlflow_dynamodbstore.stores.tracking.search_run_ops import SearchRunOps
 from mlflow_dynamodbstore.stores.tracking.trace_ops import TraceOps
@@ -29,7 +30,13 @@ DEFAULT_ARTIFACT_ROOT = "./mlruns"
 
 
 class DynamoDBTrackingStore(
-    ExperimentOps, RunOps, SearchRunOps, TraceOps, WorkspaceAwareMixin, AbstractStore
+    ExperimentOps,
+    LoggedModelOps,
+    RunOps,
+    SearchRunOps,
+    TraceOps,
+    WorkspaceAwareMixin,
+    AbstractStore,
 ):
     DEFAULT_EXPERIMENT_ID = DEFAULT_EXPERIMENT_ID
 
