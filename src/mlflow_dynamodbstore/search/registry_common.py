@@ -16,6 +16,19 @@ from mlflow.utils.search_utils import SearchUtils
 Clause = dict[str, Any]
 
 
+def parse_filter(utils: type[SearchUtils], filter_string: str | None) -> list[Clause]:
+    """MLflow's parser; a filter it cannot take apart (``name IS NULL`` makes it raise a
+    bare ValueError, a 500 in the SQL store) is reported as bad input."""
+    try:
+        return utils.parse_search_filter(filter_string)
+    except MlflowException:
+        raise
+    except Exception:
+        raise MlflowException(
+            f"Invalid filter '{filter_string}'. Could not be parsed.", INVALID_PARAMETER_VALUE
+        ) from None
+
+
 def check_tag_comparator(clause: Clause) -> None:
     if clause["comparator"] not in ("=", "!=", "LIKE", "ILIKE"):
         raise MlflowException.invalid_parameter_value(

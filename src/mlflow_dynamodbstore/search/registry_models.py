@@ -31,6 +31,7 @@ from mlflow_dynamodbstore.search.registry_common import (
     invalid_token,
     is_prompt_tags,
     page,
+    parse_filter,
     sort_rows,
     split_prompt_clauses,
 )
@@ -115,7 +116,7 @@ def search_registered_models(
             INVALID_PARAMETER_VALUE,
         )
     check_max_results_not_negative(max_results)
-    clauses = SearchModelUtils.parse_search_filter(filter_string)
+    clauses = parse_filter(SearchModelUtils, filter_string)
     terms = _order_terms(order_by)
     offset = SearchUtils.parse_start_offset_from_page_token(page_token)
     _check_clauses(clauses)

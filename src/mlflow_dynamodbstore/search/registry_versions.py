@@ -35,6 +35,7 @@ from mlflow_dynamodbstore.search.registry_common import (
     invalid_token,
     is_prompt_tags,
     page,
+    parse_filter,
     sort_rows,
     split_prompt_clauses,
 )
@@ -189,7 +190,7 @@ def search_model_versions(
             f"{SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD}, but got value {max_results}",
             INVALID_PARAMETER_VALUE,
         )
-    clauses = SearchModelVersionUtils.parse_search_filter(filter_string)
+    clauses = parse_filter(SearchModelVersionUtils, filter_string)
     _check_clauses(clauses)
     terms = _order_terms(order_by or _DEFAULT_ORDER)
     offset = SearchUtils.parse_start_offset_from_page_token(page_token)
