@@ -41,16 +41,22 @@ class Scenario:
     xfail: str | None = None
     # Deliberate, documented deviations: SQL store's error code -> the code we return.
     deviations: dict[str, str] = field(default_factory=dict)
-    tags: tuple[str, ...] = field(default_factory=tuple)
+    # The scenario module's short name ("experiments", "runs"...): ids are "<group>/<name>".
+    group: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.group}/{self.name}" if self.group else self.name
 
 
 SCENARIOS: list[Scenario] = []
 
 
 def add(name: str, fn: ScenarioFn, **options: Any) -> Scenario:
-    if any(s.name == name for s in SCENARIOS):
-        raise ValueError(f"duplicate scenario name {name!r}")
+    options.setdefault("group", fn.__module__.rpartition(".")[2])
     s = Scenario(name, fn, **options)
+    if any(other.id == s.id for other in SCENARIOS):
+        raise ValueError(f"duplicate scenario {s.id!r}")
     SCENARIOS.append(s)
     return s
 

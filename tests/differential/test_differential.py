@@ -3,6 +3,9 @@ the normalised outcomes must be equal."""
 
 from __future__ import annotations
 
+import difflib
+import json
+
 import pytest
 
 from tests.differential.harness import SCENARIOS, Scenario, outcome
@@ -14,7 +17,11 @@ load_all()
 def _params():
     for s in SCENARIOS:
         marks = [pytest.mark.xfail(strict=True, reason=s.xfail)] if s.xfail else []
-        yield pytest.param(s, id=s.name, marks=marks)
+        yield pytest.param(s, id=s.id, marks=marks)
+
+
+def _pretty(value) -> list[str]:
+    return json.dumps(value, indent=1, sort_keys=True, default=repr).splitlines()
 
 
 @pytest.mark.parametrize("scenario", list(_params()))
@@ -23,4 +30,8 @@ def test_same_outcome_as_sqlalchemy_store(
 ):
     expected = outcome(scenario, sql_store, [artifact_root], reference=True)
     actual = outcome(scenario, dynamo_store, [artifact_root])
-    assert actual == expected
+    if actual != expected:
+        diff = difflib.unified_diff(
+            _pretty(expected), _pretty(actual), "SqlAlchemyStore", "DynamoDBTrackingStore", n=4
+        )
+        pytest.fail("outcomes differ:\n" + "\n".join(diff), pytrace=False)
