@@ -243,8 +243,10 @@ def apply_batch(
 ) -> dict[str, Any]:
     """The META item after one log_spans batch (SqlAlchemyStore's phase 5). ``before`` is
     the item as it was when the call started (previews and authority are judged on it)."""
-    finalized = is_finalized(before)
-    if not finalized:
+    # As in the SQL store, start_trace()'s finalized time range is only protected when the
+    # batch carries token usage, cost or a session id (it reads the marker only then).
+    carries_analytics = bool(agg.aggregated_token_usage or agg.aggregated_cost or agg.session_id)
+    if not (carries_analytics and is_finalized(before)):
         old_ts = int(item["timestamp_ms"])
         new_ts = min(old_ts, agg.min_start_ms)
         if agg.max_end_ms is not None:

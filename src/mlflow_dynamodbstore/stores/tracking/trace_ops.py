@@ -165,7 +165,11 @@ class TraceOps:
 
         # log_spans() created it first: merge as the SQL store does (start_trace's values
         # are authoritative, previews only when given, tags/metadata/assessments merged).
+        tags_before: dict = {}
+
         def merge(current: dict) -> dict:
+            tags_before.clear()
+            tags_before.update(current.get("tags") or {})
             current.update(fields)
             current["workspace"] = experiment.get("workspace")
             if TraceTagKey.TRACE_NAME in trace_info.tags:
@@ -182,7 +186,12 @@ class TraceOps:
             current["ttl"] = item["ttl"]
             return current
 
-        return to_trace_info(self._mutate_trace(trace_id, merge))
+        merged = self._mutate_trace(trace_id, merge)
+        # The SQL store's answer shows the new values of the tags the trace already had, but
+        # not the tags this call added (its ORM tag collection was loaded before the merge);
+        # the stored trace has them all.
+        answered = {k: v for k, v in merged["tags"].items() if k in tags_before}
+        return to_trace_info({**merged, "tags": answered})
 
     # ---- log_spans ---------------------------------------------------------------------
     def log_spans(self, location: str, spans: list[Span], tracking_uri=None) -> list[Span]:
@@ -305,7 +314,9 @@ class TraceOps:
         if experiment_ids is not None:
             allowed = {str(e) for e in dict.fromkeys(_parse_experiment_ids(experiment_ids))}
         items = []
-        for trace_id in dict.fromkeys(trace_ids):
+        # The SQL store orders by each id's last position in the request.
+        position = {trace_id: n for n, trace_id in enumerate(trace_ids)}
+        for trace_id in sorted(position, key=position.__getitem__):
             item = (
                 self._trace_item(trace_id, found.get(trace_id) or {}) if trace_id in found else None
             )

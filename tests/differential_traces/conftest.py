@@ -1,0 +1,10 @@
+"""Fixtures of the trace differential tests: the same SqlAlchemyStore (SQLite) and
+DynamoDBTrackingStore fixtures, with the fake clock, as tests/differential."""
+
+from tests.differential.conftest import (  # noqa: F401
+    artifact_root,
+    dynamo_store,
+    fake_clock,
+    sql_store,
+    sql_template,
+)

@@ -1,0 +1,66 @@
+"""The trace scenarios' own registry and normalisation (on top of tests/differential's
+harness: ``attempt``, ``to_plain`` and its Normaliser for experiment ids, artifact roots and
+clock readings). Assessment ids are random: they become ``<a0>``, ``<a1>``... in order of
+appearance; assessment create/update times are clock readings and are masked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tests.differential.harness import Normaliser, attempt, to_plain
+
+
+@dataclass
+class TraceScenario:
+    name: str
+    fn: Callable[[Any], Any]
+    messages: bool = True
+
+
+SCENARIOS: list[TraceScenario] = []
+
+
+def scenario(messages: bool = True):
+    def register(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        if any(s.name == fn.__name__ for s in SCENARIOS):
+            raise ValueError(f"duplicate scenario {fn.__name__}")
+        SCENARIOS.append(TraceScenario(fn.__name__, fn, messages))
+        return fn
+
+    return register
+
+
+_CLOCK_KEYS = {"create_time", "last_update_time"}
+
+
+def _assessment_ids(value: Any, found: dict[str, str]) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "assessment_id" and isinstance(v, str):
+                found.setdefault(v, f"<a{len(found)}>")
+            _assessment_ids(v, found)
+    elif isinstance(value, list):
+        for v in value:
+            _assessment_ids(v, found)
+
+
+def _rewrite(value: Any, ids: dict[str, str], key: str | None = None) -> Any:
+    if isinstance(value, dict):
+        return {k: _rewrite(v, ids, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rewrite(v, ids) for v in value]
+    if key in _CLOCK_KEYS:
+        return "<time>"
+    if isinstance(value, str):
+        for raw, placeholder in ids.items():
+            value = value.replace(raw, placeholder)
+    return value
+
+
+def outcome(s: TraceScenario, store: Any, artifact_roots: list[str]) -> Any:
+    plain = to_plain(attempt(lambda: s.fn(store)))
+    ids: dict[str, str] = {}
+    _assessment_ids(plain, ids)
+    return Normaliser(artifact_roots, s.messages)(_rewrite(plain, ids))
