@@ -52,7 +52,7 @@ def walk(
         if not start_key:
             return
         if limit is not None:
-            limit = min(limit * 2, MAX_PAGE_LIMIT)
+            limit = max(limit, min(limit * 2, MAX_PAGE_LIMIT))  # grow, never shrink
 
 
 def run_list_condition(
