@@ -128,3 +128,30 @@ def test_record_logged_model(store, sql):
     assert all('"artifact_path": "other"' in t and '"artifact_path": "model"' in t for t in tags)
     with pytest.raises(TypeError):
         store.record_logged_model(run_id, "not a model")
+
+
+def test_search_datasets_matches_sql(store, sql):
+    def scenario(s):
+        exps = [s.create_experiment(f"ds-{i}") for i in range(2)]
+        for exp in exps:
+            for context in ("training", "eval", None):
+                run_id = s.create_run(exp, "u", 1, [], "r").info.run_id
+                tags = [InputTag(MLFLOW_DATASET_CONTEXT, context)] if context else []
+                s.log_inputs(run_id, [DatasetInput(_dataset("train"), tags)])
+                s.log_inputs(run_id, [DatasetInput(_dataset(f"only-{exp}", "d9"), tags)])
+        found = s._search_datasets([*exps, "0"])
+        return sorted(
+            (
+                exps.index(d.experiment_id),
+                d.name.replace(exps[1], "E1").replace(exps[0], "E0"),
+                d.digest,
+                d.context or "",
+            )
+            for d in found
+        )
+
+    ours, theirs = scenario(store), scenario(sql)
+    assert ours == theirs and len(ours) == 12
+    with pytest.raises(MlflowException) as info:
+        store._search_datasets(["not-a-number"])
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"

@@ -20,6 +20,7 @@ from mlflow.entities import (
     LoggedModelInput,
     LoggedModelOutput,
 )
+from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.repositories.runs_items import estimate_item_size
@@ -41,10 +42,10 @@ class RunInputsRepository:
     def __init__(self, gateway: TableGateway):
         self.gateway = gateway
 
-    def log_datasets(self, run_id: str, datasets: list[DatasetInput]) -> None:
+    def log_datasets(self, run_id: str, experiment_id: str, datasets: list[DatasetInput]) -> None:
         """Add dataset inputs the run does not have yet (first of equal (name, digest) wins,
-        existing ones keep their tags): 1 Query of the run's inputs + ⌈items / 25⌉
-        BatchWriteItem."""
+        existing ones keep their tags), and the experiment's dataset summaries: 1 Query of the
+        run's inputs + ⌈items / 25⌉ BatchWriteItem."""
         unique: dict[str, DatasetInput] = {}
         for dataset_input in datasets:
             ds = dataset_input.dataset
@@ -63,7 +64,28 @@ class RunInputsRepository:
         for order, (iid, dataset_input) in enumerate(unique.items()):
             if iid not in existing:
                 items += _dataset_items(run_id, iid, dataset_input, now + order)
+                items.append(_summary_item(experiment_id, dataset_input))
         self.gateway.batch_write(items)
+
+    def dataset_summaries(
+        self, experiment_ids: list[str], workspace: str, limit: int
+    ) -> list[Item]:
+        """Distinct (experiment, name, digest, context) of logged dataset inputs of the
+        workspace's experiments among ``experiment_ids``: 1 BatchGetItem (the experiments)
+        + 1 Query per experiment, stopping at ``limit`` in all."""
+        visible = {
+            item["experiment_id"]
+            for item in self.gateway.batch_get(keys.experiment_key(i) for i in experiment_ids)
+            if item.get("workspace") == workspace
+        }
+        found: list[Item] = []
+        for experiment_id in (i for i in experiment_ids if i in visible):
+            pk = keys.dataset_summaries_pk(experiment_id)
+            for item in self.gateway.query(Key("PK").eq(pk)):
+                if len(found) >= limit:
+                    return found
+                found.append(item)
+        return found
 
     def log_model_inputs(self, run_id: str, models: list[LoggedModelInput]) -> None:
         self.gateway.batch_write(
@@ -75,6 +97,23 @@ class RunInputsRepository:
             {**keys.run_output_key(run_id, m.model_id), "model_id": m.model_id, "step": m.step}
             for m in models
         )
+
+
+def _summary_item(experiment_id: str, dataset_input: DatasetInput) -> Item:
+    ds = dataset_input.dataset
+    context = next(
+        (t.value for t in dataset_input.tags or [] if t.key == MLFLOW_DATASET_CONTEXT), None
+    )
+    summary_id = hashlib.sha256(
+        json.dumps([ds.name, ds.digest, context]).encode("utf-8")
+    ).hexdigest()[:32]
+    return {
+        **keys.dataset_summary_key(experiment_id, summary_id),
+        "experiment_id": experiment_id,
+        "name": ds.name,
+        "digest": ds.digest,
+        "context": context,
+    }
 
 
 def _dataset_items(run_id: str, iid: str, dataset_input: DatasetInput, order: int) -> list[Item]:

@@ -377,3 +377,13 @@ def logged_model_metric_key(
         "SK": f"{LOGGED_MODEL_METRIC_PREFIX}{name}{SEP}{encode_int(timestamp)}{SEP}"
         f"{encode_int(step)}{SEP}{run_id}",
     }
+
+
+def dataset_summaries_pk(experiment_id: str) -> str:
+    """The distinct (dataset, context) pairs logged as inputs to an experiment's runs, for
+    the UI's dataset list; bounded by the experiment's distinct datasets, not its runs."""
+    return f"{experiment_pk(experiment_id)}{SEP}DATASETS"
+
+
+def dataset_summary_key(experiment_id: str, summary_id: str) -> dict[str, str]:
+    return {"PK": dataset_summaries_pk(experiment_id), "SK": summary_id}

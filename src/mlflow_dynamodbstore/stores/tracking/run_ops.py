@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 
 from mlflow.entities import LifecycleStage, Run, RunInputs, RunStatus, RunTag
+from mlflow.entities.dataset_summary import _DatasetSummary
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import (
     INVALID_PARAMETER_VALUE,
@@ -27,6 +28,7 @@ from mlflow.utils.name_utils import _generate_random_name
 from mlflow.utils.time import get_current_time_millis
 from mlflow.utils.uri import append_to_uri_path
 from mlflow.utils.validation import (
+    _parse_experiment_ids,
     _validate_batch_log_data,
     _validate_batch_log_limits,
     _validate_dataset_inputs,
@@ -57,6 +59,7 @@ from mlflow_dynamodbstore.stores.tracking.run_metric_ops import (
 )
 
 ARTIFACTS_FOLDER_NAME = "artifacts"
+MAX_DATASET_SUMMARIES_RESULTS = 1000  # as SqlAlchemyStore._search_datasets
 
 
 class RunOps(RunMetricOps):
@@ -283,16 +286,35 @@ class RunOps(RunMetricOps):
                     INVALID_PARAMETER_VALUE,
                 )
         with self._run_errors(run_id):
-            self.runs.get_active_meta(run_id, self._get_active_workspace())
+            meta, _ = self.runs.get_active_meta(run_id, self._get_active_workspace())
         if datasets:
-            self.run_inputs.log_datasets(run_id, datasets)
+            self.run_inputs.log_datasets(run_id, str(meta["experiment_id"]), datasets)
         if models:
             self.run_inputs.log_model_inputs(run_id, models)
+
+    def _search_datasets(self, experiment_ids):
+        """Dataset summaries of the experiments' run inputs (what the UI's dataset list
+        shows): 1 BatchGetItem (the experiments' workspace) + 1 Query per experiment."""
+        summaries = self.run_inputs.dataset_summaries(
+            [str(i) for i in _parse_experiment_ids(experiment_ids)],
+            self._get_active_workspace(),
+            MAX_DATASET_SUMMARIES_RESULTS,
+        )
+        return [_dataset_summary(item) for item in summaries]
 
     def log_outputs(self, run_id, models):
         with self._run_errors(run_id):
             self.runs.get_active_meta(run_id, self._get_active_workspace())
         self.run_inputs.log_model_outputs(run_id, models)
+
+
+def _dataset_summary(item) -> _DatasetSummary:
+    return _DatasetSummary(
+        experiment_id=str(item["experiment_id"]),
+        name=item["name"],
+        digest=item["digest"],
+        context=item.get("context"),
+    )
 
 
 def _tag_change(tags) -> tuple[dict, dict]:
