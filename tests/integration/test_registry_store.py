@@ -1,0 +1,167 @@
+"""Registry store integration tests on DynamoDB Local: resolution through MLflow, error codes,
+workspace isolation, the DynamoDB requests each call makes, and the limits of the layout."""
+
+from __future__ import annotations
+
+import pytest
+from mlflow.entities.model_registry import ModelVersionTag, RegisteredModelTag
+from mlflow.exceptions import MlflowException
+from mlflow.utils.workspace_context import WorkspaceContext
+
+from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.stores.registry_store import DynamoDBRegistryStore
+
+
+@pytest.fixture
+def store(store_uri) -> DynamoDBRegistryStore:
+    return DynamoDBRegistryStore(store_uri)
+
+
+def _code(fn, *args, **kwargs) -> str:
+    with pytest.raises(MlflowException) as info:
+        fn(*args, **kwargs)
+    return info.value.error_code
+
+
+def _requests(store) -> dict[str, int]:
+    return {op: s.requests for op, s in store.gateway.stats.snapshot().items()}
+
+
+def test_mlflow_resolves_dynamodb_registry_uri(store_uri):
+    from mlflow.tracking import MlflowClient
+    from mlflow.tracking._model_registry.utils import _get_store
+
+    assert isinstance(_get_store(store_uri), DynamoDBRegistryStore)
+    client = MlflowClient(tracking_uri=store_uri, registry_uri=store_uri)
+    client.create_registered_model("via-client", description="d")
+    assert client.get_registered_model("via-client").description == "d"
+    mv = client.create_model_version("via-client", "s3://bucket/model", run_id=None)
+    assert mv.version == 1
+    assert client.get_model_version_download_uri("via-client", "1") == "s3://bucket/model"
+
+
+def test_model_crud_and_error_codes(store):
+    rm = store.create_registered_model("m", tags=[RegisteredModelTag("k", "v")], description="d")
+    assert (rm.name, rm.description, rm.tags) == ("m", "d", {"k": "v"})
+    assert rm.creation_timestamp == rm.last_updated_timestamp
+    assert _code(store.create_registered_model, "m") == "RESOURCE_ALREADY_EXISTS"
+    assert _code(store.create_registered_model, "a/b") == "INVALID_PARAMETER_VALUE"
+    assert _code(store.get_registered_model, "nope") == "RESOURCE_DOES_NOT_EXIST"
+    assert _code(store.rename_registered_model, "m", "") == "INVALID_PARAMETER_VALUE"
+    store.create_registered_model("other")
+    assert _code(store.rename_registered_model, "m", "other") == "RESOURCE_ALREADY_EXISTS"
+    renamed = store.rename_registered_model("m", "n")
+    assert renamed.name == "n" and renamed.tags == {"k": "v"}
+    assert _code(store.get_registered_model, "m") == "RESOURCE_DOES_NOT_EXIST"
+    # The old name is free again.
+    assert store.create_registered_model("m").name == "m"
+    store.delete_registered_model("n")
+    assert _code(store.delete_registered_model, "n") == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_model_names_too_long_for_keys_are_bad_input(store):
+    assert _code(store.create_registered_model, "x" * 1000) == "INVALID_PARAMETER_VALUE"
+    store.create_registered_model("short")
+    assert _code(store.rename_registered_model, "short", "é" * 600) == "INVALID_PARAMETER_VALUE"
+    assert store.create_registered_model("y" * 256).name == "y" * 256
+
+
+def test_version_tags_beyond_one_item_are_bad_input(store):
+    store.create_registered_model("m")
+    big = "v" * 100_000
+    tags = [ModelVersionTag(f"k{i}", big) for i in range(4)]
+    assert _code(store.create_model_version, "m", "s3://a", tags=tags) == "INVALID_PARAMETER_VALUE"
+    store.create_model_version("m", "s3://a", tags=tags[:3])
+    assert _code(store.set_model_version_tag, "m", 1, tags[3]) == "INVALID_PARAMETER_VALUE"
+    assert len(store.get_model_version("m", 1).tags) == 3
+
+
+def test_workspaces_isolate_models_versions_and_webhooks(store, monkeypatch):
+    from mlflow.entities.webhook import WebhookAction, WebhookEntity, WebhookEvent
+
+    monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "true")
+    monkeypatch.setenv("MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS", "true")
+    event = WebhookEvent(WebhookEntity.MODEL_VERSION, WebhookAction.CREATED)
+    with WorkspaceContext("team-a"):
+        store.create_registered_model("shared-name", description="a")
+        store.create_model_version("shared-name", "s3://a", run_id="r1")
+        hook = store.create_webhook("hook", "https://localhost/h", [event])
+        assert store.get_registered_model("shared-name").workspace == "team-a"
+    with WorkspaceContext("team-b"):
+        assert _code(store.get_registered_model, "shared-name") == "RESOURCE_DOES_NOT_EXIST"
+        store.create_registered_model("shared-name", description="b")
+        assert store.search_model_versions() == []
+        assert store.search_model_versions("run_id = 'r1'") == []
+        assert _code(store.get_webhook, hook.webhook_id) == "RESOURCE_DOES_NOT_EXIST"
+        assert store.list_webhooks() == []
+        assert [m.description for m in store.search_registered_models()] == ["b"]
+    with WorkspaceContext("team-a"):
+        assert [m.description for m in store.search_registered_models()] == ["a"]
+        assert len(store.search_model_versions("run_id = 'r1'")) == 1
+
+
+def test_rename_cost_does_not_grow_with_versions(store):
+    store.create_registered_model("big")
+    for i in range(30):
+        store.create_model_version("big", f"s3://{i}")
+    store.gateway.stats.reset()
+    store.rename_registered_model("big", "bigger")
+    ops = _requests(store)
+    assert ops.get("TransactWriteItems") == 1
+    assert "BatchWriteItem" not in ops and "UpdateItem" not in ops and "Scan" not in ops
+    assert store.get_model_version("bigger", 30).name == "bigger"
+
+
+def test_request_counts_of_common_calls(store):
+    store.create_registered_model("m")
+    store.create_model_version("m", "s3://a", run_id="r")
+    stats = store.gateway.stats
+
+    stats.reset()
+    store.get_model_version("m", 1)
+    assert _requests(store) == {"GetItem": 3}  # name guard, META, version
+
+    stats.reset()
+    store.create_model_version("m", "s3://b")
+    assert _requests(store) == {"GetItem": 2, "UpdateItem": 1, "TransactWriteItems": 1}
+
+    stats.reset()
+    store.get_registered_model("m")
+    assert _requests(store) == {"GetItem": 2, "BatchGetItem": 1}
+
+    stats.reset()
+    store.search_model_versions("name = 'm'")
+    assert _requests(store) == {"BatchGetItem": 2, "Query": 1}
+
+    stats.reset()
+    store.search_model_versions("run_id = 'r'")
+    assert _requests(store) == {"Query": 2}  # GSI2 by run, then the model's partition
+
+    stats.reset()
+    store.search_registered_models()
+    assert _requests(store) == {"Query": 1, "BatchGetItem": 1}
+    assert "Scan" not in _requests(store)
+
+
+def test_delete_model_removes_its_whole_partition(store, ddb_client, table_name):
+    store.create_registered_model("m", tags=[RegisteredModelTag("k", "v")])
+    for i in range(30):
+        store.create_model_version("m", f"s3://{i}")
+    model_id = store.models.get_id("default", "m")
+    store.delete_registered_model("m")
+    left = ddb_client.query(
+        TableName=table_name,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": keys.registered_model_pk(model_id)}},
+    )
+    assert left["Count"] == 0
+    assert store.search_model_versions() == []
+
+
+def test_version_search_by_run_follows_deletes(store):
+    store.create_registered_model("m")
+    store.create_model_version("m", "s3://a", run_id="r")
+    store.create_model_version("m", "s3://b", run_id="r")
+    store.delete_model_version("m", 1)
+    assert [int(mv.version) for mv in store.search_model_versions("run_id = 'r'")] == [2]
+    assert store.search_model_versions("run_id = 'REDACTED-RUN-ID'") == []
