@@ -147,3 +147,48 @@ def test_page_token_round_trip_and_errors():
     with pytest.raises(MlflowException) as info:
         decode_page_token(other, token)
     assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def _token(order, raw) -> str:
+    payload = {"v": 1, "o": order.fingerprint(), "k": raw}
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("order_by", "raw"),
+    [
+        (["metrics.m"], [[0, "abc"], 5, "r"]),
+        (["metrics.m"], [[7, 0], 5, "r"]),
+        (["metrics.m"], [[0, True], 5, "r"]),
+        (["metrics.m"], [[2, 3.5], 5, "r"]),
+        (["metrics.m"], [[0, 1.0], "5", "r"]),
+        (["metrics.m"], [[0, 1.0], 2**64, "r"]),
+        (["start_time"], [[0, "x"], "r"]),
+        (["start_time"], [[0, 1.5], "r"]),
+        (["start_time"], [[2, 0], "r"]),
+        (["params.p"], [[0, 5], 1, "r"]),
+        (["params.p"], [[0, "a"], 1, 7]),
+        (None, [1, 2, "r"]),
+        (None, [1.5, "r"]),
+    ],
+)
+def test_doctored_tokens_are_rejected_before_any_read(order_by, raw):
+    order = parse_run_order(order_by)
+    with pytest.raises(MlflowException) as info:
+        decode_page_token(order, _token(order, raw))
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+@pytest.mark.parametrize(
+    ("order_by", "raw"),
+    [
+        (["metrics.m"], [[0, 1.5], 5, "r"]),
+        (["metrics.m"], [[2, 0], None, "r"]),
+        (["start_time"], [[0, 12], "r"]),
+        (["params.p", "attributes.end_time DESC"], [[0, "a"], [1, 0], 3, "r"]),
+        (None, [3, "r"]),
+    ],
+)
+def test_well_formed_tokens_are_accepted(order_by, raw):
+    order = parse_run_order(order_by)
+    assert decode_page_token(order, _token(order, raw)) == raw

@@ -11,11 +11,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-from mlflow_dynamodbstore.search.runs_order import RunOrder
+from mlflow_dynamodbstore.search.runs_filter import METRIC
+from mlflow_dynamodbstore.search.runs_order import MISSING, NAN, PRESENT, RunOrder
+
+NUMERIC_ATTRIBUTES = ("start_time", "end_time")
 
 _VERSION = 1
 
@@ -49,19 +53,42 @@ def decode_page_token(order: RunOrder, page_token: str | None) -> list | None:
 
 
 def _well_formed(order: RunOrder, raw: object) -> bool:
+    """Shape and value types a token of this order must have: the planner computes index
+    bounds from them, so a doctored token must fail here, not in arithmetic later."""
     expected = len(order.clauses) + (1 if order.orders_by_start_time else 2)
     if not isinstance(raw, list) or len(raw) != expected or not isinstance(raw[-1], str):
         return False
-    clause_parts = raw[: len(order.clauses)]
-    if not all(
-        isinstance(p, list) and len(p) == 2 and isinstance(p[0], int) and p[1] is not None
-        for p in clause_parts
-    ):
-        return False
+    for clause, part in zip(order.clauses, raw, strict=False):
+        if not (isinstance(part, list) and len(part) == 2):
+            return False
+        flag, value = part
+        flags = (PRESENT, NAN, MISSING) if clause.kind == METRIC else (PRESENT, NAN)
+        if _is_bool(flag) or flag not in flags:
+            return False
+        if flag != PRESENT:
+            if value != 0:
+                return False
+        elif clause.kind == METRIC:
+            if _is_bool(value) or not isinstance(value, int | float) or math.isnan(value):
+                return False
+        elif clause.key in NUMERIC_ATTRIBUTES:
+            if not _is_time(value):
+                return False
+        elif not isinstance(value, str):
+            return False
     if not order.orders_by_start_time:
         start_time = raw[len(order.clauses)]
-        return start_time is None or isinstance(start_time, int)
+        return start_time is None or _is_time(start_time)
     return True
+
+
+def _is_time(value: object) -> bool:
+    """Milliseconds that index keys can encode (64-bit, with room for the +1 of a bound)."""
+    return isinstance(value, int) and not _is_bool(value) and -(2**63) <= value < 2**63 - 1
+
+
+def _is_bool(value: object) -> bool:
+    return isinstance(value, bool)
 
 
 def _invalid(page_token: str) -> MlflowException:
