@@ -78,7 +78,12 @@ def search_logged_models(
         raise MlflowException.invalid_parameter_value(
             f"Invalid value {max_results} for max_results: it must not be negative."
         )
-    comparisons = parse_filter_string(filter_string)
+    try:
+        comparisons = parse_filter_string(filter_string)
+    except ValueError as exc:  # a non-number compared with a number (SQL: internal error)
+        raise MlflowException.invalid_parameter_value(
+            f"Invalid filter string: {filter_string!r}. {exc}"
+        ) from None
     check_comparisons(comparisons)
     parsed_ids = sorted({str(i) for i in _parse_experiment_ids(experiment_ids)})
     check_order_by(order_by)

@@ -48,6 +48,22 @@ def check_comparisons(comparisons: list[Comparison]) -> None:
 
 
 # ---- comparisons -----------------------------------------------------------------------
+def sqlite_like(text: str, pattern: str, *, case_insensitive: bool) -> bool:
+    """SQLite LIKE without ESCAPE: ``%`` any run of characters (newlines too), ``_`` one
+    character; ILIKE (SQLAlchemy: ``lower(x) LIKE lower(y)``) folds ASCII letters only."""
+    if case_insensitive:
+        text, pattern = _ascii_lower(text), _ascii_lower(pattern)
+    regex = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
+    return re.fullmatch(regex, text, re.DOTALL) is not None
+
+
+def _ascii_lower(text: str) -> str:
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
 def _as_integer_affinity(value: Any) -> Any:
     """SQLite's INTEGER affinity applied to a literal: numeric-looking text becomes a
     number, other text stays text."""
@@ -78,7 +94,7 @@ def compare(lhs: Any, op: str, value: Any, *, integer: bool = False) -> bool:
             raise MlflowException.invalid_parameter_value(
                 f"Invalid value for the {op} operator: {value!r}. Expected a string pattern."
             )
-        return SearchUtils.get_comparison_func(op)(str(lhs), value)
+        return sqlite_like(str(lhs), value, case_insensitive=op == "ILIKE")
     convert = _as_integer_affinity if integer else _as_text
     if op in ("IN", "NOT IN"):
         values = value if isinstance(value, tuple | list) else (value,)
