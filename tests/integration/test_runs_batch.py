@@ -141,9 +141,14 @@ def test_spilled_param_conflict(store, run_id):
 def test_full_meta_spills_everything_new(store, run_id):
     """Past ~300 KB of inline values, new params/tags/metrics go to their own items and
     everything still reads back."""
+    store.set_tag(run_id, RunTag("early", "a"))
     for batch in range(4):
         params = [Param(f"p{batch}_{i:03d}", "v" * 1000) for i in range(100)]
         store.log_batch(run_id, [], params, [])
+    # over budget, an inline tag replaced by a longer value moves out too
+    store.set_tag(run_id, RunTag("early", "b" * 500))
+    assert is_spilled(_meta(store, run_id)["tags"]["early"])
+    assert store.get_run(run_id).data.tags["early"] == "b" * 500
     metrics = [Metric(f"m{i:03d}", float(i), 1, 0) for i in range(200)]
     store.log_batch(run_id, metrics, [], [RunTag(f"t{i}", "x" * 10) for i in range(5)])
     meta = _meta(store, run_id)

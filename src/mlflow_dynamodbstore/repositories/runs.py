@@ -203,9 +203,13 @@ class RunRepository:
             meta, experiment = read
         if require_active:
             self.check_active(meta, experiment)
-        parts = split_change(change, TX_EXTRA_ITEMS)
-        if len(parts) > 1 and change.params:
-            check_params(meta, change.params, self.fetch)
+        parts = [change]
+        if change.size > TX_EXTRA_ITEMS:
+            # Split only when the items that move (not the entries) overflow a transaction.
+            planned = plan_change(meta, change, self.fetch)
+            if planned is not None and len(planned.puts) + len(planned.deletes) > TX_EXTRA_ITEMS:
+                parts = split_change(change, TX_EXTRA_ITEMS)
+                check_params(meta, change.params, self.fetch)
         for part in parts:
             meta = self._commit_part(run_id, workspace, part, meta, experiment, require_active)
         return meta

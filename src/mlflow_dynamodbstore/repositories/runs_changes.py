@@ -115,8 +115,9 @@ def plan_change(meta: Item, change: RunChange, fetch: Fetch) -> RunWrite | None:
         if old == value:
             continue
         changed = True
-        # Over budget, an inline value may still be replaced in place (it was counted).
-        if needs_spill(value) or (budget.full and (old is None or is_spilled(old))):
+        # Over budget, an inline value may only be replaced in place by one no longer.
+        grows = not isinstance(old, str) or len(str(value or "")) > len(old)
+        if needs_spill(value) or (budget.full and grows):
             new["tags"][key] = spill_marker()
             write.puts.append(
                 {**keys.run_tag_key(run_id, key), "run_id": run_id, "key": key, "value": value}
