@@ -177,22 +177,32 @@ def test_nan_and_infinity_round_trip(store, run_id):
 
 
 def test_log_batch_request_count(store, run_id):
-    """N points cost ⌈N/25⌉ BatchWriteItem + O(1): 2 GetItem, 1 TransactWriteItems."""
+    """N points cost ⌈N/25⌉ BatchWriteItem + O(1): 2 GetItem, 1 TransactWriteItems; up to 4
+    points ride in the transaction instead."""
     stats = store.gateway.stats
-    for n in (1, 25, 26, 200, 998):  # + 1 param + 1 tag = the 1000 entity limit
+    for n in (1, 4, 5, 25, 26, 200, 998):  # + 1 param + 1 tag = the 1000 entity limit
         stats.reset()
         metrics = [Metric(f"m{i % 5}", float(i), 1000 + n + i, i) for i in range(n)]
         store.log_batch(run_id, metrics, [Param(f"p{n}", "v")], [RunTag(f"t{n}", "v")])
-        assert stats.requests("BatchWriteItem") == math.ceil(n / 25), n
+        batches = 0 if n <= 4 else math.ceil(n / 25)
+        assert stats.requests("BatchWriteItem") == batches, n
         assert stats.requests("GetItem") == 2
         assert stats.requests("TransactWriteItems") == 1
-        assert stats.total_requests == math.ceil(n / 25) + 3
+        assert stats.total_requests == batches + 3
+    assert len(store.get_metric_history(run_id, "m0")) == sum(
+        len(range(0, n, 5)) for n in (1, 4, 5, 25, 26, 200, 998)
+    )
     stats.reset()
     store.log_batch(run_id, [], [Param("only", "v")], [])
     assert stats.total_requests == 3  # 2 GetItem + 1 conditional PutItem
     stats.reset()
     store.log_metric(run_id, Metric("single", 1.0, 1, 0))
-    assert stats.total_requests == 4  # 2 GetItem + 1 BatchWriteItem + 1 TransactWriteItems
+    assert stats.total_requests == 3  # 2 GetItem + 1 TransactWriteItems (META, LATEST, point)
+    stats.reset()
+    store.log_metric(run_id, Metric("single", 0.5, 0, 0))  # not the latest: only the point
+    assert stats.total_requests == 3  # 2 GetItem + 1 BatchWriteItem
+    assert [m.value for m in store.get_metric_history(run_id, "single")] == [0.5, 1.0]
+    assert store.get_run(run_id).data.metrics["single"] == 1.0
 
 
 def test_many_metric_keys_in_one_batch(store, run_id):

@@ -47,9 +47,18 @@ class MetricHistoryRepository:
 
     def write(self, run_id: str, points: Iterable[Point]) -> None:
         """⌈distinct points / 25⌉ BatchWriteItem requests; rewriting a point is harmless."""
-        self.gateway.batch_write(
-            keys.metric_history_key(run_id, p.key, p.timestamp, p.step, p.value) for p in points
-        )
+        self.gateway.batch_write(self.items(run_id, points))
+
+    @staticmethod
+    def items(run_id: str, points: Iterable[Point]) -> list[dict]:
+        """The points' items (key only), one per distinct point."""
+        unique = {
+            (i["PK"], i["SK"]): i
+            for i in (
+                keys.metric_history_key(run_id, p.key, p.timestamp, p.step, p.value) for p in points
+            )
+        }
+        return list(unique.values())
 
     def page(
         self, run_id: str, key: str, max_results: int | None, page_token: str | None

@@ -226,6 +226,7 @@ class RunRepository:
         for attempt in range(_COMMIT_ATTEMPTS):
             write = plan_change(meta, change, self.fetch)
             if write is None:
+                self.gateway.batch_write(change.extra_puts)  # nothing else to write with
                 return meta
             if self._try_write(meta, write):
                 return write.meta

@@ -61,11 +61,20 @@ class RunChange:
     tags: dict[str, str] = field(default_factory=dict)
     delete_tags: list[str] = field(default_factory=list)
     metrics: dict[str, MetricPoint] = field(default_factory=dict)
+    # Items written in the same transaction (a few history points), or alone when META
+    # does not change.
+    extra_puts: list[Item] = field(default_factory=list)
 
     @property
     def size(self) -> int:
-        """How many extra items (spills, LATEST items) the change may write at most."""
-        return len(self.params) + len(self.tags) + len(self.delete_tags) + len(self.metrics)
+        """How many extra items (spills, LATEST items...) the change may write at most."""
+        return (
+            len(self.params)
+            + len(self.tags)
+            + len(self.delete_tags)
+            + len(self.metrics)
+            + len(self.extra_puts)
+        )
 
 
 @dataclass
@@ -165,6 +174,7 @@ def plan_change(meta: Item, change: RunChange, fetch: Fetch) -> RunWrite | None:
 
     if not changed:
         return None
+    write.puts.extend(change.extra_puts)
     if estimate_item_size(new) > META_HARD_LIMIT_BYTES:
         raise RunTooLarge(run_id)
     return write
@@ -230,7 +240,7 @@ def split_change(change: RunChange, max_items: int) -> list[RunChange]:
     metrics, then tags (the SQL store's order), ``info`` with the first part."""
     if change.size <= max_items:
         return [change]
-    parts: list[RunChange] = [RunChange(info=dict(change.info))]
+    parts: list[RunChange] = [RunChange(info=dict(change.info), extra_puts=change.extra_puts)]
 
     def room() -> RunChange:
         if parts[-1].size >= max_items:

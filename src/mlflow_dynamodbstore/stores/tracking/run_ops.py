@@ -54,7 +54,6 @@ from mlflow_dynamodbstore.repositories.runs_changes import (
 from mlflow_dynamodbstore.repositories.runs_entities import to_run, to_run_info
 from mlflow_dynamodbstore.stores.tracking.run_metric_ops import (
     RunMetricOps,
-    latest_per_key,
     to_points,
 )
 
@@ -239,15 +238,13 @@ class RunOps(RunMetricOps):
                 read = self.runs.get_active_meta(run_id, self._get_active_workspace())
                 # The SQL store logs params first and stops on a conflict before metrics.
                 check_params(read[0], param_values, self.runs.fetch)
-                if points:
-                    self.metric_history.write(run_id, points)
                 self._commit_run(
                     run_id,
                     read=read,
                     info=info,
                     params=param_values,
-                    metrics=latest_per_key(points),
                     tags=tag_values,
+                    **self._history_change(run_id, points),
                 )
         except ParamConflict as exc:
             raise MlflowException(
