@@ -284,7 +284,9 @@ class ModelVersionOps:
             raise MlflowException(
                 f"Registered model alias {alias} not found.", INVALID_PARAMETER_VALUE
             )
-        meta, item = self._version_items(name, int(version))
+        item = self.versions.get(meta["model_id"], int(version))
+        if item is None or not is_live(item):  # aliases of a deleted version are removed
+            raise version_not_found(name, int(version))
         return to_model_version(item, meta, with_aliases=True)
 
     def _await_model_version_creation(self, mv, await_creation_for):
