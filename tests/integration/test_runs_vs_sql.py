@@ -93,3 +93,18 @@ def test_run_scenario_matches_sql(stores):
     assert len(ours) == len(theirs)
     for step, (a, b) in enumerate(zip(ours, theirs, strict=True)):
         assert a == b, f"step {step}: {a} != {b}"
+
+
+def test_create_run_tags_are_not_name_checked_as_in_sql(stores):
+    """SqlAlchemyStore.create_run stores tags as given (set_tag checks names, create does
+    not); both stores accept the same tags here."""
+    tags = [RunTag("with space!", "v"), RunTag("a@b", "w"), RunTag("k", "x" * 5000)]
+    got = []
+    for s in stores:
+        run_id = s.create_run("0", "u", 1, tags, "r").info.run_id
+        got.append(s.get_run(run_id).data.tags)
+    assert got[0] == got[1]
+    assert got[0]["k"] == "x" * 5000
+    with pytest.raises(MlflowException) as info:
+        stores[0].create_run("0", "u", 1, [RunTag("", "v")], "r")
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"

@@ -28,10 +28,13 @@ from mlflow.utils.name_utils import _generate_random_name
 from mlflow.utils.time import get_current_time_millis
 from mlflow.utils.uri import append_to_uri_path
 from mlflow.utils.validation import (
+    MAX_ENTITY_KEY_LENGTH,
+    MAX_TAG_VAL_LENGTH,
     _parse_experiment_ids,
     _validate_batch_log_data,
     _validate_batch_log_limits,
     _validate_dataset_inputs,
+    _validate_length_limit,
     _validate_param,
     _validate_param_keys_unique,
     _validate_run_id,
@@ -112,7 +115,7 @@ class RunOps(RunMetricOps):
         for name, value in (("user_id", user_id), ("start_time", start_time)):
             if value is None:  # RunInfo refuses None; the SQL store fails with a 500 here
                 raise MlflowException(f"{name} cannot be None", INVALID_PARAMETER_VALUE)
-        tags = [_validate_tag(t.key, t.value) for t in tags or []]
+        tags = [_create_run_tag(t) for t in tags or []]
         run_name_tag = _get_run_name_from_tags(tags)
         if run_name and run_name_tag and (run_name != run_name_tag):
             raise MlflowException(
@@ -311,6 +314,19 @@ def _dataset_summary(item) -> _DatasetSummary:
         name=item["name"],
         digest=item["digest"],
         context=item.get("context"),
+    )
+
+
+def _create_run_tag(tag: RunTag) -> RunTag:
+    """SqlAlchemyStore.create_run stores tags without MLflow's name rules; keep that, but a
+    key must be a non-empty string and a value must fit the run's items."""
+    if not isinstance(tag.key, str) or not tag.key:
+        raise MlflowException(
+            f"Invalid tag key {tag.key!r}: it must be a non-empty string.", INVALID_PARAMETER_VALUE
+        )
+    return RunTag(
+        _validate_length_limit("Tag key", MAX_ENTITY_KEY_LENGTH, tag.key),
+        _validate_length_limit("Tag value", MAX_TAG_VAL_LENGTH, tag.value, truncate=True),
     )
 
 
