@@ -1,0 +1,73 @@
+"""End to end over HTTP: a real `mlflow server` on this plugin (tracking and registry on the
+same DynamoDB table) serves MLflow 3's model workflow: log a scikit-learn model (a logged
+model plus a registered version), find it, alias it, load it back by alias and predict."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities import LoggedModelStatus
+from sklearn.linear_model import LogisticRegression
+
+from tests.mlflow_server import mlflow_server
+
+pytestmark = pytest.mark.slow
+
+
+def _train() -> tuple[LogisticRegression, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 3))
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int)
+    return LogisticRegression().fit(x, y), x
+
+
+def test_log_register_alias_load(store_uri, tmp_path):
+    model, x = _train()
+    with mlflow_server(store_uri, tmp_path) as url:
+        mlflow.set_tracking_uri(url)
+        mlflow.set_registry_uri(url)
+        try:
+            mlflow.set_experiment("e2e")
+            with mlflow.start_run() as run:
+                mlflow.log_param("C", 1.0)
+                info = mlflow.sklearn.log_model(
+                    model, name="model", registered_model_name="m", input_example=x[:2]
+                )
+                mlflow.log_metric("accuracy", model.score(x, x[:, 0] > 0), model_id=info.model_id)
+            client = MlflowClient()
+
+            # the logged model: finalized, linked to its run, found by search
+            logged = mlflow.get_logged_model(info.model_id)
+            assert (logged.name, logged.status) == ("model", LoggedModelStatus.READY)
+            assert logged.source_run_id == run.info.run_id
+            assert [m.key for m in logged.metrics] == ["accuracy"]
+            # set on the logged model by the client and by the server when version 1 of "m"
+            # is registered from it (MLflow writes both: once with an int, once with a str)
+            versions = json.loads(logged.tags["mlflow.modelVersions"])
+            assert {(v["name"], str(v["version"])) for v in versions} == {("m", "1")}
+            found = mlflow.search_logged_models(
+                filter_string=f"source_run_id = '{run.info.run_id}'", output_format="list"
+            )
+            assert [m.model_id for m in found] == [info.model_id]
+            outputs = client.get_run(run.info.run_id).outputs.model_outputs
+            assert [o.model_id for o in outputs] == [info.model_id]
+
+            # the registry: version 1 of "m" from that model, alias, load by alias
+            version = client.get_model_version("m", "1")
+            # (the SQL registry stores no model_id on versions either: the source names it)
+            assert version.source == f"models:/{info.model_id}"
+            assert version.run_id == run.info.run_id
+            client.set_registered_model_alias("m", "champion", "1")
+            assert client.get_model_version_by_alias("m", "champion").version == "1"
+            loaded = mlflow.pyfunc.load_model("models:/m@champion")
+            np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+            # and by logged model id, as the UI's Models tab links it
+            by_id = mlflow.sklearn.load_model(f"models:/{info.model_id}")
+            np.testing.assert_array_equal(by_id.predict(x), model.predict(x))
+        finally:
+            mlflow.set_tracking_uri(None)
+            mlflow.set_registry_uri(None)
