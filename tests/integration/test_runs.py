@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from mlflow.entities import LifecycleStage, Param, RunStatus, RunTag
+from mlflow.entities import LifecycleStage, Metric, Param, RunStatus, RunTag
+from mlflow.entities.workspace import Workspace
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
+from mlflow.utils.workspace_context import WorkspaceContext
 
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProvider
 
 MISSING_RUN = "0" * 32
 
@@ -208,3 +211,30 @@ def test_request_counts(store):
     stats.reset()
     store.set_tag(rid, RunTag("a", "b"))
     assert stats.total_requests == 3  # + GetItem of the experiment (its lifecycle)
+
+
+def test_runs_of_another_workspace_are_invisible(store, store_uri, monkeypatch):
+    monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "true")
+    DynamoDBWorkspaceProvider(store_uri).create_workspace(Workspace(name="team-a"))
+    DynamoDBWorkspaceProvider(store_uri).create_workspace(Workspace(name="team-b"))
+    with WorkspaceContext("team-a"):
+        exp = store.create_experiment("e")
+        rid = store.create_run(exp, "u", 1, [], "r").info.run_id
+        store.log_metric(rid, Metric("m", 1.0, 1, 0))
+        assert store.get_run(rid).data.metrics == {"m": 1.0}
+        assert len(store.get_metric_history(rid, "m")) == 1
+    with WorkspaceContext("team-b"):
+        for call, args in [
+            (store.get_run, (rid,)),
+            (store.set_tag, (rid, RunTag("a", "b"))),
+            (store.log_metric, (rid, Metric("m", 2.0, 2, 0))),
+            (store.delete_run, (rid,)),
+            (store.get_metric_history, (rid, "m")),
+        ]:
+            assert _error(call, *args).error_code == "RESOURCE_DOES_NOT_EXIST", call
+        assert _error(store.create_run, exp, "u", 1, [], "r").error_code == (
+            "RESOURCE_DOES_NOT_EXIST"
+        )
+    with WorkspaceContext("team-a"):
+        assert store.get_run(rid).info.lifecycle_stage == "active"
+        assert store.get_run(rid).data.metrics == {"m": 1.0}
