@@ -151,13 +151,6 @@ class ModelVersionRepository:
             condition=Attr("PK").exists()
             & (Attr(f"latest.{stage}").not_exists() | Attr(f"latest.{stage}").lt(version)),
         )
-        try:
-            self.gateway.transact_write([put, with_latest])
-            return item
-        except TransactionCancelled as exc:
-            if exc.reasons[1:2] != ["ConditionalCheckFailed"]:
-                raise
-        # A higher version is already the latest of its stage (or the model is gone).
         plain = self.gateway.tx_update(
             keys.registered_model_key(model_id),
             "SET #u_t = :u_t ADD #u_rev :u_one",
@@ -165,13 +158,25 @@ class ModelVersionRepository:
             values=values,
             condition=Attr("PK").exists(),
         )
-        try:
-            self.gateway.transact_write([put, plain])
-        except TransactionCancelled as exc:
-            if exc.reasons[1:2] == ["ConditionalCheckFailed"]:
-                raise ModelNotFound(model_id) from None
-            raise
-        return item
+        meta_update = with_latest
+        for attempt in range(_REV_RETRIES):
+            try:
+                self.gateway.transact_write([put, meta_update])
+                return item
+            except TransactionCancelled as exc:
+                if exc.reasons[1:2] == ["ConditionalCheckFailed"]:
+                    if meta_update is plain:
+                        raise ModelNotFound(model_id) from None
+                    # A higher version already is the latest of its stage (or the model is
+                    # gone: the plain update tells).
+                    meta_update = plain
+                    continue
+                if exc.is_condition_failure:
+                    raise
+                # Only conflicts with concurrent transactions on META: the number is ours,
+                # so keep trying rather than leave a gap.
+            _pause(attempt)
+        raise ConcurrentModification(model_id)
 
     # ---- single-version updates that do not change stages ----------------------------
     def update(self, model_id: str, version: int, expr: str, names: dict, values: dict) -> Item:
@@ -334,10 +339,9 @@ class ModelVersionRepository:
             try:
                 self.gateway.transact_write([*head, last])
                 return new_meta, new_versions
-            except TransactionCancelled as exc:
-                if not exc.is_condition_failure:
-                    raise
-            time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
+            except TransactionCancelled:
+                pass  # META's rev moved, or a conflicting transaction: re-read and retry
+            _pause(attempt)
         raise ConcurrentModification(model_id)
 
     def _version_update(self, item: Item, fields: dict) -> dict:
@@ -358,6 +362,11 @@ class ModelVersionRepository:
             values=values,
             condition=Attr("current_stage").eq(item["current_stage"]),
         )
+
+
+def _pause(attempt: int) -> None:
+    # Full jitter, capped: writers racing on one model spread out.
+    time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
 
 
 def _live(versions: list[Item], version: int) -> Item:

@@ -133,6 +133,8 @@ class ModelVersionOps:
             )
         except ModelNotFound:
             raise model_not_found(name) from None
+        except ConcurrentModification:
+            raise _busy(name) from None
         return to_model_version(item, meta, with_aliases=True)
 
     def _resolve_models_uri(self, source: str, run_id: str | None) -> tuple[str, str | None]:
