@@ -383,7 +383,9 @@ class TraceOps:
             item["tags"] = tags
             return item
 
-        self._mutate_trace(trace_id, change, missing=missing_tag)
+        # Like the SQL store: the trace name lives on the trace row, other tags in their table.
+        missing = _not_found(trace_id) if key == TraceTagKey.TRACE_NAME else missing_tag
+        self._mutate_trace(trace_id, change, missing=missing)
 
     # ---- assessments -------------------------------------------------------------------
     def create_assessment(self, assessment: Assessment) -> Assessment:

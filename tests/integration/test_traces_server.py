@@ -1,0 +1,114 @@
+"""Traces end to end through a real `mlflow server` on DynamoDB Local: the MLflow client's
+``@mlflow.trace`` export, ``mlflow.search_traces``/``mlflow.get_trace``, assessments over
+REST, and an OTLP/HTTP export from the OpenTelemetry SDK to ``/v1/traces``."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities import SpanType
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+from tests.mlflow_server import mlflow_server
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def server(store_uri, tmp_path):
+    with mlflow_server(store_uri, tmp_path) as url:
+        previous = mlflow.get_tracking_uri()
+        mlflow.set_tracking_uri(url)
+        try:
+            yield url
+        finally:
+            mlflow.set_tracking_uri(previous)
+
+
+@mlflow.trace(span_type=SpanType.RETRIEVER)
+def retrieve(query: str) -> list[str]:
+    return [f"doc about {query}", "another doc"]
+
+
+@mlflow.trace(span_type=SpanType.LLM)
+def generate(query: str, docs: list[str]) -> str:
+    mlflow.get_current_active_span().set_attribute("model", "tiny-llm")
+    return f"answer to {query} from {len(docs)} docs"
+
+
+@mlflow.trace(name="rag")
+def rag(query: str) -> str:
+    mlflow.update_current_trace(tags={"team": "search"})
+    return generate(query, retrieve(query))
+
+
+def test_decorated_functions_are_stored_and_searchable(server):
+    experiment_id = mlflow.set_experiment("traces-e2e").experiment_id
+    assert rag("dynamodb") == "answer to dynamodb from 2 docs"
+    mlflow.flush_trace_async_logging()
+
+    traces = mlflow.search_traces(locations=[experiment_id], return_type="list")
+    assert len(traces) == 1
+    trace_id = traces[0].info.trace_id
+
+    trace = mlflow.get_trace(trace_id)
+    assert trace.info.state.value == "OK"
+    assert trace.info.tags["team"] == "search"
+    assert trace.info.tags["mlflow.traceName"] == "rag"
+    assert trace.info.request_preview and "dynamodb" in trace.info.request_preview
+    by_name = {s.name: s for s in trace.data.spans}
+    assert set(by_name) == {"rag", "retrieve", "generate"}
+    assert by_name["rag"].parent_id is None
+    assert by_name["retrieve"].parent_id == by_name["rag"].span_id
+    assert by_name["generate"].parent_id == by_name["rag"].span_id
+    assert by_name["rag"].inputs == {"query": "dynamodb"}
+    assert by_name["rag"].outputs == "answer to dynamodb from 2 docs"
+    assert by_name["retrieve"].outputs == ["doc about dynamodb", "another doc"]
+    assert by_name["generate"].span_type == SpanType.LLM
+    assert by_name["generate"].attributes["model"] == "tiny-llm"
+
+    # Filters and tags over REST.
+    client = MlflowClient()
+    found = client.search_traces(
+        locations=[experiment_id], filter_string="span.type = 'RETRIEVER' AND tags.team = 'search'"
+    )
+    assert [t.info.trace_id for t in found] == [trace_id]
+    client.set_trace_tag(trace_id, "reviewed", "yes")
+    assert client.get_trace(trace_id).info.tags["reviewed"] == "yes"
+
+    # Feedback is shown on the trace.
+    mlflow.log_feedback(trace_id=trace_id, name="helpful", value=True, rationale="good docs")
+    assessments = mlflow.get_trace(trace_id).info.assessments
+    assert [(a.name, a.value, a.rationale) for a in assessments] == [("helpful", True, "good docs")]
+
+
+def test_otlp_http_export_is_stored(server):
+    experiment_id = MlflowClient().create_experiment("otlp")
+    provider = TracerProvider(resource=Resource.create({"service.name": "otel-app"}))
+    exporter = OTLPSpanExporter(
+        endpoint=f"{server}/v1/traces", headers={"x-mlflow-experiment-id": experiment_id}
+    )
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("otel-root") as root:
+        root.set_attribute("user.question", "why")
+        with tracer.start_as_current_span("otel-child") as child:
+            child.set_attribute("rows", 3)
+    provider.force_flush()
+    provider.shutdown()
+
+    trace_id = f"tr-{root.get_span_context().trace_id:032x}"
+    trace = MlflowClient().get_trace(trace_id)
+    assert trace.info.experiment_id == experiment_id
+    assert trace.info.tags["service.name"] == "otel-app"
+    by_name = {s.name: s for s in trace.data.spans}
+    assert set(by_name) == {"otel-root", "otel-child"}
+    assert by_name["otel-root"].attributes["user.question"] == "why"
+    assert by_name["otel-child"].attributes["rows"] == 3
+    assert by_name["otel-child"].parent_id == by_name["otel-root"].span_id
+    found = mlflow.search_traces(locations=[experiment_id], return_type="list")
+    assert [t.info.trace_id for t in found] == [trace_id]
