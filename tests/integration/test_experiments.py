@@ -34,7 +34,7 @@ def test_delete_and_restore_touch_only_meta(store):
     assert _requests(store) == {"UpdateItem": 1}
     item = _meta(store, eid)
     assert item["lifecycle_stage"] == "deleted"
-    assert item["GSI1SK"] == keys.experiment_list_keys("default", "deleted", eid)["GSI1SK"]
+    assert item["GSI1PK"] == keys.experiments_gsi1pk("default", "deleted")
     assert int(item["deleted_time"]) == int(item["last_update_time"])
     assert "restored_time" not in item
 
@@ -43,7 +43,7 @@ def test_delete_and_restore_touch_only_meta(store):
     assert _requests(store) == {"UpdateItem": 1}
     item = _meta(store, eid)
     assert item["lifecycle_stage"] == "active"
-    assert item["GSI1SK"] == keys.experiment_list_keys("default", "active", eid)["GSI1SK"]
+    assert item["GSI1PK"] == keys.experiments_gsi1pk("default", "active")
     assert int(item["restored_time"]) >= int(item["deleted_time"])
     # the name stays taken while deleted and after restore, as in SQL
     with pytest.raises(MlflowException, match="already exists"):
@@ -101,7 +101,34 @@ def test_get_experiment_costs_one_get(store):
     assert _requests(store) == {"GetItem": 1}
 
 
-def test_search_reads_one_lifecycle_prefix(store):
+def test_default_order_pages_read_only_what_they_show(store):
+    ids = [store.create_experiment(f"e{i:02d}") for i in range(40)]
+    store.delete_experiment(ids[-1])
+    store.gateway.stats.reset()
+    page = store.search_experiments(max_results=3)
+    assert [e.experiment_id for e in page] == ids[-2:-5:-1]
+    # one Query of max_results + 1 items: a few KB, not the whole workspace
+    assert _requests(store) == {"Query": 1}
+    assert store.gateway.stats.read_capacity <= 1.0
+    # keyset tokens resume where the page ended, in every view type
+    seen, token = [], None
+    while True:
+        page = store.search_experiments(
+            view_type=ViewType.ALL, max_results=7, page_token=token, filter_string="name LIKE 'e%'"
+        )
+        seen += [e.experiment_id for e in page]
+        token = page.token
+        if not token:
+            break
+    assert seen == ids[::-1]
+    with pytest.raises(MlflowException) as info:  # a keyset token in another order
+        store.search_experiments(
+            order_by=["name"], page_token=store.search_experiments(max_results=1).token
+        )
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_search_reads_one_lifecycle_partition(store):
     for i in range(5):
         store.create_experiment(f"e{i}")
     store.delete_experiment(store.create_experiment("gone"))

@@ -7,6 +7,7 @@ the name guard moves too), so two servers racing can never both win.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +24,9 @@ DEFAULT_EXPERIMENT_NAME = Experiment.DEFAULT_EXPERIMENT_NAME
 EXPERIMENT_COUNTER = "EXPERIMENT"
 # How often a rename re-reads the experiment after losing a race on its own META item.
 _RENAME_ATTEMPTS = 10
+LIFECYCLE_STAGES = (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
+# Items per Query when listing lazily; an experiment item is ~0.5 KB, so 1,000 stay < 1 MB.
+_LIST_PAGE_CAP = 1000
 
 
 class ExperimentNameTaken(Exception):
@@ -84,7 +88,9 @@ class ExperimentRepository:
         ExperimentNameTaken if the name is in use in the workspace."""
         item = {
             **keys.experiment_key(experiment_id),
-            **keys.experiment_list_keys(workspace, LifecycleStage.ACTIVE, experiment_id),
+            **keys.experiment_list_keys(
+                workspace, LifecycleStage.ACTIVE, experiment_id, creation_time
+            ),
             "experiment_id": experiment_id,
             "workspace": workspace,
             "name": name,
@@ -135,34 +141,63 @@ class ExperimentRepository:
         return guard["experiment_id"] if guard else None
 
     def list_in_workspace(self, workspace: str, lifecycle_stage: str | None = None):
-        """All experiment items of a workspace (optionally one lifecycle stage), via GSI1."""
-        condition = Key("GSI1PK").eq(keys.experiments_gsi1pk(workspace))
-        if lifecycle_stage:
-            condition &= Key("GSI1SK").begins_with(f"{lifecycle_stage}{keys.SEP}")
-        return self.gateway.query(condition, index="GSI1")
+        """All experiment items of a workspace (one lifecycle stage, or both), via GSI1."""
+        stages = [lifecycle_stage] if lifecycle_stage else list(LIFECYCLE_STAGES)
+        for stage in stages:
+            yield from self.gateway.query(
+                Key("GSI1PK").eq(keys.experiments_gsi1pk(workspace, stage)), index="GSI1"
+            )
+
+    def newest_first(
+        self,
+        workspace: str,
+        lifecycle_stage: str,
+        *,
+        after: tuple[int, str] | None = None,
+        first_page: int = 100,
+    ) -> Iterator[dict[str, Any]]:
+        """The stage's experiments in MLflow's default order (creation_time DESC,
+        experiment_id ASC), lazily: each Query asks for twice as many items as the one
+        before (up to 1,000), so a caller that stops early pays for little more than it
+        used. ``after`` = (creation_time, experiment_id) of the last item already seen."""
+        condition = Key("GSI1PK").eq(keys.experiments_gsi1pk(workspace, lifecycle_stage))
+        if after is not None:
+            condition &= Key("GSI1SK").lt(keys.experiment_list_sort_key(*after))
+        limit, start_key = max(1, first_page), None
+        while True:
+            items, start_key = self.gateway.query_page(
+                condition, index="GSI1", forward=False, limit=limit, start_key=start_key
+            )
+            yield from items
+            if not start_key:
+                return
+            limit = min(limit * 2, _LIST_PAGE_CAP)
 
     # ---- lifecycle -------------------------------------------------------------------
     def set_lifecycle(
         self, experiment_id: str, workspace: str, *, from_stage: str, to_stage: str, now: int
     ) -> None:
         """Move the experiment from one lifecycle stage to the other: one conditional
-        UpdateItem of META (its GSI1 key moves to the new stage's prefix). ``deleted_time`` /
+        UpdateItem of META (its GSI1 partition key moves to the new stage's). ``deleted_time`` /
         ``restored_time`` record when; the runs repository derives run lifecycle from them.
         Raises ExperimentMissing when it does not exist in the workspace or is not in
         ``from_stage`` (the SQL store reports both as "does not exist")."""
         time_attr = "deleted_time" if to_stage == LifecycleStage.DELETED else "restored_time"
-        list_keys = keys.experiment_list_keys(workspace, to_stage, experiment_id)
         try:
             self.gateway.update_item(
                 keys.experiment_key(experiment_id),
-                "SET #u_stage = :u_stage, #u_lut = :u_now, #u_when = :u_now, #u_sk = :u_sk",
+                "SET #u_stage = :u_stage, #u_lut = :u_now, #u_when = :u_now, #u_pk = :u_pk",
                 names={
                     "#u_stage": "lifecycle_stage",
                     "#u_lut": "last_update_time",
                     "#u_when": time_attr,
-                    "#u_sk": "GSI1SK",
+                    "#u_pk": "GSI1PK",
                 },
-                values={":u_stage": to_stage, ":u_now": now, ":u_sk": list_keys["GSI1SK"]},
+                values={
+                    ":u_stage": to_stage,
+                    ":u_now": now,
+                    ":u_pk": keys.experiments_gsi1pk(workspace, to_stage),
+                },
                 condition=Attr("workspace").eq(workspace) & Attr("lifecycle_stage").eq(from_stage),
             )
         except ConditionFailed:

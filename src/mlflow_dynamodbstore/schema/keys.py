@@ -65,20 +65,27 @@ def experiment_name_key(workspace: str, name: str) -> dict[str, str]:
     return {"PK": workspace_pk(workspace), "SK": f"EXPNAME{SEP}{name}"}
 
 
-def experiments_gsi1pk(workspace: str) -> str:
-    return f"{workspace_pk(workspace)}{SEP}EXPS"
+def experiments_gsi1pk(workspace: str, lifecycle_stage: str) -> str:
+    """One GSI1 partition per (workspace, lifecycle stage): delete/restore move an experiment
+    by rewriting GSI1PK alone, without reading the item first."""
+    return f"{workspace_pk(workspace)}{SEP}EXPS{SEP}{lifecycle_stage}"
 
 
-def experiment_list_keys(workspace: str, lifecycle_stage: str, experiment_id: str) -> dict:
-    """GSI1: a workspace's experiments, by lifecycle stage then id."""
+def experiment_list_keys(
+    workspace: str, lifecycle_stage: str, experiment_id: str, creation_time: int
+) -> dict[str, str]:
+    """GSI1: a workspace's experiments of one stage, read backwards in MLflow's default
+    order (creation_time DESC, experiment_id ASC)."""
     return {
-        "GSI1PK": experiments_gsi1pk(workspace),
-        "GSI1SK": f"{lifecycle_stage}{SEP}{experiment_id_sort_key(experiment_id)}",
+        "GSI1PK": experiments_gsi1pk(workspace, lifecycle_stage),
+        "GSI1SK": experiment_list_sort_key(creation_time, experiment_id),
     }
 
 
-def experiment_id_sort_key(experiment_id: str) -> str:
-    return encode_int(int(experiment_id)) if experiment_id.isdigit() else experiment_id
+def experiment_list_sort_key(creation_time: int, experiment_id: str) -> str:
+    """``<creation_time>#<-id>``: the id is negated so that a backwards walk yields equal
+    creation times by ascending id."""
+    return f"{encode_int(int(creation_time))}{SEP}{encode_int(-int(experiment_id))}"
 
 
 # ---- runs ----------------------------------------------------------------------------

@@ -1,5 +1,7 @@
-"""search_experiments: read the workspace's experiments from GSI1 (one partition, a few
-hundred bytes per experiment), then filter, order and page in memory.
+"""search_experiments over GSI1 (one partition per workspace and lifecycle stage, sorted in
+MLflow's default order). In the default order the stages are walked lazily and merged, and
+a page costs the experiments walked past; any other order reads the stages whole (a few
+hundred bytes per experiment) and sorts in memory.
 
 The filter string is parsed by MLflow's SearchExperimentsUtils; each parsed clause is then
 checked and evaluated with the SQL store's semantics over SQLite (see
@@ -11,6 +13,10 @@ compare as integers, numeric attributes reject float literals, LIKE is case-sens
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import heapq
+import json
 import operator
 import re
 from collections.abc import Callable
@@ -160,6 +166,38 @@ class _Ordered:
         return self.value < other.value if self.ascending else other.value < self.value
 
 
+def _is_default_order(order_by: list[str] | None) -> bool:
+    if not order_by:
+        return True
+    parsed = [SearchExperimentsUtils.parse_order_by_for_search_experiments(o) for o in order_by]
+    return parsed == [("attribute", "creation_time", False), ("attribute", "experiment_id", True)]
+
+
+# ---- page tokens -----------------------------------------------------------------------
+# Opaque to clients. A walk in the default order resumes after the last experiment shown
+# ({"after": [creation_time, id]}); any other order pages by offset, in the SQL store's own
+# token format ({"offset": n}).
+def _keyset_token(experiment: Experiment) -> bytes:
+    after = [int(experiment.creation_time), str(experiment.experiment_id)]
+    return base64.b64encode(json.dumps({"after": after}).encode("utf-8"))
+
+
+def _decode_token(page_token) -> tuple[int, tuple[int, str] | None]:
+    """(offset, keyset position); bad tokens raise as the SQL store does."""
+    if page_token:
+        with contextlib.suppress(ValueError, TypeError):
+            data = json.loads(base64.b64decode(page_token))
+            after = data.get("after") if isinstance(data, dict) else None
+            if (
+                isinstance(after, list)
+                and len(after) == 2
+                and isinstance(after[0], int)
+                and str(after[1]).isdigit()
+            ):
+                return 0, (after[0], str(after[1]))
+    return SearchUtils.parse_start_offset_from_page_token(page_token), None
+
+
 def search_experiments_in_memory(
     repository: ExperimentRepository,
     workspace: str,
@@ -174,19 +212,53 @@ def search_experiments_in_memory(
     validate_max_results(max_results)
     matches = parse_filter(filter_string)
     sort_key = _order_key(order_by)
-    offset = SearchUtils.parse_start_offset_from_page_token(page_token)
-
+    offset, after = _decode_token(page_token)
     stages = LifecycleStage.view_type_to_stages(view_type)
-    if len(stages) == 1:
-        items = list(repository.list_in_workspace(workspace, stages[0]))
-    else:
-        items = [
-            i for i in repository.list_in_workspace(workspace) if i["lifecycle_stage"] in stages
-        ]
-    experiments = [e for e in map(to_experiment, items) if matches(e)]
+
+    if _is_default_order(order_by) and offset == 0:
+        return _walk_default_order(repository, workspace, stages, matches, max_results, after)
+    if after is not None:
+        raise MlflowException.invalid_parameter_value(
+            "Invalid page token: it belongs to a search in the default order"
+        )
+    # Any other order needs every experiment of the stages: read them all (GSI1), then
+    # filter, sort and cut the page here.
+    experiments = [
+        e
+        for stage in stages
+        for e in map(to_experiment, repository.list_in_workspace(workspace, stage))
+        if matches(e)
+    ]
     experiments.sort(key=sort_key)
     page = experiments[offset : offset + max_results]
     token = None
     if offset + max_results < len(experiments):
         token = SearchUtils.create_page_token(offset + max_results)
     return PagedList(page, token)
+
+
+def _walk_default_order(
+    repository: ExperimentRepository,
+    workspace: str,
+    stages: list[str],
+    matches: Predicate,
+    max_results: int,
+    after: tuple[int, str] | None,
+) -> PagedList[Experiment]:
+    """GSI1 is sorted in the default order within each stage: merge the stages' lazy walks
+    and stop after max_results + 1 matches (the extra one says whether a next page exists).
+    Cost: the experiments walked past, not the whole workspace."""
+    walks = [
+        map(
+            to_experiment,
+            repository.newest_first(workspace, s, after=after, first_page=max_results + 1),
+        )
+        for s in stages
+    ]
+    merged = heapq.merge(*walks, key=lambda e: (-int(e.creation_time), int(e.experiment_id)))
+    page: list[Experiment] = []
+    for experiment in filter(matches, merged):
+        if len(page) == max_results:
+            return PagedList(page, _keyset_token(page[-1]))
+        page.append(experiment)
+    return PagedList(page, None)

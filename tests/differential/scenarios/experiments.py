@@ -596,3 +596,50 @@ def search_after_restore(store):
     hidden = _search(store)
     store.restore_experiment(eid)
     return [hidden, _search(store), _search(store, view_type=ViewType.DELETED_ONLY)]
+
+
+# ---- search: pages in the default order (walked lazily in our store) -------------------
+def _mixed_stages(store, n: int = 12) -> None:
+    ids = [_exp(store, f"m{i:02d}", parity=str(i % 2)) for i in range(n)]
+    for eid in ids[::3]:
+        store.delete_experiment(eid)
+
+
+for _view in (ViewType.ACTIVE_ONLY, ViewType.DELETED_ONLY, ViewType.ALL):
+    for _size in (1, 4, 5):
+
+        def _default_pages(store, view=_view, size=_size):
+            _mixed_stages(store)
+            return _all_pages(store, size, view_type=view)
+
+        add(f"search_default_order_pages_{ViewType.to_string(_view)}_{_size}", _default_pages)
+
+
+@scenario()
+def search_default_order_pages_with_sparse_filter(store):
+    _mixed_stages(store, 20)
+    return _all_pages(store, 2, view_type=ViewType.ALL, filter_string="name LIKE '%7' ")
+
+
+@scenario()
+def search_default_order_explicit(store):
+    _mixed_stages(store)
+    return _all_pages(
+        store, 5, view_type=ViewType.ALL, order_by=["creation_time DESC", "experiment_id ASC"]
+    )
+
+
+@scenario()
+def search_creation_time_desc_alone_pages(store):
+    _mixed_stages(store)
+    return _all_pages(store, 5, view_type=ViewType.ALL, order_by=["creation_time DESC"])
+
+
+@scenario()
+def search_pages_survive_changes_between_pages(store):
+    _mixed_stages(store)
+    first = store.search_experiments(max_results=3)
+    store.delete_experiment(first[0].experiment_id)
+    _exp(store, "newcomer")
+    second = store.search_experiments(max_results=3, page_token=first.token)
+    return [[e.name for e in first], [e.name for e in second]]
