@@ -303,3 +303,81 @@ def test_request_counts(store):
     store.gateway.stats.reset()
     store.set_logged_model_tags(model_id, [LoggedModelTag("a", "b"), LoggedModelTag("c", "d")])
     assert store.gateway.stats.total_requests == 1
+
+
+def test_write_request_counts(store):
+    stats = store.gateway.stats
+    stats.reset()
+    model_id = store.create_logged_model("0", tags=[LoggedModelTag("a", "b")]).model_id
+    assert (stats.requests("GetItem"), stats.requests("PutItem"), stats.total_requests) == (1, 1, 2)
+    stats.reset()
+    store.finalize_logged_model(model_id, LoggedModelStatus.READY)
+    assert (stats.requests("UpdateItem"), stats.requests("Query"), stats.total_requests) == (
+        1,
+        1,
+        2,
+    )
+    run_id = store.create_run("0", "u", 0, [], "r").info.run_id
+    metrics = [Metric(f"k{i}", float(i), 1, 0, model_id=model_id) for i in range(30)]
+    store.log_batch(run_id, metrics, [], [])
+    stats.reset()
+    store.log_batch(run_id, [Metric("k0", 0.0, 1, 0, model_id=model_id)], [], [])
+    # the model side: get_run (1 Query) + models exist (1 BatchGetItem) + existing rows (1
+    # BatchGetItem); the row exists already, so it writes nothing (the run side uses GetItem,
+    # TransactWriteItems and BatchWriteItem for history points)
+    assert (stats.requests("Query"), stats.requests("BatchGetItem")) == (1, 2)
+    stats.reset()
+    store.delete_logged_model(model_id)
+    assert (stats.requests("GetItem"), stats.requests("UpdateItem"), stats.total_requests) == (
+        1,
+        1,
+        2,
+    )
+
+
+def test_models_of_another_workspace_are_invisible(store, monkeypatch, store_uri):
+    from mlflow.entities.workspace import Workspace
+    from mlflow.utils.workspace_context import WorkspaceContext
+
+    from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProvider
+
+    monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "true")
+    provider = DynamoDBWorkspaceProvider(store_uri)
+    for name in ("team-a", "team-b"):
+        provider.create_workspace(Workspace(name=name))
+    with WorkspaceContext("team-a"):
+        exp = store.create_experiment("e")
+        model_id = store.create_logged_model(exp, name="mine").model_id
+        assert [m.name for m in store.search_logged_models([exp])] == ["mine"]
+    with WorkspaceContext("team-b"):
+        for call, args in (
+            (store.get_logged_model, (model_id,)),
+            (store.finalize_logged_model, (model_id, LoggedModelStatus.READY)),
+            (store.delete_logged_model, (model_id,)),
+            (store.set_logged_model_tags, (model_id, [LoggedModelTag("k", "v")])),
+            (store.delete_logged_model_tag, (model_id, "k")),
+            (store.log_logged_model_params, (model_id, [LoggedModelParameter("p", "1")])),
+        ):
+            assert _error(call, *args).error_code == "RESOURCE_DOES_NOT_EXIST"
+        assert store.search_logged_models([exp]).to_list() == []
+    with WorkspaceContext("team-a"):
+        model = store.get_logged_model(model_id)
+        assert (model.status, model.tags, model.params) == (LoggedModelStatus.PENDING, {}, {})
+
+
+def test_param_race_has_one_winner(store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    model_id = store.create_logged_model("0").model_id
+
+    def log(value: str) -> str:
+        try:
+            store.log_logged_model_params(model_id, [LoggedModelParameter("p", value)])
+            return "ok"
+        except MlflowException as exc:
+            return exc.error_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(log, [str(i) for i in range(8)]))
+    assert sorted(outcomes) == ["BAD_REQUEST"] * 7 + ["ok"]
+    assert len(store.get_logged_model(model_id).params) == 1
