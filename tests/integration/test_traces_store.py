@@ -10,6 +10,7 @@ import pytest
 from mlflow.entities import (
     AssessmentSource,
     Expectation,
+    ExperimentTag,
     Feedback,
     SpanType,
     TraceInfo,
@@ -162,3 +163,79 @@ def test_latest_page_is_one_query(store):
     assert [t.trace_id for t in found] == [f"tr-{i:03d}" for i in range(29, 19, -1)]
     assert token
     assert stats.total_requests == 1 and stats.requests("Query") == 1
+
+
+def test_get_trace_and_trace_info_request_counts(store):
+    exp = store.create_experiment("counts")
+    t = new_trace_hex()
+    store.log_spans(
+        exp, [make_span(t, i, None if i == 1 else 1, f"s{i}", i, i + 5) for i in range(1, 21)]
+    )
+    stats = store.gateway.stats
+    stats.reset()
+    trace = store.get_trace(f"tr-{t}")
+    assert len(trace.data.spans) == 20
+    assert stats.total_requests == 1 and stats.requests("Query") == 1
+    stats.reset()
+    store.get_trace_info(f"tr-{t}")
+    assert stats.total_requests == 1 and stats.requests("GetItem") == 1
+
+
+def test_five_thousand_spans_and_a_3mb_attribute_round_trip(store):
+    exp = store.create_experiment("huge")
+    t = new_trace_hex()
+    blob = "".join(uuid.uuid4().hex for _ in range(100_000))  # 3.2 MB of random hex
+    spans = [make_span(t, 1, None, "root", 0, 10_000, {"payload": blob})]
+    spans += [
+        make_span(t, i, 1 + (i // 100), f"span-{i}", i, i + 1, {"i": i, "text": "é" * (i % 7)})
+        for i in range(2, 5001)
+    ]
+    # The exporter sends spans in several batches; so do we.
+    for start in range(0, len(spans), 1000):
+        store.log_spans(exp, spans[start : start + 1000])
+    trace = store.get_trace(f"tr-{t}")
+    assert len(trace.data.spans) == 5000
+    stored = {s.span_id: s.to_dict() for s in trace.data.spans}
+    for original in spans:
+        assert stored[original.span_id] == original.to_dict()
+    assert trace.data.spans[0].attributes["payload"] == blob
+    info = store.get_trace_info(f"tr-{t}")
+    assert info.state == TraceState.OK and info.execution_duration == 10_000
+
+
+def test_trace_retention_sets_ttl_on_every_item(store, monkeypatch):
+    from boto3.dynamodb.conditions import Key
+
+    from mlflow_dynamodbstore.schema import keys
+    from mlflow_dynamodbstore.stores.tracking.trace_ops import TRACE_RETENTION_TAG
+
+    exp = store.create_experiment("ttl")
+    store.set_experiment_tag(exp, ExperimentTag(TRACE_RETENTION_TAG, "2d"))
+    t = new_trace_hex()
+    store.log_spans(exp, [make_span(t, 1, None, "root", 0, 5), make_span(t, 2, 1, "c", 1, 2)])
+    items = list(store.gateway.query(Key("PK").eq(keys.trace_pk(f"tr-{t}"))))
+    expected = (BASE_NS // 1_000_000 + 2 * 86_400_000) // 1000
+    assert len(items) == 3 and {int(i["ttl"]) for i in items} == {expected}
+
+    other = store.create_experiment("no-ttl")
+    store.start_trace(
+        TraceInfo(
+            trace_id="tr-plain",
+            trace_location=TraceLocation.from_experiment_id(other),
+            request_time=1000,
+            state=TraceState.OK,
+        )
+    )
+    assert "ttl" not in store.gateway.get_item(keys.trace_key("tr-plain"))
+    monkeypatch.setenv("MLFLOW_DYNAMODB_TRACE_RETENTION", "1h")
+    store.start_trace(
+        TraceInfo(
+            trace_id="tr-env",
+            trace_location=TraceLocation.from_experiment_id(other),
+            request_time=1000,
+            state=TraceState.OK,
+        )
+    )
+    assert (
+        int(store.gateway.get_item(keys.trace_key("tr-env"))["ttl"]) == (1000 + 3_600_000) // 1000
+    )
