@@ -125,6 +125,33 @@ def test_metric_filters_bound_the_metric_walk(stores, filter_string):
         assert _all_pages(ddb, exp_ids, filter_string, ViewType.ALL, order_by, 3) == expected
 
 
+START_TIME_FILTERS = [
+    "attributes.start_time >= 1700000003000",
+    "attributes.start_time > 1700000002999.5 and attributes.start_time < 1700000008000",
+    "created = 1700000005000",
+    "attributes.start_time <= 1700000001000",
+    "attributes.start_time > 1700000009000",
+    "attributes.start_time < -1e25",
+    "attributes.start_time > 1e25",
+    "attributes.start_time < 1e25",
+    "attributes.start_time > 1700000002000 and attributes.start_time < 1700000001000",
+]
+
+
+@pytest.mark.parametrize("filter_string", START_TIME_FILTERS)
+def test_start_time_filters_bound_the_run_walks(stores, filter_string):
+    sql, ddb, exp_ids = stores
+    for order_by in (None, ["start_time ASC"], ["metrics.acc"], ["params.p DESC"]):
+        expected = _all_pages(sql, exp_ids, filter_string, ViewType.ALL, order_by, 4)
+        assert _all_pages(ddb, exp_ids, filter_string, ViewType.ALL, order_by, 4) == expected
+
+
+def test_start_times_beyond_64_bits_match_nothing_instead_of_failing(stores):
+    _, ddb, exp_ids = stores  # SQLite raises OverflowError (a 500) on these
+    for f in ("start_time > 99999999999999999999999", "start_time < -99999999999999999999999"):
+        assert list(ddb.search_runs(exp_ids, f, ViewType.ALL, 10)) == []
+
+
 def test_one_experiment_and_unknown_ones(stores):
     sql, ddb, exp_ids = stores
     for ids in ([exp_ids[1]], [exp_ids[0], "424242"], ["424242"], []):
@@ -294,6 +321,18 @@ def test_default_order_page_reads_one_query_per_experiment(ddb):
     assert len(page) == 10 and page.token
     assert stats["BatchGetItem"].requests == 1  # the experiments
     assert stats["Query"].requests == 2 + 10  # one GSI1 page each + each result's partition
+
+
+def test_a_recent_start_time_filter_reads_only_recent_runs(ddb):
+    exp = ddb.create_experiment("recent")
+    _fill(ddb, exp, 120, metric=False)
+    for order_by in (None, ["params.p"]):
+        page, stats = _requests(
+            ddb, [exp], f"attributes.start_time >= {BASE_TIME + 117}", ViewType.ALL, 50, order_by
+        )
+        assert [r.info.run_name for r in page][:1] == ["run-119"] and len(page) == 3
+        assert stats["Query"].requests == 1 + 3  # the bounded GSI1 page + the 3 results
+        assert stats["Query"].read_capacity < 5
 
 
 def test_metric_order_page_cost_does_not_grow_with_the_experiment(ddb):

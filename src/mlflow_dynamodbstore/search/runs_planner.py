@@ -24,6 +24,13 @@ from typing import Any
 
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.search.runs_bounds import (
+    EVERYTHING,
+    KeyRange,
+    metric_rank_range,
+    start_time_cursor_range,
+    start_time_filter_range,
+)
 from mlflow_dynamodbstore.search.runs_filter import ATTRIBUTE, METRIC, RunFilter
 from mlflow_dynamodbstore.search.runs_loader import ViewLoader
 from mlflow_dynamodbstore.search.runs_order import MISSING, NAN, PRESENT, Desc, RunOrder
@@ -36,14 +43,13 @@ from mlflow_dynamodbstore.search.runs_page import (
 from mlflow_dynamodbstore.search.runs_reads import (
     GSI1,
     GSI2,
-    after_prefix,
     metric_rank_condition,
     metric_rank_prefix_condition,
     read_metas,
     run_list_condition,
     walk,
 )
-from mlflow_dynamodbstore.search.runs_view import SQL_FLOAT_MAX, RunView, sql_metric_value
+from mlflow_dynamodbstore.search.runs_view import RunView, sql_metric_value
 
 Groups = Iterator[list[RunView]]
 
@@ -64,6 +70,8 @@ class RunSearch:
         # Enough for the page, one more match (is there a next page?) and one more run to
         # close a group of ties; walks grow their pages when a filter rejects runs.
         self.first_limit = None if self.max_results is None else self.max_results + 2
+        # start_time clauses bound every GSI1 walk (e.g. the UI's "created in the last day")
+        self.time_range = start_time_filter_range(self.run_filter)
 
     @property
     def strategy(self) -> str:
@@ -89,7 +97,6 @@ class RunSearch:
     def _start_time_groups(self, cursor_raw: list | None) -> Groups:
         ascending = bool(self.order.clauses) and self.order.clauses[0].ascending
         exact = self.order.is_default
-        bounds = _start_time_bounds(self.order, cursor_raw, ascending, exact)
 
         def merge_key(view: RunView) -> Any:
             if exact:
@@ -98,15 +105,26 @@ class RunSearch:
             return start if ascending else Desc(start)
 
         streams = [
-            self._gsi1_stream(exp, ascending, bounds(exp), merge_key) for exp in self.experiments
+            self._gsi1_stream(
+                exp,
+                ascending,
+                start_time_cursor_range(exp, self.order, cursor_raw, ascending),
+                merge_key,
+            )
+            for exp in self.experiments
         ]
         return group_candidates(merge_streams(streams), exact=exact)
 
     def _gsi1_stream(
-        self, experiment_id: str, ascending: bool, bound: dict, merge_key, *, first_limit=-1
+        self, experiment_id: str, ascending: bool, key_range: KeyRange, merge_key, *, whole=False
     ) -> Iterator[Candidate]:
-        condition = run_list_condition(experiment_id, **bound)
-        limit = self.first_limit if first_limit == -1 else first_limit
+        """Runs of one experiment in start-time order, within ``key_range`` and what the
+        filter's start_time clauses allow; ``whole`` reads full 1 MB pages at once."""
+        key_range &= self.time_range
+        if key_range.empty:
+            return
+        condition = run_list_condition(experiment_id, lower=key_range.lower, upper=key_range.upper)
+        limit = None if whole else self.first_limit
         for page in walk(self.gateway, condition, index=GSI1, forward=ascending, first_limit=limit):
             for view in self.loader.load(page):
                 yield merge_key(view), view.start_time, view
@@ -120,38 +138,26 @@ class RunSearch:
         on_key = [c for c in self.run_filter.clauses if c.kind == METRIC and c.key == clause.key]
         phases = []
         if flag == PRESENT:
-            phases.append(self._ranked_groups(clause.key, clause.ascending, value, on_key))
+            key_range = metric_rank_range(on_key, clause.ascending, value)
+            phases.append(self._ranked_groups(clause.key, clause.ascending, key_range))
         if flag in (PRESENT, NAN) and all(c.comparator == "!=" for c in on_key):
             phases.append(self._nan_group(clause.key))
         if not on_key:
             phases.append(self._missing_groups(clause.key, cursor_raw if flag == MISSING else None))
         return itertools.chain.from_iterable(phases)
 
-    def _ranked_groups(
-        self, key: str, ascending: bool, resume: float | None, on_key: list
-    ) -> Groups:
-        low, high = _value_range(on_key)
-        # the cursor's value group is re-read: its runs are re-sorted by the full key
-        if resume is not None and ascending:
-            low = resume if low is None else max(low, resume)
-        if resume is not None and not ascending:
-            high = resume if high is None else min(high, resume)
-        if low is not None and high is not None and low > high:
+    def _ranked_groups(self, key: str, ascending: bool, key_range: KeyRange) -> Groups:
+        if key_range.empty:
             return iter(())
-        # SQL compares +-inf as +-max double, so a bound at +-max double takes in +-inf too
-        lower = None
-        if low is not None and low > -SQL_FLOAT_MAX:
-            lower = keys.metric_rank_value_prefix(low)
-        upper = after_prefix(keys.metric_rank_value_prefix(math.inf))  # below every NaN
-        if high is not None and high < SQL_FLOAT_MAX:
-            upper = after_prefix(keys.metric_rank_value_prefix(high))
-        streams = [self._rank_stream(exp, key, ascending, lower, upper) for exp in self.experiments]
+        streams = [self._rank_stream(exp, key, ascending, key_range) for exp in self.experiments]
         return group_candidates(merge_streams(streams), exact=False)
 
     def _rank_stream(
-        self, experiment_id: str, key: str, ascending: bool, lower: str | None, upper: str
+        self, experiment_id: str, key: str, ascending: bool, key_range: KeyRange
     ) -> Iterator[Candidate]:
-        condition = metric_rank_condition(experiment_id, key, lower=lower, upper=upper)
+        condition = metric_rank_condition(
+            experiment_id, key, lower=key_range.lower, upper=key_range.upper
+        )
         for page in walk(
             self.gateway, condition, index=GSI2, forward=ascending, first_limit=self.first_limit
         ):
@@ -201,14 +207,14 @@ class RunSearch:
             return
 
         # only the metric: missing runs follow in the default order, i.e. GSI1 backwards
-        def bound(exp: str) -> dict:
+        def resume(exp: str) -> KeyRange:
             if cursor_raw is None:
-                return {}
+                return EVERYTHING
             start_time, run_id = cursor_raw[1], cursor_raw[2]
-            return {"upper": keys.run_list_keys(exp, start_time, run_id)["GSI1SK"]}
+            return KeyRange(upper=keys.run_list_keys(exp, start_time, run_id)["GSI1SK"])
 
         streams = [
-            _without_metric(self._gsi1_stream(exp, False, bound(exp), self.order.key), key)
+            _without_metric(self._gsi1_stream(exp, False, resume(exp), self.order.key), key)
             for exp in self.experiments
         ]
         yield from group_candidates(merge_streams(streams), exact=True)
@@ -218,42 +224,15 @@ class RunSearch:
         views = [
             candidate[2]
             for exp in self.experiments
-            for candidate in self._gsi1_stream(exp, False, {}, lambda v: None, first_limit=None)
+            for candidate in self._gsi1_stream(exp, False, EVERYTHING, _no_key, whole=True)
         ]
         if views:
             yield views
 
 
-def _value_range(clauses: list) -> tuple[float | None, float | None]:
-    """The (low, high) closed range of values that metric clauses allow (None: unbounded);
-    the exact comparison is still made in memory."""
-    low = high = None
-    for c in clauses:
-        if c.comparator in (">", ">=", "="):
-            low = c.value if low is None else max(low, c.value)
-        if c.comparator in ("<", "<=", "="):
-            high = c.value if high is None else min(high, c.value)
-    return low, high
+def _no_key(view: RunView) -> None:
+    return None
 
 
 def _without_metric(stream: Iterator[Candidate], key: str) -> Iterator[Candidate]:
     return (c for c in stream if key not in c[2].metrics)
-
-
-def _start_time_bounds(order: RunOrder, cursor_raw: list | None, ascending: bool, exact: bool):
-    """Per experiment, the GSI1 bound where a start_time walk resumes after the cursor."""
-    if cursor_raw is None:
-        return lambda exp: {}
-    if exact:
-        start_time, run_id = cursor_raw[-2], cursor_raw[-1]
-        if order.clauses:  # ["start_time DESC"]: raw is [[flag, value], run_id]
-            flag, start_time = cursor_raw[0]
-            if flag != PRESENT:
-                return lambda exp: {}
-        return lambda exp: {"upper": keys.run_list_keys(exp, start_time, run_id)["GSI1SK"]}
-    flag, start_time = cursor_raw[0]
-    if flag != PRESENT:
-        return lambda exp: {}
-    if ascending:
-        return lambda exp: {"lower": keys.run_list_time_bound(start_time)}
-    return lambda exp: {"upper": keys.run_list_time_bound(start_time + 1)}

@@ -58,14 +58,9 @@ def walk(
 def run_list_condition(
     experiment_id: str, *, lower: str | None = None, upper: str | None = None
 ) -> ConditionBase:
-    """GSI1 condition on an experiment's runs, optionally ``GSI1SK >= lower`` or
-    ``GSI1SK < upper`` (bounds from keys.run_list_time_bound / keys.run_list_keys)."""
-    condition = Key("GSI1PK").eq(keys.runs_gsi1pk(experiment_id))
-    if lower is not None:
-        return condition & Key("GSI1SK").gte(lower)
-    if upper is not None:
-        return condition & Key("GSI1SK").lt(upper)
-    return condition
+    """GSI1 condition on an experiment's runs, ``lower <= GSI1SK <= upper`` (either may be
+    None; bounds come from search/runs_bounds)."""
+    return _ranged(Key("GSI1PK").eq(keys.runs_gsi1pk(experiment_id)), "GSI1SK", lower, upper)
 
 
 def metric_rank_condition(
@@ -73,13 +68,17 @@ def metric_rank_condition(
 ) -> ConditionBase:
     """GSI2 condition on an experiment's ranking by one metric: ``lower <= GSI2SK <= upper``
     (either may be None)."""
-    condition = Key("GSI2PK").eq(keys.metric_rank_pk(experiment_id, key))
+    pk = Key("GSI2PK").eq(keys.metric_rank_pk(experiment_id, key))
+    return _ranged(pk, "GSI2SK", lower, upper)
+
+
+def _ranged(condition: ConditionBase, sk: str, lower: str | None, upper: str | None):
     if lower is not None and upper is not None:
-        return condition & Key("GSI2SK").between(lower, upper)
+        return condition & Key(sk).between(lower, upper)
     if lower is not None:
-        return condition & Key("GSI2SK").gte(lower)
+        return condition & Key(sk).gte(lower)
     if upper is not None:
-        return condition & Key("GSI2SK").lte(upper)
+        return condition & Key(sk).lte(upper)
     return condition
 
 
