@@ -23,7 +23,7 @@ from mlflow_dynamodbstore.repositories.runs_changes import (
     plan_change,
     split_change,
 )
-from mlflow_dynamodbstore.repositories.runs_items import apply_spilled
+from mlflow_dynamodbstore.repositories.runs_items import apply_spilled, is_spilled
 from mlflow_dynamodbstore.schema import keys
 
 Item = dict[str, Any]
@@ -46,6 +46,10 @@ class RunNotActive(Exception):
         super().__init__(run_id, lifecycle_stage)
         self.run_id = run_id
         self.lifecycle_stage = lifecycle_stage
+
+
+class RunContention(Exception):
+    """Too many concurrent writers kept changing the run; the write was not applied."""
 
 
 class RunIdTaken(Exception):
@@ -157,7 +161,7 @@ class RunRepository:
         spilled_metrics = [
             keys.metric_latest_key(run_id, k)
             for k, v in meta.get("metrics", {}).items()
-            if isinstance(v, dict) and v.get("spilled")
+            if is_spilled(v)
         ]
         if spilled_metrics:
             spilled += self.gateway.batch_get(spilled_metrics, consistent=True)
@@ -234,7 +238,7 @@ class RunRepository:
             meta = self.get_meta(run_id, workspace)
             if require_active:
                 self.check_active(meta, experiment)
-        raise RuntimeError(f"run {run_id}: too many concurrent writers, giving up")
+        raise RunContention(run_id)
 
     def _try_write(self, meta: Item, write: RunWrite) -> bool:
         """Write the plan if META is still at the version read; False if it moved on."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 from mlflow.entities import Metric
@@ -152,5 +151,4 @@ class RunMetricOps:
 
 
 def _metric(point: Point) -> Metric:
-    value = math.nan if math.isnan(point.value) else point.value
-    return Metric(key=point.key, value=value, timestamp=point.timestamp, step=point.step)
+    return Metric(key=point.key, value=point.value, timestamp=point.timestamp, step=point.step)

@@ -18,6 +18,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import (
     INVALID_PARAMETER_VALUE,
     RESOURCE_DOES_NOT_EXIST,
+    TEMPORARILY_UNAVAILABLE,
 )
 from mlflow.utils.mlflow_tags import (
     MLFLOW_LOGGED_MODELS,
@@ -43,6 +44,7 @@ from mlflow.utils.validation import (
 
 from mlflow_dynamodbstore.repositories.run_inputs import RunInputsRepository
 from mlflow_dynamodbstore.repositories.runs import (
+    RunContention,
     RunMissing,
     RunNotActive,
     RunRepository,
@@ -86,6 +88,11 @@ class RunOps(RunMetricOps):
                 f"The run {run_id} must be in the 'active' state. "
                 f"Current state is {exc.lifecycle_stage}.",
                 INVALID_PARAMETER_VALUE,
+            ) from None
+        except RunContention:
+            raise MlflowException(
+                f"Run {run_id} is being changed by too many writers at once; try again.",
+                TEMPORARILY_UNAVAILABLE,
             ) from None
         except RunTooLarge:
             raise MlflowException(
