@@ -194,12 +194,20 @@ def sqlite_template(tmp_path_factory) -> str:
 @pytest.fixture
 def compare(tmp_path, store_uri, monkeypatch, sqlite_template):
     """compare(scenario): run it on both stores and assert the logs match."""
-    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore
-
     from mlflow_dynamodbstore.stores.registry_store import DynamoDBRegistryStore
 
-    def check(scenario: Callable[[Recorder], None]) -> list[tuple]:
+    def check(scenario: Callable[[Recorder], None], *, workspaces: bool = False) -> list[tuple]:
+        """With ``workspaces``, MLFLOW_ENABLE_WORKSPACES is on and the reference is MLflow's
+        workspace-aware SQL store; the scenario enters workspaces with WorkspaceContext."""
         shutil.copyfile(sqlite_template, tmp_path / "r.db")
+        if workspaces:
+            from mlflow.store.model_registry.sqlalchemy_workspace_store import (
+                WorkspaceAwareSqlAlchemyStore as SqlAlchemyStore,
+            )
+
+            monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "true")
+        else:
+            from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore
         sql = SqlAlchemyStore(f"sqlite:///{tmp_path}/r.db")
         ddb = DynamoDBRegistryStore(store_uri)
         sql_log = run(sql, scenario, monkeypatch)

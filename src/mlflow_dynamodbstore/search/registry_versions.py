@@ -155,9 +155,11 @@ def _load(
         metas = models.find_many(workspace, sorted(set(names))) if names else []
         return [versions.read_model(m["model_id"]) for m in metas]
     run_ids = _narrowing(clauses, "run_id")
-    if run_ids is not None:
+    # Versions with an empty run id are not in GSI2 (keys cannot be empty): '' needs the scan
+    # of the workspace's versions below.
+    if run_ids is not None and all(run_ids):
         model_ids = sorted(
-            {v["model_id"] for r in set(run_ids) if r for v in versions.list_by_run(workspace, r)}
+            {v["model_id"] for r in set(run_ids) for v in versions.list_by_run(workspace, r)}
         )
         loaded = [versions.read_model(m) for m in model_ids]
         return [(meta, vs) for meta, vs in loaded if meta is not None]
