@@ -76,6 +76,19 @@ def test_version_tags_beyond_one_item_are_bad_input(store):
     assert len(store.get_model_version("m", 1).tags) == 3
 
 
+def test_model_tags_beyond_one_item_are_bad_input(store):
+    big = "v" * 100_000
+    tags = [RegisteredModelTag(f"k{i}", big) for i in range(4)]
+    assert _code(store.create_registered_model, "m", tags=tags) == "INVALID_PARAMETER_VALUE"
+    store.create_registered_model("m", tags=tags[:3])
+    assert _code(store.set_registered_model_tag, "m", tags[3]) == "INVALID_PARAMETER_VALUE"
+    assert _code(store.update_registered_model, "m", big) == "INVALID_PARAMETER_VALUE"
+    # Replacing a big tag by a small one is fine: the check is on the result.
+    store.set_registered_model_tag("m", RegisteredModelTag("k0", "small"))
+    store.update_registered_model("m", "d" * 50_000)
+    assert store.get_registered_model("m").tags["k0"] == "small"
+
+
 def test_workspaces_isolate_models_versions_and_webhooks(store, monkeypatch):
     from mlflow.entities.webhook import WebhookAction, WebhookEntity, WebhookEvent
 

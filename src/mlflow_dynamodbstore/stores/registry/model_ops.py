@@ -36,6 +36,7 @@ from mlflow_dynamodbstore.repositories.registry_entities import (
     to_registered_model,
 )
 from mlflow_dynamodbstore.search.registry_models import search_registered_models
+from mlflow_dynamodbstore.stores.registry.limits import check_item_payload
 
 Item = dict[str, Any]
 
@@ -81,6 +82,7 @@ class RegisteredModelOps:
         for tag in tags or []:
             _validate_registered_model_tag(tag.key, tag.value)
         validate_name_size(name)
+        check_item_payload("registered model", description, {t.key: t.value for t in tags or []})
         workspace = self._get_active_workspace()
         try:
             meta = self.models.create(
@@ -104,6 +106,7 @@ class RegisteredModelOps:
 
     def update_registered_model(self, name, description, deployment_job_id=None):
         meta = self._model_item(name)
+        check_item_payload("registered model", description, meta.get("tags"), meta.get("aliases"))
         try:
             meta = self.models.update_description(
                 meta["model_id"], description, get_current_time_millis()
@@ -174,6 +177,8 @@ class RegisteredModelOps:
         _validate_model_name(name)
         _validate_registered_model_tag(tag.key, tag.value)
         meta = self._model_item(name)
+        tags = {**(meta.get("tags") or {}), tag.key: tag.value}
+        check_item_payload("registered model", meta.get("description"), tags, meta.get("aliases"))
         try:
             self.models.set_tag(meta["model_id"], tag.key, tag.value)
         except ModelNotFound:

@@ -44,28 +44,16 @@ from mlflow_dynamodbstore.repositories.registered_models import (
 )
 from mlflow_dynamodbstore.repositories.registry_entities import to_model_version
 from mlflow_dynamodbstore.search.registry_versions import search_model_versions
+from mlflow_dynamodbstore.stores.registry.limits import check_item_payload
 from mlflow_dynamodbstore.stores.registry.model_ops import model_not_found
 
 Item = dict[str, Any]
-
-# A version item holds its tags inline and DynamoDB items are at most 400 KB.
-MAX_VERSION_TAG_BYTES = 350_000
 
 
 def version_not_found(name: str, version: Any) -> MlflowException:
     return MlflowException(
         f"Model Version (name={name}, version={version}) not found", RESOURCE_DOES_NOT_EXIST
     )
-
-
-def _check_tag_budget(tags: dict[str, str]) -> None:
-    size = sum(len(k.encode()) + len((v or "").encode()) for k, v in tags.items())
-    if size > MAX_VERSION_TAG_BYTES:
-        raise MlflowException(
-            f"The tags of a model version may hold at most {MAX_VERSION_TAG_BYTES} bytes in "
-            f"total (DynamoDB's item size limit); these hold {size}.",
-            INVALID_PARAMETER_VALUE,
-        )
 
 
 class ModelVersionOps:
@@ -100,7 +88,7 @@ class ModelVersionOps:
         for tag in tags or []:
             _validate_model_version_tag(tag.key, tag.value)
         tag_map = {t.key: t.value for t in tags or []}
-        _check_tag_budget(tag_map)
+        check_item_payload("model version", description, tag_map)
         storage_location = source
         if urllib.parse.urlparse(source).scheme == "models":
             storage_location, run_id = self._resolve_models_uri(source, run_id)
@@ -163,6 +151,7 @@ class ModelVersionOps:
     def update_model_version(self, name, version, description=None) -> ModelVersion:
         now = get_current_time_millis()
         meta, item = self._version_items(name, version)
+        check_item_payload("model version", description, item.get("tags"))
         try:
             item = self.versions.update(
                 meta["model_id"],
@@ -234,7 +223,8 @@ class ModelVersionOps:
         number = _validate_model_version(version)
         _validate_model_version_tag(tag.key, tag.value)
         meta, item = self._version_items(name, number)
-        _check_tag_budget({**(item.get("tags") or {}), tag.key: tag.value})
+        tags = {**(item.get("tags") or {}), tag.key: tag.value}
+        check_item_payload("model version", item.get("description"), tags)
         try:
             self.versions.set_tag(meta["model_id"], number, tag.key, tag.value)
         except VersionNotFound:
