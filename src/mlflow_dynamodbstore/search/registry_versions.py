@@ -153,7 +153,8 @@ def _load(
     names = _narrowing(clauses, "name")
     if names is not None:
         metas = models.find_many(workspace, sorted(set(names))) if names else []
-        return [versions.read_model(m["model_id"]) for m in metas]
+        loaded = [versions.read_model(m["model_id"]) for m in metas]
+        return [(meta, vs) for meta, vs in loaded if meta is not None]  # deleted meanwhile
     run_ids = _narrowing(clauses, "run_id")
     # Versions with an empty run id are not in GSI2 (keys cannot be empty): '' needs the scan
     # of the workspace's versions below.
