@@ -162,11 +162,25 @@ def test_one_experiment_and_unknown_ones(stores):
 
 def test_run_ids_in_and_not_in(stores):
     sql, ddb, exp_ids = stores
-    some = _ids(sql.search_runs(exp_ids, None, ViewType.ALL, 1000))[::5]
-    listed = ", ".join(f"'{r}'" for r in some)
-    for f in (f"attributes.run_id IN ({listed})", f"run_id NOT IN ({listed})"):
-        expected = _ids(sql.search_runs(exp_ids, f, ViewType.ALL, 1000))
-        assert _ids(ddb.search_runs(exp_ids, f, ViewType.ALL, 1000)) == expected
+    all_ids = _ids(sql.search_runs(exp_ids, None, ViewType.ALL, 1000))
+    some = all_ids[::5]
+    listed = ", ".join(f"'{r}'" for r in [*some, "f" * 32, "x" * 300])
+    for f in (
+        f"attributes.run_id IN ({listed})",
+        f"run_id NOT IN ({listed})",
+        f"run_id = '{all_ids[3]}'",
+        f"run_id = '{all_ids[3]}' and run_id IN ({listed})",
+        f"run_id IN ({listed}) and metrics.acc > 0",
+        f"run_id IN ({listed}) and run_id != '{some[0]}'",
+    ):
+        for order_by in (None, ["metrics.acc DESC"], ["params.p"]):
+            expected = _all_pages(sql, exp_ids, f, ViewType.ACTIVE_ONLY, order_by, 2)
+            assert _all_pages(ddb, exp_ids, f, ViewType.ACTIVE_ONLY, order_by, 2) == expected
+    # a listed run of an experiment that is not searched stays out
+    f = f"run_id IN ({listed})"
+    assert _ids(ddb.search_runs(exp_ids[:1], f, ViewType.ALL, 100)) == _ids(
+        sql.search_runs(exp_ids[:1], f, ViewType.ALL, 100)
+    )
 
 
 def test_returned_runs_are_the_same_entities(stores):
@@ -333,6 +347,17 @@ def test_a_recent_start_time_filter_reads_only_recent_runs(ddb):
         assert [r.info.run_name for r in page][:1] == ["run-119"] and len(page) == 3
         assert stats["Query"].requests == 1 + 3  # the bounded GSI1 page + the 3 results
         assert stats["Query"].read_capacity < 5
+
+
+def test_listed_run_ids_are_read_directly(ddb):
+    exp = ddb.create_experiment("listed")
+    _fill(ddb, exp, 150, metric=False)
+    wanted = [r.info.run_id for r in ddb.search_runs([exp], None, ViewType.ALL, 1000)][::30]
+    listed = ", ".join(f"'{r}'" for r in wanted)
+    page, stats = _requests(ddb, [exp], f"run_id IN ({listed})", ViewType.ALL, 50, ["params.p"])
+    assert sorted(r.info.run_id for r in page) == sorted(wanted)
+    assert stats["BatchGetItem"].requests == 2  # the experiment, the listed runs
+    assert stats["Query"].requests == len(wanted)  # only the results' partitions
 
 
 def test_metric_order_page_cost_does_not_grow_with_the_experiment(ddb):

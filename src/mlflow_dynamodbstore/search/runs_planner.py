@@ -52,6 +52,7 @@ from mlflow_dynamodbstore.search.runs_reads import (
 from mlflow_dynamodbstore.search.runs_view import RunView, sql_metric_value
 
 Groups = Iterator[list[RunView]]
+_MAX_RUN_ID_LENGTH = 256  # longer ids are never created (and would overflow a key)
 
 
 @dataclass
@@ -75,6 +76,8 @@ class RunSearch:
 
     @property
     def strategy(self) -> str:
+        if self._listed_run_ids() is not None:
+            return "ids"
         first = self.order.clauses[0] if self.order.clauses else None
         if first is None or (first.kind == ATTRIBUTE and first.key == "start_time"):
             return "start_time"
@@ -86,12 +89,41 @@ class RunSearch:
         if not self.experiments:
             return [], False
         groups = {
+            "ids": self._listed_groups,
             "start_time": self._start_time_groups,
             "metric": self._metric_groups,
             "full": self._full_groups,
         }[self.strategy](cursor_raw)
         cursor = self.order.key_from_token(cursor_raw) if cursor_raw is not None else None
         return take_page(groups, self.order, self.run_filter.matches, cursor, self.max_results)
+
+    # ---- run_id = / IN: the listed runs only ----------------------------------------------
+    def _listed_run_ids(self) -> list[str] | None:
+        """The only run ids the filter can accept (``attributes.run_id = 'x'`` or ``IN``), or
+        None when it does not restrict ids; the UI's run comparison searches this way."""
+        allowed: set[str] | None = None
+        for c in self.run_filter.clauses:
+            if c.kind != ATTRIBUTE or c.key != "run_id":
+                continue
+            if c.comparator == "IN":
+                ids = {v for v in c.value if isinstance(v, str)}
+            elif c.comparator == "=" and isinstance(c.value, str):
+                ids = {c.value}
+            else:
+                continue
+            allowed = ids if allowed is None else allowed & ids
+        if allowed is None:
+            return None
+        # an id no run of ours can have (see RunRepository) is not even looked up
+        return sorted(r for r in allowed if 0 < len(r) <= _MAX_RUN_ID_LENGTH)
+
+    def _listed_groups(self, cursor_raw: list | None) -> Groups:
+        """The listed runs by BatchGetItem (100 per request), sorted in memory; runs of
+        other experiments are dropped by the loader."""
+        metas = read_metas(self.gateway, self._listed_run_ids() or [])
+        views = self.loader.load(list(metas.values()))
+        if views:
+            yield views
 
     # ---- start_time order: GSI1 ----------------------------------------------------------
     def _start_time_groups(self, cursor_raw: list | None) -> Groups:
