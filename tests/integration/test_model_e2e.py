@@ -9,6 +9,7 @@ import json
 import mlflow
 import numpy as np
 import pytest
+import requests
 from mlflow import MlflowClient
 from mlflow.entities import LoggedModelStatus
 from sklearn.linear_model import LogisticRegression
@@ -23,6 +24,32 @@ def _train() -> tuple[LogisticRegression, np.ndarray]:
     x = rng.normal(size=(60, 3))
     y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int)
     return LogisticRegression().fit(x, y), x
+
+
+def _ui_models_tab(url: str, experiment_id: str, model_id: str) -> None:
+    """The requests the UI's Models tab makes (body as the UI's JS bundle builds it)."""
+    body = {
+        "experiment_ids": [experiment_id],
+        "order_by": [{"field_name": "creation_time", "ascending": False}],
+    }
+    search = requests.post(f"{url}/ajax-api/2.0/mlflow/logged-models/search", json=body)
+    assert search.status_code == 200
+    models = search.json()["models"]
+    assert [m["info"]["model_id"] for m in models] == [model_id]
+    assert models[0]["data"]["metrics"][0]["key"] == "accuracy"
+    got = requests.get(f"{url}/ajax-api/2.0/mlflow/logged-models/{model_id}")
+    assert got.json()["model"]["info"]["status"] == "LOGGED_MODEL_READY"
+    files = requests.get(
+        f"{url}/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/directories"
+    )
+    assert "MLmodel" in {f["path"] for f in files.json()["files"]}
+    bad = requests.post(
+        f"{url}/ajax-api/2.0/mlflow/logged-models/search", json={**body, "filter": "foo = 'x'"}
+    )
+    assert bad.status_code == 400
+    assert bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    missing = requests.get(f"{url}/ajax-api/2.0/mlflow/logged-models/m-missing")
+    assert (missing.status_code, missing.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
 
 
 def test_log_register_alias_load(store_uri, tmp_path):
@@ -68,6 +95,7 @@ def test_log_register_alias_load(store_uri, tmp_path):
             # and by logged model id, as the UI's Models tab links it
             by_id = mlflow.sklearn.load_model(f"models:/{info.model_id}")
             np.testing.assert_array_equal(by_id.predict(x), model.predict(x))
+            _ui_models_tab(url, run.info.experiment_id, info.model_id)
         finally:
             mlflow.set_tracking_uri(None)
             mlflow.set_registry_uri(None)
