@@ -7,11 +7,13 @@
   order (BatchGetItem of the META items of each page of ranks), then the runs whose value
   is NaN (one group: SQL ties them), then the runs without the metric (a GSI1 walk skipping
   runs that have it), which is where SQL places them for both directions.
+- ``attributes.run_id = / IN`` in the filter, any order: BatchGetItem of the listed runs.
 - Anything else: read every run of the experiments from GSI1 and sort in memory.
 
 Runs that tie on the column an index orders by are collected as one group and sorted by
 the full SQL key (runs_page). Page tokens hold the last run's sort key; each walk starts at
-the cursor's first sort value, so later pages do not re-read earlier ones.
+the cursor's first sort value, so later pages do not re-read earlier ones; filter clauses
+on the walked column narrow the walk too (runs_bounds).
 """
 
 from __future__ import annotations
