@@ -372,3 +372,57 @@ def test_metric_order_page_cost_does_not_grow_with_the_experiment(ddb):
         values = [r.data.metrics["m"] for r in page]
         assert values == sorted(values, reverse=True)
     assert costs[1] <= 2 * costs[0]
+
+
+# ---- random combinations of filters, orders, views and page sizes -------------------------
+CLAUSE_POOL = [
+    "metrics.acc > 0",
+    "metrics.acc <= 2",
+    "metrics.acc != 1",
+    "metrics.loss < 5",
+    "params.p != 'a'",
+    "params.p LIKE '%a%'",
+    "params.q IS NULL",
+    "tags.t IS NOT NULL",
+    "tags.group ILIKE 'g%'",
+    "attributes.status != 'RUNNING'",
+    "attributes.start_time >= 1700000002000",
+    "attributes.end_time > 1700000000010",
+    "datasets.name != 'ds-b'",
+    "attributes.user_id != 'carol'",
+]
+ORDER_POOL = [
+    "metrics.acc",
+    "metrics.acc DESC",
+    "metrics.loss DESC",
+    "params.p",
+    "params.q DESC",
+    "tags.t",
+    "attributes.start_time",
+    "attributes.start_time DESC",
+    "attributes.end_time DESC",
+    "attributes.status",
+    "attributes.run_name",
+]
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_searches_page_like_sql(stores, seed):
+    import random
+
+    rng = random.Random(seed)
+    sql, ddb, exp_ids = stores
+    filter_string = " and ".join(rng.sample(CLAUSE_POOL, rng.choice([0, 1, 1, 2, 3])))
+    keys_ = rng.sample(ORDER_POOL, rng.choice([0, 1, 1, 2]))
+    # one key per column: the same column twice is a duplicate order_by (an error)
+    order_by = list({k.split()[0]: k for k in keys_}.values()) or None
+    view = rng.choice([ViewType.ACTIVE_ONLY, ViewType.DELETED_ONLY, ViewType.ALL])
+    ids = rng.choice([exp_ids, exp_ids[:1], exp_ids[::-1]])
+    size = rng.choice([1, 2, 3, 5, 8, 50])
+    expected = _all_pages(sql, ids, filter_string, view, order_by, size)
+    assert _all_pages(ddb, ids, filter_string, view, order_by, size) == expected, (
+        filter_string,
+        order_by,
+        view,
+        size,
+    )
