@@ -61,7 +61,13 @@ class MetricHistoryRepository:
         return list(unique.values())
 
     def page(
-        self, run_id: str, key: str, max_results: int | None, page_token: str | None
+        self,
+        run_id: str,
+        key: str,
+        max_results: int | None,
+        page_token: str | None,
+        *,
+        consistent: bool = True,
     ) -> tuple[list[Point], str | None]:
         """Points in (timestamp, step, value) order; a page of ``max_results`` and the token
         of the next one, or everything when ``max_results`` is None."""
@@ -77,7 +83,7 @@ class MetricHistoryRepository:
                 condition,
                 start_key=start_key,
                 limit=None if wanted is None else wanted - len(found),
-                consistent=True,
+                consistent=consistent,
             )
             found += [i["SK"] for i in items]
             if not start_key or (wanted is not None and len(found) >= wanted):
@@ -88,8 +94,9 @@ class MetricHistoryRepository:
         next_start = kept[-1] if kept else (start_sk or "")
         return [_point(key, sk) for sk in kept], _encode_token(next_start)
 
-    def all(self, run_id: str, key: str) -> list[Point]:
-        return self.page(run_id, key, None, None)[0]
+    def all(self, run_id: str, key: str, *, consistent: bool = True) -> list[Point]:
+        """Every point; chart reads pass ``consistent=False`` (half the read units)."""
+        return self.page(run_id, key, None, None, consistent=consistent)[0]
 
 
 def _point(key: str, sk: str) -> Point:

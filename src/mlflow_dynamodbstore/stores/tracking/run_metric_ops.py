@@ -121,7 +121,8 @@ class RunMetricOps:
     def get_metric_history_bulk_interval_from_steps(self, run_id, metric_key, steps, max_results):
         self._check_run_accessible(run_id)
         wanted = set(steps)
-        points = [p for p in self._history(run_id, metric_key)[0] if p.step in wanted]
+        history = self.metric_history.all(str(run_id), metric_key, consistent=False)
+        points = [p for p in history if p.step in wanted]
         points.sort(key=Point.sql_order)
         return [MetricWithRunId(run_id=run_id, metric=_metric(p)) for p in points[:max_results]]
 
@@ -140,7 +141,7 @@ class RunMetricOps:
             self._check_run_accessible(run_id)
         result: list[MetricWithRunId] = []
         for run_id in run_ids:
-            points = self._history(run_id, metric_key)[0]
+            points = self.metric_history.all(str(run_id), metric_key, consistent=False)
             if start_step is not None:
                 points = [p for p in points if start_step <= p.step <= end_step]
             result += [
