@@ -73,6 +73,17 @@ def test_run_lifecycle_over_http(store_uri, tmp_path):
             f"?run_ids={rid}&metric_key=loss&max_results=2"
         )
         assert [m["step"] for m in sampled["metrics"]] == [0, 2]
+        bulk = _get(
+            f"{url}/ajax-api/2.0/mlflow/metrics/get-history-bulk?run_id={rid}&metric_key=loss"
+        )
+        assert [m["value"] for m in bulk["metrics"]][:2] == [3.0, 2.0]
+        status, datasets = _post(
+            f"{url}/ajax-api/2.0/mlflow/experiments/search-datasets", {"experiment_ids": [exp]}
+        )
+        assert status == 200
+        assert datasets["dataset_summaries"] == [
+            {"experiment_id": exp, "name": "train", "digest": "abc", "context": "training"}
+        ]
 
         with pytest.raises(MlflowException) as info:
             client.log_param(rid, "lr", "0.02")
