@@ -360,6 +360,26 @@ def test_listed_run_ids_are_read_directly(ddb):
     assert stats["Query"].requests == len(wanted)  # only the results' partitions
 
 
+def test_dataset_filters_skip_experiments_without_such_datasets(ddb):
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    with_ds, without = ddb.create_experiment("with"), ddb.create_experiment("without")
+    _fill(ddb, without, 30, metric=False)
+    run_id = _run(ddb, with_ds, "has-ds", 0)
+    dataset = Dataset("train-set", "d1", "local", "file:///x")
+    ddb.log_inputs(run_id, [DatasetInput(dataset, [InputTag("mlflow.data.context", "train")])])
+    page, stats = _requests(
+        ddb, [with_ds, without], "datasets.name = 'train-set'", ViewType.ALL, 10
+    )
+    assert [r.info.run_name for r in page] == ["has-ds"]
+    # experiments, 1 summary Query each, the one run of "with" and its partition (read for
+    # its inputs, then again for the result); "without" is never walked
+    assert stats["BatchGetItem"].requests == 1
+    assert stats["Query"].requests == 2 + 1 + 2
+    page, stats = _requests(ddb, [with_ds, without], "datasets.context = 'eval'", ViewType.ALL, 10)
+    assert list(page) == [] and stats["Query"].requests == 2
+
+
 def test_metric_order_page_cost_does_not_grow_with_the_experiment(ddb):
     small, large = ddb.create_experiment("small"), ddb.create_experiment("large")
     _fill(ddb, small, 60)

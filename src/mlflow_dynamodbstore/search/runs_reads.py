@@ -105,3 +105,9 @@ def read_run_partition(gateway: TableGateway, run_id: str) -> list[Item]:
     """All items of a run partition (META, dataset inputs, model outputs, spilled values):
     one Query, more pages only past 1 MB."""
     return list(gateway.query(Key("PK").eq(keys.run_pk(run_id))))
+
+
+def read_dataset_summaries(gateway: TableGateway, experiment_id: str) -> list[Item]:
+    """The distinct (name, digest, context) of the datasets logged to an experiment's runs
+    (written by log_inputs): one Query, bounded by the experiment's distinct datasets."""
+    return list(gateway.query(Key("PK").eq(keys.dataset_summaries_pk(experiment_id))))
