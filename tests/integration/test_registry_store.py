@@ -178,3 +178,17 @@ def test_version_search_by_run_follows_deletes(store):
     store.delete_model_version("m", 1)
     assert [int(mv.version) for mv in store.search_model_versions("run_id = 'r'")] == [2]
     assert store.search_model_versions("run_id = 'REDACTED-RUN-ID'") == []
+
+
+def test_archiving_more_versions_than_one_transaction_holds(store):
+    store.create_registered_model("m")
+    for i in range(105):
+        store.create_model_version("m", f"s3://{i}")
+        store.transition_model_version_stage("m", i + 1, "Production", False)
+    store.create_model_version("m", "s3://new")
+    store.transition_model_version_stage("m", 106, "Production", True)
+    stages = {int(mv.version): mv.current_stage for mv in store.search_model_versions()}
+    assert stages[106] == "Production"
+    assert {s for v, s in stages.items() if v != 106} == {"Archived"}
+    latest = {mv.current_stage: int(mv.version) for mv in store.get_latest_versions("m")}
+    assert latest == {"Archived": 105, "Production": 106}

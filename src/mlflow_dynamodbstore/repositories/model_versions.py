@@ -333,10 +333,10 @@ class ModelVersionRepository:
             # More than 100 actions (archiving 100+ versions) cannot be one transaction: write
             # the surplus first; the META write below still decides the outcome.
             head, last = actions[:-1], actions[-1]
-            while len(head) > 99:
-                self.gateway.transact_write(head[:100])
-                head = head[100:]
             try:
+                while len(head) > 99:
+                    self.gateway.transact_write(head[:100])
+                    head = head[100:]
                 self.gateway.transact_write([*head, last])
                 return new_meta, new_versions
             except TransactionCancelled:
