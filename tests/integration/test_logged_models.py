@@ -312,20 +312,20 @@ def test_write_request_counts(store):
     assert (stats.requests("GetItem"), stats.requests("PutItem"), stats.total_requests) == (1, 1, 2)
     stats.reset()
     store.finalize_logged_model(model_id, LoggedModelStatus.READY)
-    assert (stats.requests("UpdateItem"), stats.requests("Query"), stats.total_requests) == (
-        1,
-        1,
-        2,
-    )
+    assert stats.total_requests == stats.requests("UpdateItem") == 1  # ALL_NEW: no re-read
     run_id = store.create_run("0", "u", 0, [], "r").info.run_id
     metrics = [Metric(f"k{i}", float(i), 1, 0, model_id=model_id) for i in range(30)]
     store.log_batch(run_id, metrics, [], [])
     stats.reset()
     store.log_batch(run_id, [Metric("k0", 0.0, 1, 0, model_id=model_id)], [], [])
-    # the model side: get_run (1 Query) + models exist (1 BatchGetItem) + existing rows (1
+    # the model side: get_run (1 Query) + the models' META with their inline rows (1
     # BatchGetItem); the row exists already, so it writes nothing (the run side uses GetItem,
     # TransactWriteItems and BatchWriteItem for history points)
-    assert (stats.requests("Query"), stats.requests("BatchGetItem")) == (1, 2)
+    assert (stats.requests("Query"), stats.requests("BatchGetItem")) == (1, 1)
+    assert stats.requests("UpdateItem") == 0
+    stats.reset()
+    store.log_batch(run_id, [Metric("new", 0.0, 1, 0, model_id=model_id)], [], [])
+    assert stats.requests("UpdateItem") == 1  # appended to META's inline rows
     stats.reset()
     store.delete_logged_model(model_id)
     assert (stats.requests("GetItem"), stats.requests("UpdateItem"), stats.total_requests) == (
@@ -381,3 +381,36 @@ def test_param_race_has_one_winner(store):
         outcomes = list(pool.map(log, [str(i) for i in range(8)]))
     assert sorted(outcomes) == ["BAD_REQUEST"] * 7 + ["ok"]
     assert len(store.get_logged_model(model_id).params) == 1
+
+
+def test_metrics_past_the_inline_budget_spill_to_items(store):
+    exp = store.create_experiment("e")
+    run_id = store.create_run(exp, "u", 0, [], "r").info.run_id
+    model_id = store.create_logged_model(exp, name="big").model_id
+    small = store.create_logged_model(exp, name="small").model_id
+    store.log_batch(run_id, [Metric("acc", 0.5, 1, 0, model_id=small)], [], [])
+    batches = [
+        [Metric(f"metric_{i:04d}", i / 10, 1, b, model_id=model_id) for i in range(1000)]
+        for b in range(2)
+    ]
+    store.log_batch(run_id, batches[0][:10], [], [])  # inline
+    store.log_batch(run_id, batches[0], [], [])  # 10 known rows + 990 new: past the budget
+    store.log_batch(run_id, batches[1], [], [])
+    meta = store.gateway.get_item(keys.logged_model_key(model_id))
+    assert meta["metrics_spilled"] is True and len(meta["metrics"]) == 10
+    model = store.get_logged_model(model_id)
+    assert len(model.metrics) == 2000
+    assert {(m.key, m.step) for m in model.metrics} == {
+        (f"metric_{i:04d}", b) for i in range(1000) for b in range(2)
+    }
+    # spilled rows still take part in the primary-key rule, searches and orders
+    clash = Metric("metric_0500", 9.0, 1, 1, model_id=model_id)
+    assert _error(store.log_batch, run_id, [clash], [], []).error_code == "BAD_REQUEST"
+    store.log_batch(run_id, [Metric("metric_0500", 50.0, 1, 1, model_id=model_id)], [], [])
+    found = store.search_logged_models([exp], filter_string="metrics.metric_0999 > 99")
+    assert [m.name for m in found] == ["big"]
+    ordered = store.search_logged_models(
+        [exp], order_by=[{"field_name": "metrics.acc", "ascending": True}]
+    )
+    assert [m.name for m in ordered] == ["small", "big"]
+    assert len(ordered.to_list()[1].metrics) == 2000

@@ -2,9 +2,9 @@
 metric rows; an experiment's models are listed through GSI4.
 
 META carries the attributes of MLflow's ``logged_models`` row plus the model's ``tags`` and
-``params`` as maps, so a search reads tags and params from the GSI4 listing alone. Metric
-rows (``repositories/logged_models_metrics.py``) are separate items in the same partition:
-``get_logged_model`` is one Query of the partition.
+``params`` as maps and its metric rows (``repositories/logged_models_metrics.py``: inline,
+or items of the same partition once they outgrow META), so a search reads everything from
+the GSI4 listing alone and ``get_logged_model`` is one Query of the partition.
 
 Every change is one conditional request on META (conditioned on the workspace, so a model of
 another workspace is "not found"); params, which must never change once logged, are added
@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from mlflow.entities import LifecycleStage, LoggedModel, LoggedModelStatus
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
-from mlflow_dynamodbstore.repositories.logged_models_metrics import to_metric
+from mlflow_dynamodbstore.repositories.logged_models_metrics import rows_of, to_metric
 from mlflow_dynamodbstore.schema import keys
 
 Item = dict[str, Any]
@@ -92,8 +92,8 @@ class LoggedModelRepository:
         return item
 
     def get_partition(self, model_id: str, workspace: str) -> tuple[Item, list[Item]]:
-        """(META, metric rows) of a model: one consistent Query of its partition (more pages
-        only when the model has over 1 MB of metric rows)."""
+        """(META, spilled metric rows) of a model: one consistent Query of its partition
+        (more pages only when the model has over 1 MB of spilled metric rows)."""
         meta: Item | None = None
         metrics: list[Item] = []
         for item in self.gateway.query(
@@ -116,12 +116,13 @@ class LoggedModelRepository:
             index="GSI4",
         )
 
-    def existing_ids(self, model_ids: set[str]) -> set[str]:
-        """Which of these models exist (any workspace, any stage): ⌈n / 100⌉ BatchGetItem."""
+    def get_metas(self, model_ids: set[str]) -> dict[str, Item]:
+        """META of those of these models that exist (any workspace, any stage), by id:
+        ⌈n / 100⌉ consistent BatchGetItem."""
         found = self.gateway.batch_get(
             (keys.logged_model_key(m) for m in model_ids), consistent=True
         )
-        return {item["model_id"] for item in found}
+        return {item["model_id"]: item for item in found}
 
     # ---- updates of META -------------------------------------------------------------
     def update(self, model_id: str, workspace: str, values: Item) -> Item:
@@ -242,10 +243,11 @@ def is_active(meta: Item) -> bool:
     return meta.get("lifecycle_stage") == LifecycleStage.ACTIVE
 
 
-def to_logged_model(meta: Item, metric_rows: list[Item] | None) -> LoggedModel:
+def to_logged_model(meta: Item, spilled_rows: list[Item] | None) -> LoggedModel:
     """The entity as SqlLoggedModel.to_mlflow_entity builds it: empty tags/params/metrics
-    are None. Metric rows come in key order (name, timestamp, step, run)."""
-    metrics = [to_metric(r) for r in sorted(metric_rows or [], key=lambda r: r["SK"])]
+    are None. Metrics (inline on META, plus spilled rows) come in key order (name,
+    timestamp, step, run)."""
+    metrics = [to_metric(r, meta["model_id"]) for r in rows_of(meta, spilled_rows)]
     return LoggedModel(
         model_id=meta["model_id"],
         experiment_id=str(meta["experiment_id"]),

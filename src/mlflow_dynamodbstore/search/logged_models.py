@@ -1,9 +1,10 @@
 """search_logged_models: the plan and the page.
 
-Reads: per experiment, the GSI4 listing of its active models (META items carry attributes,
-tags and params, so attribute/tag/param comparisons need nothing more). Metric rows are read
-per model (one Query of its partition) for every candidate when a metric comparison, a
-``datasets`` filter or a metric order needs them, otherwise only for the models of the page.
+Reads: per experiment, the GSI4 listing of its active models. META items carry attributes,
+tags, params and metric rows, so nothing more is read, except for a model whose metrics
+outgrew META (``metrics_spilled``): one Query of its partition, for every such candidate when
+a metric comparison, a ``datasets`` filter or a metric order needs metrics, otherwise only
+when it is on the page.
 Order and offset page tokens are MLflow's own (SearchLoggedModelsPaginationToken), so a page
 holds the same models as the SQL store's.
 """
@@ -94,7 +95,7 @@ def search_logged_models(
         for meta in models.list_in_experiment(experiment_id, LifecycleStage.ACTIVE):
             if meta.get("workspace") != workspace:
                 continue
-            rows = metrics.of_model(meta["model_id"]) if load_all else None
+            rows = metrics.rows(meta) if load_all else None
             if matches(meta, rows, comparisons, datasets):
                 candidates.append((meta, rows))
 
@@ -108,10 +109,11 @@ def search_logged_models(
             filter_string=filter_string,
             order_by=order_by,
         ).encode()
-    return PagedList(
-        [
-            to_logged_model(meta, rows if rows is not None else metrics.of_model(meta["model_id"]))
-            for meta, rows in page
-        ],
-        next_token,
-    )
+    return PagedList([_entity(metrics, meta, rows) for meta, rows in page], next_token)
+
+
+def _entity(metrics: LoggedModelMetricRepository, meta: Item, rows: list[Item] | None):
+    if rows is None:  # not loaded for the filter: spilled rows, if any, are read now
+        rows = metrics.rows(meta)
+    # ``rows`` already holds the inline ones (duplicates collapse by sort key)
+    return to_logged_model(meta, rows)

@@ -168,7 +168,7 @@ class LoggedModelOps:
                 self._get_active_workspace(),
                 {"status": status.to_int(), "last_updated_timestamp_ms": get_current_time_millis()},
             )
-        return to_logged_model(meta, self.logged_model_metrics.of_model(model_id))
+        return to_logged_model(meta, self.logged_model_metrics.rows(meta))
 
     def delete_logged_model(self, model_id: str) -> None:
         """A soft delete, as the SQL store (the model stays readable with allow_deleted)."""
@@ -235,21 +235,24 @@ class LoggedModelOps:
         )
 
     # ---- metrics linked to models ----------------------------------------------------
-    def _model_metric_rows(self, run_id: str, metrics: list[Metric]) -> list[dict]:
-        """Rows to write for the metrics that carry a model id, checked before anything is
-        logged: the run must exist (1 Query), the models too (1 BatchGetItem) and no row may
-        clash with an existing one of the same key (1 BatchGetItem per 100 rows)."""
-        run = self.get_run(run_id)
+    def _model_metric_rows(self, run_id: str, metrics: list[Metric]) -> dict[str, list]:
+        """Per model, the rows to write for the metrics that carry a model id, checked before
+        anything is logged: the run must exist (1 Query), the models too (1 BatchGetItem,
+        which also brings their inline rows) and no row may clash with a stored one of the
+        same key."""
+        self.get_run(run_id)
         wanted = {m.model_id for m in metrics}
-        missing = wanted - self.logged_models.existing_ids(wanted)
-        if missing:
+        metas = self.logged_models.get_metas(wanted)
+        if missing := wanted - set(metas):
             raise MlflowException(
                 f"Logged model(s) {sorted(missing)} not found: metrics cannot be linked to them.",
                 BAD_REQUEST,
             )
-        rows = [metric_row(m, run_id, str(run.info.experiment_id)) for m in metrics]
+        rows: dict[str, list] = {}
+        for m in metrics:
+            rows.setdefault(m.model_id, []).append(metric_row(m, run_id))
         try:
-            return self.logged_model_metrics.check(rows)
+            return self.logged_model_metrics.pending(metas, rows)
         except LoggedModelMetricConflict as exc:
             raise MlflowException(
                 f"Metric '{exc}' was already logged to a model with the same timestamp, step "
@@ -266,14 +269,18 @@ class LoggedModelOps:
         metrics, params, tags = _validate_batch_log_data(metrics, params, tags)
         _validate_batch_log_limits(metrics, params, tags)
         _validate_param_keys_unique(params)
-        rows = self._model_metric_rows(run_id, model_metrics)
+        pending = self._model_metric_rows(run_id, model_metrics)
         super().log_batch(run_id, metrics, params, tags)
-        self.logged_model_metrics.write(rows)
+        self._write_model_metrics(pending)
 
     def log_metric(self, run_id, metric):
         if not getattr(metric, "model_id", None):
             return super().log_metric(run_id, metric)
         _validate_metric(metric.key, metric.value, metric.timestamp, metric.step)
-        rows = self._model_metric_rows(run_id, [metric])
+        pending = self._model_metric_rows(run_id, [metric])
         super().log_metric(run_id, metric)
-        self.logged_model_metrics.write(rows)
+        self._write_model_metrics(pending)
+
+    def _write_model_metrics(self, pending: dict[str, list]) -> None:
+        for model_id, rows in pending.items():
+            self.logged_model_metrics.write(model_id, rows)
