@@ -8,6 +8,7 @@ import json
 import math
 
 import pytest
+from boto3.dynamodb.conditions import Key
 from mlflow.entities import (
     LoggedModelOutput,
     LoggedModelParameter,
@@ -414,3 +415,24 @@ def test_metrics_past_the_inline_budget_spill_to_items(store):
     )
     assert [m.name for m in ordered] == ["small", "big"]
     assert len(ordered.to_list()[1].metrics) == 2000
+
+
+def test_garbage_collection_hooks(store, sql):
+    for s in (store, sql):
+        exp = s.create_experiment("e")
+        run_id = s.create_run(exp, "u", 0, [], "r").info.run_id
+        kept = s.create_logged_model(exp).model_id
+        gone = s.create_logged_model(exp).model_id
+        s.log_batch(run_id, [Metric("m", 1.0, 1, 0, model_id=gone)], [], [])
+        s.delete_logged_model(gone)
+        assert s._get_deleted_logged_models() == [gone]
+        assert s._get_deleted_logged_models(older_than=10**9) == []
+        s._hard_delete_logged_model(gone)
+        assert _error(s.get_logged_model, gone, allow_deleted=True).error_code == (
+            "RESOURCE_DOES_NOT_EXIST"
+        )
+        assert _error(s._hard_delete_logged_model, gone).error_code == "RESOURCE_DOES_NOT_EXIST"
+        assert s._get_deleted_logged_models() == []
+        assert s.get_logged_model(kept).model_id == kept
+    partition = store.gateway.query_page(Key("PK").eq(keys.logged_model_pk(gone)))[0]
+    assert partition == []

@@ -116,6 +116,17 @@ class LoggedModelRepository:
             index="GSI4",
         )
 
+    def delete_partition(self, model_id: str) -> None:
+        """Remove the model for good (``mlflow gc``): 1 Query per MB of the partition +
+        ⌈items / 25⌉ BatchWriteItem; META goes last so a retry after a crash finds it."""
+        items = list(
+            self.gateway.query(Key("PK").eq(keys.logged_model_pk(model_id)), consistent=True)
+        )
+        if not any(item["SK"] == keys.META for item in items):
+            raise LoggedModelMissing(model_id)
+        self.gateway.batch_write(deletes=[i for i in items if i["SK"] != keys.META])
+        self.gateway.delete_item(keys.logged_model_key(model_id))
+
     def get_metas(self, model_ids: set[str]) -> dict[str, Item]:
         """META of those of these models that exist (any workspace, any stage), by id:
         ⌈n / 100⌉ consistent BatchGetItem."""

@@ -180,6 +180,27 @@ class LoggedModelOps:
                 get_current_time_millis(),
             )
 
+    # ---- garbage collection (``mlflow gc``) -------------------------------------------
+    def _get_deleted_logged_models(self, older_than: int = 0) -> list[str]:
+        """Ids of the workspace's deleted models last updated at least ``older_than`` ms ago:
+        per experiment of the workspace, 1 Query of the ``deleted#`` part of its GSI4 listing
+        (an admin path, not a request path)."""
+        cutoff = get_current_time_millis() - older_than
+        workspace = self._get_active_workspace()
+        ids = []
+        for experiment in self.experiments.list_in_workspace(workspace):
+            for meta in self.logged_models.list_in_experiment(
+                experiment["experiment_id"], LifecycleStage.DELETED
+            ):
+                recent = int(meta["last_updated_timestamp_ms"]) > cutoff
+                if meta.get("workspace") == workspace and not recent:
+                    ids.append(meta["model_id"])
+        return ids
+
+    def _hard_delete_logged_model(self, model_id: str) -> None:
+        with self._logged_model_errors(model_id):
+            self.logged_models.delete_partition(model_id)
+
     # ---- tags and params -------------------------------------------------------------
     def set_logged_model_tags(self, model_id: str, tags: list[LoggedModelTag]) -> None:
         # A repeated key keeps its last value, as the SQL store's dedupe before its upsert.
