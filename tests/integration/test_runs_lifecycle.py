@@ -7,6 +7,7 @@ import random
 import time
 
 import pytest
+from mlflow.entities import Dataset, DatasetInput, Metric, Param
 from mlflow.exceptions import MlflowException
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
@@ -88,3 +89,36 @@ def test_random_lifecycle_sequences_match_sql(store_uri, tmp_path):
         assert stages["ours"] == stages["sql"], (step, op, index)
         # the rule compares millisecond timestamps: keep operations in distinct milliseconds
         time.sleep(0.003)
+
+
+def test_gc_helpers(store_uri, tmp_path):
+    """What `mlflow gc` calls: _get_deleted_runs then _hard_delete_run, as in SQL."""
+    ours = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
+    sql = SqlAlchemyStore(f"sqlite:///{tmp_path}/m.db", str(tmp_path / "a"))
+    for s in (ours, sql):
+        exp = s.create_experiment("gc")
+        keep, gone = (s.create_run(exp, "u", 1, [], "r").info.run_id for _ in range(2))
+        other = s.create_experiment("gc-other")
+        in_deleted_exp = s.create_run(other, "u", 1, [], "r").info.run_id
+        s.log_batch(
+            gone, [Metric("m", float(i), i, i) for i in range(30)], [Param("p", "x" * 3000)], []
+        )
+        s.log_inputs(gone, [DatasetInput(Dataset("d", "1", "local", "{}", None, None))])
+        s.delete_run(gone)
+        s.delete_experiment(other)
+        time.sleep(0.01)
+        assert sorted(s._get_deleted_runs()) == sorted([gone, in_deleted_exp])
+        assert s._get_deleted_runs(older_than=10**9) == []
+        s._hard_delete_run(gone)
+        with pytest.raises(MlflowException) as info:
+            s.get_run(gone)
+        assert info.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+        assert list(s.get_metric_history(gone, "m")) == []
+        assert s._get_deleted_runs() == [in_deleted_exp]
+        assert s.get_run(keep).info.lifecycle_stage == "active"
+        with pytest.raises(MlflowException) as info:
+            s._hard_delete_run(gone)
+        assert info.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    # nothing of the run is left in the table
+    leftovers = ours.gateway.client.scan(TableName=ours.gateway.table_name)["Items"]
+    assert not [i for i in leftovers if gone in str(i)]

@@ -60,6 +60,13 @@ class MetricHistoryRepository:
         }
         return list(unique.values())
 
+    def delete_all(self, run_id: str, key: str) -> None:
+        """Every point and the LATEST item of one (run, key): ⌈items / 25⌉ BatchWriteItem."""
+        items = self.gateway.query(
+            Key("PK").eq(keys.metric_history_pk(run_id, key)), consistent=True
+        )
+        self.gateway.batch_write(deletes=[{"PK": i["PK"], "SK": i["SK"]} for i in items])
+
     def page(
         self,
         run_id: str,

@@ -182,6 +182,35 @@ class RunRepository:
         self.check_active(meta, experiment)
         return meta, experiment
 
+    # ---- garbage collection (``mlflow gc``; admin paths, not request paths) ----------
+    def deleted_run_ids(self, workspace: str, deleted_before: int) -> list[str]:
+        """Runs of the workspace whose effective lifecycle is deleted since at most
+        ``deleted_before``: a GSI1 walk over every experiment's runs (O(all runs), like the
+        SQL store's query)."""
+        found = []
+        for experiment in self.experiments.list_in_workspace(workspace):
+            runs = self.gateway.query(
+                Key("GSI1PK").eq(keys.runs_gsi1pk(str(experiment["experiment_id"]))),
+                index="GSI1",
+            )
+            for run in runs:
+                if run.get("workspace") != workspace:
+                    continue
+                stage, deleted_time = effective_run_lifecycle(run, experiment)
+                if stage == LifecycleStage.DELETED and (deleted_time or 0) <= deleted_before:
+                    found.append(run["run_id"])
+        return found
+
+    def metric_keys(self, run_id: str, workspace: str) -> list[str]:
+        """Keys of the metrics the run has logged (each has a history partition)."""
+        return list(self.get_meta(run_id, workspace).get("metrics", {}))
+
+    def delete_partition(self, run_id: str) -> None:
+        """Delete the run partition (META, spilled values, inputs, outputs): 1 Query +
+        ⌈items / 25⌉ BatchWriteItem."""
+        items = self.gateway.query(Key("PK").eq(keys.run_pk(run_id)), consistent=True)
+        self.gateway.batch_write(deletes=[{"PK": i["PK"], "SK": i["SK"]} for i in items])
+
     # ---- writes ----------------------------------------------------------------------
     def commit(
         self,

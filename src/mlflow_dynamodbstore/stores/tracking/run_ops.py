@@ -279,6 +279,21 @@ class RunOps(RunMetricOps):
             tag = _validate_tag(MLFLOW_LOGGED_MODELS, json.dumps(models))
             self._commit_run(run_id, tags={tag.key: tag.value})
 
+    # ---- garbage collection (``mlflow gc``) ------------------------------------------
+    def _get_deleted_runs(self, older_than=0):
+        """Ids of deleted runs (deleted at least ``older_than`` ms ago) of the workspace."""
+        cutoff = get_current_time_millis() - older_than
+        return self.runs.deleted_run_ids(self._get_active_workspace(), cutoff)
+
+    def _hard_delete_run(self, run_id):
+        """Permanently delete a run: its metric histories first, then its partition (so an
+        interrupted delete can be run again)."""
+        with self._run_errors(run_id):
+            metric_keys = self.runs.metric_keys(run_id, self._get_active_workspace())
+        for key in metric_keys:
+            self.metric_history.delete_all(run_id, key)
+        self.runs.delete_partition(run_id)
+
     # ---- inputs and outputs ----------------------------------------------------------
     def log_inputs(self, run_id, datasets=None, models=None):
         _validate_run_id(run_id)
