@@ -94,7 +94,8 @@ class RunInputsRepository:
 
     def log_model_outputs(self, run_id: str, models: list[LoggedModelOutput]) -> None:
         self.gateway.batch_write(
-            {**keys.run_output_key(run_id, m.model_id), "model_id": m.model_id, "step": m.step}
+            # the SQL column is NOT NULL DEFAULT 0
+            {**keys.run_output_key(run_id, m.model_id), "model_id": m.model_id, "step": m.step or 0}
             for m in models
         )
 
@@ -161,7 +162,9 @@ def to_run_inputs(
         elif sk.startswith(keys.RUN_MODEL_INPUT_PREFIX):
             model_inputs.append(LoggedModelInput(model_id=item["model_id"]))
         elif sk.startswith(keys.RUN_OUTPUT_PREFIX):
-            outputs.append(LoggedModelOutput(model_id=item["model_id"], step=int(item["step"])))
+            outputs.append(
+                LoggedModelOutput(model_id=item["model_id"], step=int(item.get("step") or 0))
+            )
     dataset_inputs = []
     for item in sorted(datasets, key=lambda i: int(i.get("order", 0))):
         if item.get("parts"):
