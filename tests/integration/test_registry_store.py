@@ -192,3 +192,12 @@ def test_archiving_more_versions_than_one_transaction_holds(store):
     assert {s for v, s in stages.items() if v != 106} == {"Archived"}
     latest = {mv.current_stage: int(mv.version) for mv in store.get_latest_versions("m")}
     assert latest == {"Archived": 105, "Production": 106}
+
+
+def test_versions_of_unindexable_run_ids_are_still_found(store):
+    store.create_registered_model("m")
+    long_run = "r" * 3000
+    store.create_model_version("m", "s3://a", run_id=long_run)
+    store.create_model_version("m", "s3://b", run_id="")
+    assert [int(v.version) for v in store.search_model_versions(f"run_id = '{long_run}'")] == [1]
+    assert [int(v.version) for v in store.search_model_versions("run_id = ''")] == [2]

@@ -51,6 +51,16 @@ class ConcurrentModification(Exception):
     """META's ``rev`` kept changing under us for every retry."""
 
 
+# GSI2's partition key embeds the run id; DynamoDB caps partition keys at 2048 bytes.
+_MAX_INDEXED_RUN_ID_BYTES = 1024
+
+
+def indexable_run_id(run_id: str | None) -> bool:
+    """Whether versions of this run are in the by-run index (GSI2). Empty or huge run ids
+    are not: searches for them read the workspace's version listing instead."""
+    return bool(run_id) and len(run_id.encode()) <= _MAX_INDEXED_RUN_ID_BYTES
+
+
 def is_live(item: Item) -> bool:
     return item.get("current_stage") != STAGE_DELETED_INTERNAL
 
@@ -137,7 +147,7 @@ class ModelVersionRepository:
             "version": version,
             **fields,
         }
-        if item.get("run_id"):
+        if indexable_run_id(item.get("run_id")):
             item.update(keys.model_version_run_keys(workspace, item["run_id"], model_id, version))
         stage = item["current_stage"]
         put = self.gateway.tx_put(item, Attr("PK").not_exists())

@@ -25,7 +25,11 @@ from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry import SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD
 from mlflow.utils.search_utils import SearchModelVersionUtils, SearchUtils
 
-from mlflow_dynamodbstore.repositories.model_versions import ModelVersionRepository, is_live
+from mlflow_dynamodbstore.repositories.model_versions import (
+    ModelVersionRepository,
+    indexable_run_id,
+    is_live,
+)
 from mlflow_dynamodbstore.repositories.registered_models import RegisteredModelRepository
 from mlflow_dynamodbstore.repositories.registry_entities import to_model_version
 from mlflow_dynamodbstore.search.registry_common import (
@@ -156,9 +160,9 @@ def _load(
         loaded = [versions.read_model(m["model_id"]) for m in metas]
         return [(meta, vs) for meta, vs in loaded if meta is not None]  # deleted meanwhile
     run_ids = _narrowing(clauses, "run_id")
-    # Versions with an empty run id are not in GSI2 (keys cannot be empty): '' needs the scan
-    # of the workspace's versions below.
-    if run_ids is not None and all(run_ids):
+    # Versions with an empty (or huge) run id are not in GSI2: those need the workspace's
+    # version listing below.
+    if run_ids is not None and all(indexable_run_id(r) for r in run_ids):
         model_ids = sorted(
             {v["model_id"] for r in set(run_ids) for v in versions.list_by_run(workspace, r)}
         )
