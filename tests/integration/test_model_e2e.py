@@ -99,3 +99,40 @@ def test_log_register_alias_load(store_uri, tmp_path):
         finally:
             mlflow.set_tracking_uri(None)
             mlflow.set_registry_uri(None)
+
+
+def test_models_tab_in_the_ui(store_uri, tmp_path):
+    """The experiment's Models tab and the logged model's page render in headless Chromium
+    (Debian's package, driven by Playwright; no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.integration.test_ui import CHROMIUM, FLAGS
+
+    model, _ = _train()
+    with mlflow_server(store_uri, tmp_path) as url:
+        mlflow.set_tracking_uri(url)
+        try:
+            experiment_id = mlflow.set_experiment("ui-models").experiment_id
+            with mlflow.start_run():
+                info = mlflow.sklearn.log_model(model, name="tab-model")
+                mlflow.log_metric("tab_accuracy", 0.75, model_id=info.model_id)
+        finally:
+            mlflow.set_tracking_uri(None)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            try:
+                page = browser.new_page()
+                page.goto(
+                    f"{url}/#/experiments/{experiment_id}/models", wait_until="domcontentloaded"
+                )
+                page.get_by_text("tab-model").first.wait_for(timeout=60_000)
+                page.screenshot(path=str(tmp_path / "models-tab.png"))
+                page.goto(
+                    f"{url}/#/experiments/{experiment_id}/models/{info.model_id}",
+                    wait_until="domcontentloaded",
+                )
+                page.get_by_text("tab_accuracy").first.wait_for(timeout=60_000)
+                page.get_by_text(info.model_id).first.wait_for(timeout=10_000)
+                page.screenshot(path=str(tmp_path / "model-page.png"))
+            finally:
+                browser.close()
