@@ -64,6 +64,10 @@ def test_model_names_too_long_for_keys_are_bad_input(store):
     store.create_registered_model("short")
     assert _code(store.rename_registered_model, "short", "é" * 600) == "INVALID_PARAMETER_VALUE"
     assert store.create_registered_model("y" * 256).name == "y" * 256
+    # Looking up a name no model can have is simply not found (no key-length error).
+    assert _code(store.get_registered_model, "z" * 5000) == "RESOURCE_DOES_NOT_EXIST"
+    assert store.search_registered_models(f"name = '{'z' * 5000}'") == []
+    assert store.search_model_versions(f"name IN ('{'z' * 5000}', 'short')") == []
 
 
 def test_version_tags_beyond_one_item_are_bad_input(store):

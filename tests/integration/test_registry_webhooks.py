@@ -11,6 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 from google.protobuf.json_format import MessageToDict
 from mlflow.entities.webhook import WebhookAction, WebhookEntity, WebhookEvent
+from mlflow.exceptions import MlflowException
 from mlflow.webhooks.constants import (
     WEBHOOK_DELIVERY_ID_HEADER,
     WEBHOOK_SIGNATURE_HEADER,
@@ -111,3 +112,12 @@ def test_deleted_webhook_leaves_the_listings(store_uri):
     store.delete_webhook(gone.webhook_id)
     assert [w.webhook_id for w in store.list_webhooks()] == [keep.webhook_id]
     assert [w.webhook_id for w in store.list_webhooks_by_event(EVENT)] == [keep.webhook_id]
+
+
+def test_impossible_ids_are_not_found(store_uri):
+    store = DynamoDBRegistryStore(store_uri)
+    for bad in ["", "x" * 5000]:
+        for call in (store.get_webhook, store.delete_webhook):
+            with pytest.raises(MlflowException) as info:
+                call(bad)
+            assert info.value.error_code == "RESOURCE_DOES_NOT_EXIST"

@@ -31,6 +31,14 @@ from mlflow_dynamodbstore.schema import keys
 Item = dict[str, Any]
 
 
+# Sort keys are at most 1024 bytes; the facade refuses longer names at create/rename.
+_MAX_KEY_NAME_BYTES = 1000
+
+
+def _storable(name: str) -> bool:
+    return len(name.encode("utf-8")) <= _MAX_KEY_NAME_BYTES
+
+
 class ModelNameTaken(Exception):
     """Another registered model in the workspace has this name."""
 
@@ -45,6 +53,8 @@ class RegisteredModelRepository:
 
     # ---- reads -----------------------------------------------------------------------
     def get_id(self, workspace: str, name: str) -> str | None:
+        if not _storable(name):
+            return None  # no model can have it; DynamoDB would refuse the key
         guard = self.gateway.get_item(keys.registered_model_name_key(workspace, name))
         return guard["model_id"] if guard else None
 
@@ -66,7 +76,8 @@ class RegisteredModelRepository:
     def find_many(self, workspace: str, names: list[str]) -> list[Item]:
         """META items of the named models that exist (2 BatchGetItems per 100 names)."""
         guards = self.gateway.batch_get(
-            [keys.registered_model_name_key(workspace, n) for n in names], consistent=True
+            [keys.registered_model_name_key(workspace, n) for n in names if _storable(n)],
+            consistent=True,
         )
         metas = self.gateway.batch_get(
             [keys.registered_model_key(g["model_id"]) for g in guards], consistent=True

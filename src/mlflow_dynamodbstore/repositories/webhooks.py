@@ -76,6 +76,8 @@ class WebhookRepository:
 
     # ---- reads -----------------------------------------------------------------------
     def get(self, webhook_id: str) -> Item | None:
+        if not isinstance(webhook_id, str) or not 0 < len(webhook_id.encode()) <= 1000:
+            return None  # not an id we could have issued; DynamoDB would refuse the key
         item = self.gateway.get_item(keys.webhook_key(webhook_id))
         if item is None or item.get("deleted_timestamp") is not None:
             return None
