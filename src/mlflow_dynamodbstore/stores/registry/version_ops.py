@@ -88,7 +88,7 @@ class ModelVersionOps:
         for tag in tags or []:
             _validate_model_version_tag(tag.key, tag.value)
         tag_map = {t.key: t.value for t in tags or []}
-        check_item_payload("model version", description, tag_map)
+        check_item_payload("model version", description, tag_map, source, run_link, run_id)
         storage_location = source
         if urllib.parse.urlparse(source).scheme == "models":
             storage_location, run_id = self._resolve_models_uri(source, run_id)
@@ -151,7 +151,7 @@ class ModelVersionOps:
     def update_model_version(self, name, version, description=None) -> ModelVersion:
         now = get_current_time_millis()
         meta, item = self._version_items(name, version)
-        check_item_payload("model version", description, item.get("tags"))
+        check_item_payload("model version", description, item.get("tags"), *_fixed(item))
         try:
             item = self.versions.update(
                 meta["model_id"],
@@ -224,7 +224,7 @@ class ModelVersionOps:
         _validate_model_version_tag(tag.key, tag.value)
         meta, item = self._version_items(name, number)
         tags = {**(item.get("tags") or {}), tag.key: tag.value}
-        check_item_payload("model version", item.get("description"), tags)
+        check_item_payload("model version", item.get("description"), tags, *_fixed(item))
         try:
             self.versions.set_tag(meta["model_id"], number, tag.key, tag.value)
         except VersionNotFound:
@@ -283,6 +283,11 @@ class ModelVersionOps:
 
     def _await_model_version_creation(self, mv, await_creation_for):
         """Versions are READY as soon as they are created, as in the SQL store."""
+
+
+def _fixed(item: Item) -> tuple:
+    """A version's attributes that count towards its item size but never change."""
+    return item.get("source"), item.get("run_link"), item.get("run_id")
 
 
 def _busy(name: str) -> MlflowException:
