@@ -30,7 +30,6 @@ Item = dict[str, Any]
 # Datasets bigger than this keep source/schema/profile in binary parts of this size.
 _INLINE_DATASET_BYTES = 350_000
 _PART_BYTES = 350_000
-_PART_MARK = f"{keys.SEP}PART{keys.SEP}"
 _BLOB_FIELDS = ("source", "schema", "profile")
 
 
@@ -53,7 +52,7 @@ class RunInputsRepository:
         if not unique:
             return
         existing = {
-            item["SK"][len(keys.RUN_INPUT_PREFIX) :]
+            item["SK"]
             for item in self.gateway.query(
                 Key("PK").eq(keys.run_pk(run_id)) & Key("SK").begins_with(keys.RUN_INPUT_PREFIX),
                 consistent=True,
@@ -62,7 +61,7 @@ class RunInputsRepository:
         now = time.time_ns()
         items: list[Item] = []
         for order, (iid, dataset_input) in enumerate(unique.items()):
-            if iid not in existing:
+            if keys.run_input_key(run_id, iid)["SK"] not in existing:
                 items += _dataset_items(run_id, iid, dataset_input, now + order)
                 items.append(_summary_item(experiment_id, dataset_input))
         self.gateway.batch_write(items)
@@ -138,10 +137,8 @@ def _dataset_items(run_id: str, iid: str, dataset_input: DatasetInput, order: in
     blob = json.dumps({f: item.pop(f, None) for f in _BLOB_FIELDS}).encode("utf-8")
     parts = [blob[i : i + _PART_BYTES] for i in range(0, len(blob), _PART_BYTES)]
     item["parts"] = len(parts)
-    base = keys.run_input_key(run_id, iid)
     return [item] + [
-        {"PK": base["PK"], "SK": f"{base['SK']}{_PART_MARK}{n:05d}", "data": part}
-        for n, part in enumerate(parts)
+        {**keys.run_input_part_key(run_id, iid, n), "data": part} for n, part in enumerate(parts)
     ]
 
 
@@ -155,8 +152,8 @@ def to_run_inputs(
     outputs: list[LoggedModelOutput] = []
     for item in items:
         sk = item["SK"]
-        if sk.startswith(keys.RUN_INPUT_PREFIX) and _PART_MARK in sk:
-            parts.setdefault(sk.split(_PART_MARK)[0], []).append((sk, bytes(item["data"])))
+        if owner := keys.run_input_sk_of_part(sk):
+            parts.setdefault(owner, []).append((sk, bytes(item["data"])))
         elif sk.startswith(keys.RUN_INPUT_PREFIX):
             datasets.append(item)
         elif sk.startswith(keys.RUN_MODEL_INPUT_PREFIX):

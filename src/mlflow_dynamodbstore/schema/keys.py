@@ -195,6 +195,22 @@ def run_input_key(run_id: str, input_id: str) -> dict[str, str]:
     return {"PK": run_pk(run_id), "SK": f"{RUN_INPUT_PREFIX}{input_id}"}
 
 
+RUN_INPUT_PART_MARK = f"{SEP}PART{SEP}"
+
+
+def run_input_part_key(run_id: str, input_id: str, part: int) -> dict[str, str]:
+    """One binary part of a dataset input too big for one item; sorts after its input."""
+    base = run_input_key(run_id, input_id)
+    return {"PK": base["PK"], "SK": f"{base['SK']}{RUN_INPUT_PART_MARK}{part:05d}"}
+
+
+def run_input_sk_of_part(part_sk: str) -> str | None:
+    """The sort key of the input a part belongs to, or None if ``part_sk`` is no part."""
+    if not part_sk.startswith(RUN_INPUT_PREFIX) or RUN_INPUT_PART_MARK not in part_sk:
+        return None
+    return part_sk.split(RUN_INPUT_PART_MARK)[0]
+
+
 def run_model_input_key(run_id: str, model_id: str) -> dict[str, str]:
     return {"PK": run_pk(run_id), "SK": f"{RUN_MODEL_INPUT_PREFIX}{model_id}"}
 
