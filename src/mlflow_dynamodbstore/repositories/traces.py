@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
 from mlflow_dynamodbstore.repositories.traces_codec import finalize
@@ -29,6 +31,21 @@ class TraceMissing(Exception):
 
 class TraceExists(Exception):
     """A trace with this id was created concurrently."""
+
+
+class TraceTooLarge(Exception):
+    """The write would push META past DynamoDB's 400 KB item limit."""
+
+
+@contextmanager
+def _size_checked() -> Iterator[None]:
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") == "ValidationException" and "size" in error.get("Message", ""):
+            raise TraceTooLarge(error.get("Message")) from None
+        raise
 
 
 class TraceRepository:
@@ -84,7 +101,8 @@ class TraceRepository:
         """Write a new META item; TraceExists if the trace id is taken."""
         item = finalize({**item, "version": 1})
         try:
-            self.gateway.put_item(item, condition=Attr("PK").not_exists())
+            with _size_checked():
+                self.gateway.put_item(item, condition=Attr("PK").not_exists())
         except ConditionFailed:
             raise TraceExists(item["trace_id"]) from None
         return item
@@ -93,7 +111,8 @@ class TraceRepository:
         """Write ``new`` over ``old`` if nobody changed it since it was read."""
         version = int(old.get("version", 0))
         item = finalize({**new, "version": version + 1})
-        self.gateway.put_item(item, condition=Attr("version").eq(version))
+        with _size_checked():
+            self.gateway.put_item(item, condition=Attr("version").eq(version))
         return item
 
     def mutate(self, trace_id: str, change: Callable[[Item], Item | None]) -> Item:

@@ -10,7 +10,7 @@ import time
 from functools import cached_property
 from typing import Any
 
-from mlflow.entities import Assessment, LifecycleStage, Trace, TraceData, TraceInfo
+from mlflow.entities import LifecycleStage, Trace, TraceData, TraceInfo
 from mlflow.entities.span import LazySpan, Span
 from mlflow.exceptions import MlflowException, MlflowTracingException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
@@ -33,7 +33,6 @@ from mlflow.tracing.constant import (
     TraceTagKey,
 )
 from mlflow.utils.mlflow_tags import MLFLOW_ARTIFACT_LOCATION
-from mlflow.utils.time import get_current_time_millis
 from mlflow.utils.uri import append_to_uri_path
 from mlflow.utils.validation import (
     _parse_experiment_id,
@@ -41,10 +40,14 @@ from mlflow.utils.validation import (
     _validate_trace_tag,
 )
 
-from mlflow_dynamodbstore.repositories import assessments as assessment_rules
 from mlflow_dynamodbstore.repositories import traces_ingest as ingest
 from mlflow_dynamodbstore.repositories.spans import SpanRepository, rows_from_items
-from mlflow_dynamodbstore.repositories.traces import TraceExists, TraceMissing, TraceRepository
+from mlflow_dynamodbstore.repositories.traces import (
+    TraceExists,
+    TraceMissing,
+    TraceRepository,
+    TraceTooLarge,
+)
 from mlflow_dynamodbstore.repositories.traces_codec import (
     assessment_columns,
     decode_analytics,
@@ -53,6 +56,7 @@ from mlflow_dynamodbstore.repositories.traces_codec import (
 )
 from mlflow_dynamodbstore.schema import keys
 from mlflow_dynamodbstore.search.traces import TraceSearch
+from mlflow_dynamodbstore.stores.tracking.trace_ops_assessments import TraceAssessmentOps
 
 # Trace retention (DynamoDB TTL on every item of a trace), in MLflow's retention duration
 # format ("30d", "12h", "90m"): the experiment tag wins over the server-wide variable.
@@ -66,7 +70,15 @@ def _not_found(trace_id: str) -> MlflowException:
     return MlflowException(f"Trace with ID '{trace_id}' not found.", RESOURCE_DOES_NOT_EXIST)
 
 
-class TraceOps:
+def _too_large(trace_id: str) -> MlflowException:
+    return MlflowException(
+        f"Trace '{trace_id}' cannot hold more tags, metadata or assessments "
+        "(DynamoDB's 400 KB item limit).",
+        INVALID_PARAMETER_VALUE,
+    )
+
+
+class TraceOps(TraceAssessmentOps):
     """Mixed into DynamoDBTrackingStore (which provides ``gateway``, ``experiments``,
     ``_experiment_item``, ``_get_active_workspace`` and ``_workspaces_enabled``)."""
 
@@ -95,6 +107,8 @@ class TraceOps:
             return self.traces.mutate(trace_id, change)
         except TraceMissing:
             raise missing or _not_found(trace_id) from None
+        except TraceTooLarge:
+            raise _too_large(trace_id) from None
 
     @staticmethod
     def _artifact_location_tag(experiment_item: dict, trace_id: str) -> str:
@@ -162,6 +176,8 @@ class TraceOps:
             return to_trace_info(self.traces.create(item))
         except TraceExists:
             pass
+        except TraceTooLarge:
+            raise _too_large(trace_id) from None
 
         # log_spans() created it first: merge as the SQL store does (start_trace's values
         # are authoritative, previews only when given, tags/metadata/assessments merged).
@@ -254,9 +270,12 @@ class TraceOps:
                     self.spans.read(trace_id, with_content=False), batch_ids
                 )
             extra_tags = ingest.resource_tags(by_trace[trace_id])
-            self.traces.mutate(
-                trace_id, ingest.batch_change(before, agg, is_new, stored, extra_tags)
-            )
+            try:
+                self.traces.mutate(
+                    trace_id, ingest.batch_change(before, agg, is_new, stored, extra_tags)
+                )
+            except TraceTooLarge:
+                raise _too_large(trace_id) from None
         return spans
 
     # ---- reads ----------------------------------------------------------------------
@@ -386,76 +405,6 @@ class TraceOps:
         # Like the SQL store: the trace name lives on the trace row, other tags in their table.
         missing = _not_found(trace_id) if key == TraceTagKey.TRACE_NAME else missing_tag
         self._mutate_trace(trace_id, change, missing=missing)
-
-    # ---- assessments -------------------------------------------------------------------
-    def create_assessment(self, assessment: Assessment) -> Assessment:
-        sql = SqlAssessments.from_mlflow_entity(assessment)
-        self._mutate_trace(assessment.trace_id, lambda item: assessment_rules.add(item, sql))
-        return sql.to_mlflow_entity()
-
-    def _assessment_missing(self, trace_id: str, assessment_id: str) -> MlflowException:
-        if self._trace_item(trace_id) is None:
-            return MlflowException(
-                f"Trace with request_id '{trace_id}' not found", RESOURCE_DOES_NOT_EXIST
-            )
-        return MlflowException(
-            f"Assessment with ID '{assessment_id}' not found for trace '{trace_id}'",
-            RESOURCE_DOES_NOT_EXIST,
-        )
-
-    def get_assessment(self, trace_id: str, assessment_id: str) -> Assessment:
-        item = self._trace_item(trace_id)
-        try:
-            if item is None:
-                raise assessment_rules.AssessmentMissing(assessment_id)
-            return assessment_rules.get(item, assessment_id)
-        except assessment_rules.AssessmentMissing:
-            raise self._assessment_missing(trace_id, assessment_id) from None
-
-    def update_assessment(
-        self,
-        trace_id: str,
-        assessment_id: str,
-        name: str | None = None,
-        expectation=None,
-        feedback=None,
-        rationale: str | None = None,
-        metadata: dict[str, str] | None = None,
-    ) -> Assessment:
-        existing = self.get_assessment(trace_id, assessment_id)
-        new = assessment_rules.updated(
-            existing,
-            trace_id=trace_id,
-            now=get_current_time_millis(),
-            name=name,
-            expectation=expectation,
-            feedback=feedback,
-            rationale=rationale,
-            metadata=metadata,
-        )
-
-        def change(item: dict) -> dict:
-            stored = (item.get("assessments") or {}).get(assessment_id)
-            if stored is None:
-                raise self._assessment_missing(trace_id, assessment_id)
-            item["assessments"] = {
-                **item["assessments"],
-                assessment_id: assessment_rules.replace_columns(stored, new),
-            }
-            return item
-
-        self._mutate_trace(
-            trace_id, change, missing=self._assessment_missing(trace_id, assessment_id)
-        )
-        return new
-
-    def delete_assessment(self, trace_id: str, assessment_id: str) -> None:
-        if self._trace_item(trace_id) is None:
-            return
-        try:
-            self.traces.mutate(trace_id, lambda item: assessment_rules.remove(item, assessment_id))
-        except TraceMissing:
-            return
 
     # ---- runs ------------------------------------------------------------------------
     def link_traces_to_run(self, trace_ids: list[str], run_id: str) -> None:
