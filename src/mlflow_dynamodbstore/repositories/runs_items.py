@@ -156,6 +156,6 @@ def resolve_spilled(
     found = gateway.batch_get(wanted, consistent=consistent)
     by_run: dict[str, list[dict[str, Any]]] = {}
     for item in found:
-        run_id = item.get("run_id") or item["PK"].split(keys.SEP, 2)[1]
+        run_id = item["run_id"]  # every spilled item names its run
         by_run.setdefault(run_id, []).append(item)
     return [apply_spilled(meta, by_run.get(meta["run_id"], [])) for meta in metas]
