@@ -373,9 +373,9 @@ def test_dataset_filters_skip_experiments_without_such_datasets(ddb):
     )
     assert [r.info.run_name for r in page] == ["has-ds"]
     # experiments, 1 summary Query each, the one run of "with" and its partition (read for
-    # its inputs, then again for the result); "without" is never walked
+    # its inputs and reused for the result); "without" is never walked
     assert stats["BatchGetItem"].requests == 1
-    assert stats["Query"].requests == 2 + 1 + 2
+    assert stats["Query"].requests == 2 + 1 + 1
     page, stats = _requests(ddb, [with_ds, without], "datasets.context = 'eval'", ViewType.ALL, 10)
     assert list(page) == [] and stats["Query"].requests == 2
 
