@@ -278,3 +278,9 @@ def search_with_previews_and_infos(store):
     e1, _ = _corpus(store)
     infos, _ = store.search_traces([e1], max_results=3)
     return [i.to_dict() for i in infos]
+
+
+@scenario()
+def search_without_locations_covers_every_experiment(store):
+    _corpus(store)
+    return search_plain(store.search_traces(max_results=100))

@@ -348,3 +348,10 @@ def batch_get_trace_infos_scoped(store):
         "none": store.batch_get_trace_infos([]),
         "traces_e1": [trace_plain(t) for t in store.batch_get_traces(ids, experiment_ids=[e1])],
     }
+
+
+@scenario()
+def batch_get_traces_of_trace_without_spans_location(store):
+    e = _exp(store)
+    store.start_trace(info("tr-1", e))
+    return attempt(lambda: [trace_plain(t) for t in store.batch_get_traces(["tr-1"])])
