@@ -275,6 +275,13 @@ def test_metric_errors_match_sql(store, sql):
         assert err.error_code == "RESOURCE_DOES_NOT_EXIST"
         bad = Metric("x", "nope", 1, 0, model_id=model_id)
         assert _error(s.log_batch, run_id, [bad], [], []).error_code == "INVALID_PARAMETER_VALUE"
+        deleted_run = s.create_run("1", "u", 0, [], "d").info.run_id
+        s.delete_run(deleted_run)
+        err = _error(s.log_metric, deleted_run, unknown)  # the run's state is checked first
+        assert (err.error_code, err.message) == (
+            "INVALID_PARAMETER_VALUE",
+            f"The run {deleted_run} must be in the 'active' state. Current state is deleted.",
+        )
         assert [m.value for m in s.get_logged_model(model_id).metrics if m.key == "loss"] == [0.25]
 
 

@@ -258,10 +258,15 @@ class LoggedModelOps:
     # ---- metrics linked to models ----------------------------------------------------
     def _model_metric_rows(self, run_id: str, metrics: list[Metric]) -> dict[str, list]:
         """Per model, the rows to write for the metrics that carry a model id, checked before
-        anything is logged: the run must exist (1 Query), the models too (1 BatchGetItem,
-        which also brings their inline rows) and no row may clash with a stored one of the
-        same key."""
-        self.get_run(run_id)
+        anything is logged: the run must exist and be active (1 Query), the models must
+        exist (1 BatchGetItem, which also brings their inline rows) and no row may clash with
+        a stored one of the same key."""
+        stage = self.get_run(run_id).info.lifecycle_stage
+        if stage != LifecycleStage.ACTIVE:  # checked first, as the SQL store does
+            raise MlflowException(
+                f"The run {run_id} must be in the 'active' state. Current state is {stage}.",
+                INVALID_PARAMETER_VALUE,
+            )
         wanted = {m.model_id for m in metrics}
         metas = self.logged_models.get_metas(wanted)
         if missing := wanted - set(metas):
