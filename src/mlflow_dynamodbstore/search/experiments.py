@@ -84,6 +84,14 @@ def _clause_predicate(clause: dict[str, Any]) -> Predicate:
             wanted = _parse_experiment_id(value)
             compare = _COMPARE[comparator]
             return lambda e: compare(int(e.experiment_id), wanted)
+        # SQL asks MLflow's own checks first (their message for e.g. a lowercase "like")
+        if SearchExperimentsUtils.is_string_attribute(type_, key, comparator):
+            if comparator not in ("=", "!=", "LIKE", "ILIKE"):
+                raise MlflowException.invalid_parameter_value(
+                    f"Invalid comparator for string attribute: {comparator}"
+                )
+            matches = _string_predicate(comparator, value)
+            return lambda e: matches(getattr(e, key))
         if SearchExperimentsUtils.is_numeric_attribute(type_, key, comparator):
             if comparator not in _COMPARE:
                 raise MlflowException.invalid_parameter_value(
@@ -101,12 +109,6 @@ def _clause_predicate(clause: dict[str, Any]) -> Predicate:
                 ) from None
             compare = _COMPARE[comparator]
             return lambda e: (v := getattr(e, key)) is not None and compare(v, number)
-        if comparator not in ("=", "!=", "LIKE", "ILIKE"):
-            raise MlflowException.invalid_parameter_value(
-                f"Invalid comparator for string attribute: {comparator}"
-            )
-        matches = _string_predicate(comparator, value)
-        return lambda e: matches(getattr(e, key))
     if type_ == "tag":
         if comparator == "IS NULL":
             return lambda e: key not in e.tags
