@@ -7,6 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from boto3.dynamodb.conditions import Key
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
@@ -69,9 +70,14 @@ def test_concurrent_log_batch_keeps_every_point(store_uri):
         assert run.data.metrics[f"own{i}"] == float(rounds - 1)
         assert run.data.tags[f"tag{i}"] == str(rounds - 1)
         assert len(store.get_metric_history(run_id, f"own{i}")) == rounds
-    # the GSI2 rank item agrees with META
+    # the GSI2 rank item agrees with META: one entry for the run, at the latest value
     latest = store.gateway.get_item(keys.metric_latest_key(run_id, "shared"))
     assert float(latest["value"]) == run.data.metrics["shared"]
+    rank_key = keys.metric_rank_keys("0", "shared", 0.0, run_id)["GSI2PK"]
+    ranked = list(store.gateway.query(Key("GSI2PK").eq(rank_key), index="GSI2"))
+    assert [(r["run_id"], float(r["value"])) for r in ranked] == [
+        (run_id, run.data.metrics["shared"])
+    ]
 
 
 def test_concurrent_param_values_one_winner(store_uri):
