@@ -651,3 +651,60 @@ def search_pages_survive_changes_between_pages(store):
     _exp(store, "newcomer")
     second = store.search_experiments(max_results=3, page_token=first.token)
     return [[e.name for e in first], [e.name for e in second]]
+
+
+# ---- odd input ---------------------------------------------------------------------------
+# SQL's message carries the driver's IntegrityError text.
+@scenario(messages=False)
+def create_with_duplicate_tag_keys(store):
+    tags = [ExperimentTag("k", "1"), ExperimentTag("k", "2")]
+    result = attempt(lambda: store.create_experiment("dup-tags", tags=tags))
+    return [result, store.get_experiment_by_name("dup-tags")]
+
+
+@scenario()
+def set_tag_none_value(store):
+    eid = _exp(store, "t")
+    result = attempt(lambda: store.set_experiment_tag(eid, ExperimentTag("k", None)))
+    return [result, store.get_experiment(eid).tags]
+
+
+@scenario()
+def search_invalid_view_type(store):
+    return attempt(lambda: store.search_experiments(view_type=99))
+
+
+@scenario()
+def search_dotted_tag_key(store):
+    _exp(store, "noted", **{"mlflow.note.content": "hello"})
+    _exp(store, "plain")
+    return [
+        _search(store, filter_string="tags.`mlflow.note.content` = 'hello'"),
+        _search(store, filter_string="tags.\"mlflow.note.content\" LIKE 'he%'"),
+        _search(store, filter_string="tags.`mlflow.note.content` IS NULL"),
+    ]
+
+
+@scenario()
+def search_name_with_quote(store):
+    _exp(store, "it's")
+    _exp(store, 'say "hi"')
+    return [
+        _search(store, filter_string='name = "it\'s"'),
+        _search(store, filter_string="name LIKE '%\"%'"),
+    ]
+
+
+@scenario()
+def rename_name_too_long(store):
+    eid = _exp(store, "short")
+    result = attempt(lambda: store.rename_experiment(eid, "n" * 501))
+    return [result, store.get_experiment(eid).name]
+
+
+@scenario()
+def get_by_name_after_rename_back(store):
+    eid = _exp(store, "a")
+    store.rename_experiment(eid, "b")
+    store.rename_experiment(eid, "a")
+    return [store.get_experiment_by_name("a"), store.get_experiment_by_name("b")]

@@ -96,8 +96,18 @@ class ExperimentOps:
         if artifact_location:
             artifact_location = resolve_uri_if_local(artifact_location)
             _validate_experiment_artifact_location_length(artifact_location)
+        seen: set[str] = set()
         for tag in tags or []:
             _validate_experiment_tag(tag.key, tag.value)
+            if tag.key in seen:
+                # The SQL store's tag rows collide on their primary key: the whole create
+                # fails with RESOURCE_ALREADY_EXISTS.
+                raise MlflowException(
+                    f"Experiment(name={name}) already exists. Error: duplicate experiment "
+                    f"tag key '{tag.key}'",
+                    RESOURCE_ALREADY_EXISTS,
+                )
+            seen.add(tag.key)
         workspace = self._get_active_workspace()
         experiment_id = self.experiments.allocate_id()
         try:
