@@ -261,16 +261,22 @@ class RunRepository:
             if write is None:
                 self.gateway.batch_write(change.extra_puts)  # nothing else to write with
                 return meta
-            if self._try_write(meta, write):
+            written, current = self._try_write(meta, write)
+            if written:
                 return write.meta
             self._sleep(random.uniform(0, min(0.25, 0.005 * 2**attempt)))
-            meta = self.get_meta(run_id, workspace)
+            # A failed PutItem returns the item that beat us: no re-read needed then.
+            if current is not None and current.get("workspace") == workspace:
+                meta = current
+            else:
+                meta = self.get_meta(run_id, workspace)
             if require_active:
                 self.check_active(meta, experiment)
         raise RunContention(run_id)
 
-    def _try_write(self, meta: Item, write: RunWrite) -> bool:
-        """Write the plan if META is still at the version read; False if it moved on."""
+    def _try_write(self, meta: Item, write: RunWrite) -> tuple[bool, Item | None]:
+        """Write the plan if META is still at the version read. (False, current META if
+        DynamoDB returned it) when it moved on."""
         read_version = int(meta["version"])
         write.meta["version"] = read_version + 1
         condition = Attr("version").eq(read_version)
@@ -285,14 +291,14 @@ class RunRepository:
                         *(self.gateway.tx_delete(key) for key in write.deletes),
                     ]
                 )
-        except ConditionFailed:
-            return False
+        except ConditionFailed as exc:
+            return False, exc.item
         except TransactionCancelled as exc:
             stale = exc.reasons[:1] == ["ConditionalCheckFailed"]
             if stale or "TransactionConflict" in exc.reasons:
-                return False
+                return False, None
             raise
-        return True
+        return True, None
 
     def fetch(self, wanted: list[Item]) -> list[Item]:
         return self.gateway.batch_get(wanted, consistent=True)
