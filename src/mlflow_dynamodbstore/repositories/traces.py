@@ -60,9 +60,20 @@ class TraceRepository:
         found = self.gateway.batch_get([keys.trace_key(t) for t in trace_ids if t], consistent=True)
         return {item["trace_id"]: item for item in found}
 
-    def read_partition(self, trace_id: str) -> list[Item]:
-        """META and every span item of one trace (one Query per MB)."""
-        return list(self.gateway.query(Key("PK").eq(keys.trace_pk(trace_id)), consistent=True))
+    def read_partition(self, trace_id: str) -> tuple[Item | None, list[Item]]:
+        """(META or None, the span items) of one trace: one Query per MB of the partition."""
+        meta, spans = None, []
+        for item in self.gateway.query(Key("PK").eq(keys.trace_pk(trace_id)), consistent=True):
+            if item["SK"] == keys.META:
+                meta = item
+            else:
+                spans.append(item)
+        return meta, spans
+
+    def experiment_workspaces(self, experiment_ids: list[str]) -> dict[str, str | None]:
+        """Workspace of each existing experiment (one BatchGetItem per 100 ids)."""
+        found = self.gateway.batch_get([keys.experiment_key(e) for e in experiment_ids])
+        return {i["experiment_id"]: i.get("workspace") for i in found}
 
     def list_experiment(
         self,

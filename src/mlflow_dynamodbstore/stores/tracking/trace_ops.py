@@ -54,7 +54,6 @@ from mlflow_dynamodbstore.repositories.traces_codec import (
     encode_analytics,
     to_trace_info,
 )
-from mlflow_dynamodbstore.schema import keys
 from mlflow_dynamodbstore.search.traces import TraceSearch
 from mlflow_dynamodbstore.stores.tracking.trace_ops_assessments import TraceAssessmentOps
 
@@ -285,14 +284,15 @@ class TraceOps(TraceAssessmentOps):
             raise _not_found(trace_id)
         return to_trace_info(item)
 
-    def _trace_from_items(self, items: list[dict], allow_partial: bool) -> Trace | None:
-        meta = next(i for i in items if i["SK"] == keys.META)
+    def _trace_from_items(
+        self, meta: dict, span_items: list[dict], allow_partial: bool
+    ) -> Trace | None:
         info = to_trace_info(meta)
         location = info.tags.get(TraceTagKey.SPANS_LOCATION)
         if location != SpansLocation.TRACKING_STORE.value:
             raise MlflowTracingException("Trace data not stored in tracking store")
         rows = sorted(
-            rows_from_items(items),
+            rows_from_items(span_items),
             key=lambda r: (0 if r.parent_span_id is None else 1, r.start_time_ns),
         )
         if not allow_partial and (stats := info.trace_metadata.get(TraceMetadataKey.SIZE_STATS)):
@@ -305,13 +305,12 @@ class TraceOps(TraceAssessmentOps):
         return None
 
     def _read_trace(self, trace_id: str, allow_partial: bool) -> Trace | None:
-        items = self.traces.read_partition(trace_id)
-        meta = next((i for i in items if i["SK"] == keys.META), None)
+        meta, span_items = self.traces.read_partition(trace_id)
         if meta is None or self._trace_item(trace_id, meta) is None:
             raise MlflowException(
                 f"Trace with ID {trace_id} is not found.", RESOURCE_DOES_NOT_EXIST
             )
-        return self._trace_from_items(items, allow_partial)
+        return self._trace_from_items(meta, span_items, allow_partial)
 
     def get_trace(self, trace_id: str, *, allow_partial: bool = False) -> Trace:
         if allow_partial:
@@ -363,7 +362,7 @@ class TraceOps(TraceAssessmentOps):
             ) != SpansLocation.TRACKING_STORE.value:
                 raise MlflowTracingException("Trace data not stored in tracking store")
             span_items = self.spans.read_items(item["trace_id"])
-            trace = self._trace_from_items([item, *span_items], allow_partial=False)
+            trace = self._trace_from_items(item, span_items, allow_partial=False)
             if trace is not None:
                 traces.append(trace)
         return traces
@@ -508,9 +507,8 @@ class TraceOps(TraceAssessmentOps):
         if not self._workspaces_enabled():
             return ids
         workspace = self._get_active_workspace()
-        found = self.gateway.batch_get([keys.experiment_key(e) for e in ids])
-        visible = {i["experiment_id"] for i in found if i.get("workspace") == workspace}
-        return [e for e in ids if e in visible]
+        workspaces = self.traces.experiment_workspaces(ids)
+        return [e for e in ids if workspaces.get(e) == workspace]
 
 
 def _parse_experiment_ids(experiment_ids: list[Any]) -> list[int]:
