@@ -256,3 +256,31 @@ def test_request_counts(stores):
     stats.reset()
     ours.search_logged_models(["1", "2"], filter_string="metrics.acc > 0.5")
     assert stats.total_requests == stats.requests("Query") == 2
+
+
+def test_default_order_reads_only_the_page(store_uri):
+    """In GSI4's order (the default, and the UI's creation time DESC) a page reads its models
+    and one more, not the experiment's whole listing."""
+    store = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
+    exp = store.create_experiment("many")
+    names = []
+    for i in range(40):
+        params = [LoggedModelParameter("p", "x" * 2000)]  # ~2 KB per META item
+        names.append(store.create_logged_model(exp, name=f"n{i}", params=params).name)
+        time.sleep(0.002)
+    ui_order = [{"field_name": "creation_time", "ascending": False}]
+    seen, token = [], None
+    while True:
+        page = store.search_logged_models([exp], max_results=5, order_by=ui_order, page_token=token)
+        seen += [m.name for m in page]
+        if not (token := page.token):
+            break
+    assert seen == names[::-1]
+    stats = store.gateway.stats
+    stats.reset()
+    assert len(store.search_logged_models([exp], filter_string="params.p LIKE 'x%'")) == 40
+    all_capacity = stats.read_capacity
+    stats.reset()
+    assert [m.name for m in store.search_logged_models([exp], max_results=5)] == names[:-6:-1]
+    assert stats.requests("Query") == 1
+    assert 0 < stats.read_capacity < all_capacity / 4  # 6 of 40 items

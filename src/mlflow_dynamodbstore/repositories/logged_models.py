@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -107,14 +108,18 @@ class LoggedModelRepository:
             raise LoggedModelMissing(model_id)
         return meta, metrics
 
-    def list_in_experiment(self, experiment_id: str, lifecycle_stage: str) -> Iterator[Item]:
+    def list_in_experiment(
+        self, experiment_id: str, lifecycle_stage: str, *, limit: int | None = None
+    ) -> Iterator[Item]:
         """META items of an experiment's models in one lifecycle stage, via GSI4 (newest
-        first)."""
-        return self.gateway.query(
+        first, then model id), lazily; ``limit`` caps the items per Query page and in all."""
+        items = self.gateway.query(
             Key("GSI4PK").eq(keys.logged_models_gsi4pk(experiment_id))
             & Key("GSI4SK").begins_with(keys.logged_model_list_prefix(lifecycle_stage)),
             index="GSI4",
+            limit=limit,
         )
+        return islice(items, limit) if limit else items
 
     def delete_partition(self, model_id: str) -> None:
         """Remove the model for good (``mlflow gc``): 1 Query per MB of the partition +

@@ -5,13 +5,17 @@ tags, params and metric rows, so nothing more is read, except for a model whose 
 outgrew META (``metrics_spilled``): one Query of its partition, for every such candidate when
 a metric comparison, a ``datasets`` filter or a metric order needs metrics, otherwise only
 when it is on the page.
-Order and offset page tokens are MLflow's own (SearchLoggedModelsPaginationToken), so a page
+In MLflow's default order (creation time DESC, model id ASC), which is GSI4's, the
+experiments' listings are merged lazily and reading stops once the page is full. Offset page
+tokens are MLflow's own (SearchLoggedModelsPaginationToken), so a page
 holds the same models as the SQL store's.
 """
 
 from __future__ import annotations
 
 import binascii
+import heapq
+from itertools import chain
 from typing import Any
 
 from mlflow.entities import LifecycleStage, LoggedModel
@@ -31,6 +35,7 @@ from mlflow_dynamodbstore.repositories.logged_models_metrics import LoggedModelM
 from mlflow_dynamodbstore.search.logged_models_match import (
     check_comparisons,
     check_order_by,
+    in_listing_order,
     matches,
     needs_metrics,
     sort_models,
@@ -89,17 +94,27 @@ def search_logged_models(
     parsed_ids = sorted({str(i) for i in _parse_experiment_ids(experiment_ids)})
     check_order_by(order_by)
 
-    candidates: list[tuple[Item, list[Item] | None]] = []
     load_all = needs_metrics(comparisons, datasets, order_by)
-    for experiment_id in parsed_ids:
-        for meta in models.list_in_experiment(experiment_id, LifecycleStage.ACTIVE):
-            if meta.get("workspace") != workspace:
-                continue
-            rows = metrics.rows(meta) if load_all else None
-            if matches(meta, rows, comparisons, datasets):
-                candidates.append((meta, rows))
-
-    ordered = sort_models(candidates, order_by)
+    wanted = offset + max_results + 1  # one more than the page tells whether a next exists
+    listing_order = in_listing_order(order_by)
+    # In GSI4's own order, only as many models as the page needs are read: with no filter
+    # the Query's Limit says so, with one the lazy walk stops after enough matches.
+    limit = wanted if listing_order and not comparisons and not datasets else None
+    streams = [
+        models.list_in_experiment(experiment_id, LifecycleStage.ACTIVE, limit=limit)
+        for experiment_id in parsed_ids
+    ]
+    metas = heapq.merge(*streams, key=lambda m: m["GSI4SK"]) if listing_order else chain(*streams)
+    candidates: list[tuple[Item, list[Item] | None]] = []
+    for meta in metas:
+        if meta.get("workspace") != workspace:
+            continue
+        rows = metrics.rows(meta) if load_all else None
+        if matches(meta, rows, comparisons, datasets):
+            candidates.append((meta, rows))
+            if listing_order and len(candidates) >= wanted:
+                break
+    ordered = candidates if listing_order else sort_models(candidates, order_by)
     page = ordered[offset : offset + max_results]
     next_token = None
     if len(ordered) > offset + max_results:

@@ -188,6 +188,28 @@ def check_order_by(order_by: list[dict] | None) -> None:
             )
 
 
+def _orders_by(ob: dict, column: str, ascending: bool) -> bool:
+    field_name = ob["field_name"]
+    return (
+        "." not in field_name
+        and SqlLoggedModel.ALIASES.get(field_name, field_name) == column
+        and bool(ob.get("ascending", True)) == ascending
+    )
+
+
+def in_listing_order(order_by: list[dict] | None) -> bool:
+    """Is the requested order GSI4's (creation time DESC, then model id ASC)? That is the
+    default and what the UI's Models tab asks for."""
+    rest = list(order_by or [])
+    if rest and _orders_by(rest[0], "creation_timestamp_ms", False):
+        rest.pop(0)
+    elif rest:
+        return False
+    if rest and _orders_by(rest[0], "model_id", True):
+        rest.pop(0)
+    return not rest
+
+
 def _latest_metric_value(metrics: list[Item], name: str, ob: dict) -> float | None:
     """The value of the latest row of metric ``name`` (timestamp DESC, step DESC, run_id ASC)
     on the order's dataset, as the SQL store's ROW_NUMBER() subquery picks it."""
