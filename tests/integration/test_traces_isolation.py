@@ -106,6 +106,7 @@ def test_traces_of_another_workspace_are_invisible(store, workspaces_on):
                 Feedback(name="f", value=1, source=source, trace_id=tid(1))
             ),
             lambda: store.log_spans(a, [span(1, 2, 1, "intruder", 1, 2)]),
+            lambda: store.log_spans(b, [span(1, 3, 1, "intruder", 1, 2)]),
         ):
             with pytest.raises(MlflowException) as exc:
                 call()

@@ -239,3 +239,20 @@ def test_trace_retention_sets_ttl_on_every_item(store, monkeypatch):
     assert (
         int(store.gateway.get_item(keys.trace_key("tr-env"))["ttl"]) == (1000 + 3_600_000) // 1000
     )
+
+
+def test_log_spans_request_counts(store):
+    exp = store.create_experiment("log-counts")
+    t = new_trace_hex()
+    stats = store.gateway.stats
+    stats.reset()
+    store.log_spans(exp, [make_span(t, 1, None, "root", 0, 9), make_span(t, 2, 1, "c", 1, 2)])
+    # META read (absent), experiment, the span items, META written once.
+    assert stats.snapshot().keys() == {"BatchGetItem", "GetItem", "BatchWriteItem", "PutItem"}
+    assert stats.total_requests == 4
+    stats.reset()
+    store.log_spans(exp, [make_span(t, 3, 1, "late", 3, 12)])
+    # META read, the span items, META updated (conditioned on the version read).
+    assert stats.snapshot().keys() == {"BatchGetItem", "BatchWriteItem", "PutItem"}
+    assert stats.total_requests == 3
+    assert store.get_trace_info(f"tr-{t}").execution_duration == 12

@@ -126,12 +126,21 @@ class TraceRepository:
             self.gateway.put_item(item, condition=Attr("version").eq(version))
         return item
 
-    def mutate(self, trace_id: str, change: Callable[[Item], Item | None]) -> Item:
+    def mutate(
+        self,
+        trace_id: str,
+        change: Callable[[Item], Item | None],
+        *,
+        current: Item | None = None,
+    ) -> Item:
         """Apply ``change`` (current item -> new item, or None for no write) with optimistic
         locking, re-reading and retrying when a concurrent writer wins. TraceMissing if the
-        trace does not exist; exceptions from ``change`` propagate."""
+        trace does not exist; exceptions from ``change`` propagate. ``current``, if given, is
+        a strongly consistent read of the item the caller already has (saves the first
+        GetItem)."""
         for attempt in range(_MUTATE_ATTEMPTS):
-            current = self.get(trace_id)
+            if current is None or attempt:
+                current = self.get(trace_id)
             if current is None:
                 raise TraceMissing(trace_id)
             new = change(dict(current))

@@ -214,68 +214,77 @@ class TraceOps(TraceAssessmentOps):
             return []
         by_trace = ingest.group_by_trace(spans)
         aggregates = {tid: ingest.aggregate(trace_spans) for tid, trace_spans in by_trace.items()}
-        existing = {
-            tid: item
-            for tid, item in self.traces.batch_get(by_trace).items()
-            if self._trace_item(tid, item) is not None
-        }
-        created: set[str] = set()
-        experiment = None
-        for trace_id in by_trace:
-            if trace_id in existing:
-                continue
-            if experiment is None:
-                experiment = self._experiment_item(location)
-            agg, _ = aggregates[trace_id]
-            try:
-                existing[trace_id] = self.traces.create(
-                    {
-                        "trace_id": trace_id,
-                        "experiment_id": str(experiment["experiment_id"]),
-                        "workspace": experiment.get("workspace"),
-                        "timestamp_ms": agg.min_start_ms,
-                        "execution_time_ms": (
-                            agg.max_end_ms - agg.min_start_ms if agg.max_end_ms else None
-                        ),
-                        "status": agg.trace_status,
-                        "tags": {
-                            MLFLOW_ARTIFACT_LOCATION: self._artifact_location_tag(
-                                experiment, trace_id
-                            )
-                        },
-                        "metadata": {},
-                        "analytics": {},
-                        "assessments": {},
-                        "ttl": self._trace_ttl(experiment, agg.min_start_ms),
-                    }
-                )
-                created.add(trace_id)
-            except TraceExists:
-                existing[trace_id] = self.traces.get(trace_id)
-
-        ttl = {tid: existing[tid].get("ttl") for tid in existing}
+        existing = self.traces.batch_get(by_trace)
+        for trace_id, item in existing.items():
+            if self._trace_item(trace_id, item) is None:
+                raise _not_found(trace_id)  # another workspace's trace
+        # New traces: their META is computed in full here and written once, after their spans.
+        fresh: dict[str, dict] = {}
+        if any(trace_id not in existing for trace_id in by_trace):
+            experiment = self._experiment_item(location)
+            for trace_id in by_trace:
+                if trace_id not in existing:
+                    agg, _ = aggregates[trace_id]
+                    fresh[trace_id] = self._new_trace_item(
+                        trace_id, experiment, agg, by_trace[trace_id]
+                    )
+        ttl = {tid: item.get("ttl") for tid, item in {**existing, **fresh}.items()}
         self.spans.write(
-            [row for tid, (_, rows) in aggregates.items() for row in rows],
+            [row for _, rows in aggregates.values() for row in rows],
             {tid: int(v) if v is not None else None for tid, v in ttl.items()},
         )
-
-        for trace_id, (agg, rows) in aggregates.items():
-            before = existing[trace_id]
-            is_new = trace_id in created
-            stored = ([], [])
-            if ingest.needs_stored_nodes(before, agg, is_new):
-                batch_ids = {r.span_id for r in rows}
-                stored = ingest.stored_nodes(
-                    self.spans.read(trace_id, with_content=False), batch_ids
-                )
-            extra_tags = ingest.resource_tags(by_trace[trace_id])
+        for trace_id, item in fresh.items():
             try:
-                self.traces.mutate(
-                    trace_id, ingest.batch_change(before, agg, is_new, stored, extra_tags)
-                )
+                self.traces.create(item)
+            except TraceExists:
+                # Created concurrently (start_trace or another server): update it instead.
+                current = self.traces.get(trace_id)
+                if current is None or self._trace_item(trace_id, current) is None:
+                    raise _not_found(trace_id) from None
+                existing[trace_id] = current
             except TraceTooLarge:
                 raise _too_large(trace_id) from None
+        for trace_id, before in existing.items():
+            self._apply_span_batch(trace_id, before, *aggregates[trace_id], by_trace[trace_id])
         return spans
+
+    def _new_trace_item(self, trace_id: str, experiment: dict, agg, trace_spans) -> dict:
+        """The META item log_spans creates for a trace it is the first to see (the SQL
+        store's new trace_info row, then its per-batch update)."""
+        base = {
+            "trace_id": trace_id,
+            "experiment_id": str(experiment["experiment_id"]),
+            "workspace": experiment.get("workspace"),
+            "timestamp_ms": agg.min_start_ms,
+            "execution_time_ms": agg.max_end_ms - agg.min_start_ms if agg.max_end_ms else None,
+            "status": agg.trace_status,
+            "tags": {MLFLOW_ARTIFACT_LOCATION: self._artifact_location_tag(experiment, trace_id)},
+            "metadata": {},
+            "analytics": {},
+            "assessments": {},
+            "ttl": self._trace_ttl(experiment, agg.min_start_ms),
+        }
+        return ingest.apply_batch(
+            dict(base),
+            base,
+            agg,
+            created=True,
+            stored=([], []),
+            extra_tags=ingest.resource_tags(trace_spans),
+        )
+
+    def _apply_span_batch(self, trace_id: str, before: dict, agg, rows, trace_spans) -> None:
+        """Update an existing trace's META for one batch of its spans (optimistic locking;
+        ``before`` is the item read at the start of the call, reused for the first try)."""
+        stored = ([], [])
+        if ingest.needs_stored_nodes(before, agg, False):
+            batch_ids = {r.span_id for r in rows}
+            stored = ingest.stored_nodes(self.spans.read(trace_id, with_content=False), batch_ids)
+        change = ingest.batch_change(before, agg, False, stored, ingest.resource_tags(trace_spans))
+        try:
+            self.traces.mutate(trace_id, change, current=before)
+        except TraceTooLarge:
+            raise _too_large(trace_id) from None
 
     # ---- reads ----------------------------------------------------------------------
     def get_trace_info(self, trace_id: str) -> TraceInfo:
