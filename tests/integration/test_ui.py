@@ -25,9 +25,8 @@ FLAGS = [
 
 
 def test_experiment_list_loads_in_the_ui(store_uri, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     import mlflow
+    from playwright.sync_api import sync_playwright
 
     with mlflow_server(store_uri, tmp_path) as url:
         mlflow.MlflowClient(tracking_uri=url).create_experiment("shown-in-the-ui")
