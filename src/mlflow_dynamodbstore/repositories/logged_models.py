@@ -27,7 +27,7 @@ from mlflow_dynamodbstore.repositories.logged_models_metrics import rows_of, to_
 from mlflow_dynamodbstore.schema import keys
 
 Item = dict[str, Any]
-# Expression size limits (4 KB per update expression): tags are set in chunks.
+# Update expressions are limited to 4 KB: tags and params are written 50 keys at a time.
 _KEYS_PER_UPDATE = 50
 _PARAM_ATTEMPTS = 5
 

@@ -5,10 +5,11 @@ tags, params and metric rows, so nothing more is read, except for a model whose 
 outgrew META (``metrics_spilled``): one Query of its partition, for every such candidate when
 a metric comparison, a ``datasets`` filter or a metric order needs metrics, otherwise only
 when it is on the page.
+
 In MLflow's default order (creation time DESC, model id ASC), which is GSI4's, the
 experiments' listings are merged lazily and reading stops once the page is full. Offset page
-tokens are MLflow's own (SearchLoggedModelsPaginationToken), so a page
-holds the same models as the SQL store's.
+tokens are MLflow's own (SearchLoggedModelsPaginationToken), so a page holds the same models
+as the SQL store's.
 """
 
 from __future__ import annotations
