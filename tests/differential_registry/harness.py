@@ -79,11 +79,7 @@ def normalise(value: Any, ids: dict[str, str]) -> Any:
             "description": value.description,
             "tags": dict(value._tags),
             "aliases": dict(value.aliases),
-            # The order of latest_versions is not specified by MLflow.
-            "latest": sorted(
-                (normalise(v, ids) for v in value.latest_versions or []),
-                key=lambda v: v["version"],
-            ),
+            "latest": [normalise(v, ids) for v in value.latest_versions or []],
             "workspace": value.workspace,
         }
     if isinstance(value, ModelVersion):

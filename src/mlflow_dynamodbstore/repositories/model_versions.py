@@ -76,6 +76,17 @@ def latest_by_stage(versions: list[Item]) -> dict[str, int]:
     return latest
 
 
+def first_by_stage(versions: list[Item]) -> dict[str, int]:
+    """Lowest live version number per stage."""
+    first: dict[str, int] = {}
+    for v in versions:
+        if is_live(v):
+            stage, number = v["current_stage"], int(v["version"])
+            if number < first.get(stage, number + 1):
+                first[stage] = number
+    return first
+
+
 class ModelVersionRepository:
     def __init__(self, gateway: TableGateway):
         self.gateway = gateway
@@ -153,17 +164,20 @@ class ModelVersionRepository:
         put = self.gateway.tx_put(item, Attr("PK").not_exists())
         names = {"#u_t": "last_updated_time", "#u_rev": "rev"}
         values: dict[str, Any] = {":u_t": item["creation_time"], ":u_one": 1}
+        names = {**names, "#u_f": "first", "#u_s": stage}
+        values[":u_v"] = version
+        first = "#u_f.#u_s = if_not_exists(#u_f.#u_s, :u_v)"
         with_latest = self.gateway.tx_update(
             keys.registered_model_key(model_id),
-            "SET #u_t = :u_t, #u_l.#u_s = :u_v ADD #u_rev :u_one",
-            names={**names, "#u_l": "latest", "#u_s": stage},
-            values={**values, ":u_v": version},
+            f"SET #u_t = :u_t, #u_l.#u_s = :u_v, {first} ADD #u_rev :u_one",
+            names={**names, "#u_l": "latest"},
+            values=values,
             condition=Attr("PK").exists()
             & (Attr(f"latest.{stage}").not_exists() | Attr(f"latest.{stage}").lt(version)),
         )
         plain = self.gateway.tx_update(
             keys.registered_model_key(model_id),
-            "SET #u_t = :u_t ADD #u_rev :u_one",
+            f"SET #u_t = :u_t, {first} ADD #u_rev :u_one",
             names=names,
             values=values,
             condition=Attr("PK").exists(),
@@ -316,6 +330,7 @@ class ModelVersionRepository:
             new_meta = {
                 **meta,
                 "latest": latest_by_stage(new_versions),
+                "first": first_by_stage(new_versions),
                 "aliases": aliases,
                 "last_updated_time": now,
                 "rev": int(meta.get("rev", 0)) + 1,
@@ -324,15 +339,17 @@ class ModelVersionRepository:
             actions.append(
                 self.gateway.tx_update(
                     keys.registered_model_key(model_id),
-                    "SET #u_l = :u_l, #u_a = :u_a, #u_t = :u_t, #u_rev = :u_rev",
+                    "SET #u_l = :u_l, #u_f = :u_f, #u_a = :u_a, #u_t = :u_t, #u_rev = :u_rev",
                     names={
                         "#u_l": "latest",
+                        "#u_f": "first",
                         "#u_a": "aliases",
                         "#u_t": "last_updated_time",
                         "#u_rev": "rev",
                     },
                     values={
                         ":u_l": new_meta["latest"],
+                        ":u_f": new_meta["first"],
                         ":u_a": aliases,
                         ":u_t": now,
                         ":u_rev": new_meta["rev"],

@@ -10,6 +10,8 @@ transaction as the META item). META carries the small per-model collections inli
 - ``aliases``: map alias -> version number,
 - ``latest``: map stage -> highest live version number in that stage (what MLflow returns as
   ``latest_versions``), maintained by every write that changes a version's stage,
+- ``first``: map stage -> lowest live version number in that stage (the SQL store lists a
+  model's latest versions in that order), maintained alongside ``latest``,
 - ``next_version``: the version-number counter (UpdateItem ADD),
 - ``rev``: bumped by every write that changes ``latest``/``aliases``; writes that recompute
   them from a read of the partition are conditional on it (optimistic concurrency),
@@ -113,6 +115,7 @@ class RegisteredModelRepository:
             "tags": dict(tags),
             "aliases": {},
             "latest": {},
+            "first": {},
             "next_version": 0,
             "rev": 0,
         }

@@ -56,13 +56,26 @@ def to_model_version(version: Item, meta: Item, *, with_aliases: bool = False) -
     )
 
 
+def order_like_get(meta: Item, latest: list[ModelVersion]) -> list[ModelVersion]:
+    """The SQL store's get_registered_model order: stages by their lowest live version."""
+    first = meta.get("first") or {}
+    return sorted(latest, key=lambda mv: int(first.get(mv.current_stage, mv.version)))
+
+
+def order_like_search(latest: list[ModelVersion]) -> list[ModelVersion]:
+    """The SQL store's search_registered_models order (its window query over
+    (workspace, name, stage) yields stages alphabetically)."""
+    return sorted(latest, key=lambda mv: mv.current_stage)
+
+
 def to_registered_model(meta: Item, latest_versions: list[ModelVersion]) -> RegisteredModel:
+    """``latest_versions`` in the order given (see order_like_get / order_like_search)."""
     return RegisteredModel(
         name=meta["name"],
         creation_timestamp=_int(meta.get("creation_time")),
         last_updated_timestamp=_int(meta.get("last_updated_time")),
         description=meta.get("description"),
-        latest_versions=sorted(latest_versions, key=lambda mv: int(mv.version)),
+        latest_versions=list(latest_versions),
         tags=[RegisteredModelTag(k, v) for k, v in (meta.get("tags") or {}).items()],
         aliases=[
             RegisteredModelAlias(a, int(v)) for a, v in sorted((meta.get("aliases") or {}).items())

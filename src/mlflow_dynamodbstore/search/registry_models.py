@@ -20,6 +20,7 @@ from mlflow_dynamodbstore.repositories.model_versions import ModelVersionReposit
 from mlflow_dynamodbstore.repositories.registered_models import RegisteredModelRepository
 from mlflow_dynamodbstore.repositories.registry_entities import (
     latest_version_keys,
+    order_like_search,
     to_model_version,
     to_registered_model,
 )
@@ -140,5 +141,5 @@ def search_registered_models(
         latest = [
             to_model_version(by_key[k], meta) for k in latest_version_keys(meta) if k in by_key
         ]
-        result.append(to_registered_model(meta, latest))
+        result.append(to_registered_model(meta, order_like_search(latest)))
     return PagedList(result, token)

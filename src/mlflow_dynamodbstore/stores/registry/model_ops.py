@@ -24,7 +24,7 @@ from mlflow.utils.validation import (
     _validate_tag_name,
 )
 
-from mlflow_dynamodbstore.repositories.model_versions import ModelVersionRepository, is_live
+from mlflow_dynamodbstore.repositories.model_versions import ModelVersionRepository
 from mlflow_dynamodbstore.repositories.registered_models import (
     ModelNameTaken,
     ModelNotFound,
@@ -32,6 +32,7 @@ from mlflow_dynamodbstore.repositories.registered_models import (
 )
 from mlflow_dynamodbstore.repositories.registry_entities import (
     latest_version_keys,
+    order_like_get,
     to_model_version,
     to_registered_model,
 )
@@ -75,7 +76,8 @@ class RegisteredModelOps:
     def _registered_model(self, meta: Item) -> RegisteredModel:
         """The entity with its latest version per stage (1 BatchGetItem when it has any)."""
         latest = self.versions.get_many(latest_version_keys(meta))
-        return to_registered_model(meta, [to_model_version(v, meta) for v in latest])
+        versions = [to_model_version(v, meta) for v in latest]
+        return to_registered_model(meta, order_like_get(meta, versions))
 
     def create_registered_model(self, name, tags=None, description=None, deployment_job_id=None):
         _validate_model_name(name)
@@ -158,20 +160,14 @@ class RegisteredModelOps:
         )
 
     def get_latest_versions(self, name, stages=None) -> list[ModelVersion]:
-        """Reads the model's partition (1 Query) to list stages in the SQL store's order: by
-        the lowest live version number in each stage."""
         meta = self._model_item(name)
         wanted = {get_canonical_stage(s) for s in (stages or ALL_STAGES)}
-        _, items = self.versions.read_model(meta["model_id"])
-        latest: dict[str, Item] = {}
-        for item in sorted(items, key=lambda i: int(i["version"])):
-            if is_live(item):
-                latest[item["current_stage"]] = item
-        return [
-            to_model_version(v, meta, with_aliases=True)
-            for stage, v in latest.items()
-            if stage in wanted
-        ]
+        latest = meta.get("latest") or {}
+        items = self.versions.get_many(
+            [(meta["model_id"], int(v)) for s, v in latest.items() if s in wanted]
+        )
+        versions = [to_model_version(v, meta, with_aliases=True) for v in items]
+        return order_like_get(meta, versions)
 
     def set_registered_model_tag(self, name, tag) -> None:
         _validate_model_name(name)
