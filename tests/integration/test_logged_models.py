@@ -443,3 +443,22 @@ def test_garbage_collection_hooks(store, sql):
         assert s.get_logged_model(kept).model_id == kept
     partition = store.gateway.query_page(Key("PK").eq(keys.logged_model_pk(gone)))[0]
     assert partition == []
+
+
+def test_concurrent_metric_appends_keep_every_row(store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    exp = store.create_experiment("e")
+    model_id = store.create_logged_model(exp).model_id
+    runs = [store.create_run(exp, "u", 0, [], f"r{i}").info.run_id for i in range(4)]
+
+    def log(run_id: str) -> None:
+        for step in range(5):
+            store.log_metric(run_id, Metric("loss", step / 10, 1, step, model_id=model_id))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(log, runs))
+    metrics = store.get_logged_model(model_id).metrics
+    assert sorted((m.run_id, m.step) for m in metrics) == sorted(
+        (r, s) for r in runs for s in range(5)
+    )
