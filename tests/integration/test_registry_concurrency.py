@@ -71,6 +71,11 @@ def test_concurrent_transitions_keep_latest_per_stage_exact(store_uri):
     assert latest == {"Staging": 10, "Production": 11, "Archived": 12}
     from_meta = stores[0].get_registered_model("m").latest_versions
     assert {mv.current_stage: int(mv.version) for mv in from_meta} == latest
+    # Stages come in the order of their lowest live version, recomputed from every version.
+    lowest: dict[str, int] = {}
+    for mv in stores[0].search_model_versions("name = 'm'"):
+        lowest[mv.current_stage] = min(lowest.get(mv.current_stage, 99), int(mv.version))
+    assert [mv.current_stage for mv in from_meta] == sorted(lowest, key=lowest.get)
 
 
 def test_alias_set_racing_delete_never_leaves_dangling_alias(store_uri):
