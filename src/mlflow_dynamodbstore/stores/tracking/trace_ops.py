@@ -100,10 +100,11 @@ class TraceOps(TraceAssessmentOps):
         return item
 
     def _mutate_trace(self, trace_id: str, change, missing: MlflowException | None = None):
-        if self._trace_item(trace_id) is None:
+        current = self._trace_item(trace_id)
+        if current is None:
             raise missing or _not_found(trace_id)
         try:
-            return self.traces.mutate(trace_id, change)
+            return self.traces.mutate(trace_id, change, current=current)
         except TraceMissing:
             raise missing or _not_found(trace_id) from None
         except TraceTooLarge:
@@ -425,7 +426,8 @@ class TraceOps(TraceAssessmentOps):
                 error_code=INVALID_PARAMETER_VALUE,
             )
         for trace_id in dict.fromkeys(trace_ids):
-            if self._trace_item(trace_id) is None:
+            current = self._trace_item(trace_id)
+            if current is None:
                 continue  # the SQL store records links to unknown traces; nothing can see them
 
             def change(item: dict) -> dict | None:
@@ -436,7 +438,7 @@ class TraceOps(TraceAssessmentOps):
                 return item
 
             try:
-                self.traces.mutate(trace_id, change)
+                self.traces.mutate(trace_id, change, current=current)
             except TraceMissing:
                 continue
 

@@ -73,15 +73,21 @@ class TraceAssessmentOps:
             }
             return item
 
-        self._mutate_trace(
-            trace_id, change, missing=self._assessment_missing(trace_id, assessment_id)
+        gone = MlflowException(
+            f"Trace with request_id '{trace_id}' not found", RESOURCE_DOES_NOT_EXIST
         )
+        self._mutate_trace(trace_id, change, missing=gone)
         return new
 
     def delete_assessment(self, trace_id: str, assessment_id: str) -> None:
-        if self._trace_item(trace_id) is None:
+        current = self._trace_item(trace_id)
+        if current is None:
             return
         try:
-            self.traces.mutate(trace_id, lambda item: assessment_rules.remove(item, assessment_id))
+            self.traces.mutate(
+                trace_id,
+                lambda item: assessment_rules.remove(item, assessment_id),
+                current=current,
+            )
         except TraceMissing:
             return
