@@ -284,3 +284,22 @@ def search_with_previews_and_infos(store):
 def search_without_locations_covers_every_experiment(store):
     _corpus(store)
     return search_plain(store.search_traces(max_results=100))
+
+
+@scenario()
+def search_pages_default_order_with_filters(store):
+    e1, e2 = _corpus(store)
+    out = {}
+    for f in (
+        "trace.timestamp_ms >= 1600000000050",
+        "span.type = 'RETRIEVER'",
+        "tags.group IS NULL",
+    ):
+        pages, token = [], None
+        while True:
+            infos, token = store.search_traces([e1, e2], f, max_results=2, page_token=token)
+            pages.append([i.trace_id for i in infos])
+            if not token:
+                break
+        out[f] = pages
+    return out

@@ -256,3 +256,28 @@ def test_log_spans_request_counts(store):
     assert stats.snapshot().keys() == {"BatchGetItem", "BatchWriteItem", "PutItem"}
     assert stats.total_requests == 3
     assert store.get_trace_info(f"tr-{t}").execution_duration == 12
+
+
+def test_search_pages_cost_one_query_per_experiment(store):
+    first, second = store.create_experiment("a"), store.create_experiment("b")
+    for i in range(12):
+        store.start_trace(
+            TraceInfo(
+                trace_id=f"tr-{i:03d}",
+                trace_location=TraceLocation.from_experiment_id(first if i % 2 else second),
+                request_time=1000 + i,
+                state=TraceState.OK,
+            )
+        )
+    stats = store.gateway.stats
+    stats.reset()
+    found, token = store.search_traces([first, second], max_results=5)
+    assert [t.trace_id for t in found] == [f"tr-{i:03d}" for i in range(11, 6, -1)]
+    assert stats.snapshot().keys() == {"Query"} and stats.total_requests == 2
+    stats.reset()
+    found, token = store.search_traces([first, second], max_results=5, page_token=token)
+    assert [t.trace_id for t in found] == [f"tr-{i:03d}" for i in range(6, 1, -1)]
+    assert stats.total_requests == 2
+    stats.reset()
+    store.set_trace_tag("tr-000", "k", "v")
+    assert stats.snapshot().keys() == {"GetItem", "PutItem"} and stats.total_requests == 2
