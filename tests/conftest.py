@@ -78,3 +78,28 @@ def moto_server():
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=15)
+
+
+@pytest.fixture(autouse=True)
+def _reset_mlflow_fluent_state():
+    """MLflow's fluent API keeps the tracking URI, the active experiment (also exported as
+    MLFLOW_EXPERIMENT_ID) and active runs in process globals; with several test files per
+    xdist worker they would leak from one test's server into the next."""
+    yield
+    import mlflow
+    from mlflow.tracking import fluent
+
+    while mlflow.active_run():
+        mlflow.end_run()
+    fluent._active_experiment_id = None
+    fluent._reset_last_logged_model_id()
+    for var in (
+        "MLFLOW_EXPERIMENT_ID",
+        "MLFLOW_EXPERIMENT_NAME",
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_REGISTRY_URI",
+        "MLFLOW_RUN_ID",
+    ):
+        os.environ.pop(var, None)
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
