@@ -248,6 +248,10 @@ def search_filter_errors(store):
         "trace.timestamp_ms = 'abc'",
         "name = ",
         "issue.id = 'iss-1'",
+        "trace.timestamp_ms > '5'",
+        "trace.execution_time_ms = '10'",
+        "trace.execution_time_ms < 'abc'",
+        "trace.timestamp_ms >= ' 1600000000300 '",
     )
 
 

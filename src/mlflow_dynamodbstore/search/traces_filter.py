@@ -31,7 +31,6 @@ from mlflow_dynamodbstore.repositories.spans import SpanRow
 from mlflow_dynamodbstore.repositories.traces_codec import (
     decode_analytics,
     ordered_assessments,
-    visible_metadata,
 )
 
 Item = dict[str, Any]
@@ -47,7 +46,10 @@ def compare(comparator: str, lhs: Any, rhs: Any) -> bool:
             return re.search(rhs, lhs) is not None
         except re.error:
             return False
-    return bool(SearchUtils.get_comparison_func(comparator)(lhs, rhs))
+    try:
+        return bool(SearchUtils.get_comparison_func(comparator)(lhs, rhs))
+    except TypeError:  # a value of another type than the column never matches
+        return False
 
 
 @dataclass
@@ -224,7 +226,31 @@ def parse_trace_filter(filter_string: str | None) -> TraceFilter:
     return result
 
 
+_NUMERIC_ATTRIBUTES = frozenset({"timestamp_ms", "execution_time_ms", "end_time_ms"})
+
+
+def _sqlite_number(text: str) -> int | float | None:
+    """The number SQLite's numeric affinity makes of a text literal compared with an integer
+    column, or None when it stays text."""
+    for kind in (int, float):
+        try:
+            return kind(text.strip())
+        except ValueError:
+            continue
+    return None
+
+
 def _add_attribute(result: TraceFilter, key: str, comparator: str, value: Any) -> None:
+    if key in _NUMERIC_ATTRIBUTES and isinstance(value, str):
+        number = _sqlite_number(value)
+        if number is None:
+            # SQLite orders every number before every text value.
+            outcome = comparator in ("<", "<=", "!=")
+            result.trace_predicates.append(
+                lambda item: _attribute_value(item, key) is not None and outcome
+            )
+            return
+        value = number
     result.trace_predicates.append(
         lambda item: compare(comparator, _attribute_value(item, key), value)
     )
@@ -273,6 +299,3 @@ def _issue_predicate(issue_id: str):
         a.get("assessment_type") == "issue" and a.get("name") == issue_id
         for a in ordered_assessments(item)
     )
-
-
-__all__ = ["TraceFilter", "parse_trace_filter", "visible_metadata"]
