@@ -307,3 +307,24 @@ def search_pages_default_order_with_filters(store):
                 break
         out[f] = pages
     return out
+
+
+@scenario(messages=False)  # SQL's message for span.attributes IN is SQLAlchemy's text
+def search_filter_more_comparators(store):
+    return _filters(
+        store,
+        "tags.group IN ('odd')",
+        "name NOT IN ('started 7', 'started 8')",
+        "span.attributes.model IN ('gpt-1')",
+        "span.name != 'generate'",
+        "span.name NOT IN ('generate', 'retrieve')",
+        "feedback.score = '0.8'",
+        "feedback.score != 0.8",
+        "feedback.score RLIKE '^0\\.[0-9]$'",
+        "metadata.m RLIKE '[0-9]'",
+        "client_request_id LIKE 'client%'",
+        "trace.text ILIKE '%OUT5%'",
+        "span.content ILIKE '%QUESTION 2%'",
+        "span.attributes.`mlflow.spanType` LIKE '%LLM%'",
+        "trace.status = 'OK' AND trace.timestamp_ms < 1600000000300 AND tags.group = 'even'",
+    )

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.protos.databricks_pb2 import BAD_REQUEST, INVALID_PARAMETER_VALUE
 from mlflow.store.tracking.utils.trace_analytics import (
     TRACE_ANALYTICS_COLUMNS_BY_METADATA_KEY,
     finite_float_or_none,
@@ -160,6 +160,13 @@ def _assessment_predicate(key_type: str, name: str, comparator: str, value: Any)
 def _span_predicate(key: str, comparator: str, value: Any) -> SpanPredicate:
     if key.startswith("attributes."):
         attr = SearchTraceUtils._trim_backticks(key[len("attributes.") :])
+        if comparator in ("IN", "NOT IN"):
+            # The SQL store turns this into an invalid SQL expression (BAD_REQUEST).
+            raise MlflowException(
+                f"span.attributes.{attr} cannot be compared with {comparator}; "
+                "use =, !=, LIKE, ILIKE or RLIKE.",
+                BAD_REQUEST,
+            )
         if comparator == "RLIKE":
             pattern = value
             prefix, suffix = '"\\\\".*', ""
