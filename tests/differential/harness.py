@@ -29,6 +29,7 @@ CLOCK_FLOOR = 10**12
 _TIME_FIELD = re.compile(r"(^|_)(time|timestamp)$")
 _EXPERIMENT_ID_FIELDS = {"experiment_id", "experiment_ids"}
 _RUN_ID_FIELDS = {"run_id", "run_uuid"}
+_RUN_ID_IN_TEXT = re.compile(r"\b[0-9a-f]{32}\b")
 
 
 @dataclass
@@ -157,6 +158,10 @@ class Normaliser:
                 self.experiment_ids.setdefault(value, f"<exp{len(self.experiment_ids)}>")
             elif key in _RUN_ID_FIELDS:
                 self.run_ids.setdefault(value, f"<run{len(self.run_ids)}>")
+            elif key == "message":
+                # error messages name runs by id ("The run <id> must be in the 'active'...")
+                for run_id in _RUN_ID_IN_TEXT.findall(value):
+                    self.run_ids.setdefault(run_id, f"<run{len(self.run_ids)}>")
 
     def _rewrite(self, value: Any, key: str | None = None) -> Any:
         if isinstance(value, dict):
