@@ -199,7 +199,7 @@ class TraceOps(TraceAssessmentOps):
             current["tags"] = {**(current.get("tags") or {}), **tags}
             current["metadata"] = {**(current.get("metadata") or {}), **metadata}
             current["assessments"] = {**(current.get("assessments") or {}), **new_assessments}
-            current["ttl"] = item["ttl"]
+            # ``ttl`` stays as log_spans set it: the span items already carry that value.
             return current
 
         merged = self._mutate_trace(trace_id, merge)
