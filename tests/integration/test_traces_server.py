@@ -112,3 +112,35 @@ def test_otlp_http_export_is_stored(server):
     assert by_name["otel-child"].parent_id == by_name["otel-root"].span_id
     found = mlflow.search_traces(locations=[experiment_id], return_type="list")
     assert [t.info.trace_id for t in found] == [trace_id]
+
+
+def test_otlp_export_of_5000_spans_and_a_3mb_attribute_round_trips(server):
+    import uuid
+
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    experiment_id = MlflowClient().create_experiment("otlp-huge")
+    provider = TracerProvider(resource=Resource.create({"service.name": "huge"}))
+    exporter = OTLPSpanExporter(
+        endpoint=f"{server}/v1/traces", headers={"x-mlflow-experiment-id": experiment_id}
+    )
+    # The SDK sends the spans in batches of 512: the trace arrives over several calls.
+    provider.add_span_processor(
+        BatchSpanProcessor(exporter, max_queue_size=10_000, max_export_batch_size=512)
+    )
+    tracer = provider.get_tracer("test")
+    blob = "".join(uuid.uuid4().hex for _ in range(100_000))  # 3.2 MB
+    with tracer.start_as_current_span("huge-root") as root:
+        root.set_attribute("payload", blob)
+        for i in range(4999):
+            with tracer.start_as_current_span(f"step-{i}") as child:
+                child.set_attribute("i", i)
+    assert provider.force_flush(timeout_millis=300_000)
+    provider.shutdown()
+
+    trace = MlflowClient().get_trace(f"tr-{root.get_span_context().trace_id:032x}")
+    assert len(trace.data.spans) == 5000
+    by_name = {s.name: s for s in trace.data.spans}
+    assert by_name["huge-root"].attributes["payload"] == blob
+    assert {by_name[f"step-{i}"].attributes["i"] for i in range(4999)} == set(range(4999))
+    assert all(by_name[f"step-{i}"].parent_id == by_name["huge-root"].span_id for i in (0, 4998))
