@@ -9,7 +9,7 @@ from typing import Any
 from mlflow.entities import Trace, TraceInfo, TraceLocation, TraceState
 from mlflow.entities.span import Span, create_mlflow_span
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import SpanContext, TraceFlags
 from opentelemetry.trace.status import Status, StatusCode
 
@@ -37,6 +37,7 @@ def span(
     *,
     error: bool = False,
     resource: dict[str, Any] | None = None,
+    events: list[tuple[str, int, dict[str, Any]]] | None = None,
 ) -> Span:
     trace_int = int(hex_id(trace), 16)
     context = SpanContext(
@@ -56,6 +57,10 @@ def span(
         end_time=None if end_ms is None else (BASE_MS + end_ms) * 1_000_000,
         status=Status(StatusCode.ERROR if error else StatusCode.OK),
         resource=Resource(resource or {}),
+        events=[
+            Event(name, attrs, timestamp=(BASE_MS + at_ms) * 1_000_000)
+            for name, at_ms, attrs in events or []
+        ],
     )
     return create_mlflow_span(otel, tid(trace))
 

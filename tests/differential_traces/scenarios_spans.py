@@ -355,3 +355,29 @@ def batch_get_traces_of_trace_without_spans_location(store):
     e = _exp(store)
     store.start_trace(info("tr-1", e))
     return attempt(lambda: [trace_plain(t) for t in store.batch_get_traces(["tr-1"])])
+
+
+@scenario()
+def log_spans_with_events_and_unicode(store):
+    e = _exp(store)
+    store.log_spans(
+        e,
+        [
+            span(
+                1,
+                1,
+                None,
+                "racine ✓",
+                0,
+                10,
+                {"mlflow.spanInputs": {"texte": "héllo 世界"}, "mlflow.spanOutputs": "ok"},
+                error=True,
+                events=[
+                    ("exception", 5, {"exception.type": "ValueError",
+                                      "exception.message": "boom ✗"}),
+                    ("note", 6, {"n": 1}),
+                ],
+            )
+        ],
+    )  # fmt: skip
+    return _after(store, tid(1))
