@@ -82,8 +82,9 @@ def log_metric_nan_and_zeros(store):
 
 
 @scenario(
-    xfail="runs area: SQL stores +/-inf clamped to +/-1.7976931348623157e308 "
-    "(sanitize_metric_value); our store returns inf"
+    xfail="runs area, documented deliberate difference (docs/access-patterns.md, Runs): "
+    "SQL clamps +/-inf to +/-1.7976931348623157e308 (sanitize_metric_value); ours reads "
+    "back +/-inf"
 )
 def log_metric_infinity(store):
     rid = _fresh_run(store)
