@@ -3,6 +3,9 @@ workspace isolation. Behaviour against the SQL store is covered by tests/differe
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 from mlflow.entities import ExperimentTag, ViewType
 from mlflow.entities.workspace import Workspace
@@ -126,6 +129,11 @@ def test_default_order_pages_read_only_what_they_show(store):
             order_by=["name"], page_token=store.search_experiments(max_results=1).token
         )
     assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+    for forged in ({"after": [10**30, "1"]}, {"after": [1, "99999999999999999999999"]}):
+        token = base64.b64encode(json.dumps(forged).encode())
+        with pytest.raises(MlflowException) as info:
+            store.search_experiments(page_token=token)
+        assert info.value.error_code == "INVALID_PARAMETER_VALUE"
 
 
 def test_search_reads_one_lifecycle_partition(store):

@@ -194,7 +194,9 @@ def _decode_token(page_token) -> tuple[int, tuple[int, str] | None]:
                 isinstance(after, list)
                 and len(after) == 2
                 and isinstance(after[0], int)
+                and -(2**63) <= after[0] < 2**63
                 and str(after[1]).isdigit()
+                and int(after[1]) < 2**63
             ):
                 return 0, (after[0], str(after[1]))
     return SearchUtils.parse_start_offset_from_page_token(page_token), None
