@@ -125,3 +125,23 @@ def test_meta_past_the_item_limit_is_refused_cleanly(store):
             store.set_trace_tag("tr-1", f"tag{n}", "x" * 8000)
     assert exc.value.error_code == "INVALID_PARAMETER_VALUE"
     assert len(store.get_trace_info("tr-1").tags) > 40
+
+
+def test_endless_contention_is_temporarily_unavailable(store, store_uri, tmp_path):
+    exp = store.create_experiment("busy")
+    store.start_trace(info("tr-1", exp))
+    rival = DynamoDBTrackingStore(store_uri, str(tmp_path / "artifacts"))
+    rounds = []
+
+    def change(item: dict) -> dict:
+        # Another server writes the trace between our read and our conditional write.
+        rounds.append(1)
+        rival.set_trace_tag("tr-1", "rival", str(len(rounds)))
+        item["tags"] = {**item["tags"], "mine": "x"}
+        return item
+
+    with pytest.raises(MlflowException) as exc:
+        store.traces.mutate("tr-1", change)
+    assert exc.value.error_code == "TEMPORARILY_UNAVAILABLE"
+    tags = store.get_trace_info("tr-1").tags
+    assert "mine" not in tags and tags["rival"] == str(len(rounds))

@@ -15,6 +15,8 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
 from mlflow_dynamodbstore.repositories.traces_codec import finalize
@@ -31,6 +33,16 @@ class TraceMissing(Exception):
 
 class TraceExists(Exception):
     """A trace with this id was created concurrently."""
+
+
+class TraceBusy(MlflowException):
+    """Concurrent writers kept winning the race for the META item: retryable (503)."""
+
+    def __init__(self, trace_id: str):
+        super().__init__(
+            f"Trace '{trace_id}' is being updated concurrently; please retry.",
+            TEMPORARILY_UNAVAILABLE,
+        )
 
 
 class TraceTooLarge(Exception):
@@ -150,7 +162,7 @@ class TraceRepository:
                 return self.replace(current, new)
             except ConditionFailed:
                 time.sleep(min(0.2, 0.005 * 2**attempt))
-        raise RuntimeError(f"trace {trace_id} kept changing under {_MUTATE_ATTEMPTS} writes")
+        raise TraceBusy(trace_id)
 
     def delete(self, trace_ids: Iterable[str]) -> None:
         """Delete whole trace partitions (META, spans, chunks)."""
