@@ -3,6 +3,7 @@ transactions, so exactly one of N concurrent writers of a name wins."""
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -84,3 +85,34 @@ def test_concurrent_renames_of_one_experiment(store_uri):
     final = stores[0].get_experiment(eid).name
     guards = _name_guards(stores[0])
     assert {n for n, e in guards.items() if e == eid} == {final}
+
+
+def _create_in_process(store_uri: str, name: str, barrier, results) -> None:
+    """Run in a child process: its own store, client and connection, as another server."""
+    store = DynamoDBTrackingStore(store_uri, "s3://b/a")
+    barrier.wait()
+    try:
+        results.put(("ok", store.create_experiment(name)))
+    except MlflowException as exc:
+        results.put(("error", exc.error_code))
+
+
+def test_concurrent_creates_from_processes(store_uri):
+    """Eight processes (separate clients, as separate servers) race for one name."""
+    DynamoDBTrackingStore(store_uri, "s3://b/a")  # provision and seed the table first
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(WRITERS), ctx.Queue()
+    procs = [
+        ctx.Process(target=_create_in_process, args=(store_uri, "by-process", barrier, results))
+        for _ in range(WRITERS)
+    ]
+    for p in procs:
+        p.start()
+    outcomes = [results.get(timeout=180) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert sorted(kind for kind, _ in outcomes) == ["error"] * (WRITERS - 1) + ["ok"]
+    assert {code for kind, code in outcomes if kind == "error"} == {"RESOURCE_ALREADY_EXISTS"}
+    winner = next(eid for kind, eid in outcomes if kind == "ok")
+    store = DynamoDBTrackingStore(store_uri, "s3://b/a")
+    assert store.get_experiment_by_name("by-process").experiment_id == winner
