@@ -10,6 +10,7 @@ import sys
 
 import pytest
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+from mlflow.store.tracking.sqlalchemy_workspace_store import WorkspaceAwareSqlAlchemyStore
 from mlflow.utils import time as mlflow_time
 
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
@@ -60,4 +61,24 @@ def sql_store(tmp_path, sql_template, artifact_root, fake_clock):
 
 @pytest.fixture
 def dynamo_store(store_uri, artifact_root, fake_clock):
+    return DynamoDBTrackingStore(store_uri, artifact_root)
+
+
+@pytest.fixture
+def workspaces_on(monkeypatch):
+    monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "true")
+
+
+@pytest.fixture
+def ws_sql_store(workspaces_on, tmp_path, sql_template, artifact_root, fake_clock):
+    """The SQL store with workspaces on; its workspace provider uses the same database."""
+    db = tmp_path / "m.db"
+    shutil.copy(sql_template, db)
+    store = WorkspaceAwareSqlAlchemyStore(f"sqlite:///{db}", artifact_root)
+    yield store
+    store.engine.dispose()
+
+
+@pytest.fixture
+def ws_dynamo_store(workspaces_on, store_uri, artifact_root, fake_clock):
     return DynamoDBTrackingStore(store_uri, artifact_root)

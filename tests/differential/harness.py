@@ -42,6 +42,8 @@ class Scenario:
     xfail: str | None = None
     # Deliberate, documented deviations: SQL store's error code -> the code we return.
     deviations: dict[str, str] = field(default_factory=dict)
+    # Run with MLFLOW_ENABLE_WORKSPACES=true (the SQL side is WorkspaceAwareSqlAlchemyStore).
+    workspaces: bool = False
     # The scenario module's short name ("experiments", "runs"...): ids are "<group>/<name>".
     group: str = ""
 

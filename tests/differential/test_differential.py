@@ -25,9 +25,10 @@ def _pretty(value) -> list[str]:
 
 
 @pytest.mark.parametrize("scenario", list(_params()))
-def test_same_outcome_as_sqlalchemy_store(
-    scenario: Scenario, sql_store, dynamo_store, artifact_root
-):
+def test_same_outcome_as_sqlalchemy_store(scenario: Scenario, artifact_root, request):
+    prefix = "ws_" if scenario.workspaces else ""
+    sql_store = request.getfixturevalue(f"{prefix}sql_store")
+    dynamo_store = request.getfixturevalue(f"{prefix}dynamo_store")
     expected = outcome(scenario, sql_store, [artifact_root], reference=True)
     actual = outcome(scenario, dynamo_store, [artifact_root])
     if actual != expected:
