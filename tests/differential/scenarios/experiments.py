@@ -404,3 +404,10 @@ def get_by_name_after_rename_back(store):
     store.rename_experiment(eid, "b")
     store.rename_experiment(eid, "a")
     return [store.get_experiment_by_name("a"), store.get_experiment_by_name("b")]
+
+
+@scenario(messages=False)
+def ids_after_failed_creates(store):
+    first = _exp(store, "a")
+    failures = [attempt(lambda: _exp(store, "a")) for _ in range(3)]
+    return [first, failures, _exp(store, "b"), store.get_experiment_by_name("b")]

@@ -50,6 +50,10 @@ def _no_experiment(experiment_id: str) -> MlflowException:
     return MlflowException(f"No Experiment with id={experiment_id} exists", RESOURCE_DOES_NOT_EXIST)
 
 
+def _name_taken(name: str) -> MlflowException:
+    return MlflowException(f"Experiment(name={name}) already exists.", RESOURCE_ALREADY_EXISTS)
+
+
 def _not_active(experiment_id: str, stage: str) -> MlflowException:
     return MlflowException(
         f"The experiment {experiment_id} must be in the 'active' state. Current state is {stage}.",
@@ -109,6 +113,10 @@ class ExperimentOps:
                 )
             seen.add(tag.key)
         workspace = self._get_active_workspace()
+        # A name already taken fails before an id is drawn, so ids stay gap-free as in the
+        # SQL store; a race past this check is still caught by the guarded transaction.
+        if self.experiments.get_id_by_name(workspace, name) is not None:
+            raise _name_taken(name)
         experiment_id = self.experiments.allocate_id()
         try:
             self.experiments.create(
@@ -121,9 +129,7 @@ class ExperimentOps:
                 tags={t.key: t.value for t in tags or []},
             )
         except ExperimentNameTaken:
-            raise MlflowException(
-                f"Experiment(name={name}) already exists.", RESOURCE_ALREADY_EXISTS
-            ) from None
+            raise _name_taken(name) from None
         return experiment_id
 
     def get_experiment(self, experiment_id) -> Experiment:
@@ -170,9 +176,7 @@ class ExperimentOps:
         except ExperimentNameTaken:
             # The SQL store surfaces its UNIQUE violation as BAD_REQUEST with the driver's
             # text; we name the clash with the code create_experiment uses.
-            raise MlflowException(
-                f"Experiment(name={new_name}) already exists.", RESOURCE_ALREADY_EXISTS
-            ) from None
+            raise _name_taken(new_name) from None
         except ExperimentBusy:
             raise MlflowException(
                 f"Experiment {experiment_id} is being changed concurrently; try again.",
