@@ -25,6 +25,7 @@ from mlflow_dynamodbstore.stores.tracking.logged_model_ops import LoggedModelOps
 from mlflow_dynamodbstore.stores.tracking.run_ops import RunOps
 from mlflow_dynamodbstore.stores.tracking.search_run_ops import SearchRunOps
 from mlflow_dynamodbstore.stores.tracking.trace_ops import TraceOps
+from mlflow_dynamodbstore.stores.tracking.unsupported import mark_unsupported
 
 DEFAULT_ARTIFACT_ROOT = "./mlruns"
 
@@ -51,3 +52,6 @@ class DynamoDBTrackingStore(
         self.metric_history = MetricHistoryRepository(self.gateway)
         self.run_inputs = RunInputsRepository(self.gateway)
         ensure_seeded(self.gateway, self._get_artifact_location(DEFAULT_EXPERIMENT_ID))
+
+
+mark_unsupported(DynamoDBTrackingStore, AbstractStore)
