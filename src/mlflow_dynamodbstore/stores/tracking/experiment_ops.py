@@ -54,7 +54,8 @@ def _name_taken(name: str) -> MlflowException:
     return MlflowException(f"Experiment(name={name}) already exists.", RESOURCE_ALREADY_EXISTS)
 
 
-def _not_active(experiment_id: str, stage: str) -> MlflowException:
+def experiment_not_active(experiment_id: str, stage: str) -> MlflowException:
+    """The SQL store's error for writing into an experiment that is not active."""
     return MlflowException(
         f"The experiment {experiment_id} must be in the 'active' state. Current state is {stage}.",
         INVALID_PARAMETER_VALUE,
@@ -193,7 +194,7 @@ class ExperimentOps:
         except ExperimentMissing:
             raise _no_experiment(experiment_id) from None
         except ExperimentNotInStage as exc:
-            raise _not_active(experiment_id, exc.lifecycle_stage) from None
+            raise experiment_not_active(experiment_id, exc.lifecycle_stage) from None
         except ExperimentTooLarge:
             raise MlflowException(
                 f"Experiment {experiment_id} cannot hold more tags (DynamoDB's 400 KB item limit).",
@@ -208,7 +209,7 @@ class ExperimentOps:
         except ExperimentMissing:
             raise _no_experiment(experiment_id) from None
         except ExperimentNotInStage as exc:
-            raise _not_active(experiment_id, exc.lifecycle_stage) from None
+            raise experiment_not_active(experiment_id, exc.lifecycle_stage) from None
         except TagMissing:
             raise MlflowException(
                 f"No tag with name: {key} in experiment with id {raw_id}",

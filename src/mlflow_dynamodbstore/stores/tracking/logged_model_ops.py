@@ -57,6 +57,7 @@ from mlflow_dynamodbstore.repositories.logged_models_metrics import (
     metric_row,
 )
 from mlflow_dynamodbstore.search.logged_models import search_logged_models
+from mlflow_dynamodbstore.stores.tracking.experiment_ops import experiment_not_active
 
 MODELS_FOLDER_NAME = "models"
 ARTIFACTS_FOLDER_NAME = "artifacts"
@@ -117,11 +118,7 @@ class LoggedModelOps:
         _validate_logged_model_name(name)
         experiment = self.get_experiment(experiment_id)
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
-            raise MlflowException(
-                f"The experiment {experiment.experiment_id} must be in the 'active' state. "
-                f"Current state is {experiment.lifecycle_stage}.",
-                INVALID_PARAMETER_VALUE,
-            )
+            raise experiment_not_active(experiment.experiment_id, experiment.lifecycle_stage)
         param_values = _unique_keys(params, "param")
         tag_values = _unique_keys(tags, "tag")
         model_id = f"m-{uuid.uuid4().hex}"

@@ -57,6 +57,7 @@ from mlflow_dynamodbstore.repositories.runs_changes import (
     check_params,
 )
 from mlflow_dynamodbstore.repositories.runs_entities import to_run, to_run_info
+from mlflow_dynamodbstore.stores.tracking.experiment_ops import experiment_not_active
 from mlflow_dynamodbstore.stores.tracking.run_metric_ops import (
     RunMetricOps,
     to_points,
@@ -114,11 +115,7 @@ class RunOps(RunMetricOps):
     def create_run(self, experiment_id, user_id, start_time, tags, run_name):
         experiment = self.get_experiment(experiment_id)
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
-            raise MlflowException(
-                f"The experiment {experiment.experiment_id} must be in the 'active' state. "
-                f"Current state is {experiment.lifecycle_stage}.",
-                INVALID_PARAMETER_VALUE,
-            )
+            raise experiment_not_active(experiment.experiment_id, experiment.lifecycle_stage)
         for name, value in (("user_id", user_id), ("start_time", start_time)):
             if value is None:  # RunInfo refuses None; the SQL store fails with a 500 here
                 raise MlflowException(f"{name} cannot be None", INVALID_PARAMETER_VALUE)

@@ -55,6 +55,7 @@ from mlflow_dynamodbstore.repositories.traces_codec import (
     to_trace_info,
 )
 from mlflow_dynamodbstore.search.traces import TraceSearch
+from mlflow_dynamodbstore.stores.tracking.experiment_ops import experiment_not_active
 from mlflow_dynamodbstore.stores.tracking.trace_ops_assessments import TraceAssessmentOps
 
 # Trace retention (DynamoDB TTL on every item of a trace), in MLflow's retention duration
@@ -135,11 +136,7 @@ class TraceOps(TraceAssessmentOps):
         trace_name = validate_trace_name(trace_info.tags.get(TraceTagKey.TRACE_NAME))
         experiment = self._experiment_item(trace_info.experiment_id)
         if experiment["lifecycle_stage"] != LifecycleStage.ACTIVE:
-            raise MlflowException(
-                f"The experiment {experiment['experiment_id']} must be in the 'active' state. "
-                f"Current state is {experiment['lifecycle_stage']}.",
-                INVALID_PARAMETER_VALUE,
-            )
+            raise experiment_not_active(experiment["experiment_id"], experiment["lifecycle_stage"])
         trace_id = trace_info.trace_id
         raw_metadata = dict(trace_info.trace_metadata.items())
         analytics = analytics_columns_from_metadata(raw_metadata)
