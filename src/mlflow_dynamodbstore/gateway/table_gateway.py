@@ -354,6 +354,15 @@ class TableGateway:
                 attempt += 1
 
 
+def set_expression(fields: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """``SET`` every attribute in ``fields``: (UpdateExpression, names, values), with
+    ``#u_s``/``:u_s`` placeholders for ``update_item``/``tx_update``."""
+    names = {f"#u_s{i}": name for i, name in enumerate(fields)}
+    values = {f":u_s{i}": value for i, value in enumerate(fields.values())}
+    expression = "SET " + ", ".join(f"#u_s{i} = :u_s{i}" for i in range(len(fields)))
+    return expression, names, values
+
+
 def _key_tuple(item: Item) -> tuple:
     return tuple(item[k] for k in KEY_ATTRIBUTES)
 

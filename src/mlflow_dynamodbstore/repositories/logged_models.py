@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from mlflow.entities import LifecycleStage, LoggedModel, LoggedModelStatus
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
+from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.repositories.logged_models_metrics import rows_of, to_metric
 from mlflow_dynamodbstore.schema import keys
 
@@ -143,9 +144,7 @@ class LoggedModelRepository:
     # ---- updates of META -------------------------------------------------------------
     def update(self, model_id: str, workspace: str, values: Item) -> Item:
         """SET attributes of META; returns the new META."""
-        names = {f"#u_a{i}": name for i, name in enumerate(values)}
-        placeholders = {f":u_a{i}": value for i, value in enumerate(values.values())}
-        expression = "SET " + ", ".join(f"#u_a{i} = :u_a{i}" for i in range(len(values)))
+        expression, names, placeholders = set_expression(values)
         try:
             new = self.gateway.update_item(
                 keys.logged_model_key(model_id),

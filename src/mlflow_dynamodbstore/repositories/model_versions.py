@@ -25,6 +25,7 @@ from mlflow.entities.model_registry.model_version_stages import (
 )
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
+from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.repositories.registered_models import ModelNotFound
 from mlflow_dynamodbstore.schema import keys
 
@@ -372,14 +373,7 @@ class ModelVersionRepository:
         raise ConcurrentModification(model_id)
 
     def _version_update(self, item: Item, fields: dict) -> dict:
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        sets = []
-        for i, (k, v) in enumerate(fields.items()):
-            names[f"#u_f{i}"] = k
-            values[f":u_f{i}"] = v
-            sets.append(f"#u_f{i} = :u_f{i}")
-        expr = "SET " + ", ".join(sets)
+        expr, names, values = set_expression(fields)
         if fields.get("current_stage") == STAGE_DELETED_INTERNAL or "run_id" in fields:
             expr += " REMOVE GSI2PK, GSI2SK"  # a deleted version no longer belongs to its run
         return self.gateway.tx_update(

@@ -28,6 +28,7 @@ from mlflow.entities.webhook import (
 from mlflow.environment_variables import MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
+from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.schema import keys
 
 Item = dict[str, Any]
@@ -105,9 +106,7 @@ class WebhookRepository:
     def update(self, webhook_id: str, fields: Item, secret: str | None) -> Item:
         if secret is not None:
             fields = {**fields, "secret": self._encrypt(secret)}
-        names = {f"#u_f{i}": k for i, k in enumerate(fields)}
-        values = {f":u_f{i}": v for i, v in enumerate(fields.values())}
-        expr = "SET " + ", ".join(f"#u_f{i} = :u_f{i}" for i in range(len(fields)))
+        expr, names, values = set_expression(fields)
         try:
             attrs = self.gateway.update_item(
                 keys.webhook_key(webhook_id),
