@@ -118,3 +118,33 @@ def test_concurrent_equal_params_all_succeed(store):
     run_id = store.create_run("0", "u", 1, [], "r").info.run_id
     assert _together(lambda i: store.log_param(run_id, Param("same", "v"))) == [None] * THREADS
     assert store.get_run(run_id).data.params == {"same": "v"}
+
+
+def test_concurrent_training_loops_on_the_no_read_path(store_uri):
+    """8 server processes (store instances that know the run) log interleaved steps of the
+    same keys with no read: every point is kept, META and the LATEST (rank) items agree on
+    the greatest step, whichever transaction landed last."""
+    stores = [DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts") for _ in range(THREADS)]
+    run_id = stores[0].create_run("0", "u", 1, [], "r").info.run_id
+    for s in stores:  # each process has logged once (the read path), so it knows the run
+        s.log_batch(run_id, [Metric("a", -1.0, 1, -1), Metric("b", -1.0, 1, -1)], [], [])
+    steps = 10
+
+    def loop(i):
+        for r in range(steps):
+            step = r * THREADS + i
+            stores[i].log_batch(
+                run_id,
+                [Metric("a", float(step), 10 + step, step), Metric("b", -step, 5, step)],
+                [],
+                [],
+            )
+
+    assert not [e for e in _together(loop) if e is not None]
+    last = THREADS * steps - 1
+    reader = stores[0]
+    assert reader.get_run(run_id).data.metrics == {"a": float(last), "b": float(-last)}
+    for key, value in (("a", last), ("b", -last)):
+        assert len(reader.get_metric_history(run_id, key)) == THREADS * steps + 1
+        latest = reader.gateway.get_item(keys.metric_latest_key(run_id, key))
+        assert (float(latest["value"]), int(latest["step"])) == (value, last)

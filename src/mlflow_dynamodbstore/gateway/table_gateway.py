@@ -302,10 +302,16 @@ class TableGateway:
         names: dict[str, str] | None = None,
         values: dict[str, Any] | None = None,
         condition: ConditionBase | None = None,
+        condition_expression: str | None = None,
     ) -> dict:
+        """``condition_expression`` is a raw ConditionExpression over the update's own
+        ``names``/``values`` placeholders, for paths boto3's builder would split wrongly
+        (map keys holding dots); use it or ``condition``, not both."""
         args = _expression_args(
             "UpdateExpression", update_expression, names or {}, values or {}, self._serializer
         )
+        if condition_expression is not None:
+            args["ConditionExpression"] = condition_expression
         _merge_expression_args(args, self._condition_args(condition, ConditionExpressionBuilder()))
         return {"Update": {"TableName": self.table_name, "Key": self._key(key), **args}}
 

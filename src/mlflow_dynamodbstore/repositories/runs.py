@@ -15,15 +15,18 @@ from boto3.dynamodb.conditions import Attr, Key
 from mlflow.entities import LifecycleStage
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
+from mlflow_dynamodbstore.gateway.table_gateway import TRANSACTION_LIMIT
 from mlflow_dynamodbstore.repositories.experiments import ExperimentRepository
 from mlflow_dynamodbstore.repositories.runs_changes import (
+    MetricPoint,
     RunChange,
     RunWrite,
     check_params,
     plan_change,
     split_change,
 )
-from mlflow_dynamodbstore.repositories.runs_items import apply_spilled, is_spilled
+from mlflow_dynamodbstore.repositories.runs_items import apply_spilled, is_spilled, latest_item
+from mlflow_dynamodbstore.repositories.runs_metric_update import MAX_KEYS, newer_metrics_update
 from mlflow_dynamodbstore.schema import keys
 
 Item = dict[str, Any]
@@ -33,6 +36,9 @@ _MAX_RUN_ID_LENGTH = 256
 _COMMIT_ATTEMPTS = 60
 # Extra items (spills, LATEST items) per transaction, leaving room for META.
 TX_EXTRA_ITEMS = 98
+# Runs this process remembers for the metric fast path (dropped whole when full, which
+# costs one read per run afterwards).
+_RUN_CACHE_SIZE = 100_000
 
 
 class RunMissing(Exception):
@@ -100,6 +106,17 @@ class RunRepository:
         self.gateway = gateway
         self.experiments = experiments
         self._sleep = sleep
+        # run id -> (experiment id, metric keys inline on META), filled by every META read
+        # or write: the metric fast path (log_newer_metrics) builds rank keys from it
+        # without reading META, and skips keys META cannot hold yet. Both only grow, so a
+        # stale entry costs at most one refused transaction.
+        self._known: dict[str, tuple[str, frozenset[str]]] = {}
+
+    def _remember(self, meta: Item) -> None:
+        if len(self._known) >= _RUN_CACHE_SIZE:
+            self._known.clear()
+        inline = frozenset(k for k, v in meta.get("metrics", {}).items() if not is_spilled(v))
+        self._known[meta["run_id"]] = (str(meta["experiment_id"]), inline)
 
     # ---- create / read ---------------------------------------------------------------
     def create(self, meta: Item, tags: dict[str, str]) -> Item:
@@ -132,6 +149,7 @@ class RunRepository:
             if isinstance(exc, TransactionCancelled) and not exc.is_condition_failure:
                 raise
             raise RunIdTaken(meta["run_id"]) from None
+        self._remember(write.meta)
         return apply_spilled(write.meta, write.puts)
 
     def get_meta(self, run_id: str, workspace: str) -> Item:
@@ -141,6 +159,7 @@ class RunRepository:
         item = self.gateway.get_item(keys.run_key(run_id))
         if item is None or item.get("workspace") != workspace:
             raise RunMissing(run_id)
+        self._remember(item)
         return item
 
     def get_partition(self, run_id: str, workspace: str) -> tuple[Item, list[Item]]:
@@ -153,6 +172,7 @@ class RunRepository:
         meta = next((i for i in items if i["SK"] == keys.META), None)
         if meta is None or meta.get("workspace") != workspace:
             raise RunMissing(run_id)
+        self._remember(meta)
         spill_prefixes = (keys.PARAM_PREFIX, keys.RUN_TAG_PREFIX)
         spilled = [i for i in items if i["SK"].startswith(spill_prefixes)]
         others = [
@@ -212,6 +232,52 @@ class RunRepository:
         self.gateway.batch_write(deletes=[{"PK": i["PK"], "SK": i["SK"]} for i in items])
 
     # ---- writes ----------------------------------------------------------------------
+    def log_newer_metrics(
+        self,
+        run_id: str,
+        workspace: str,
+        metrics: dict[str, MetricPoint],
+        extra_puts: list[Item],
+    ) -> bool:
+        """Record ``metrics`` (the best new point per key) and ``extra_puts`` (a few history
+        points) in one TransactWriteItems, without reading META, when the run is active in
+        ``workspace``, its experiment is active and every key already holds an inline entry
+        older in (step, timestamp). False (nothing written) otherwise: the caller then takes
+        the read-plan-write path (``commit``), which gives the exact answer or error."""
+        experiment_id, inline_keys = self._known.get(run_id, (None, frozenset()))
+        if (
+            experiment_id is None
+            or not metrics
+            or not inline_keys.issuperset(metrics)
+            or len(metrics) > MAX_KEYS
+            or len(metrics) + len(extra_puts) + 2 > TRANSACTION_LIMIT
+        ):
+            return False
+        update, condition, names, values = newer_metrics_update(workspace, metrics)
+        actions = [
+            self.gateway.tx_update(
+                keys.run_key(run_id),
+                update,
+                names=names,
+                values=values,
+                condition_expression=condition,
+            ),
+            self.gateway.tx_check(
+                keys.experiment_key(experiment_id),
+                Attr("lifecycle_stage").eq(LifecycleStage.ACTIVE),
+            ),
+            *(
+                self.gateway.tx_put(latest_item(run_id, experiment_id, key, *point))
+                for key, point in metrics.items()
+            ),
+            *(self.gateway.tx_put(item) for item in extra_puts),
+        ]
+        try:
+            self.gateway.transact_write(actions)
+        except TransactionCancelled:
+            return False  # a failed condition, or conflicts that outlasted the retries
+        return True
+
     def commit(
         self,
         run_id: str,
@@ -263,6 +329,7 @@ class RunRepository:
                 return meta
             written, current = self._try_write(meta, write)
             if written:
+                self._remember(write.meta)
                 return write.meta
             self._sleep(random.uniform(0, min(0.25, 0.005 * 2**attempt)))
             # A failed PutItem returns the item that beat us: no re-read needed then.

@@ -16,6 +16,7 @@ from mlflow_dynamodbstore.repositories.runs_items import (
     estimate_item_size,
     estimate_size,
     is_spilled,
+    latest_item,
     metric_entry,
     metric_entry_value,
     metric_sort_key,
@@ -97,7 +98,6 @@ def plan_change(meta: Item, change: RunChange, fetch: Fetch) -> RunWrite | None:
     budget = _Budget(estimate_item_size(meta))
     changed = False
     run_id = meta["run_id"]
-    new_version = int(meta["version"]) + 1
 
     for name, value in change.info.items():
         if value is None:
@@ -160,17 +160,7 @@ def plan_change(meta: Item, change: RunChange, fetch: Fetch) -> RunWrite | None:
         else:
             new["metrics"][key] = entry
             budget.add(key, entry)
-        write.puts.append(
-            {
-                **keys.metric_latest_key(run_id, key),
-                **keys.metric_rank_keys(meta["experiment_id"], key, value, run_id),
-                "run_id": run_id,
-                "experiment_id": meta["experiment_id"],
-                "key": key,
-                **entry,
-                "run_version": new_version,
-            }
-        )
+        write.puts.append(latest_item(run_id, meta["experiment_id"], key, value, timestamp, step))
 
     if not changed:
         return None

@@ -74,6 +74,20 @@ def metric_entry(value: float, timestamp: int, step: int) -> dict[str, Any]:
     }
 
 
+def latest_item(
+    run_id: str, experiment_id: str, key: str, value: float, timestamp: int, step: int
+) -> dict[str, Any]:
+    """The LATEST item of one (run, metric key): its latest value and GSI2 rank keys."""
+    return {
+        **keys.metric_latest_key(run_id, key),
+        **keys.metric_rank_keys(experiment_id, key, value, run_id),
+        "run_id": run_id,
+        "experiment_id": experiment_id,
+        "key": key,
+        **metric_entry(value, timestamp, step),
+    }
+
+
 def metric_entry_value(entry: dict[str, Any]) -> float:
     return math.nan if entry.get("is_nan") else decode_metric_value(entry["value"])
 

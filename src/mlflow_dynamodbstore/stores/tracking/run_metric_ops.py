@@ -74,9 +74,26 @@ class RunMetricOps:
             extra = []
         return {"metrics": latest_per_key(points), "extra_puts": extra}
 
+    def _log_newer_metrics(self, run_id: str, points: list[Point]) -> bool:
+        """The training-loop path: newer points of keys the run has, with no read (one
+        TransactWriteItems, plus a BatchWriteItem after it for more than a few points). False
+        when it does not apply; nothing was written then. The points follow the transaction,
+        so a refused write (deleted run, other workspace) leaves no history behind; a client
+        retry after a failed BatchWriteItem finds META current and rewrites the points."""
+        inline = len(points) <= INLINE_POINTS
+        extra = self.metric_history.items(run_id, points) if inline else []
+        workspace = self._get_active_workspace()
+        if not self.runs.log_newer_metrics(run_id, workspace, latest_per_key(points), extra):
+            return False
+        if not inline:
+            self.metric_history.write(run_id, points)
+        return True
+
     def log_metric(self, run_id, metric):
         _validate_metric(metric.key, metric.value, metric.timestamp, metric.step)
         points = to_points([metric])
+        if self._log_newer_metrics(run_id, points):
+            return
         with self._run_errors(run_id):
             read = self.runs.get_active_meta(run_id, self._get_active_workspace())
             self._commit_run(run_id, read=read, **self._history_change(run_id, points))

@@ -240,6 +240,9 @@ class RunOps(RunMetricOps):
         points = to_points(metrics)
         param_values = {p.key: p.value for p in params}
         info, tag_values = _tag_change(tags)
+        only_metrics = points and not (param_values or info or tag_values)
+        if only_metrics and self._log_newer_metrics(run_id, points):
+            return
         try:
             with self._run_errors(run_id):
                 read = self.runs.get_active_meta(run_id, self._get_active_workspace())
