@@ -53,8 +53,19 @@ def test_concurrent_creates_of_one_name(store_uri):
     )
     store = stores[0]
     assert store.get_experiment_by_name("contested").experiment_id == winners[0]
-    # the losers' ids were allocated but no experiment item was written for them
     assert [e.name for e in store.search_experiments()].count("contested") == 1
+    # a lost name uses up no id
+    assert store.create_experiment("next") == str(int(winners[0]) + 1)
+
+
+def test_concurrent_creates_of_different_names_get_gap_free_ids(store_uri):
+    stores = _stores(store_uri, WRITERS)
+    results = _race(lambda i: stores[i].create_experiment(f"e{i}"), list(range(WRITERS)))
+    assert [kind for kind, _ in results] == ["ok"] * WRITERS
+    ids = sorted(int(r) for _, r in results)
+    assert ids == list(range(1, WRITERS + 1))
+    for i, (_, experiment_id) in enumerate(results):
+        assert stores[0].get_experiment(experiment_id).name == f"e{i}"
 
 
 def test_concurrent_renames_to_one_name(store_uri):

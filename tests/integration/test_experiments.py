@@ -97,6 +97,19 @@ def test_rename_clash_leaves_everything_in_place(store):
     assert store.get_experiment_by_name("taken").experiment_id != eid
 
 
+def test_create_costs_two_requests_and_a_taken_name_no_id(store):
+    stats = store.gateway.stats
+    stats.reset()
+    first = store.create_experiment("a")
+    # GetItem of the id counter + TransactWriteItems (counter, name guard, experiment)
+    assert (stats.requests("GetItem"), stats.requests("TransactWriteItems")) == (1, 1)
+    assert stats.total_requests == 2
+    with pytest.raises(MlflowException) as info:
+        store.create_experiment("a")
+    assert info.value.error_code == "RESOURCE_ALREADY_EXISTS"
+    assert store.create_experiment("b") == str(int(first) + 1)
+
+
 def test_get_experiment_costs_one_get(store):
     eid = store.create_experiment("one")
     store.gateway.stats.reset()

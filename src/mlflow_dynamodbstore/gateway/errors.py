@@ -30,6 +30,11 @@ class TransactionCancelled(GatewayError):
     def is_condition_failure(self) -> bool:
         return bool(self.failed_conditions())
 
+    @property
+    def has_conflict(self) -> bool:
+        """Another transaction was changing one of the items at the same time."""
+        return "TransactionConflict" in self.reasons
+
 
 class RetriesExhausted(GatewayError):
     """Unprocessed batch items were still unprocessed after every retry."""

@@ -228,7 +228,8 @@ class TableGateway:
                 return
 
     # ---- batches ---------------------------------------------------------------------
-    def _backoff(self, attempt: int) -> None:
+    def backoff(self, attempt: int) -> None:
+        """Sleep before retry ``attempt`` (0-based)."""
         # Full jitter (AWS architecture blog: "Exponential Backoff And Jitter").
         self._sleep(random.uniform(0, min(self._backoff_cap, self._backoff_base * 2**attempt)))
 
@@ -281,7 +282,7 @@ class TableGateway:
             raise RetriesExhausted(
                 f"{operation} still had unprocessed items after {self._max_batch_attempts} tries"
             )
-        self._backoff(attempt)
+        self.backoff(attempt)
         return attempt + 1
 
     # ---- transactions ----------------------------------------------------------------
@@ -356,7 +357,7 @@ class TableGateway:
                 ) and any(r == "TransactionConflict" for r in exc.reasons)
                 if not only_conflicts or attempt >= conflict_retries:
                     raise
-                self._backoff(attempt)
+                self.backoff(attempt)
                 attempt += 1
 
 

@@ -7,7 +7,7 @@ the name guard moves too), so two servers racing can never both win.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,8 @@ from mlflow_dynamodbstore.schema import keys
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = Experiment.DEFAULT_EXPERIMENT_NAME
 EXPERIMENT_COUNTER = "EXPERIMENT"
+# Creates that lost the next id to a concurrent create re-read the counter this often.
+_ID_ATTEMPTS = 30
 # How often a rename re-reads the experiment after losing a race on its own META item.
 _RENAME_ATTEMPTS = 10
 LIFECYCLE_STAGES = (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
@@ -57,22 +59,55 @@ class TagMissing(Exception):
     """delete_tag named a key the experiment does not have."""
 
 
+class _IdTaken(Exception):
+    """A concurrent create moved the id counter on first."""
+
+
 class ExperimentRepository:
     def __init__(self, gateway: TableGateway):
         self.gateway = gateway
 
-    def allocate_id(self) -> str:
-        """Next experiment id from an atomic counter (ids 1, 2, 3... as in MLflow's SQL store;
-        0 is the Default experiment)."""
-        attrs = self.gateway.update_item(
-            keys.counter_key(EXPERIMENT_COUNTER),
-            "ADD #u_value :u_one",
-            names={"#u_value": "value"},
-            values={":u_one": 1},
-            return_values="UPDATED_NEW",
-        )
-        assert attrs is not None
-        return str(int(attrs["value"]))
+    def create_next(
+        self,
+        *,
+        workspace: str,
+        name: str,
+        artifact_location: Callable[[str], str],
+        creation_time: int,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """Create the experiment under the next id (1, 2, 3... as in MLflow's SQL store; 0
+        is the Default experiment) and return the id: 1 GetItem of the id counter and 1
+        TransactWriteItems moving the counter on from the value read, with the name guard and
+        the experiment. A taken name cancels the whole transaction, so no id is used up; an
+        id taken by a concurrent create re-reads the counter and tries the next one."""
+        counter_key = keys.counter_key(EXPERIMENT_COUNTER)
+        for attempt in range(_ID_ATTEMPTS):
+            counter = self.gateway.get_item(counter_key)
+            current = None if counter is None else int(counter["value"])
+            experiment_id = str((current or 0) + 1)
+            unchanged = Attr("PK").not_exists() if current is None else Attr("value").eq(current)
+            claim = self.gateway.tx_update(
+                counter_key,
+                "SET #u_value = :u_next",
+                names={"#u_value": "value"},
+                values={":u_next": int(experiment_id)},
+                condition=unchanged,
+            )
+            try:
+                self.create(
+                    experiment_id=experiment_id,
+                    workspace=workspace,
+                    name=name,
+                    artifact_location=artifact_location(experiment_id),
+                    creation_time=creation_time,
+                    tags=tags,
+                    claim=claim,
+                )
+                return experiment_id
+            except _IdTaken:
+                self.gateway.backoff(attempt)
+        raise ExperimentBusy(name)
 
     def create(
         self,
@@ -83,9 +118,11 @@ class ExperimentRepository:
         artifact_location: str,
         creation_time: int,
         tags: dict[str, str] | None = None,
+        claim: dict | None = None,
     ) -> None:
-        """Write the experiment and its name guard in one transaction; raise
-        ExperimentNameTaken if the name is in use in the workspace."""
+        """Write the experiment and its name guard in one transaction (with ``claim``, the
+        id counter's update, when given); raise ExperimentNameTaken if the name is in use in
+        the workspace."""
         item = {
             **keys.experiment_key(experiment_id),
             **keys.experiment_list_keys(
@@ -104,14 +141,17 @@ class ExperimentRepository:
             **keys.experiment_name_key(workspace, name),
             "experiment_id": experiment_id,
         }
+        actions = [
+            self.gateway.tx_put(guard, Attr("PK").not_exists()),
+            self.gateway.tx_put(item, Attr("PK").not_exists()),
+        ]
         try:
-            self.gateway.transact_write(
-                [
-                    self.gateway.tx_put(guard, Attr("PK").not_exists()),
-                    self.gateway.tx_put(item, Attr("PK").not_exists()),
-                ]
-            )
+            self.gateway.transact_write(actions if claim is None else [*actions, claim])
         except TransactionCancelled as exc:
+            if 0 in exc.failed_conditions():
+                raise ExperimentNameTaken(name) from None
+            if claim is not None and (exc.is_condition_failure or exc.has_conflict):
+                raise _IdTaken() from None
             if exc.is_condition_failure:
                 raise ExperimentNameTaken(name) from None
             raise

@@ -114,24 +114,23 @@ class ExperimentOps:
                 )
             seen.add(tag.key)
         workspace = self._get_active_workspace()
-        # A name already taken fails before an id is drawn, so ids stay gap-free as in the
-        # SQL store; a race past this check is still caught by the guarded transaction.
-        if self.experiments.get_id_by_name(workspace, name) is not None:
-            raise _name_taken(name)
-        experiment_id = self.experiments.allocate_id()
         try:
-            self.experiments.create(
-                experiment_id=experiment_id,
+            return self.experiments.create_next(
                 workspace=workspace,
                 name=name,
-                artifact_location=artifact_location
-                or self._get_artifact_location(experiment_id, workspace),
+                artifact_location=lambda experiment_id: (
+                    artifact_location or self._get_artifact_location(experiment_id, workspace)
+                ),
                 creation_time=get_current_time_millis(),
                 tags={t.key: t.value for t in tags or []},
             )
         except ExperimentNameTaken:
             raise _name_taken(name) from None
-        return experiment_id
+        except ExperimentBusy:
+            raise MlflowException(
+                f"Too many experiments are being created at once to create '{name}'; try again.",
+                TEMPORARILY_UNAVAILABLE,
+            ) from None
 
     def get_experiment(self, experiment_id) -> Experiment:
         return to_experiment(self._experiment_item(experiment_id))
