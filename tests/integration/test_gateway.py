@@ -220,3 +220,80 @@ def test_stats_are_thread_safe(gateway):
         t.join()
     assert gateway.stats.requests("GetItem") == 80
     assert gateway.stats.total_requests == 80
+
+
+class InFlightClient:
+    """Forwards to a real client and records how many batch calls were running at once;
+    fails the batch call that carries ``fail_sk`` (a permanent error)."""
+
+    def __init__(self, real, fail_sk: str | None = None):
+        self._real = real
+        self._fail_sk = fail_sk
+        self._lock = threading.Lock()
+        self._running = 0
+        self.most_at_once = 0
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def _track(self, call, **kwargs):
+        with self._lock:
+            self._running += 1
+            self.most_at_once = max(self.most_at_once, self._running)
+        try:
+            return call(**kwargs)
+        finally:
+            with self._lock:
+                self._running -= 1
+
+    def batch_write_item(self, RequestItems, **kwargs):
+        ((_, requests),) = RequestItems.items()
+        if any(r["PutRequest"]["Item"]["SK"]["S"] == self._fail_sk for r in requests):
+            raise RuntimeError("permanent failure")
+        return self._track(self._real.batch_write_item, RequestItems=RequestItems, **kwargs)
+
+    def batch_get_item(self, RequestItems, **kwargs):
+        return self._track(self._real.batch_get_item, RequestItems=RequestItems, **kwargs)
+
+
+def test_batches_of_one_call_run_at_once(client, table_name):
+    create_table_directly(client, table_name)
+    tracking = InFlightClient(client)
+    gateway = TableGateway(tracking, table_name, parallelism=4)
+    items = _items(260)
+    gateway.batch_write(items)
+    assert gateway.stats.requests("BatchWriteItem") == 11  # ⌈260 / 25⌉, each once
+    assert 1 < tracking.most_at_once <= 4
+    got = gateway.batch_get([{"PK": "P", "SK": i["SK"]} for i in items], consistent=True)
+    assert sorted(g["n"] for g in got) == list(range(260))
+    assert gateway.stats.requests("BatchGetItem") == 3
+
+
+def test_one_batch_at_a_time_when_parallelism_is_one(client, table_name):
+    create_table_directly(client, table_name)
+    tracking = InFlightClient(client)
+    TableGateway(tracking, table_name, parallelism=1).batch_write(_items(100))
+    assert tracking.most_at_once == 1
+
+
+def test_a_failed_chunk_raises_after_the_others_are_written(client, table_name):
+    create_table_directly(client, table_name)
+    gateway = TableGateway(InFlightClient(client, fail_sk="00030"), table_name, parallelism=4)
+    with pytest.raises(RuntimeError, match="permanent failure"):
+        gateway.batch_write(_items(100))
+    written = list(gateway.query(Key("PK").eq("P"), consistent=True))
+    assert len(written) == 75  # the other three chunks of 25
+
+
+def test_batch_parallelism_setting(monkeypatch):
+    from mlflow_dynamodbstore.gateway.table_gateway import batch_parallelism
+
+    monkeypatch.setenv("MLFLOW_DYNAMODB_BATCH_PARALLELISM", "8")
+    assert batch_parallelism() == 8
+    monkeypatch.setenv("MLFLOW_DYNAMODB_BATCH_PARALLELISM", "0")
+    assert batch_parallelism() == 1
+    monkeypatch.setenv("MLFLOW_DYNAMODB_BATCH_PARALLELISM", "many")
+    with pytest.raises(ValueError, match="whole number"):
+        batch_parallelism()
+    monkeypatch.delenv("MLFLOW_DYNAMODB_BATCH_PARALLELISM")
+    assert batch_parallelism() == 4

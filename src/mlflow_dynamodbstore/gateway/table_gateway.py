@@ -9,9 +9,11 @@ botocore itself (see ``client.py``); nothing here repeats that.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from boto3.dynamodb.conditions import ConditionBase, ConditionExpressionBuilder
@@ -29,6 +31,8 @@ BATCH_WRITE_LIMIT = 25
 BATCH_GET_LIMIT = 100
 TRANSACTION_LIMIT = 100
 KEY_ATTRIBUTES = ("PK", "SK")
+# Batch requests of one call sent at once (botocore's pool in client.py holds 50).
+DEFAULT_BATCH_PARALLELISM = 4
 
 Item = dict[str, Any]
 
@@ -44,6 +48,7 @@ class TableGateway:
         backoff_base: float = 0.05,
         backoff_cap: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
+        parallelism: int | None = None,
     ):
         self.client = client
         self.table_name = table_name
@@ -54,6 +59,7 @@ class TableGateway:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._sleep = sleep
+        self._parallelism = parallelism if parallelism is not None else batch_parallelism()
 
     # ---- marshalling ---------------------------------------------------------------
     def serialize(self, item: Item) -> dict:
@@ -234,10 +240,12 @@ class TableGateway:
         self._sleep(random.uniform(0, min(self._backoff_cap, self._backoff_base * 2**attempt)))
 
     def batch_get(self, keys: Iterable[Item], *, consistent: bool = False) -> list[Item]:
-        """Fetch items by key (duplicates removed), 100 per request; missing ones are absent."""
+        """Fetch items by key (duplicates removed), 100 per request, several requests at
+        once; missing ones are absent."""
         unique = list({_key_tuple(k): k for k in keys}.values())
-        found: list[Item] = []
-        for chunk in _chunks(unique, BATCH_GET_LIMIT):
+
+        def fetch(chunk: list[Item]) -> list[Item]:
+            found: list[Item] = []
             pending: dict = {
                 self.table_name: {
                     "Keys": [self._key(k) for k in chunk],
@@ -256,17 +264,21 @@ class TableGateway:
                 pending = response.get("UnprocessedKeys") or {}
                 if pending:
                     attempt = self._next_attempt(attempt, "BatchGetItem")
-        return found
+            return found
+
+        return [item for part in self._each(fetch, unique, BATCH_GET_LIMIT) for item in part]
 
     def batch_write(self, puts: Iterable[Item] = (), deletes: Iterable[Item] = ()) -> None:
-        """Write and delete items, 25 per request. DynamoDB rejects a batch naming one key
-        twice, so the last write of a key wins (a delete after a put of it deletes)."""
+        """Write and delete items, 25 per request, several requests at once. DynamoDB
+        rejects a batch naming one key twice, so the last write of a key wins (a delete
+        after a put of it deletes)."""
         requests: dict[tuple, dict] = {}
         for item in puts:
             requests[_key_tuple(item)] = {"PutRequest": {"Item": self.serialize(item)}}
         for key in deletes:
             requests[_key_tuple(key)] = {"DeleteRequest": {"Key": self._key(key)}}
-        for chunk in _chunks(list(requests.values()), BATCH_WRITE_LIMIT):
+
+        def write(chunk: list[dict]) -> None:
             pending: dict = {self.table_name: chunk}
             attempt = 0
             while pending:
@@ -276,6 +288,20 @@ class TableGateway:
                 pending = response.get("UnprocessedItems") or {}
                 if pending:
                     attempt = self._next_attempt(attempt, "BatchWriteItem")
+
+        self._each(write, list(requests.values()), BATCH_WRITE_LIMIT)
+
+    def _each(self, fn: Callable[[list], Any], values: list, size: int) -> list:
+        """``fn`` of every ``size``-chunk of ``values``: in this thread when there is one,
+        else up to ``parallelism`` at a time (a 1,000-point log_batch is 40 requests; one
+        after another they would add up their round trips). Every chunk is attempted; the
+        first error is raised after all have finished."""
+        chunks = list(_chunks(values, size))
+        if len(chunks) <= 1 or self._parallelism <= 1:
+            return [fn(chunk) for chunk in chunks]
+        with ThreadPoolExecutor(min(self._parallelism, len(chunks))) as pool:
+            futures = [pool.submit(fn, chunk) for chunk in chunks]
+        return [future.result() for future in futures]
 
     def _next_attempt(self, attempt: int, operation: str) -> int:
         if attempt + 1 >= self._max_batch_attempts:
@@ -359,6 +385,17 @@ class TableGateway:
                     raise
                 self.backoff(attempt)
                 attempt += 1
+
+
+def batch_parallelism() -> int:
+    """``MLFLOW_DYNAMODB_BATCH_PARALLELISM`` (1 sends one batch request at a time)."""
+    raw = os.environ.get("MLFLOW_DYNAMODB_BATCH_PARALLELISM", "")
+    try:
+        return max(1, int(raw)) if raw else DEFAULT_BATCH_PARALLELISM
+    except ValueError:
+        raise ValueError(
+            f"MLFLOW_DYNAMODB_BATCH_PARALLELISM must be a whole number, not {raw!r}"
+        ) from None
 
 
 def set_expression(fields: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
