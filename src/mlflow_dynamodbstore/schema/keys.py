@@ -124,6 +124,9 @@ RUN_OUTPUT_PREFIX = f"OUTPUT{SEP}"
 # The latest-value/rank item of a (run, metric key) shares the history partition; history
 # sort keys start with a digit, so "LATEST" sorts after every point.
 METRIC_LATEST_SK = "LATEST"
+# Blocks of several points of one (run, key) sort after every point ("B" > digits) and
+# before LATEST, so one range reads points and blocks, another only the blocks.
+METRIC_BLOCK_PREFIX = f"B{SEP}"
 _NAN_SUFFIX = f"{SEP}N"
 
 
@@ -181,6 +184,12 @@ def metric_history_sk(timestamp: int, step: int, value: float) -> str:
 
 def metric_history_key(run_id: str, key: str, timestamp: int, step: int, value: float) -> dict:
     return {"PK": metric_history_pk(run_id, key), "SK": metric_history_sk(timestamp, step, value)}
+
+
+def metric_block_key(run_id: str, key: str, digest: str) -> dict[str, str]:
+    """A block of history points logged together (see repositories/metrics.py); the digest
+    of its content names it, so writing the same block again is the same item."""
+    return {"PK": metric_history_pk(run_id, key), "SK": f"{METRIC_BLOCK_PREFIX}{digest}"}
 
 
 def decode_metric_history_sk(sk: str) -> tuple[int, int, float]:

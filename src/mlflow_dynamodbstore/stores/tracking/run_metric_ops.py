@@ -22,8 +22,9 @@ from mlflow_dynamodbstore.repositories.runs_changes import MetricPoint
 from mlflow_dynamodbstore.repositories.runs_items import metric_sort_key
 
 _INT64 = (-(2**63), 2**63 - 1)
-# Up to this many points go into the META transaction instead of a BatchWriteItem.
-INLINE_POINTS = 4
+# Up to this many history items (a point, or a block of one key's points) go into the
+# META transaction instead of a BatchWriteItem.
+INLINE_ITEMS = 4
 
 
 def to_points(metrics: Iterable[Metric]) -> list[Point]:
@@ -62,31 +63,33 @@ class RunMetricOps:
     metric_history: MetricHistoryRepository
 
     def _history_change(self, run_id: str, points: list[Point]) -> dict:
-        """The metric part of a run change. A few points ride in META's transaction (one
-        request fewer); more are written first with BatchWriteItem (idempotent, so a retried
-        META write neither loses nor duplicates them, and they cost 1 WCU, not 2)."""
+        """The metric part of a run change. A few history items ride in META's transaction
+        (one request fewer); more are written first with BatchWriteItem (idempotent, so a
+        retried META write neither loses nor duplicates them, and they cost 1 WCU per KB,
+        not 2)."""
         if not points:
             return {}
-        if len(points) <= INLINE_POINTS:
-            extra = self.metric_history.items(run_id, points)
-        else:
-            self.metric_history.write(run_id, points)
-            extra = []
-        return {"metrics": latest_per_key(points), "extra_puts": extra}
+        items = self.metric_history.items(run_id, points)
+        if len(items) > INLINE_ITEMS:
+            self.metric_history.write(items)
+            items = []
+        return {"metrics": latest_per_key(points), "extra_puts": items}
 
     def _log_newer_metrics(self, run_id: str, points: list[Point]) -> bool:
         """The training-loop path: newer points of keys the run has, with no read (one
-        TransactWriteItems, plus a BatchWriteItem after it for more than a few points). False
-        when it does not apply; nothing was written then. The points follow the transaction,
-        so a refused write (deleted run, other workspace) leaves no history behind; a client
-        retry after a failed BatchWriteItem finds META current and rewrites the points."""
-        inline = len(points) <= INLINE_POINTS
-        extra = self.metric_history.items(run_id, points) if inline else []
+        TransactWriteItems, plus a BatchWriteItem after it for more than a few items). False
+        when it does not apply; nothing was written then. The history follows the
+        transaction, so a refused write (deleted run, other workspace) leaves none behind;
+        a client retry after a failed BatchWriteItem finds META current and rewrites it."""
+        items = self.metric_history.items(run_id, points)
+        inline = len(items) <= INLINE_ITEMS
         workspace = self._get_active_workspace()
-        if not self.runs.log_newer_metrics(run_id, workspace, latest_per_key(points), extra):
+        if not self.runs.log_newer_metrics(
+            run_id, workspace, latest_per_key(points), items if inline else []
+        ):
             return False
         if not inline:
-            self.metric_history.write(run_id, points)
+            self.metric_history.write(items)
         return True
 
     def log_metric(self, run_id, metric):
