@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from boto3.dynamodb.conditions import Key
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
@@ -15,11 +14,6 @@ from mlflow_dynamodbstore.schema import keys
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 
 THREADS = 8
-
-
-@pytest.fixture
-def store(store_uri):
-    return DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
 
 
 def _together(fn, n: int = THREADS) -> list:

@@ -17,21 +17,9 @@ from mlflow.entities import (
     Metric,
 )
 from mlflow.exceptions import MlflowException
-from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_MODELS
 
 from mlflow_dynamodbstore.schema import keys
-from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
-
-
-@pytest.fixture
-def store(store_uri):
-    return DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
-
-
-@pytest.fixture
-def sql(tmp_path):
-    return SqlAlchemyStore(f"sqlite:///{tmp_path}/m.db", str(tmp_path / "a"))
 
 
 def _error(fn, *args, **kwargs) -> MlflowException:

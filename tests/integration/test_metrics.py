@@ -9,19 +9,6 @@ import random
 import pytest
 from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
-from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
-
-
-@pytest.fixture
-def store(store_uri):
-    return DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
-
-
-@pytest.fixture
-def sql(tmp_path):
-    return SqlAlchemyStore(f"sqlite:///{tmp_path}/m.db", str(tmp_path / "a"))
 
 
 def _runs(*stores) -> list[str]:

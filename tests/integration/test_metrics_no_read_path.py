@@ -18,11 +18,6 @@ from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProv
 
 
 @pytest.fixture
-def store(store_uri):
-    return DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
-
-
-@pytest.fixture
 def run_id(store):
     return store.create_run("0", "u", 1, [], "r").info.run_id
 

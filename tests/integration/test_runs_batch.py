@@ -11,12 +11,6 @@ from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
 from mlflow_dynamodbstore.repositories.runs_items import is_spilled, resolve_spilled
 from mlflow_dynamodbstore.schema import keys
-from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
-
-
-@pytest.fixture
-def store(store_uri):
-    return DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
 
 
 @pytest.fixture

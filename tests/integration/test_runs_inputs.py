@@ -13,20 +13,7 @@ from mlflow.entities import (
 )
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
-from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_LOGGED_MODELS
-
-from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
-
-
-@pytest.fixture
-def store(store_uri):
-    return DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
-
-
-@pytest.fixture
-def sql(tmp_path):
-    return SqlAlchemyStore(f"sqlite:///{tmp_path}/m.db", str(tmp_path / "a"))
 
 
 def _dataset(name: str, digest: str = "d1", **extra) -> Dataset:

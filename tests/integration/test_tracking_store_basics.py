@@ -11,11 +11,6 @@ from mlflow.tracking._tracking_service.utils import _get_store
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 
 
-@pytest.fixture
-def store(store_uri):
-    return DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
-
-
 def test_mlflow_resolves_the_dynamodb_scheme(store_uri):
     store = _get_store(store_uri, "s3://b/a")
     assert isinstance(store, DynamoDBTrackingStore)
