@@ -109,6 +109,7 @@ class DynamoDBLocal:
             "-jar",
             str(jar),
             "-sharedDb",
+            "-disableTelemetry",
             *storage,
             "-port",
             str(self.port),
