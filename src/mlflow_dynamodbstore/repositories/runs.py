@@ -25,7 +25,12 @@ from mlflow_dynamodbstore.repositories.runs_changes import (
     plan_change,
     split_change,
 )
-from mlflow_dynamodbstore.repositories.runs_items import apply_spilled, is_spilled, latest_item
+from mlflow_dynamodbstore.repositories.runs_items import (
+    IO_ITEMS_FLAG,
+    apply_spilled,
+    is_spilled,
+    latest_item,
+)
 from mlflow_dynamodbstore.repositories.runs_metric_update import MAX_KEYS, newer_metrics_update
 from mlflow_dynamodbstore.schema import keys
 
@@ -130,6 +135,7 @@ class RunRepository:
             "params": {},
             "tags": {},
             "metrics": {},
+            IO_ITEMS_FLAG: False,
             "version": 0,
         }
         write = plan_change(base, RunChange(tags=tags), self.fetch) or RunWrite(base)
@@ -151,6 +157,22 @@ class RunRepository:
             raise RunIdTaken(meta["run_id"]) from None
         self._remember(write.meta)
         return apply_spilled(write.meta, write.puts)
+
+    def mark_io_items(self, meta: Item) -> None:
+        """Say in META, before a run's first dataset input or model input/output item is
+        written, that its partition holds such items: search results read the partition of
+        such runs only (and of runs from before the flag, which lack it). One UpdateItem,
+        only when the flag is False; it bumps ``version`` so a writer holding an older META
+        re-reads instead of putting the flag back."""
+        if meta.get(IO_ITEMS_FLAG) is not False:
+            return
+        self.gateway.update_item(
+            keys.run_key(meta["run_id"]),
+            "SET #uf = :ut ADD #uv :uone",
+            names={"#uf": IO_ITEMS_FLAG, "#uv": "version"},
+            values={":ut": True, ":uone": 1},
+            condition=Attr("PK").exists(),
+        )
 
     def get_meta(self, run_id: str, workspace: str) -> Item:
         """The META item (consistent read); RunMissing if absent or in another workspace."""

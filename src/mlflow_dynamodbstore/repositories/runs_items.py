@@ -19,6 +19,10 @@ SPILL_VALUE_BYTES = 1024
 # is 400 KB; the margin covers updates of entries that are already inline).
 META_SOFT_LIMIT_BYTES = 300_000
 SPILLED = "spilled"
+# META attribute: False from create_run until the run's first dataset input or model
+# input/output item (True after); a run without it predates the flag. Search results skip
+# the partition read of runs whose flag is False.
+IO_ITEMS_FLAG = "has_io_items"
 
 # DynamoDB numbers hold 38 significant digits and magnitudes 1e-130 .. <1e126.
 _MIN_NUMBER = 1e-130

@@ -1,11 +1,14 @@
-"""The Run entities of a search page, from their run partitions.
+"""The Run entities of a search page.
 
-Dataset inputs and model outputs are not in META, so every returned run costs one Query of
-its partition (``RUN#<id>``: META, spilled params/tags, inputs, outputs). Unlike
-``RunRepository.get_partition`` (get_run's strongly consistent read) the read is eventually
-consistent — half the read units, and no staler than the index walk that found the run —
-and a partition already read for a ``datasets.`` filter is reused. The partitions are read
-concurrently (boto3 clients are thread-safe), so a page costs a few round trips of latency.
+Dataset inputs and model outputs are not in META, so a returned run whose META says it has
+such items (or predates that flag, see ``runs_items.IO_ITEMS_FLAG``) costs one Query of
+its partition (``RUN#<id>``: META, spilled params/tags, inputs, outputs). A run without
+them and without spilled values is built from the META the search already read: no
+request. Unlike ``RunRepository.get_partition`` (get_run's strongly consistent read) the
+partition read is eventually consistent — half the read units, and no staler than the
+index walk that found the run — and a partition already read for a ``datasets.`` filter is
+reused. The partitions are read concurrently (boto3 clients are thread-safe), so a page
+costs a few round trips of latency.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from mlflow.entities import Run, RunInputs
 
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.repositories.runs_entities import to_run
-from mlflow_dynamodbstore.repositories.runs_items import apply_spilled, is_spilled
+from mlflow_dynamodbstore.repositories.runs_items import IO_ITEMS_FLAG, apply_spilled, is_spilled
 from mlflow_dynamodbstore.schema import keys
 from mlflow_dynamodbstore.search.runs_reads import read_run_partition
+from mlflow_dynamodbstore.search.runs_view import RunView
 
 Item = dict[str, Any]
 _READERS = 8  # concurrent partition reads per page
@@ -28,25 +32,40 @@ _SPILL_PREFIXES = (keys.PARAM_PREFIX, keys.RUN_TAG_PREFIX)
 
 def result_runs(
     gateway: TableGateway,
-    run_ids: list[str],
+    views: list[RunView],
     workspace: str,
     experiments: dict[str, Item],
     partitions: dict[str, list[Item]],
 ) -> list[Run]:
-    """The runs, in the given order; runs gone since they were listed are left out."""
+    """The runs of ``views`` (whose ``source`` is the META read), in order; runs gone since
+    they were listed are left out."""
 
-    def one(run_id: str) -> Run | None:
-        items = partitions.get(run_id)
+    def one(view: RunView) -> Run | None:
+        items = partitions.get(view.run_id)
         if items is None:
-            items = read_run_partition(gateway, run_id)
+            items = [view.source] if _meta_suffices(view.source) else None
+        if items is None:
+            items = read_run_partition(gateway, view.run_id)
         return _to_search_run(gateway, items, workspace, experiments)
 
-    if len(run_ids) <= 1:
-        runs = [one(r) for r in run_ids]
+    if len(views) <= 1:
+        runs = [one(v) for v in views]
     else:
-        with ThreadPoolExecutor(max_workers=min(_READERS, len(run_ids))) as pool:
-            runs = list(pool.map(one, run_ids))
+        with ThreadPoolExecutor(max_workers=min(_READERS, len(views))) as pool:
+            runs = list(pool.map(one, views))
     return [run for run in runs if run is not None]
+
+
+def _meta_suffices(meta: Item | None) -> bool:
+    """Whether META alone is the whole run: no input/output items (the flag is False, not
+    absent) and no spilled value left to fetch."""
+    if not meta or meta.get(IO_ITEMS_FLAG) is not False:
+        return False
+    return not any(
+        is_spilled(value)
+        for name in ("params", "tags", "metrics")
+        for value in meta.get(name, {}).values()
+    )
 
 
 def _to_search_run(

@@ -309,6 +309,8 @@ class RunOps(RunMetricOps):
                 )
         with self._run_errors(run_id):
             meta, _ = self.runs.get_active_meta(run_id, self._get_active_workspace())
+        if datasets or models:
+            self.runs.mark_io_items(meta)
         if datasets:
             self.run_inputs.log_datasets(run_id, str(meta["experiment_id"]), datasets)
         if models:
@@ -326,7 +328,9 @@ class RunOps(RunMetricOps):
 
     def log_outputs(self, run_id, models):
         with self._run_errors(run_id):
-            self.runs.get_active_meta(run_id, self._get_active_workspace())
+            meta, _ = self.runs.get_active_meta(run_id, self._get_active_workspace())
+        if models:
+            self.runs.mark_io_items(meta)
         self.run_inputs.log_model_outputs(run_id, models)
 
 

@@ -45,7 +45,7 @@ class SearchRunOps:
         views, more = search.run(cursor)
         runs = result_runs(
             self.gateway,
-            [v.run_id for v in views],
+            views,
             workspace,
             experiments,
             search.loader.partitions,
