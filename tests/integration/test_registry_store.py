@@ -140,7 +140,8 @@ def test_request_counts_of_common_calls(store):
 
     stats.reset()
     store.create_model_version("m", "s3://b")
-    assert _requests(store) == {"GetItem": 2, "UpdateItem": 1, "TransactWriteItems": 1}
+    # name guard, META; then the version and META (claiming the number) in one transaction
+    assert _requests(store) == {"GetItem": 2, "TransactWriteItems": 1}
 
     stats.reset()
     store.get_registered_model("m")
@@ -158,6 +159,31 @@ def test_request_counts_of_common_calls(store):
     store.search_registered_models()
     assert _requests(store) == {"Query": 1, "BatchGetItem": 1}
     assert "Scan" not in _requests(store)
+
+
+def test_a_version_number_lost_to_another_creator_is_reread_not_skipped(store):
+    """The number is claimed on the value of ``next_version`` read; a creator whose read is
+    stale (another took that number) re-reads META and takes the next one."""
+    store.create_registered_model("m")
+    stale = store._model_item("m")
+    store.create_model_version("m", "s3://first")
+    fields = {
+        "creation_time": 5,
+        "last_updated_time": 5,
+        "current_stage": "None",
+        "source": "s3://second",
+        "status": "READY",
+        "tags": {},
+    }
+    store.gateway.stats.reset()
+    item = store.versions.create(stale, fields)
+    assert item["version"] == 2
+    # the lost transaction, 1 GetItem of META, the winning transaction
+    assert _requests(store) == {"TransactWriteItems": 2, "GetItem": 1}
+    assert sorted(int(v.version) for v in store.search_model_versions("name = 'm'")) == [1, 2]
+    assert int(store.get_latest_versions("m", ["None"])[0].version) == 2
+    store.create_model_version("m", "s3://third")
+    assert store.get_model_version("m", 3).source == "s3://third"
 
 
 def test_delete_model_removes_its_whole_partition(store, ddb_client, table_name):

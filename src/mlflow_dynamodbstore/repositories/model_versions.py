@@ -2,7 +2,8 @@
 
 A version item carries its tags inline (map key -> value) so that one GetItem or BatchGetItem
 returns a whole ``ModelVersion``. Version numbers come from the model's ``next_version``
-counter (UpdateItem ADD), so concurrent creates never collide or skip. Writes that change
+counter, claimed in the transaction that writes the version (conditioned on the value
+read), so concurrent creates never collide or skip. Writes that change
 which versions are live or in which stage (transition, delete) read the model's partition,
 recompute META's ``latest``/``aliases`` and commit the version changes and META together in
 one transaction conditional on META's ``rev`` (retried when another writer got there first).
@@ -131,25 +132,44 @@ class ModelVersionRepository:
         )
 
     # ---- create ----------------------------------------------------------------------
-    def allocate_version(self, model_id: str) -> int:
-        """Next version number of the model (atomic ADD; fails if the model is gone)."""
-        try:
-            attrs = self.gateway.update_item(
-                keys.registered_model_key(model_id),
-                "ADD #u_nv :u_one",
-                names={"#u_nv": "next_version"},
-                values={":u_one": 1},
-                condition=Attr("PK").exists(),
-                return_values="UPDATED_NEW",
-            )
-        except ConditionFailed:
-            raise ModelNotFound(model_id) from None
-        assert attrs is not None
-        return int(attrs["next_version"])
+    def create(self, meta: Item, fields: Item) -> Item:
+        """Write the next version of the model and bump META in one transaction: the
+        version put (``attribute_not_exists``) and META's update, which claims the number
+        (``next_version`` set to it, conditioned on the value ``meta`` holds) and sets last
+        update, ``latest['None']`` if this version is the highest in that stage, and
+        ``rev``. A writer that lost the number to another creator re-reads META and takes
+        the next one, so numbers never collide or skip."""
+        model_id = meta["model_id"]
+        with_latest = True
+        for attempt in range(_REV_RETRIES):
+            claimed = int(meta.get("next_version", 0))
+            item = self._version_item(meta, claimed + 1, fields)
+            try:
+                self.gateway.transact_write(
+                    [
+                        self.gateway.tx_put(item, Attr("PK").not_exists()),
+                        self._claim_update(item, claimed, with_latest),
+                    ]
+                )
+                return item
+            except TransactionCancelled as exc:
+                if not exc.is_condition_failure:
+                    _pause(attempt)  # only conflicts with concurrent transactions
+                    continue
+            fresh = self.gateway.get_item(keys.registered_model_key(model_id))
+            if fresh is None:
+                raise ModelNotFound(model_id)
+            if int(fresh.get("next_version", 0)) == claimed:
+                # The number was still ours: a higher version already is the latest of
+                # its stage (or a version item outlived the counter; the put tells).
+                if not with_latest:
+                    raise ConcurrentModification(model_id)
+                with_latest = False
+            meta = fresh
+        raise ConcurrentModification(model_id)
 
-    def create(self, meta: Item, version: int, fields: Item) -> Item:
-        """Write the version and bump META (last update, ``latest['None']`` if this version is
-        the highest in that stage, ``rev``) in one transaction."""
+    @staticmethod
+    def _version_item(meta: Item, version: int, fields: Item) -> Item:
         model_id, workspace = meta["model_id"], meta["workspace"]
         item: Item = {
             **keys.model_version_key(model_id, version),
@@ -161,47 +181,38 @@ class ModelVersionRepository:
         }
         if indexable_run_id(item.get("run_id")):
             item.update(keys.model_version_run_keys(workspace, item["run_id"], model_id, version))
-        stage = item["current_stage"]
-        put = self.gateway.tx_put(item, Attr("PK").not_exists())
-        names = {"#u_t": "last_updated_time", "#u_rev": "rev"}
-        values: dict[str, Any] = {":u_t": item["creation_time"], ":u_one": 1}
-        names = {**names, "#u_f": "first", "#u_s": stage}
-        values[":u_v"] = version
-        first = "#u_f.#u_s = if_not_exists(#u_f.#u_s, :u_v)"
-        with_latest = self.gateway.tx_update(
-            keys.registered_model_key(model_id),
-            f"SET #u_t = :u_t, #u_l.#u_s = :u_v, {first} ADD #u_rev :u_one",
-            names={**names, "#u_l": "latest"},
-            values=values,
-            condition=Attr("PK").exists()
-            & (Attr(f"latest.{stage}").not_exists() | Attr(f"latest.{stage}").lt(version)),
+        return item
+
+    def _claim_update(self, item: Item, claimed: int, with_latest: bool) -> dict:
+        version, stage = item["version"], item["current_stage"]
+        names = {
+            "#u_t": "last_updated_time",
+            "#u_rev": "rev",
+            "#u_nv": "next_version",
+            "#u_f": "first",
+            "#u_s": stage,
+        }
+        values: dict[str, Any] = {":u_t": item["creation_time"], ":u_one": 1, ":u_v": version}
+        sets = ["#u_t = :u_t", "#u_nv = :u_v", "#u_f.#u_s = if_not_exists(#u_f.#u_s, :u_v)"]
+        # A model from before the counter was claimed this way may lack it (0 then).
+        condition = Attr("PK").exists() & (
+            Attr("next_version").eq(claimed)
+            if claimed
+            else (Attr("next_version").not_exists() | Attr("next_version").eq(0))
         )
-        plain = self.gateway.tx_update(
-            keys.registered_model_key(model_id),
-            f"SET #u_t = :u_t, {first} ADD #u_rev :u_one",
+        if with_latest:
+            names["#u_l"] = "latest"
+            sets.append("#u_l.#u_s = :u_v")
+            condition = condition & (
+                Attr(f"latest.{stage}").not_exists() | Attr(f"latest.{stage}").lt(version)
+            )
+        return self.gateway.tx_update(
+            keys.registered_model_key(item["model_id"]),
+            f"SET {', '.join(sets)} ADD #u_rev :u_one",
             names=names,
             values=values,
-            condition=Attr("PK").exists(),
+            condition=condition,
         )
-        meta_update = with_latest
-        for attempt in range(_REV_RETRIES):
-            try:
-                self.gateway.transact_write([put, meta_update])
-                return item
-            except TransactionCancelled as exc:
-                if exc.reasons[1:2] == ["ConditionalCheckFailed"]:
-                    if meta_update is plain:
-                        raise ModelNotFound(model_id) from None
-                    # A higher version already is the latest of its stage (or the model is
-                    # gone: the plain update tells).
-                    meta_update = plain
-                    continue
-                if exc.is_condition_failure:
-                    raise
-                # Only conflicts with concurrent transactions on META: the number is ours,
-                # so keep trying rather than leave a gap.
-            _pause(attempt)
-        raise ConcurrentModification(model_id)
 
     # ---- single-version updates that do not change stages ----------------------------
     def update(self, model_id: str, version: int, expr: str, names: dict, values: dict) -> Item:

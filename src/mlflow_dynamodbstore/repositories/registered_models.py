@@ -12,7 +12,8 @@ transaction as the META item). META carries the small per-model collections inli
   ``latest_versions``), maintained by every write that changes a version's stage,
 - ``first``: map stage -> lowest live version number in that stage (the SQL store lists a
   model's latest versions in that order), maintained alongside ``latest``,
-- ``next_version``: the version-number counter (UpdateItem ADD),
+- ``next_version``: the last version number given out (claimed in create_model_version's
+  transaction, conditioned on the value read),
 - ``rev``: bumped by every write that changes ``latest``/``aliases``; writes that recompute
   them from a read of the partition are conditional on it (optimistic concurrency),
 - ``renamed_time``: when the model was last renamed. MLflow's SQL store rewrites every

@@ -100,10 +100,8 @@ class ModelVersionOps:
         now = get_current_time_millis()  # read where the SQL store reads it
         meta = self._model_item(name)
         try:
-            number = self.versions.allocate_version(meta["model_id"])
             item = self.versions.create(
                 meta,
-                number,
                 {
                     "creation_time": now,
                     "last_updated_time": now,
