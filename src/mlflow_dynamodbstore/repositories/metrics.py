@@ -126,7 +126,9 @@ class MetricHistoryRepository:
         next_start = kept[-1] if kept else (after or "")
         return [_point(key, sk) for sk in kept], _encode_token(next_start)
 
-    def _single_points(self, pk: str, after: str | None, wanted: int, consistent: bool):
+    def _single_points(
+        self, pk: str, after: str | None, wanted: int, consistent: bool
+    ) -> list[str]:
         """The first ``wanted`` single-point sort keys after ``after``. Points sort before
         blocks (digits < "B"), so their range ends at the block prefix."""
         end = keys.METRIC_BLOCK_PREFIX

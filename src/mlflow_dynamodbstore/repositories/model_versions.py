@@ -165,6 +165,8 @@ class ModelVersionRepository:
                 if not with_latest:
                     raise ConcurrentModification(model_id)
                 with_latest = False
+            else:
+                with_latest = True  # another creator took it: try the next number afresh
             meta = fresh
         raise ConcurrentModification(model_id)
 
