@@ -163,7 +163,7 @@ def _block_item(run_id: str, key: str, points: list[Point]) -> dict:
 
 
 def _block_sort_keys(content) -> list[str]:
-    raw = bytes(content.value) if hasattr(content, "value") else bytes(content)
+    raw = bytes(content)  # boto3's Binary converts itself
     if raw[:1] != _BLOCK_FORMAT:
         raise ValueError(f"unknown metric block format {raw[:1]!r}")
     return [

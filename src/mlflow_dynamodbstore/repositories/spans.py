@@ -45,10 +45,6 @@ class SpanRow:
     cost: str | None = None
 
 
-def _binary(value: Any) -> bytes:
-    return bytes(value.value) if hasattr(value, "value") else bytes(value)
-
-
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
 
@@ -122,14 +118,14 @@ def rows_from_items(items: Iterable[dict[str, Any]], *, with_content: bool = Tru
         sk: str = item["SK"]
         if sk.startswith(keys.TRACE_SPAN_CHUNK_PREFIX):
             span_and_gen, _, index = sk[len(keys.TRACE_SPAN_CHUNK_PREFIX) :].rpartition(keys.SEP)
-            chunks[span_and_gen][int(index)] = _binary(item["z"])
+            chunks[span_and_gen][int(index)] = bytes(item["z"])
         elif sk.startswith(keys.TRACE_SPAN_PREFIX):
             heads.append(item)
     rows = []
     for head in heads:
         content = ""
         if with_content:
-            data = _binary(head["z"])
+            data = bytes(head["z"])
             parts = chunks.get(f"{head['span_id']}{keys.SEP}{head['gen']}", {})
             data += b"".join(parts[i] for i in range(1, int(head["chunks"])))
             content = zlib.decompress(data).decode("utf-8") if data else ""
