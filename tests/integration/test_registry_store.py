@@ -186,6 +186,30 @@ def test_a_version_number_lost_to_another_creator_is_reread_not_skipped(store):
     assert store.get_model_version("m", 3).source == "s3://third"
 
 
+def test_a_reserved_version_number_is_never_taken_by_a_claim(store):
+    """Many creators at once fall back to reserving the number with an atomic ADD; a claim
+    based on a META read before that reservation loses and takes the number after it."""
+    store.create_registered_model("m")
+    stale = store._model_item("m")
+    fields = {
+        "creation_time": 5,
+        "last_updated_time": 5,
+        "current_stage": "None",
+        "source": "s3://reserved",
+        "status": "READY",
+        "tags": {},
+    }
+    store.gateway.stats.reset()
+    assert store.versions._create_reserved(stale, fields)["version"] == 1
+    assert _requests(store) == {"UpdateItem": 1, "TransactWriteItems": 1}
+    assert store.versions.create(stale, {**fields, "source": "s3://claimed"})["version"] == 2
+    assert {int(v.version): v.source for v in store.search_model_versions("name = 'm'")} == {
+        1: "s3://reserved",
+        2: "s3://claimed",
+    }
+    assert int(store.get_latest_versions("m", ["None"])[0].version) == 2
+
+
 def test_delete_model_removes_its_whole_partition(store, ddb_client, table_name):
     store.create_registered_model("m", tags=[RegisteredModelTag("k", "v")])
     for i in range(30):

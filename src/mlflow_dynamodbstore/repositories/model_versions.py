@@ -3,10 +3,11 @@
 A version item carries its tags inline (map key -> value) so that one GetItem or BatchGetItem
 returns a whole ``ModelVersion``. Version numbers come from the model's ``next_version``
 counter, claimed in the transaction that writes the version (conditioned on the value
-read), so concurrent creates never collide or skip. Writes that change
-which versions are live or in which stage (transition, delete) read the model's partition,
-recompute META's ``latest``/``aliases`` and commit the version changes and META together in
-one transaction conditional on META's ``rev`` (retried when another writer got there first).
+read) or, when many creators race, reserved first with an atomic ADD, so concurrent creates
+never collide or skip. Writes that change which versions are live or in which stage
+(transition, delete) read the model's partition, recompute META's ``latest``/``aliases``
+and commit the version changes and META together in one transaction conditional on META's
+``rev`` (retried when another writer got there first).
 
 Deleting a version is a soft delete, as in MLflow's SQL store: the item stays with stage
 ``Deleted_Internal`` and redacted fields (its tags are kept); aliases pointing to it go.
@@ -33,6 +34,8 @@ from mlflow_dynamodbstore.schema import keys
 Item = dict[str, Any]
 
 _REV_RETRIES = 25
+# Claims of the next version number before reserving one with an atomic ADD.
+_CLAIM_ATTEMPTS = 3
 
 # What MLflow's SQL store writes over a deleted version's fields.
 REDACTED_FIELDS = {
@@ -137,18 +140,19 @@ class ModelVersionRepository:
         version put (``attribute_not_exists``) and META's update, which claims the number
         (``next_version`` set to it, conditioned on the value ``meta`` holds) and sets last
         update, ``latest['None']`` if this version is the highest in that stage, and
-        ``rev``. A writer that lost the number to another creator re-reads META and takes
-        the next one, so numbers never collide or skip."""
+        ``rev``. A writer that lost the number to another creator re-reads META and tries
+        the next one; after a few lost claims (many creators at once) it reserves a number
+        with an atomic ADD instead, which no other writer can take away. Numbers never
+        collide or skip."""
         model_id = meta["model_id"]
-        with_latest = True
-        for attempt in range(_REV_RETRIES):
+        for attempt in range(_CLAIM_ATTEMPTS):
             claimed = int(meta.get("next_version", 0))
             item = self._version_item(meta, claimed + 1, fields)
             try:
                 self.gateway.transact_write(
                     [
                         self.gateway.tx_put(item, Attr("PK").not_exists()),
-                        self._claim_update(item, claimed, with_latest),
+                        self._meta_update(item, claimed=claimed, with_latest=True),
                     ]
                 )
                 return item
@@ -159,15 +163,55 @@ class ModelVersionRepository:
             fresh = self.gateway.get_item(keys.registered_model_key(model_id))
             if fresh is None:
                 raise ModelNotFound(model_id)
-            if int(fresh.get("next_version", 0)) == claimed:
-                # The number was still ours: a higher version already is the latest of
-                # its stage (or a version item outlived the counter; the put tells).
-                if not with_latest:
-                    raise ConcurrentModification(model_id)
-                with_latest = False
-            else:
-                with_latest = True  # another creator took it: try the next number afresh
             meta = fresh
+            if int(fresh.get("next_version", 0)) == claimed:
+                # The number was still ours, so another condition failed (a higher version
+                # is the latest of its stage, or a version item outlived the counter): the
+                # reserved path below handles both.
+                break
+            _pause(attempt)
+        return self._create_reserved(meta, fields)
+
+    def _create_reserved(self, meta: Item, fields: Item) -> Item:
+        """Reserve the number first (UpdateItem ADD ``next_version``: one request more,
+        but never lost to another creator), then write the version and META."""
+        model_id = meta["model_id"]
+        try:
+            attrs = self.gateway.update_item(
+                keys.registered_model_key(model_id),
+                "ADD #u_nv :u_one",
+                names={"#u_nv": "next_version"},
+                values={":u_one": 1},
+                condition=Attr("PK").exists(),
+                return_values="UPDATED_NEW",
+            )
+        except ConditionFailed:
+            raise ModelNotFound(model_id) from None
+        assert attrs is not None
+        item = self._version_item(meta, int(attrs["next_version"]), fields)
+        with_latest = True
+        for attempt in range(_REV_RETRIES):
+            try:
+                self.gateway.transact_write(
+                    [
+                        self.gateway.tx_put(item, Attr("PK").not_exists()),
+                        self._meta_update(item, claimed=None, with_latest=with_latest),
+                    ]
+                )
+                return item
+            except TransactionCancelled as exc:
+                if exc.reasons[1:2] == ["ConditionalCheckFailed"]:
+                    if not with_latest:
+                        raise ModelNotFound(model_id) from None
+                    # A higher version already is the latest of its stage (or the model is
+                    # gone: the update without that condition tells).
+                    with_latest = False
+                    continue
+                if exc.is_condition_failure:
+                    raise
+                # Only conflicts with concurrent transactions on META: the number is ours,
+                # so keep trying rather than leave a gap.
+            _pause(attempt)
         raise ConcurrentModification(model_id)
 
     @staticmethod
@@ -185,23 +229,24 @@ class ModelVersionRepository:
             item.update(keys.model_version_run_keys(workspace, item["run_id"], model_id, version))
         return item
 
-    def _claim_update(self, item: Item, claimed: int, with_latest: bool) -> dict:
+    def _meta_update(self, item: Item, *, claimed: int | None, with_latest: bool) -> dict:
+        """META's side of a version create: last update, ``first``, ``rev``; with
+        ``claimed``, ``next_version`` set to this version on condition it still holds
+        ``claimed``; with ``with_latest``, ``latest`` of the stage on condition it is lower."""
         version, stage = item["version"], item["current_stage"]
-        names = {
-            "#u_t": "last_updated_time",
-            "#u_rev": "rev",
-            "#u_nv": "next_version",
-            "#u_f": "first",
-            "#u_s": stage,
-        }
+        names = {"#u_t": "last_updated_time", "#u_rev": "rev", "#u_f": "first", "#u_s": stage}
         values: dict[str, Any] = {":u_t": item["creation_time"], ":u_one": 1, ":u_v": version}
-        sets = ["#u_t = :u_t", "#u_nv = :u_v", "#u_f.#u_s = if_not_exists(#u_f.#u_s, :u_v)"]
-        # A model from before the counter was claimed this way may lack it (0 then).
-        condition = Attr("PK").exists() & (
-            Attr("next_version").eq(claimed)
-            if claimed
-            else (Attr("next_version").not_exists() | Attr("next_version").eq(0))
-        )
+        sets = ["#u_t = :u_t", "#u_f.#u_s = if_not_exists(#u_f.#u_s, :u_v)"]
+        condition = Attr("PK").exists()
+        if claimed is not None:
+            names["#u_nv"] = "next_version"
+            sets.append("#u_nv = :u_v")
+            # A model whose counter was never used may lack it (0 then).
+            condition = condition & (
+                Attr("next_version").eq(claimed)
+                if claimed
+                else (Attr("next_version").not_exists() | Attr("next_version").eq(0))
+            )
         if with_latest:
             names["#u_l"] = "latest"
             sets.append("#u_l.#u_s = :u_v")
