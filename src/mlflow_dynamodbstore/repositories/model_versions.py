@@ -149,13 +149,7 @@ class ModelVersionRepository:
             claimed = int(meta.get("next_version", 0))
             item = self._version_item(meta, claimed + 1, fields)
             try:
-                self.gateway.transact_write(
-                    [
-                        self.gateway.tx_put(item, Attr("PK").not_exists()),
-                        self._meta_update(item, claimed=claimed, with_latest=True),
-                    ]
-                )
-                return item
+                return self._write_version(item, claimed=claimed, with_latest=True)
             except TransactionCancelled as exc:
                 if not exc.is_condition_failure:
                     _pause(attempt)  # only conflicts with concurrent transactions
@@ -192,13 +186,7 @@ class ModelVersionRepository:
         with_latest = True
         for attempt in range(_REV_RETRIES):
             try:
-                self.gateway.transact_write(
-                    [
-                        self.gateway.tx_put(item, Attr("PK").not_exists()),
-                        self._meta_update(item, claimed=None, with_latest=with_latest),
-                    ]
-                )
-                return item
+                return self._write_version(item, claimed=None, with_latest=with_latest)
             except TransactionCancelled as exc:
                 if exc.reasons[1:2] == ["ConditionalCheckFailed"]:
                     if not with_latest:
@@ -227,6 +215,16 @@ class ModelVersionRepository:
         }
         if indexable_run_id(item.get("run_id")):
             item.update(keys.model_version_run_keys(workspace, item["run_id"], model_id, version))
+        return item
+
+    def _write_version(self, item: Item, *, claimed: int | None, with_latest: bool) -> Item:
+        """One transaction: the version put (``attribute_not_exists``) and META's update."""
+        self.gateway.transact_write(
+            [
+                self.gateway.tx_put(item, Attr("PK").not_exists()),
+                self._meta_update(item, claimed=claimed, with_latest=with_latest),
+            ]
+        )
         return item
 
     def _meta_update(self, item: Item, *, claimed: int | None, with_latest: bool) -> dict:
