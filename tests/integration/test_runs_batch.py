@@ -9,7 +9,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
-from mlflow_dynamodbstore.repositories.runs_items import is_spilled, resolve_spilled
+from mlflow_dynamodbstore.repositories.runs.items import is_spilled, resolve_spilled
 from mlflow_dynamodbstore.schema import keys
 
 

@@ -11,7 +11,7 @@ from mlflow.entities import Dataset, DatasetInput, Metric, Param
 from mlflow.exceptions import MlflowException
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-from mlflow_dynamodbstore.repositories.runs import effective_run_lifecycle
+from mlflow_dynamodbstore.repositories.runs.repository import effective_run_lifecycle
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 
 

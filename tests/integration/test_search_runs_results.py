@@ -16,8 +16,8 @@ from mlflow.entities import (
 )
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
-from mlflow_dynamodbstore.repositories.runs_changes import RunChange
-from mlflow_dynamodbstore.repositories.runs_items import IO_ITEMS_FLAG
+from mlflow_dynamodbstore.repositories.runs.changes import RunChange
+from mlflow_dynamodbstore.repositories.runs.items import IO_ITEMS_FLAG
 from mlflow_dynamodbstore.schema import keys
 
 

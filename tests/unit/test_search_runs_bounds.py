@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 
 from mlflow_dynamodbstore.schema import keys
-from mlflow_dynamodbstore.search.runs_bounds import (
+from mlflow_dynamodbstore.search.runs.bounds import (
     EMPTY,
     EVERYTHING,
     KeyRange,
     metric_rank_range,
     start_time_filter_range,
 )
-from mlflow_dynamodbstore.search.runs_filter import parse_run_filter
+from mlflow_dynamodbstore.search.runs.filter import parse_run_filter
 
 
 def _in(key_range: KeyRange, key: str) -> bool:

@@ -9,15 +9,15 @@ import math
 import pytest
 from mlflow.exceptions import MlflowException
 
-from mlflow_dynamodbstore.search.runs_filter import (
+from mlflow_dynamodbstore.search.runs.filter import (
     ATTRIBUTE,
     METRIC,
     parse_run_filter,
     sql_like,
 )
-from mlflow_dynamodbstore.search.runs_order import Desc, parse_run_order
-from mlflow_dynamodbstore.search.runs_token import decode_page_token, encode_page_token
-from mlflow_dynamodbstore.search.runs_view import MetricValue, RunView
+from mlflow_dynamodbstore.search.runs.order import Desc, parse_run_order
+from mlflow_dynamodbstore.search.runs.token import decode_page_token, encode_page_token
+from mlflow_dynamodbstore.search.runs.view import MetricValue, RunView
 
 
 def _view(**kw) -> RunView:

@@ -11,11 +11,11 @@ import pytest
 from mlflow.entities import LifecycleStage, ViewType
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-from mlflow_dynamodbstore.search.runs_filter import parse_run_filter
-from mlflow_dynamodbstore.search.runs_order import parse_run_order
-from mlflow_dynamodbstore.search.runs_page import take_page
-from mlflow_dynamodbstore.search.runs_token import decode_page_token, encode_page_token
-from mlflow_dynamodbstore.search.runs_view import view_from_run
+from mlflow_dynamodbstore.search.runs.filter import parse_run_filter
+from mlflow_dynamodbstore.search.runs.order import parse_run_order
+from mlflow_dynamodbstore.search.runs.page import take_page
+from mlflow_dynamodbstore.search.runs.token import decode_page_token, encode_page_token
+from mlflow_dynamodbstore.search.runs.view import view_from_run
 from tests.search_runs_data import FILTERS, ORDERS, populate
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from mlflow.store.model_registry.abstract_store import AbstractStore
 from mlflow.store.workspace_aware_mixin import WorkspaceAwareMixin
 
-from mlflow_dynamodbstore.repositories.model_versions import ModelVersionRepository
-from mlflow_dynamodbstore.repositories.registered_models import RegisteredModelRepository
-from mlflow_dynamodbstore.repositories.webhooks import WebhookRepository
+from mlflow_dynamodbstore.repositories.registry.model_versions import ModelVersionRepository
+from mlflow_dynamodbstore.repositories.registry.registered_models import RegisteredModelRepository
+from mlflow_dynamodbstore.repositories.registry.webhooks import WebhookRepository
 from mlflow_dynamodbstore.stores.connection import connect
 from mlflow_dynamodbstore.stores.registry.model_ops import RegisteredModelOps
 from mlflow_dynamodbstore.stores.registry.version_ops import ModelVersionOps

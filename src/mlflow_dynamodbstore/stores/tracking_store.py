@@ -16,9 +16,9 @@ from mlflow_dynamodbstore.repositories.experiments import (
     DEFAULT_EXPERIMENT_ID,
     ExperimentRepository,
 )
-from mlflow_dynamodbstore.repositories.metrics import MetricHistoryRepository
-from mlflow_dynamodbstore.repositories.run_inputs import RunInputsRepository
-from mlflow_dynamodbstore.repositories.runs import RunRepository
+from mlflow_dynamodbstore.repositories.runs.inputs import RunInputsRepository
+from mlflow_dynamodbstore.repositories.runs.metric_history import MetricHistoryRepository
+from mlflow_dynamodbstore.repositories.runs.repository import RunRepository
 from mlflow_dynamodbstore.stores.connection import connect
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import ExperimentOps
 from mlflow_dynamodbstore.stores.tracking.logged_model_ops import LoggedModelOps

@@ -24,19 +24,19 @@ from mlflow.utils.validation import (
     _validate_tag_name,
 )
 
-from mlflow_dynamodbstore.repositories.model_versions import ModelVersionRepository
-from mlflow_dynamodbstore.repositories.registered_models import (
-    ModelNameTaken,
-    ModelNotFound,
-    RegisteredModelRepository,
-)
-from mlflow_dynamodbstore.repositories.registry_entities import (
+from mlflow_dynamodbstore.repositories.registry.entities import (
     latest_version_keys,
     order_like_get,
     to_model_version,
     to_registered_model,
 )
-from mlflow_dynamodbstore.search.registry_models import search_registered_models
+from mlflow_dynamodbstore.repositories.registry.model_versions import ModelVersionRepository
+from mlflow_dynamodbstore.repositories.registry.registered_models import (
+    ModelNameTaken,
+    ModelNotFound,
+    RegisteredModelRepository,
+)
+from mlflow_dynamodbstore.search.registry.models import search_registered_models
 from mlflow_dynamodbstore.stores.registry.limits import check_item_payload
 
 Item = dict[str, Any]

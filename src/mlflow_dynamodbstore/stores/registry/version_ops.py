@@ -32,18 +32,18 @@ from mlflow.utils.validation import (
     _validate_tag_name,
 )
 
-from mlflow_dynamodbstore.repositories.model_versions import (
+from mlflow_dynamodbstore.repositories.registry.entities import to_model_version
+from mlflow_dynamodbstore.repositories.registry.model_versions import (
     ConcurrentModification,
     ModelVersionRepository,
     VersionNotFound,
     is_live,
 )
-from mlflow_dynamodbstore.repositories.registered_models import (
+from mlflow_dynamodbstore.repositories.registry.registered_models import (
     ModelNotFound,
     RegisteredModelRepository,
 )
-from mlflow_dynamodbstore.repositories.registry_entities import to_model_version
-from mlflow_dynamodbstore.search.registry_versions import search_model_versions
+from mlflow_dynamodbstore.search.registry.versions import search_model_versions
 from mlflow_dynamodbstore.stores.registry.limits import check_item_payload
 from mlflow_dynamodbstore.stores.registry.model_ops import model_not_found
 

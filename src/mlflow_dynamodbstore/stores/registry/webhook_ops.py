@@ -16,7 +16,7 @@ from mlflow.utils.validation import (
     _validate_webhook_url,
 )
 
-from mlflow_dynamodbstore.repositories.webhooks import (
+from mlflow_dynamodbstore.repositories.registry.webhooks import (
     WebhookNotFound,
     WebhookRepository,
     event_key,

@@ -42,7 +42,12 @@ from mlflow.utils.validation import (
     _validate_run_id,
 )
 
-from mlflow_dynamodbstore.repositories.logged_models import (
+from mlflow_dynamodbstore.repositories.logged_models.metrics import (
+    LoggedModelMetricConflict,
+    LoggedModelMetricRepository,
+    metric_row,
+)
+from mlflow_dynamodbstore.repositories.logged_models.repository import (
     LoggedModelMissing,
     LoggedModelParamExists,
     LoggedModelRepository,
@@ -51,12 +56,7 @@ from mlflow_dynamodbstore.repositories.logged_models import (
     is_active,
     to_logged_model,
 )
-from mlflow_dynamodbstore.repositories.logged_models_metrics import (
-    LoggedModelMetricConflict,
-    LoggedModelMetricRepository,
-    metric_row,
-)
-from mlflow_dynamodbstore.search.logged_models import search_logged_models
+from mlflow_dynamodbstore.search.logged_models.search import search_logged_models
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import experiment_not_active
 
 MODELS_FOLDER_NAME = "models"

@@ -11,15 +11,15 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.utils.validation import _validate_metric
 
-from mlflow_dynamodbstore.repositories.metrics import (
+from mlflow_dynamodbstore.repositories.runs.changes import MetricPoint
+from mlflow_dynamodbstore.repositories.runs.items import metric_sort_key
+from mlflow_dynamodbstore.repositories.runs.metric_history import (
     BadPageToken,
     MetricHistoryRepository,
     Point,
     ntile_sample,
 )
-from mlflow_dynamodbstore.repositories.runs import RunRepository
-from mlflow_dynamodbstore.repositories.runs_changes import MetricPoint
-from mlflow_dynamodbstore.repositories.runs_items import metric_sort_key
+from mlflow_dynamodbstore.repositories.runs.repository import RunRepository
 
 _INT64 = (-(2**63), 2**63 - 1)
 # Up to this many history items (a point, or a block of one key's points) go into the

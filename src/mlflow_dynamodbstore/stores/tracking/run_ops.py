@@ -42,21 +42,21 @@ from mlflow.utils.validation import (
     _validate_tag,
 )
 
-from mlflow_dynamodbstore.repositories.run_inputs import RunInputsRepository
-from mlflow_dynamodbstore.repositories.runs import (
-    RunContention,
-    RunMissing,
-    RunNotActive,
-    RunRepository,
-)
-from mlflow_dynamodbstore.repositories.runs_changes import (
+from mlflow_dynamodbstore.repositories.runs.changes import (
     ParamConflict,
     RunChange,
     RunTooLarge,
     TagMissing,
     check_params,
 )
-from mlflow_dynamodbstore.repositories.runs_entities import to_run, to_run_info
+from mlflow_dynamodbstore.repositories.runs.entities import to_run, to_run_info
+from mlflow_dynamodbstore.repositories.runs.inputs import RunInputsRepository
+from mlflow_dynamodbstore.repositories.runs.repository import (
+    RunContention,
+    RunMissing,
+    RunNotActive,
+    RunRepository,
+)
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import experiment_not_active
 from mlflow_dynamodbstore.stores.tracking.run_metric_ops import (
     RunMetricOps,

@@ -7,12 +7,12 @@ from mlflow.entities import LifecycleStage, Run
 from mlflow.utils.validation import _parse_experiment_ids
 
 from mlflow_dynamodbstore.gateway import TableGateway
-from mlflow_dynamodbstore.search.runs_filter import parse_run_filter
-from mlflow_dynamodbstore.search.runs_order import parse_run_order
-from mlflow_dynamodbstore.search.runs_planner import RunSearch
-from mlflow_dynamodbstore.search.runs_reads import read_experiments
-from mlflow_dynamodbstore.search.runs_results import result_runs
-from mlflow_dynamodbstore.search.runs_token import decode_page_token, encode_page_token
+from mlflow_dynamodbstore.search.runs.filter import parse_run_filter
+from mlflow_dynamodbstore.search.runs.order import parse_run_order
+from mlflow_dynamodbstore.search.runs.planner import RunSearch
+from mlflow_dynamodbstore.search.runs.reads import read_experiments
+from mlflow_dynamodbstore.search.runs.results import result_runs
+from mlflow_dynamodbstore.search.runs.token import decode_page_token, encode_page_token
 from mlflow_dynamodbstore.search.validation import validate_max_results
 
 

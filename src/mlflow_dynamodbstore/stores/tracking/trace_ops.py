@@ -40,21 +40,21 @@ from mlflow.utils.validation import (
     _validate_trace_tag,
 )
 
-from mlflow_dynamodbstore.repositories import traces_ingest as ingest
-from mlflow_dynamodbstore.repositories.spans import SpanRepository, rows_from_items
-from mlflow_dynamodbstore.repositories.traces import (
-    TraceExists,
-    TraceMissing,
-    TraceRepository,
-    TraceTooLarge,
-)
-from mlflow_dynamodbstore.repositories.traces_codec import (
+from mlflow_dynamodbstore.repositories.traces import ingest
+from mlflow_dynamodbstore.repositories.traces.codec import (
     assessment_columns,
     decode_analytics,
     encode_analytics,
     to_trace_info,
 )
-from mlflow_dynamodbstore.search.traces import TraceSearch
+from mlflow_dynamodbstore.repositories.traces.repository import (
+    TraceExists,
+    TraceMissing,
+    TraceRepository,
+    TraceTooLarge,
+)
+from mlflow_dynamodbstore.repositories.traces.spans import SpanRepository, rows_from_items
+from mlflow_dynamodbstore.search.traces.search import TraceSearch
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import experiment_not_active
 from mlflow_dynamodbstore.stores.tracking.trace_ops_assessments import TraceAssessmentOps
 

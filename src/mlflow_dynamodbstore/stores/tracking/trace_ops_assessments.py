@@ -10,8 +10,8 @@ from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
 from mlflow.store.tracking.dbmodels.models import SqlAssessments
 from mlflow.utils.time import get_current_time_millis
 
-from mlflow_dynamodbstore.repositories import assessments as assessment_rules
-from mlflow_dynamodbstore.repositories.traces import TraceMissing
+from mlflow_dynamodbstore.repositories.traces import assessments as assessment_rules
+from mlflow_dynamodbstore.repositories.traces.repository import TraceMissing
 
 
 class TraceAssessmentOps:

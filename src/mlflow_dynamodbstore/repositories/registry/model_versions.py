@@ -1,0 +1,453 @@
+"""Model versions: ``RM#<model id>`` / ``V#<version>`` items in their model's partition.
+
+A version item carries its tags inline (map key -> value) so that one GetItem or BatchGetItem
+returns a whole ``ModelVersion``. Version numbers come from the model's ``next_version``
+counter, claimed in the transaction that writes the version (conditioned on the value
+read) or, when many creators race, reserved first with an atomic ADD, so concurrent creates
+never collide or skip. Writes that change which versions are live or in which stage
+(transition, delete) read the model's partition, recompute META's ``latest``/``aliases``
+and commit the version changes and META together in one transaction conditional on META's
+``rev`` (retried when another writer got there first).
+
+Deleting a version is a soft delete, as in MLflow's SQL store: the item stays with stage
+``Deleted_Internal`` and redacted fields (its tags are kept); aliases pointing to it go.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from mlflow.entities.model_registry.model_version_stages import (
+    STAGE_ARCHIVED,
+    STAGE_DELETED_INTERNAL,
+)
+
+from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
+from mlflow_dynamodbstore.gateway.table_gateway import set_expression
+from mlflow_dynamodbstore.repositories.registry.registered_models import ModelNotFound
+from mlflow_dynamodbstore.schema import keys
+
+Item = dict[str, Any]
+
+_REV_RETRIES = 25
+# Claims of the next version number before reserving one with an atomic ADD.
+_CLAIM_ATTEMPTS = 3
+
+# What MLflow's SQL store writes over a deleted version's fields.
+REDACTED_FIELDS = {
+    "description": None,
+    "user_id": None,
+    "source": "REDACTED-SOURCE-PATH",
+    "run_id": "REDACTED-RUN-ID",
+    "run_link": "REDACTED-RUN-LINK",
+    "status_message": None,
+}
+
+
+class VersionNotFound(Exception):
+    """No live version with this number."""
+
+
+class ConcurrentModification(Exception):
+    """META's ``rev`` kept changing under us for every retry."""
+
+
+# GSI2's partition key embeds the run id; DynamoDB caps partition keys at 2048 bytes.
+_MAX_INDEXED_RUN_ID_BYTES = 1024
+
+
+def indexable_run_id(run_id: str | None) -> bool:
+    """Whether versions of this run are in the by-run index (GSI2). Empty or huge run ids
+    are not: searches for them read the workspace's version listing instead."""
+    return bool(run_id) and len(run_id.encode()) <= _MAX_INDEXED_RUN_ID_BYTES
+
+
+def is_live(item: Item) -> bool:
+    return item.get("current_stage") != STAGE_DELETED_INTERNAL
+
+
+def latest_by_stage(versions: list[Item]) -> dict[str, int]:
+    """Highest live version number per stage."""
+    latest: dict[str, int] = {}
+    for v in versions:
+        if is_live(v):
+            stage, number = v["current_stage"], int(v["version"])
+            if number > latest.get(stage, 0):
+                latest[stage] = number
+    return latest
+
+
+def first_by_stage(versions: list[Item]) -> dict[str, int]:
+    """Lowest live version number per stage."""
+    first: dict[str, int] = {}
+    for v in versions:
+        if is_live(v):
+            stage, number = v["current_stage"], int(v["version"])
+            if number < first.get(stage, number + 1):
+                first[stage] = number
+    return first
+
+
+class ModelVersionRepository:
+    def __init__(self, gateway: TableGateway):
+        self.gateway = gateway
+
+    # ---- reads -----------------------------------------------------------------------
+    def get(self, model_id: str, version: int, *, consistent: bool = True) -> Item | None:
+        return self.gateway.get_item(
+            keys.model_version_key(model_id, version), consistent=consistent
+        )
+
+    def get_many(self, pairs: list[tuple[str, int]]) -> list[Item]:
+        return self.gateway.batch_get(
+            [keys.model_version_key(m, v) for m, v in pairs], consistent=True
+        )
+
+    def read_model(
+        self, model_id: str, *, consistent: bool = True
+    ) -> tuple[Item | None, list[Item]]:
+        """META and every version (live or deleted) of one model: one Query of its partition."""
+        meta = None
+        versions = []
+        for item in self.gateway.query(
+            Key("PK").eq(keys.registered_model_pk(model_id)), consistent=consistent
+        ):
+            if item["SK"] == keys.META:
+                meta = item
+            elif item["SK"].startswith(keys.MODEL_VERSION_PREFIX):
+                versions.append(item)
+        return meta, versions
+
+    def list_in_workspace(self, workspace: str) -> Iterator[Item]:
+        """Every version item of a workspace (GSI1)."""
+        return self.gateway.query(
+            Key("GSI1PK").eq(keys.model_versions_gsi1pk(workspace)), index="GSI1"
+        )
+
+    def list_by_run(self, workspace: str, run_id: str) -> Iterator[Item]:
+        """The live versions registered from one run (GSI2)."""
+        return self.gateway.query(
+            Key("GSI2PK").eq(keys.model_versions_by_run_gsi2pk(workspace, run_id)), index="GSI2"
+        )
+
+    # ---- create ----------------------------------------------------------------------
+    def create(self, meta: Item, fields: Item) -> Item:
+        """Write the next version of the model and bump META in one transaction: the
+        version put (``attribute_not_exists``) and META's update, which claims the number
+        (``next_version`` set to it, conditioned on the value ``meta`` holds) and sets last
+        update, ``latest['None']`` if this version is the highest in that stage, and
+        ``rev``. A writer that lost the number to another creator re-reads META and tries
+        the next one; after a few lost claims (many creators at once) it reserves a number
+        with an atomic ADD instead, which no other writer can take away. Numbers never
+        collide or skip."""
+        model_id = meta["model_id"]
+        for attempt in range(_CLAIM_ATTEMPTS):
+            claimed = int(meta.get("next_version", 0))
+            item = self._version_item(meta, claimed + 1, fields)
+            try:
+                return self._write_version(item, claimed=claimed, with_latest=True)
+            except TransactionCancelled as exc:
+                if not exc.is_condition_failure:
+                    _pause(attempt)  # only conflicts with concurrent transactions
+                    continue
+            fresh = self.gateway.get_item(keys.registered_model_key(model_id))
+            if fresh is None:
+                raise ModelNotFound(model_id)
+            meta = fresh
+            if int(fresh.get("next_version", 0)) == claimed:
+                # The number was still ours, so another condition failed (a higher version
+                # is the latest of its stage, or a version item outlived the counter): the
+                # reserved path below handles both.
+                break
+            _pause(attempt)
+        return self._create_reserved(meta, fields)
+
+    def _create_reserved(self, meta: Item, fields: Item) -> Item:
+        """Reserve the number first (UpdateItem ADD ``next_version``: one request more,
+        but never lost to another creator), then write the version and META."""
+        model_id = meta["model_id"]
+        try:
+            attrs = self.gateway.update_item(
+                keys.registered_model_key(model_id),
+                "ADD #u_nv :u_one",
+                names={"#u_nv": "next_version"},
+                values={":u_one": 1},
+                condition=Attr("PK").exists(),
+                return_values="UPDATED_NEW",
+            )
+        except ConditionFailed:
+            raise ModelNotFound(model_id) from None
+        assert attrs is not None
+        item = self._version_item(meta, int(attrs["next_version"]), fields)
+        with_latest = True
+        for attempt in range(_REV_RETRIES):
+            try:
+                return self._write_version(item, claimed=None, with_latest=with_latest)
+            except TransactionCancelled as exc:
+                if exc.reasons[1:2] == ["ConditionalCheckFailed"]:
+                    if not with_latest:
+                        raise ModelNotFound(model_id) from None
+                    # A higher version already is the latest of its stage (or the model is
+                    # gone: the update without that condition tells).
+                    with_latest = False
+                    continue
+                if exc.is_condition_failure:
+                    raise
+                # Only conflicts with concurrent transactions on META: the number is ours,
+                # so keep trying rather than leave a gap.
+            _pause(attempt)
+        raise ConcurrentModification(model_id)
+
+    @staticmethod
+    def _version_item(meta: Item, version: int, fields: Item) -> Item:
+        model_id, workspace = meta["model_id"], meta["workspace"]
+        item: Item = {
+            **keys.model_version_key(model_id, version),
+            **keys.model_version_list_keys(workspace, model_id, version),
+            "model_id": model_id,
+            "workspace": workspace,
+            "version": version,
+            **fields,
+        }
+        if indexable_run_id(item.get("run_id")):
+            item.update(keys.model_version_run_keys(workspace, item["run_id"], model_id, version))
+        return item
+
+    def _write_version(self, item: Item, *, claimed: int | None, with_latest: bool) -> Item:
+        """One transaction: the version put (``attribute_not_exists``) and META's update."""
+        self.gateway.transact_write(
+            [
+                self.gateway.tx_put(item, Attr("PK").not_exists()),
+                self._meta_update(item, claimed=claimed, with_latest=with_latest),
+            ]
+        )
+        return item
+
+    def _meta_update(self, item: Item, *, claimed: int | None, with_latest: bool) -> dict:
+        """META's side of a version create: last update, ``first``, ``rev``; with
+        ``claimed``, ``next_version`` set to this version on condition it still holds
+        ``claimed``; with ``with_latest``, ``latest`` of the stage on condition it is lower."""
+        version, stage = item["version"], item["current_stage"]
+        names = {"#u_t": "last_updated_time", "#u_rev": "rev", "#u_f": "first", "#u_s": stage}
+        values: dict[str, Any] = {":u_t": item["creation_time"], ":u_one": 1, ":u_v": version}
+        sets = ["#u_t = :u_t", "#u_f.#u_s = if_not_exists(#u_f.#u_s, :u_v)"]
+        condition = Attr("PK").exists()
+        if claimed is not None:
+            names["#u_nv"] = "next_version"
+            sets.append("#u_nv = :u_v")
+            # A model whose counter was never used may lack it (0 then).
+            condition = condition & (
+                Attr("next_version").eq(claimed)
+                if claimed
+                else (Attr("next_version").not_exists() | Attr("next_version").eq(0))
+            )
+        if with_latest:
+            names["#u_l"] = "latest"
+            sets.append("#u_l.#u_s = :u_v")
+            condition = condition & (
+                Attr(f"latest.{stage}").not_exists() | Attr(f"latest.{stage}").lt(version)
+            )
+        return self.gateway.tx_update(
+            keys.registered_model_key(item["model_id"]),
+            f"SET {', '.join(sets)} ADD #u_rev :u_one",
+            names=names,
+            values=values,
+            condition=condition,
+        )
+
+    # ---- single-version updates that do not change stages ----------------------------
+    def update(self, model_id: str, version: int, expr: str, names: dict, values: dict) -> Item:
+        """Update a live version; VersionNotFound if it does not exist or was deleted."""
+        try:
+            attrs = self.gateway.update_item(
+                keys.model_version_key(model_id, version),
+                expr,
+                names=names,
+                values=values,
+                condition=Attr("PK").exists() & Attr("current_stage").ne(STAGE_DELETED_INTERNAL),
+                return_values="ALL_NEW",
+            )
+        except ConditionFailed:
+            raise VersionNotFound(f"{model_id}/{version}") from None
+        assert attrs is not None
+        return attrs
+
+    def set_tag(self, model_id: str, version: int, key: str, value: str) -> None:
+        self.update(
+            model_id,
+            version,
+            "SET #u_tags.#u_k = :u_v",
+            {"#u_tags": "tags", "#u_k": key},
+            {":u_v": value},
+        )
+
+    def delete_tag(self, model_id: str, version: int, key: str) -> None:
+        self.update(model_id, version, "REMOVE #u_tags.#u_k", {"#u_tags": "tags", "#u_k": key}, {})
+
+    def set_alias(self, model_id: str, alias: str, version: int) -> None:
+        """Point an alias at a live version: the version's liveness is checked in the same
+        transaction, and ``rev`` is bumped so a concurrent delete of it re-reads."""
+        try:
+            self.gateway.transact_write(
+                [
+                    self.gateway.tx_check(
+                        keys.model_version_key(model_id, version),
+                        Attr("PK").exists() & Attr("current_stage").ne(STAGE_DELETED_INTERNAL),
+                    ),
+                    self.gateway.tx_update(
+                        keys.registered_model_key(model_id),
+                        "SET #u_a.#u_k = :u_v ADD #u_rev :u_one",
+                        names={"#u_a": "aliases", "#u_k": alias, "#u_rev": "rev"},
+                        values={":u_v": version, ":u_one": 1},
+                        condition=Attr("PK").exists(),
+                    ),
+                ]
+            )
+        except TransactionCancelled as exc:
+            if exc.reasons[:1] == ["ConditionalCheckFailed"]:
+                raise VersionNotFound(f"{model_id}/{version}") from None
+            if exc.is_condition_failure:
+                raise ModelNotFound(model_id) from None
+            raise
+
+    def delete_alias(self, model_id: str, alias: str) -> None:
+        try:
+            self.gateway.update_item(
+                keys.registered_model_key(model_id),
+                "REMOVE #u_a.#u_k ADD #u_rev :u_one",
+                names={"#u_a": "aliases", "#u_k": alias, "#u_rev": "rev"},
+                values={":u_one": 1},
+                condition=Attr("PK").exists(),
+            )
+        except ConditionFailed:
+            raise ModelNotFound(model_id) from None
+
+    # ---- writes that change stages: optimistic concurrency on META's rev -------------
+    def transition(
+        self, model_id: str, version: int, stage: str, archive_existing: bool, now: int
+    ) -> tuple[Item, Item]:
+        """Move a version to ``stage`` (archiving the others in it if asked); returns the
+        updated (META, version) items."""
+
+        def plan(meta: Item, versions: list[Item]) -> list[tuple[Item, dict]]:
+            target = _live(versions, version)
+            changes = [(target, {"current_stage": stage, "last_updated_time": now})]
+            if archive_existing:
+                changes += [
+                    (v, {"current_stage": STAGE_ARCHIVED, "last_updated_time": now})
+                    for v in versions
+                    if is_live(v) and v["current_stage"] == stage and int(v["version"]) != version
+                ]
+            return changes
+
+        meta, versions = self._commit(model_id, plan, now)
+        return meta, _live(versions, version)
+
+    def soft_delete(self, model_id: str, version: int, now: int) -> None:
+        """Redact a version, mark it deleted and drop the aliases that pointed to it."""
+
+        def plan(meta: Item, versions: list[Item]) -> list[tuple[Item, dict]]:
+            target = _live(versions, version)
+            return [
+                (
+                    target,
+                    {
+                        **REDACTED_FIELDS,
+                        "current_stage": STAGE_DELETED_INTERNAL,
+                        "last_updated_time": now,
+                    },
+                )
+            ]
+
+        self._commit(model_id, plan, now, drop_aliases_of=version)
+
+    def _commit(
+        self,
+        model_id: str,
+        plan: Callable[[Item, list[Item]], list[tuple[Item, dict]]],
+        now: int,
+        drop_aliases_of: int | None = None,
+    ) -> tuple[Item, list[Item]]:
+        for attempt in range(_REV_RETRIES):
+            meta, versions = self.read_model(model_id)
+            if meta is None:
+                raise ModelNotFound(model_id)
+            changes = plan(meta, versions)  # raises VersionNotFound
+            updated = {int(v["version"]): v for v in versions}
+            for v, fields in changes:
+                updated[int(v["version"])] = {**v, **fields}
+            new_versions = list(updated.values())
+            aliases = {
+                a: v for a, v in (meta.get("aliases") or {}).items() if int(v) != drop_aliases_of
+            }
+            new_meta = {
+                **meta,
+                "latest": latest_by_stage(new_versions),
+                "first": first_by_stage(new_versions),
+                "aliases": aliases,
+                "last_updated_time": now,
+                "rev": int(meta.get("rev", 0)) + 1,
+            }
+            actions = [self._version_update(v, fields) for v, fields in changes]
+            actions.append(
+                self.gateway.tx_update(
+                    keys.registered_model_key(model_id),
+                    "SET #u_l = :u_l, #u_f = :u_f, #u_a = :u_a, #u_t = :u_t, #u_rev = :u_rev",
+                    names={
+                        "#u_l": "latest",
+                        "#u_f": "first",
+                        "#u_a": "aliases",
+                        "#u_t": "last_updated_time",
+                        "#u_rev": "rev",
+                    },
+                    values={
+                        ":u_l": new_meta["latest"],
+                        ":u_f": new_meta["first"],
+                        ":u_a": aliases,
+                        ":u_t": now,
+                        ":u_rev": new_meta["rev"],
+                    },
+                    condition=Attr("rev").eq(meta.get("rev", 0)),
+                )
+            )
+            # More than 100 actions (archiving 100+ versions) cannot be one transaction: write
+            # the surplus first; the META write below still decides the outcome.
+            head, last = actions[:-1], actions[-1]
+            try:
+                while len(head) > 99:
+                    self.gateway.transact_write(head[:100])
+                    head = head[100:]
+                self.gateway.transact_write([*head, last])
+                return new_meta, new_versions
+            except TransactionCancelled:
+                pass  # META's rev moved, or a conflicting transaction: re-read and retry
+            _pause(attempt)
+        raise ConcurrentModification(model_id)
+
+    def _version_update(self, item: Item, fields: dict) -> dict:
+        expr, names, values = set_expression(fields)
+        if fields.get("current_stage") == STAGE_DELETED_INTERNAL or "run_id" in fields:
+            expr += " REMOVE GSI2PK, GSI2SK"  # a deleted version no longer belongs to its run
+        return self.gateway.tx_update(
+            {"PK": item["PK"], "SK": item["SK"]},
+            expr,
+            names=names,
+            values=values,
+            condition=Attr("current_stage").eq(item["current_stage"]),
+        )
+
+
+def _pause(attempt: int) -> None:
+    # Full jitter, capped: writers racing on one model spread out.
+    time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
+
+
+def _live(versions: list[Item], version: int) -> Item:
+    for v in versions:
+        if int(v["version"]) == version and is_live(v):
+            return v
+    raise VersionNotFound(str(version))

@@ -1,0 +1,248 @@
+"""Planning one change of a run: a new META item plus the extra items it moves.
+
+Pure functions over an item that was read; the runs repository writes the plan
+conditioned on the version it read (see ``RunRepository.commit``).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlflow_dynamodbstore.repositories.runs.items import (
+    META_SOFT_LIMIT_BYTES,
+    estimate_item_size,
+    estimate_size,
+    is_spilled,
+    latest_item,
+    metric_entry,
+    metric_entry_value,
+    metric_sort_key,
+    needs_spill,
+    spill_marker,
+)
+from mlflow_dynamodbstore.schema import keys
+
+Item = dict[str, Any]
+Fetch = Callable[[list[Item]], list[Item]]
+# (value, timestamp, step)
+MetricPoint = tuple[float, int, int]
+
+# DynamoDB's hard item limit, less a margin for the estimate's error.
+META_HARD_LIMIT_BYTES = 390_000
+
+
+class ParamConflict(Exception):
+    """Params already logged with other values: [{"key", "old_value", "new_value"}]."""
+
+    def __init__(self, conflicts: list[dict[str, str]]):
+        super().__init__(conflicts)
+        self.conflicts = conflicts
+
+
+class TagMissing(Exception):
+    """delete_tag named a key the run does not have."""
+
+
+class RunTooLarge(Exception):
+    """The change would push the META item past DynamoDB's item limit."""
+
+
+@dataclass
+class RunChange:
+    """What one optimistic write of a run changes. ``info`` sets scalar attributes (None
+    removes one); ``params`` are new params (an equal re-log is a no-op, another value a
+    ParamConflict); ``tags`` are set in order; ``metrics`` holds, per key, the best new point
+    of this change (MLflow's latest-value order)."""
+
+    info: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    delete_tags: list[str] = field(default_factory=list)
+    metrics: dict[str, MetricPoint] = field(default_factory=dict)
+    # Items written in the same transaction (a few history points), or alone when META
+    # does not change.
+    extra_puts: list[Item] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        """How many extra items (spills, LATEST items...) the change may write at most."""
+        return (
+            len(self.params)
+            + len(self.tags)
+            + len(self.delete_tags)
+            + len(self.metrics)
+            + len(self.extra_puts)
+        )
+
+
+@dataclass
+class RunWrite:
+    """A planned write: the new META (version not yet bumped) and the other items."""
+
+    meta: Item
+    puts: list[Item] = field(default_factory=list)
+    deletes: list[Item] = field(default_factory=list)
+
+
+def plan_change(meta: Item, change: RunChange, fetch: Fetch) -> RunWrite | None:
+    """The write that applies ``change`` to ``meta``, or None when nothing would change.
+    ``fetch`` reads items (spilled values) consistently."""
+    spilled = _fetch_spilled(meta, change, fetch)
+    _check_params(meta, change, spilled)
+
+    new = copy.deepcopy(meta)
+    write = RunWrite(new)
+    budget = _Budget(estimate_item_size(meta))
+    changed = False
+    run_id = meta["run_id"]
+
+    for name, value in change.info.items():
+        if value is None:
+            changed |= new.pop(name, None) is not None
+        elif new.get(name) != value:
+            new[name] = value
+            changed = True
+
+    for key, value in change.params.items():
+        if key in new["params"]:
+            continue  # an equal value was logged already
+        changed = True
+        if needs_spill(value) or budget.full:
+            new["params"][key] = spill_marker()
+            write.puts.append(
+                {**keys.param_key(run_id, key), "run_id": run_id, "key": key, "value": value}
+            )
+        else:
+            new["params"][key] = value
+            budget.add(key, value)
+
+    for key, value in change.tags.items():
+        old = new["tags"].get(key)
+        if old == value:
+            continue
+        changed = True
+        # Over budget, an inline value may only be replaced in place by one no longer.
+        grows = not isinstance(old, str) or len(str(value or "")) > len(old)
+        if needs_spill(value) or (budget.full and grows):
+            new["tags"][key] = spill_marker()
+            write.puts.append(
+                {**keys.run_tag_key(run_id, key), "run_id": run_id, "key": key, "value": value}
+            )
+        else:
+            if is_spilled(old):
+                write.deletes.append(keys.run_tag_key(run_id, key))
+            new["tags"][key] = value
+            budget.add(key, value)
+
+    for key in change.delete_tags:
+        if key not in new["tags"]:
+            raise TagMissing(key)
+        if is_spilled(new["tags"].pop(key)):
+            write.deletes.append(keys.run_tag_key(run_id, key))
+        changed = True
+
+    for key, (value, timestamp, step) in change.metrics.items():
+        current = new["metrics"].get(key)
+        current_entry = spilled.get(("metric", key)) if is_spilled(current) else current
+        if current_entry is not None and metric_sort_key(value, timestamp, step) <= (
+            metric_sort_key(
+                metric_entry_value(current_entry), current_entry["timestamp"], current_entry["step"]
+            )
+        ):
+            continue
+        changed = True
+        entry = metric_entry(value, timestamp, step)
+        if is_spilled(current) or (current is None and budget.full):
+            new["metrics"][key] = spill_marker()
+        else:
+            new["metrics"][key] = entry
+            budget.add(key, entry)
+        write.puts.append(latest_item(run_id, meta["experiment_id"], key, value, timestamp, step))
+
+    if not changed:
+        return None
+    write.puts.extend(change.extra_puts)
+    if estimate_item_size(new) > META_HARD_LIMIT_BYTES:
+        raise RunTooLarge(run_id)
+    return write
+
+
+class _Budget:
+    """Running estimate of META's size, to decide when new entries must spill."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    @property
+    def full(self) -> bool:
+        return self.size > META_SOFT_LIMIT_BYTES
+
+    def add(self, key: str, value: Any) -> None:
+        self.size += len(key.encode("utf-8")) + 1 + estimate_size(value)
+
+
+def _fetch_spilled(meta: Item, change: RunChange, fetch: Fetch) -> dict[tuple[str, str], Any]:
+    """Spilled values the change must compare against: params it re-logs, metrics it
+    updates."""
+    run_id = meta["run_id"]
+    wanted: list[Item] = [
+        keys.param_key(run_id, k) for k in change.params if is_spilled(meta["params"].get(k))
+    ]
+    wanted += [
+        keys.metric_latest_key(run_id, k)
+        for k in change.metrics
+        if is_spilled(meta["metrics"].get(k))
+    ]
+    found: dict[tuple[str, str], Any] = {}
+    for item in fetch(wanted) if wanted else []:
+        if item["SK"] == keys.METRIC_LATEST_SK:
+            found[("metric", item["key"])] = item
+        else:
+            found[("param", item["key"])] = item["value"]
+    return found
+
+
+def check_params(meta: Item, params: dict[str, str], fetch: Fetch) -> None:
+    """Raise ParamConflict if any of ``params`` was logged with another value."""
+    change = RunChange(params=params)
+    _check_params(meta, change, _fetch_spilled(meta, change, fetch))
+
+
+def _check_params(meta: Item, change: RunChange, spilled: dict[tuple[str, str], Any]) -> None:
+    conflicts = []
+    for key, value in change.params.items():
+        if key not in meta["params"]:
+            continue
+        old = meta["params"][key]
+        if is_spilled(old):
+            old = spilled.get(("param", key))
+        if old != value:
+            conflicts.append({"key": key, "old_value": old, "new_value": value})
+    if conflicts:
+        raise ParamConflict(conflicts)
+
+
+def split_change(change: RunChange, max_items: int) -> list[RunChange]:
+    """Split a big change into parts that each fit one transaction: params first, then
+    metrics, then tags (the SQL store's order), ``info`` with the first part."""
+    if change.size <= max_items:
+        return [change]
+    parts: list[RunChange] = [RunChange(info=dict(change.info), extra_puts=change.extra_puts)]
+
+    def room() -> RunChange:
+        if parts[-1].size >= max_items:
+            parts.append(RunChange())
+        return parts[-1]
+
+    for key, value in change.params.items():
+        room().params[key] = value
+    for key, point in change.metrics.items():
+        room().metrics[key] = point
+    for key, value in change.tags.items():
+        room().tags[key] = value
+    for key in change.delete_tags:
+        room().delete_tags.append(key)
+    return parts

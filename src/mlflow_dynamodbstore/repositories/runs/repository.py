@@ -1,0 +1,401 @@
+"""Runs: the META item (info, params, tags, latest metrics), its spilled values and the
+LATEST rank items, written with optimistic locking on META's ``version``.
+
+See docs/schema.md ("Runs") for the layout and docs/access-patterns.md for the costs.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from mlflow.entities import LifecycleStage
+
+from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
+from mlflow_dynamodbstore.gateway.table_gateway import TRANSACTION_LIMIT
+from mlflow_dynamodbstore.repositories.experiments import ExperimentRepository
+from mlflow_dynamodbstore.repositories.runs.changes import (
+    MetricPoint,
+    RunChange,
+    RunWrite,
+    check_params,
+    plan_change,
+    split_change,
+)
+from mlflow_dynamodbstore.repositories.runs.items import (
+    IO_ITEMS_FLAG,
+    apply_spilled,
+    is_spilled,
+    latest_item,
+)
+from mlflow_dynamodbstore.repositories.runs.metric_update import MAX_KEYS, newer_metrics_update
+from mlflow_dynamodbstore.schema import keys
+
+Item = dict[str, Any]
+# A run id longer than this cannot be one of ours (and would overflow a key).
+_MAX_RUN_ID_LENGTH = 256
+# Optimistic-lock attempts before giving up (8 concurrent writers settle well before).
+_COMMIT_ATTEMPTS = 60
+# Extra items (spills, LATEST items) per transaction, leaving room for META.
+TX_EXTRA_ITEMS = 98
+# Runs this process remembers for the metric fast path (dropped whole when full, which
+# costs one read per run afterwards).
+_RUN_CACHE_SIZE = 100_000
+
+
+class RunMissing(Exception):
+    """No such run in the active workspace."""
+
+
+class RunNotActive(Exception):
+    """The run (or its experiment) is not active; carries the effective lifecycle stage."""
+
+    def __init__(self, run_id: str, lifecycle_stage: str):
+        super().__init__(run_id, lifecycle_stage)
+        self.run_id = run_id
+        self.lifecycle_stage = lifecycle_stage
+
+
+class RunContention(Exception):
+    """Too many concurrent writers kept changing the run; the write was not applied."""
+
+
+class RunIdTaken(Exception):
+    """A run with this id exists already (a uuid4 collision)."""
+
+
+def effective_run_lifecycle(run_item: Item, experiment_item: Item | None) -> tuple[str, int | None]:
+    """(lifecycle_stage, deleted_time) as MLflow's SQL store would show them.
+
+    The SQL store rewrites every run on delete_experiment (deleted, deleted_time=now) and on
+    restore_experiment (active, deleted_time=None); here those stay O(1) and this function
+    derives the same answer from the experiment's ``deleted_time``/``restored_time``.
+    """
+    stage = run_item.get("lifecycle_stage", LifecycleStage.ACTIVE)
+    deleted_time = _int(run_item.get("deleted_time"))
+    if experiment_item is None:
+        return stage, deleted_time
+    if experiment_item.get("lifecycle_stage") == LifecycleStage.DELETED:
+        experiment_deleted = _int(experiment_item.get("deleted_time"))
+        run_restored = _int(run_item.get("restored_time"))
+        # restore_run after delete_experiment makes the SQL row active again.
+        if (
+            stage == LifecycleStage.ACTIVE
+            and run_restored is not None
+            and experiment_deleted is not None
+            and run_restored > experiment_deleted
+        ):
+            return LifecycleStage.ACTIVE, None
+        return LifecycleStage.DELETED, experiment_deleted
+    experiment_restored = _int(experiment_item.get("restored_time"))
+    if (
+        stage == LifecycleStage.DELETED
+        and experiment_restored is not None
+        and (deleted_time is None or deleted_time <= experiment_restored)
+    ):
+        return LifecycleStage.ACTIVE, None
+    return stage, deleted_time
+
+
+class RunRepository:
+    def __init__(
+        self,
+        gateway: TableGateway,
+        experiments: ExperimentRepository,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.gateway = gateway
+        self.experiments = experiments
+        self._sleep = sleep
+        # run id -> (experiment id, metric keys inline on META), filled by every META read
+        # or write: the metric fast path (log_newer_metrics) builds rank keys from it
+        # without reading META, and skips keys META cannot hold yet. Both only grow, so a
+        # stale entry costs at most one refused transaction.
+        self._known: dict[str, tuple[str, frozenset[str]]] = {}
+
+    def _remember(self, meta: Item) -> None:
+        if len(self._known) >= _RUN_CACHE_SIZE:
+            self._known.clear()
+        inline = frozenset(k for k, v in meta.get("metrics", {}).items() if not is_spilled(v))
+        self._known[meta["run_id"]] = (str(meta["experiment_id"]), inline)
+
+    # ---- create / read ---------------------------------------------------------------
+    def create(self, meta: Item, tags: dict[str, str]) -> Item:
+        """Write a new run: META (``attribute_not_exists``, empty maps, version 1) with its
+        tags, in one PutItem, or one TransactWriteItems when a tag value spills. Returns
+        META with spilled values filled in."""
+        base = {
+            **keys.run_key(meta["run_id"]),
+            **keys.run_list_keys(meta["experiment_id"], meta.get("start_time"), meta["run_id"]),
+            **{k: v for k, v in meta.items() if v is not None},
+            "params": {},
+            "tags": {},
+            "metrics": {},
+            IO_ITEMS_FLAG: False,
+            "version": 0,
+        }
+        write = plan_change(base, RunChange(tags=tags), self.fetch) or RunWrite(base)
+        write.meta["version"] = 1
+        condition = Attr("PK").not_exists()
+        try:
+            if write.puts:
+                self.gateway.transact_write(
+                    [
+                        self.gateway.tx_put(write.meta, condition),
+                        *(self.gateway.tx_put(item) for item in write.puts),
+                    ]
+                )
+            else:
+                self.gateway.put_item(write.meta, condition=condition)
+        except (ConditionFailed, TransactionCancelled) as exc:
+            if isinstance(exc, TransactionCancelled) and not exc.is_condition_failure:
+                raise
+            raise RunIdTaken(meta["run_id"]) from None
+        self._remember(write.meta)
+        return apply_spilled(write.meta, write.puts)
+
+    def mark_io_items(self, meta: Item) -> None:
+        """Say in META, before a run's first dataset input or model input/output item is
+        written, that its partition holds such items: search results read the partition of
+        such runs only (and of runs from before the flag, which lack it). One UpdateItem,
+        only when the flag is False; it bumps ``version`` so a writer holding an older META
+        re-reads instead of putting the flag back."""
+        if meta.get(IO_ITEMS_FLAG) is not False:
+            return
+        self.gateway.update_item(
+            keys.run_key(meta["run_id"]),
+            "SET #uf = :ut ADD #uv :uone",
+            names={"#uf": IO_ITEMS_FLAG, "#uv": "version"},
+            values={":ut": True, ":uone": 1},
+            condition=Attr("PK").exists(),
+        )
+
+    def get_meta(self, run_id: str, workspace: str) -> Item:
+        """The META item (consistent read); RunMissing if absent or in another workspace."""
+        if not _plausible_run_id(run_id):
+            raise RunMissing(run_id)
+        item = self.gateway.get_item(keys.run_key(run_id))
+        if item is None or item.get("workspace") != workspace:
+            raise RunMissing(run_id)
+        self._remember(item)
+        return item
+
+    def get_partition(self, run_id: str, workspace: str) -> tuple[Item, list[Item]]:
+        """META with its spilled params/tags resolved, plus the run's other items (inputs,
+        outputs): one consistent Query on the run partition (more pages only past 1 MB), and
+        a BatchGetItem only for metrics spilled out of a full META."""
+        if not _plausible_run_id(run_id):
+            raise RunMissing(run_id)
+        items = list(self.gateway.query(Key("PK").eq(keys.run_pk(run_id)), consistent=True))
+        meta = next((i for i in items if i["SK"] == keys.META), None)
+        if meta is None or meta.get("workspace") != workspace:
+            raise RunMissing(run_id)
+        self._remember(meta)
+        spill_prefixes = (keys.PARAM_PREFIX, keys.RUN_TAG_PREFIX)
+        spilled = [i for i in items if i["SK"].startswith(spill_prefixes)]
+        others = [
+            i for i in items if i["SK"] != keys.META and not i["SK"].startswith(spill_prefixes)
+        ]
+        spilled_metrics = [
+            keys.metric_latest_key(run_id, k)
+            for k, v in meta.get("metrics", {}).items()
+            if is_spilled(v)
+        ]
+        if spilled_metrics:
+            spilled += self.gateway.batch_get(spilled_metrics, consistent=True)
+        return apply_spilled(meta, spilled), others
+
+    def experiment_of(self, meta: Item) -> Item | None:
+        return self.experiments.get(str(meta["experiment_id"]))
+
+    def check_active(self, meta: Item, experiment: Item | None) -> None:
+        stage, _ = effective_run_lifecycle(meta, experiment)
+        if stage != LifecycleStage.ACTIVE:
+            raise RunNotActive(meta["run_id"], stage)
+
+    def get_active_meta(self, run_id: str, workspace: str) -> tuple[Item, Item | None]:
+        """META and its experiment, checking the run is (effectively) active: 2 GetItem."""
+        meta = self.get_meta(run_id, workspace)
+        experiment = self.experiment_of(meta)
+        self.check_active(meta, experiment)
+        return meta, experiment
+
+    # ---- garbage collection (``mlflow gc``; admin paths, not request paths) ----------
+    def deleted_run_ids(self, workspace: str, deleted_before: int) -> list[str]:
+        """Runs of the workspace whose effective lifecycle is deleted since at most
+        ``deleted_before``: a GSI1 walk over every experiment's runs (O(all runs), like the
+        SQL store's query)."""
+        found = []
+        for experiment in self.experiments.list_in_workspace(workspace):
+            runs = self.gateway.query(
+                Key("GSI1PK").eq(keys.runs_gsi1pk(str(experiment["experiment_id"]))),
+                index="GSI1",
+            )
+            for run in runs:
+                if run.get("workspace") != workspace:
+                    continue
+                stage, deleted_time = effective_run_lifecycle(run, experiment)
+                if stage == LifecycleStage.DELETED and (deleted_time or 0) <= deleted_before:
+                    found.append(run["run_id"])
+        return found
+
+    def metric_keys(self, run_id: str, workspace: str) -> list[str]:
+        """Keys of the metrics the run has logged (each has a history partition)."""
+        return list(self.get_meta(run_id, workspace).get("metrics", {}))
+
+    def delete_partition(self, run_id: str) -> None:
+        """Delete the run partition (META, spilled values, inputs, outputs): 1 Query +
+        ⌈items / 25⌉ BatchWriteItem."""
+        items = self.gateway.query(Key("PK").eq(keys.run_pk(run_id)), consistent=True)
+        self.gateway.batch_write(deletes=[{"PK": i["PK"], "SK": i["SK"]} for i in items])
+
+    # ---- writes ----------------------------------------------------------------------
+    def log_newer_metrics(
+        self,
+        run_id: str,
+        workspace: str,
+        metrics: dict[str, MetricPoint],
+        extra_puts: list[Item],
+    ) -> bool:
+        """Record ``metrics`` (the best new point per key) and ``extra_puts`` (a few history
+        points) in one TransactWriteItems, without reading META, when the run is active in
+        ``workspace``, its experiment is active and every key already holds an inline entry
+        older in (step, timestamp). False (nothing written) otherwise: the caller then takes
+        the read-plan-write path (``commit``), which gives the exact answer or error."""
+        experiment_id, inline_keys = self._known.get(run_id, (None, frozenset()))
+        if (
+            experiment_id is None
+            or not metrics
+            or not inline_keys.issuperset(metrics)
+            or len(metrics) > MAX_KEYS
+            or len(metrics) + len(extra_puts) + 2 > TRANSACTION_LIMIT
+        ):
+            return False
+        update, condition, names, values = newer_metrics_update(workspace, metrics)
+        actions = [
+            self.gateway.tx_update(
+                keys.run_key(run_id),
+                update,
+                names=names,
+                values=values,
+                condition_expression=condition,
+            ),
+            self.gateway.tx_check(
+                keys.experiment_key(experiment_id),
+                Attr("lifecycle_stage").eq(LifecycleStage.ACTIVE),
+            ),
+            *(
+                self.gateway.tx_put(latest_item(run_id, experiment_id, key, *point))
+                for key, point in metrics.items()
+            ),
+            *(self.gateway.tx_put(item) for item in extra_puts),
+        ]
+        try:
+            self.gateway.transact_write(actions)
+        except TransactionCancelled:
+            return False  # a failed condition, or conflicts that outlasted the retries
+        return True
+
+    def commit(
+        self,
+        run_id: str,
+        workspace: str,
+        change: RunChange,
+        *,
+        require_active: bool = True,
+        read: tuple[Item, Item | None] | None = None,
+    ) -> Item:
+        """Apply ``change`` with optimistic locking and return the new META.
+
+        Each part of the change (one unless it moves more than ~98 extra items) is one
+        conditional PutItem of META (``version`` = the version read), or one
+        TransactWriteItems with its spilled values and LATEST items. Losing a race re-reads
+        META (1 GetItem) and re-plans; domain errors (ParamConflict, TagMissing,
+        RunNotActive) surface from the first read that shows them.
+        """
+        if read is None:
+            meta = self.get_meta(run_id, workspace)
+            experiment = self.experiment_of(meta) if require_active else None
+        else:
+            meta, experiment = read
+        if require_active:
+            self.check_active(meta, experiment)
+        parts = [change]
+        if change.size > TX_EXTRA_ITEMS:
+            # Split only when the items that move (not the entries) overflow a transaction.
+            planned = plan_change(meta, change, self.fetch)
+            if planned is not None and len(planned.puts) + len(planned.deletes) > TX_EXTRA_ITEMS:
+                parts = split_change(change, TX_EXTRA_ITEMS)
+                check_params(meta, change.params, self.fetch)
+        for part in parts:
+            meta = self._commit_part(run_id, workspace, part, meta, experiment, require_active)
+        return meta
+
+    def _commit_part(
+        self,
+        run_id: str,
+        workspace: str,
+        change: RunChange,
+        meta: Item,
+        experiment: Item | None,
+        require_active: bool,
+    ) -> Item:
+        for attempt in range(_COMMIT_ATTEMPTS):
+            write = plan_change(meta, change, self.fetch)
+            if write is None:
+                self.gateway.batch_write(change.extra_puts)  # nothing else to write with
+                return meta
+            written, current = self._try_write(meta, write)
+            if written:
+                self._remember(write.meta)
+                return write.meta
+            self._sleep(random.uniform(0, min(0.25, 0.005 * 2**attempt)))
+            # A failed PutItem returns the item that beat us: no re-read needed then.
+            if current is not None and current.get("workspace") == workspace:
+                meta = current
+            else:
+                meta = self.get_meta(run_id, workspace)
+            if require_active:
+                self.check_active(meta, experiment)
+        raise RunContention(run_id)
+
+    def _try_write(self, meta: Item, write: RunWrite) -> tuple[bool, Item | None]:
+        """Write the plan if META is still at the version read. (False, current META if
+        DynamoDB returned it) when it moved on."""
+        read_version = int(meta["version"])
+        write.meta["version"] = read_version + 1
+        condition = Attr("version").eq(read_version)
+        try:
+            if not write.puts and not write.deletes:
+                self.gateway.put_item(write.meta, condition=condition)
+            else:
+                self.gateway.transact_write(
+                    [
+                        self.gateway.tx_put(write.meta, condition),
+                        *(self.gateway.tx_put(item) for item in write.puts),
+                        *(self.gateway.tx_delete(key) for key in write.deletes),
+                    ]
+                )
+        except ConditionFailed as exc:
+            return False, exc.item
+        except TransactionCancelled as exc:
+            stale = exc.reasons[:1] == ["ConditionalCheckFailed"]
+            if stale or "TransactionConflict" in exc.reasons:
+                return False, None
+            raise
+        return True, None
+
+    def fetch(self, wanted: list[Item]) -> list[Item]:
+        return self.gateway.batch_get(wanted, consistent=True)
+
+
+def _plausible_run_id(run_id: Any) -> bool:
+    return isinstance(run_id, str) and 0 < len(run_id) <= _MAX_RUN_ID_LENGTH
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)

@@ -1,0 +1,179 @@
+"""Traces: the META item of each trace partition ``TRACE#<trace_id>`` and the experiment
+listing on GSI3 (``EXP#<id>#TRACES`` / negated timestamp + trace id).
+
+Every change to META is read-modify-write with optimistic locking on ``version`` (a
+conditional PutItem, retried after a re-read), so concurrent ``log_spans`` / ``start_trace``
+/ tag / assessment writers on several servers never lose each other's changes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
+
+from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
+from mlflow_dynamodbstore.repositories.traces.codec import finalize
+from mlflow_dynamodbstore.schema import keys
+
+_MUTATE_ATTEMPTS = 20
+
+Item = dict[str, Any]
+
+
+class TraceMissing(Exception):
+    """No META item for this trace id."""
+
+
+class TraceExists(Exception):
+    """A trace with this id was created concurrently."""
+
+
+class TraceBusy(MlflowException):
+    """Concurrent writers kept winning the race for the META item: retryable (503)."""
+
+    def __init__(self, trace_id: str):
+        super().__init__(
+            f"Trace '{trace_id}' is being updated concurrently; please retry.",
+            TEMPORARILY_UNAVAILABLE,
+        )
+
+
+class TraceTooLarge(Exception):
+    """The write would push META past DynamoDB's 400 KB item limit."""
+
+
+@contextmanager
+def _size_checked() -> Iterator[None]:
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") == "ValidationException" and "size" in error.get("Message", ""):
+            raise TraceTooLarge(error.get("Message")) from None
+        raise
+
+
+class TraceRepository:
+    def __init__(self, gateway: TableGateway):
+        self.gateway = gateway
+
+    # ---- reads -------------------------------------------------------------------------
+    def get(self, trace_id: str) -> Item | None:
+        return self.gateway.get_item(keys.trace_key(trace_id))
+
+    def batch_get(self, trace_ids: Iterable[str]) -> dict[str, Item]:
+        found = self.gateway.batch_get([keys.trace_key(t) for t in trace_ids if t], consistent=True)
+        return {item["trace_id"]: item for item in found}
+
+    def read_partition(self, trace_id: str) -> tuple[Item | None, list[Item]]:
+        """(META or None, the span items) of one trace: one Query per MB of the partition."""
+        meta, spans = None, []
+        for item in self.gateway.query(Key("PK").eq(keys.trace_pk(trace_id)), consistent=True):
+            if item["SK"] == keys.META:
+                meta = item
+            else:
+                spans.append(item)
+        return meta, spans
+
+    def experiment_workspaces(self, experiment_ids: list[str]) -> dict[str, str | None]:
+        """Workspace of each existing experiment (one BatchGetItem per 100 ids)."""
+        found = self.gateway.batch_get([keys.experiment_key(e) for e in experiment_ids])
+        return {i["experiment_id"]: i.get("workspace") for i in found}
+
+    def list_experiment(
+        self,
+        experiment_id: str,
+        *,
+        newest: int | None = None,
+        oldest: int | None = None,
+        after: str | None = None,
+        page_size: int | None = None,
+        oldest_first: bool = False,
+    ) -> Iterator[Item]:
+        """An experiment's trace META items from GSI3, newest first (timestamp DESC, trace id
+        ASC) or reversed; ``newest``/``oldest`` bound timestamp_ms (inclusive), ``after``
+        resumes strictly after a GSI3 sort key. Lazy: stop iterating to stop reading."""
+        low = keys.trace_list_sk_bound(newest) if newest is not None else None
+        high = keys.trace_list_sk_bound(oldest) + "$" if oldest is not None else None
+        if after is not None:
+            # The smallest string above ``after``: resume strictly after it.
+            after_low = after + "\x00"
+            low = after_low if low is None or after_low > low else low
+        condition = Key("GSI3PK").eq(keys.traces_gsi3pk(experiment_id))
+        if low is not None and high is not None:
+            if low > high:
+                return iter(())
+            condition &= Key("GSI3SK").between(low, high)
+        elif low is not None:
+            condition &= Key("GSI3SK").gte(low)
+        elif high is not None:
+            condition &= Key("GSI3SK").lte(high)
+        return self.gateway.query(
+            condition, index="GSI3", limit=page_size, forward=not oldest_first
+        )
+
+    # ---- writes ------------------------------------------------------------------------
+    def create(self, item: Item) -> Item:
+        """Write a new META item; TraceExists if the trace id is taken."""
+        item = finalize({**item, "version": 1})
+        try:
+            with _size_checked():
+                self.gateway.put_item(item, condition=Attr("PK").not_exists())
+        except ConditionFailed:
+            raise TraceExists(item["trace_id"]) from None
+        return item
+
+    def replace(self, old: Item, new: Item) -> Item:
+        """Write ``new`` over ``old`` if nobody changed it since it was read."""
+        version = int(old.get("version", 0))
+        item = finalize({**new, "version": version + 1})
+        with _size_checked():
+            self.gateway.put_item(item, condition=Attr("version").eq(version))
+        return item
+
+    def mutate(
+        self,
+        trace_id: str,
+        change: Callable[[Item], Item | None],
+        *,
+        current: Item | None = None,
+    ) -> Item:
+        """Apply ``change`` (current item -> new item, or None for no write) with optimistic
+        locking, re-reading and retrying when a concurrent writer wins. TraceMissing if the
+        trace does not exist; exceptions from ``change`` propagate. ``current``, if given, is
+        a strongly consistent read of the item the caller already has (saves the first
+        GetItem)."""
+        for attempt in range(_MUTATE_ATTEMPTS):
+            if current is None or attempt:
+                current = self.get(trace_id)
+            if current is None:
+                raise TraceMissing(trace_id)
+            new = change(dict(current))
+            if new is None:
+                return current
+            try:
+                return self.replace(current, new)
+            except ConditionFailed:
+                time.sleep(min(0.2, 0.005 * 2**attempt))
+        raise TraceBusy(trace_id)
+
+    def delete(self, trace_ids: Iterable[str]) -> None:
+        """Delete whole trace partitions (META, spans, chunks)."""
+        doomed: list[Item] = []
+        for trace_id in trace_ids:
+            doomed.extend(
+                {"PK": i["PK"], "SK": i["SK"]}
+                for i in self.gateway.query(Key("PK").eq(keys.trace_pk(trace_id)))
+            )
+        # META goes first: once it is gone the trace is invisible, never half-deleted.
+        spans = [k for k in doomed if k["SK"] != keys.META]
+        metas = [k for k in doomed if k["SK"] == keys.META]
+        self.gateway.batch_write(deletes=metas)
+        self.gateway.batch_write(deletes=spans)

@@ -1,0 +1,135 @@
+"""search_logged_models: the plan and the page.
+
+Reads: per experiment, the GSI4 listing of its active models. META items carry attributes,
+tags, params and metric rows, so nothing more is read, except for a model whose metrics
+outgrew META (``metrics_spilled``): one Query of its partition, for every such candidate when
+a metric comparison, a ``datasets`` filter or a metric order needs metrics, otherwise only
+when it is on the page.
+
+In MLflow's default order (creation time DESC, model id ASC), which is GSI4's, the
+experiments' listings are merged lazily and reading stops once the page is full. Offset page
+tokens are MLflow's own (SearchLoggedModelsPaginationToken), so a page holds the same models
+as the SQL store's.
+"""
+
+from __future__ import annotations
+
+import binascii
+import heapq
+from itertools import chain
+from typing import Any
+
+from mlflow.entities import LifecycleStage, LoggedModel
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.store.entities.paged_list import PagedList
+from mlflow.store.tracking import SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT
+from mlflow.utils.search_logged_model_utils import parse_filter_string
+from mlflow.utils.search_utils import SearchLoggedModelsPaginationToken
+from mlflow.utils.validation import _parse_experiment_ids
+
+from mlflow_dynamodbstore.repositories.logged_models.metrics import LoggedModelMetricRepository
+from mlflow_dynamodbstore.repositories.logged_models.repository import (
+    LoggedModelRepository,
+    to_logged_model,
+)
+from mlflow_dynamodbstore.search.logged_models.match import (
+    check_comparisons,
+    check_order_by,
+    in_listing_order,
+    matches,
+    needs_metrics,
+    sort_models,
+)
+
+Item = dict[str, Any]
+
+
+def _decode_token(page_token: str) -> SearchLoggedModelsPaginationToken:
+    """MLflow's decoder, with the errors it lets through (bad base64/UTF-8, JSON that is not
+    an object) answered as INVALID_PARAMETER_VALUE."""
+    try:
+        token = SearchLoggedModelsPaginationToken.decode(page_token)
+    except (binascii.Error, UnicodeDecodeError, AttributeError, ValueError):
+        raise MlflowException(
+            f"Invalid page token: {page_token}", INVALID_PARAMETER_VALUE
+        ) from None
+    if not isinstance(token.offset, int) or token.offset < 0:
+        raise MlflowException(f"Invalid page token: {page_token}", INVALID_PARAMETER_VALUE)
+    return token
+
+
+def search_logged_models(
+    models: LoggedModelRepository,
+    metrics: LoggedModelMetricRepository,
+    workspace: str,
+    experiment_ids: list[str],
+    filter_string: str | None = None,
+    datasets: list[dict] | None = None,
+    max_results: int | None = None,
+    order_by: list[dict] | None = None,
+    page_token: str | None = None,
+) -> PagedList[LoggedModel]:
+    if datasets and not all(d.get("dataset_name") for d in datasets):
+        raise MlflowException(
+            "`dataset_name` in the `datasets` clause must be specified.",
+            INVALID_PARAMETER_VALUE,
+        )
+    offset = 0
+    if page_token:
+        token = _decode_token(page_token)
+        token.validate(experiment_ids, filter_string, order_by)
+        offset = token.offset
+    max_results = max_results or SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT
+    if max_results < 0:
+        raise MlflowException.invalid_parameter_value(
+            f"Invalid value {max_results} for max_results: it must not be negative."
+        )
+    try:
+        comparisons = parse_filter_string(filter_string)
+    except ValueError as exc:  # a non-number compared with a number (SQL: internal error)
+        raise MlflowException.invalid_parameter_value(
+            f"Invalid filter string: {filter_string!r}. {exc}"
+        ) from None
+    check_comparisons(comparisons)
+    parsed_ids = sorted({str(i) for i in _parse_experiment_ids(experiment_ids)})
+    check_order_by(order_by)
+
+    load_all = needs_metrics(comparisons, datasets, order_by)
+    wanted = offset + max_results + 1  # one more than the page tells whether a next exists
+    listing_order = in_listing_order(order_by)
+    # In GSI4's own order, only as many models as the page needs are read: with no filter
+    # the Query's Limit says so, with one the lazy walk stops after enough matches.
+    limit = wanted if listing_order and not comparisons and not datasets else None
+    streams = [
+        models.list_in_experiment(experiment_id, LifecycleStage.ACTIVE, limit=limit)
+        for experiment_id in parsed_ids
+    ]
+    metas = heapq.merge(*streams, key=lambda m: m["GSI4SK"]) if listing_order else chain(*streams)
+    candidates: list[tuple[Item, list[Item] | None]] = []
+    for meta in metas:
+        if meta.get("workspace") != workspace:
+            continue
+        rows = metrics.rows(meta) if load_all else None
+        if matches(meta, rows, comparisons, datasets):
+            candidates.append((meta, rows))
+            if listing_order and len(candidates) >= wanted:
+                break
+    ordered = candidates if listing_order else sort_models(candidates, order_by)
+    page = ordered[offset : offset + max_results]
+    next_token = None
+    if len(ordered) > offset + max_results:
+        next_token = SearchLoggedModelsPaginationToken(
+            offset=offset + max_results,
+            experiment_ids=experiment_ids,
+            filter_string=filter_string,
+            order_by=order_by,
+        ).encode()
+    return PagedList([_entity(metrics, meta, rows) for meta, rows in page], next_token)
+
+
+def _entity(metrics: LoggedModelMetricRepository, meta: Item, rows: list[Item] | None):
+    if rows is None:  # not loaded for the filter: spilled rows, if any, are read now
+        rows = metrics.rows(meta)
+    # ``rows`` already holds the inline ones (duplicates collapse by sort key)
+    return to_logged_model(meta, rows)

@@ -1,0 +1,145 @@
+"""search_registered_models.
+
+Plan: a ``name = '...'`` clause reads that one model (2 GetItems); otherwise the workspace's
+model index (GSI1 ``WS#<ws>#RMS``, META items with tags and aliases inline) is read whole.
+Filtering, ordering and offset paging then happen in memory with the SQL store's semantics,
+and the latest version per stage of the returned page comes from one BatchGetItem per 100.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.store.entities.paged_list import PagedList
+from mlflow.store.model_registry import SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD
+from mlflow.utils.search_utils import SearchModelUtils, SearchUtils
+
+from mlflow_dynamodbstore.repositories.registry.entities import (
+    latest_version_keys,
+    order_like_search,
+    to_model_version,
+    to_registered_model,
+)
+from mlflow_dynamodbstore.repositories.registry.model_versions import ModelVersionRepository
+from mlflow_dynamodbstore.repositories.registry.registered_models import RegisteredModelRepository
+from mlflow_dynamodbstore.search.registry.common import (
+    check_max_results_not_negative,
+    check_tag_comparator,
+    compare,
+    duplicate_order_by,
+    invalid_token,
+    is_prompt_tags,
+    page,
+    parse_filter,
+    sort_rows,
+    split_prompt_clauses,
+)
+
+Item = dict[str, Any]
+
+_ATTRIBUTE_COMPARATORS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
+
+
+def _check_clauses(clauses: list[dict]) -> None:
+    for c in clauses:
+        if c["type"] == "attribute":
+            if c["key"] != "name":
+                raise MlflowException(
+                    f"Invalid attribute name: {c['key']}", error_code=INVALID_PARAMETER_VALUE
+                )
+            if c["comparator"] not in _ATTRIBUTE_COMPARATORS:
+                raise MlflowException(
+                    f"Invalid comparator for attribute: {c['comparator']}",
+                    error_code=INVALID_PARAMETER_VALUE,
+                )
+        elif c["type"] == "tag":
+            check_tag_comparator(c)
+        else:
+            raise invalid_token(c)
+
+
+def _order_terms(order_by: list[str] | None) -> list[tuple[Any, bool]]:
+    terms: list[tuple[Any, bool]] = []
+    seen: set[str] = set()
+    for clause in order_by or []:
+        token, ascending = SearchUtils.parse_order_by_for_search_registered_models(clause)
+        if token == "name":
+            field = "name"
+        elif token in SearchUtils.VALID_TIMESTAMP_ORDER_BY_KEYS:
+            field = "last_updated_time"
+        else:
+            raise MlflowException(
+                f"Invalid order by key '{token}' specified.Valid keys are "
+                f"'{SearchUtils.RECOMMENDED_ORDER_BY_KEYS_REGISTERED_MODELS}'",
+                error_code=INVALID_PARAMETER_VALUE,
+            )
+        if field in seen:
+            raise duplicate_order_by(order_by)
+        seen.add(field)
+        terms.append((field, ascending))
+    if "name" not in seen:
+        terms.append(("name", True))
+    return [(_getter(f), asc) for f, asc in terms]
+
+
+def _getter(field: str):
+    if field == "name":
+        return lambda m: m["name"]
+    return lambda m: None if m.get(field) is None else int(m[field])
+
+
+def _matches(meta: Item, clauses: list[dict]) -> bool:
+    for c in clauses:
+        tags = meta.get("tags") or {}
+        lhs = meta["name"] if c["type"] == "attribute" else tags.get(c["key"])
+        if not compare(c["comparator"], lhs, c["value"]):
+            return False
+    return True
+
+
+def search_registered_models(
+    models: RegisteredModelRepository,
+    versions: ModelVersionRepository,
+    workspace: str,
+    *,
+    filter_string: str | None,
+    max_results: int,
+    order_by: list[str] | None,
+    page_token: str | None,
+) -> PagedList:
+    # Checks in the SQL store's order, so the same bad input gets the same error.
+    if isinstance(max_results, int) and max_results > SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD:
+        raise MlflowException(
+            "Invalid value for request parameter max_results. It must be at most "
+            f"{SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD}, but got value {max_results}",
+            INVALID_PARAMETER_VALUE,
+        )
+    check_max_results_not_negative(max_results)
+    clauses = parse_filter(SearchModelUtils, filter_string)
+    terms = _order_terms(order_by)
+    offset = SearchUtils.parse_start_offset_from_page_token(page_token)
+    _check_clauses(clauses)
+
+    querying_prompts, clauses = split_prompt_clauses(clauses)
+    exact = [c["value"] for c in clauses if c["type"] == "attribute" and c["comparator"] == "="]
+    if exact:
+        found = models.find(workspace, exact[0])
+        candidates = [found] if found else []
+    else:
+        candidates = list(models.list_in_workspace(workspace))
+    if not querying_prompts:
+        candidates = [m for m in candidates if not is_prompt_tags(m.get("tags"))]
+    matching = [m for m in candidates if _matches(m, clauses)]
+    rows, token = page(sort_rows(matching, terms), offset, max_results)
+
+    wanted = [k for m in rows for k in latest_version_keys(m)]
+    by_key = {(v["model_id"], int(v["version"])): v for v in versions.get_many(wanted)}
+    result = []
+    for meta in rows:
+        latest = [
+            to_model_version(by_key[k], meta) for k in latest_version_keys(meta) if k in by_key
+        ]
+        result.append(to_registered_model(meta, order_like_search(latest)))
+    return PagedList(result, token)

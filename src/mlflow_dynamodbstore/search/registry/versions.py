@@ -1,0 +1,213 @@
+"""search_model_versions.
+
+Plan, from the cheapest read the filter allows:
+
+- ``name = '...'`` / ``name IN (...)``: those models' partitions (1 Query each, META and all
+  versions together);
+- ``run_id = '...'`` / ``run_id IN (...)``: GSI2 ``WS#<ws>#MVRUN#<run>`` per run, then the
+  partitions of the few models found;
+- otherwise: every version of the workspace (GSI1 ``WS#<ws>#MVS``) and every model META
+  (GSI1 ``WS#<ws>#RMS``).
+
+Then in memory, with the SQL store's semantics: deleted versions dropped; unless the filter
+asks for prompts, every version of a model any of whose versions (deleted ones included) has
+the prompt tag is excluded (the SQL store's anti-join on version tags by model name); filter;
+order (default ``last_updated_timestamp DESC, name ASC, version_number DESC``); offset paging.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.store.entities.paged_list import PagedList
+from mlflow.store.model_registry import SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD
+from mlflow.utils.search_utils import SearchModelVersionUtils, SearchUtils
+
+from mlflow_dynamodbstore.repositories.registry.entities import to_model_version
+from mlflow_dynamodbstore.repositories.registry.model_versions import (
+    ModelVersionRepository,
+    indexable_run_id,
+    is_live,
+)
+from mlflow_dynamodbstore.repositories.registry.registered_models import RegisteredModelRepository
+from mlflow_dynamodbstore.search.registry.common import (
+    check_tag_comparator,
+    compare,
+    duplicate_order_by,
+    invalid_token,
+    is_prompt_tags,
+    page,
+    parse_filter,
+    sort_rows,
+    split_prompt_clauses,
+)
+
+Item = dict[str, Any]
+
+_DEFAULT_ORDER = ["last_updated_timestamp DESC", "name ASC", "version_number DESC"]
+_ORDER_FIELDS = {
+    "version_number": "version",
+    "creation_timestamp": "creation_timestamp",
+    "last_updated_timestamp": "last_updated_timestamp",
+    "name": "name",
+}
+
+
+def _check_clauses(clauses: list[dict]) -> None:
+    """The SQL store's per-clause checks; numeric values are converted to int in place."""
+    utils = SearchModelVersionUtils
+    for c in clauses:
+        key, comparator, value = c["key"], c["comparator"], c["value"]
+        if c["type"] == "attribute":
+            if key not in utils.VALID_SEARCH_ATTRIBUTE_KEYS:
+                raise MlflowException(
+                    f"Invalid attribute name: {key}", error_code=INVALID_PARAMETER_VALUE
+                )
+            if key in utils.NUMERIC_ATTRIBUTES:
+                if comparator not in utils.VALID_NUMERIC_ATTRIBUTE_COMPARATORS:
+                    raise MlflowException(
+                        f"Invalid comparator for attribute {key}: {comparator}",
+                        error_code=INVALID_PARAMETER_VALUE,
+                    )
+                if isinstance(value, float):
+                    raise MlflowException.invalid_parameter_value(
+                        f"Invalid value for numeric attribute '{key}': {value!r}"
+                    )
+                try:
+                    c["value"] = int(value)
+                except (TypeError, ValueError):
+                    raise MlflowException.invalid_parameter_value(
+                        f"Invalid value for numeric attribute '{key}': {value!r}"
+                    ) from None
+            elif comparator not in utils.VALID_STRING_ATTRIBUTE_COMPARATORS or (
+                comparator in ("IN", "NOT IN") and key not in ("run_id", "name")
+            ):
+                raise MlflowException(
+                    f"Invalid comparator for attribute: {comparator}",
+                    error_code=INVALID_PARAMETER_VALUE,
+                )
+        elif c["type"] == "tag":
+            check_tag_comparator(c)
+        else:
+            raise invalid_token(c)
+
+
+def _order_terms(order_by: list[str]) -> list[tuple[Any, bool]]:
+    terms: list[tuple[str, bool]] = []
+    seen: set[str] = set()
+    for clause in order_by:
+        _, key, ascending = SearchModelVersionUtils.parse_order_by_for_search_model_versions(clause)
+        if key not in SearchModelVersionUtils.VALID_ORDER_BY_ATTRIBUTE_KEYS:
+            raise MlflowException(
+                f"Invalid order by key '{key}' specified. Valid keys are "
+                f"{SearchModelVersionUtils.VALID_ORDER_BY_ATTRIBUTE_KEYS}",
+                error_code=INVALID_PARAMETER_VALUE,
+            )
+        field = _ORDER_FIELDS[key]
+        if field in seen:
+            raise duplicate_order_by(order_by)
+        seen.add(field)
+        terms.append((field, ascending))
+    if "name" not in seen:
+        terms.append(("name", True))
+    if "version" not in seen:
+        terms.append(("version", False))
+    return [(_getter(f), asc) for f, asc in terms]
+
+
+def _getter(field: str):
+    return lambda mv: getattr(mv, field)
+
+
+def _lhs(mv, clause: dict) -> Any:
+    key = clause["key"]
+    if clause["type"] == "tag":
+        return mv.tags.get(key)
+    if key == "source_path":
+        return mv.source
+    if key == "version_number":
+        return int(mv.version)
+    return getattr(mv, key)
+
+
+def _matches(mv, clauses: list[dict]) -> bool:
+    return all(compare(c["comparator"], _lhs(mv, c), c["value"]) for c in clauses)
+
+
+def _narrowing(clauses: list[dict], key: str) -> list[str] | None:
+    """Values of the first ``key = v`` / ``key IN (...)`` clause, if there is one."""
+    for c in clauses:
+        if c["type"] == "attribute" and c["key"] == key:
+            if c["comparator"] == "=":
+                return [c["value"]]
+            if c["comparator"] == "IN":
+                return list(c["value"])
+    return None
+
+
+def _load(
+    models: RegisteredModelRepository,
+    versions: ModelVersionRepository,
+    workspace: str,
+    clauses: list[dict],
+) -> list[tuple[Item, list[Item]]]:
+    """(META, every version item) for each model the filter can possibly match."""
+    names = _narrowing(clauses, "name")
+    if names is not None:
+        metas = models.find_many(workspace, sorted(set(names))) if names else []
+        loaded = [versions.read_model(m["model_id"]) for m in metas]
+        return [(meta, vs) for meta, vs in loaded if meta is not None]  # deleted meanwhile
+    run_ids = _narrowing(clauses, "run_id")
+    # Versions with an empty (or huge) run id are not in GSI2: those need the workspace's
+    # version listing below.
+    if run_ids is not None and all(indexable_run_id(r) for r in run_ids):
+        model_ids = sorted(
+            {v["model_id"] for r in set(run_ids) for v in versions.list_by_run(workspace, r)}
+        )
+        loaded = [versions.read_model(m) for m in model_ids]
+        return [(meta, vs) for meta, vs in loaded if meta is not None]
+    by_model: dict[str, list[Item]] = {}
+    for v in versions.list_in_workspace(workspace):
+        by_model.setdefault(v["model_id"], []).append(v)
+    return [
+        (meta, by_model.get(meta["model_id"], [])) for meta in models.list_in_workspace(workspace)
+    ]
+
+
+def search_model_versions(
+    models: RegisteredModelRepository,
+    versions: ModelVersionRepository,
+    workspace: str,
+    *,
+    filter_string: str | None,
+    max_results: int,
+    order_by: list[str] | None,
+    page_token: str | None,
+) -> PagedList:
+    if not isinstance(max_results, int) or max_results < 1:
+        raise MlflowException(
+            f"Invalid value for max_results. It must be a positive integer, but got {max_results}",
+            INVALID_PARAMETER_VALUE,
+        )
+    if max_results > SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD:
+        raise MlflowException(
+            "Invalid value for request parameter max_results. It must be at most "
+            f"{SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD}, but got value {max_results}",
+            INVALID_PARAMETER_VALUE,
+        )
+    clauses = parse_filter(SearchModelVersionUtils, filter_string)
+    _check_clauses(clauses)
+    terms = _order_terms(order_by or _DEFAULT_ORDER)
+    offset = SearchUtils.parse_start_offset_from_page_token(page_token)
+
+    querying_prompts, clauses = split_prompt_clauses(clauses)
+    rows = []
+    for meta, items in _load(models, versions, workspace, clauses):
+        if not querying_prompts and any(is_prompt_tags(v.get("tags")) for v in items):
+            continue
+        rows.extend(to_model_version(v, meta) for v in items if is_live(v))
+    matching = [mv for mv in rows if _matches(mv, clauses)]
+    result, token = page(sort_rows(matching, terms), offset, max_results)
+    return PagedList(result, token)

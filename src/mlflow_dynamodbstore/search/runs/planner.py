@@ -1,0 +1,301 @@
+"""search_runs query plans: which index each order is read from, and how pages resume.
+
+- Default order (or ``attributes.start_time`` first): walk each experiment's GSI1 listing in
+  start-time order, k-way merged across experiments; stop once the page plus one match is
+  found. For exactly the default order the index order *is* the SQL order, so no read-ahead.
+- ``metrics.<key>`` first: walk the experiments' GSI2 rankings of that metric in value
+  order (BatchGetItem of the META items of each page of ranks), then the runs whose value
+  is NaN (one group: SQL ties them), then the runs without the metric (a GSI1 walk skipping
+  runs that have it), which is where SQL places them for both directions.
+- ``attributes.run_id = / IN`` in the filter, any order: BatchGetItem of the listed runs.
+- Anything else: read every run of the experiments from GSI1 and sort in memory.
+
+Runs that tie on the column an index orders by are collected as one group and sorted by
+the full SQL key (runs_page). Page tokens hold the last run's sort key; each walk starts at
+the cursor's first sort value, so later pages do not re-read earlier ones; filter clauses
+on the walked column narrow the walk too (runs_bounds).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from mlflow_dynamodbstore.gateway import TableGateway
+from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.search.runs.bounds import (
+    EVERYTHING,
+    KeyRange,
+    metric_rank_range,
+    start_time_cursor_range,
+    start_time_filter_range,
+)
+from mlflow_dynamodbstore.search.runs.filter import ATTRIBUTE, DATASET, METRIC, RunFilter
+from mlflow_dynamodbstore.search.runs.loader import ViewLoader
+from mlflow_dynamodbstore.search.runs.order import MISSING, NAN, PRESENT, Desc, RunOrder
+from mlflow_dynamodbstore.search.runs.page import (
+    Candidate,
+    group_candidates,
+    merge_streams,
+    take_page,
+)
+from mlflow_dynamodbstore.search.runs.reads import (
+    GSI1,
+    GSI2,
+    metric_rank_condition,
+    metric_rank_prefix_condition,
+    read_dataset_summaries,
+    read_metas,
+    run_list_condition,
+    walk,
+)
+from mlflow_dynamodbstore.search.runs.view import DatasetRef, RunView, sql_metric_value
+
+Groups = Iterator[list[RunView]]
+_MAX_RUN_ID_LENGTH = 256  # longer ids are never created (and would overflow a key)
+
+
+@dataclass
+class RunSearch:
+    gateway: TableGateway
+    experiments: dict[str, dict]  # searched experiments (META items) by id
+    stages: set[str]
+    run_filter: RunFilter
+    order: RunOrder
+    max_results: int | None
+
+    def __post_init__(self) -> None:
+        self.experiments = dict(self.experiments)  # pruned below; the caller's stays whole
+        self.loader = ViewLoader(
+            self.gateway, self.experiments, self.stages, self.run_filter, self.order
+        )
+        # Enough for the page, one more match (is there a next page?) and one more run to
+        # close a group of ties; walks grow their pages when a filter rejects runs.
+        self.first_limit = None if self.max_results is None else self.max_results + 2
+        # start_time clauses bound every GSI1 walk (e.g. the UI's "created in the last day")
+        self.time_range = start_time_filter_range(self.run_filter)
+
+    @property
+    def strategy(self) -> str:
+        if self._listed_run_ids() is not None:
+            return "ids"
+        first = self.order.clauses[0] if self.order.clauses else None
+        if first is None or (first.kind == ATTRIBUTE and first.key == "start_time"):
+            return "start_time"
+        if first.kind == METRIC:
+            return "metric"
+        return "full"
+
+    def run(self, cursor_raw: list | None) -> tuple[list[RunView], bool]:
+        if self.run_filter.needs_datasets:
+            self._drop_experiments_without_matching_datasets()
+        if not self.experiments:
+            return [], False
+        groups = {
+            "ids": self._listed_groups,
+            "start_time": self._start_time_groups,
+            "metric": self._metric_groups,
+            "full": self._full_groups,
+        }[self.strategy](cursor_raw)
+        cursor = self.order.key_from_token(cursor_raw) if cursor_raw is not None else None
+        return take_page(groups, self.order, self.run_filter.matches, cursor, self.max_results)
+
+    def _drop_experiments_without_matching_datasets(self) -> None:
+        """A run's dataset inputs are among its experiment's dataset summaries, so when no
+        summary satisfies a ``datasets.`` clause no run of that experiment can: skip the
+        experiment (1 Query each) instead of reading every run's inputs."""
+        clauses = [c for c in self.run_filter.clauses if c.kind == DATASET]
+        for exp in list(self.experiments):
+            refs = [
+                DatasetRef(i["name"], i["digest"], i.get("context"))
+                for i in read_dataset_summaries(self.gateway, exp)
+            ]
+            probe = RunView(
+                run_id="",
+                experiment_id=exp,
+                run_name=None,
+                user_id=None,
+                status=None,
+                start_time=None,
+                end_time=None,
+                artifact_uri=None,
+                lifecycle_stage="",
+                datasets=refs,
+            )
+            if not all(RunFilter((c,)).matches(probe) for c in clauses):
+                del self.experiments[exp]
+
+    # ---- run_id = / IN: the listed runs only ----------------------------------------------
+    def _listed_run_ids(self) -> list[str] | None:
+        """The only run ids the filter can accept (``attributes.run_id = 'x'`` or ``IN``), or
+        None when it does not restrict ids; the UI's run comparison searches this way."""
+        allowed: set[str] | None = None
+        for c in self.run_filter.clauses:
+            if c.kind != ATTRIBUTE or c.key != "run_id":
+                continue
+            if c.comparator == "IN":
+                ids = {v for v in c.value if isinstance(v, str)}
+            elif c.comparator == "=" and isinstance(c.value, str):
+                ids = {c.value}
+            else:
+                continue
+            allowed = ids if allowed is None else allowed & ids
+        if allowed is None:
+            return None
+        # an id no run of ours can have (see RunRepository) is not even looked up
+        return sorted(r for r in allowed if 0 < len(r) <= _MAX_RUN_ID_LENGTH)
+
+    def _listed_groups(self, cursor_raw: list | None) -> Groups:
+        """The listed runs by BatchGetItem (100 per request), sorted in memory; runs of
+        other experiments are dropped by the loader."""
+        metas = read_metas(self.gateway, self._listed_run_ids() or [])
+        views = self.loader.load(list(metas.values()))
+        if views:
+            yield views
+
+    # ---- start_time order: GSI1 ----------------------------------------------------------
+    def _start_time_groups(self, cursor_raw: list | None) -> Groups:
+        ascending = bool(self.order.clauses) and self.order.clauses[0].ascending
+        exact = self.order.is_default
+
+        def merge_key(view: RunView) -> Any:
+            if exact:
+                return self.order.key(view)
+            start = view.start_time or 0
+            return start if ascending else Desc(start)
+
+        streams = [
+            self._gsi1_stream(
+                exp,
+                ascending,
+                start_time_cursor_range(exp, self.order, cursor_raw, ascending),
+                merge_key,
+            )
+            for exp in self.experiments
+        ]
+        return group_candidates(merge_streams(streams), exact=exact)
+
+    def _gsi1_stream(
+        self, experiment_id: str, ascending: bool, key_range: KeyRange, merge_key, *, whole=False
+    ) -> Iterator[Candidate]:
+        """Runs of one experiment in start-time order, within ``key_range`` and what the
+        filter's start_time clauses allow; ``whole`` reads full 1 MB pages at once."""
+        key_range &= self.time_range
+        if key_range.empty:
+            return
+        condition = run_list_condition(experiment_id, lower=key_range.lower, upper=key_range.upper)
+        limit = None if whole else self.first_limit
+        for page in walk(self.gateway, condition, index=GSI1, forward=ascending, first_limit=limit):
+            for view in self.loader.load(page):
+                yield merge_key(view), view.start_time, view
+
+    # ---- metric order: GSI2, then NaN, then missing --------------------------------------
+    def _metric_groups(self, cursor_raw: list | None) -> Groups:
+        clause = self.order.clauses[0]
+        flag, value = cursor_raw[0] if cursor_raw is not None else (PRESENT, None)
+        # Clauses on the ordered metric narrow the walk: a comparison needs the metric (no
+        # missing runs), anything but "!=" also rules NaN out, and bounds limit the ranks.
+        on_key = [c for c in self.run_filter.clauses if c.kind == METRIC and c.key == clause.key]
+        phases = []
+        if flag == PRESENT:
+            key_range = metric_rank_range(on_key, clause.ascending, value)
+            phases.append(self._ranked_groups(clause.key, clause.ascending, key_range))
+        if flag in (PRESENT, NAN) and all(c.comparator == "!=" for c in on_key):
+            phases.append(self._nan_group(clause.key))
+        if not on_key:
+            phases.append(self._missing_groups(clause.key, cursor_raw if flag == MISSING else None))
+        return itertools.chain.from_iterable(phases)
+
+    def _ranked_groups(self, key: str, ascending: bool, key_range: KeyRange) -> Groups:
+        if key_range.empty:
+            return iter(())
+        streams = [self._rank_stream(exp, key, ascending, key_range) for exp in self.experiments]
+        return group_candidates(merge_streams(streams), exact=False)
+
+    def _rank_stream(
+        self, experiment_id: str, key: str, ascending: bool, key_range: KeyRange
+    ) -> Iterator[Candidate]:
+        condition = metric_rank_condition(
+            experiment_id, key, lower=key_range.lower, upper=key_range.upper
+        )
+        for page in walk(
+            self.gateway, condition, index=GSI2, forward=ascending, first_limit=self.first_limit
+        ):
+            metas = read_metas(self.gateway, [rank["run_id"] for rank in page])
+            views = {v.run_id: v for v in self.loader.load(list(metas.values()))}
+            for rank in page:
+                view = views.get(rank["run_id"])
+                if view is None:
+                    continue
+                metric = view.metrics.get(key)
+                ranked = sql_metric_value(float(rank["value"]))
+                # a rank not matching META is stale (the index lags a write): skip it, the
+                # run's current rank lists it where it belongs now
+                if metric is None or metric.is_nan or metric.value != ranked:
+                    continue
+                yield (ranked if ascending else Desc(ranked)), ranked, view
+
+    def _nan_group(self, key: str) -> Groups:
+        prefix = keys.metric_rank_value_prefix(math.nan)
+        run_ids = [
+            rank["run_id"]
+            for exp in self.experiments
+            for page in walk(
+                self.gateway,
+                metric_rank_prefix_condition(exp, key, prefix),
+                index=GSI2,
+                forward=True,
+                first_limit=None,
+            )
+            for rank in page
+        ]
+        metas = read_metas(self.gateway, run_ids)
+        group = [
+            v
+            for v in self.loader.load(list(metas.values()))
+            if key in v.metrics and v.metrics[key].is_nan
+        ]
+        if group:
+            yield group
+
+    def _missing_groups(self, key: str, cursor_raw: list | None) -> Groups:
+        if len(self.order.clauses) > 1:
+            # further order keys: the whole missing group must be sorted in memory
+            group = [v for g in self._full_groups(None) for v in g if key not in v.metrics]
+            if group:
+                yield group
+            return
+
+        # only the metric: missing runs follow in the default order, i.e. GSI1 backwards
+        def resume(exp: str) -> KeyRange:
+            if cursor_raw is None:
+                return EVERYTHING
+            start_time, run_id = cursor_raw[1], cursor_raw[2]
+            return KeyRange(upper=keys.run_list_keys(exp, start_time, run_id)["GSI1SK"])
+
+        streams = [
+            _without_metric(self._gsi1_stream(exp, False, resume(exp), self.order.key), key)
+            for exp in self.experiments
+        ]
+        yield from group_candidates(merge_streams(streams), exact=True)
+
+    # ---- any other order: everything, sorted in memory -----------------------------------
+    def _full_groups(self, cursor_raw: list | None) -> Groups:
+        views = [
+            candidate[2]
+            for exp in self.experiments
+            for candidate in self._gsi1_stream(exp, False, EVERYTHING, _no_key, whole=True)
+        ]
+        if views:
+            yield views
+
+
+def _no_key(view: RunView) -> None:
+    return None
+
+
+def _without_metric(stream: Iterator[Candidate], key: str) -> Iterator[Candidate]:
+    return (c for c in stream if key not in c[2].metrics)
