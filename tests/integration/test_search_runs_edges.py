@@ -59,7 +59,7 @@ SPILL_CASES = [
 
 def test_spilled_params_and_tags_filter_and_order_as_in_sql(ddb, sql):
     exps = [_write_spilled(store) for store in (sql, ddb)]
-    meta = ddb.runs.get_meta(run_uuid("s1").hex, "default")
+    meta = ddb.runs.get_meta(run_uuid("s1").hex)
     assert meta["params"]["big"] == {"spilled": True}  # the case under test
     for filter_string, order_by in SPILL_CASES:
         results = []
@@ -83,7 +83,7 @@ def test_metric_spilled_out_of_a_full_meta_is_searched_and_ordered(ddb, sql):
             other = _create(store, exp, f"o{i}", i + 1)
             store.log_batch(other, [Metric("late", float(i * 3), 0, 0)], [], [])
         exps.append(exp)
-    meta = ddb.runs.get_meta(run_uuid("full").hex, "default")
+    meta = ddb.runs.get_meta(run_uuid("full").hex)
     assert meta["metrics"]["late"] == {"spilled": True}  # the case under test
     for filter_string, order_by in [
         ("metrics.late > 4", None),

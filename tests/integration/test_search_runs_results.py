@@ -67,8 +67,7 @@ def test_only_runs_with_items_beyond_meta_cost_a_partition_read(store):
 def test_the_flag_is_set_once_and_survives_a_writer_holding_an_older_meta(store):
     exp = store.create_experiment("flag")
     run_id = store.create_run(exp, "u", 1, [], "r").info.run_id
-    workspace = store._get_active_workspace()
-    stale = store.runs.get_meta(run_id, workspace)
+    stale = store.runs.get_meta(run_id)
     assert stale[IO_ITEMS_FLAG] is False
 
     store.log_outputs(run_id, [LoggedModelOutput("m-1", 0)])
@@ -78,8 +77,8 @@ def test_the_flag_is_set_once_and_survives_a_writer_holding_an_older_meta(store)
 
     # a writer that read META before the flag was set re-reads (the version moved) and
     # keeps it, instead of putting META back without it
-    store.runs.commit(run_id, workspace, RunChange(tags={"t": "v"}), read=(stale, None))
-    meta = store.runs.get_meta(run_id, workspace)
+    store.runs.commit(run_id, RunChange(tags={"t": "v"}), read=(stale, None))
+    meta = store.runs.get_meta(run_id)
     assert meta[IO_ITEMS_FLAG] is True and meta["tags"]["t"] == "v"
     (found,) = store.search_runs([exp], None, ViewType.ALL, 10)
     assert sorted(o.model_id for o in found.outputs.model_outputs) == ["m-1", "m-2"]

@@ -170,9 +170,11 @@ class ExperimentRepository:
     def get(self, experiment_id: str) -> dict[str, Any] | None:
         return self.gateway.get_item(keys.experiment_key(experiment_id))
 
-    def get_in_workspace(self, experiment_id: str, workspace: str) -> dict[str, Any]:
+    def require(self, experiment_id: str) -> dict[str, Any]:
+        """The experiment's item; ExperimentMissing if it does not exist (in the workspace
+        the gateway is scoped to)."""
         item = self.get(experiment_id)
-        if item is None or item.get("workspace") != workspace:
+        if item is None:
             raise ExperimentMissing(experiment_id)
         return item
 
@@ -250,7 +252,7 @@ class ExperimentRepository:
         META (if its name and stage are still what was read). A race on the experiment itself
         re-reads and retries; a taken name raises ExperimentNameTaken."""
         for _ in range(_RENAME_ATTEMPTS):
-            item = self.get_in_workspace(experiment_id, workspace)
+            item = self.require(experiment_id)
             stage = item["lifecycle_stage"]
             if stage != LifecycleStage.ACTIVE:
                 raise ExperimentNotInStage(stage)
@@ -314,7 +316,7 @@ class ExperimentRepository:
                 condition=_active_in(workspace),
             )
         except ConditionFailed as exc:
-            raise self._why_not_active(experiment_id, workspace, exc.item) from None
+            raise self._why_not_active(experiment_id, exc.item) from None
         except ClientError as exc:
             error = exc.response.get("Error", {})
             if error.get("Code") == "ValidationException" and "size" in error.get("Message", ""):
@@ -333,16 +335,14 @@ class ExperimentRepository:
                 return_values="UPDATED_OLD",
             )
         except ConditionFailed as exc:
-            raise self._why_not_active(experiment_id, workspace, exc.item) from None
+            raise self._why_not_active(experiment_id, exc.item) from None
         if key not in ((old or {}).get("tags") or {}):
             raise TagMissing(key)
 
-    def _why_not_active(
-        self, experiment_id: str, workspace: str, item: dict[str, Any] | None
-    ) -> Exception:
+    def _why_not_active(self, experiment_id: str, item: dict[str, Any] | None) -> Exception:
         if item is None:  # DynamoDB returns the old item only when it exists
             item = self.get(experiment_id)
-        if item is None or item.get("workspace") != workspace:
+        if item is None:
             return ExperimentMissing(experiment_id)
         return ExperimentNotInStage(item["lifecycle_stage"])
 

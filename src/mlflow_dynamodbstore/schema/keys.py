@@ -36,6 +36,9 @@ def schema_version_key() -> dict[str, str]:
 
 # ---- workspaces ----------------------------------------------------------------------
 WORKSPACES_GSI1PK = "WORKSPACES"
+# Items that belong to a workspace carry it here; stores read and write through a gateway
+# scoped on it (gateway/scoped.py), so another workspace's item is invisible and unwritable.
+WORKSPACE_ATTRIBUTE = "workspace"
 
 
 def workspace_pk(workspace: str) -> str:

@@ -4,12 +4,15 @@ tracking, registry and workspace stores."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from mlflow_dynamodbstore.gateway import RequestStats, TableGateway
 from mlflow_dynamodbstore.gateway.client import make_client
+from mlflow_dynamodbstore.gateway.scoped import ScopedGateway
 from mlflow_dynamodbstore.provisioning import ensure_table
+from mlflow_dynamodbstore.schema import keys
 from mlflow_dynamodbstore.uri import DynamoDBUri, parse_dynamodb_uri
 
 
@@ -22,6 +25,11 @@ class Connection:
     @property
     def stats(self) -> RequestStats:
         return self.gateway.stats
+
+    def workspace_scoped(self, active_workspace: Callable[[], str]) -> ScopedGateway:
+        """The gateway every store operation uses: only the active workspace's items exist
+        through it (``active_workspace`` is read at each call, from the request)."""
+        return ScopedGateway(self.gateway, keys.WORKSPACE_ATTRIBUTE, active_workspace)
 
 
 _connections: dict[str, Connection] = {}

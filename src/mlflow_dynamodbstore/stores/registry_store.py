@@ -28,7 +28,7 @@ class DynamoDBRegistryStore(
         self.store_uri = store_uri
         self.tracking_uri = tracking_uri
         self._conn = connect(store_uri)
-        self.gateway = self._conn.gateway
+        self.gateway = self._conn.workspace_scoped(self._get_active_workspace)
         self.models = RegisteredModelRepository(self.gateway)
         self.versions = ModelVersionRepository(self.gateway)
         self.webhooks = WebhookRepository(self.gateway)

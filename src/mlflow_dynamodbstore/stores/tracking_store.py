@@ -46,12 +46,14 @@ class DynamoDBTrackingStore(
         self.store_uri = store_uri
         self.artifact_root_uri = resolve_uri_if_local(artifact_uri or DEFAULT_ARTIFACT_ROOT)
         self._conn = connect(store_uri)
-        self.gateway = self._conn.gateway
+        # Seeding and workspace items are above any one workspace; everything else goes
+        # through the request's workspace scope.
+        self.gateway = self._conn.workspace_scoped(self._get_active_workspace)
         self.experiments = ExperimentRepository(self.gateway)
         self.runs = RunRepository(self.gateway, self.experiments)
         self.metric_history = MetricHistoryRepository(self.gateway)
         self.run_inputs = RunInputsRepository(self.gateway)
-        ensure_seeded(self.gateway, self._get_artifact_location(DEFAULT_EXPERIMENT_ID))
+        ensure_seeded(self._conn.gateway, self._get_artifact_location(DEFAULT_EXPERIMENT_ID))
 
 
 mark_unsupported(DynamoDBTrackingStore, AbstractStore)

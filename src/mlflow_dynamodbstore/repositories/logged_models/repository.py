@@ -86,14 +86,14 @@ class LoggedModelRepository:
         with _item_size_errors():
             self.gateway.put_item(meta, condition=Attr("PK").not_exists())
 
-    def get_meta(self, model_id: str, workspace: str) -> Item:
+    def get_meta(self, model_id: str) -> Item:
         """META of a model of the workspace (one consistent GetItem), deleted or not."""
         item = self.gateway.get_item(keys.logged_model_key(model_id))
-        if item is None or item.get("workspace") != workspace:
+        if item is None:
             raise LoggedModelMissing(model_id)
         return item
 
-    def get_partition(self, model_id: str, workspace: str) -> tuple[Item, list[Item]]:
+    def get_partition(self, model_id: str) -> tuple[Item, list[Item]]:
         """(META, spilled metric rows) of a model: one consistent Query of its partition
         (more pages only when the model has over 1 MB of spilled metric rows)."""
         meta: Item | None = None
@@ -105,7 +105,7 @@ class LoggedModelRepository:
                 meta = item
             else:
                 metrics.append(item)
-        if meta is None or meta.get("workspace") != workspace:
+        if meta is None:
             raise LoggedModelMissing(model_id)
         return meta, metrics
 
@@ -134,7 +134,7 @@ class LoggedModelRepository:
         self.gateway.delete_item(keys.logged_model_key(model_id))
 
     def get_metas(self, model_ids: set[str]) -> dict[str, Item]:
-        """META of those of these models that exist (any workspace, any stage), by id:
+        """META of those of these models that exist (in the workspace, any stage), by id:
         ⌈n / 100⌉ consistent BatchGetItem."""
         found = self.gateway.batch_get(
             (keys.logged_model_key(m) for m in model_ids), consistent=True
@@ -161,7 +161,7 @@ class LoggedModelRepository:
 
     def set_lifecycle(self, model_id: str, workspace: str, stage: str, now: int) -> None:
         """Move the model to ``stage``; its GSI4 sort key moves to that stage's prefix."""
-        meta = self.get_meta(model_id, workspace)
+        meta = self.get_meta(model_id)
         list_keys = keys.logged_model_list_keys(
             meta["experiment_id"], stage, int(meta["creation_timestamp_ms"]), model_id
         )
@@ -179,7 +179,7 @@ class LoggedModelRepository:
         """Upsert tags into META's map: one UpdateItem per 50 tags."""
         pairs = list(tags.items())
         if not pairs:
-            self.get_meta(model_id, workspace)  # the SQL store still checks the model exists
+            self.get_meta(model_id)  # the SQL store still checks the model exists
             return
         for start in range(0, len(pairs), _KEYS_PER_UPDATE):
             chunk = pairs[start : start + _KEYS_PER_UPDATE]
@@ -218,7 +218,7 @@ class LoggedModelRepository:
         params, read META, then one UpdateItem conditioned on the ``version`` read (a lost
         race re-reads)."""
         if not params:
-            self.get_meta(model_id, workspace)
+            self.get_meta(model_id)
             return
         pairs = list(params.items())
         for start in range(0, len(pairs), _KEYS_PER_UPDATE):
@@ -228,7 +228,7 @@ class LoggedModelRepository:
 
     def _add_params_chunk(self, model_id: str, workspace: str, params: dict[str, str]) -> None:
         for _ in range(_PARAM_ATTEMPTS):
-            meta = self.get_meta(model_id, workspace)
+            meta = self.get_meta(model_id)
             for key in params:
                 if key in (meta.get("params") or {}):
                     raise LoggedModelParamExists(key)

@@ -72,7 +72,7 @@ class RegisteredModelRepository:
         item = self.get(model_id)
         # The guard and META are written and deleted together; re-check in case a rename or
         # delete committed between the two reads.
-        if item is None or item["name"] != name or item["workspace"] != workspace:
+        if item is None or item["name"] != name:
             return None
         return item
 
@@ -85,7 +85,7 @@ class RegisteredModelRepository:
         metas = self.gateway.batch_get(
             [keys.registered_model_key(g["model_id"]) for g in guards], consistent=True
         )
-        return [m for m in metas if m["workspace"] == workspace and m["name"] in names]
+        return [m for m in metas if m["name"] in names]
 
     def list_in_workspace(self, workspace: str) -> Iterator[Item]:
         """Every registered model META item of a workspace, by name (GSI1)."""

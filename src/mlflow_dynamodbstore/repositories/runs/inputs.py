@@ -66,16 +66,13 @@ class RunInputsRepository:
                 items.append(_summary_item(experiment_id, dataset_input))
         self.gateway.batch_write(items)
 
-    def dataset_summaries(
-        self, experiment_ids: list[str], workspace: str, limit: int
-    ) -> list[Item]:
+    def dataset_summaries(self, experiment_ids: list[str], limit: int) -> list[Item]:
         """Distinct (experiment, name, digest, context) of logged dataset inputs of the
         workspace's experiments among ``experiment_ids``: 1 BatchGetItem (the experiments)
         + 1 Query per experiment, stopping at ``limit`` in all."""
         visible = {
             item["experiment_id"]
             for item in self.gateway.batch_get(keys.experiment_key(i) for i in experiment_ids)
-            if item.get("workspace") == workspace
         }
         found: list[Item] = []
         for experiment_id in (i for i in experiment_ids if i in visible):

@@ -174,17 +174,18 @@ class RunRepository:
             condition=Attr("PK").exists(),
         )
 
-    def get_meta(self, run_id: str, workspace: str) -> Item:
-        """The META item (consistent read); RunMissing if absent or in another workspace."""
+    def get_meta(self, run_id: str) -> Item:
+        """The META item (consistent read); RunMissing if absent (or of another workspace:
+        the scoped gateway hides those)."""
         if not _plausible_run_id(run_id):
             raise RunMissing(run_id)
         item = self.gateway.get_item(keys.run_key(run_id))
-        if item is None or item.get("workspace") != workspace:
+        if item is None:
             raise RunMissing(run_id)
         self._remember(item)
         return item
 
-    def get_partition(self, run_id: str, workspace: str) -> tuple[Item, list[Item]]:
+    def get_partition(self, run_id: str) -> tuple[Item, list[Item]]:
         """META with its spilled params/tags resolved, plus the run's other items (inputs,
         outputs): one consistent Query on the run partition (more pages only past 1 MB), and
         a BatchGetItem only for metrics spilled out of a full META."""
@@ -192,7 +193,7 @@ class RunRepository:
             raise RunMissing(run_id)
         items = list(self.gateway.query(Key("PK").eq(keys.run_pk(run_id)), consistent=True))
         meta = next((i for i in items if i["SK"] == keys.META), None)
-        if meta is None or meta.get("workspace") != workspace:
+        if meta is None:
             raise RunMissing(run_id)
         self._remember(meta)
         spill_prefixes = (keys.PARAM_PREFIX, keys.RUN_TAG_PREFIX)
@@ -217,9 +218,9 @@ class RunRepository:
         if stage != LifecycleStage.ACTIVE:
             raise RunNotActive(meta["run_id"], stage)
 
-    def get_active_meta(self, run_id: str, workspace: str) -> tuple[Item, Item | None]:
+    def get_active_meta(self, run_id: str) -> tuple[Item, Item | None]:
         """META and its experiment, checking the run is (effectively) active: 2 GetItem."""
-        meta = self.get_meta(run_id, workspace)
+        meta = self.get_meta(run_id)
         experiment = self.experiment_of(meta)
         self.check_active(meta, experiment)
         return meta, experiment
@@ -236,16 +237,14 @@ class RunRepository:
                 index="GSI1",
             )
             for run in runs:
-                if run.get("workspace") != workspace:
-                    continue
                 stage, deleted_time = effective_run_lifecycle(run, experiment)
                 if stage == LifecycleStage.DELETED and (deleted_time or 0) <= deleted_before:
                     found.append(run["run_id"])
         return found
 
-    def metric_keys(self, run_id: str, workspace: str) -> list[str]:
+    def metric_keys(self, run_id: str) -> list[str]:
         """Keys of the metrics the run has logged (each has a history partition)."""
-        return list(self.get_meta(run_id, workspace).get("metrics", {}))
+        return list(self.get_meta(run_id).get("metrics", {}))
 
     def delete_partition(self, run_id: str) -> None:
         """Delete the run partition (META, spilled values, inputs, outputs): 1 Query +
@@ -303,7 +302,6 @@ class RunRepository:
     def commit(
         self,
         run_id: str,
-        workspace: str,
         change: RunChange,
         *,
         require_active: bool = True,
@@ -318,7 +316,7 @@ class RunRepository:
         RunNotActive) surface from the first read that shows them.
         """
         if read is None:
-            meta = self.get_meta(run_id, workspace)
+            meta = self.get_meta(run_id)
             experiment = self.experiment_of(meta) if require_active else None
         else:
             meta, experiment = read
@@ -332,13 +330,12 @@ class RunRepository:
                 parts = split_change(change, TX_EXTRA_ITEMS)
                 check_params(meta, change.params, self.fetch)
         for part in parts:
-            meta = self._commit_part(run_id, workspace, part, meta, experiment, require_active)
+            meta = self._commit_part(run_id, part, meta, experiment, require_active)
         return meta
 
     def _commit_part(
         self,
         run_id: str,
-        workspace: str,
         change: RunChange,
         meta: Item,
         experiment: Item | None,
@@ -354,11 +351,9 @@ class RunRepository:
                 self._remember(write.meta)
                 return write.meta
             self._sleep(random.uniform(0, min(0.25, 0.005 * 2**attempt)))
-            # A failed PutItem returns the item that beat us: no re-read needed then.
-            if current is not None and current.get("workspace") == workspace:
-                meta = current
-            else:
-                meta = self.get_meta(run_id, workspace)
+            # A failed PutItem returns the item that beat us (the scoped gateway only
+            # returns it in its own workspace): no re-read needed then.
+            meta = current if current is not None else self.get_meta(run_id)
             if require_active:
                 self.check_active(meta, experiment)
         raise RunContention(run_id)

@@ -68,8 +68,14 @@ class TraceRepository:
     def get(self, trace_id: str) -> Item | None:
         return self.gateway.get_item(keys.trace_key(trace_id))
 
-    def batch_get(self, trace_ids: Iterable[str]) -> dict[str, Item]:
-        found = self.gateway.batch_get([keys.trace_key(t) for t in trace_ids if t], consistent=True)
+    def batch_get(
+        self, trace_ids: Iterable[str], *, any_workspace: bool = False
+    ) -> dict[str, Item]:
+        """META items by id. ``any_workspace`` also returns other workspaces' traces, for the
+        one path that writes a trace's children (spans) before its META: it must refuse an
+        id another workspace holds instead of taking it for a new trace."""
+        gateway = getattr(self.gateway, "unscoped", self.gateway) if any_workspace else self.gateway
+        found = gateway.batch_get([keys.trace_key(t) for t in trace_ids if t], consistent=True)
         return {item["trace_id"]: item for item in found}
 
     def read_partition(self, trace_id: str) -> tuple[Item | None, list[Item]]:

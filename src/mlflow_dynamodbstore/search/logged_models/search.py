@@ -62,7 +62,6 @@ def _decode_token(page_token: str) -> SearchLoggedModelsPaginationToken:
 def search_logged_models(
     models: LoggedModelRepository,
     metrics: LoggedModelMetricRepository,
-    workspace: str,
     experiment_ids: list[str],
     filter_string: str | None = None,
     datasets: list[dict] | None = None,
@@ -108,8 +107,6 @@ def search_logged_models(
     metas = heapq.merge(*streams, key=lambda m: m["GSI4SK"]) if listing_order else chain(*streams)
     candidates: list[tuple[Item, list[Item] | None]] = []
     for meta in metas:
-        if meta.get("workspace") != workspace:
-            continue
         rows = metrics.rows(meta) if load_all else None
         if matches(meta, rows, comparisons, datasets):
             candidates.append((meta, rows))

@@ -25,11 +25,12 @@ GSI1 = "GSI1"
 GSI2 = "GSI2"
 
 
-def read_experiments(gateway: TableGateway, experiment_ids: list[str], workspace: str) -> dict:
-    """{experiment id: META item} of the ids that exist in ``workspace`` (one BatchGetItem
-    per 100 ids); experiments of other workspaces are invisible, as in the SQL store."""
+def read_experiments(gateway: TableGateway, experiment_ids: list[str]) -> dict:
+    """{experiment id: META item} of the ids that exist (one BatchGetItem per 100 ids);
+    through the store's workspace-scoped gateway, other workspaces' are invisible, as in
+    the SQL store."""
     items = gateway.batch_get([keys.experiment_key(e) for e in dict.fromkeys(experiment_ids)])
-    return {i["experiment_id"]: i for i in items if i.get("workspace") == workspace}
+    return {i["experiment_id"]: i for i in items}
 
 
 def walk(

@@ -33,7 +33,6 @@ _SPILL_PREFIXES = (keys.PARAM_PREFIX, keys.RUN_TAG_PREFIX)
 def result_runs(
     gateway: TableGateway,
     views: list[RunView],
-    workspace: str,
     experiments: dict[str, Item],
     partitions: dict[str, list[Item]],
 ) -> list[Run]:
@@ -46,7 +45,7 @@ def result_runs(
             items = [view.source] if _meta_suffices(view.source) else None
         if items is None:
             items = read_run_partition(gateway, view.run_id)
-        return _to_search_run(gateway, items, workspace, experiments)
+        return _to_search_run(gateway, items, experiments)
 
     if len(views) <= 1:
         runs = [one(v) for v in views]
@@ -69,10 +68,10 @@ def _meta_suffices(meta: Item | None) -> bool:
 
 
 def _to_search_run(
-    gateway: TableGateway, items: list[Item], workspace: str, experiments: dict[str, Item]
+    gateway: TableGateway, items: list[Item], experiments: dict[str, Item]
 ) -> Run | None:
     meta = next((i for i in items if i["SK"] == keys.META), None)
-    if meta is None or meta.get("workspace") != workspace:
+    if meta is None:
         return None  # deleted for good (mlflow gc) since it was listed
     spilled = [i for i in items if i["SK"].startswith(_SPILL_PREFIXES)]
     others = [i for i in items if i["SK"] != keys.META and not i["SK"].startswith(_SPILL_PREFIXES)]

@@ -57,7 +57,7 @@ class WebhookOps:
 
     def _webhook_item(self, webhook_id: str) -> dict:
         item = self.webhooks.get(webhook_id)
-        if item is None or item.get("workspace") != self._get_active_workspace():
+        if item is None:
             raise webhook_not_found(webhook_id)
         return item
 

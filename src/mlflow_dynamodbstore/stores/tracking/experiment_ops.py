@@ -77,7 +77,7 @@ class ExperimentOps:
         # Without a workspace (the seed of experiment 0 at start-up) there may be no request
         # context yet: experiment 0 always lives in the default workspace.
         workspace = workspace or get_request_workspace() or DEFAULT_WORKSPACE_NAME
-        found = WorkspaceRepository(self.gateway).get(workspace)
+        found = WorkspaceRepository(self.gateway.unscoped).get(workspace)
         if found is not None and found.default_artifact_root:
             return append_to_uri_path(found.default_artifact_root, str(experiment_id))
         return append_to_uri_path(
@@ -88,7 +88,7 @@ class ExperimentOps:
         """The experiment's item, if it exists and belongs to the active workspace."""
         experiment_id = experiment_id_or_default(experiment_id)
         try:
-            return self.experiments.get_in_workspace(experiment_id, self._get_active_workspace())
+            return self.experiments.require(experiment_id)
         except ExperimentMissing:
             raise _no_experiment(experiment_id) from None
 
@@ -141,7 +141,7 @@ class ExperimentOps:
         if experiment_id is None:
             return None
         item = self.experiments.get(experiment_id)
-        return to_experiment(item) if item and item.get("workspace") == workspace else None
+        return to_experiment(item) if item else None
 
     def delete_experiment(self, experiment_id) -> None:
         self._move_lifecycle(experiment_id, LifecycleStage.ACTIVE, LifecycleStage.DELETED)

@@ -147,9 +147,7 @@ class LoggedModelOps:
 
     def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
         with self._logged_model_errors(model_id):
-            meta, rows = self.logged_models.get_partition(
-                str(model_id), self._get_active_workspace()
-            )
+            meta, rows = self.logged_models.get_partition(str(model_id))
         if not allow_deleted and not is_active(meta):
             raise _not_found(model_id)
         return to_logged_model(meta, rows)
@@ -189,8 +187,7 @@ class LoggedModelOps:
             for meta in self.logged_models.list_in_experiment(
                 experiment["experiment_id"], LifecycleStage.DELETED
             ):
-                recent = int(meta["last_updated_timestamp_ms"]) > cutoff
-                if meta.get("workspace") == workspace and not recent:
+                if int(meta["last_updated_timestamp_ms"]) <= cutoff:
                     ids.append(meta["model_id"])
         return ids
 
@@ -243,7 +240,6 @@ class LoggedModelOps:
         return search_logged_models(
             self.logged_models,
             self.logged_model_metrics,
-            self._get_active_workspace(),
             experiment_ids,
             filter_string=filter_string,
             datasets=datasets,

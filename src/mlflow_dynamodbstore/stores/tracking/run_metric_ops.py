@@ -98,7 +98,7 @@ class RunMetricOps:
         if self._log_newer_metrics(run_id, points):
             return
         with self._run_errors(run_id):
-            read = self.runs.get_active_meta(run_id, self._get_active_workspace())
+            read = self.runs.get_active_meta(run_id)
             self._commit_run(run_id, read=read, **self._history_change(run_id, points))
 
     # ---- history ---------------------------------------------------------------------
@@ -107,7 +107,7 @@ class RunMetricOps:
         workspace store does); without, the SQL store does not look the run up at all."""
         if self._workspaces_enabled():
             with self._run_errors(run_id):
-                self.runs.get_meta(run_id, self._get_active_workspace())
+                self.runs.get_meta(run_id)
 
     def _history(self, run_id, metric_key, max_results=None, page_token=None):
         try:

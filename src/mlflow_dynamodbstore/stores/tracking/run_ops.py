@@ -105,7 +105,6 @@ class RunOps(RunMetricOps):
     def _commit_run(self, run_id, *, read=None, require_active=True, **change):
         return self.runs.commit(
             run_id,
-            self._get_active_workspace(),
             RunChange(**change),
             require_active=require_active,
             read=read,
@@ -152,7 +151,7 @@ class RunOps(RunMetricOps):
 
     def get_run(self, run_id):
         with self._run_errors(run_id):
-            meta, others = self.runs.get_partition(run_id, self._get_active_workspace())
+            meta, others = self.runs.get_partition(run_id)
         return to_run(meta, self.runs.experiment_of(meta), others)
 
     def update_run_info(self, run_id, run_status, end_time, run_name):
@@ -166,7 +165,7 @@ class RunOps(RunMetricOps):
             info["run_name"] = run_name
             tags[MLFLOW_RUN_NAME] = run_name
         with self._run_errors(run_id):
-            read = self.runs.get_active_meta(run_id, self._get_active_workspace())
+            read = self.runs.get_active_meta(run_id)
             meta = self._commit_run(run_id, read=read, info=info, tags=tags)
         return to_run_info(meta, read[1])
 
@@ -202,7 +201,7 @@ class RunOps(RunMetricOps):
     def _set_tags(self, run_id, tags):
         info, values = _tag_change(tags)
         with self._run_errors(run_id):
-            read = self.runs.get_active_meta(run_id, self._get_active_workspace())
+            read = self.runs.get_active_meta(run_id)
             if values:
                 self._commit_run(run_id, read=read, info=info, tags=values)
 
@@ -245,7 +244,7 @@ class RunOps(RunMetricOps):
             return
         try:
             with self._run_errors(run_id):
-                read = self.runs.get_active_meta(run_id, self._get_active_workspace())
+                read = self.runs.get_active_meta(run_id)
                 # The SQL store logs params first and stops on a conflict before metrics.
                 check_params(read[0], param_values, self.runs.fetch)
                 self._commit_run(
@@ -272,7 +271,7 @@ class RunOps(RunMetricOps):
             )
         model_dict = mlflow_model.get_tags_dict()
         with self._run_errors(run_id):
-            meta, _ = self.runs.get_partition(run_id, self._get_active_workspace())
+            meta, _ = self.runs.get_partition(run_id)
             self.runs.check_active(meta, self.runs.experiment_of(meta))
             previous = meta["tags"].get(MLFLOW_LOGGED_MODELS)
             models = [*json.loads(previous), model_dict] if previous else [model_dict]
@@ -289,7 +288,7 @@ class RunOps(RunMetricOps):
         """Permanently delete a run: its metric histories first, then its partition (so an
         interrupted delete can be run again)."""
         with self._run_errors(run_id):
-            metric_keys = self.runs.metric_keys(run_id, self._get_active_workspace())
+            metric_keys = self.runs.metric_keys(run_id)
         for key in metric_keys:
             self.metric_history.delete_all(run_id, key)
         self.runs.delete_partition(run_id)
@@ -308,7 +307,7 @@ class RunOps(RunMetricOps):
                     INVALID_PARAMETER_VALUE,
                 )
         with self._run_errors(run_id):
-            meta, _ = self.runs.get_active_meta(run_id, self._get_active_workspace())
+            meta, _ = self.runs.get_active_meta(run_id)
         if datasets or models:
             self.runs.mark_io_items(meta)
         if datasets:
@@ -321,14 +320,13 @@ class RunOps(RunMetricOps):
         shows): 1 BatchGetItem (the experiments' workspace) + 1 Query per experiment."""
         summaries = self.run_inputs.dataset_summaries(
             [str(i) for i in _parse_experiment_ids(experiment_ids)],
-            self._get_active_workspace(),
             MAX_DATASET_SUMMARIES_RESULTS,
         )
         return [_dataset_summary(item) for item in summaries]
 
     def log_outputs(self, run_id, models):
         with self._run_errors(run_id):
-            meta, _ = self.runs.get_active_meta(run_id, self._get_active_workspace())
+            meta, _ = self.runs.get_active_meta(run_id)
         if models:
             self.runs.mark_io_items(meta)
         self.run_inputs.log_model_outputs(run_id, models)

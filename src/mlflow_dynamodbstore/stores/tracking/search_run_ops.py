@@ -32,8 +32,7 @@ class SearchRunOps:
         cursor = decode_page_token(order, page_token)
         ids = [str(i) for i in _parse_experiment_ids(experiment_ids)]
 
-        workspace = self._get_active_workspace()
-        experiments = read_experiments(self.gateway, ids, workspace) if ids else {}
+        experiments = read_experiments(self.gateway, ids) if ids else {}
         search = RunSearch(
             gateway=self.gateway,
             experiments=experiments,
@@ -46,7 +45,6 @@ class SearchRunOps:
         runs = result_runs(
             self.gateway,
             views,
-            workspace,
             experiments,
             search.loader.partitions,
         )

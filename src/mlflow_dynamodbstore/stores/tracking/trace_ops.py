@@ -93,12 +93,9 @@ class TraceOps(TraceAssessmentOps):
     # ---- helpers ---------------------------------------------------------------------
     def _trace_item(self, trace_id: str, item: dict | None = None) -> dict | None:
         """The trace's META item if it exists in the active workspace."""
-        item = item if item is not None else self.traces.get(trace_id)
-        if item is None:
-            return None
-        if self._workspaces_enabled() and item.get("workspace") != self._get_active_workspace():
-            return None
-        return item
+        if item is not None:  # read elsewhere: still only visible in its own workspace
+            return item if self.gateway.visible(item) else None
+        return self.traces.get(trace_id)
 
     def _mutate_trace(self, trace_id: str, change, missing: MlflowException | None = None):
         current = self._trace_item(trace_id)
@@ -212,7 +209,7 @@ class TraceOps(TraceAssessmentOps):
             return []
         by_trace = ingest.group_by_trace(spans)
         aggregates = {tid: ingest.aggregate(trace_spans) for tid, trace_spans in by_trace.items()}
-        existing = self.traces.batch_get(by_trace)
+        existing = self.traces.batch_get(by_trace, any_workspace=True)
         for trace_id, item in existing.items():
             if self._trace_item(trace_id, item) is None:
                 raise _not_found(trace_id)  # another workspace's trace
@@ -422,6 +419,8 @@ class TraceOps(TraceAssessmentOps):
                 f"a single request. Provided {len(trace_ids)} traces.",
                 error_code=INVALID_PARAMETER_VALUE,
             )
+        # As the SQL workspace store: with workspaces on, the run must be of this workspace.
+        self._check_run_accessible(run_id)
         for trace_id in dict.fromkeys(trace_ids):
             current = self._trace_item(trace_id)
             if current is None:
@@ -514,9 +513,8 @@ class TraceOps(TraceAssessmentOps):
         ids = [str(_parse_experiment_id(e)) for e in dict.fromkeys(experiment_ids)]
         if not self._workspaces_enabled():
             return ids
-        workspace = self._get_active_workspace()
-        workspaces = self.traces.experiment_workspaces(ids)
-        return [e for e in ids if workspaces.get(e) == workspace]
+        visible = self.traces.experiment_workspaces(ids)  # only this workspace's exist
+        return [e for e in ids if e in visible]
 
 
 def _parse_experiment_ids(experiment_ids: list[Any]) -> list[int]:
