@@ -38,3 +38,20 @@ class TransactionCancelled(GatewayError):
 
 class RetriesExhausted(GatewayError):
     """Unprocessed batch items were still unprocessed after every retry."""
+
+
+class InvalidRequest(GatewayError):
+    """DynamoDB refused the request as invalid (a ValidationException, or a transaction
+    action cancelled with "ValidationError"): a key too long or empty, an expression too
+    big... Retrying cannot help. The message is DynamoDB's, which names limits and
+    attributes but never carries item values."""
+
+    def __init__(self, operation: str, message: str):
+        super().__init__(f"{operation}: {message}")
+        self.operation = operation
+        self.message = message
+
+
+class ItemTooLarge(InvalidRequest):
+    """The write would make an item larger than 400 KB, or the transaction larger than
+    its 4 MB."""
