@@ -12,11 +12,15 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
-from botocore.exceptions import ClientError
 from mlflow.entities import Experiment, ExperimentTag, LifecycleStage
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
-from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
+from mlflow_dynamodbstore.gateway import (
+    ConditionFailed,
+    ItemTooLarge,
+    TableGateway,
+    TransactionCancelled,
+)
 from mlflow_dynamodbstore.schema import keys
 
 DEFAULT_EXPERIMENT_ID = "0"
@@ -315,11 +319,8 @@ class ExperimentRepository:
             )
         except ConditionFailed as exc:
             raise self._why_not_active(experiment_id, workspace, exc.item) from None
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            if error.get("Code") == "ValidationException" and "size" in error.get("Message", ""):
-                raise ExperimentTooLarge(experiment_id) from None
-            raise
+        except ItemTooLarge:
+            raise ExperimentTooLarge(experiment_id) from None
 
     def delete_tag(self, experiment_id: str, workspace: str, key: str) -> None:
         """One UpdateItem: REMOVE of a missing map key is a no-op, and the old value returned

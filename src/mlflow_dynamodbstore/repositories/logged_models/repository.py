@@ -19,10 +19,9 @@ from itertools import islice
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
-from botocore.exceptions import ClientError
 from mlflow.entities import LifecycleStage, LoggedModel, LoggedModelStatus
 
-from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
+from mlflow_dynamodbstore.gateway import ConditionFailed, ItemTooLarge, TableGateway
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.repositories.logged_models.metrics import rows_of, to_metric
 from mlflow_dynamodbstore.schema import keys
@@ -57,11 +56,8 @@ class LoggedModelTooLarge(Exception):
 def _item_size_errors() -> Iterator[None]:
     try:
         yield
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        if error.get("Code") == "ValidationException" and "size" in error.get("Message", ""):
-            raise LoggedModelTooLarge() from None
-        raise
+    except ItemTooLarge:
+        raise LoggedModelTooLarge() from None
 
 
 class LoggedModelRepository:

@@ -14,11 +14,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
-from botocore.exceptions import ClientError
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 
-from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
+from mlflow_dynamodbstore.gateway import ConditionFailed, ItemTooLarge, TableGateway
 from mlflow_dynamodbstore.repositories.traces.codec import finalize
 from mlflow_dynamodbstore.schema import keys
 
@@ -53,11 +52,8 @@ class TraceTooLarge(Exception):
 def _size_checked() -> Iterator[None]:
     try:
         yield
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        if error.get("Code") == "ValidationException" and "size" in error.get("Message", ""):
-            raise TraceTooLarge(error.get("Message")) from None
-        raise
+    except ItemTooLarge as exc:
+        raise TraceTooLarge(exc.message) from None
 
 
 class TraceRepository:
