@@ -27,6 +27,7 @@ from mlflow.entities.model_registry.model_version_stages import (
 )
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
+from mlflow_dynamodbstore.gateway.limits import MAX_PARTITION_KEY_BYTES, TRANSACTION_LIMIT
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.repositories.registry.registered_models import ModelNotFound
 from mlflow_dynamodbstore.schema import keys
@@ -56,8 +57,9 @@ class ConcurrentModification(Exception):
     """META's ``rev`` kept changing under us for every retry."""
 
 
-# GSI2's partition key embeds the run id; DynamoDB caps partition keys at 2048 bytes.
-_MAX_INDEXED_RUN_ID_BYTES = 1024
+# GSI2's partition key embeds the run id: half of DynamoDB's partition key cap for it
+# leaves the rest for the workspace and the prefix.
+_MAX_INDEXED_RUN_ID_BYTES = MAX_PARTITION_KEY_BYTES // 2
 
 
 def indexable_run_id(run_id: str | None) -> bool:
@@ -418,9 +420,9 @@ class ModelVersionRepository:
             # the surplus first; the META write below still decides the outcome.
             head, last = actions[:-1], actions[-1]
             try:
-                while len(head) > 99:
-                    self.gateway.transact_write(head[:100])
-                    head = head[100:]
+                while len(head) > TRANSACTION_LIMIT - 1:
+                    self.gateway.transact_write(head[:TRANSACTION_LIMIT])
+                    head = head[TRANSACTION_LIMIT:]
                 self.gateway.transact_write([*head, last])
                 return new_meta, new_versions
             except TransactionCancelled:

@@ -15,7 +15,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from mlflow.entities import LifecycleStage
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
-from mlflow_dynamodbstore.gateway.table_gateway import TRANSACTION_LIMIT
+from mlflow_dynamodbstore.gateway.limits import TRANSACTION_LIMIT
 from mlflow_dynamodbstore.repositories.experiments import ExperimentRepository
 from mlflow_dynamodbstore.repositories.runs.changes import (
     MetricPoint,
@@ -39,8 +39,8 @@ Item = dict[str, Any]
 _MAX_RUN_ID_LENGTH = 256
 # Optimistic-lock attempts before giving up (8 concurrent writers settle well before).
 _COMMIT_ATTEMPTS = 60
-# Extra items (spills, LATEST items) per transaction, leaving room for META.
-TX_EXTRA_ITEMS = 98
+# Extra items (spills, LATEST items) per transaction: the limit less META and one spare.
+TX_EXTRA_ITEMS = TRANSACTION_LIMIT - 2
 # Runs this process remembers for the metric fast path (dropped whole when full, which
 # costs one read per run afterwards).
 _RUN_CACHE_SIZE = 100_000
