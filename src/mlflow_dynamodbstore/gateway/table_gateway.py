@@ -11,7 +11,6 @@ capacity. Throttling and transient errors are retried by botocore itself (see
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +32,7 @@ from mlflow_dynamodbstore.gateway.limits import (
     BATCH_WRITE_LIMIT,
     TRANSACTION_LIMIT,
 )
+from mlflow_dynamodbstore.gateway.optimistic import full_jitter
 from mlflow_dynamodbstore.gateway.stats import RequestStats
 
 KEY_ATTRIBUTES = ("PK", "SK")
@@ -247,8 +247,7 @@ class TableGateway:
     # ---- batches ---------------------------------------------------------------------
     def backoff(self, attempt: int) -> None:
         """Sleep before retry ``attempt`` (0-based)."""
-        # Full jitter (AWS architecture blog: "Exponential Backoff And Jitter").
-        self._sleep(random.uniform(0, min(self._backoff_cap, self._backoff_base * 2**attempt)))
+        self._sleep(full_jitter(attempt, self._backoff_base, self._backoff_cap))
 
     def batch_get(self, keys: Iterable[Item], *, consistent: bool = False) -> list[Item]:
         """Fetch items by key (duplicates removed), 100 per request, several requests at
