@@ -9,9 +9,16 @@ import pytest
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.awsrequest import AWSResponse
 
-from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
+from mlflow_dynamodbstore.gateway import (
+    ConditionFailed,
+    InvalidRequest,
+    ItemTooLarge,
+    TableGateway,
+    TransactionCancelled,
+)
 from mlflow_dynamodbstore.gateway.client import RETRY_CONFIG
 from mlflow_dynamodbstore.gateway.errors import RetriesExhausted
+from mlflow_dynamodbstore.gateway.limits import MAX_ITEM_BYTES, MAX_SORT_KEY_BYTES
 from mlflow_dynamodbstore.provisioning.direct import create_table_directly
 
 
@@ -106,6 +113,89 @@ def test_transactions_report_which_condition_failed(gateway):
     assert gateway.get_item({"PK": "T", "SK": "0"}) is None  # all or nothing
     with pytest.raises(ValueError):
         gateway.transact_write([gateway.tx_put({"PK": "T", "SK": str(i)}) for i in range(101)])
+
+
+# A value no DynamoDB message may echo back: errors carry the message, never item contents.
+SECRET = "s3cr3t"
+
+
+def _too_big(n: int = MAX_ITEM_BYTES) -> str:
+    return (SECRET * (n // len(SECRET) + 1))[:n]
+
+
+def _no_contents(exc: Exception) -> None:
+    assert SECRET not in str(exc) and len(str(exc)) < 500
+
+
+def test_too_large_put_update_and_batch_raise_item_too_large(gateway):
+    with pytest.raises(ItemTooLarge) as info:
+        gateway.put_item({"PK": "A", "SK": "B", "v": _too_big()})
+    assert info.value.operation == "PutItem"
+    assert "Item size has exceeded the maximum allowed size" in str(info.value)
+    _no_contents(info.value)
+    gateway.put_item({"PK": "A", "SK": "B", "v": _too_big(MAX_ITEM_BYTES // 2)})
+    with pytest.raises(ItemTooLarge) as info:
+        gateway.update_item(
+            {"PK": "A", "SK": "B"},
+            "SET #u_w = :u_w",
+            names={"#u_w": "w"},
+            values={":u_w": _too_big(MAX_ITEM_BYTES // 2 + 1000)},
+            condition=Attr("PK").exists(),
+        )
+    assert "Item size to update has exceeded" in str(info.value)
+    _no_contents(info.value)
+    with pytest.raises(ItemTooLarge):
+        gateway.batch_write([{"PK": "C", "SK": "D", "v": _too_big()}])
+    assert gateway.get_item({"PK": "C", "SK": "D"}) is None
+
+
+def test_too_large_transactions_raise_item_too_large(gateway):
+    gateway.put_item({"PK": "A", "SK": "B", "v": _too_big(MAX_ITEM_BYTES // 2)})
+    # DynamoDB (Local) refuses a too-large Put up front (ValidationException) ...
+    with pytest.raises(ItemTooLarge):
+        gateway.transact_write(
+            [
+                gateway.tx_put({"PK": "T", "SK": "1", "v": _too_big()}),
+                gateway.tx_put({"PK": "T", "SK": "2"}),
+            ]
+        )
+    # ... and cancels a transaction whose Update outgrows the item (reason "ValidationError").
+    with pytest.raises(ItemTooLarge) as info:
+        gateway.transact_write(
+            [
+                gateway.tx_update(
+                    {"PK": "A", "SK": "B"},
+                    "SET #u_w = :u_w",
+                    names={"#u_w": "w"},
+                    values={":u_w": _too_big(MAX_ITEM_BYTES // 2 + 1000)},
+                ),
+                gateway.tx_put({"PK": "T", "SK": "2"}),
+            ]
+        )
+    assert info.value.operation == "TransactWriteItems"
+    _no_contents(info.value)
+    # The whole request is capped too (4 MB).
+    with pytest.raises(ItemTooLarge, match="payload size"):
+        gateway.transact_write(
+            [gateway.tx_put({"PK": "T", "SK": str(i), "v": _too_big(390_000)}) for i in range(12)]
+        )
+    assert gateway.get_item({"PK": "T", "SK": "2"}) is None
+
+
+def test_other_validation_errors_raise_invalid_request(gateway):
+    too_long = {"PK": "A", "SK": _too_big(MAX_SORT_KEY_BYTES + 1)}
+    with pytest.raises(InvalidRequest) as info:
+        gateway.put_item(too_long)
+    assert not isinstance(info.value, ItemTooLarge)
+    assert "range primary key values must be under 1024 bytes" in str(info.value)
+    _no_contents(info.value)
+    with pytest.raises(InvalidRequest) as info:
+        gateway.transact_write([gateway.tx_put({"PK": "T", "SK": "1"}), gateway.tx_put(too_long)])
+    assert not isinstance(info.value, ItemTooLarge)
+    _no_contents(info.value)
+    with pytest.raises(InvalidRequest):
+        gateway.get_item({"PK": "", "SK": "B"})  # empty key values are refused
+    assert gateway.get_item({"PK": "T", "SK": "1"}) is None
 
 
 def test_batch_write_splits_at_25_and_dedupes_keys(gateway):

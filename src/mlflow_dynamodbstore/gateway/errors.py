@@ -38,3 +38,39 @@ class TransactionCancelled(GatewayError):
 
 class RetriesExhausted(GatewayError):
     """Unprocessed batch items were still unprocessed after every retry."""
+
+
+class InvalidRequest(GatewayError):
+    """DynamoDB refused the request as invalid (a ValidationException, or a transaction
+    action cancelled with "ValidationError"): a key too long or empty, an expression too
+    big... Retrying cannot help. The message is DynamoDB's, which names limits and
+    attributes but never carries item values."""
+
+    def __init__(self, operation: str, message: str):
+        super().__init__(f"{operation}: {message}")
+        self.operation = operation
+        self.message = message
+
+
+class ItemTooLarge(InvalidRequest):
+    """The write would make an item larger than 400 KB, or the transaction larger than
+    its 4 MB."""
+
+
+class Conflict(GatewayError):
+    """A write lost a race: what it was conditioned on changed after it was read. ``item``
+    is the current item when the loser already knows it (it then need not be re-read)."""
+
+    def __init__(self, item: dict | None = None, message: str = "lost a concurrent write"):
+        super().__init__(message)
+        self.item = item
+
+
+class Contention(GatewayError):
+    """An optimistic write lost its race on every attempt; nothing was written. Callers
+    turn it into the MLflow error they document (TEMPORARILY_UNAVAILABLE, mostly)."""
+
+    def __init__(self, what: str, attempts: int):
+        super().__init__(f"{what}: lost to concurrent writers {attempts} times")
+        self.what = what
+        self.attempts = attempts

@@ -2,15 +2,15 @@
 
 It marshals with boto3's TypeSerializer/TypeDeserializer, splits batches at DynamoDB's
 limits, retries UnprocessedItems/UnprocessedKeys with capped exponential backoff and full
-jitter, pages queries, maps conditional-check failures to typed errors and counts every
-request with its consumed capacity. Throttling and transient errors are retried by
-botocore itself (see ``client.py``); nothing here repeats that.
+jitter, pages queries, maps conditional-check failures and refused requests (item too
+large, other validation errors) to typed errors and counts every request with its consumed
+capacity. Throttling and transient errors are retried by botocore itself (see
+``client.py``); nothing here repeats that. DynamoDB's limits are in ``limits.py``.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,14 +22,19 @@ from botocore.exceptions import ClientError
 
 from mlflow_dynamodbstore.gateway.errors import (
     ConditionFailed,
+    InvalidRequest,
+    ItemTooLarge,
     RetriesExhausted,
     TransactionCancelled,
 )
+from mlflow_dynamodbstore.gateway.limits import (
+    BATCH_GET_LIMIT,
+    BATCH_WRITE_LIMIT,
+    TRANSACTION_LIMIT,
+)
+from mlflow_dynamodbstore.gateway.optimistic import full_jitter
 from mlflow_dynamodbstore.gateway.stats import RequestStats
 
-BATCH_WRITE_LIMIT = 25
-BATCH_GET_LIMIT = 100
-TRANSACTION_LIMIT = 100
 KEY_ATTRIBUTES = ("PK", "SK")
 # Batch requests of one call sent at once (botocore's pool in client.py holds 50).
 DEFAULT_BATCH_PARALLELISM = 4
@@ -91,16 +96,22 @@ class TableGateway:
             response = method(**kwargs)
         except ClientError as exc:
             self.stats.record(operation, None)
-            code = exc.response.get("Error", {}).get("Code", "")
+            error = exc.response.get("Error", {})
+            code = error.get("Code", "")
             if code == "ConditionalCheckFailedException":
                 raw = exc.response.get("Item")
                 raise ConditionFailed(
                     str(exc), item=self.deserialize(raw) if raw else None
                 ) from None
+            if code == "ValidationException":
+                raise _invalid(operation, error.get("Message", "")) from None
             if code == "TransactionCanceledException":
-                reasons = [
-                    r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])
-                ]
+                cancelled = exc.response.get("CancellationReasons", [])
+                for reason in cancelled:
+                    # An invalid action dooms the transaction whatever the others say.
+                    if reason.get("Code") == "ValidationError":
+                        raise _invalid(operation, reason.get("Message", "")) from None
+                reasons = [r.get("Code", "None") for r in cancelled]
                 raise TransactionCancelled(reasons) from None
             raise
         self.stats.record(operation, response.get("ConsumedCapacity"))
@@ -236,8 +247,7 @@ class TableGateway:
     # ---- batches ---------------------------------------------------------------------
     def backoff(self, attempt: int) -> None:
         """Sleep before retry ``attempt`` (0-based)."""
-        # Full jitter (AWS architecture blog: "Exponential Backoff And Jitter").
-        self._sleep(random.uniform(0, min(self._backoff_cap, self._backoff_base * 2**attempt)))
+        self._sleep(full_jitter(attempt, self._backoff_base, self._backoff_cap))
 
     def batch_get(self, keys: Iterable[Item], *, consistent: bool = False) -> list[Item]:
         """Fetch items by key (duplicates removed), 100 per request, several requests at
@@ -405,6 +415,16 @@ def set_expression(fields: dict[str, Any]) -> tuple[str, dict[str, str], dict[st
     values = {f":u_s{i}": value for i, value in enumerate(fields.values())}
     expression = "SET " + ", ".join(f"#u_s{i} = :u_s{i}" for i in range(len(fields)))
     return expression, names, values
+
+
+def _invalid(operation: str, message: str) -> InvalidRequest:
+    """ItemTooLarge for DynamoDB's item and transaction size errors ("Item size has exceeded
+    the maximum allowed size", "Item size to update has exceeded...", "Transaction payload
+    size cannot exceed 4MB"), InvalidRequest for any other validation error."""
+    lowered = message.lower()
+    if "item size" in lowered or "payload size" in lowered:
+        return ItemTooLarge(operation, message)
+    return InvalidRequest(operation, message)
 
 
 def _key_tuple(item: Item) -> tuple:

@@ -12,20 +12,26 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
-from botocore.exceptions import ClientError
 from mlflow.entities import Experiment, ExperimentTag, LifecycleStage
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
-from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
+from mlflow_dynamodbstore.gateway import (
+    ConditionFailed,
+    ItemTooLarge,
+    TableGateway,
+    TransactionCancelled,
+)
+from mlflow_dynamodbstore.gateway.errors import Conflict, Contention
+from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic
 from mlflow_dynamodbstore.schema import keys
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = Experiment.DEFAULT_EXPERIMENT_NAME
 EXPERIMENT_COUNTER = "EXPERIMENT"
-# Creates that lost the next id to a concurrent create re-read the counter this often.
+# Attempts of a create at the next id: every create in the table races for the one id
+# counter, so with N creators at once the last may lose N - 1 times; 30 rather than the
+# default 20 keeps busy servers (docs/access-patterns.md) clear of TEMPORARILY_UNAVAILABLE.
 _ID_ATTEMPTS = 30
-# How often a rename re-reads the experiment after losing a race on its own META item.
-_RENAME_ATTEMPTS = 10
 LIFECYCLE_STAGES = (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
 # Items per Query when listing lazily; an experiment item is ~0.5 KB, so 1,000 stay < 1 MB.
 _LIST_PAGE_CAP = 1000
@@ -59,7 +65,7 @@ class TagMissing(Exception):
     """delete_tag named a key the experiment does not have."""
 
 
-class _IdTaken(Exception):
+class _IdTaken(Conflict):
     """A concurrent create moved the id counter on first."""
 
 
@@ -82,9 +88,12 @@ class ExperimentRepository:
         the experiment. A taken name cancels the whole transaction, so no id is used up; an
         id taken by a concurrent create re-reads the counter and tries the next one."""
         counter_key = keys.counter_key(EXPERIMENT_COUNTER)
-        for attempt in range(_ID_ATTEMPTS):
+
+        def read(_lost: Lost | None) -> int | None:
             counter = self.gateway.get_item(counter_key)
-            current = None if counter is None else int(counter["value"])
+            return None if counter is None else int(counter["value"])
+
+        def write(current: int | None) -> str:
             experiment_id = str((current or 0) + 1)
             unchanged = Attr("PK").not_exists() if current is None else Attr("value").eq(current)
             claim = self.gateway.tx_update(
@@ -94,20 +103,21 @@ class ExperimentRepository:
                 values={":u_next": int(experiment_id)},
                 condition=unchanged,
             )
-            try:
-                self.create(
-                    experiment_id=experiment_id,
-                    workspace=workspace,
-                    name=name,
-                    artifact_location=artifact_location(experiment_id),
-                    creation_time=creation_time,
-                    tags=tags,
-                    claim=claim,
-                )
-                return experiment_id
-            except _IdTaken:
-                self.gateway.backoff(attempt)
-        raise ExperimentBusy(name)
+            self.create(  # raises _IdTaken (a Conflict) when the counter moved on
+                experiment_id=experiment_id,
+                workspace=workspace,
+                name=name,
+                artifact_location=artifact_location(experiment_id),
+                creation_time=creation_time,
+                tags=tags,
+                claim=claim,
+            )
+            return experiment_id
+
+        try:
+            return optimistic(read, write, what=f"experiment {name}", attempts=_ID_ATTEMPTS)
+        except Contention:
+            raise ExperimentBusy(name) from None
 
     def create(
         self,
@@ -251,11 +261,15 @@ class ExperimentRepository:
         it still names this experiment), put the new one (``attribute_not_exists``) and update
         META (if its name and stage are still what was read). A race on the experiment itself
         re-reads and retries; a taken name raises ExperimentNameTaken."""
-        for _ in range(_RENAME_ATTEMPTS):
+
+        def read(_lost: Lost | None) -> dict[str, Any]:
             item = self.require(experiment_id)
+            if item["lifecycle_stage"] != LifecycleStage.ACTIVE:
+                raise ExperimentNotInStage(item["lifecycle_stage"])
+            return item
+
+        def write(item: dict[str, Any]) -> None:
             stage = item["lifecycle_stage"]
-            if stage != LifecycleStage.ACTIVE:
-                raise ExperimentNotInStage(stage)
             old_name = item["name"]
             meta_condition = Attr("name").eq(old_name) & Attr("lifecycle_stage").eq(stage)
             set_meta = {
@@ -263,17 +277,15 @@ class ExperimentRepository:
                 "values": {":u_name": new_name, ":u_now": now},
             }
             if new_name == old_name:
-                # SQL rewrites the same name and bumps last_update_time; the guard stays.
-                try:
-                    self.gateway.update_item(
-                        keys.experiment_key(experiment_id),
-                        "SET #u_name = :u_name, #u_lut = :u_now",
-                        condition=meta_condition,
-                        **set_meta,
-                    )
-                    return
-                except ConditionFailed:
-                    continue
+                # SQL rewrites the same name and bumps last_update_time; the guard stays. A
+                # failed condition (renamed or deleted meanwhile) is a lost race.
+                self.gateway.update_item(
+                    keys.experiment_key(experiment_id),
+                    "SET #u_name = :u_name, #u_lut = :u_now",
+                    condition=meta_condition,
+                    **set_meta,
+                )
+                return
             actions = [
                 self.gateway.tx_delete(
                     keys.experiment_name_key(workspace, old_name),
@@ -295,14 +307,18 @@ class ExperimentRepository:
             ]
             try:
                 self.gateway.transact_write(actions)
-                return
             except TransactionCancelled as exc:
                 if 1 in exc.failed_conditions():
                     raise ExperimentNameTaken(new_name) from None
                 if not exc.is_condition_failure:
                     raise
                 # The experiment changed under us (renamed/deleted): read it again.
-        raise ExperimentBusy(experiment_id)
+                raise Conflict() from None
+
+        try:
+            optimistic(read, write, what=f"experiment {experiment_id}")
+        except Contention:
+            raise ExperimentBusy(experiment_id) from None
 
     # ---- tags (a map on META) ---------------------------------------------------------
     def set_tag(self, experiment_id: str, workspace: str, key: str, value: str) -> None:
@@ -317,11 +333,8 @@ class ExperimentRepository:
             )
         except ConditionFailed as exc:
             raise self._why_not_active(experiment_id, exc.item) from None
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            if error.get("Code") == "ValidationException" and "size" in error.get("Message", ""):
-                raise ExperimentTooLarge(experiment_id) from None
-            raise
+        except ItemTooLarge:
+            raise ExperimentTooLarge(experiment_id) from None
 
     def delete_tag(self, experiment_id: str, workspace: str, key: str) -> None:
         """One UpdateItem: REMOVE of a missing map key is a no-op, and the old value returned

@@ -15,11 +15,13 @@ from mlflow_dynamodbstore.repositories.registry.model_versions import ModelVersi
 from mlflow_dynamodbstore.repositories.registry.registered_models import RegisteredModelRepository
 from mlflow_dynamodbstore.repositories.registry.webhooks import WebhookRepository
 from mlflow_dynamodbstore.stores.connection import connect
+from mlflow_dynamodbstore.stores.errors import translate_gateway_errors
 from mlflow_dynamodbstore.stores.registry.model_ops import RegisteredModelOps
 from mlflow_dynamodbstore.stores.registry.version_ops import ModelVersionOps
 from mlflow_dynamodbstore.stores.registry.webhook_ops import WebhookOps
 
 
+@translate_gateway_errors
 class DynamoDBRegistryStore(
     WorkspaceAwareMixin, ModelVersionOps, RegisteredModelOps, WebhookOps, AbstractStore
 ):

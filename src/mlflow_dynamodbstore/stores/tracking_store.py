@@ -20,6 +20,7 @@ from mlflow_dynamodbstore.repositories.runs.inputs import RunInputsRepository
 from mlflow_dynamodbstore.repositories.runs.metric_history import MetricHistoryRepository
 from mlflow_dynamodbstore.repositories.runs.repository import RunRepository
 from mlflow_dynamodbstore.stores.connection import connect
+from mlflow_dynamodbstore.stores.errors import translate_gateway_errors
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import ExperimentOps
 from mlflow_dynamodbstore.stores.tracking.logged_model_ops import LoggedModelOps
 from mlflow_dynamodbstore.stores.tracking.run_ops import RunOps
@@ -30,6 +31,7 @@ from mlflow_dynamodbstore.stores.tracking.unsupported import mark_unsupported
 DEFAULT_ARTIFACT_ROOT = "./mlruns"
 
 
+@translate_gateway_errors
 class DynamoDBTrackingStore(
     ExperimentOps,
     LoggedModelOps,

@@ -14,8 +14,10 @@ from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
 from mlflow_dynamodbstore.repositories.workspaces import WorkspaceExists, WorkspaceRepository
 from mlflow_dynamodbstore.stores.connection import connect
+from mlflow_dynamodbstore.stores.errors import translate_gateway_errors
 
 
+@translate_gateway_errors
 class DynamoDBWorkspaceProvider(AbstractStore):
     def __init__(self, workspace_uri: str):
         self.workspace_uri = workspace_uri

@@ -19,10 +19,11 @@ from itertools import islice
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
-from botocore.exceptions import ClientError
 from mlflow.entities import LifecycleStage, LoggedModel, LoggedModelStatus
 
-from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
+from mlflow_dynamodbstore.gateway import ConditionFailed, ItemTooLarge, TableGateway
+from mlflow_dynamodbstore.gateway.errors import Contention
+from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.repositories.logged_models.metrics import rows_of, to_metric
 from mlflow_dynamodbstore.schema import keys
@@ -30,7 +31,6 @@ from mlflow_dynamodbstore.schema import keys
 Item = dict[str, Any]
 # Update expressions are limited to 4 KB: tags and params are written 50 keys at a time.
 _KEYS_PER_UPDATE = 50
-_PARAM_ATTEMPTS = 5
 
 
 class LoggedModelMissing(Exception):
@@ -57,11 +57,8 @@ class LoggedModelTooLarge(Exception):
 def _item_size_errors() -> Iterator[None]:
     try:
         yield
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        if error.get("Code") == "ValidationException" and "size" in error.get("Message", ""):
-            raise LoggedModelTooLarge() from None
-        raise
+    except ItemTooLarge:
+        raise LoggedModelTooLarge() from None
 
 
 class LoggedModelRepository:
@@ -227,8 +224,10 @@ class LoggedModelRepository:
             )
 
     def _add_params_chunk(self, model_id: str, workspace: str, params: dict[str, str]) -> None:
-        for _ in range(_PARAM_ATTEMPTS):
-            meta = self.get_meta(model_id)
+        def read(_lost: Lost | None) -> Item:
+            return self.get_meta(model_id)
+
+        def write(meta: Item) -> None:
             for key in params:
                 if key in (meta.get("params") or {}):
                     raise LoggedModelParamExists(key)
@@ -239,19 +238,21 @@ class LoggedModelRepository:
                 names[f"#u_k{i}"] = key
                 values[f":u_v{i}"] = value
                 sets.append(f"#u_params.#u_k{i} = :u_v{i}")
-            try:
-                with _item_size_errors():
-                    self.gateway.update_item(
-                        keys.logged_model_key(model_id),
-                        f"SET {', '.join(sets)} ADD #u_version :u_one",
-                        names=names,
-                        values=values,
-                        condition=Attr("version").eq(meta["version"]),
-                    )
-                return
-            except ConditionFailed:
-                continue
-        raise LoggedModelParamExists(next(iter(params)))
+            with _item_size_errors():
+                self.gateway.update_item(
+                    keys.logged_model_key(model_id),
+                    f"SET {', '.join(sets)} ADD #u_version :u_one",
+                    names=names,
+                    values=values,
+                    condition=version_of(meta).condition,
+                )
+
+        try:
+            optimistic(read, write, what=f"logged model {model_id}")
+        except Contention:
+            # As before the shared helper: a key that kept being raced for is reported as
+            # taken (the SQL store's primary key violation).
+            raise LoggedModelParamExists(next(iter(params))) from None
 
 
 def is_active(meta: Item) -> bool:

@@ -15,8 +15,6 @@ Deleting a version is a soft delete, as in MLflow's SQL store: the item stays wi
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,14 +25,20 @@ from mlflow.entities.model_registry.model_version_stages import (
 )
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
+from mlflow_dynamodbstore.gateway.errors import Conflict, Contention
+from mlflow_dynamodbstore.gateway.limits import MAX_PARTITION_KEY_BYTES, TRANSACTION_LIMIT
+from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.repositories.registry.registered_models import ModelNotFound
 from mlflow_dynamodbstore.schema import keys
 
 Item = dict[str, Any]
 
-_REV_RETRIES = 25
-# Claims of the next version number before reserving one with an atomic ADD.
+# Writes of a version whose number is already reserved: giving up would leave a gap in the
+# numbers, so these keep trying longer than the default 20.
+_RESERVED_ATTEMPTS = 25
+# Claims of the next version number before reserving one with an atomic ADD (many
+# creators at once: 8 on one model lost every claim in CI with more attempts and no ADD).
 _CLAIM_ATTEMPTS = 3
 
 # What MLflow's SQL store writes over a deleted version's fields.
@@ -56,8 +60,13 @@ class ConcurrentModification(Exception):
     """META's ``rev`` kept changing under us for every retry."""
 
 
-# GSI2's partition key embeds the run id; DynamoDB caps partition keys at 2048 bytes.
-_MAX_INDEXED_RUN_ID_BYTES = 1024
+class _NumberStillOurs(Exception):
+    """A claim failed on another condition while the number was still free."""
+
+
+# GSI2's partition key embeds the run id: half of DynamoDB's partition key cap for it
+# leaves the rest for the workspace and the prefix.
+_MAX_INDEXED_RUN_ID_BYTES = MAX_PARTITION_KEY_BYTES // 2
 
 
 def indexable_run_id(run_id: str | None) -> bool:
@@ -145,26 +154,35 @@ class ModelVersionRepository:
         with an atomic ADD instead, which no other writer can take away. Numbers never
         collide or skip."""
         model_id = meta["model_id"]
-        for attempt in range(_CLAIM_ATTEMPTS):
-            claimed = int(meta.get("next_version", 0))
-            item = self._version_item(meta, claimed + 1, fields)
+        latest = meta  # the newest META read: the claim re-reads it itself when it lost
+
+        def read(_lost: Lost | None) -> Item:
+            return latest
+
+        def claim(read_meta: Item) -> Item:
+            nonlocal latest
+            claimed = int(read_meta.get("next_version", 0))
+            item = self._version_item(read_meta, claimed + 1, fields)
             try:
                 return self._write_version(item, claimed=claimed, with_latest=True)
             except TransactionCancelled as exc:
                 if not exc.is_condition_failure:
-                    _pause(attempt)  # only conflicts with concurrent transactions
-                    continue
+                    raise Conflict() from None  # only concurrent transactions: same number
             fresh = self.gateway.get_item(keys.registered_model_key(model_id))
             if fresh is None:
                 raise ModelNotFound(model_id)
-            meta = fresh
+            latest = fresh
             if int(fresh.get("next_version", 0)) == claimed:
                 # The number was still ours, so another condition failed (a higher version
                 # is the latest of its stage, or a version item outlived the counter): the
                 # reserved path below handles both.
-                break
-            _pause(attempt)
-        return self._create_reserved(meta, fields)
+                raise _NumberStillOurs()
+            raise Conflict(fresh)
+
+        try:
+            return optimistic(read, claim, what=f"model {model_id}", attempts=_CLAIM_ATTEMPTS)
+        except (Contention, _NumberStillOurs):
+            return self._create_reserved(latest, fields)
 
     def _create_reserved(self, meta: Item, fields: Item) -> Item:
         """Reserve the number first (UpdateItem ADD ``next_version``: one request more,
@@ -184,7 +202,9 @@ class ModelVersionRepository:
         assert attrs is not None
         item = self._version_item(meta, int(attrs["next_version"]), fields)
         with_latest = True
-        for attempt in range(_REV_RETRIES):
+
+        def write(_item: Item) -> Item:
+            nonlocal with_latest
             try:
                 return self._write_version(item, claimed=None, with_latest=with_latest)
             except TransactionCancelled as exc:
@@ -194,13 +214,18 @@ class ModelVersionRepository:
                     # A higher version already is the latest of its stage (or the model is
                     # gone: the update without that condition tells).
                     with_latest = False
-                    continue
-                if exc.is_condition_failure:
+                elif exc.is_condition_failure:
                     raise
-                # Only conflicts with concurrent transactions on META: the number is ours,
-                # so keep trying rather than leave a gap.
-            _pause(attempt)
-        raise ConcurrentModification(model_id)
+                # Else only conflicts with concurrent transactions on META: the number is
+                # ours, so keep trying rather than leave a gap.
+                raise Conflict() from None
+
+        try:
+            return optimistic(
+                lambda _lost: item, write, what=f"model {model_id}", attempts=_RESERVED_ATTEMPTS
+            )
+        except Contention:
+            raise ConcurrentModification(model_id) from None
 
     @staticmethod
     def _version_item(meta: Item, version: int, fields: Item) -> Item:
@@ -372,10 +397,15 @@ class ModelVersionRepository:
         now: int,
         drop_aliases_of: int | None = None,
     ) -> tuple[Item, list[Item]]:
-        for attempt in range(_REV_RETRIES):
+
+        def read(_lost: Lost | None) -> tuple[Item, list[Item]]:
             meta, versions = self.read_model(model_id)
             if meta is None:
                 raise ModelNotFound(model_id)
+            return meta, versions
+
+        def write(state: tuple[Item, list[Item]]) -> tuple[Item, list[Item]]:
+            meta, versions = state
             changes = plan(meta, versions)  # raises VersionNotFound
             updated = {int(v["version"]): v for v in versions}
             for v, fields in changes:
@@ -384,13 +414,14 @@ class ModelVersionRepository:
             aliases = {
                 a: v for a, v in (meta.get("aliases") or {}).items() if int(v) != drop_aliases_of
             }
+            rev = version_of(meta, "rev")
             new_meta = {
                 **meta,
                 "latest": latest_by_stage(new_versions),
                 "first": first_by_stage(new_versions),
                 "aliases": aliases,
                 "last_updated_time": now,
-                "rev": int(meta.get("rev", 0)) + 1,
+                "rev": rev.next,
             }
             actions = [self._version_update(v, fields) for v, fields in changes]
             actions.append(
@@ -411,22 +442,26 @@ class ModelVersionRepository:
                         ":u_t": now,
                         ":u_rev": new_meta["rev"],
                     },
-                    condition=Attr("rev").eq(meta.get("rev", 0)),
+                    condition=rev.condition,
                 )
             )
             # More than 100 actions (archiving 100+ versions) cannot be one transaction: write
             # the surplus first; the META write below still decides the outcome.
             head, last = actions[:-1], actions[-1]
             try:
-                while len(head) > 99:
-                    self.gateway.transact_write(head[:100])
-                    head = head[100:]
+                while len(head) > TRANSACTION_LIMIT - 1:
+                    self.gateway.transact_write(head[:TRANSACTION_LIMIT])
+                    head = head[TRANSACTION_LIMIT:]
                 self.gateway.transact_write([*head, last])
-                return new_meta, new_versions
             except TransactionCancelled:
-                pass  # META's rev moved, or a conflicting transaction: re-read and retry
-            _pause(attempt)
-        raise ConcurrentModification(model_id)
+                # META's rev moved, or a conflicting transaction: re-read and retry.
+                raise Conflict() from None
+            return new_meta, new_versions
+
+        try:
+            return optimistic(read, write, what=f"model {model_id}")
+        except Contention:
+            raise ConcurrentModification(model_id) from None
 
     def _version_update(self, item: Item, fields: dict) -> dict:
         expr, names, values = set_expression(fields)
@@ -439,11 +474,6 @@ class ModelVersionRepository:
             values=values,
             condition=Attr("current_stage").eq(item["current_stage"]),
         )
-
-
-def _pause(attempt: int) -> None:
-    # Full jitter, capped: writers racing on one model spread out.
-    time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
 
 
 def _live(versions: list[Item], version: int) -> Item:

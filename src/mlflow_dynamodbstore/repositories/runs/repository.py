@@ -6,7 +6,6 @@ See docs/schema.md ("Runs") for the layout and docs/access-patterns.md for the c
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,7 +14,9 @@ from boto3.dynamodb.conditions import Attr, Key
 from mlflow.entities import LifecycleStage
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
-from mlflow_dynamodbstore.gateway.table_gateway import TRANSACTION_LIMIT
+from mlflow_dynamodbstore.gateway.errors import Conflict, Contention
+from mlflow_dynamodbstore.gateway.limits import TRANSACTION_LIMIT
+from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
 from mlflow_dynamodbstore.repositories.experiments import ExperimentRepository
 from mlflow_dynamodbstore.repositories.runs.changes import (
     MetricPoint,
@@ -37,10 +38,13 @@ from mlflow_dynamodbstore.schema import keys
 Item = dict[str, Any]
 # A run id longer than this cannot be one of ours (and would overflow a key).
 _MAX_RUN_ID_LENGTH = 256
-# Optimistic-lock attempts before giving up (8 concurrent writers settle well before).
+# Optimistic-lock attempts before giving up: every writer of a run (log_batch from many
+# training workers) races for its one META, and a writer can keep losing to the others'
+# next batches; 60 rather than the default 20 keeps test_concurrency_runs.py's 8 writers
+# (and busier real ones) clear of TEMPORARILY_UNAVAILABLE.
 _COMMIT_ATTEMPTS = 60
-# Extra items (spills, LATEST items) per transaction, leaving room for META.
-TX_EXTRA_ITEMS = 98
+# Extra items (spills, LATEST items) per transaction: the limit less META and one spare.
+TX_EXTRA_ITEMS = TRANSACTION_LIMIT - 2
 # Runs this process remembers for the metric fast path (dropped whole when full, which
 # costs one read per run afterwards).
 _RUN_CACHE_SIZE = 100_000
@@ -341,29 +345,40 @@ class RunRepository:
         experiment: Item | None,
         require_active: bool,
     ) -> Item:
-        for attempt in range(_COMMIT_ATTEMPTS):
-            write = plan_change(meta, change, self.fetch)
-            if write is None:
-                self.gateway.batch_write(change.extra_puts)  # nothing else to write with
+        def read(lost: Lost | None) -> Item:
+            if lost is None:
                 return meta
-            written, current = self._try_write(meta, write)
-            if written:
-                self._remember(write.meta)
-                return write.meta
-            self._sleep(random.uniform(0, min(0.25, 0.005 * 2**attempt)))
-            # A failed PutItem returns the item that beat us (the scoped gateway only
-            # returns it in its own workspace): no re-read needed then.
-            meta = current if current is not None else self.get_meta(run_id)
+            # A failed PutItem returns the item that beat us (the scoped gateway only returns
+            # it in its own workspace): no re-read needed then.
+            fresh = lost.item if lost.item is not None else self.get_meta(run_id)
             if require_active:
-                self.check_active(meta, experiment)
-        raise RunContention(run_id)
+                self.check_active(fresh, experiment)
+            return fresh
+
+        def write(read_meta: Item) -> Item:
+            planned = plan_change(read_meta, change, self.fetch)
+            if planned is None:
+                self.gateway.batch_write(change.extra_puts)  # nothing else to write with
+                return read_meta
+            written, current = self._try_write(read_meta, planned)
+            if not written:
+                raise Conflict(current)
+            self._remember(planned.meta)
+            return planned.meta
+
+        try:
+            return optimistic(
+                read, write, what=f"run {run_id}", attempts=_COMMIT_ATTEMPTS, sleep=self._sleep
+            )
+        except Contention:
+            raise RunContention(run_id) from None
 
     def _try_write(self, meta: Item, write: RunWrite) -> tuple[bool, Item | None]:
         """Write the plan if META is still at the version read. (False, current META if
         DynamoDB returned it) when it moved on."""
-        read_version = int(meta["version"])
-        write.meta["version"] = read_version + 1
-        condition = Attr("version").eq(read_version)
+        version = version_of(meta)
+        write.meta["version"] = version.next
+        condition = version.condition
         try:
             if not write.puts and not write.deletes:
                 self.gateway.put_item(write.meta, condition=condition)

@@ -8,21 +8,19 @@ conditional PutItem, retried after a re-read), so concurrent ``log_spans`` / ``s
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
-from botocore.exceptions import ClientError
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 
-from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
+from mlflow_dynamodbstore.gateway import ConditionFailed, ItemTooLarge, TableGateway
+from mlflow_dynamodbstore.gateway.errors import Contention
+from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
 from mlflow_dynamodbstore.repositories.traces.codec import finalize
 from mlflow_dynamodbstore.schema import keys
-
-_MUTATE_ATTEMPTS = 20
 
 Item = dict[str, Any]
 
@@ -53,11 +51,8 @@ class TraceTooLarge(Exception):
 def _size_checked() -> Iterator[None]:
     try:
         yield
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        if error.get("Code") == "ValidationException" and "size" in error.get("Message", ""):
-            raise TraceTooLarge(error.get("Message")) from None
-        raise
+    except ItemTooLarge as exc:
+        raise TraceTooLarge(exc.message) from None
 
 
 class TraceRepository:
@@ -138,10 +133,10 @@ class TraceRepository:
 
     def replace(self, old: Item, new: Item) -> Item:
         """Write ``new`` over ``old`` if nobody changed it since it was read."""
-        version = int(old.get("version", 0))
-        item = finalize({**new, "version": version + 1})
+        version = version_of(old)
+        item = finalize({**new, "version": version.next})
         with _size_checked():
-            self.gateway.put_item(item, condition=Attr("version").eq(version))
+            self.gateway.put_item(item, condition=version.condition)
         return item
 
     def mutate(
@@ -152,23 +147,26 @@ class TraceRepository:
         current: Item | None = None,
     ) -> Item:
         """Apply ``change`` (current item -> new item, or None for no write) with optimistic
-        locking, re-reading and retrying when a concurrent writer wins. TraceMissing if the
+        locking (``optimistic``: re-read and retry when a concurrent writer wins; TraceBusy,
+        a 503, once every attempt lost). TraceMissing if the
         trace does not exist; exceptions from ``change`` propagate. ``current``, if given, is
         a strongly consistent read of the item the caller already has (saves the first
         GetItem)."""
-        for attempt in range(_MUTATE_ATTEMPTS):
-            if current is None or attempt:
-                current = self.get(trace_id)
-            if current is None:
+
+        def read(lost: Lost | None) -> Item:
+            item = current if lost is None and current is not None else self.get(trace_id)
+            if item is None:
                 raise TraceMissing(trace_id)
-            new = change(dict(current))
-            if new is None:
-                return current
-            try:
-                return self.replace(current, new)
-            except ConditionFailed:
-                time.sleep(min(0.2, 0.005 * 2**attempt))
-        raise TraceBusy(trace_id)
+            return item
+
+        def write(item: Item) -> Item:
+            new = change(dict(item))
+            return item if new is None else self.replace(item, new)
+
+        try:
+            return optimistic(read, write, what=f"trace {trace_id}")
+        except Contention:
+            raise TraceBusy(trace_id) from None
 
     def delete(self, trace_ids: Iterable[str]) -> None:
         """Delete whole trace partitions (META, spans, chunks)."""

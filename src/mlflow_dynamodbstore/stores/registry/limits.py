@@ -11,8 +11,11 @@ from __future__ import annotations
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-# Leaves room for the fixed attributes and key names of the item.
+from mlflow_dynamodbstore.gateway.limits import MAX_ITEM_BYTES
+
+# DynamoDB's MAX_ITEM_BYTES less room for the fixed attributes and key names of the item.
 MAX_ITEM_PAYLOAD_BYTES = 350_000
+assert MAX_ITEM_PAYLOAD_BYTES < MAX_ITEM_BYTES
 
 
 def _size(*parts: object) -> int:
