@@ -107,8 +107,13 @@ def run_list_keys(experiment_id: str, start_time: int | None, run_id: str) -> di
     MLflow's default order (start_time DESC, run_id ASC), which is why the id part is
     hex-inverted."""
     return indexes.RUNS_BY_START_TIME.keys(
-        runs_gsi1pk(experiment_id), f"{encode_int(start_time or 0)}{SEP}{invert_hex(run_id)}"
+        runs_gsi1pk(experiment_id), run_list_sk(start_time, run_id)
     )
+
+
+def run_list_sk(start_time: int | None, run_id: str) -> str:
+    """A run's sort key in RUNS_BY_START_TIME (also where a cursor resumes)."""
+    return f"{encode_int(start_time or 0)}{SEP}{invert_hex(run_id)}"
 
 
 def run_list_time_bound(start_time: int) -> str:
