@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr
 from mlflow.entities import Experiment, ExperimentTag, LifecycleStage
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
@@ -23,7 +23,7 @@ from mlflow_dynamodbstore.gateway import (
 )
 from mlflow_dynamodbstore.gateway.errors import Conflict, Contention
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic
-from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema import indexes, keys
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = Experiment.DEFAULT_EXPERIMENT_NAME
@@ -197,7 +197,8 @@ class ExperimentRepository:
         stages = [lifecycle_stage] if lifecycle_stage else list(LIFECYCLE_STAGES)
         for stage in stages:
             yield from self.gateway.query(
-                Key("GSI1PK").eq(keys.experiments_gsi1pk(workspace, stage)), index="GSI1"
+                indexes.EXPERIMENTS_BY_CREATION.pk_eq(keys.experiments_gsi1pk(workspace, stage)),
+                index=indexes.EXPERIMENTS_BY_CREATION.index,
             )
 
     def newest_first(
@@ -212,13 +213,15 @@ class ExperimentRepository:
         experiment_id ASC), lazily: each Query asks for twice as many items as the one
         before (up to 1,000), so a caller that stops early pays for little more than it
         used. ``after`` = (creation_time, experiment_id) of the last item already seen."""
-        condition = Key("GSI1PK").eq(keys.experiments_gsi1pk(workspace, lifecycle_stage))
-        if after is not None:
-            condition &= Key("GSI1SK").lt(keys.experiment_list_sort_key(*after))
+        listing = indexes.EXPERIMENTS_BY_CREATION
+        below = keys.experiment_list_sort_key(*after) if after is not None else None
+        condition = listing.key_condition(
+            keys.experiments_gsi1pk(workspace, lifecycle_stage), below=below
+        )
         limit, start_key = max(1, first_page), None
         while True:
             items, start_key = self.gateway.query_page(
-                condition, index="GSI1", forward=False, limit=limit, start_key=start_key
+                condition, index=listing.index, forward=False, limit=limit, start_key=start_key
             )
             yield from items
             if not start_key:
@@ -243,7 +246,7 @@ class ExperimentRepository:
                     "#u_stage": "lifecycle_stage",
                     "#u_lut": "last_update_time",
                     "#u_when": time_attr,
-                    "#u_pk": "GSI1PK",
+                    "#u_pk": indexes.EXPERIMENTS_BY_CREATION.pk,
                 },
                 values={
                     ":u_stage": to_stage,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr
 from mlflow.entities import Workspace
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
-from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema import indexes, keys
 
 _FIELDS = (
     "description",
@@ -31,7 +31,8 @@ class WorkspaceRepository:
         return to_workspace(item) if item else None
 
     def list(self) -> list[Workspace]:
-        items = self.gateway.query(Key("GSI1PK").eq(keys.WORKSPACES_GSI1PK), index="GSI1")
+        listing = indexes.WORKSPACES_BY_NAME
+        items = self.gateway.query(listing.pk_eq(keys.WORKSPACES_GSI1PK), index=listing.index)
         return [to_workspace(i) for i in items]
 
     def create(self, workspace: Workspace, creation_time: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from mlflow_dynamodbstore.schema import indexes
 from mlflow_dynamodbstore.schema.encoding import (
     decode_float,
     decode_int,
@@ -50,8 +51,8 @@ def workspace_key(workspace: str) -> dict[str, str]:
 
 
 def workspace_list_keys(workspace: str) -> dict[str, str]:
-    """GSI1: every workspace under one key, sorted by name."""
-    return {"GSI1PK": WORKSPACES_GSI1PK, "GSI1SK": workspace}
+    """WORKSPACES_BY_NAME (GSI1): every workspace under one key, sorted by name."""
+    return indexes.WORKSPACES_BY_NAME.keys(WORKSPACES_GSI1PK, workspace)
 
 
 # ---- experiments ---------------------------------------------------------------------
@@ -77,12 +78,12 @@ def experiments_gsi1pk(workspace: str, lifecycle_stage: str) -> str:
 def experiment_list_keys(
     workspace: str, lifecycle_stage: str, experiment_id: str, creation_time: int
 ) -> dict[str, str]:
-    """GSI1: a workspace's experiments of one stage, read backwards in MLflow's default
-    order (creation_time DESC, experiment_id ASC)."""
-    return {
-        "GSI1PK": experiments_gsi1pk(workspace, lifecycle_stage),
-        "GSI1SK": experiment_list_sort_key(creation_time, experiment_id),
-    }
+    """EXPERIMENTS_BY_CREATION (GSI1): a workspace's experiments of one stage, read
+    backwards in MLflow's default order (creation_time DESC, experiment_id ASC)."""
+    return indexes.EXPERIMENTS_BY_CREATION.keys(
+        experiments_gsi1pk(workspace, lifecycle_stage),
+        experiment_list_sort_key(creation_time, experiment_id),
+    )
 
 
 def experiment_list_sort_key(creation_time: int, experiment_id: str) -> str:
@@ -105,12 +106,17 @@ def runs_gsi1pk(experiment_id: str) -> str:
 
 
 def run_list_keys(experiment_id: str, start_time: int | None, run_id: str) -> dict[str, str]:
-    """GSI1: an experiment's runs by start time; read backwards for MLflow's default order
-    (start_time DESC, run_id ASC), which is why the id part is hex-inverted."""
-    return {
-        "GSI1PK": runs_gsi1pk(experiment_id),
-        "GSI1SK": f"{encode_int(start_time or 0)}{SEP}{invert_hex(run_id)}",
-    }
+    """RUNS_BY_START_TIME (GSI1): an experiment's runs by start time; read backwards for
+    MLflow's default order (start_time DESC, run_id ASC), which is why the id part is
+    hex-inverted."""
+    return indexes.RUNS_BY_START_TIME.keys(
+        runs_gsi1pk(experiment_id), run_list_sk(start_time, run_id)
+    )
+
+
+def run_list_sk(start_time: int | None, run_id: str) -> str:
+    """A run's sort key in RUNS_BY_START_TIME (also where a cursor resumes)."""
+    return f"{encode_int(start_time or 0)}{SEP}{invert_hex(run_id)}"
 
 
 def run_list_time_bound(start_time: int) -> str:
@@ -155,22 +161,21 @@ def metric_latest_key(run_id: str, key: str) -> dict[str, str]:
 
 
 def metric_rank_keys(experiment_id: str, key: str, value: float, run_id: str) -> dict[str, str]:
-    """GSI2 on latest-metric items: an experiment's runs ranked by one metric's value
-    (NaN sorts after +inf)."""
-    return {
-        "GSI2PK": f"{experiment_pk(experiment_id)}{SEP}M{SEP}{key}",
-        "GSI2SK": f"{encode_float(value)}{SEP}{run_id}",
-    }
+    """RUNS_BY_METRIC (GSI2) on latest-metric items: an experiment's runs ranked by one
+    metric's value (NaN sorts after +inf)."""
+    return indexes.RUNS_BY_METRIC.keys(
+        f"{experiment_pk(experiment_id)}{SEP}M{SEP}{key}", f"{encode_float(value)}{SEP}{run_id}"
+    )
 
 
 def metric_rank_pk(experiment_id: str, key: str) -> str:
     """GSI2PK of one experiment's ranking of runs by one metric (see metric_rank_keys)."""
-    return metric_rank_keys(experiment_id, key, 0.0, "")["GSI2PK"]
+    return metric_rank_keys(experiment_id, key, 0.0, "")[indexes.RUNS_BY_METRIC.pk]
 
 
 def metric_rank_value_prefix(value: float) -> str:
     """The GSI2SK prefix of the ranks whose value is ``value`` (for NaN: of every NaN)."""
-    return metric_rank_keys("", "", value, "")["GSI2SK"]
+    return indexes.RUNS_BY_METRIC.sort_key(metric_rank_keys("", "", value, ""))
 
 
 def metric_history_sk(timestamp: int, step: int, value: float) -> str:
@@ -252,8 +257,8 @@ def registered_models_gsi1pk(workspace: str) -> str:
 
 
 def registered_model_list_keys(workspace: str, name: str) -> dict[str, str]:
-    """GSI1: a workspace's registered models, by name."""
-    return {"GSI1PK": registered_models_gsi1pk(workspace), "GSI1SK": name}
+    """REGISTERED_MODELS_BY_NAME (GSI1): a workspace's registered models, by name."""
+    return indexes.REGISTERED_MODELS_BY_NAME.keys(registered_models_gsi1pk(workspace), name)
 
 
 MODEL_VERSION_PREFIX = f"V{SEP}"
@@ -272,11 +277,11 @@ def model_versions_gsi1pk(workspace: str) -> str:
 
 
 def model_version_list_keys(workspace: str, model_id: str, version: int) -> dict[str, str]:
-    """GSI1: every version of a workspace (for searches not narrowed to a model or run)."""
-    return {
-        "GSI1PK": model_versions_gsi1pk(workspace),
-        "GSI1SK": f"{model_id}{SEP}{encode_int(version)}",
-    }
+    """MODEL_VERSIONS_BY_WORKSPACE (GSI1): every version of a workspace (for searches not
+    narrowed to a model or run)."""
+    return indexes.MODEL_VERSIONS_BY_WORKSPACE.keys(
+        model_versions_gsi1pk(workspace), f"{model_id}{SEP}{encode_int(version)}"
+    )
 
 
 def model_versions_by_run_gsi2pk(workspace: str, run_id: str) -> str:
@@ -284,11 +289,11 @@ def model_versions_by_run_gsi2pk(workspace: str, run_id: str) -> str:
 
 
 def model_version_run_keys(workspace: str, run_id: str, model_id: str, version: int) -> dict:
-    """GSI2: the versions registered from one run (``run_id = '...'`` searches)."""
-    return {
-        "GSI2PK": model_versions_by_run_gsi2pk(workspace, run_id),
-        "GSI2SK": f"{model_id}{SEP}{encode_int(version)}",
-    }
+    """MODEL_VERSIONS_BY_RUN (GSI2): the versions registered from one run
+    (``run_id = '...'`` searches)."""
+    return indexes.MODEL_VERSIONS_BY_RUN.keys(
+        model_versions_by_run_gsi2pk(workspace, run_id), f"{model_id}{SEP}{encode_int(version)}"
+    )
 
 
 def webhook_key(webhook_id: str) -> dict[str, str]:
@@ -300,11 +305,11 @@ def webhooks_gsi1pk(workspace: str) -> str:
 
 
 def webhook_list_keys(workspace: str, creation_time: int, webhook_id: str) -> dict[str, str]:
-    """GSI1: a workspace's live webhooks by creation time (read backwards: newest first)."""
-    return {
-        "GSI1PK": webhooks_gsi1pk(workspace),
-        "GSI1SK": f"{encode_int(creation_time)}{SEP}{webhook_id}",
-    }
+    """WEBHOOKS_BY_CREATION (GSI1): a workspace's live webhooks by creation time (read
+    backwards: newest first)."""
+    return indexes.WEBHOOKS_BY_CREATION.keys(
+        webhooks_gsi1pk(workspace), f"{encode_int(creation_time)}{SEP}{webhook_id}"
+    )
 
 
 def webhook_secret_key_key() -> dict[str, str]:
@@ -346,11 +351,10 @@ def trace_list_sk_bound(timestamp_ms: int) -> str:
 
 
 def trace_list_keys(experiment_id: str, timestamp_ms: int, trace_id: str) -> dict[str, str]:
-    """GSI3: an experiment's traces, newest first."""
-    return {
-        "GSI3PK": traces_gsi3pk(experiment_id),
-        "GSI3SK": trace_list_sk(timestamp_ms, trace_id),
-    }
+    """TRACES_BY_TIMESTAMP (GSI3): an experiment's traces, newest first."""
+    return indexes.TRACES_BY_TIMESTAMP.keys(
+        traces_gsi3pk(experiment_id), trace_list_sk(timestamp_ms, trace_id)
+    )
 
 
 def span_key(trace_id: str, span_id: str) -> dict[str, str]:
@@ -393,13 +397,13 @@ def logged_model_list_prefix(lifecycle_stage: str) -> str:
 def logged_model_list_keys(
     experiment_id: str, lifecycle_stage: str, creation_timestamp: int, model_id: str
 ) -> dict[str, str]:
-    """GSI4: an experiment's models by lifecycle stage, then newest first and model id
-    ascending (MLflow's default order) when read forwards."""
-    return {
-        "GSI4PK": logged_models_gsi4pk(experiment_id),
-        "GSI4SK": f"{logged_model_list_prefix(lifecycle_stage)}"
+    """LOGGED_MODELS_BY_EXPERIMENT (GSI4): an experiment's models by lifecycle stage, then
+    newest first and model id ascending (MLflow's default order) when read forwards."""
+    return indexes.LOGGED_MODELS_BY_EXPERIMENT.keys(
+        logged_models_gsi4pk(experiment_id),
+        f"{logged_model_list_prefix(lifecycle_stage)}"
         f"{encode_int(-int(creation_timestamp))}{SEP}{model_id}",
-    }
+    )
 
 
 def logged_model_metric_key(

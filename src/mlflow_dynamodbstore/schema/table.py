@@ -1,7 +1,8 @@
 """The one table definition, used by both CloudFormation and direct CreateTable.
 
 Key attributes are generic (``PK``/``SK``, ``GSInPK``/``GSInSK``, ``LSInSK``) so item
-families can overload them; docs/schema.md says which family uses which index for what.
+families can overload them; schema/indexes.py names the access patterns over these indexes,
+and docs/schema.md says which family uses which index for what and which are reserved.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from mlflow_dynamodbstore.gateway.errors import Contention
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.repositories.logged_models.metrics import rows_of, to_metric
-from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema import indexes, keys
 
 Item = dict[str, Any]
 # Update expressions are limited to 4 KB: tags and params are written 50 keys at a time.
@@ -111,10 +111,13 @@ class LoggedModelRepository:
     ) -> Iterator[Item]:
         """META items of an experiment's models in one lifecycle stage, via GSI4 (newest
         first, then model id), lazily; ``limit`` caps the items per Query page and in all."""
+        listing = indexes.LOGGED_MODELS_BY_EXPERIMENT
         items = self.gateway.query(
-            Key("GSI4PK").eq(keys.logged_models_gsi4pk(experiment_id))
-            & Key("GSI4SK").begins_with(keys.logged_model_list_prefix(lifecycle_stage)),
-            index="GSI4",
+            listing.key_condition(
+                keys.logged_models_gsi4pk(experiment_id),
+                prefix=keys.logged_model_list_prefix(lifecycle_stage),
+            ),
+            index=listing.index,
             limit=limit,
         )
         return islice(items, limit) if limit else items
@@ -159,6 +162,7 @@ class LoggedModelRepository:
     def set_lifecycle(self, model_id: str, workspace: str, stage: str, now: int) -> None:
         """Move the model to ``stage``; its GSI4 sort key moves to that stage's prefix."""
         meta = self.get_meta(model_id)
+        listing = indexes.LOGGED_MODELS_BY_EXPERIMENT
         list_keys = keys.logged_model_list_keys(
             meta["experiment_id"], stage, int(meta["creation_timestamp_ms"]), model_id
         )
@@ -168,7 +172,7 @@ class LoggedModelRepository:
             {
                 "lifecycle_stage": stage,
                 "last_updated_timestamp_ms": now,
-                "GSI4SK": list_keys["GSI4SK"],
+                listing.sk: listing.sort_key(list_keys),
             },
         )
 

@@ -30,7 +30,7 @@ from mlflow_dynamodbstore.gateway.limits import MAX_PARTITION_KEY_BYTES, TRANSAC
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.repositories.registry.registered_models import ModelNotFound
-from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema import indexes, keys
 
 Item = dict[str, Any]
 
@@ -133,14 +133,16 @@ class ModelVersionRepository:
 
     def list_in_workspace(self, workspace: str) -> Iterator[Item]:
         """Every version item of a workspace (GSI1)."""
+        listing = indexes.MODEL_VERSIONS_BY_WORKSPACE
         return self.gateway.query(
-            Key("GSI1PK").eq(keys.model_versions_gsi1pk(workspace)), index="GSI1"
+            listing.pk_eq(keys.model_versions_gsi1pk(workspace)), index=listing.index
         )
 
     def list_by_run(self, workspace: str, run_id: str) -> Iterator[Item]:
         """The live versions registered from one run (GSI2)."""
+        by_run = indexes.MODEL_VERSIONS_BY_RUN
         return self.gateway.query(
-            Key("GSI2PK").eq(keys.model_versions_by_run_gsi2pk(workspace, run_id)), index="GSI2"
+            by_run.pk_eq(keys.model_versions_by_run_gsi2pk(workspace, run_id)), index=by_run.index
         )
 
     # ---- create ----------------------------------------------------------------------
@@ -466,7 +468,8 @@ class ModelVersionRepository:
     def _version_update(self, item: Item, fields: dict) -> dict:
         expr, names, values = set_expression(fields)
         if fields.get("current_stage") == STAGE_DELETED_INTERNAL or "run_id" in fields:
-            expr += " REMOVE GSI2PK, GSI2SK"  # a deleted version no longer belongs to its run
+            # a deleted version no longer belongs to its run
+            expr += f" {indexes.MODEL_VERSIONS_BY_RUN.remove_clause}"
         return self.gateway.tx_update(
             {"PK": item["PK"], "SK": item["SK"]},
             expr,

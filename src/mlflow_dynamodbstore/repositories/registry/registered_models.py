@@ -29,7 +29,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
-from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema import indexes, keys
 
 Item = dict[str, Any]
 
@@ -89,8 +89,9 @@ class RegisteredModelRepository:
 
     def list_in_workspace(self, workspace: str) -> Iterator[Item]:
         """Every registered model META item of a workspace, by name (GSI1)."""
+        listing = indexes.REGISTERED_MODELS_BY_NAME
         return self.gateway.query(
-            Key("GSI1PK").eq(keys.registered_models_gsi1pk(workspace)), index="GSI1"
+            listing.pk_eq(keys.registered_models_gsi1pk(workspace)), index=listing.index
         )
 
     # ---- writes ----------------------------------------------------------------------
@@ -191,11 +192,15 @@ class RegisteredModelRepository:
                 "SET #u_n = :u_n, #u_sk = :u_sk, #u_t = :u_t, #u_r = :u_t",
                 names={
                     "#u_n": "name",
-                    "#u_sk": "GSI1SK",
+                    "#u_sk": indexes.REGISTERED_MODELS_BY_NAME.sk,
                     "#u_t": "last_updated_time",
                     "#u_r": "renamed_time",
                 },
-                values={":u_n": new_name, ":u_sk": list_keys["GSI1SK"], ":u_t": time},
+                values={
+                    ":u_n": new_name,
+                    ":u_sk": indexes.REGISTERED_MODELS_BY_NAME.sort_key(list_keys),
+                    ":u_t": time,
+                },
                 condition=Attr("name").eq(old_name),
             ),
         ]

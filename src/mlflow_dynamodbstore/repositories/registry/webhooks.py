@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr
 from cryptography.fernet import Fernet
 from mlflow.entities.webhook import (
     Webhook,
@@ -29,7 +29,7 @@ from mlflow.environment_variables import MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
-from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema import indexes, keys
 
 Item = dict[str, Any]
 
@@ -86,8 +86,9 @@ class WebhookRepository:
 
     def list_in_workspace(self, workspace: str) -> Iterator[Item]:
         """Live webhooks of a workspace, newest first."""
+        listing = indexes.WEBHOOKS_BY_CREATION
         return self.gateway.query(
-            Key("GSI1PK").eq(keys.webhooks_gsi1pk(workspace)), index="GSI1", forward=False
+            listing.pk_eq(keys.webhooks_gsi1pk(workspace)), index=listing.index, forward=False
         )
 
     # ---- writes ----------------------------------------------------------------------
@@ -126,7 +127,7 @@ class WebhookRepository:
         try:
             self.gateway.update_item(
                 keys.webhook_key(webhook_id),
-                "SET #u_d = :u_t, #u_u = :u_t REMOVE GSI1PK, GSI1SK",
+                f"SET #u_d = :u_t, #u_u = :u_t {indexes.WEBHOOKS_BY_CREATION.remove_clause}",
                 names={"#u_d": "deleted_timestamp", "#u_u": "last_updated_timestamp"},
                 values={":u_t": now},
                 condition=Attr("PK").exists() & Attr("deleted_timestamp").not_exists(),

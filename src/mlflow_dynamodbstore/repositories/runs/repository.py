@@ -33,7 +33,7 @@ from mlflow_dynamodbstore.repositories.runs.items import (
     latest_item,
 )
 from mlflow_dynamodbstore.repositories.runs.metric_update import MAX_KEYS, newer_metrics_update
-from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema import indexes, keys
 
 Item = dict[str, Any]
 # A run id longer than this cannot be one of ours (and would overflow a key).
@@ -237,8 +237,10 @@ class RunRepository:
         found = []
         for experiment in self.experiments.list_in_workspace(workspace):
             runs = self.gateway.query(
-                Key("GSI1PK").eq(keys.runs_gsi1pk(str(experiment["experiment_id"]))),
-                index="GSI1",
+                indexes.RUNS_BY_START_TIME.pk_eq(
+                    keys.runs_gsi1pk(str(experiment["experiment_id"]))
+                ),
+                index=indexes.RUNS_BY_START_TIME.index,
             )
             for run in runs:
                 stage, deleted_time = effective_run_lifecycle(run, experiment)

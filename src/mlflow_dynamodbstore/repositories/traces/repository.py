@@ -20,7 +20,7 @@ from mlflow_dynamodbstore.gateway import ConditionFailed, ItemTooLarge, TableGat
 from mlflow_dynamodbstore.gateway.errors import Contention
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
 from mlflow_dynamodbstore.repositories.traces.codec import finalize
-from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema import indexes, keys
 
 Item = dict[str, Any]
 
@@ -107,17 +107,12 @@ class TraceRepository:
             # The smallest string above ``after``: resume strictly after it.
             after_low = after + "\x00"
             low = after_low if low is None or after_low > low else low
-        condition = Key("GSI3PK").eq(keys.traces_gsi3pk(experiment_id))
-        if low is not None and high is not None:
-            if low > high:
-                return iter(())
-            condition &= Key("GSI3SK").between(low, high)
-        elif low is not None:
-            condition &= Key("GSI3SK").gte(low)
-        elif high is not None:
-            condition &= Key("GSI3SK").lte(high)
+        if low is not None and high is not None and low > high:
+            return iter(())
+        listing = indexes.TRACES_BY_TIMESTAMP
+        condition = listing.key_condition(keys.traces_gsi3pk(experiment_id), lower=low, upper=high)
         return self.gateway.query(
-            condition, index="GSI3", limit=page_size, forward=not oldest_first
+            condition, index=listing.index, limit=page_size, forward=not oldest_first
         )
 
     # ---- writes ------------------------------------------------------------------------

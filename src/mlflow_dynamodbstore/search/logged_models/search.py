@@ -33,6 +33,7 @@ from mlflow_dynamodbstore.repositories.logged_models.repository import (
     LoggedModelRepository,
     to_logged_model,
 )
+from mlflow_dynamodbstore.schema import indexes
 from mlflow_dynamodbstore.search.logged_models.match import (
     check_comparisons,
     check_order_by,
@@ -104,7 +105,8 @@ def search_logged_models(
         models.list_in_experiment(experiment_id, LifecycleStage.ACTIVE, limit=limit)
         for experiment_id in parsed_ids
     ]
-    metas = heapq.merge(*streams, key=lambda m: m["GSI4SK"]) if listing_order else chain(*streams)
+    by_listing = indexes.LOGGED_MODELS_BY_EXPERIMENT.sort_key
+    metas = heapq.merge(*streams, key=by_listing) if listing_order else chain(*streams)
     candidates: list[tuple[Item, list[Item] | None]] = []
     for meta in metas:
         rows = metrics.rows(meta) if load_all else None

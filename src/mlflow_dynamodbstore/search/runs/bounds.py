@@ -64,23 +64,19 @@ def start_time_filter_range(run_filter: RunFilter) -> KeyRange:
     )
 
 
-def start_time_cursor_range(
-    experiment_id: str, order: RunOrder, cursor_raw: list | None, ascending: bool
-) -> KeyRange:
+def start_time_cursor_range(order: RunOrder, cursor_raw: list | None, ascending: bool) -> KeyRange:
     """GSI1 range where a start-time walk resumes: the cursor's start time, inclusive (runs
     tying with the cursor are re-read and re-sorted; the cursor run itself is skipped)."""
     if cursor_raw is None:
         return EVERYTHING
     if not order.clauses:  # default order: raw is [start_time, run_id]
         start_time, run_id = cursor_raw
-        return KeyRange(upper=keys.run_list_keys(experiment_id, start_time, run_id)["GSI1SK"])
+        return KeyRange(upper=keys.run_list_sk(start_time, run_id))
     flag, start_time = cursor_raw[0]
     if flag != PRESENT:
         return EVERYTHING
     if order.is_default:  # ["start_time DESC"]: the index order is exact, resume at the run
-        return KeyRange(
-            upper=keys.run_list_keys(experiment_id, start_time, cursor_raw[-1])["GSI1SK"]
-        )
+        return KeyRange(upper=keys.run_list_sk(start_time, cursor_raw[-1]))
     return _time_range(start_time, None) if ascending else _time_range(None, start_time)
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlflow_dynamodbstore.gateway import TableGateway
-from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema import indexes, keys
 from mlflow_dynamodbstore.search.runs.bounds import (
     EVERYTHING,
     KeyRange,
@@ -43,8 +43,6 @@ from mlflow_dynamodbstore.search.runs.page import (
     take_page,
 )
 from mlflow_dynamodbstore.search.runs.reads import (
-    GSI1,
-    GSI2,
     metric_rank_condition,
     metric_rank_prefix_condition,
     read_dataset_summaries,
@@ -171,7 +169,7 @@ class RunSearch:
             self._gsi1_stream(
                 exp,
                 ascending,
-                start_time_cursor_range(exp, self.order, cursor_raw, ascending),
+                start_time_cursor_range(self.order, cursor_raw, ascending),
                 merge_key,
             )
             for exp in self.experiments
@@ -188,7 +186,13 @@ class RunSearch:
             return
         condition = run_list_condition(experiment_id, lower=key_range.lower, upper=key_range.upper)
         limit = None if whole else self.first_limit
-        for page in walk(self.gateway, condition, index=GSI1, forward=ascending, first_limit=limit):
+        for page in walk(
+            self.gateway,
+            condition,
+            index=indexes.RUNS_BY_START_TIME.index,
+            forward=ascending,
+            first_limit=limit,
+        ):
             for view in self.loader.load(page):
                 yield merge_key(view), view.start_time, view
 
@@ -222,7 +226,11 @@ class RunSearch:
             experiment_id, key, lower=key_range.lower, upper=key_range.upper
         )
         for page in walk(
-            self.gateway, condition, index=GSI2, forward=ascending, first_limit=self.first_limit
+            self.gateway,
+            condition,
+            index=indexes.RUNS_BY_METRIC.index,
+            forward=ascending,
+            first_limit=self.first_limit,
         ):
             metas = read_metas(self.gateway, [rank["run_id"] for rank in page])
             views = {v.run_id: v for v in self.loader.load(list(metas.values()))}
@@ -246,7 +254,7 @@ class RunSearch:
             for page in walk(
                 self.gateway,
                 metric_rank_prefix_condition(exp, key, prefix),
-                index=GSI2,
+                index=indexes.RUNS_BY_METRIC.index,
                 forward=True,
                 first_limit=None,
             )
@@ -274,7 +282,7 @@ class RunSearch:
             if cursor_raw is None:
                 return EVERYTHING
             start_time, run_id = cursor_raw[1], cursor_raw[2]
-            return KeyRange(upper=keys.run_list_keys(exp, start_time, run_id)["GSI1SK"])
+            return KeyRange(upper=keys.run_list_sk(start_time, run_id))
 
         streams = [
             _without_metric(self._gsi1_stream(exp, False, resume(exp), self.order.key), key)

@@ -16,13 +16,11 @@ from typing import Any
 from boto3.dynamodb.conditions import ConditionBase, Key
 
 from mlflow_dynamodbstore.gateway import TableGateway
-from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema import indexes, keys
 
 Item = dict[str, Any]
 
 MAX_PAGE_LIMIT = 1000  # items per Query once a walk has grown (1 MB caps it anyway)
-GSI1 = "GSI1"
-GSI2 = "GSI2"
 
 
 def read_experiments(gateway: TableGateway, experiment_ids: list[str]) -> dict:
@@ -59,33 +57,26 @@ def walk(
 def run_list_condition(
     experiment_id: str, *, lower: str | None = None, upper: str | None = None
 ) -> ConditionBase:
-    """GSI1 condition on an experiment's runs, ``lower <= GSI1SK <= upper`` (either may be
-    None; bounds come from search/runs_bounds)."""
-    return _ranged(Key("GSI1PK").eq(keys.runs_gsi1pk(experiment_id)), "GSI1SK", lower, upper)
+    """RUNS_BY_START_TIME condition on an experiment's runs, ``lower <= sort key <= upper``
+    (either may be None; bounds come from search/runs/bounds.py)."""
+    return indexes.RUNS_BY_START_TIME.key_condition(
+        keys.runs_gsi1pk(experiment_id), lower=lower, upper=upper
+    )
 
 
 def metric_rank_condition(
     experiment_id: str, key: str, *, lower: str | None = None, upper: str | None = None
 ) -> ConditionBase:
-    """GSI2 condition on an experiment's ranking by one metric: ``lower <= GSI2SK <= upper``
-    (either may be None)."""
-    pk = Key("GSI2PK").eq(keys.metric_rank_pk(experiment_id, key))
-    return _ranged(pk, "GSI2SK", lower, upper)
-
-
-def _ranged(condition: ConditionBase, sk: str, lower: str | None, upper: str | None):
-    if lower is not None and upper is not None:
-        return condition & Key(sk).between(lower, upper)
-    if lower is not None:
-        return condition & Key(sk).gte(lower)
-    if upper is not None:
-        return condition & Key(sk).lte(upper)
-    return condition
+    """RUNS_BY_METRIC condition on an experiment's ranking by one metric:
+    ``lower <= sort key <= upper`` (either may be None)."""
+    return indexes.RUNS_BY_METRIC.key_condition(
+        keys.metric_rank_pk(experiment_id, key), lower=lower, upper=upper
+    )
 
 
 def metric_rank_prefix_condition(experiment_id: str, key: str, prefix: str) -> ConditionBase:
-    return Key("GSI2PK").eq(keys.metric_rank_pk(experiment_id, key)) & Key("GSI2SK").begins_with(
-        prefix
+    return indexes.RUNS_BY_METRIC.key_condition(
+        keys.metric_rank_pk(experiment_id, key), prefix=prefix
     )
 
 

@@ -33,6 +33,7 @@ from mlflow.utils.search_utils import SearchTraceUtils
 from mlflow_dynamodbstore.repositories.traces.codec import decode_analytics
 from mlflow_dynamodbstore.repositories.traces.repository import TraceRepository
 from mlflow_dynamodbstore.repositories.traces.spans import SpanRepository
+from mlflow_dynamodbstore.schema import indexes
 from mlflow_dynamodbstore.search.traces.filter import TraceFilter, parse_trace_filter
 
 Item = dict[str, Any]
@@ -178,7 +179,8 @@ class TraceSearch:
     ) -> tuple[list[Item], str | None]:
         page = max_results if parsed.empty else None
         merged = heapq.merge(
-            *self._streams(experiment_ids, parsed, after, page), key=lambda i: i["GSI3SK"]
+            *self._streams(experiment_ids, parsed, after, page),
+            key=indexes.TRACES_BY_TIMESTAMP.sort_key,
         )
         found: list[Item] = []
         for item in merged:
@@ -186,7 +188,9 @@ class TraceSearch:
                 found.append(item)
                 if len(found) == max_results:
                     break
-        token = _encode_token({"after": found[-1]["GSI3SK"]}) if len(found) == max_results else None
+        token = None
+        if len(found) == max_results:
+            token = _encode_token({"after": indexes.TRACES_BY_TIMESTAMP.sort_key(found[-1])})
         return found, token
 
     def _search_sorted(

@@ -1,0 +1,131 @@
+"""Access patterns: which secondary index serves which listing, under which key attributes.
+
+Callers outside ``schema/`` name the access pattern (``indexes.RUNS_BY_START_TIME``), never an
+index or an index key attribute: the pattern knows its index, its partition and sort key
+attributes, and builds key conditions, index keys and ``REMOVE`` clauses from them. Key
+*values* are still built by ``schema/keys.py`` (which places items in an index through
+``AccessPattern.keys``), so key builders and readers agree on the attribute names.
+
+The physical indexes (GSI1..GSI5, LSI1..LSI5) are declared once, in ``schema/table.py``;
+several patterns share ("overload") one index through distinct partition key values.
+docs/schema.md lists which family uses which index and which indexes are reserved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from boto3.dynamodb.conditions import ConditionBase, Key
+
+from mlflow_dynamodbstore.schema import table
+
+
+@dataclass(frozen=True)
+class AccessPattern:
+    """One listing read through a secondary index: its index and key attributes."""
+
+    name: str  # what the pattern lists, for reprs and docs
+    index: str
+    pk: str
+    sk: str
+
+    @classmethod
+    def on_gsi(cls, n: int, name: str) -> AccessPattern:
+        """A pattern over the table's global index ``n`` (declared in schema/table.py)."""
+        if not 1 <= n <= table.GSI_COUNT:
+            raise ValueError(f"the table declares GSI1..GSI{table.GSI_COUNT}, not {n}")
+        return cls(name, table.gsi_name(n), table.gsi_pk(n), table.gsi_sk(n))
+
+    @property
+    def key_attributes(self) -> tuple[str, str]:
+        return (self.pk, self.sk)
+
+    @property
+    def remove_clause(self) -> str:
+        """``REMOVE <pk>, <sk>``: an update clause that takes the item out of the index."""
+        return f"REMOVE {self.pk}, {self.sk}"
+
+    def keys(self, pk_value: str, sk_value: str) -> dict[str, str]:
+        """The attributes that place an item in this index."""
+        return {self.pk: pk_value, self.sk: sk_value}
+
+    def sort_key(self, item: dict[str, Any]) -> str:
+        """The item's sort key value in this index (for merges, cursors, page tokens)."""
+        return item[self.sk]
+
+    def pk_eq(self, pk_value: str) -> ConditionBase:
+        """Key condition: every item under one partition key value of the index."""
+        return Key(self.pk).eq(pk_value)
+
+    def key_condition(
+        self,
+        pk_value: str,
+        *,
+        lower: str | None = None,
+        upper: str | None = None,
+        below: str | None = None,
+        prefix: str | None = None,
+    ) -> ConditionBase:
+        """Key condition on one partition key value and at most one sort key range:
+        ``lower <= sk <= upper`` (inclusive; either may be None), ``sk < below`` or
+        ``begins_with(sk, prefix)``. With no range it is ``pk_eq``."""
+        condition = self.pk_eq(pk_value)
+        sk = Key(self.sk)
+        given = (lower is not None or upper is not None, below is not None, prefix is not None)
+        if sum(given) > 1:
+            raise ValueError("a key condition has at most one sort key range")
+        if lower is not None and upper is not None:
+            return condition & sk.between(lower, upper)
+        if lower is not None:
+            return condition & sk.gte(lower)
+        if upper is not None:
+            return condition & sk.lte(upper)
+        if below is not None:
+            return condition & sk.lt(below)
+        if prefix is not None:
+            return condition & sk.begins_with(prefix)
+        return condition
+
+
+# ---- GSI1: the per-workspace / per-experiment listings --------------------------------
+WORKSPACES_BY_NAME = AccessPattern.on_gsi(1, "every workspace, by name")
+EXPERIMENTS_BY_CREATION = AccessPattern.on_gsi(
+    1, "a workspace's experiments of one lifecycle stage, by creation time"
+)
+RUNS_BY_START_TIME = AccessPattern.on_gsi(1, "an experiment's runs, by start time")
+REGISTERED_MODELS_BY_NAME = AccessPattern.on_gsi(1, "a workspace's registered models, by name")
+MODEL_VERSIONS_BY_WORKSPACE = AccessPattern.on_gsi(
+    1, "a workspace's model versions, by model id and version"
+)
+WEBHOOKS_BY_CREATION = AccessPattern.on_gsi(1, "a workspace's live webhooks, by creation time")
+
+# ---- GSI2: rankings and reverse lookups ------------------------------------------------
+RUNS_BY_METRIC = AccessPattern.on_gsi(2, "an experiment's runs ranked by one metric's latest value")
+MODEL_VERSIONS_BY_RUN = AccessPattern.on_gsi(
+    2, "a workspace's live model versions registered from one run"
+)
+
+# ---- GSI3: traces ----------------------------------------------------------------------
+TRACES_BY_TIMESTAMP = AccessPattern.on_gsi(3, "an experiment's traces, newest first")
+
+# ---- GSI4: logged models ---------------------------------------------------------------
+LOGGED_MODELS_BY_EXPERIMENT = AccessPattern.on_gsi(
+    4, "an experiment's logged models of one lifecycle stage, newest first"
+)
+
+# GSI5 and LSI1..LSI5 are declared by the table but serve no pattern yet: docs/schema.md,
+# "Reserved indexes", says what each is kept for.
+
+ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
+    WORKSPACES_BY_NAME,
+    EXPERIMENTS_BY_CREATION,
+    RUNS_BY_START_TIME,
+    REGISTERED_MODELS_BY_NAME,
+    MODEL_VERSIONS_BY_WORKSPACE,
+    WEBHOOKS_BY_CREATION,
+    RUNS_BY_METRIC,
+    MODEL_VERSIONS_BY_RUN,
+    TRACES_BY_TIMESTAMP,
+    LOGGED_MODELS_BY_EXPERIMENT,
+)
