@@ -25,7 +25,7 @@ def ensure_seeded(gateway: TableGateway, default_experiment_artifact_location: s
             **keys.workspace_key(DEFAULT_WORKSPACE_NAME),
             **keys.workspace_list_keys(DEFAULT_WORKSPACE_NAME),
             "name": DEFAULT_WORKSPACE_NAME,
-            "description": "Default workspace",
+            "description": "Default workspace for legacy resources",  # as MLflow's SQL store
             "creation_time": now,
         },
     )

@@ -98,7 +98,9 @@ REGISTERED_MODELS_BY_NAME = AccessPattern.on_gsi(1, "a workspace's registered mo
 MODEL_VERSIONS_BY_WORKSPACE = AccessPattern.on_gsi(
     1, "a workspace's model versions, by model id and version"
 )
-WEBHOOKS_BY_CREATION = AccessPattern.on_gsi(1, "a workspace's live webhooks, by creation time")
+WEBHOOKS_BY_CREATION = AccessPattern.on_gsi(
+    1, "a workspace's webhooks, live or deleted (two keys), by creation time"
+)
 
 # ---- GSI2: rankings and reverse lookups ------------------------------------------------
 RUNS_BY_METRIC = AccessPattern.on_gsi(2, "an experiment's runs ranked by one metric's latest value")

@@ -300,15 +300,20 @@ def webhook_key(webhook_id: str) -> dict[str, str]:
     return {"PK": f"WH{SEP}{webhook_id}", "SK": META}
 
 
-def webhooks_gsi1pk(workspace: str) -> str:
-    return f"{workspace_pk(workspace)}{SEP}WHS"
+def webhooks_gsi1pk(workspace: str, *, deleted: bool = False) -> str:
+    """Live webhooks under one key, soft-deleted ones under another (kept, as the SQL store
+    keeps their rows, and findable when their workspace is deleted)."""
+    return f"{workspace_pk(workspace)}{SEP}WHS" + (f"{SEP}deleted" if deleted else "")
 
 
-def webhook_list_keys(workspace: str, creation_time: int, webhook_id: str) -> dict[str, str]:
-    """WEBHOOKS_BY_CREATION (GSI1): a workspace's live webhooks by creation time (read
-    backwards: newest first)."""
+def webhook_list_keys(
+    workspace: str, creation_time: int, webhook_id: str, *, deleted: bool = False
+) -> dict[str, str]:
+    """WEBHOOKS_BY_CREATION (GSI1): a workspace's live (or deleted) webhooks by creation time
+    (read backwards: newest first)."""
     return indexes.WEBHOOKS_BY_CREATION.keys(
-        webhooks_gsi1pk(workspace), f"{encode_int(creation_time)}{SEP}{webhook_id}"
+        webhooks_gsi1pk(workspace, deleted=deleted),
+        f"{encode_int(creation_time)}{SEP}{webhook_id}",
     )
 
 

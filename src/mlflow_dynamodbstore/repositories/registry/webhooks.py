@@ -122,14 +122,21 @@ class WebhookRepository:
         assert attrs is not None
         return attrs
 
-    def soft_delete(self, webhook_id: str, now: int) -> None:
-        """Keep the item (as the SQL store keeps the row) but take it out of the listing."""
+    def soft_delete(self, item: Item, now: int) -> None:
+        """Keep the item (as the SQL store keeps the row) but move it from the live listing
+        to the workspace's deleted one (a workspace delete still finds it)."""
+        listing = keys.webhook_list_keys(
+            item["workspace"], int(item["creation_timestamp"]), item["webhook_id"], deleted=True
+        )
+        fields = {"deleted_timestamp": now, "last_updated_timestamp": now, **listing}
+        expression, names, values = set_expression(fields)
+        webhook_id = item["webhook_id"]
         try:
             self.gateway.update_item(
                 keys.webhook_key(webhook_id),
-                f"SET #u_d = :u_t, #u_u = :u_t {indexes.WEBHOOKS_BY_CREATION.remove_clause}",
-                names={"#u_d": "deleted_timestamp", "#u_u": "last_updated_timestamp"},
-                values={":u_t": now},
+                expression,
+                names=names,
+                values=values,
                 condition=Attr("PK").exists() & Attr("deleted_timestamp").not_exists(),
             )
         except ConditionFailed:

@@ -145,9 +145,9 @@ class WebhookOps:
         return self.webhooks.to_webhook(item)
 
     def delete_webhook(self, webhook_id: str) -> None:
-        self._webhook_item(webhook_id)
+        item = self._webhook_item(webhook_id)
         try:
-            self.webhooks.soft_delete(webhook_id, get_current_time_millis())
+            self.webhooks.soft_delete(item, get_current_time_millis())
         except WebhookNotFound:
             raise webhook_not_found(webhook_id) from None
 

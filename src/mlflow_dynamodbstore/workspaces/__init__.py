@@ -1,0 +1,1 @@
+"""Workspace-wide admin jobs: finding what a workspace owns, deleting or moving it."""

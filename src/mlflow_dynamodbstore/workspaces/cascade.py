@@ -1,0 +1,83 @@
+"""CASCADE: delete every item a workspace owns.
+
+Children go before their root (a run's metric histories, then the run partition with META
+last; spans before a trace's META; versions before a model's META; an experiment's runs,
+traces and logged models before the experiment), so a crash at any point leaves every
+remaining item reachable from a root that is still listed: running the job again finishes
+it. Cost: one Query per listing page and per partition, plus ⌈items / 25⌉ BatchWriteItem
+and one DeleteItem per root — proportional to the workspace's items, no Scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
+
+Progress = Callable[[int], None]
+
+
+def _key(item: Item) -> Item:
+    return {"PK": item["PK"], "SK": item["SK"]}
+
+
+class Cascade:
+    def __init__(self, inventory: WorkspaceInventory, progress: Progress | None = None):
+        self.inventory = inventory
+        self.gateway = inventory.gateway
+        self.progress = progress or (lambda _n: None)
+        self.deleted = 0
+
+    def _done(self, n: int) -> None:
+        self.deleted += n
+        if n:
+            self.progress(n)
+
+    def delete_partition(self, pk: str, root_sk: str | None = keys.META) -> int:
+        """Every item under ``pk``, the root item (``root_sk``) last."""
+        items = self.inventory.partition(pk)
+        children = [_key(i) for i in items if i["SK"] != root_sk]
+        self.gateway.batch_write(deletes=children)
+        self._done(len(children))
+        if root_sk is not None and len(children) < len(items):
+            self.gateway.delete_item({"PK": pk, "SK": root_sk})
+            self._done(1)
+        return len(items)
+
+    # ---- per root ------------------------------------------------------------------
+    def run(self, meta: Item) -> None:
+        run_id = meta["run_id"]
+        for key in meta.get("metrics") or {}:
+            self.delete_partition(keys.metric_history_pk(run_id, key), root_sk=None)
+        self.delete_partition(keys.run_pk(run_id))
+
+    def experiment(self, meta: Item) -> None:
+        experiment_id = str(meta["experiment_id"])
+        for run in self.inventory.runs(experiment_id):
+            self.run(run)
+        for trace in self.inventory.traces(experiment_id):
+            self.delete_partition(keys.trace_pk(trace["trace_id"]))
+        for model in self.inventory.logged_models(experiment_id):
+            self.delete_partition(keys.logged_model_pk(model["model_id"]))
+        self.delete_partition(keys.dataset_summaries_pk(experiment_id), root_sk=None)
+        self.delete_partition(keys.experiment_pk(experiment_id))
+
+    def run_all(self) -> int:
+        """Delete every root of the workspace and what hangs off it; the workspace item
+        itself (the job record) is left for the caller. Returns the items deleted."""
+        for experiment in self.inventory.experiments():
+            self.experiment(experiment)
+        for model in self.inventory.registered_models():
+            self.delete_partition(keys.registered_model_pk(model["model_id"]))
+        for webhook in self.inventory.webhooks():
+            self.delete_partition(webhook["PK"])
+        # Name guards (and anything else) left in the workspace partition, not its item.
+        guards = [
+            _key(i)
+            for i in self.inventory.partition(keys.workspace_pk(self.inventory.workspace))
+            if i["SK"] != keys.META
+        ]
+        self.gateway.batch_write(deletes=guards)
+        self._done(len(guards))
+        return self.deleted

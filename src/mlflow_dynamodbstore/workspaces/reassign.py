@@ -1,0 +1,182 @@
+"""SET_DEFAULT: move every item a workspace owns into the default workspace.
+
+Names are unique per workspace, so first the names the moved roots would take in
+``default`` are checked, all of them, as MLflow's SQL workspace store does (one error listing
+every conflict). Then each root moves: its children first (runs, traces, logged models of an
+experiment; versions of a model), then the root itself in one transaction with its name
+guard (old guard deleted, new one put ``attribute_not_exists``), so a name taken meanwhile
+still fails cleanly. An item that has moved belongs to ``default`` and is no longer listed
+under the old workspace: running the job again after a crash picks up exactly what is left.
+Each moved item's ``version``/``rev`` is bumped so a writer holding the old copy re-reads
+instead of writing it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from boto3.dynamodb.conditions import Attr
+from mlflow.entities import LifecycleStage
+from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
+
+from mlflow_dynamodbstore.gateway import ConditionFailed, TransactionCancelled
+from mlflow_dynamodbstore.gateway.table_gateway import set_expression
+from mlflow_dynamodbstore.schema import indexes, keys
+from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
+
+Progress = Callable[[int], None]
+TARGET = DEFAULT_WORKSPACE_NAME
+
+
+class NameConflicts(Exception):
+    """Names the moved resources would share with resources of the default workspace."""
+
+    def __init__(self, conflicts: list[tuple[str, str]]):
+        super().__init__(conflicts)
+        self.conflicts = conflicts  # (SQL table name, resource name), in SQL's table order
+
+
+def name_conflicts(source: WorkspaceInventory, target: WorkspaceInventory) -> list[tuple[str, str]]:
+    """(table, name) of every root whose name ``target`` already has, in the SQL store's
+    table order (registered models, experiments, webhooks). Models and experiments are
+    checked against the target's name guards (one BatchGetItem per 100 names), webhooks
+    (whose names need not be unique) against the target's webhook listing."""
+    gateway = source.gateway.unscoped
+    conflicts: list[tuple[str, str]] = []
+
+    def taken(names: list[str], guard: Callable[[str, str], Item]) -> set[str]:
+        found = gateway.batch_get([guard(TARGET, n) for n in names], consistent=True)
+        return {i["SK"].split(keys.SEP, 1)[1] for i in found}
+
+    model_names = [m["name"] for m in source.registered_models()]
+    clash = taken(model_names, keys.registered_model_name_key)
+    conflicts += [("registered_models", n) for n in model_names if n in clash]
+    experiments = sorted(source.experiments(), key=lambda e: int(e["experiment_id"]))
+    experiment_names = [e["name"] for e in experiments]
+    clash = taken(experiment_names, keys.experiment_name_key)
+    conflicts += [("experiments", n) for n in experiment_names if n in clash]
+    target_hooks = {w["name"] for w in target.webhooks()}
+    hooks = sorted(source.webhooks(), key=lambda w: int(w["creation_timestamp"]))
+    conflicts += [("webhooks", w["name"]) for w in hooks if w["name"] in target_hooks]
+    return conflicts
+
+
+class Reassign:
+    def __init__(self, inventory: WorkspaceInventory, progress: Progress | None = None):
+        self.inventory = inventory
+        self.gateway = inventory.gateway  # scoped to the source: only its items move
+        self.progress = progress or (lambda _n: None)
+        self.moved = 0
+
+    def _done(self, n: int = 1) -> None:
+        self.moved += n
+        self.progress(n)
+
+    def _move(self, key: Item, fields: Item, bump: str | None = "version") -> None:
+        """SET the fields (the new workspace and index keys) on one item of the source,
+        bumping its optimistic-lock counter; an item gone meanwhile is skipped."""
+        expression, names, values = set_expression({"workspace": TARGET, **fields})
+        if bump:
+            expression += " ADD #u_bump :u_one"
+            names["#u_bump"] = bump
+            values[":u_one"] = 1
+        try:
+            self.gateway.update_item(
+                key, expression, names=names, values=values, condition=Attr("PK").exists()
+            )
+        except ConditionFailed:
+            return
+        self._done()
+
+    def _move_root(
+        self, table: str, key: Item, fields: Item, guard: tuple[Item, Item], bump: str
+    ) -> None:
+        """The root and its name guard in one transaction: META moves, the old guard goes,
+        the new guard is put unless the name is taken in the target."""
+        old_guard, new_guard = guard
+        expression, names, values = set_expression({"workspace": TARGET, **fields})
+        expression += " ADD #u_bump :u_one"
+        names["#u_bump"] = bump
+        values[":u_one"] = 1
+        try:
+            self.gateway.transact_write(
+                [
+                    self.gateway.tx_update(
+                        key, expression, names=names, values=values, condition=Attr("PK").exists()
+                    ),
+                    self.gateway.tx_delete(old_guard),
+                    self.gateway.tx_put(new_guard, Attr("PK").not_exists()),
+                ]
+            )
+        except TransactionCancelled as exc:
+            if 2 in exc.failed_conditions():
+                raise NameConflicts([(table, new_guard["SK"].split(keys.SEP, 1)[1])]) from None
+            if 0 in exc.failed_conditions():
+                return  # gone meanwhile
+            raise
+        self._done()
+
+    # ---- per root ------------------------------------------------------------------
+    def experiment(self, meta: Item) -> None:
+        experiment_id = str(meta["experiment_id"])
+        for run in self.inventory.runs(experiment_id):
+            self._move(keys.run_key(run["run_id"]), {})
+        for trace in self.inventory.traces(experiment_id):
+            self._move(keys.trace_key(trace["trace_id"]), {})
+        for model in self.inventory.logged_models(experiment_id):
+            self._move(keys.logged_model_key(model["model_id"]), {})
+        name, stage = meta["name"], meta.get("lifecycle_stage", LifecycleStage.ACTIVE)
+        listing = indexes.EXPERIMENTS_BY_CREATION
+        self._move_root(
+            "experiments",
+            keys.experiment_key(experiment_id),
+            {listing.pk: keys.experiments_gsi1pk(TARGET, stage)},
+            (
+                keys.experiment_name_key(self.inventory.workspace, name),
+                {**keys.experiment_name_key(TARGET, name), "experiment_id": experiment_id},
+            ),
+            bump="version",
+        )
+
+    def registered_model(self, meta: Item) -> None:
+        model_id, name = meta["model_id"], meta["name"]
+        by_run = indexes.MODEL_VERSIONS_BY_RUN
+        for version in self._versions(model_id):
+            fields = {indexes.MODEL_VERSIONS_BY_WORKSPACE.pk: keys.model_versions_gsi1pk(TARGET)}
+            if by_run.pk in version:
+                fields[by_run.pk] = keys.model_versions_by_run_gsi2pk(TARGET, version["run_id"])
+            self._move({"PK": version["PK"], "SK": version["SK"]}, fields, bump=None)
+        self._move_root(
+            "registered_models",
+            keys.registered_model_key(model_id),
+            {indexes.REGISTERED_MODELS_BY_NAME.pk: keys.registered_models_gsi1pk(TARGET)},
+            (
+                keys.registered_model_name_key(self.inventory.workspace, name),
+                {**keys.registered_model_name_key(TARGET, name), "model_id": model_id},
+            ),
+            bump="rev",
+        )
+
+    def _versions(self, model_id: str) -> Iterator[Item]:
+        for item in self.inventory.partition(keys.registered_model_pk(model_id)):
+            if item["SK"].startswith(keys.MODEL_VERSION_PREFIX):
+                yield item
+
+    def webhook(self, meta: Item) -> None:
+        deleted = meta.get("deleted_timestamp") is not None
+        listing = indexes.WEBHOOKS_BY_CREATION
+        self._move(
+            {"PK": meta["PK"], "SK": meta["SK"]},
+            {listing.pk: keys.webhooks_gsi1pk(TARGET, deleted=deleted)},
+            bump=None,
+        )
+
+    def run_all(self) -> int:
+        """Move every root of the workspace and what hangs off it; returns the items moved."""
+        for model in self.inventory.registered_models():
+            self.registered_model(model)
+        for experiment in self.inventory.experiments():
+            self.experiment(experiment)
+        for webhook in self.inventory.webhooks():
+            self.webhook(webhook)
+        return self.moved
