@@ -6,6 +6,7 @@ import click
 
 from mlflow_dynamodbstore.cli.local import local
 from mlflow_dynamodbstore.cli.table import deploy, destroy, install_dynamodb_local
+from mlflow_dynamodbstore.cli.workspaces import workspace
 
 
 @click.group()
@@ -18,6 +19,7 @@ cli.add_command(local)
 cli.add_command(deploy)
 cli.add_command(destroy)
 cli.add_command(install_dynamodb_local)
+cli.add_command(workspace)
 
 if __name__ == "__main__":
     cli()

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from mlflow_dynamodbstore.schema import keys
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
 
+# Called once per root done (run, trace, logged model, experiment, model, webhook): the
+# CLI's progress bar counts roots, which the listings give cheaply up front.
 Progress = Callable[[int], None]
 
 
@@ -31,8 +33,6 @@ class Cascade:
 
     def _done(self, n: int) -> None:
         self.deleted += n
-        if n:
-            self.progress(n)
 
     def delete_partition(self, pk: str, root_sk: str | None = keys.META) -> int:
         """Every item under ``pk``, the root item (``root_sk``) last."""
@@ -51,6 +51,7 @@ class Cascade:
         for key in meta.get("metrics") or {}:
             self.delete_partition(keys.metric_history_pk(run_id, key), root_sk=None)
         self.delete_partition(keys.run_pk(run_id))
+        self.progress(1)
 
     def experiment(self, meta: Item) -> None:
         experiment_id = str(meta["experiment_id"])
@@ -58,10 +59,13 @@ class Cascade:
             self.run(run)
         for trace in self.inventory.traces(experiment_id):
             self.delete_partition(keys.trace_pk(trace["trace_id"]))
+            self.progress(1)
         for model in self.inventory.logged_models(experiment_id):
             self.delete_partition(keys.logged_model_pk(model["model_id"]))
+            self.progress(1)
         self.delete_partition(keys.dataset_summaries_pk(experiment_id), root_sk=None)
         self.delete_partition(keys.experiment_pk(experiment_id))
+        self.progress(1)
 
     def run_all(self) -> int:
         """Delete every root of the workspace and what hangs off it; the workspace item
@@ -70,8 +74,10 @@ class Cascade:
             self.experiment(experiment)
         for model in self.inventory.registered_models():
             self.delete_partition(keys.registered_model_pk(model["model_id"]))
+            self.progress(1)
         for webhook in self.inventory.webhooks():
             self.delete_partition(webhook["PK"])
+            self.progress(1)
         # Name guards (and anything else) left in the workspace partition, not its item.
         guards = [
             _key(i)

@@ -78,6 +78,23 @@ class WorkspaceInventory:
             indexes.LOGGED_MODELS_BY_EXPERIMENT, keys.logged_models_gsi4pk(experiment_id)
         )
 
+    def summary(self) -> dict[str, int]:
+        """How many of each root the workspace has (what a deletion will process): the
+        listings only, no partition reads."""
+        counts = dict.fromkeys(
+            ("experiments", "runs", "traces", "logged_models", "registered_models", "webhooks"),
+            0,
+        )
+        for experiment in self.experiments():
+            experiment_id = str(experiment["experiment_id"])
+            counts["experiments"] += 1
+            counts["runs"] += sum(1 for _ in self.runs(experiment_id))
+            counts["traces"] += sum(1 for _ in self.traces(experiment_id))
+            counts["logged_models"] += sum(1 for _ in self.logged_models(experiment_id))
+        counts["registered_models"] = sum(1 for _ in self.registered_models())
+        counts["webhooks"] = sum(1 for _ in self.webhooks())
+        return counts
+
     # ---- partitions ----------------------------------------------------------------
     def partition(self, pk: str) -> list[Item]:
         """Every item under one partition key (consistent: a rerun must see its own

@@ -14,6 +14,7 @@ instead of writing it back.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from itertools import chain
 
 from boto3.dynamodb.conditions import Attr
 from mlflow.entities import LifecycleStage
@@ -24,7 +25,7 @@ from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.schema import indexes, keys
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], None]  # called once per root moved, as in cascade.py
 TARGET = DEFAULT_WORKSPACE_NAME
 
 
@@ -68,9 +69,8 @@ class Reassign:
         self.progress = progress or (lambda _n: None)
         self.moved = 0
 
-    def _done(self, n: int = 1) -> None:
-        self.moved += n
-        self.progress(n)
+    def _done(self) -> None:
+        self.moved += 1
 
     def _move(self, key: Item, fields: Item, bump: str | None = "version") -> None:
         """SET the fields (the new workspace and index keys) on one item of the source,
@@ -119,12 +119,15 @@ class Reassign:
     # ---- per root ------------------------------------------------------------------
     def experiment(self, meta: Item) -> None:
         experiment_id = str(meta["experiment_id"])
-        for run in self.inventory.runs(experiment_id):
-            self._move(keys.run_key(run["run_id"]), {})
-        for trace in self.inventory.traces(experiment_id):
-            self._move(keys.trace_key(trace["trace_id"]), {})
-        for model in self.inventory.logged_models(experiment_id):
-            self._move(keys.logged_model_key(model["model_id"]), {})
+        inventory = self.inventory
+        children = chain(
+            (keys.run_key(r["run_id"]) for r in inventory.runs(experiment_id)),
+            (keys.trace_key(t["trace_id"]) for t in inventory.traces(experiment_id)),
+            (keys.logged_model_key(m["model_id"]) for m in inventory.logged_models(experiment_id)),
+        )
+        for key in children:
+            self._move(key, {})
+            self.progress(1)
         name, stage = meta["name"], meta.get("lifecycle_stage", LifecycleStage.ACTIVE)
         listing = indexes.EXPERIMENTS_BY_CREATION
         self._move_root(
@@ -137,6 +140,7 @@ class Reassign:
             ),
             bump="version",
         )
+        self.progress(1)
 
     def registered_model(self, meta: Item) -> None:
         model_id, name = meta["model_id"], meta["name"]
@@ -156,6 +160,7 @@ class Reassign:
             ),
             bump="rev",
         )
+        self.progress(1)
 
     def _versions(self, model_id: str) -> Iterator[Item]:
         for item in self.inventory.partition(keys.registered_model_pk(model_id)):
@@ -170,6 +175,7 @@ class Reassign:
             {listing.pk: keys.webhooks_gsi1pk(TARGET, deleted=deleted)},
             bump=None,
         )
+        self.progress(1)
 
     def run_all(self) -> int:
         """Move every root of the workspace and what hangs off it; returns the items moved."""

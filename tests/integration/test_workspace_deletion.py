@@ -1,0 +1,316 @@
+"""Workspace deletion end to end: nothing of a deleted workspace stays in the table (checked
+with a Scan, which only the test may use), a server killed half way through a CASCADE
+delete leaves a state the next DELETE finishes, several servers see a workspace created or
+deleted through one of them, and the admin command does the same job."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from mlflow.entities import Metric, Param, RunTag, ViewType
+from mlflow.entities.webhook import WebhookEvent
+from mlflow.entities.workspace import Workspace, WorkspaceDeletionMode
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_STATE
+from mlflow.utils.workspace_context import WorkspaceContext
+
+from mlflow_dynamodbstore.cli.main import cli
+from mlflow_dynamodbstore.local.dynamodb_local import free_port
+from mlflow_dynamodbstore.stores.registry_store import DynamoDBRegistryStore
+from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProvider
+from tests.differential_traces.builders import span
+from tests.mlflow_server import _wait_healthy, mlflow_server
+
+EVENT = WebhookEvent.from_str("registered_model.created")
+# MLflow answers INVALID_STATE (e.g. RESTRICT on a non-empty workspace) with this status, on
+# its SQL server too.
+INVALID_STATE_STATUS = MlflowException("", INVALID_STATE).get_http_status_code()
+
+
+@pytest.fixture
+def workspaces_on(monkeypatch):
+    monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "true")
+    monkeypatch.setenv("MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS", "true")
+
+
+def scan(client, table: str) -> list[dict]:
+    pages = client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
+    return [item for page in pages for item in page["Items"]]
+
+
+def keys_of(items: list[dict]) -> set[tuple[str, str]]:
+    return {(i["PK"]["S"], i["SK"]["S"]) for i in items}
+
+
+def mentions(items: list[dict], workspace: str) -> list[dict]:
+    """Items that belong to ``workspace`` or are keyed on it in the table or an index."""
+    pk = f"WS#{workspace}"
+
+    def keyed_on_it(value: dict) -> bool:
+        text = value.get("S")
+        return isinstance(text, str) and (text == pk or text.startswith(pk + "#"))
+
+    return [
+        item
+        for item in items
+        if item.get("workspace", {}).get("S") == workspace
+        or any(keyed_on_it(v) for v in item.values())
+    ]
+
+
+def populate(store_uri: str, workspace: str, *, runs: int = 3, keys: int = 3, traces: int = 2):
+    """Runs with histories, params (one spilled) and inputs, traces with spans, logged models,
+    a deleted experiment, registered models with versions and an alias, webhooks (one
+    deleted)."""
+    tracking = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
+    registry = DynamoDBRegistryStore(store_uri)
+    with WorkspaceContext(workspace):
+        exp = tracking.create_experiment(f"{workspace}-exp")
+        old = tracking.create_experiment(f"{workspace}-old")
+        for n in range(runs):
+            run = tracking.create_run(exp, "u", n, [], f"r{n}").info.run_id
+            metrics = [Metric(f"m{k}", s, s, s) for k in range(keys) for s in range(2)]
+            params = [Param("p", "1"), Param("big", "x" * 2000)]
+            tracking.log_batch(run, metrics, params, [RunTag("t", "v")])
+        model = tracking.create_logged_model(exp)
+        tracking.log_batch(run, [Metric("acc", 1.0, 1, 0, model_id=model.model_id)], [], [])
+        first_trace = sum(map(ord, workspace)) * 10_000  # trace ids differ per workspace
+        for t in range(traces):
+            tracking.log_spans(exp, [span(first_trace + t, 1, None, "root", 0, 10)])
+        tracking.delete_experiment(old)
+        registry.create_registered_model(f"{workspace}-model")
+        for _ in range(2):
+            registry.create_model_version(f"{workspace}-model", "s3://b/m", run_id=run)
+        registry.set_registered_model_alias(f"{workspace}-model", "champion", "1")
+        registry.create_webhook("hook", "https://localhost/h", [EVENT])
+        gone = registry.create_webhook("old-hook", "https://localhost/h", [EVENT])
+        registry.delete_webhook(gone.webhook_id)
+
+
+def test_cascade_leaves_nothing_of_the_workspace(workspaces_on, store_uri, ddb_client, table_name):
+    provider = DynamoDBWorkspaceProvider(store_uri)
+    populate(store_uri, "default")
+    before = keys_of(scan(ddb_client, table_name))
+    provider.create_workspace(Workspace("team-a"))
+    populate(store_uri, "team-a")
+    added = keys_of(scan(ddb_client, table_name)) - before
+    assert len(added) > 30
+
+    report = provider.delete_workspace("team-a", WorkspaceDeletionMode.CASCADE)
+
+    after = scan(ddb_client, table_name)
+    assert keys_of(after) == before  # every item the workspace added is gone, no other
+    assert mentions(after, "team-a") == []
+    assert report.items >= len(added) - 1  # all but the workspace item, deleted last
+
+
+def test_set_default_moves_every_item(workspaces_on, store_uri, ddb_client, table_name):
+    provider = DynamoDBWorkspaceProvider(store_uri)
+    provider.create_workspace(Workspace("team-a"))
+    populate(store_uri, "team-a")
+    owned = [i for i in scan(ddb_client, table_name) if "workspace" in i]
+    assert len(mentions(owned, "team-a")) == len(owned) - 1  # all but default's experiment 0
+
+    provider.delete_workspace("team-a", WorkspaceDeletionMode.SET_DEFAULT)
+
+    after = scan(ddb_client, table_name)
+    assert mentions(after, "team-a") == []
+    # Every item that belonged to team-a now is default's.
+    assert len([i for i in after if i.get("workspace", {}).get("S") == "default"]) == len(owned)
+    tracking = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
+    with WorkspaceContext("default"):
+        exp = tracking.get_experiment_by_name("team-a-exp")
+        runs = tracking.search_runs([exp.experiment_id], "", ViewType.ACTIVE_ONLY)
+        assert len(runs) == 3 and runs[0].data.params["big"] == "x" * 2000
+        assert len(tracking.search_traces([exp.experiment_id])[0]) == 2
+        # A moved run can be written again in its new workspace.
+        tracking.log_metric(runs[0].info.run_id, Metric("after", 1.0, 1, 0))
+
+
+def test_a_deleting_workspace_is_gone_and_resumes_in_its_mode(
+    workspaces_on, store_uri, ddb_client, table_name
+):
+    provider = DynamoDBWorkspaceProvider(store_uri)
+    provider.create_workspace(Workspace("team-a"))
+    populate(store_uri, "team-a", runs=1, traces=1)
+    # A job interrupted right after it was recorded (the first step of every delete).
+    provider.workspaces.mark_deleting("team-a", "CASCADE", 1)
+    assert [w.name for w in provider.list_workspaces()] == ["default"]
+    for call, code in [
+        (lambda: provider.get_workspace("team-a"), "RESOURCE_DOES_NOT_EXIST"),
+        (lambda: provider.update_workspace(Workspace("team-a", "d")), "RESOURCE_DOES_NOT_EXIST"),
+        (lambda: provider.create_workspace(Workspace("team-a")), "INVALID_STATE"),
+        (
+            lambda: provider.delete_workspace("team-a", WorkspaceDeletionMode.SET_DEFAULT),
+            "INVALID_STATE",
+        ),
+    ]:
+        with pytest.raises(MlflowException) as err:
+            call()
+        assert err.value.error_code == code
+    provider.delete_workspace("team-a", WorkspaceDeletionMode.CASCADE)
+    assert mentions(scan(ddb_client, table_name), "team-a") == []
+
+
+def _rest(url: str, method: str, path: str, body: dict | None = None, workspace: str | None = None):
+    headers = {"Content-Type": "application/json"}
+    if workspace:
+        headers["X-MLFLOW-WORKSPACE"] = workspace
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{url}{path}", data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=300) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def _start_server(store_uri: str, tmp_path: Path) -> tuple[subprocess.Popen, str]:
+    """A server in its own process group, so the test can kill it and its workers at once."""
+    port = free_port()
+    log = tmp_path / f"server-{port}.log"
+    cmd = [
+        sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store_uri,
+        "--artifacts-destination", str(tmp_path / "artifacts"), "--enable-workspaces",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ
+        )
+    url = f"http://127.0.0.1:{port}"
+    _wait_healthy(url, proc, log)
+    return proc, url
+
+
+def test_server_killed_during_cascade_then_rerun_finishes(
+    workspaces_on, store_uri, ddb_client, table_name, tmp_path
+):
+    DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")  # seeds the table
+    provider = DynamoDBWorkspaceProvider(store_uri)
+    before = keys_of(scan(ddb_client, table_name))
+    provider.create_workspace(Workspace("team-a"))
+    populate(store_uri, "team-a", runs=40, keys=30, traces=100)
+    # The workspace's items (the table-wide experiment id counter is not one of them).
+    owned = {k for k in keys_of(scan(ddb_client, table_name)) - before if k[0] != "CONFIG"}
+    assert len(owned) > 2500, len(owned)  # "a few thousand items"
+
+    proc, url = _start_server(store_uri, tmp_path)
+    delete = subprocess.Popen(  # the client's DELETE, cut off when the server dies
+        [sys.executable, "-c", f"import urllib.request as u; u.urlopen(u.Request("
+         f"'{url}/api/3.0/mlflow/workspaces/team-a?mode=CASCADE', method='DELETE'), timeout=600)"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            left = len(keys_of(scan(ddb_client, table_name)) & owned)
+            if left < len(owned) - 300:  # well under way
+                break
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        delete.kill()
+    left = keys_of(scan(ddb_client, table_name)) & owned
+    assert 0 < len(left) < len(owned), "kill the server half way"
+    assert [w.name for w in provider.list_workspaces()] == ["default"]  # gone at once
+
+    proc, url = _start_server(store_uri, tmp_path)
+    try:
+        status, body = _rest(url, "GET", "/api/3.0/mlflow/workspaces/team-a")
+        assert status == 404, body
+        status, body = _rest(url, "DELETE", "/api/3.0/mlflow/workspaces/team-a?mode=CASCADE")
+        assert status == 204, body
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    after = scan(ddb_client, table_name)
+    assert keys_of(after) & owned == set()
+    assert mentions(after, "team-a") == []
+
+
+def test_two_servers_see_each_others_workspaces(workspaces_on, store_uri, tmp_path):
+    args = ["--enable-workspaces"]
+    with (
+        mlflow_server(store_uri, tmp_path / "a", args) as one,
+        mlflow_server(store_uri, tmp_path / "b", args) as two,
+    ):
+        status, body = _rest(one, "POST", "/api/3.0/mlflow/workspaces", {"name": "team-x"})
+        assert status == 201, body
+        status, body = _rest(two, "GET", "/api/3.0/mlflow/workspaces/team-x")
+        assert status == 200 and json.loads(body)["workspace"]["name"] == "team-x"
+        status, body = _rest(
+            two, "PATCH", "/api/3.0/mlflow/workspaces/team-x", {"description": "shared"}
+        )
+        assert status == 200, body
+        status, body = _rest(one, "GET", "/api/3.0/mlflow/workspaces/team-x")
+        assert json.loads(body)["workspace"]["description"] == "shared"
+        # A request in the workspace works on both, until one deletes it.
+        experiment = {"name": "e"}
+        status, _ = _rest(one, "POST", "/api/2.0/mlflow/experiments/create", experiment, "team-x")
+        assert status == 200
+        status, body = _rest(two, "DELETE", "/api/3.0/mlflow/workspaces/team-x?mode=RESTRICT")
+        assert status == INVALID_STATE_STATUS and b"INVALID_STATE" in body
+        status, _ = _rest(two, "DELETE", "/api/3.0/mlflow/workspaces/team-x?mode=CASCADE")
+        assert status == 204
+        status, body = _rest(one, "GET", "/api/3.0/mlflow/workspaces/team-x")
+        assert status == 404, body
+        status, body = _rest(
+            one, "POST", "/api/2.0/mlflow/experiments/create", experiment, "team-x"
+        )
+        assert status == 404 and b"RESOURCE_DOES_NOT_EXIST" in body
+
+
+def test_admin_command(workspaces_on, store_uri, ddb_client, table_name):
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(cli, ["workspace", *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.stdout  # the progress bar goes to stderr
+
+    DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")  # seeds the default workspace
+    run("create", store_uri, "team-a", "--description", "first")
+    populate(store_uri, "team-a")
+    listed = json.loads(run("list", store_uri, "--json"))
+    assert [w["name"] for w in listed] == ["default", "team-a"]
+    assert "first" in run("list", store_uri)
+    assert (
+        json.loads(run("update", store_uri, "team-a", "--description", "second", "--json"))[0][
+            "description"
+        ]
+        == "second"
+    )
+
+    dry = json.loads(run("delete", store_uri, "team-a", "--mode", "cascade", "--dry-run", "--json"))
+    assert (dry["experiments"], dry["runs"], dry["registered_models"], dry["webhooks"]) == (
+        2,
+        3,
+        1,
+        2,
+    )
+    assert len(mentions(scan(ddb_client, table_name), "team-a")) > 10  # nothing changed
+
+    refused = runner.invoke(cli, ["workspace", "delete", store_uri, "team-a"])
+    assert refused.exit_code == 1 and "INVALID_STATE" in refused.output
+    unconfirmed = runner.invoke(
+        cli, ["workspace", "delete", store_uri, "team-a", "--mode", "cascade"], input="n\n"
+    )
+    assert unconfirmed.exit_code == 1  # aborted at the prompt
+    done = json.loads(run("delete", store_uri, "team-a", "--mode", "cascade", "--yes", "--json"))
+    assert done["items"] > 30
+    assert mentions(scan(ddb_client, table_name), "team-a") == []
+    missing = runner.invoke(cli, ["workspace", "delete", store_uri, "team-a", "--yes"])
+    assert missing.exit_code == 1 and "RESOURCE_DOES_NOT_EXIST" in missing.output
