@@ -25,15 +25,23 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 
-# Reinstall only when the dependency declarations changed.
+# Serving needs the package and MLflow; the tests also need the [dev] extras (pytest, moto,
+# playwright, ruff). Reinstall only when the declarations or the wanted extras changed; an
+# environment with the test tools also serves.
+if [ "${1:-}" = "--tests" ]; then
+  target=".[dev]"; check="import mlflow_dynamodbstore, mlflow, moto, xdist"
+else
+  target="."; check="import mlflow_dynamodbstore, mlflow"
+fi
 stamp=.venv/.deps-stamp
-want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! .venv/bin/python -c "import mlflow_dynamodbstore" 2>/dev/null; then
-  echo "bootstrap: installing Python packages"
+declared=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+have=$(cat "$stamp" 2>/dev/null || true)
+if [ "$have" != "$declared $target" ] && [ "$have" != "$declared .[dev]" ] || ! .venv/bin/python -c "$check" 2>/dev/null; then
+  echo "bootstrap: installing Python packages ($target)"
   .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -m pip install -q -c constraints.txt -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -c "import mlflow_dynamodbstore, mlflow, moto, xdist" # fail loudly if it did not work
-  echo "$want" > "$stamp"
+  .venv/bin/python -m pip install -q -c constraints.txt -e "$target" 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -c "$check" # fail loudly if it did not work
+  echo "$declared $target" > "$stamp"
 fi
 
 .venv/bin/mlflow-dynamodbstore install-dynamodb-local >/dev/null

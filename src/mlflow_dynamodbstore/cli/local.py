@@ -46,7 +46,12 @@ def local(
         "--workers", str(workers),
     ]  # fmt: skip
     click.echo(f"Starting MLflow server on http://{host}:{port} ({store_uri})")
-    server = subprocess.Popen(cmd, env={**os.environ, "AWS_EC2_METADATA_DISABLED": "true"})
+    env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true"}
+    # MLflow's job runner (UI-launched GenAI jobs) accepts only SQL database store URIs and
+    # would log a warning at every start; the README says what that means. An explicit
+    # setting still wins.
+    env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+    server = subprocess.Popen(cmd, env=env)
 
     def forward(signum: int, _frame: object) -> None:
         server.send_signal(signum)

