@@ -51,6 +51,9 @@ def local(
     # would log a warning at every start; the README says what that means. An explicit
     # setting still wins.
     env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+    # MLflow 3.17's own import of a deprecated Starlette module warns at every start; it says
+    # nothing about this setup.
+    env.setdefault("PYTHONWARNINGS", "ignore:starlette.middleware.wsgi is deprecated")
     server = subprocess.Popen(cmd, env=env)
 
     def forward(signum: int, _frame: object) -> None:
