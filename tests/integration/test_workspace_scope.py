@@ -6,7 +6,17 @@ from __future__ import annotations
 
 import pytest
 from boto3.dynamodb.conditions import Attr, Key
-from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag, ViewType
+from mlflow.entities import (
+    AssessmentSource,
+    Dataset,
+    DatasetInput,
+    Feedback,
+    InputTag,
+    Metric,
+    Param,
+    RunTag,
+    ViewType,
+)
 from mlflow.entities.model_registry import RegisteredModelTag
 from mlflow.entities.webhook import WebhookEvent
 from mlflow.entities.workspace import Workspace
@@ -234,3 +244,18 @@ def test_search_runs_reads_run_partitions_in_the_requests_workspace(two_workspac
         found = tracking.search_runs([a["exp"]], "", ViewType.ALL)
     assert {r.info.run_id for r in found} == {a["run"], second}
     assert all(r.inputs.dataset_inputs for r in found)
+
+
+def test_deleting_an_assessment_of_another_workspaces_trace(two_workspaces):
+    """As the SQL workspace store: the trace is not found (no silent success); an unknown
+    assessment of a trace of one's own workspace is still deleted silently."""
+    tracking, _, a = two_workspaces
+    feedback = Feedback(name="quality", value=True, source=AssessmentSource("HUMAN", "u"))
+    feedback.trace_id = a["trace"]
+    with WorkspaceContext("team-a"):
+        kept = tracking.create_assessment(feedback).assessment_id
+    with WorkspaceContext("team-b"):
+        _missing(lambda: tracking.delete_assessment(a["trace"], kept))
+        tracking.delete_assessment(a["trace_b"], "a-unknown")
+    with WorkspaceContext("team-a"):
+        assert tracking.get_assessment(a["trace"], kept).value is True
