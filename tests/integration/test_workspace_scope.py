@@ -259,3 +259,14 @@ def test_deleting_an_assessment_of_another_workspaces_trace(two_workspaces):
         tracking.delete_assessment(a["trace_b"], "a-unknown")
     with WorkspaceContext("team-a"):
         assert tracking.get_assessment(a["trace"], kept).value is True
+
+
+def test_bulk_metric_history_leaves_out_runs_of_another_workspace(two_workspaces):
+    """As the SQL workspace store, which filters the run ids: no error, no points of them."""
+    tracking, _, a = two_workspaces
+    with WorkspaceContext("team-b"):
+        exp_b = tracking.get_experiment_by_name("shared-name").experiment_id
+        own = tracking.create_run(exp_b, "u", 1, [], "b").info.run_id
+        tracking.log_metric(own, Metric("m", 5.0, 1, 0))
+        points = tracking.get_metric_history_bulk([a["run"], own], "m", 100)
+    assert [(p.run_id, p.value) for p in points] == [(own, 5.0)]
