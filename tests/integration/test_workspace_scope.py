@@ -6,12 +6,22 @@ from __future__ import annotations
 
 import pytest
 from boto3.dynamodb.conditions import Attr, Key
-from mlflow.entities import Metric, Param, RunTag, ViewType
+from mlflow.entities import (
+    AssessmentSource,
+    Dataset,
+    DatasetInput,
+    Feedback,
+    InputTag,
+    Metric,
+    Param,
+    RunTag,
+    ViewType,
+)
 from mlflow.entities.model_registry import RegisteredModelTag
 from mlflow.entities.webhook import WebhookEvent
 from mlflow.entities.workspace import Workspace
 from mlflow.exceptions import MlflowException
-from mlflow.utils.workspace_context import WorkspaceContext
+from mlflow.utils.workspace_context import ServerWorkspaceContext, WorkspaceContext
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
 from mlflow_dynamodbstore.gateway.scoped import ScopedGateway, ScopeViolation
@@ -219,3 +229,44 @@ def test_registry_ids_of_another_workspace_do_not_exist(two_workspaces):
     with WorkspaceContext("team-a"):
         assert registry.get_registered_model("shared-model").aliases == {"champion": 1}
         assert registry.get_webhook(a["hook"]).name == "h"
+
+
+def test_search_runs_reads_run_partitions_in_the_requests_workspace(two_workspaces):
+    """A page of runs with inputs reads their partitions in worker threads; those must see
+    the request's workspace, which the server keeps in a ContextVar only (no env)."""
+    tracking, _, a = two_workspaces
+    dataset = DatasetInput(Dataset("d", "x", "local", "{}"), [InputTag("mlflow.data.context", "t")])
+    with WorkspaceContext("team-a"):
+        second = tracking.create_run(a["exp"], "u", 2, [], "r2").info.run_id
+        for run in (a["run"], second):
+            tracking.log_inputs(run, [dataset])
+    with ServerWorkspaceContext("team-a"):
+        found = tracking.search_runs([a["exp"]], "", ViewType.ALL)
+    assert {r.info.run_id for r in found} == {a["run"], second}
+    assert all(r.inputs.dataset_inputs for r in found)
+
+
+def test_deleting_an_assessment_of_another_workspaces_trace(two_workspaces):
+    """As the SQL workspace store: the trace is not found (no silent success); an unknown
+    assessment of a trace of one's own workspace is still deleted silently."""
+    tracking, _, a = two_workspaces
+    feedback = Feedback(name="quality", value=True, source=AssessmentSource("HUMAN", "u"))
+    feedback.trace_id = a["trace"]
+    with WorkspaceContext("team-a"):
+        kept = tracking.create_assessment(feedback).assessment_id
+    with WorkspaceContext("team-b"):
+        _missing(lambda: tracking.delete_assessment(a["trace"], kept))
+        tracking.delete_assessment(a["trace_b"], "a-unknown")
+    with WorkspaceContext("team-a"):
+        assert tracking.get_assessment(a["trace"], kept).value is True
+
+
+def test_bulk_metric_history_leaves_out_runs_of_another_workspace(two_workspaces):
+    """As the SQL workspace store, which filters the run ids: no error, no points of them."""
+    tracking, _, a = two_workspaces
+    with WorkspaceContext("team-b"):
+        exp_b = tracking.get_experiment_by_name("shared-name").experiment_id
+        own = tracking.create_run(exp_b, "u", 1, [], "b").info.run_id
+        tracking.log_metric(own, Metric("m", 5.0, 1, 0))
+        points = tracking.get_metric_history_bulk([a["run"], own], "m", 100)
+    assert [(p.run_id, p.value) for p in points] == [(own, 5.0)]

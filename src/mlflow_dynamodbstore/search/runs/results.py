@@ -14,6 +14,7 @@ costs a few round trips of latency.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from typing import Any
 
 from mlflow.entities import Run, RunInputs
@@ -51,7 +52,10 @@ def result_runs(
         runs = [one(v) for v in views]
     else:
         with ThreadPoolExecutor(max_workers=min(_READERS, len(views))) as pool:
-            runs = list(pool.map(one, views))
+            # Each read runs in a copy of the caller's context: the scoped gateway finds the
+            # request's workspace in a ContextVar, which worker threads do not inherit.
+            futures = [pool.submit(copy_context().run, one, v) for v in views]
+            runs = [future.result() for future in futures]
     return [run for run in runs if run is not None]
 
 

@@ -19,7 +19,7 @@ from mlflow_dynamodbstore.repositories.runs.metric_history import (
     Point,
     ntile_sample,
 )
-from mlflow_dynamodbstore.repositories.runs.repository import RunRepository
+from mlflow_dynamodbstore.repositories.runs.repository import RunMissing, RunRepository
 
 _INT64 = (-(2**63), 2**63 - 1)
 # Up to this many history items (a point, or a block of one key's points) go into the
@@ -109,6 +109,16 @@ class RunMetricOps:
             with self._run_errors(run_id):
                 self.runs.get_meta(run_id)
 
+    def _run_accessible(self, run_id: str) -> bool:
+        """Whether ``_check_run_accessible`` passes (always, without workspaces)."""
+        if not self._workspaces_enabled():
+            return True
+        try:
+            self.runs.get_meta(run_id)
+        except RunMissing:
+            return False
+        return True
+
     def _history(self, run_id, metric_key, max_results=None, page_token=None):
         try:
             return self.metric_history.page(str(run_id), metric_key, max_results, page_token)
@@ -124,12 +134,14 @@ class RunMetricOps:
 
     def get_metric_history_bulk(self, run_ids, metric_key, max_results):
         """Points of several runs, ordered by run id, then timestamp, step, value; at most
-        ``max_results`` in all."""
+        ``max_results`` in all. Runs of another workspace are left out (as the SQL workspace
+        store filters the run ids)."""
         result: list[MetricWithRunId] = []
         for run_id in sorted(set(run_ids)):
             if len(result) >= max_results:
                 break
-            self._check_run_accessible(run_id)
+            if not self._run_accessible(run_id):
+                continue
             points, _ = self._history(run_id, metric_key, max_results - len(result))
             result += [MetricWithRunId(run_id=run_id, metric=_metric(p)) for p in points]
         return result

@@ -15,7 +15,8 @@ from mlflow_dynamodbstore.repositories.traces.repository import TraceMissing
 
 
 class TraceAssessmentOps:
-    """Mixed into TraceOps, which provides ``traces``, ``_trace_item`` and ``_mutate_trace``."""
+    """Mixed into TraceOps, which provides ``traces``, ``_trace_item``, ``_mutate_trace`` and
+    ``_workspaces_enabled``."""
 
     def create_assessment(self, assessment: Assessment) -> Assessment:
         sql = SqlAssessments.from_mlflow_entity(assessment)
@@ -82,6 +83,10 @@ class TraceAssessmentOps:
     def delete_assessment(self, trace_id: str, assessment_id: str) -> None:
         current = self._trace_item(trace_id)
         if current is None:
+            if self._workspaces_enabled():  # as the SQL workspace store; without, a no-op
+                raise MlflowException(
+                    f"Trace with ID '{trace_id}' not found.", RESOURCE_DOES_NOT_EXIST
+                )
             return
         try:
             self.traces.mutate(
