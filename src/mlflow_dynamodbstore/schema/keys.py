@@ -431,3 +431,13 @@ def dataset_summaries_pk(experiment_id: str) -> str:
 
 def dataset_summary_key(experiment_id: str, summary_id: str) -> dict[str, str]:
     return {"PK": dataset_summaries_pk(experiment_id), "SK": summary_id}
+
+
+def datasets_pk(experiment_id: str) -> str:
+    """The datasets an experiment's runs logged, one item per (name, digest): the first
+    logging fixes source and schema for every later one, as the SQL store's dataset rows."""
+    return f"{experiment_pk(experiment_id)}{SEP}DATASET_IDS"
+
+
+def dataset_key(experiment_id: str, dataset_id: str) -> dict[str, str]:
+    return {"PK": datasets_pk(experiment_id), "SK": dataset_id}

@@ -64,6 +64,7 @@ class Cascade:
             self.delete_partition(keys.logged_model_pk(model["model_id"]))
             self.progress(1)
         self.delete_partition(keys.dataset_summaries_pk(experiment_id), root_sk=None)
+        self.delete_partition(keys.datasets_pk(experiment_id), root_sk=None)
         self.delete_partition(keys.experiment_pk(experiment_id))
         self.progress(1)
 

@@ -292,6 +292,21 @@ def log_inputs_two_datasets_and_two_runs(store):
 
 
 @scenario()
+def log_inputs_same_name_and_digest_keeps_the_first_dataset(store):
+    """The SQL store keeps one dataset row per (experiment, name, digest): a later run
+    logging it with another source and schema reads back the first one's."""
+    eid = _experiment(store)
+    r1, r2 = _run(store, eid, 1000, "one"), _run(store, eid, 2000, "two")
+    first = Dataset("ds", "d1", "local", '{"uri": "/a"}', schema='{"a": 1}', profile="p1")
+    later = Dataset("ds", "d1", "s3", '{"uri": "/b"}', schema='{"b": 2}', profile="p2")
+    store.log_inputs(r1, datasets=[DatasetInput(first, [InputTag("mlflow.data.context", "t")])])
+    store.log_inputs(r2, datasets=[DatasetInput(later, [InputTag("mlflow.data.context", "e")])])
+    other = _run(store, _experiment(store, "elsewhere"), 3000, "three")
+    store.log_inputs(other, datasets=[DatasetInput(later)])  # another experiment: its own
+    return [store.get_run(r).inputs for r in (r1, r2, other)]
+
+
+@scenario()
 def log_inputs_on_deleted_run(store):
     rid = _fresh_run(store)
     store.delete_run(rid)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import zlib
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 from mlflow.entities import (
     Dataset,
     DatasetInput,
@@ -22,7 +23,7 @@ from mlflow.entities import (
 )
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
-from mlflow_dynamodbstore.gateway import TableGateway
+from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
 from mlflow_dynamodbstore.repositories.runs.items import estimate_item_size
 from mlflow_dynamodbstore.schema import keys
 
@@ -31,6 +32,7 @@ Item = dict[str, Any]
 _INLINE_DATASET_BYTES = 350_000
 _PART_BYTES = 350_000
 _BLOB_FIELDS = ("source", "schema", "profile")
+_IDENTITY_FIELDS = ("source_type", "source", "schema", "profile")
 
 
 def input_id(name: str, digest: str) -> str:
@@ -58,13 +60,60 @@ class RunInputsRepository:
                 consistent=True,
             )
         }
+        new = {
+            iid: dataset_input
+            for iid, dataset_input in unique.items()
+            if keys.run_input_key(run_id, iid)["SK"] not in existing
+        }
+        if not new:
+            return
+        first = self._as_first_logged(experiment_id, new)
         now = time.time_ns()
         items: list[Item] = []
         for order, (iid, dataset_input) in enumerate(unique.items()):
-            if keys.run_input_key(run_id, iid)["SK"] not in existing:
+            if iid in new:
+                dataset_input = DatasetInput(dataset=first[iid], tags=dataset_input.tags)
                 items += _dataset_items(run_id, iid, dataset_input, now + order)
                 items.append(_summary_item(experiment_id, dataset_input))
         self.gateway.batch_write(items)
+
+    def _as_first_logged(
+        self, experiment_id: str, inputs: dict[str, DatasetInput]
+    ) -> dict[str, Dataset]:
+        """Each dataset as the experiment first logged it: the SQL store keeps one dataset
+        row per (experiment, name, digest) and links later inputs to it, so a later logging
+        with another source or schema reads back the first one's. 1 consistent BatchGetItem,
+        + 1 conditional PutItem per dataset new to the experiment (a lost race reads the
+        winner's)."""
+        found = {
+            item["SK"]: item
+            for item in self.gateway.batch_get(
+                [keys.dataset_key(experiment_id, iid) for iid in inputs], consistent=True
+            )
+        }
+        first: dict[str, Dataset] = {}
+        for iid, dataset_input in inputs.items():
+            item = found.get(iid) or self._claim(experiment_id, iid, dataset_input.dataset)
+            first[iid] = _stored_dataset(item, dataset_input.dataset)
+        return first
+
+    def _claim(self, experiment_id: str, iid: str, dataset: Dataset) -> Item | None:
+        fields = zlib.compress(
+            json.dumps({f: getattr(dataset, f) for f in _IDENTITY_FIELDS}).encode("utf-8")
+        )
+        if len(fields) > _INLINE_DATASET_BYTES:
+            return None  # beyond an item even compressed: each run keeps its own copy
+        item = {
+            **keys.dataset_key(experiment_id, iid),
+            "name": dataset.name,
+            "digest": dataset.digest,
+            "fields": fields,
+        }
+        try:
+            self.gateway.put_item(item, condition=Attr("PK").not_exists())
+        except ConditionFailed as lost:
+            return lost.item or self.gateway.get_item(keys.dataset_key(experiment_id, iid))
+        return item
 
     def dataset_summaries(self, experiment_ids: list[str], limit: int) -> list[Item]:
         """Distinct (experiment, name, digest, context) of logged dataset inputs of the
@@ -94,6 +143,13 @@ class RunInputsRepository:
             {**keys.run_output_key(run_id, m.model_id), "model_id": m.model_id, "step": m.step or 0}
             for m in models
         )
+
+
+def _stored_dataset(item: Item | None, incoming: Dataset) -> Dataset:
+    if item is None or "fields" not in item:
+        return incoming
+    fields = json.loads(zlib.decompress(bytes(item["fields"])).decode("utf-8"))
+    return Dataset(name=incoming.name, digest=incoming.digest, **fields)
 
 
 def _summary_item(experiment_id: str, dataset_input: DatasetInput) -> Item:
