@@ -307,6 +307,18 @@ def log_inputs_same_name_and_digest_keeps_the_first_dataset(store):
 
 
 @scenario()
+def tag_and_param_with_no_value(store):
+    """SQL stores a run tag set to None (a row with a NULL value); a param needs a value (SQL
+    fails on its NOT NULL column with BAD_REQUEST and the driver's text; here it is a clean
+    INVALID_PARAMETER_VALUE, so only the call's failure is compared)."""
+    rid = _fresh_run(store)
+    store.set_tag(rid, RunTag("empty", None))
+    store.log_batch(rid, [], [], [RunTag("batch-empty", None)])
+    failed = attempt(lambda: store.log_param(rid, Param("p", None)))
+    return [store.get_run(rid).data.tags, type(failed).__name__]
+
+
+@scenario()
 def log_inputs_on_deleted_run(store):
     rid = _fresh_run(store)
     store.delete_run(rid)

@@ -121,8 +121,8 @@ def plan_change(meta: Item, change: RunChange, fetch: Fetch) -> RunWrite | None:
 
     for key, value in change.tags.items():
         old = new["tags"].get(key)
-        if old == value:
-            continue
+        if key in new["tags"] and old == value:
+            continue  # a tag set to None is still a tag, as the SQL store's row
         changed = True
         # Over budget, an inline value may only be replaced in place by one no longer.
         grows = not isinstance(old, str) or len(str(value or "")) > len(old)
