@@ -290,9 +290,10 @@ class DynamoDBAuthStore(ResourceGrantsMixin):
         if workspaces is None:
             role_ids = self.roles.all_ids()
         else:
-            role_ids = sorted(
-                {r for ws in set(workspaces) for r in self.roles.ids_in_workspace(ws)}
-            )
+            # Workspace by workspace (in name order), as SQLite's workspace index returns them.
+            role_ids = [
+                r for ws in sorted(set(workspaces)) for r in self.roles.ids_in_workspace(ws)
+            ]
         out = []
         for role_id in role_ids:
             role = self.roles.get(role_id)
