@@ -12,15 +12,29 @@ from __future__ import annotations
 
 from typing import Any
 
+# The auth model this store mirrors (roles, __user_<id>__ grants, the store's methods).
+REQUIRED_MLFLOW = "3.17"
+
 
 def create_app() -> Any:
+    import mlflow
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import ErrorCode
+    from packaging.version import Version
+
+    if Version(mlflow.__version__) < Version(REQUIRED_MLFLOW):
+        raise MlflowException(
+            f"--app-name dynamodb-auth needs MLflow {REQUIRED_MLFLOW} or later "
+            f"(this is {mlflow.__version__}): it implements that version's auth model."
+        )
 
     from mlflow_dynamodbstore.auth.config import import_basic_auth
+
+    # First: mlflow.server.auth reads its config when first imported (and the store module
+    # imports it), so it must be imported under ours.
+    basic_auth, config = import_basic_auth()
     from mlflow_dynamodbstore.auth.store import DynamoDBAuthStore
 
-    basic_auth, config = import_basic_auth()
     store = DynamoDBAuthStore()
     basic_auth.store = store
     store.init_db(config.database_uri)
