@@ -173,3 +173,83 @@ def _scan(endpoint: str, table: str) -> list[dict]:
     for page in client.get_paginator("scan").paginate(TableName=table):
         items.extend(page["Items"])
     return items
+
+
+def test_two_servers_on_one_table(tmp_path, store_uri, entry_points, dynamodb_endpoint, table_name):
+    """Started at the same moment, two servers create one admin; a grant, revoke, password
+    change or user deletion through one is enforced by the other at once (no auth cache)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from contextlib import ExitStack
+
+    ini = write_ini(tmp_path / "auth.ini", default_permission="NO_PERMISSIONS")
+    env = server_env(ini, entry_points)
+    with ExitStack() as stack:
+        servers = [
+            mlflow_server(store_uri, tmp_path / name, ["--app-name", "dynamodb-auth"], env=env)
+            for name in ("a", "b")
+        ]
+        with ThreadPoolExecutor(2) as pool:
+            a_url, b_url = pool.map(stack.enter_context, servers)
+        a, b = Caller(a_url), Caller(b_url)
+        for name in ("alice", "bob"):
+            a.call("create", "POST", f"{USERS}/create", ADMIN,
+                   json={"username": name, "password": a.passwords[name]})  # fmt: skip
+        exp_id = a.call("create", "POST", f"{EXP}/create", "alice", json={"name": "e"})[
+            "experiment_id"
+        ]
+        get = {"experiment_id": exp_id}
+        grant = {"username": "bob", "resource_type": "experiment", "resource_id": exp_id}
+
+        b.call("bob before the grant", "GET", f"{EXP}/get", "bob", params=get)
+        a.call("grant", "POST", f"{GRANTS}/grant", "alice", json={**grant, "permission": "READ"})
+        b.call("bob after the grant", "GET", f"{EXP}/get", "bob", params=get)
+        b.call("revoke", "POST", f"{GRANTS}/revoke", "alice", json=grant)
+        a.call("bob after the revoke", "GET", f"{EXP}/get", "bob", params=get)
+        a.call("new password", "PATCH", f"{USERS}/update-password", ADMIN,
+               json={"username": "bob", "password": "bob-new-password"})  # fmt: skip
+        b.call("bob's old password", "GET", f"{USERS}/current", "bob")
+        b.call("bob's new password", "GET", f"{USERS}/current", "bob",
+               password="bob-new-password")  # fmt: skip
+        b.call("delete bob", "DELETE", f"{USERS}/delete", ADMIN, json={"username": "bob"})
+        a.call("bob deleted", "GET", f"{USERS}/current", "bob", password="bob-new-password")
+
+    assert [entry[:2] for entry in b.log] == [
+        ("bob before the grant", 403),
+        ("bob after the grant", 200),
+        ("revoke", 200),
+        ("bob's old password", 401),
+        ("bob's new password", 200),
+        ("delete bob", 200),
+    ]
+    assert [entry[:2] for entry in a.log[-3:]] == [
+        ("bob after the revoke", 403),
+        ("new password", 200),
+        ("bob deleted", 401),
+    ]
+    admins = [
+        i for i in _scan(dynamodb_endpoint, table_name)
+        if i["PK"]["S"].startswith("USERNAME#") and i["username"]["S"] == ADMIN
+    ]  # fmt: skip
+    assert len(admins) == 1 and admins[0]["user_id"]["N"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("ini_uri", "password", "expected"),
+    [
+        (None, None, "MLflow Authentication needs a password to create the admin user"),
+        (None, "password1234", "Refusing to use the insecure default password"),
+        ("sqlite:///basic_auth.db", "a-long-password", "must be a dynamodb:// URI"),
+    ],
+    ids=["no-admin-password", "known-default-password", "sql-database-uri"],
+)
+def test_refuses_to_start(tmp_path, store_uri, entry_points, ini_uri, password, expected):
+    ini = write_ini(tmp_path / "auth.ini", default_permission="READ", database_uri=ini_uri)
+    env = {**server_env(ini, entry_points), "MLFLOW_AUTH_ADMIN_PASSWORD": password or ""}
+    with (
+        pytest.raises(RuntimeError, match="exited early") as failed,
+        mlflow_server(store_uri, tmp_path, ["--app-name", "dynamodb-auth"], env=env,
+                      cwd=tmp_path),
+    ):  # fmt: skip
+        pass
+    assert expected in str(failed.value)
+    assert not list(tmp_path.rglob("*.db"))
