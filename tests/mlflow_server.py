@@ -14,7 +14,7 @@ from mlflow_dynamodbstore.local.dynamodb_local import free_port
 
 
 @contextmanager
-def mlflow_server(backend_store_uri: str, artifacts_dir: Path, extra_args=(), env=None):
+def mlflow_server(backend_store_uri: str, artifacts_dir: Path, extra_args=(), env=None, cwd=None):
     port = free_port()
     log = artifacts_dir / f"mlflow-server-{port}.log"
     artifacts_dir.mkdir(parents=True, exist_ok=True)
@@ -27,7 +27,7 @@ def mlflow_server(backend_store_uri: str, artifacts_dir: Path, extra_args=(), en
     ]  # fmt: skip
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+            cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=cwd
         )
     url = f"http://127.0.0.1:{port}"
     try:

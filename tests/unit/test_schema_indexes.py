@@ -126,6 +126,8 @@ PLACED = {
     indexes.MODEL_VERSIONS_BY_WORKSPACE: keys.model_version_list_keys("ws", "id", 1),
     indexes.MODEL_VERSIONS_BY_RUN: keys.model_version_run_keys("ws", "r", "id", 1),
     indexes.WEBHOOKS_BY_CREATION: keys.webhook_list_keys("ws", 5, "w"),
+    indexes.AUTH_USERS_BY_ID: keys.auth_user_list_keys(1),
+    indexes.AUTH_ROLES_BY_ID: keys.auth_role_list_keys(1),
     indexes.TRACES_BY_TIMESTAMP: keys.trace_list_keys("1", 5, "tr-1"),
     indexes.LOGGED_MODELS_BY_EXPERIMENT: keys.logged_model_list_keys("1", "active", 5, "m"),
 }

@@ -101,6 +101,8 @@ MODEL_VERSIONS_BY_WORKSPACE = AccessPattern.on_gsi(
 WEBHOOKS_BY_CREATION = AccessPattern.on_gsi(
     1, "a workspace's webhooks, live or deleted (two keys), by creation time"
 )
+AUTH_USERS_BY_ID = AccessPattern.on_gsi(1, "every auth user, by id")
+AUTH_ROLES_BY_ID = AccessPattern.on_gsi(1, "every auth role of every workspace, by id")
 
 # ---- GSI2: rankings and reverse lookups ------------------------------------------------
 RUNS_BY_METRIC = AccessPattern.on_gsi(2, "an experiment's runs ranked by one metric's latest value")
@@ -126,6 +128,8 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     REGISTERED_MODELS_BY_NAME,
     MODEL_VERSIONS_BY_WORKSPACE,
     WEBHOOKS_BY_CREATION,
+    AUTH_USERS_BY_ID,
+    AUTH_ROLES_BY_ID,
     RUNS_BY_METRIC,
     MODEL_VERSIONS_BY_RUN,
     TRACES_BY_TIMESTAMP,

@@ -6,6 +6,7 @@ the families; keep it in step with this module.
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 from mlflow_dynamodbstore.schema import indexes
@@ -441,3 +442,130 @@ def datasets_pk(experiment_id: str) -> str:
 
 def dataset_key(experiment_id: str, dataset_id: str) -> dict[str, str]:
     return {"PK": datasets_pk(experiment_id), "SK": dataset_id}
+
+
+# ---- auth (the dynamodb-auth app) ----------------------------------------------------
+# MLflow 3.17's basic-auth model: users, roles (per workspace) holding permissions on
+# (resource type, resource pattern), and user-role assignments. A user's direct grants live
+# on a hidden per-(user, workspace) role named ``__user_<id>__``, as in the SQL store.
+# User-given key parts (user names, role names, resource patterns) are written as
+# ``=<value>`` while short and as ``~<sha256>`` beyond AUTH_KEY_PART_BYTES (DynamoDB caps
+# sort keys at 1,024 bytes); the item keeps the value itself, and readers compare it.
+AUTH_KEY_PART_BYTES = 512
+AUTH_USERS_GSI1PK = "AUTH#USERS"
+AUTH_ROLES_GSI1PK = "AUTH#ROLES"
+AUTH_PERMISSION_PREFIX = f"P{SEP}"
+AUTH_ROLE_MEMBER_PREFIX = f"U{SEP}"
+AUTH_USER_ROLE_PREFIX = f"ROLE{SEP}"
+
+
+def auth_key_part(value: str) -> str:
+    """A user-given value as a key part: itself while short, its digest beyond that."""
+    raw = str(value)
+    if len(raw.encode("utf-8")) <= AUTH_KEY_PART_BYTES:
+        return f"={raw}"
+    return f"~{hashlib.sha256(raw.encode('utf-8')).hexdigest()}"
+
+
+def auth_user_key(username: str) -> dict[str, str]:
+    """The user record, found by name (every request authenticates by name); writing it with
+    ``attribute_not_exists(PK)`` makes names unique."""
+    return {"PK": f"USERNAME{SEP}{auth_key_part(username)}", "SK": META}
+
+
+def auth_user_list_keys(user_id: int) -> dict[str, str]:
+    """AUTH_USERS_BY_ID (GSI1): every user, by id (list_users)."""
+    return indexes.AUTH_USERS_BY_ID.keys(AUTH_USERS_GSI1PK, encode_int(user_id))
+
+
+def auth_user_pk(user_id: int) -> str:
+    """A user's own partition: the id item and the user's role assignments."""
+    return f"USER{SEP}{int(user_id)}"
+
+
+def auth_user_id_key(user_id: int) -> dict[str, str]:
+    return {"PK": auth_user_pk(user_id), "SK": META}
+
+
+def auth_user_role_prefix(workspace: str | None = None) -> str:
+    """Sort key prefix of a user's assignments (in one workspace, when given)."""
+    if workspace is None:
+        return AUTH_USER_ROLE_PREFIX
+    return f"{AUTH_USER_ROLE_PREFIX}{workspace}{SEP}"
+
+
+def auth_user_role_key(user_id: int, workspace: str, role_id: int) -> dict[str, str]:
+    """The user's side of an assignment: the user's roles of one workspace are one range."""
+    return {
+        "PK": auth_user_pk(user_id),
+        "SK": f"{auth_user_role_prefix(workspace)}{encode_int(role_id)}",
+    }
+
+
+def auth_role_pk(role_id: int) -> str:
+    """A role's partition: META, its permissions and its members."""
+    return f"ROLE{SEP}{int(role_id)}"
+
+
+def auth_role_key(role_id: int) -> dict[str, str]:
+    return {"PK": auth_role_pk(role_id), "SK": META}
+
+
+def auth_role_list_keys(role_id: int) -> dict[str, str]:
+    """AUTH_ROLES_BY_ID (GSI1): every role of every workspace, by id (list_roles)."""
+    return indexes.AUTH_ROLES_BY_ID.keys(AUTH_ROLES_GSI1PK, encode_int(role_id))
+
+
+def auth_role_names_pk(workspace: str) -> str:
+    """A workspace's role names (not under ``WS#<ws>``: a workspace deletion removes that
+    partition, and the auth app deletes the workspace's roles itself)."""
+    return f"ROLES{SEP}{workspace}"
+
+
+def auth_role_name_key(workspace: str, name: str) -> dict[str, str]:
+    """Uniqueness guard and name -> id lookup: one item per (workspace, role name)."""
+    return {"PK": auth_role_names_pk(workspace), "SK": f"NAME{SEP}{auth_key_part(name)}"}
+
+
+def auth_permission_prefix(resource_type: str | None = None) -> str:
+    """Sort key prefix of a role's permissions (of one resource type, when given)."""
+    if resource_type is None:
+        return AUTH_PERMISSION_PREFIX
+    return f"{AUTH_PERMISSION_PREFIX}{resource_type}{SEP}"
+
+
+def auth_permission_key(role_id: int, resource_type: str, pattern: str) -> dict[str, str]:
+    """One permission of a role; the key is the SQL store's unique (role, type, pattern)."""
+    return {
+        "PK": auth_role_pk(role_id),
+        "SK": f"{auth_permission_prefix(resource_type)}{auth_key_part(pattern)}",
+    }
+
+
+def auth_permission_id_key(permission_id: int) -> dict[str, str]:
+    """Role permission id -> (role, permission sort key): MLflow addresses them by id."""
+    return {"PK": f"RPERM{SEP}{int(permission_id)}", "SK": META}
+
+
+def auth_role_member_key(role_id: int, user_id: int) -> dict[str, str]:
+    """The role's side of an assignment (list_role_users, delete_role)."""
+    return {"PK": auth_role_pk(role_id), "SK": f"{AUTH_ROLE_MEMBER_PREFIX}{encode_int(user_id)}"}
+
+
+def auth_grants_pk(resource_type: str, pattern: str) -> str:
+    """Every per-user (``__user_<id>__`` role) grant on one resource, for deleting or
+    renaming them with the resource without a Scan."""
+    return f"GRANTS{SEP}{resource_type}{SEP}{auth_key_part(pattern)}"
+
+
+def auth_grant_ref_prefix(workspace: str | None = None) -> str:
+    return "" if workspace is None else f"{workspace}{SEP}"
+
+
+def auth_grant_ref_key(
+    resource_type: str, pattern: str, workspace: str, role_id: int
+) -> dict[str, str]:
+    return {
+        "PK": auth_grants_pk(resource_type, pattern),
+        "SK": f"{auth_grant_ref_prefix(workspace)}{encode_int(role_id)}",
+    }

@@ -1,0 +1,52 @@
+"""``mlflow server --app-name dynamodb-auth``: MLflow's basic-auth app, its store replaced.
+
+MLflow loads an ``mlflow.app`` entry point that is a function as a factory and calls it
+without arguments in every server worker. The factory imports MLflow's basic-auth module
+under this package's config (config.py), puts a DynamoDBAuthStore where the module keeps
+its store (``mlflow.server.auth.store``, the one seam it has: every request hook, handler
+and permission check reads the store from there), bootstraps the admin user and then runs
+MLflow's own ``create_app``. Request handling is MLflow's, unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# The auth model this store mirrors (roles, __user_<id>__ grants, the store's methods).
+REQUIRED_MLFLOW = "3.17"
+
+
+def create_app() -> Any:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import ErrorCode
+    from packaging.version import Version
+
+    if Version(mlflow.__version__) < Version(REQUIRED_MLFLOW):
+        raise MlflowException(
+            f"--app-name dynamodb-auth needs MLflow {REQUIRED_MLFLOW} or later "
+            f"(this is {mlflow.__version__}): it implements that version's auth model."
+        )
+
+    from mlflow_dynamodbstore.auth.config import import_basic_auth
+
+    # First: mlflow.server.auth reads its config when first imported (and the store module
+    # imports it), so it must be imported under ours.
+    basic_auth, config = import_basic_auth()
+    from mlflow_dynamodbstore.auth.store import DynamoDBAuthStore
+
+    store = DynamoDBAuthStore()
+    basic_auth.store = store
+    store.init_db(config.database_uri)
+    # MLflow's bootstrap, made safe for many servers starting at once: the user record is
+    # written conditionally, so exactly one server creates the admin; the others see
+    # RESOURCE_ALREADY_EXISTS and go on with the admin that now exists. A missing (or the
+    # known insecure default) admin password stops the start here, as in MLflow.
+    try:
+        basic_auth.create_admin_user(config.admin_username, config.admin_password)
+    except MlflowException as e:
+        exists = ErrorCode.Name(ErrorCode.RESOURCE_ALREADY_EXISTS)
+        if e.error_code != exists or not store.has_user(config.admin_username):
+            raise
+    # MLflow's create_app bootstraps again (init_db is a no-op now, the admin exists).
+    return basic_auth.create_app()

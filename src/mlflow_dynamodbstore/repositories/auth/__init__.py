@@ -1,0 +1,1 @@
+"""Auth repositories: users, roles (with their permissions and members) and id counters."""
