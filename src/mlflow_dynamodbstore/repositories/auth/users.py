@@ -69,6 +69,21 @@ class UserRepository:
             "is_admin": bool(is_admin),
         }
 
+    def create_if_absent(
+        self, username: str, password_hash: str, is_admin: bool
+    ) -> tuple[Item, bool]:
+        """Write a user with a password hash as given (``auth import`` copies hashes, it
+        never re-hashes), unless the name is taken: (the record, True) when written,
+        (the existing record, False) otherwise. The write is conditional on the name guard,
+        so a concurrent creator of the same name wins cleanly."""
+        try:
+            return self.create(username, password_hash, is_admin), True
+        except UserExists:
+            existing = self.get(username)
+            if existing is None:  # deleted in between: try once more
+                return self.create(username, password_hash, is_admin), True
+            return existing, False
+
     def get(self, username: str) -> Item | None:
         """The user record (strongly consistent: a password change or deletion made through
         any server counts at once)."""
