@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from mlflow_dynamodbstore.cli.auth import auth
 from mlflow_dynamodbstore.cli.local import local
 from mlflow_dynamodbstore.cli.table import deploy, destroy, install_dynamodb_local
 from mlflow_dynamodbstore.cli.workspaces import workspace
@@ -15,6 +16,7 @@ def cli() -> None:
     """Administer an MLflow DynamoDB store."""
 
 
+cli.add_command(auth)
 cli.add_command(local)
 cli.add_command(deploy)
 cli.add_command(destroy)
