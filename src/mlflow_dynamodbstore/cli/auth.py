@@ -153,7 +153,6 @@ class _Importer:
 
     def assignments(self, role, members) -> None:
         from mlflow_dynamodbstore.repositories.auth.roles import AssignmentExists
-        from mlflow_dynamodbstore.schema import keys
 
         meta = self.roles.get(role.id)
         for a in members:
@@ -166,10 +165,7 @@ class _Importer:
                 if pair in self.made_assignments:  # made with its hidden role just now
                     self.done["assignments"] += 1
                     continue
-                found = self.target.gateway.get_item(
-                    keys.auth_user_role_key(new_user, meta["workspace"], int(meta["role_id"]))
-                )
-                if found is not None:
+                if self.target.roles.assignment(new_user, meta["workspace"], pair[1]) is not None:
                     self.skipped["assignments"] += 1
                     continue
             if self.dry_run:

@@ -438,6 +438,10 @@ class RoleRepository:
             (i for i in items if workspace is None or i["workspace"] == workspace), "role_id"
         )
 
+    def assignment(self, user_id: int, workspace: str, role_id: int) -> Item | None:
+        """The user's side of one assignment (one GetItem), or None."""
+        return self.gateway.get_item(keys.auth_user_role_key(user_id, workspace, role_id))
+
     def has_assignment_in(self, user_id: int, workspace: str) -> bool:
         return bool(self.user_assignments(user_id, workspace))
 
