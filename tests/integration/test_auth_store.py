@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
+from flask import Flask
 from mlflow.exceptions import MlflowException
 
 from mlflow_dynamodbstore.auth.store import DynamoDBAuthStore
@@ -80,6 +81,21 @@ def test_permission_check_costs(store):
     assert store.authenticate_user("alice", PW)
     store.get_user("alice")
     assert stats.requests("GetItem") == 2 and stats.total_requests == 2
+
+    # Inside one HTTP request the user record is read once, however often the hooks ask;
+    # a change to the user in that request is seen at once.
+    with Flask(__name__).test_request_context():
+        stats.reset()
+        assert store.authenticate_user("alice", PW)
+        assert store.get_user("alice").username == "alice"
+        assert store.has_user("alice") and not store.has_user("nobody")
+        assert stats.requests("GetItem") == 2 and stats.total_requests == 2
+        store.update_user("alice", is_admin=True)
+        assert store.get_user("alice").is_admin
+    with Flask(__name__).test_request_context():
+        stats.reset()
+        assert store.get_user("alice").is_admin  # a new request reads the table again
+        assert stats.requests("GetItem") == 1
 
     stats.reset()
     grants = store.list_grants(alice.id, "default", {"experiment"})

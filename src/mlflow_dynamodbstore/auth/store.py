@@ -150,8 +150,27 @@ class DynamoDBAuthStore(ResourceGrantsMixin):
         )
 
     # ---- users -----------------------------------------------------------------------
+    def _lookup(self, username: str) -> Item | None:
+        """The user record; within one HTTP request it is read once, since MLflow's hooks
+        ask for the requesting user several times (authenticate, get_user, each check)."""
+        if not isinstance(username, str):
+            return None
+        memo = _request_memo()
+        if memo is not None and username in memo:
+            return memo[username]
+        item = self.users.get(username)
+        if memo is not None:
+            memo[username] = item
+        return item
+
+    @staticmethod
+    def _forget(username: str) -> None:
+        memo = _request_memo()
+        if memo is not None:
+            memo.pop(username, None)
+
     def _user_item(self, username: str) -> Item:
-        item = self.users.get(username) if isinstance(username, str) else None
+        item = self._lookup(username)
         if item is None:
             raise _not_found(f"User with username={username} not found")
         return item
@@ -170,6 +189,7 @@ class DynamoDBAuthStore(ResourceGrantsMixin):
             raise MlflowException.invalid_parameter_value("Username and password must be strings.")
         pwhash = generate_password_hash(password)
         try:
+            self._forget(username)
             item = self.users.create(username, pwhash, _as_bool(is_admin))
         except UserExists:
             # The SQL store appends the failed INSERT here, password hash included.
@@ -181,7 +201,7 @@ class DynamoDBAuthStore(ResourceGrantsMixin):
         return user_entity(item)
 
     def has_user(self, username: str, *, use_primary: bool = False) -> bool:
-        return isinstance(username, str) and self.users.get(username) is not None
+        return self._lookup(username) is not None
 
     def get_user(self, username: str) -> User:
         return user_entity(self._user_item(username))
@@ -211,6 +231,7 @@ class DynamoDBAuthStore(ResourceGrantsMixin):
         if not fields:
             return user_entity(item)
         try:
+            self._forget(username)
             return user_entity(self.users.update(username, fields))
         except UserMissing:
             raise _not_found(f"User with username={username} not found") from None
@@ -230,6 +251,7 @@ class DynamoDBAuthStore(ResourceGrantsMixin):
                 meta = {"role_id": role_id, "workspace": assignment["workspace"]}
                 with contextlib.suppress(AssignmentMissing):
                     self.roles.unassign(user_id, meta)
+        self._forget(username)
         self.gateway.transact_write(self.users.delete_actions(item))
 
     # ---- roles -----------------------------------------------------------------------
@@ -545,3 +567,13 @@ def _as_bool(value: Any) -> bool:
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
     raise MlflowException.invalid_parameter_value(f"is_admin must be a boolean, not {value!r}.")
+
+
+def _request_memo() -> dict[str, Item | None] | None:
+    """Per-request memo of user records (Flask's ``g``: one request, one thread), or None
+    outside a request (CLI, tests): then every call reads the table."""
+    from flask import g, has_request_context
+
+    if not has_request_context():
+        return None
+    return g.setdefault("_dynamodb_auth_users", {})
