@@ -75,11 +75,7 @@ class Reassign:
     def _move(self, key: Item, fields: Item, bump: str | None = "version") -> None:
         """SET the fields (the new workspace and index keys) on one item of the source,
         bumping its optimistic-lock counter; an item gone meanwhile is skipped."""
-        expression, names, values = set_expression({"workspace": TARGET, **fields})
-        if bump:
-            expression += " ADD #u_bump :u_one"
-            names["#u_bump"] = bump
-            values[":u_one"] = 1
+        expression, names, values = _moved(fields, bump)
         try:
             self.gateway.update_item(
                 key, expression, names=names, values=values, condition=Attr("PK").exists()
@@ -94,10 +90,7 @@ class Reassign:
         """The root and its name guard in one transaction: META moves, the old guard goes,
         the new guard is put unless the name is taken in the target."""
         old_guard, new_guard = guard
-        expression, names, values = set_expression({"workspace": TARGET, **fields})
-        expression += " ADD #u_bump :u_one"
-        names["#u_bump"] = bump
-        values[":u_one"] = 1
+        expression, names, values = _moved(fields, bump)
         try:
             self.gateway.transact_write(
                 [
@@ -186,3 +179,14 @@ class Reassign:
         for webhook in self.inventory.webhooks():
             self.webhook(webhook)
         return self.moved
+
+
+def _moved(fields: Item, bump: str | None) -> tuple[str, dict[str, str], dict]:
+    """The update that gives an item to the target workspace: SET the workspace and the
+    given index keys, and ADD 1 to ``bump`` (its optimistic-lock counter) when given."""
+    expression, names, values = set_expression({"workspace": TARGET, **fields})
+    if bump:
+        expression += " ADD #u_bump :u_one"
+        names["#u_bump"] = bump
+        values[":u_one"] = 1
+    return expression, names, values
