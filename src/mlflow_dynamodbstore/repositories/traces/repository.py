@@ -83,10 +83,11 @@ class TraceRepository:
                 spans.append(item)
         return meta, spans
 
-    def experiment_workspaces(self, experiment_ids: list[str]) -> dict[str, str | None]:
-        """Workspace of each existing experiment (one BatchGetItem per 100 ids)."""
+    def existing_experiment_ids(self, experiment_ids: list[str]) -> set[str]:
+        """The ids among these whose experiment exists (through the store's scoped gateway:
+        in the request's workspace); one BatchGetItem per 100 ids."""
         found = self.gateway.batch_get([keys.experiment_key(e) for e in experiment_ids])
-        return {i["experiment_id"]: i.get("workspace") for i in found}
+        return {str(i["experiment_id"]) for i in found}
 
     def list_experiment(
         self,

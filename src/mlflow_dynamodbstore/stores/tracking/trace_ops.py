@@ -513,7 +513,7 @@ class TraceOps(TraceAssessmentOps):
         ids = [str(_parse_experiment_id(e)) for e in dict.fromkeys(experiment_ids)]
         if not self._workspaces_enabled():
             return ids
-        visible = self.traces.experiment_workspaces(ids)  # only this workspace's exist
+        visible = self.traces.existing_experiment_ids(ids)
         return [e for e in ids if e in visible]
 
 
