@@ -21,6 +21,7 @@ from mlflow_dynamodbstore.repositories.runs.metric_history import MetricHistoryR
 from mlflow_dynamodbstore.repositories.runs.repository import RunRepository
 from mlflow_dynamodbstore.stores.connection import connect
 from mlflow_dynamodbstore.stores.errors import translate_gateway_errors
+from mlflow_dynamodbstore.stores.tracking.dataset_ops import DatasetOps
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import ExperimentOps
 from mlflow_dynamodbstore.stores.tracking.logged_model_ops import LoggedModelOps
 from mlflow_dynamodbstore.stores.tracking.run_ops import RunOps
@@ -33,6 +34,7 @@ DEFAULT_ARTIFACT_ROOT = "./mlruns"
 
 @translate_gateway_errors
 class DynamoDBTrackingStore(
+    DatasetOps,
     ExperimentOps,
     LoggedModelOps,
     RunOps,
