@@ -168,10 +168,8 @@ class DatasetRepository:
         )
         return sorted(items, key=lambda i: (int(i["created_time"]), i["experiment_id"]))
 
-    def add_links(self, meta: dict[str, Any], experiment_ids: list[str], times: list[int]) -> None:
-        self.gateway.batch_write(
-            puts=[self._link_item(meta, e, t) for e, t in zip(experiment_ids, times, strict=True)]
-        )
+    def add_links(self, meta: dict[str, Any], experiment_ids: list[str], now: int) -> None:
+        self.gateway.batch_write(puts=[self._link_item(meta, e, now) for e in experiment_ids])
 
     def remove_links(self, dataset_id: str, experiment_ids: Iterable[str]) -> None:
         self.gateway.batch_write(

@@ -40,6 +40,20 @@ def _not_found(dataset_id: str) -> MlflowException:
     return MlflowException(f"Dataset '{dataset_id}' not found.", RESOURCE_DOES_NOT_EXIST)
 
 
+def _schema_after(meta: dict[str, Any], records: list[dict[str, Any]]) -> dict | None:
+    """The dataset's schema after these records, by MLflow's own inference. It fails on
+    records whose outputs are a value in one and a dict in another (MLflow indexes the
+    inferred type string); the SQL store then answers a 500 after rolling back, this store
+    INVALID_PARAMETER_VALUE before writing anything."""
+    try:
+        return codec.SQL_LOGIC._update_dataset_schema(meta.get("schema"), records)
+    except (TypeError, AttributeError) as exc:
+        raise MlflowException.invalid_parameter_value(
+            f"Cannot infer the dataset schema from these records ({exc}): a field must keep "
+            "one shape, e.g. 'outputs' either a dict or a single value in every record."
+        ) from None
+
+
 def _busy(what: str) -> MlflowException:
     return MlflowException(
         f"{what} lost to concurrent writers too many times; try again", TEMPORARILY_UNAVAILABLE
@@ -159,6 +173,7 @@ class DatasetOps:
         for record in records:
             if not isinstance(record, dict):
                 raise MlflowException.invalid_parameter_value("Each record must be a dictionary")
+        _schema_after(meta, records)  # refuses bad input before anything is written
         now = get_current_time_millis()
         updated_by = None
         for record in records:
@@ -182,7 +197,7 @@ class DatasetOps:
         """Schema, digest, last update (time and user) as the SQL store sets them after an
         upsert; the schema merge is optimistic on META's ``version``."""
         for _ in range(20):
-            schema = codec.SQL_LOGIC._update_dataset_schema(meta.get("schema"), records)
+            schema = _schema_after(meta, records)
             fields: dict[str, Any] = {
                 "last_update_time": now,
                 "digest": codec.SQL_LOGIC._compute_dataset_digest(meta["name"], now),
@@ -261,7 +276,9 @@ class DatasetOps:
         linked = {i["experiment_id"] for i in self.datasets.links(dataset_id)}
         new = [e for e in dict.fromkeys(wanted) if e not in linked]
         if new:
-            self.datasets.add_links(meta, new, [get_current_time_millis() for _ in new])
+            # One time for the call's links: they then list by experiment id, as the SQL
+            # store's rows of one flush (same millisecond) do.
+            self.datasets.add_links(meta, new, get_current_time_millis())
         return self._touch(dataset_id)
 
     def remove_dataset_from_experiments(
