@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from mlflow_dynamodbstore.schema import indexes, keys
+from mlflow_dynamodbstore.schema import dataset_keys, indexes, keys
 from mlflow_dynamodbstore.schema.table import create_table_request
 
 REPO = Path(__file__).resolve().parents[2]
@@ -130,6 +130,9 @@ PLACED = {
     indexes.AUTH_ROLES_BY_ID: keys.auth_role_list_keys(1),
     indexes.TRACES_BY_TIMESTAMP: keys.trace_list_keys("1", 5, "tr-1"),
     indexes.LOGGED_MODELS_BY_EXPERIMENT: keys.logged_model_list_keys("1", "active", 5, "m"),
+    indexes.DATASETS_BY_CREATION: dataset_keys.dataset_list_keys("ws", 5, "d-1"),
+    indexes.DATASETS_BY_EXPERIMENT: dataset_keys.dataset_link_list_keys("1", "d-1"),
+    indexes.DATASET_RECORDS_BY_CREATION: dataset_keys.dataset_record_order_keys("d-1", 5, "dr-1"),
 }
 
 

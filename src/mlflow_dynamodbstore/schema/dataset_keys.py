@@ -61,9 +61,9 @@ def dataset_record_order_sk(created_time: int, record_id: str) -> str:
     return f"{encode_int(created_time)}{SEP}{record_id}"
 
 
-def dataset_record_order_keys(created_time: int, record_id: str) -> dict[str, str]:
+def dataset_record_order_keys(dataset_id: str, created_time: int, record_id: str) -> dict:
     """DATASET_RECORDS_BY_CREATION (a local index of the dataset's partition): the SQL
     store's record order (created_time, dataset_record_id), read strongly consistently."""
-    return {
-        indexes.DATASET_RECORDS_BY_CREATION.sk: dataset_record_order_sk(created_time, record_id)
-    }
+    return indexes.DATASET_RECORDS_BY_CREATION.keys(
+        dataset_pk(dataset_id), dataset_record_order_sk(created_time, record_id)
+    )

@@ -191,7 +191,7 @@ def record_item(sql_record: SqlEvaluationDatasetRecord, workspace: str, version:
     item: dict[str, Any] = {
         **dataset_keys.dataset_record_key(sql_record.dataset_id, sql_record.dataset_record_id),
         **dataset_keys.dataset_record_order_keys(
-            sql_record.created_time, sql_record.dataset_record_id
+            sql_record.dataset_id, sql_record.created_time, sql_record.dataset_record_id
         ),
         WORKSPACE_ATTRIBUTE: workspace,
         "body": body,
