@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema import dataset_keys, keys
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
 
 # Called once per root done (run, trace, logged model, experiment, model, webhook): the
@@ -75,6 +75,10 @@ class Cascade:
             self.experiment(experiment)
         for model in self.inventory.registered_models():
             self.delete_partition(keys.registered_model_pk(model["model_id"]))
+            self.progress(1)
+        for dataset in self.inventory.evaluation_datasets():
+            # links and records, META last
+            self.delete_partition(dataset_keys.dataset_pk(dataset["dataset_id"]))
             self.progress(1)
         for webhook in self.inventory.webhooks():
             self.delete_partition(webhook["PK"])

@@ -22,7 +22,7 @@ from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TransactionCancelled
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
-from mlflow_dynamodbstore.schema import indexes, keys
+from mlflow_dynamodbstore.schema import dataset_keys, indexes, keys
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
 
 Progress = Callable[[int], None]  # called once per root moved, as in cascade.py
@@ -39,9 +39,10 @@ class NameConflicts(Exception):
 
 def name_conflicts(source: WorkspaceInventory, target: WorkspaceInventory) -> list[tuple[str, str]]:
     """(table, name) of every root whose name ``target`` already has, in the SQL store's
-    table order (registered models, experiments, webhooks). Models and experiments are
-    checked against the target's name guards (one BatchGetItem per 100 names), webhooks
-    (whose names need not be unique) against the target's webhook listing."""
+    table order (registered models, experiments, evaluation datasets, webhooks). Models and
+    experiments are checked against the target's name guards (one BatchGetItem per 100
+    names), evaluation datasets and webhooks (whose names need not be unique, but the SQL
+    store's preflight compares every named table) against the target's listings."""
     gateway = source.gateway.unscoped
     conflicts: list[tuple[str, str]] = []
 
@@ -56,6 +57,11 @@ def name_conflicts(source: WorkspaceInventory, target: WorkspaceInventory) -> li
     experiment_names = [e["name"] for e in experiments]
     clash = taken(experiment_names, keys.experiment_name_key)
     conflicts += [("experiments", n) for n in experiment_names if n in clash]
+    target_datasets = {d["name"] for d in target.evaluation_datasets()}
+    datasets = sorted(source.evaluation_datasets(), key=lambda d: d["dataset_id"])
+    conflicts += [
+        ("evaluation_datasets", d["name"]) for d in datasets if d["name"] in target_datasets
+    ]
     target_hooks = {w["name"] for w in target.webhooks()}
     hooks = sorted(source.webhooks(), key=lambda w: int(w["creation_timestamp"]))
     conflicts += [("webhooks", w["name"]) for w in hooks if w["name"] in target_hooks]
@@ -160,6 +166,23 @@ class Reassign:
             if item["SK"].startswith(keys.MODEL_VERSION_PREFIX):
                 yield item
 
+    def evaluation_dataset(self, meta: Item) -> None:
+        """The dataset's links and records (rewritten whole, 25 per BatchWriteItem: a
+        dataset may hold thousands of records), then META into the target's listing."""
+        dataset_id = meta["dataset_id"]
+        key = dataset_keys.dataset_key(dataset_id)
+        children = [
+            {**item, "workspace": TARGET, "version": int(item.get("version", 0)) + 1}
+            for item in self.inventory.partition(dataset_keys.dataset_pk(dataset_id))
+            if item["SK"] != key["SK"]
+        ]
+        # Unscoped: the rewritten items belong to the target, which the source scope refuses.
+        self.gateway.unscoped.batch_write(puts=children)
+        self.moved += len(children)
+        listing = indexes.DATASETS_BY_CREATION
+        self._move(key, {listing.pk: dataset_keys.datasets_gsi_pk(TARGET)})
+        self.progress(1)
+
     def webhook(self, meta: Item) -> None:
         deleted = meta.get("deleted_timestamp") is not None
         listing = indexes.WEBHOOKS_BY_CREATION
@@ -176,6 +199,8 @@ class Reassign:
             self.registered_model(model)
         for experiment in self.inventory.experiments():
             self.experiment(experiment)
+        for dataset in self.inventory.evaluation_datasets():
+            self.evaluation_dataset(dataset)
         for webhook in self.inventory.webhooks():
             self.webhook(webhook)
         return self.moved
