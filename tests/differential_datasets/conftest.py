@@ -11,3 +11,4 @@ from tests.differential.conftest import (  # noqa: F401
     ws_dynamo_store,
     ws_sql_store,
 )
+from tests.differential.test_workspace_deletion_diff import sides  # noqa: F401

@@ -10,12 +10,7 @@ import json
 from mlflow.entities.workspace import Workspace, WorkspaceDeletionMode
 from mlflow.utils.workspace_context import WorkspaceContext
 
-from tests.differential.test_workspace_deletion_diff import (  # noqa: F401  (fixture)
-    Side,
-    attempt,
-    compare,
-    sides,
-)
+from tests.differential.test_workspace_deletion_diff import Side, attempt, compare
 
 
 def populate(side: Side, workspace: str, prefix: str = "") -> None:

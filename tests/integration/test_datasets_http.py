@@ -41,7 +41,7 @@ def test_evaluation_datasets_over_http(store_uri, tmp_path):
         assert got.profile == '{"num_records": 3}'
         df = got.to_df()
         assert len(df) == 3
-        merged = {r["q"]: e for r, e in zip(df["inputs"], df["expectations"])}
+        merged = {r["q"]: e for r, e in zip(df["inputs"], df["expectations"], strict=True)}
         assert merged["What is MLflow?"] == {"answer": "A platform", "source": "docs"}
         assert got.experiment_ids == [e1]
 
