@@ -140,3 +140,38 @@ def add_to_deleted_experiment(store):
         store.add_dataset_to_experiments(ds.dataset_id, [e]),
         store.get_dataset_experiment_ids(ds.dataset_id),
     ]
+
+
+@scenario()
+def odd_dataset_ids_are_unknown(store):
+    out = []
+    for dataset_id in ("", "x" * 3000, "d-" + "é" * 600):
+        out.append(
+            [
+                attempt(lambda d=dataset_id: store.get_dataset(d)),
+                attempt(lambda d=dataset_id: store.delete_dataset(d)),
+                attempt(lambda d=dataset_id: store.set_dataset_tags(d, {"k": "v"})),
+                attempt(lambda d=dataset_id: store.delete_dataset_tag(d, "k")),
+                attempt(lambda d=dataset_id: store.get_dataset_experiment_ids(d)),
+                attempt(lambda d=dataset_id: store._load_dataset_records(d)),
+                attempt(lambda d=dataset_id: store.delete_dataset_records(d, ["dr-1"])),
+                attempt(lambda d=dataset_id: store.add_dataset_to_experiments(d, ["0"])),
+            ]
+        )
+    return out
+
+
+@scenario()
+def odd_tag_keys_and_values(store):
+    ds = store.create_dataset("t", tags={"": "empty key", "k": ""})
+    store.set_dataset_tags(ds.dataset_id, {"": "changed", "long": "v" * 10_000, "b": True})
+    store.delete_dataset_tag(ds.dataset_id, "")
+    return store.get_dataset(ds.dataset_id)
+
+
+@scenario()
+def odd_names(store):
+    return [
+        attempt(lambda n=n: store.create_dataset(n).name)
+        for n in ("", " spaced ", "x" * 1000, "名前")
+    ]

@@ -211,3 +211,25 @@ def ties_in_creation_time_page_in_id_order(store):
     rest, end = store._load_dataset_records(ds.dataset_id, max_results=3, page_token=token)
     ids = [r.dataset_record_id for r in records + rest]
     return [ids == sorted(ids), len(ids), len(set(ids)), end]
+
+
+@scenario()
+def odd_record_ids_to_delete(store):
+    ds = store.create_dataset("r")
+    store.upsert_dataset_records(ds.dataset_id, [{"inputs": {"q": 1}}])
+    return [
+        store.delete_dataset_records(ds.dataset_id, []),
+        store.delete_dataset_records(ds.dataset_id, ["", "x" * 3000, "dr-" + "0" * 32]),
+        store.get_dataset(ds.dataset_id),
+    ]
+
+
+@scenario()
+def bad_records_page_tokens(store):
+    ds = store.create_dataset("r")
+    store.upsert_dataset_records(ds.dataset_id, [{"inputs": {"q": i}} for i in range(3)])
+    import base64
+
+    far = base64.b64encode(b"99999999999999:dr-x").decode()
+    records, token = store._load_dataset_records(ds.dataset_id, max_results=2, page_token=far)
+    return [len(records), token]

@@ -21,7 +21,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.utils.search_utils import SearchEvaluationDatasetsUtils, SearchUtils
 
-from mlflow_dynamodbstore.repositories.datasets.codec import to_dataset
+from mlflow_dynamodbstore.repositories.datasets.codec import decode_tags, to_dataset
 from mlflow_dynamodbstore.search.experiments import sql_like
 from mlflow_dynamodbstore.search.validation import validate_max_results
 
@@ -154,7 +154,7 @@ def _predicate(clause: dict[str, Any]) -> Predicate:
         test = _compare(comparator, value)
 
         def tag_matches(item: dict[str, Any]) -> bool:
-            tags = item.get("tags") or {}
+            tags = decode_tags(item.get("tags"))
             return tags.get(key) is not None and test(tags[key])
 
         return tag_matches

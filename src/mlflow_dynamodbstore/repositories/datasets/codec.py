@@ -82,7 +82,7 @@ def to_dataset(item: dict[str, Any]) -> EvaluationDataset:
     return EvaluationDataset(
         dataset_id=item["dataset_id"],
         name=item["name"],
-        tags=dict(item.get("tags") or {}),
+        tags=decode_tags(item.get("tags")),
         schema=item.get("schema"),
         profile=profile_of(item),
         digest=item["digest"],
@@ -112,7 +112,7 @@ def dataset_item(
         "digest": digest,
         "created_time": now,
         "last_update_time": now,
-        "tags": tags,
+        "tags": encode_tags(tags),
         "num_records": 0,
         "version": 1,
     }
@@ -120,6 +120,29 @@ def dataset_item(
         item["created_by"] = created_by
         item["last_updated_by"] = created_by
     return item
+
+
+# Tag keys inside META's ``tags`` map carry a one-character prefix: DynamoDB refuses an
+# empty attribute name in an update expression, and MLflow allows an empty tag key.
+_TAG_KEY_PREFIX = "="
+
+
+def tag_map_key(key: str) -> str:
+    return f"{_TAG_KEY_PREFIX}{key}"
+
+
+def encode_tags(tags: dict[str, Any]) -> dict[str, Any]:
+    return {tag_map_key(k): v for k, v in tags.items()}
+
+
+def decode_tags(stored: dict[str, Any] | None) -> dict[str, Any]:
+    return {k[len(_TAG_KEY_PREFIX) :]: v for k, v in (stored or {}).items()}
+
+
+def addressable(dataset_id: Any) -> bool:
+    """Whether an id can name a dataset item at all (DynamoDB keys hold at most 2 KB): any
+    other id is simply unknown, as the SQL store finds no row for it."""
+    return isinstance(dataset_id, str) and len(dataset_id.encode()) <= 1024
 
 
 def tag_value(value: Any) -> str | None:

@@ -19,6 +19,7 @@ from mlflow_dynamodbstore.gateway.errors import ConditionFailed
 from mlflow_dynamodbstore.gateway.limits import TRANSACTION_LIMIT
 from mlflow_dynamodbstore.gateway.scoped import ScopedGateway
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
+from mlflow_dynamodbstore.repositories.datasets.codec import addressable, tag_map_key
 from mlflow_dynamodbstore.schema import dataset_keys, indexes, keys
 from mlflow_dynamodbstore.schema.keys import WORKSPACE_ATTRIBUTE
 
@@ -56,6 +57,8 @@ class DatasetRepository:
             self.gateway.batch_write(puts=rest)
 
     def get(self, dataset_id: str, *, consistent: bool = True) -> dict[str, Any] | None:
+        if not addressable(dataset_id):
+            return None
         item = self.gateway.get_item(dataset_keys.dataset_key(dataset_id), consistent=consistent)
         return item if is_live(item) else None
 
@@ -66,7 +69,8 @@ class DatasetRepository:
         return item
 
     def get_many(self, dataset_ids: Iterable[str]) -> list[dict[str, Any]]:
-        found = self.gateway.batch_get([dataset_keys.dataset_key(d) for d in dataset_ids])
+        keys_ = [dataset_keys.dataset_key(d) for d in dataset_ids if addressable(d)]
+        found = self.gateway.batch_get(keys_)
         return [item for item in found if is_live(item)]
 
     def update(
@@ -103,8 +107,8 @@ class DatasetRepository:
 
     def set_tags(self, dataset_id: str, tags: dict[str, str]) -> None:
         """SET ``tags.<key>`` per tag, no read (DatasetMissing if there is no dataset)."""
-        pairs = list(tags.items())
-        if not pairs:
+        pairs = [(tag_map_key(k), v) for k, v in tags.items()]
+        if not pairs or not addressable(dataset_id):
             self.require(dataset_id)
             return
         for start in range(0, len(pairs), _TAGS_PER_UPDATE):
@@ -125,11 +129,13 @@ class DatasetRepository:
 
     def delete_tag(self, dataset_id: str, key: str) -> None:
         """REMOVE ``tags.<key>``; a missing dataset or tag is a no-op (as in SQL)."""
+        if not addressable(dataset_id):
+            return
         try:
             self.gateway.update_item(
                 dataset_keys.dataset_key(dataset_id),
                 "REMOVE #u_t.#u_k",
-                names={"#u_t": "tags", "#u_k": key},
+                names={"#u_t": "tags", "#u_k": tag_map_key(key)},
                 condition=live(),
             )
         except ConditionFailed:
@@ -161,6 +167,8 @@ class DatasetRepository:
 
     def links(self, dataset_id: str) -> list[dict[str, Any]]:
         """The dataset's experiment links in the SQL store's order (created_time, id)."""
+        if not addressable(dataset_id):
+            return []
         items = self.gateway.query(
             Key("PK").eq(dataset_keys.dataset_pk(dataset_id))
             & Key("SK").begins_with(dataset_keys.DATASET_LINK_PREFIX),
@@ -191,6 +199,8 @@ class DatasetRepository:
     def delete(self, dataset_id: str) -> bool:
         """Mark, empty and remove the dataset; False if there was none. Rerunning finishes
         an interrupted delete."""
+        if not addressable(dataset_id):
+            return False
         key = dataset_keys.dataset_key(dataset_id)
         meta = self.gateway.get_item(key)
         if meta is None:

@@ -166,6 +166,8 @@ class DatasetRecordRepository:
     def delete(self, dataset_id: str, record_ids: list[str]) -> int:
         """Delete the records of these ids; how many existed. META's count goes down in the
         same transaction, and its empty profile becomes SQL's ``"null"``."""
+        if not codec.addressable(dataset_id):
+            return 0
         wanted = [
             r
             for r in dict.fromkeys(record_ids)
@@ -215,6 +217,8 @@ class DatasetRecordRepository:
         (base64 of ``<created_time>:<record id>``)."""
         pattern = indexes.DATASET_RECORDS_BY_CREATION
         start_key = None
+        if not codec.addressable(dataset_id):
+            return [], None
         if page_token:
             created_time, record_id = _decode_token(page_token)
             start_key = {
