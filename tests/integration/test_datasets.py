@@ -74,14 +74,28 @@ def test_request_counts_of_the_common_calls(store):
     assert _counts(store) == {"BatchGetItem": 1, "TransactWriteItems": 1}
 
 
-def test_a_search_page_does_not_read_the_whole_workspace(store):
+def test_a_search_page_does_not_read_the_whole_workspace(store, monkeypatch):
     for i in range(30):
         store.create_dataset(f"d{i}")
     store.gateway.stats.reset()
     page = store.search_datasets(max_results=5)
     assert [d.name for d in page] == [f"d{i}" for i in range(29, 24, -1)] and page.token
     assert _counts(store) == {"Query": 1}
-    assert store.gateway.stats.read_capacity < 5
+    # the Query asked for the page and one more, not the whole listing
+    limits = []
+    query_page = store.gateway.unscoped.query_page
+
+    def spy(*args, **kwargs):
+        limits.append(kwargs.get("limit"))
+        return query_page(*args, **kwargs)
+
+    monkeypatch.setattr(store.gateway.unscoped, "query_page", spy)
+    store.search_datasets(max_results=5)
+    assert limits == [6]
+    limits.clear()
+    # a filter that rejects the newest datasets makes the walk go on with a page twice as big
+    assert len(store.search_datasets(filter_string="name LIKE 'd1%'", max_results=5)) == 5
+    assert limits == [6, 12]
 
 
 def test_concurrent_upserts_of_the_same_inputs_make_one_record_each(store, monkeypatch):

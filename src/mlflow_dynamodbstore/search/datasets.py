@@ -59,6 +59,12 @@ class DatasetQuery:
         self.order = _parse_order(order_by)
 
     @property
+    def first_page(self) -> int:
+        """Items a default-order walk needs at least: the offset, the page and one more
+        (to know whether a next page exists)."""
+        return min(self.offset + self.max_results + 1, 1000)
+
+    @property
     def is_default_order(self) -> bool:
         return self.order == _DEFAULT_ORDER
 

@@ -23,6 +23,8 @@ from mlflow_dynamodbstore.repositories.datasets.codec import addressable, tag_ma
 from mlflow_dynamodbstore.schema import dataset_keys, indexes, keys
 from mlflow_dynamodbstore.schema.keys import WORKSPACE_ATTRIBUTE
 
+# Largest Limit of a growing listing read (items of a few hundred bytes: well under 1 MB).
+_MAX_PAGE = 1000
 # Map keys per UpdateItem of tags (the expression stays far below DynamoDB's 4 KB).
 _TAGS_PER_UPDATE = 100
 
@@ -141,17 +143,29 @@ class DatasetRepository:
         except ConditionFailed:
             return
 
-    def list_in_workspace(self, workspace: str, *, newest_first: bool = True) -> Iterator[dict]:
+    def list_in_workspace(
+        self, workspace: str, *, newest_first: bool = True, first_page: int | None = None
+    ) -> Iterator[dict]:
         """The workspace's datasets from GSI1, in (created_time, dataset_id) order or its
-        reverse (lazily: stop iterating to stop reading). Eventually consistent."""
+        reverse (lazily: stop iterating to stop reading). Eventually consistent. With
+        ``first_page`` the first Query reads that many items and each next one twice as many
+        (up to 1,000), so a short page costs what it returns, not a 1 MB read."""
         pattern = indexes.DATASETS_BY_CREATION
-        for item in self.gateway.query(
-            pattern.pk_eq(dataset_keys.datasets_gsi_pk(workspace)),
-            index=pattern.index,
-            forward=not newest_first,
-        ):
-            if is_live(item):
-                yield item
+        limit = first_page
+        start_key = None
+        while True:
+            items, start_key = self.gateway.query_page(
+                pattern.pk_eq(dataset_keys.datasets_gsi_pk(workspace)),
+                index=pattern.index,
+                forward=not newest_first,
+                limit=limit,
+                start_key=start_key,
+            )
+            yield from (item for item in items if is_live(item))
+            if not start_key:
+                return
+            if limit is not None:
+                limit = min(limit * 2, _MAX_PAGE)
 
     # ---- links ---------------------------------------------------------------------
     def _link_item(self, meta: dict[str, Any], experiment_id: str, now: int) -> dict[str, Any]:

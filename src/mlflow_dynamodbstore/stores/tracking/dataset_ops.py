@@ -145,7 +145,9 @@ class DatasetOps:
             candidates = self.datasets.get_many(dataset_ids)
             return search_items(query, candidates, presorted=False)
         listing = self.datasets.list_in_workspace(
-            self._get_active_workspace(), newest_first=query.is_default_order
+            self._get_active_workspace(),
+            newest_first=query.is_default_order,
+            first_page=query.first_page if query.is_default_order else None,
         )
         return search_items(query, listing, presorted=True)
 
