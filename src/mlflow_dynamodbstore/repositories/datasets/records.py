@@ -36,7 +36,7 @@ _TRANSACTION_BYTES = 3_500_000  # below DynamoDB's 4 MB per transaction
 _RECORD_ID_LENGTH = len(codec.record_id_for("d", "h"))
 
 
-@dataclass
+@dataclass(eq=False)
 class _Pending:
     """The record dicts of one inputs hash, in call order, and what is known of its item."""
 
@@ -83,7 +83,8 @@ class DatasetRecordRepository:
             for p in todo:
                 self._build(p, dataset_id, workspace, now, clock)
             lost = self._write(dataset_id, todo)
-            done = [p for p in todo if p not in lost]
+            lost_ids = {id(p) for p in lost}
+            done = [p for p in todo if id(p) not in lost_ids]
             for p in done:
                 result.inserted += 1 if p.inserts else 0
                 result.updated += len(p.dicts) - (1 if p.inserts else 0)
@@ -154,7 +155,12 @@ class DatasetRecordRepository:
             except TransactionCancelled as exc:
                 failed = set(exc.failed_conditions())
                 if not failed:
-                    raise
+                    if not exc.has_conflict:
+                        raise
+                    # Still colliding with other writers' transactions after the gateway's
+                    # retries (they share META's count): the whole chunk goes again.
+                    lost.extend(chunk)
+                    continue
                 if inserted and len(chunk) in failed:
                     raise DatasetMissing(dataset_id) from None
                 lost.extend(p for i, p in enumerate(chunk) if i in failed)
@@ -200,7 +206,7 @@ class DatasetRecordRepository:
                     self.gateway.transact_write(actions)
                     deleted += len(chunk)
                 except TransactionCancelled as exc:
-                    if not exc.is_condition_failure:
+                    if not (exc.is_condition_failure or exc.has_conflict):
                         raise
                     lost = True  # someone deleted some of them meanwhile: read again
             if not lost:

@@ -138,7 +138,7 @@ class DatasetOps:
                 visible = existing_experiment_ids(self.gateway, ids)
                 ids = [e for e in ids if e in visible]
             dataset_ids: dict[str, None] = {}
-            for experiment_id in dict.fromkeys(ids):
+            for experiment_id in dict.fromkeys(e for e in ids if len(e) <= 256):
                 dataset_ids.update(
                     dict.fromkeys(self.datasets.dataset_ids_of_experiment(experiment_id))
                 )
