@@ -4,6 +4,7 @@ loading through the store MLflow resolves from the tracking URI."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import mlflow
@@ -144,7 +145,10 @@ def test_concurrent_upserts_of_the_same_inputs_make_one_record_each(store, monke
     records, _ = store._load_dataset_records(ds.dataset_id, max_results=None)
     assert len(records) == n
     assert all(r.expectations == {"a": r.inputs["i"], "b": r.inputs["i"]} for r in records)
-    assert store.get_dataset(ds.dataset_id).profile == f'{{"num_records": {n}}}'
+    final = store.get_dataset(ds.dataset_id)
+    assert final.profile == f'{{"num_records": {n}}}'
+    # both upserts read META before either wrote it: the later schema merge re-read it
+    assert json.loads(final.schema)["expectations"] == {"a": "integer", "b": "integer"}
 
 
 def test_a_record_too_large_for_one_item_is_refused_and_nothing_is_written(store):

@@ -10,13 +10,14 @@ is finished by the next one, and a dataset being deleted reads as missing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
 from mlflow_dynamodbstore.gateway.errors import ConditionFailed
 from mlflow_dynamodbstore.gateway.limits import TRANSACTION_LIMIT
+from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
 from mlflow_dynamodbstore.gateway.scoped import ScopedGateway
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.repositories.datasets.codec import addressable, tag_map_key
@@ -106,6 +107,35 @@ class DatasetRepository:
                 raise DatasetMissing(dataset_id) from None
             raise
         return updated or {}
+
+    def update_versioned(
+        self,
+        dataset_id: str,
+        meta: dict[str, Any],
+        change: Callable[[dict[str, Any]], tuple[dict[str, Any], list[str]]],
+    ) -> dict[str, Any]:
+        """Apply ``change(meta) -> (fields to SET, attributes to REMOVE)`` conditioned on
+        the ``version`` read, re-reading META after a lost race (the optimistic loop);
+        Contention after every attempt lost, DatasetMissing if the dataset goes."""
+
+        def read(lost: Lost | None) -> dict[str, Any]:
+            if lost is None:
+                return meta
+            if is_live(lost.item):
+                return lost.item  # DynamoDB returned the winner's META
+            return self.require(dataset_id)
+
+        def write(current: dict[str, Any]) -> dict[str, Any]:
+            fields, remove = change(current)
+            version = version_of(current)
+            return self.update(
+                dataset_id,
+                {**fields, "version": version.next},
+                remove=remove,
+                condition=version.condition,
+            )
+
+        return optimistic(read, write, what=f"update of evaluation dataset {dataset_id}")
 
     def set_tags(self, dataset_id: str, tags: dict[str, str]) -> None:
         """SET ``tags.<key>`` per tag, no read (DatasetMissing if there is no dataset)."""

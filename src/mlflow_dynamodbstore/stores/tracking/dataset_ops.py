@@ -12,7 +12,6 @@ import logging
 import uuid
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr
 from mlflow.entities.evaluation_dataset import EvaluationDataset
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, TEMPORARILY_UNAVAILABLE
@@ -22,7 +21,7 @@ from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from mlflow.utils.mlflow_tags import MLFLOW_USER
 from mlflow.utils.time import get_current_time_millis
 
-from mlflow_dynamodbstore.gateway.errors import ConditionFailed, Contention
+from mlflow_dynamodbstore.gateway.errors import Contention
 from mlflow_dynamodbstore.repositories.datasets import codec
 from mlflow_dynamodbstore.repositories.datasets.datasets import (
     DatasetMissing,
@@ -197,36 +196,25 @@ class DatasetOps:
         self, dataset_id: str, meta: dict, records: list, now: int, updated_by: str | None
     ) -> None:
         """Schema, digest, last update (time and user) as the SQL store sets them after an
-        upsert; the schema merge is optimistic on META's ``version``."""
-        for _ in range(20):
-            schema = _schema_after(meta, records)
+        upsert (the schema merge re-done on the META of a lost race)."""
+
+        def change(current: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             fields: dict[str, Any] = {
                 "last_update_time": now,
-                "digest": codec.SQL_LOGIC._compute_dataset_digest(meta["name"], now),
-                "version": int(meta.get("version", 0)) + 1,
+                "digest": codec.SQL_LOGIC._compute_dataset_digest(current["name"], now),
             }
-            remove = []
-            if updated_by is None:
-                remove.append("last_updated_by")
-            else:
-                fields["last_updated_by"] = updated_by
-            if schema:
+            if schema := _schema_after(current, records):
                 fields["schema"] = json.dumps(schema)
-            try:
-                self.datasets.update(
-                    dataset_id,
-                    fields,
-                    remove=remove,
-                    condition=Attr("version").eq(int(meta.get("version", 0))),
-                )
-                return
-            except DatasetMissing:
-                raise _not_found(dataset_id) from None
-            except ConditionFailed:  # another upsert changed META first: re-read
-                meta = self.datasets.get(dataset_id)
-                if meta is None:
-                    raise _not_found(dataset_id) from None
-        raise _busy("upsert_dataset_records")
+            if updated_by is None:
+                return fields, ["last_updated_by"]
+            return {**fields, "last_updated_by": updated_by}, []
+
+        try:
+            self.datasets.update_versioned(dataset_id, meta, change)
+        except DatasetMissing:
+            raise _not_found(dataset_id) from None
+        except Contention:
+            raise _busy("upsert_dataset_records") from None
 
     def delete_dataset_records(self, dataset_id: str, dataset_record_ids: list[str]) -> int:
         self._validate_dataset_accessible(dataset_id)
