@@ -103,6 +103,9 @@ WEBHOOKS_BY_CREATION = AccessPattern.on_gsi(
 )
 AUTH_USERS_BY_ID = AccessPattern.on_gsi(1, "every auth user, by id")
 AUTH_ROLES_BY_ID = AccessPattern.on_gsi(1, "every auth role of every workspace, by id")
+ACTIVE_ONLINE_SCORERS = AccessPattern.on_gsi(
+    1, "a workspace's online scoring configs with sample_rate > 0, by last upsert"
+)
 
 # ---- GSI2: rankings and reverse lookups ------------------------------------------------
 RUNS_BY_METRIC = AccessPattern.on_gsi(2, "an experiment's runs ranked by one metric's latest value")
@@ -130,6 +133,7 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     WEBHOOKS_BY_CREATION,
     AUTH_USERS_BY_ID,
     AUTH_ROLES_BY_ID,
+    ACTIVE_ONLINE_SCORERS,
     RUNS_BY_METRIC,
     MODEL_VERSIONS_BY_RUN,
     TRACES_BY_TIMESTAMP,
