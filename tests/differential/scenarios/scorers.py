@@ -277,9 +277,7 @@ def online_scoring_configs(store):
     polite_id, custom_id = ids[polite["scorer_id"]], ids[custom["scorer_id"]]
 
     def upsert(name, rate, filter_string=None):
-        return _try(
-            p, lambda: store.upsert_online_scoring_config(eid, name, rate, filter_string)
-        )
+        return _try(p, lambda: store.upsert_online_scoring_config(eid, name, rate, filter_string))
 
     out = {
         "upserts": [

@@ -161,9 +161,7 @@ class ScorerOps:
                 "serialized_scorer must be valid JSON"
             ) from None
         if not isinstance(serialized_data, dict):
-            raise MlflowException.invalid_parameter_value(
-                "serialized_scorer must be a JSON object"
-            )
+            raise MlflowException.invalid_parameter_value("serialized_scorer must be a JSON object")
         model = extract_model_from_serialized_scorer(serialized_data)
         validate_scorer_model(model)
         if is_gateway_model(model):
