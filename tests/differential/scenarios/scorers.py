@@ -423,3 +423,17 @@ def gateway_endpoint_scorer(store):
         attempt(lambda: store.register_scorer(eid, "g", judge(model="gateway:/my-endpoint"))),
         attempt(lambda: store.list_scorers(eid)),
     ]
+
+
+@scenario()
+def endpoint_resolution_without_a_gateway_model(store):
+    """No gateway endpoint referenced: the scorer comes back as is (resolve_endpoint_in_scorer)
+    or re-serialized (_resolve_endpoint_in_serialized_scorer), as in the SQL store."""
+    p = _Plain()
+    eid = store.create_experiment("resolve")
+    version = store.register_scorer(eid, "polite", judge())
+    return [
+        _try(p, lambda: store.resolve_endpoint_in_scorer(version)),
+        _try(p, lambda: store._resolve_endpoint_in_serialized_scorer(judge())),
+        _try(p, lambda: store._resolve_endpoint_in_serialized_scorer(custom_scorer())),
+    ]
