@@ -100,6 +100,14 @@ def test_request_counts(store):
     stats.reset()
     store.list_scorers(eid)  # experiment + one Query of the heads
     assert (stats.requests("GetItem"), stats.requests("Query"), stats.total_requests) == (1, 1, 2)
+    others = [store.create_experiment(f"other {i}") for i in range(3)]
+    stats.reset()
+    store.list_scorers_across_experiments([eid, others[0]])  # a Query per experiment
+    assert stats.total_requests == stats.requests("Query") == 2
+    stats.reset()
+    listed = store.list_scorers_across_experiments([eid, *others])  # the workspace listing
+    assert stats.total_requests == stats.requests("Query") == 1
+    assert [s.scorer_name for s in listed] == ["a", "b"]
     stats.reset()
     store.list_scorer_versions(eid, "a")
     assert (stats.requests("GetItem"), stats.requests("Query"), stats.total_requests) == (2, 1, 3)

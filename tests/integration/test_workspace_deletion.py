@@ -147,6 +147,9 @@ def test_set_default_moves_every_item(workspaces_on, store_uri, ddb_client, tabl
         tracking.register_scorer(exp.experiment_id, "idle", custom_scorer("idle"))
         [(config, _)] = tracking.scorers.active_online("default")
         assert float(config["sample_rate"]) == 0.5
+        # the heads moved to default's scorer listing (read for three ids and more)
+        listed = tracking.list_scorers_across_experiments([exp.experiment_id, "0", "999"])
+        assert sorted(s.scorer_name for s in listed) == ["idle", "judge"]
         # A moved run can be written again in its new workspace.
         tracking.log_metric(runs[0].info.run_id, Metric("after", 1.0, 1, 0))
 

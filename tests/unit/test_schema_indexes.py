@@ -128,6 +128,7 @@ PLACED = {
     indexes.WEBHOOKS_BY_CREATION: keys.webhook_list_keys("ws", 5, "w"),
     indexes.AUTH_USERS_BY_ID: keys.auth_user_list_keys(1),
     indexes.AUTH_ROLES_BY_ID: keys.auth_role_list_keys(1),
+    indexes.SCORERS_BY_WORKSPACE: scorer_keys.scorer_list_keys("ws", "1", "s"),
     indexes.ACTIVE_ONLINE_SCORERS: scorer_keys.active_online_scorer_list_keys("ws", 5, "c"),
     indexes.TRACES_BY_TIMESTAMP: keys.trace_list_keys("1", 5, "tr-1"),
     indexes.LOGGED_MODELS_BY_EXPERIMENT: keys.logged_model_list_keys("1", "active", 5, "m"),

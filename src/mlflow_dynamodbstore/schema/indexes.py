@@ -103,6 +103,9 @@ WEBHOOKS_BY_CREATION = AccessPattern.on_gsi(
 )
 AUTH_USERS_BY_ID = AccessPattern.on_gsi(1, "every auth user, by id")
 AUTH_ROLES_BY_ID = AccessPattern.on_gsi(1, "every auth role of every workspace, by id")
+SCORERS_BY_WORKSPACE = AccessPattern.on_gsi(
+    1, "a workspace's scorers (their head items), by experiment id"
+)
 ACTIVE_ONLINE_SCORERS = AccessPattern.on_gsi(
     1, "a workspace's online scoring configs with sample_rate > 0, by last upsert"
 )
@@ -133,6 +136,7 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     WEBHOOKS_BY_CREATION,
     AUTH_USERS_BY_ID,
     AUTH_ROLES_BY_ID,
+    SCORERS_BY_WORKSPACE,
     ACTIVE_ONLINE_SCORERS,
     RUNS_BY_METRIC,
     MODEL_VERSIONS_BY_RUN,

@@ -3,6 +3,8 @@
 - ``EXP#<exp>#SCORERS`` / ``NAME#<name part>``: the scorer of one (experiment, name), which
   is also the name's uniqueness guard; it holds the scorer id, the latest version number and
   a copy of the latest version (so ``get_scorer`` and ``list_scorers`` read nothing else).
+  Heads are also listed per workspace under ``WS#<ws>#SCORERS`` in GSI1
+  (SCORERS_BY_WORKSPACE), for listings across many experiments.
 - ``SCORER#<scorer id>`` / ``V#<version enc>``: one item per version.
 - ``SCORER#<scorer id>`` / ``ONLINE``: the scorer's online scoring config; while its
   sample rate is above zero it is listed under ``WS#<ws>#ONLINESCORERS`` in GSI1
@@ -43,6 +45,18 @@ def scorer_head_key(experiment_id: str, name: str) -> dict[str, str]:
         "PK": experiment_scorers_pk(experiment_id),
         "SK": f"{SCORER_HEAD_PREFIX}{scorer_name_part(name)}",
     }
+
+
+def scorers_gsi1pk(workspace: str) -> str:
+    return f"{workspace_pk(workspace)}{SEP}SCORERS"
+
+
+def scorer_list_keys(workspace: str, experiment_id: str, name: str) -> dict[str, str]:
+    """SCORERS_BY_WORKSPACE (GSI1): every scorer head of a workspace, by experiment id."""
+    return indexes.SCORERS_BY_WORKSPACE.keys(
+        scorers_gsi1pk(workspace),
+        f"{encode_int(int(experiment_id))}{SEP}{scorer_name_part(name)}",
+    )
 
 
 def scorer_pk(scorer_id: str) -> str:

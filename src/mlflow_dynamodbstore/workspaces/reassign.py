@@ -147,7 +147,8 @@ class Reassign:
                 if active.pk in item:
                     fields[active.pk] = scorer_keys.active_online_scorers_gsi1pk(TARGET)
                 self._move({"PK": item["PK"], "SK": item["SK"]}, fields, bump=None)
-            self._move({"PK": head["PK"], "SK": head["SK"]}, {}, bump=None)
+            listing = {indexes.SCORERS_BY_WORKSPACE.pk: scorer_keys.scorers_gsi1pk(TARGET)}
+            self._move({"PK": head["PK"], "SK": head["SK"]}, listing, bump=None)
 
     def registered_model(self, meta: Item) -> None:
         model_id, name = meta["model_id"], meta["name"]

@@ -343,8 +343,14 @@ def across_experiments(store):
         for name in names:
             store.register_scorer(eid, name, custom_scorer(name))
     store.register_scorer(e1, "m", custom_scorer("m", body="return 'v2'"))
+    store.register_scorer(e3, "emptied", custom_scorer("emptied"))
+    store.delete_scorer(e3, "emptied", 1)  # a scorer without versions is not listed
+    store.register_scorer("0", "default's", custom_scorer())
     return [
         _try(p, lambda: store.list_scorers_across_experiments([e2, e1, e2])),
+        # three ids and more: one workspace listing instead of a Query per experiment
+        _try(p, lambda: store.list_scorers_across_experiments([e3, e2, e1, "0", "999"])),
+        _try(p, lambda: store.list_scorers_across_experiments([e3, e2, "999"])),
         _try(p, lambda: store.list_scorers_across_experiments([e3, "424242"])),
         _try(p, lambda: store.list_scorers_across_experiments([])),
         _try(p, lambda: store.list_scorers_across_experiments(["abc"])),

@@ -82,6 +82,13 @@ class ScorerRepository:
         ).begins_with(sk.SCORER_HEAD_PREFIX)
         return list(self.gateway.query(condition, consistent=True))
 
+    def heads_in_workspace(self, workspace: str) -> list[Item]:
+        """Every scorer head of the workspace (GSI1: may lag its table by about a second)."""
+        listing = indexes.SCORERS_BY_WORKSPACE
+        return list(
+            self.gateway.query(listing.pk_eq(sk.scorers_gsi1pk(workspace)), index=listing.index)
+        )
+
     def versions(self, scorer_id: str) -> list[Item]:
         """Every version item of a scorer, oldest first."""
         if not _plausible_id(scorer_id):
@@ -191,6 +198,7 @@ class ScorerRepository:
             }
             new_head = {
                 **head_key,
+                **sk.scorer_list_keys(workspace, experiment_id, name),
                 "scorer_id": scorer_id,
                 "experiment_id": experiment_id,
                 "scorer_name": name,

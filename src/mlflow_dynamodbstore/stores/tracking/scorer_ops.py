@@ -50,6 +50,9 @@ from mlflow_dynamodbstore.stores.tracking.experiment_ops import experiment_not_a
 from mlflow_dynamodbstore.stores.tracking.unsupported import NotSupportedByDynamoDBStore
 
 Item = dict[str, Any]
+# From this many experiment ids on, list_scorers_across_experiments reads the workspace's
+# scorer listing (GSI1, one Query per MB) rather than one Query per experiment.
+_WORKSPACE_LISTING_FROM = 3
 
 
 def _not_found(name: str, experiment_id, version=None) -> MlflowException:
@@ -189,12 +192,23 @@ class ScorerOps:
         """Latest version of every scorer of these experiments, by (experiment id, name).
         Like the SQL store, experiments are not checked; heads of other workspaces are not
         visible (the SQL store's query here is not workspace-filtered: its callers pass ids
-        of the workspace's experiments)."""
+        of the workspace's experiments). From three ids on the result comes from a GSI and
+        may lag by about a second."""
         if not experiment_ids:
             return []
-        heads: list[Item] = []
-        for parsed in dict.fromkeys(_parse_experiment_ids(experiment_ids)):
-            heads.extend(h for h in self.scorers.heads(str(parsed)) if int(h["latest"]) > 0)
+        wanted = [str(i) for i in dict.fromkeys(_parse_experiment_ids(experiment_ids))]
+        if len(wanted) < _WORKSPACE_LISTING_FROM:
+            heads = [h for eid in wanted for h in self.scorers.heads(eid)]
+        else:
+            # One listing of the workspace's scorers instead of a Query per experiment (the
+            # server passes every active experiment of the workspace here).
+            chosen = set(wanted)
+            heads = [
+                h
+                for h in self.scorers.heads_in_workspace(self._get_active_workspace())
+                if str(h["experiment_id"]) in chosen
+            ]
+        heads = [h for h in heads if int(h["latest"]) > 0]
         heads.sort(key=lambda h: (int(h["experiment_id"]), h["scorer_name"]))
         # The SQL store re-serializes listed scorers (json.dumps of json.loads).
         return [_to_scorer_version(h, _normalized(unpack(h))) for h in heads]
