@@ -328,7 +328,8 @@ class ScorerRepository:
         except TransactionCancelled as exc:
             if exc.failed_conditions() == [1]:
                 raise ScorerMissing(head["scorer_name"]) from None
-            raise
+            # concurrent transactions on the config kept conflicting (the gateway retried)
+            raise ScorerBusy(head["scorer_name"]) from None
         return config
 
     # ---- helpers ---------------------------------------------------------------------
