@@ -210,3 +210,25 @@ def test_gateway_scorer_is_refused_with_a_clear_error(store):
     assert info.value.error_code == "NOT_IMPLEMENTED"
     version = store.register_scorer(eid, "plain", judge())
     assert store.resolve_endpoint_in_scorer(version) is version
+
+
+def test_upsert_racing_a_scorer_delete_leaves_no_config(store_uri):
+    """Whichever of the two lands first, a deleted scorer keeps no online config (the SQL
+    store's cascade): the delete's transaction always deletes the config item, and an upsert
+    after it fails its check of the head."""
+    upserter, deleter = (DynamoDBTrackingStore(store_uri, "s3://b/a") for _ in range(2))
+    eid = upserter.create_experiment("race config")
+
+    def upsert():
+        try:
+            upserter.upsert_online_scoring_config(eid, "s", 0.0)
+        except MlflowException as exc:
+            assert exc.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+    for _ in range(8):
+        scorer_id = deleter.register_scorer(eid, "s", custom_scorer()).scorer_id
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            done = [pool.submit(upsert), pool.submit(deleter.delete_scorer, eid, "s")]
+            for future in done:
+                future.result()
+        assert deleter.get_online_scoring_configs([scorer_id]) == []

@@ -267,25 +267,32 @@ class ScorerRepository:
             return head
 
         def write(head: Item) -> None:
-            children = list(
-                self.gateway.query(
-                    Key(table.PK).eq(sk.scorer_pk(head["scorer_id"])), consistent=True
+            scorer_id = head["scorer_id"]
+            online = sk.online_config_key(scorer_id)
+            versions = [
+                _key(c)
+                for c in self.gateway.query(
+                    Key(table.PK).eq(sk.scorer_pk(scorer_id)), consistent=True
                 )
-            )
-            drop_head = self.gateway.tx_delete(head_key, _unchanged(head))
-            if len(children) < TRANSACTION_LIMIT:
-                try:
-                    self.gateway.transact_write(
-                        [drop_head, *(self.gateway.tx_delete(_key(c)) for c in children)]
-                    )
-                except TransactionCancelled as exc:
-                    raise _lost(exc) from None
-                return
-            # Too many versions for one transaction: children first, the head last (and
-            # only if no version was registered meanwhile), so deleting again finishes an
-            # interrupted deletion.
-            self.gateway.batch_write(deletes=[_key(c) for c in children])
-            self.gateway.delete_item(head_key, condition=_unchanged(head))
+                if c["SK"] != online["SK"]
+            ]
+            # The config is deleted in the head's transaction whether it was read or not, so
+            # an upsert racing this delete either lands before it (and goes) or fails its
+            # check of the head.
+            final = [
+                self.gateway.tx_delete(head_key, _unchanged(head)),
+                self.gateway.tx_delete(online),
+            ]
+            if len(versions) + len(final) <= TRANSACTION_LIMIT:
+                final += [self.gateway.tx_delete(v) for v in versions]
+            else:
+                # Too many versions for one transaction: versions first, so deleting again
+                # finishes an interrupted deletion (the head still lists the scorer).
+                self.gateway.batch_write(deletes=versions)
+            try:
+                self.gateway.transact_write(final)
+            except TransactionCancelled as exc:
+                raise _lost(exc) from None
 
         self._optimistic(read, write, f"scorer {name}")
 
