@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from mlflow.exceptions import MlflowException
 
+from mlflow_dynamodbstore.repositories.scorers.repository import ExperimentInactive
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 from tests.differential.scenarios.scorers import custom_scorer, judge
 
@@ -232,3 +233,16 @@ def test_upsert_racing_a_scorer_delete_leaves_no_config(store_uri):
             for future in done:
                 future.result()
         assert deleter.get_online_scoring_configs([scorer_id]) == []
+
+
+def test_registration_is_conditioned_on_the_experiment_still_being_active(store):
+    """The facade checks the experiment first; the write checks it again in its transaction,
+    so an experiment deleted in between gets no scorer (here the repository is called
+    directly, as if the delete had landed between the two)."""
+    eid = store.create_experiment("gone")
+    store.delete_experiment(eid)
+    with pytest.raises(ExperimentInactive):
+        store.scorers.register(
+            experiment_id=eid, name="s", workspace="default", serialized=custom_scorer(), now=1
+        )
+    assert store.scorers.head(eid, "s") is None

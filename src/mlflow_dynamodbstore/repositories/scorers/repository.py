@@ -19,12 +19,13 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
+from mlflow.entities import LifecycleStage
 
 from mlflow_dynamodbstore.gateway import TransactionCancelled
 from mlflow_dynamodbstore.gateway.errors import Conflict, Contention
 from mlflow_dynamodbstore.gateway.limits import TRANSACTION_LIMIT
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic
-from mlflow_dynamodbstore.schema import indexes, table
+from mlflow_dynamodbstore.schema import indexes, keys, table
 from mlflow_dynamodbstore.schema import scorer_keys as sk
 
 Item = dict[str, Any]
@@ -46,6 +47,10 @@ class ScorerVersionMissing(Exception):
 
 class ScorerTooLarge(Exception):
     """The serialized scorer does not fit in an item, even compressed."""
+
+
+class ExperimentInactive(Exception):
+    """The experiment was deleted between the caller's check and the write."""
 
 
 class ScorerBusy(Exception):
@@ -210,9 +215,16 @@ class ScorerRepository:
                     [
                         self.gateway.tx_put(new_head, head_condition),
                         self.gateway.tx_put(version_item, Attr("PK").not_exists()),
+                        # the experiment is still active (checked by the caller a moment ago)
+                        self.gateway.tx_check(
+                            keys.experiment_key(experiment_id),
+                            Attr("lifecycle_stage").eq(LifecycleStage.ACTIVE),
+                        ),
                     ]
                 )
             except TransactionCancelled as exc:
+                if exc.failed_conditions() == [2]:
+                    raise ExperimentInactive(experiment_id) from None
                 raise _lost(exc) from None
             return version_item
 

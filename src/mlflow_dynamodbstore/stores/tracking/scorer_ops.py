@@ -39,6 +39,7 @@ from mlflow.utils.validation import _parse_experiment_id, _parse_experiment_ids
 
 from mlflow_dynamodbstore.repositories.scorers.repository import (
     MAX_SCORER_BYTES,
+    ExperimentInactive,
     ScorerBusy,
     ScorerMissing,
     ScorerRepository,
@@ -178,6 +179,8 @@ class ScorerOps:
                     serialized=serialized_scorer,
                     now=get_current_time_millis(),
                 )
+        except ExperimentInactive:
+            raise experiment_not_active(experiment_id, LifecycleStage.DELETED) from None
         except ScorerTooLarge:
             raise MlflowException.invalid_parameter_value(
                 f"Scorer '{name}' is too large to store: its serialized form compresses to more "
