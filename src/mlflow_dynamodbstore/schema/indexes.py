@@ -111,6 +111,12 @@ WEBHOOKS_BY_CREATION = AccessPattern.on_gsi(
 )
 AUTH_USERS_BY_ID = AccessPattern.on_gsi(1, "every auth user, by id")
 AUTH_ROLES_BY_ID = AccessPattern.on_gsi(1, "every auth role of every workspace, by id")
+SCORERS_BY_WORKSPACE = AccessPattern.on_gsi(
+    1, "a workspace's scorers (their head items), by experiment id"
+)
+ACTIVE_ONLINE_SCORERS = AccessPattern.on_gsi(
+    1, "a workspace's online scoring configs with sample_rate > 0, by last upsert"
+)
 DATASETS_BY_CREATION = AccessPattern.on_gsi(
     1, "a workspace's evaluation datasets, by creation time and id"
 )
@@ -152,6 +158,8 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     WEBHOOKS_BY_CREATION,
     AUTH_USERS_BY_ID,
     AUTH_ROLES_BY_ID,
+    SCORERS_BY_WORKSPACE,
+    ACTIVE_ONLINE_SCORERS,
     DATASETS_BY_CREATION,
     RUNS_BY_METRIC,
     MODEL_VERSIONS_BY_RUN,

@@ -25,6 +25,7 @@ from mlflow_dynamodbstore.stores.tracking.dataset_ops import DatasetOps
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import ExperimentOps
 from mlflow_dynamodbstore.stores.tracking.logged_model_ops import LoggedModelOps
 from mlflow_dynamodbstore.stores.tracking.run_ops import RunOps
+from mlflow_dynamodbstore.stores.tracking.scorer_ops import ScorerOps
 from mlflow_dynamodbstore.stores.tracking.search_run_ops import SearchRunOps
 from mlflow_dynamodbstore.stores.tracking.trace_ops import TraceOps
 from mlflow_dynamodbstore.stores.tracking.unsupported import mark_unsupported
@@ -38,6 +39,7 @@ class DynamoDBTrackingStore(
     ExperimentOps,
     LoggedModelOps,
     RunOps,
+    ScorerOps,
     SearchRunOps,
     TraceOps,
     WorkspaceAwareMixin,

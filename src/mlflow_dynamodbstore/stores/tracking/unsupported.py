@@ -19,9 +19,6 @@ class NotSupportedByDynamoDBStore(MlflowNotImplementedException, NotImplementedE
 
 
 UNSUPPORTED_TRACKING_METHODS = (
-    # scorers and online scoring
-    "register_scorer", "list_scorers", "get_scorer", "list_scorer_versions", "delete_scorer",
-    "upsert_online_scoring_config", "get_online_scoring_configs", "get_active_online_scorers",
     # labeling: label schemas and review queues
     "create_label_schema", "get_label_schema", "get_label_schema_by_name",
     "list_label_schemas", "update_label_schema", "delete_label_schema",
