@@ -49,4 +49,33 @@ def create_app() -> Any:
         if e.error_code != exists or not store.has_user(config.admin_username):
             raise
     # MLflow's create_app bootstraps again (init_db is a no-op now, the admin exists).
-    return basic_auth.create_app()
+    served = basic_auth.create_app()
+    _refuse_unusable_credentials_first(basic_auth, config)
+    return served
+
+
+BASIC_AUTH_FUNCTION = "mlflow.server.auth:authenticate_request_basic_auth"
+
+
+def _refuse_unusable_credentials_first(basic_auth: Any, config: Any) -> None:
+    """A 401 for an ``Authorization`` header that is not a Basic user:password pair (a
+    Bearer token, say), ahead of MLflow's hook. With ``auth_cache_ttl_seconds`` set,
+    MLflow 3.17's basic-auth answers such a header with a 500 (its credential cache hashes
+    the missing password); with the cache off it answers 401, as this does in both cases.
+    Only for MLflow's own Basic authorization function: a configured one may accept other
+    schemes."""
+    if config.authorization_function != BASIC_AUTH_FUNCTION:
+        return
+    from flask import request
+
+    def refuse_unusable_credentials() -> Any:
+        credentials = request.authorization
+        if (
+            credentials is not None
+            and (credentials.username is None or credentials.password is None)
+            and not basic_auth.is_unprotected_route(request.path)
+        ):
+            return basic_auth.make_basic_auth_response()
+        return None
+
+    basic_auth.app.before_request_funcs.setdefault(None, []).insert(0, refuse_unusable_credentials)
