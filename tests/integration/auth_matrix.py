@@ -135,7 +135,7 @@ class Server:
     def setup(self, method: str, path: str, auth: str | None = None, **kw) -> dict:
         """A setup call, which must succeed."""
         r = self.request(method, path, auth or basic(ADMIN, ADMIN_PASSWORD), **kw)
-        assert r.status_code == 200, (method, path, kw, r.status_code, r.text[:500])
+        assert r.status_code in (200, 201), (method, path, kw, r.status_code, r.text[:500])
         return r.json() if r.content and "json" in r.headers.get("Content-Type", "") else {}
 
     def check(
