@@ -3,7 +3,7 @@ Local against ``mlflow server --app-name basic-auth`` on SQLite, side by side.
 
 Each server configuration (``default_permission`` READ or NO_PERMISSIONS; with and without
 ``--enable-workspaces``) is started once for the module, both servers at once; the same
-setup and then every call of the matrix (tests/integration/auth_matrix.py: experiments,
+setup and then every call of the matrix (auth_matrix.py, auth_matrix_calls.py: experiments,
 runs, artifacts and the artifact proxy, traces, registered models, versions and aliases,
 logged models, the users, permissions and roles APIs) is made as each identity (anonymous,
 a wrong password, three malformed Authorization headers, a user without a grant, users
@@ -29,11 +29,10 @@ from tests.integration.auth_matrix import (
     IDENTITIES,
     WS_USERS,
     Server,
-    run_identity,
-    run_workspace_identity,
     setup_permission_matrix,
     setup_workspace_matrix,
 )
+from tests.integration.auth_matrix_calls import run_identity, run_workspace_identity
 from tests.integration.auth_servers import entry_point_env, server_env, write_ini
 from tests.mlflow_server import mlflow_server
 
