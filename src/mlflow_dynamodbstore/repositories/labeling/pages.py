@@ -26,7 +26,7 @@ _VERSION = 1
 
 def encode_token(sort_key: str) -> str:
     text = json.dumps({"v": _VERSION, "k": sort_key}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(text.encode()).decode()
 
 
 def decode_token(page_token: str | None) -> str | None:
@@ -35,9 +35,15 @@ def decode_token(page_token: str | None) -> str | None:
     if not page_token:
         return None
     try:
-        padded = page_token + "=" * (-len(page_token) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        raw = base64.urlsafe_b64decode(page_token.encode())
     except (binascii.Error, ValueError, TypeError, UnicodeError):
+        # The SQL store's words for a token that is not base64 at all.
+        raise MlflowException(
+            "Invalid page token, could not base64-decode", INVALID_PARAMETER_VALUE
+        ) from None
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeError):
         payload = None
     if not isinstance(payload, dict) or payload.get("v") != _VERSION:
         raise _invalid(page_token)

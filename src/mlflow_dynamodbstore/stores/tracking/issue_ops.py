@@ -9,7 +9,11 @@ import uuid
 
 from mlflow.entities.issue import IssueSeverity, IssueStatus
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
+from mlflow.protos.databricks_pb2 import (
+    BAD_REQUEST,
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_DOES_NOT_EXIST,
+)
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.tracking import SEARCH_ISSUES_DEFAULT_MAX_RESULTS
 from mlflow.utils.search_utils import SearchIssuesUtils
@@ -17,6 +21,7 @@ from mlflow.utils.time import get_current_time_millis
 from mlflow.utils.validation import _parse_experiment_id
 
 from mlflow_dynamodbstore.repositories.issues import IssueMissing, IssueRepository, to_issue
+from mlflow_dynamodbstore.repositories.runs.repository import RunMissing
 from mlflow_dynamodbstore.stores.tracking.labeling_ops import validate_max_results
 from mlflow_dynamodbstore.stores.tracking.unsupported import NotSupportedByDynamoDBStore
 
@@ -76,6 +81,8 @@ class IssueOps:
         status = _enum(IssueStatus, status, "status")
         severity = _enum(IssueSeverity, severity, "severity")
         canonical = self._active_experiment_id(experiment_id)
+        if source_run_id is not None:
+            self._require_source_run(source_run_id)
         now = get_current_time_millis()
         item = {
             "issue_id": f"iss-{uuid.uuid4().hex}",
@@ -93,6 +100,16 @@ class IssueOps:
             "workspace": self._get_active_workspace(),
         }
         return to_issue(self.issues.create(item))
+
+    def _require_source_run(self, run_id: str) -> None:
+        """The SQL store's foreign key on ``source_run_id``: its violation is a BAD_REQUEST
+        there (with the raw SQL error as message), and so it is here (with a plain one)."""
+        try:
+            self.runs.get_meta(run_id)
+        except RunMissing:
+            raise MlflowException(
+                f"Run '{run_id}' of the issue's source_run_id does not exist.", BAD_REQUEST
+            ) from None
 
     def get_issue(self, issue_id):
         item = self.issues.get(issue_id)
