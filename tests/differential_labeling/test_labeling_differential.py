@@ -13,6 +13,7 @@ from tests.differential_labeling import (  # noqa: F401  (registers the scenario
     scenarios_issues,
     scenarios_label_schemas,
     scenarios_review_queues,
+    scenarios_workspaces,
 )
 from tests.differential_labeling.registry import SCENARIOS, LabelingScenario, outcome
 
