@@ -138,3 +138,57 @@ def search_pages(store):
 def search_without_experiment_spans_the_workspace(store):
     _issues(store)
     return _names(store.search_issues())
+
+
+def _reference(store, trace_id, issue):
+    from mlflow.entities.assessment import IssueReference
+
+    return store.create_assessment(
+        IssueReference(issue_id=issue.issue_id, issue_name=issue.name, trace_id=trace_id)
+    )
+
+
+@scenario()
+def search_with_trace_counts(store):
+    from tests.differential_traces.builders import info
+
+    e = store.create_experiment("e")
+    for i in range(5):
+        store.start_trace(info(f"tr-{i}", e, 1000 + i))
+    high = [store.create_issue(e, f"high{i}", "d", severity=IssueSeverity.HIGH) for i in range(3)]
+    low = store.create_issue(e, "low", "d", severity=IssueSeverity.LOW)
+    none = store.create_issue(e, "none", "d")
+    for t in ("tr-0", "tr-1", "tr-2"):
+        _reference(store, t, high[0])
+    _reference(store, "tr-0", high[0])  # the same trace twice counts once
+    for t in ("tr-3", "tr-4"):
+        _reference(store, t, high[2])
+    gone = _reference(store, "tr-1", high[1])
+    store.delete_assessment("tr-1", gone.assessment_id)
+    for t in ("tr-0", "tr-4"):
+        _reference(store, t, none)
+    _reference(store, "tr-2", low)
+
+    def counted(**kwargs):
+        found = store.search_issues(e, include_trace_count=True, **kwargs)
+        return {"issues": [(i.name, i.trace_count) for i in found], "token": bool(found.token)}
+
+    first = counted()
+    pages, token = [], None
+    while True:
+        page = store.search_issues(e, include_trace_count=True, max_results=2, page_token=token)
+        pages.append([(i.name, i.trace_count) for i in page])
+        token = page.token
+        if not token:
+            break
+    store._delete_traces(e, trace_ids=["tr-3"])
+    return {
+        "first": first,
+        "pages": pages,
+        "filtered": counted(filter_string="status = 'pending'"),
+        "after_trace_delete": counted(),
+        "without_counts": [(i.name, i.trace_count) for i in store.search_issues(e)],
+        "bad_token": attempt(
+            lambda: store.search_issues(e, include_trace_count=True, page_token="garbage")
+        ),
+    }

@@ -235,6 +235,26 @@ def test_issues_over_the_ui_routes(server):
         server, "POST", "issues/search", {"experiment_id": experiment_id, "max_results": 2}
     )
     assert len(page["issues"]) == 2 and page["next_page_token"]
+    # What the UI's issues list asks: with trace counts (an issue assessment on a trace).
+    answer("x")
+    mlflow.flush_trace_async_logging()
+    trace_id = mlflow.search_traces(locations=[experiment_id], return_type="list")[0].info.trace_id
+    from mlflow.entities.assessment import IssueReference
+
+    mlflow.log_assessment(
+        trace_id, IssueReference(issue_id=made[2]["issue_id"], issue_name="issue 2")
+    )
+    counted = _call(
+        server,
+        "POST",
+        "issues/search",
+        {"experiment_id": experiment_id, "include_trace_count": True},
+    )
+    assert [(i["name"], i.get("trace_count", 0)) for i in counted["issues"]] == [
+        ("issue 1", 0),
+        ("issue 2", 1),
+        ("issue 0", 0),
+    ]
     missing = _call(server, "GET", "issues/iss-nope", status=404)
     assert missing["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     bad_filter = _call(

@@ -11,10 +11,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr
+from boto3.dynamodb.conditions import Attr, Key
 from mlflow.entities.issue import Issue, IssueSeverity, IssueStatus
 
-from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
+from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.repositories.labeling.pages import Page, read_page
 from mlflow_dynamodbstore.schema import indexes, labeling_keys
@@ -76,6 +76,49 @@ class IssueRepository:
             raise IssueMissing(current["issue_id"]) from None
         assert attrs is not None
         return attrs
+
+    # ---- the traces that reference an issue (for trace counts) ------------------------
+    def note_trace(self, issue_id: str, trace_id: str) -> None:
+        """Remember that ``trace_id`` now has an ``issue`` assessment naming ``issue_id``,
+        if that issue exists in the workspace (one transaction: the check and the hint)."""
+        if self.get_key_usable(issue_id) and trace_id:
+            hint = {**labeling_keys.issue_trace_ref_key(issue_id, trace_id), "trace_id": trace_id}
+            try:
+                self.gateway.transact_write(
+                    [
+                        self.gateway.tx_check(
+                            labeling_keys.issue_key(issue_id), Attr("PK").exists()
+                        ),
+                        self.gateway.tx_put(hint),
+                    ]
+                )
+            except TransactionCancelled as exc:
+                if not exc.is_condition_failure:
+                    raise
+
+    @staticmethod
+    def get_key_usable(issue_id: Any) -> bool:
+        return isinstance(issue_id, str) and 0 < len(issue_id.encode()) <= 1000
+
+    def referencing_traces(self, issue_id: str) -> list[str]:
+        """The traces hinted to reference the issue (one Query per MB of hints)."""
+        condition = Key("PK").eq(labeling_keys.issue_key(issue_id)["PK"]) & Key("SK").begins_with(
+            labeling_keys.ISSUE_TRACE_PREFIX
+        )
+        return [i["trace_id"] for i in self.gateway.query(condition, consistent=True)]
+
+    def list_all(
+        self, *, experiment_id: str | None, workspace: str, keep: Callable[[Item], bool] | None
+    ) -> list[Item]:
+        """Every issue of the listing that ``keep`` accepts, in index order."""
+        if experiment_id is not None:
+            pattern = indexes.ISSUES_BY_EXPERIMENT
+            pk = labeling_keys.issues_gsi1pk(experiment_id)
+        else:
+            pattern = indexes.ISSUES_BY_WORKSPACE
+            pk = labeling_keys.issues_gsi2pk(workspace)
+        items = self.gateway.query(pattern.pk_eq(pk), index=pattern.index, forward=False)
+        return [i for i in items if keep is None or keep(i)]
 
     def search_page(
         self,

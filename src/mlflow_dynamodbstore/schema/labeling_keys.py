@@ -111,6 +111,15 @@ def issue_key(issue_id: str) -> dict[str, str]:
     return {"PK": f"ISS{SEP}{issue_id}", "SK": META}
 
 
+ISSUE_TRACE_PREFIX = f"T{SEP}"
+
+
+def issue_trace_ref_key(issue_id: str, trace_id: str) -> dict[str, str]:
+    """A hint in the issue's partition: this trace had an ``issue`` assessment naming the
+    issue (readers verify it on the trace, so a stale hint is harmless)."""
+    return {"PK": issue_key(issue_id)["PK"], "SK": f"{ISSUE_TRACE_PREFIX}{trace_id}"}
+
+
 def issues_gsi1pk(experiment_id: str) -> str:
     return f"{experiment_pk(experiment_id)}{SEP}ISS"
 

@@ -53,6 +53,29 @@ def decode_token(page_token: str | None) -> str | None:
     return key
 
 
+def encode_offset_token(offset: int) -> str:
+    """For orders no index holds (issues by trace count): an offset, as the SQL store's."""
+    text = json.dumps({"v": _VERSION, "o": offset}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def decode_offset_token(page_token: str | None) -> int:
+    if not page_token:
+        return 0
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(page_token.encode()))
+    except (binascii.Error, ValueError, TypeError, UnicodeError):
+        raise MlflowException(
+            "Invalid page token, could not base64-decode", INVALID_PARAMETER_VALUE
+        ) from None
+    if not isinstance(payload, dict) or payload.get("v") != _VERSION:
+        raise _invalid(page_token)
+    offset = payload.get("o")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise _invalid(page_token)
+    return offset
+
+
 def _invalid(page_token: str) -> MlflowException:
     return MlflowException(f"Invalid page token '{page_token}'", INVALID_PARAMETER_VALUE)
 

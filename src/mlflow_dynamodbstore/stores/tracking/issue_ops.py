@@ -20,10 +20,18 @@ from mlflow.utils.search_utils import SearchIssuesUtils
 from mlflow.utils.time import get_current_time_millis
 from mlflow.utils.validation import _parse_experiment_id
 
-from mlflow_dynamodbstore.repositories.issues import IssueMissing, IssueRepository, to_issue
+from mlflow_dynamodbstore.repositories.issues import (
+    IssueMissing,
+    IssueRepository,
+    severity_rank,
+    to_issue,
+)
+from mlflow_dynamodbstore.repositories.labeling.pages import (
+    decode_offset_token,
+    encode_offset_token,
+)
 from mlflow_dynamodbstore.repositories.runs.repository import RunMissing
 from mlflow_dynamodbstore.stores.tracking.labeling_ops import validate_max_results
-from mlflow_dynamodbstore.stores.tracking.unsupported import NotSupportedByDynamoDBStore
 
 
 def _issue_not_found(issue_id: str) -> MlflowException:
@@ -149,13 +157,12 @@ class IssueOps:
         validate_max_results(max_results, allow_null=True)
         if max_results is None:
             max_results = SEARCH_ISSUES_DEFAULT_MAX_RESULTS
-        if include_trace_count:
-            raise NotSupportedByDynamoDBStore(
-                "search_issues(include_trace_count=True) is not supported by the DynamoDB "
-                "store yet: it needs an index of the traces that reference each issue."
-            )
         experiment = str(_parse_experiment_id(experiment_id)) if experiment_id is not None else None
         filters = SearchIssuesUtils.parse_search_filter(filter_string) if filter_string else []
+        if include_trace_count:
+            return self._search_issues_with_trace_counts(
+                experiment, filters, max_results, page_token
+            )
         page = self.issues.search_page(
             experiment_id=experiment,
             workspace=self._get_active_workspace(),
@@ -164,3 +171,63 @@ class IssueOps:
             keep=_matches(filters) if filters else None,
         )
         return PagedList([to_issue(i) for i in page.items], token=page.token)
+
+    def _search_issues_with_trace_counts(self, experiment, filters, max_results, page_token):
+        """The SQL store's order with trace counts: severity DESC, trace count DESC, creation
+        time DESC, id DESC. The count is a join in SQL (distinct traces with an ``issue``
+        assessment naming the issue); here each issue's hints name candidate traces, and the
+        traces' own assessments decide. Every matching issue is read to order them (the
+        count is not in any index), and paged by offset as SQL does."""
+        offset = decode_offset_token(page_token)
+        issues = self.issues.list_all(
+            experiment_id=experiment,
+            workspace=self._get_active_workspace(),
+            keep=_matches(filters) if filters else None,
+        )
+        hinted = {i["issue_id"]: self.issues.referencing_traces(i["issue_id"]) for i in issues}
+        wanted = sorted({t for traces in hinted.values() for t in traces})
+        traces = self.traces.batch_get(wanted) if wanted else {}
+        counts = {
+            issue_id: sum(1 for t in set(ids) if _references(traces.get(t), issue_id))
+            for issue_id, ids in hinted.items()
+        }
+        issues.sort(
+            key=lambda i: (
+                -severity_rank(i.get("severity")),
+                -counts[i["issue_id"]],
+                -int(i["created_timestamp"]),
+                _descending(i["issue_id"]),
+            )
+        )
+        page = issues[offset : offset + max_results]
+        token = (
+            encode_offset_token(offset + max_results)
+            if len(issues) > offset + max_results
+            else None
+        )
+        return PagedList(
+            [to_issue(i, trace_count=counts[i["issue_id"]]) for i in page], token=token
+        )
+
+    def _note_issue_reference(self, assessment) -> None:
+        """Called before an assessment is written to a trace: an ``issue`` assessment names
+        its issue, whose trace count must then find the trace (a hint written first can
+        only be stale, never missing)."""
+        if getattr(assessment, "issue", None) is not None:
+            self.issues.note_trace(assessment.name, assessment.trace_id)
+
+
+def _references(trace_item: dict | None, issue_id: str) -> bool:
+    if trace_item is None:
+        return False
+    return any(
+        a.get("assessment_type") == "issue" and a.get("name") == issue_id
+        for a in (trace_item.get("assessments") or {}).values()
+    )
+
+
+class _descending(str):
+    """Sorts strings in reverse inside an ascending sort key."""
+
+    def __lt__(self, other: str) -> bool:
+        return str.__gt__(self, other)
