@@ -76,6 +76,10 @@ def _dataclasses(value: Any) -> Any:
                 v = "<time>"
             out[f.name] = v
         out["__type__"] = type(value).__name__
+        if isinstance(out.get("schema_ids"), list):
+            # Both stores return them sorted by id; ids are random, so after the placeholders
+            # only "was it sorted" and the set are comparable.
+            out["schema_ids_sorted"] = out["schema_ids"] == sorted(out["schema_ids"])
         return out
     if isinstance(value, enum.Enum):
         return value.value
@@ -86,6 +90,17 @@ def _dataclasses(value: Any) -> Any:
     return value
 
 
+def _sort_schema_ids(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = {k: _sort_schema_ids(v) for k, v in value.items()}
+        if "schema_ids_sorted" in out:
+            out["schema_ids"] = sorted(out["schema_ids"])
+        return out
+    if isinstance(value, list):
+        return [_sort_schema_ids(v) for v in value]
+    return value
+
+
 def outcome(scenario: LabelingScenario, store: Any, artifact_roots: list[str]) -> Any:
     raw = attempt(lambda: _dataclasses(scenario.fn(store)))
-    return _ids(Normaliser(artifact_roots, scenario.messages)(to_plain(raw)), {})
+    return _sort_schema_ids(_ids(Normaliser(artifact_roots, scenario.messages)(to_plain(raw)), {}))

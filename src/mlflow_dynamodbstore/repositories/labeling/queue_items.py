@@ -60,6 +60,8 @@ class QueueItemRepository:
         return read_page(self.gateway, pattern, pk, max_results=max_results, page_token=page_token)
 
     def queues_holding(self, workspace: str, item_id: str) -> list[str]:
+        if not isinstance(item_id, str) or len(item_id.encode()) > 1500:
+            return []  # never attached: attached ids are at most 50 characters
         refs = self.gateway.get_item(labeling_keys.review_item_refs_key(workspace, item_id))
         return sorted(refs.get("queue_ids", ())) if refs else []
 
@@ -219,7 +221,11 @@ class QueueItemRepository:
         """What deleting traces does to queues: each deleted item leaves every queue of the
         workspace that holds it (one BatchGetItem per 100 ids, then one transaction per
         membership), and its refs item goes."""
-        ref_keys = [labeling_keys.review_item_refs_key(workspace, i) for i in item_ids if i]
+        ref_keys = [
+            labeling_keys.review_item_refs_key(workspace, i)
+            for i in item_ids
+            if i and len(i.encode()) <= 1500
+        ]
         refs = self.gateway.batch_get(ref_keys, consistent=True)
         for ref in refs:
             for queue_id in sorted(ref.get("queue_ids", ())):
