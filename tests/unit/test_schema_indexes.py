@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from mlflow_dynamodbstore.schema import indexes, keys, labeling_keys
+from mlflow_dynamodbstore.schema import indexes, keys, labeling_keys, scorer_keys
 from mlflow_dynamodbstore.schema.table import create_table_request
 
 REPO = Path(__file__).resolve().parents[2]
@@ -128,6 +128,8 @@ PLACED = {
     indexes.WEBHOOKS_BY_CREATION: keys.webhook_list_keys("ws", 5, "w"),
     indexes.AUTH_USERS_BY_ID: keys.auth_user_list_keys(1),
     indexes.AUTH_ROLES_BY_ID: keys.auth_role_list_keys(1),
+    indexes.SCORERS_BY_WORKSPACE: scorer_keys.scorer_list_keys("ws", "1", "s"),
+    indexes.ACTIVE_ONLINE_SCORERS: scorer_keys.active_online_scorer_list_keys("ws", 5, "c"),
     indexes.TRACES_BY_TIMESTAMP: keys.trace_list_keys("1", 5, "tr-1"),
     indexes.LOGGED_MODELS_BY_EXPERIMENT: keys.logged_model_list_keys("1", "active", 5, "m"),
     indexes.LABEL_SCHEMAS_BY_CREATION: labeling_keys.label_schema_list_keys("1", 5, "ls-1"),

@@ -108,6 +108,12 @@ REVIEW_QUEUES_BY_CREATION = AccessPattern.on_gsi(1, "an experiment's review queu
 ISSUES_BY_EXPERIMENT = AccessPattern.on_gsi(
     1, "an experiment's issues, by severity, creation time and id"
 )
+SCORERS_BY_WORKSPACE = AccessPattern.on_gsi(
+    1, "a workspace's scorers (their head items), by experiment id"
+)
+ACTIVE_ONLINE_SCORERS = AccessPattern.on_gsi(
+    1, "a workspace's online scoring configs with sample_rate > 0, by last upsert"
+)
 
 # ---- GSI2: rankings and reverse lookups ------------------------------------------------
 RUNS_BY_METRIC = AccessPattern.on_gsi(2, "an experiment's runs ranked by one metric's latest value")
@@ -145,6 +151,8 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     LABEL_SCHEMAS_BY_CREATION,
     REVIEW_QUEUES_BY_CREATION,
     ISSUES_BY_EXPERIMENT,
+    SCORERS_BY_WORKSPACE,
+    ACTIVE_ONLINE_SCORERS,
     RUNS_BY_METRIC,
     MODEL_VERSIONS_BY_RUN,
     REVIEW_QUEUE_ITEMS_BY_CREATION,

@@ -31,6 +31,7 @@ from mlflow_dynamodbstore.stores.tracking.labeling_ops import LabelingOps
 from mlflow_dynamodbstore.stores.tracking.logged_model_ops import LoggedModelOps
 from mlflow_dynamodbstore.stores.tracking.review_queue_ops import ReviewQueueOps
 from mlflow_dynamodbstore.stores.tracking.run_ops import RunOps
+from mlflow_dynamodbstore.stores.tracking.scorer_ops import ScorerOps
 from mlflow_dynamodbstore.stores.tracking.search_run_ops import SearchRunOps
 from mlflow_dynamodbstore.stores.tracking.trace_ops import TraceOps
 from mlflow_dynamodbstore.stores.tracking.unsupported import mark_unsupported
@@ -46,6 +47,7 @@ class DynamoDBTrackingStore(
     LoggedModelOps,
     ReviewQueueOps,
     RunOps,
+    ScorerOps,
     SearchRunOps,
     TraceOps,
     WorkspaceAwareMixin,

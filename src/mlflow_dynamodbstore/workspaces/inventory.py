@@ -3,7 +3,8 @@
 A workspace's items hang off a few roots, each listed by an index keyed on the workspace:
 
 - experiments (both lifecycle stages), and under each experiment its runs (with their
-  metric-history partitions), traces, logged models and dataset summaries;
+  metric-history partitions), traces, logged models, dataset summaries and scorers (each
+  scorer's partition holds its versions and online config);
 - registered models (their partition holds the versions);
 - webhooks, live and deleted;
 - the workspace partition itself: the workspace item and its name guards.
@@ -23,7 +24,7 @@ from mlflow.entities import LifecycleStage
 
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.gateway.scoped import ScopedGateway
-from mlflow_dynamodbstore.schema import indexes, keys, table
+from mlflow_dynamodbstore.schema import indexes, keys, scorer_keys, table
 
 Item = dict[str, Any]
 STAGES = (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
@@ -77,6 +78,10 @@ class WorkspaceInventory:
         return self._listing(
             indexes.LOGGED_MODELS_BY_EXPERIMENT, keys.logged_models_gsi4pk(experiment_id)
         )
+
+    def scorer_heads(self, experiment_id: str) -> list[Item]:
+        """The experiment's scorers (their head items; the partition holds nothing else)."""
+        return self.partition(scorer_keys.experiment_scorers_pk(experiment_id))
 
     def summary(self) -> dict[str, int]:
         """How many of each root the workspace has (what a deletion will process): the

@@ -22,7 +22,7 @@ from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TransactionCancelled
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
-from mlflow_dynamodbstore.schema import indexes, keys
+from mlflow_dynamodbstore.schema import indexes, keys, scorer_keys
 from mlflow_dynamodbstore.workspaces import labeling
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
 
@@ -123,6 +123,7 @@ class Reassign:
             self._move(key, {})
             self.progress(1)
         labeling.reassign_experiment(self, experiment_id, TARGET)
+        self._scorers(experiment_id)
         name, stage = meta["name"], meta.get("lifecycle_stage", LifecycleStage.ACTIVE)
         listing = indexes.EXPERIMENTS_BY_CREATION
         self._move_root(
@@ -136,6 +137,20 @@ class Reassign:
             bump="version",
         )
         self.progress(1)
+
+    def _scorers(self, experiment_id: str) -> None:
+        """Each scorer's versions and online config (an active one moves to the target's
+        listing), then its head. No lock counter to bump: scorer writes are conditioned on
+        the head's ``latest`` and, through the scoped gateway, on the workspace."""
+        active = indexes.ACTIVE_ONLINE_SCORERS
+        for head in self.inventory.scorer_heads(experiment_id):
+            for item in self.inventory.partition(scorer_keys.scorer_pk(head["scorer_id"])):
+                fields = {}
+                if active.pk in item:
+                    fields[active.pk] = scorer_keys.active_online_scorers_gsi1pk(TARGET)
+                self._move({"PK": item["PK"], "SK": item["SK"]}, fields, bump=None)
+            listing = {indexes.SCORERS_BY_WORKSPACE.pk: scorer_keys.scorers_gsi1pk(TARGET)}
+            self._move({"PK": head["PK"], "SK": head["SK"]}, listing, bump=None)
 
     def registered_model(self, meta: Item) -> None:
         model_id, name = meta["model_id"], meta["name"]

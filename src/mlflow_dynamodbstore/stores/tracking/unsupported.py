@@ -24,9 +24,6 @@ UNSUPPORTED_TRACKING_METHODS = (
     "upsert_dataset_records", "delete_dataset_records", "set_dataset_tags",
     "delete_dataset_tag", "get_dataset_experiment_ids", "_load_dataset_records",
     "add_dataset_to_experiments", "remove_dataset_from_experiments",
-    # scorers and online scoring
-    "register_scorer", "list_scorers", "get_scorer", "list_scorer_versions", "delete_scorer",
-    "upsert_online_scoring_config", "get_online_scoring_configs", "get_active_online_scorers",
     # trace analytics and archival
     "archive_traces", "get_online_trace_details", "find_completed_sessions",
     "query_trace_metrics", "calculate_trace_filter_correlation",
