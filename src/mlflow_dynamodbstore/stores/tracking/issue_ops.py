@@ -69,7 +69,7 @@ def _matches(filters: list[dict]):
 
 
 class IssueOps:
-    """Mixed into DynamoDBTrackingStore, which provides ``issues``, ``_active_experiment_id``
+    """Mixed into DynamoDBTrackingStore, which provides ``issues``, ``_labeling_experiment_id``
     and ``_get_active_workspace``."""
 
     issues: IssueRepository
@@ -88,7 +88,7 @@ class IssueOps:
     ):
         status = _enum(IssueStatus, status, "status")
         severity = _enum(IssueSeverity, severity, "severity")
-        canonical = self._active_experiment_id(experiment_id)
+        canonical = self._labeling_experiment_id(experiment_id)
         if source_run_id is not None:
             self._require_source_run(source_run_id)
         now = get_current_time_millis()

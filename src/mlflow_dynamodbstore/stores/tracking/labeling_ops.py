@@ -69,9 +69,12 @@ class LabelingOps:
 
     label_schemas: LabelSchemaRepository
 
-    def _active_experiment_id(self, experiment_id) -> str:
-        """The SQL store's ``_get_experiment(..., ACTIVE_ONLY)``: the canonical id of an
-        active experiment of the workspace, or its errors."""
+    def _labeling_experiment_id(self, experiment_id) -> str:
+        """The SQL store's ``_get_experiment(..., ACTIVE_ONLY)``, as its labeling and issue
+        methods use it: the canonical id of an active experiment of the workspace, else
+        RESOURCE_DOES_NOT_EXIST (a deleted one too). Named apart from ``ScorerOps``'s
+        check, which answers a deleted experiment differently, as the SQL scorer methods
+        do."""
         experiment_id = experiment_id_or_default(experiment_id)
         item = self.experiments.get(experiment_id)
         if item is None or item.get("lifecycle_stage") != LifecycleStage.ACTIVE:
@@ -91,7 +94,7 @@ class LabelingOps:
             instruction=instruction,
             enable_comment=enable_comment,
         )
-        canonical = self._active_experiment_id(experiment_id)
+        canonical = self._labeling_experiment_id(experiment_id)
         now = get_current_time_millis()
         item = {
             "schema_id": f"{LABEL_SCHEMA_ID_PREFIX}{uuid.uuid4().hex}",
@@ -119,7 +122,7 @@ class LabelingOps:
         return to_label_schema(item)
 
     def get_label_schema_by_name(self, experiment_id, name):
-        canonical = self._active_experiment_id(experiment_id)
+        canonical = self._labeling_experiment_id(experiment_id)
         item = self.label_schemas.get_by_name(canonical, name)
         if item is None:
             raise MlflowException(
@@ -130,7 +133,7 @@ class LabelingOps:
 
     def list_label_schemas(self, experiment_id, max_results=100, page_token=None):
         validate_max_results(max_results)
-        canonical = self._active_experiment_id(experiment_id)
+        canonical = self._labeling_experiment_id(experiment_id)
         seeded = self._ensure_default_label_schema(canonical)
         page = self.label_schemas.list_page(canonical, max_results, page_token)
         items, token = page.items, page.token

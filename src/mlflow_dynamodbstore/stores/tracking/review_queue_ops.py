@@ -75,7 +75,7 @@ def to_review_queue(item: dict):
 
 class ReviewQueueOps:
     """Mixed into DynamoDBTrackingStore, which provides ``review_queues``, ``queue_items``,
-    ``label_schemas``, ``_active_experiment_id`` and ``_get_active_workspace``."""
+    ``label_schemas``, ``_labeling_experiment_id`` and ``_get_active_workspace``."""
 
     review_queues: ReviewQueueRepository
     queue_items: QueueItemRepository
@@ -104,7 +104,7 @@ class ReviewQueueOps:
         validated = validate_queue_for_create(
             name=name, queue_type=queue_type, users=users, schema_ids=schema_ids
         )
-        canonical = self._active_experiment_id(experiment_id)
+        canonical = self._labeling_experiment_id(experiment_id)
         self._validate_schema_ids_exist(canonical, validated.schema_ids)
         now = get_current_time_millis()
         item = {
@@ -152,7 +152,7 @@ class ReviewQueueOps:
         return to_review_queue(self._queue_item(queue_id))
 
     def get_review_queue_by_name(self, experiment_id, *, name):
-        canonical = self._active_experiment_id(experiment_id)
+        canonical = self._labeling_experiment_id(experiment_id)
         item = self.review_queues.get_by_name(canonical, name.lower())
         if item is None:
             raise MlflowException(
@@ -170,7 +170,7 @@ class ReviewQueueOps:
             max_results = SEARCH_MAX_RESULTS_DEFAULT
         else:
             validate_max_results(max_results)
-        canonical = self._active_experiment_id(experiment_id)
+        canonical = self._labeling_experiment_id(experiment_id)
         user = normalize_user(user) if user is not None else None
 
         def keep(queue: dict) -> bool:
