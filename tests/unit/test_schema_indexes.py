@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from mlflow_dynamodbstore.schema import dataset_keys, indexes, keys, scorer_keys
+from mlflow_dynamodbstore.schema import dataset_keys, indexes, keys, labeling_keys, scorer_keys
 from mlflow_dynamodbstore.schema.table import create_table_request
 
 REPO = Path(__file__).resolve().parents[2]
@@ -135,6 +135,20 @@ PLACED = {
     indexes.DATASETS_BY_CREATION: dataset_keys.dataset_list_keys("ws", 5, "d-1"),
     indexes.DATASETS_BY_EXPERIMENT: dataset_keys.dataset_link_list_keys("1", "d-1"),
     indexes.DATASET_RECORDS_BY_CREATION: dataset_keys.dataset_record_order_keys("d-1", 5, "dr-1"),
+    indexes.LABEL_SCHEMAS_BY_CREATION: labeling_keys.label_schema_list_keys("1", 5, "ls-1"),
+    indexes.REVIEW_QUEUES_BY_CREATION: labeling_keys.review_queue_list_keys("1", 5, "rq-1"),
+    indexes.REVIEW_QUEUE_ITEMS_BY_CREATION: labeling_keys.review_queue_item_list_keys(
+        "rq-1", 5, "tr-1"
+    ),
+    indexes.REVIEW_QUEUE_ITEMS_BY_STATUS: labeling_keys.review_queue_item_status_keys(
+        "rq-1", "pending", 5, "tr-1"
+    ),
+    indexes.ISSUES_BY_EXPERIMENT: dict(
+        list(labeling_keys.issue_list_keys("1", "ws", 2, 5, "iss-1").items())[:2]
+    ),
+    indexes.ISSUES_BY_WORKSPACE: dict(
+        list(labeling_keys.issue_list_keys("1", "ws", 2, 5, "iss-1").items())[2:]
+    ),
 }
 
 

@@ -111,6 +111,11 @@ WEBHOOKS_BY_CREATION = AccessPattern.on_gsi(
 )
 AUTH_USERS_BY_ID = AccessPattern.on_gsi(1, "every auth user, by id")
 AUTH_ROLES_BY_ID = AccessPattern.on_gsi(1, "every auth role of every workspace, by id")
+LABEL_SCHEMAS_BY_CREATION = AccessPattern.on_gsi(1, "an experiment's label schemas, newest first")
+REVIEW_QUEUES_BY_CREATION = AccessPattern.on_gsi(1, "an experiment's review queues, newest first")
+ISSUES_BY_EXPERIMENT = AccessPattern.on_gsi(
+    1, "an experiment's issues, by severity, creation time and id"
+)
 SCORERS_BY_WORKSPACE = AccessPattern.on_gsi(
     1, "a workspace's scorers (their head items), by experiment id"
 )
@@ -129,9 +134,16 @@ MODEL_VERSIONS_BY_RUN = AccessPattern.on_gsi(
 DATASETS_BY_EXPERIMENT = AccessPattern.on_gsi(
     2, "the evaluation datasets linked to one experiment, by dataset id"
 )
+REVIEW_QUEUE_ITEMS_BY_CREATION = AccessPattern.on_gsi(2, "a review queue's items, newest first")
+ISSUES_BY_WORKSPACE = AccessPattern.on_gsi(
+    2, "a workspace's issues, by severity, creation time and id"
+)
 
 # ---- GSI3: traces ----------------------------------------------------------------------
 TRACES_BY_TIMESTAMP = AccessPattern.on_gsi(3, "an experiment's traces, newest first")
+REVIEW_QUEUE_ITEMS_BY_STATUS = AccessPattern.on_gsi(
+    3, "a review queue's items of one status, newest first"
+)
 
 # ---- GSI4: logged models ---------------------------------------------------------------
 LOGGED_MODELS_BY_EXPERIMENT = AccessPattern.on_gsi(
@@ -158,12 +170,18 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     WEBHOOKS_BY_CREATION,
     AUTH_USERS_BY_ID,
     AUTH_ROLES_BY_ID,
+    LABEL_SCHEMAS_BY_CREATION,
+    REVIEW_QUEUES_BY_CREATION,
+    ISSUES_BY_EXPERIMENT,
     SCORERS_BY_WORKSPACE,
     ACTIVE_ONLINE_SCORERS,
     DATASETS_BY_CREATION,
     RUNS_BY_METRIC,
     MODEL_VERSIONS_BY_RUN,
+    REVIEW_QUEUE_ITEMS_BY_CREATION,
+    ISSUES_BY_WORKSPACE,
     TRACES_BY_TIMESTAMP,
+    REVIEW_QUEUE_ITEMS_BY_STATUS,
     LOGGED_MODELS_BY_EXPERIMENT,
     DATASETS_BY_EXPERIMENT,
     DATASET_RECORDS_BY_CREATION,

@@ -16,6 +16,10 @@ from mlflow_dynamodbstore.repositories.experiments import (
     DEFAULT_EXPERIMENT_ID,
     ExperimentRepository,
 )
+from mlflow_dynamodbstore.repositories.issues import IssueRepository
+from mlflow_dynamodbstore.repositories.labeling.label_schemas import LabelSchemaRepository
+from mlflow_dynamodbstore.repositories.labeling.queue_items import QueueItemRepository
+from mlflow_dynamodbstore.repositories.labeling.review_queues import ReviewQueueRepository
 from mlflow_dynamodbstore.repositories.runs.inputs import RunInputsRepository
 from mlflow_dynamodbstore.repositories.runs.metric_history import MetricHistoryRepository
 from mlflow_dynamodbstore.repositories.runs.repository import RunRepository
@@ -23,7 +27,10 @@ from mlflow_dynamodbstore.stores.connection import connect
 from mlflow_dynamodbstore.stores.errors import translate_gateway_errors
 from mlflow_dynamodbstore.stores.tracking.dataset_ops import DatasetOps
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import ExperimentOps
+from mlflow_dynamodbstore.stores.tracking.issue_ops import IssueOps
+from mlflow_dynamodbstore.stores.tracking.labeling_ops import LabelingOps
 from mlflow_dynamodbstore.stores.tracking.logged_model_ops import LoggedModelOps
+from mlflow_dynamodbstore.stores.tracking.review_queue_ops import ReviewQueueOps
 from mlflow_dynamodbstore.stores.tracking.run_ops import RunOps
 from mlflow_dynamodbstore.stores.tracking.scorer_ops import ScorerOps
 from mlflow_dynamodbstore.stores.tracking.search_run_ops import SearchRunOps
@@ -37,7 +44,10 @@ DEFAULT_ARTIFACT_ROOT = "./mlruns"
 class DynamoDBTrackingStore(
     DatasetOps,
     ExperimentOps,
+    IssueOps,
+    LabelingOps,
     LoggedModelOps,
+    ReviewQueueOps,
     RunOps,
     ScorerOps,
     SearchRunOps,
@@ -59,6 +69,10 @@ class DynamoDBTrackingStore(
         self.runs = RunRepository(self.gateway, self.experiments)
         self.metric_history = MetricHistoryRepository(self.gateway)
         self.run_inputs = RunInputsRepository(self.gateway)
+        self.label_schemas = LabelSchemaRepository(self.gateway)
+        self.review_queues = ReviewQueueRepository(self.gateway)
+        self.queue_items = QueueItemRepository(self.gateway)
+        self.issues = IssueRepository(self.gateway)
         ensure_seeded(self._conn.gateway, self._get_artifact_location(DEFAULT_EXPERIMENT_ID))
 
 

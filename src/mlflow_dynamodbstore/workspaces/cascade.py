@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mlflow_dynamodbstore.schema import dataset_keys, keys, scorer_keys
+from mlflow_dynamodbstore.workspaces import labeling
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
 
 # Called once per root done (run, trace, logged model, experiment, model, webhook): the
@@ -63,6 +64,7 @@ class Cascade:
         for model in self.inventory.logged_models(experiment_id):
             self.delete_partition(keys.logged_model_pk(model["model_id"]))
             self.progress(1)
+        labeling.cascade_experiment(self, experiment_id)
         for head in self.inventory.scorer_heads(experiment_id):
             self.delete_partition(scorer_keys.scorer_pk(head["scorer_id"]), root_sk=None)
         self.delete_partition(scorer_keys.experiment_scorers_pk(experiment_id), root_sk=None)

@@ -23,6 +23,7 @@ from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 from mlflow_dynamodbstore.gateway import ConditionFailed, TransactionCancelled
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.schema import dataset_keys, indexes, keys, scorer_keys
+from mlflow_dynamodbstore.workspaces import labeling
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
 
 Progress = Callable[[int], None]  # called once per root moved, as in cascade.py
@@ -127,6 +128,7 @@ class Reassign:
         for key in children:
             self._move(key, {})
             self.progress(1)
+        labeling.reassign_experiment(self, experiment_id, TARGET)
         self._scorers(experiment_id)
         name, stage = meta["name"], meta.get("lifecycle_stage", LifecycleStage.ACTIVE)
         listing = indexes.EXPERIMENTS_BY_CREATION

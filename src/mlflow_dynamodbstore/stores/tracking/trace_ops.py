@@ -459,7 +459,10 @@ class TraceOps(TraceAssessmentOps):
             doomed = doomed[:max_traces] if max_traces is not None else doomed
         else:
             doomed = self._oldest_traces(experiment_id, max_timestamp_millis, max_traces)
-        self.traces.delete([i["trace_id"] for i in doomed])
+        deleted = [i["trace_id"] for i in doomed]
+        self.traces.delete(deleted)
+        # As the SQL store: a deleted trace leaves the review queues that hold it.
+        self._delete_review_queue_items_for_traces(deleted)
         return len(doomed)
 
     def _oldest_traces(

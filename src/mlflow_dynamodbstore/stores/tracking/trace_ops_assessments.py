@@ -20,6 +20,7 @@ class TraceAssessmentOps:
 
     def create_assessment(self, assessment: Assessment) -> Assessment:
         sql = SqlAssessments.from_mlflow_entity(assessment)
+        self._note_issue_reference(assessment)  # IssueOps: trace counts of issues
         self._mutate_trace(assessment.trace_id, lambda item: assessment_rules.add(item, sql))
         return sql.to_mlflow_entity()
 
@@ -63,6 +64,8 @@ class TraceAssessmentOps:
             rationale=rationale,
             metadata=metadata,
         )
+
+        self._note_issue_reference(new)  # IssueOps: trace counts of issues
 
         def change(item: dict) -> dict:
             stored = (item.get("assessments") or {}).get(assessment_id)

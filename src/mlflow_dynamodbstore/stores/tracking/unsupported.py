@@ -19,15 +19,6 @@ class NotSupportedByDynamoDBStore(MlflowNotImplementedException, NotImplementedE
 
 
 UNSUPPORTED_TRACKING_METHODS = (
-    # labeling: label schemas and review queues
-    "create_label_schema", "get_label_schema", "get_label_schema_by_name",
-    "list_label_schemas", "update_label_schema", "delete_label_schema",
-    "create_review_queue", "get_or_create_user_queue", "get_review_queue",
-    "get_review_queue_by_name", "list_review_queues", "update_review_queue",
-    "delete_review_queue", "add_items_to_review_queue", "remove_items_from_review_queue",
-    "list_review_queue_items", "set_review_queue_item_status",
-    # issues
-    "create_issue", "get_issue", "update_issue", "search_issues",
     # trace analytics and archival
     "archive_traces", "get_online_trace_details", "find_completed_sessions",
     "query_trace_metrics", "calculate_trace_filter_correlation",
