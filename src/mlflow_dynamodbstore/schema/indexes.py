@@ -118,6 +118,11 @@ LOGGED_MODELS_BY_EXPERIMENT = AccessPattern.on_gsi(
     4, "an experiment's logged models of one lifecycle stage, newest first"
 )
 
+# ---- GSI4 (overloaded): trace analytics -------------------------------------------------
+TRACE_STATS_BY_TIME = AccessPattern.on_gsi(
+    4, "an experiment's trace stats items of one period and shard, by timestamp"
+)
+
 # GSI5 and LSI1..LSI5 are declared by the table but serve no pattern yet: docs/schema.md,
 # "Reserved indexes", says what each is kept for.
 
@@ -134,4 +139,5 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     MODEL_VERSIONS_BY_RUN,
     TRACES_BY_TIMESTAMP,
     LOGGED_MODELS_BY_EXPERIMENT,
+    TRACE_STATS_BY_TIME,
 )

@@ -57,6 +57,7 @@ from mlflow_dynamodbstore.repositories.traces.spans import SpanRepository, rows_
 from mlflow_dynamodbstore.search.traces.search import TraceSearch
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import experiment_not_active
 from mlflow_dynamodbstore.stores.tracking.trace_ops_assessments import TraceAssessmentOps
+from mlflow_dynamodbstore.stores.tracking.trace_metrics_ops import TraceMetricsOps
 
 # Trace retention (DynamoDB TTL on every item of a trace), in MLflow's retention duration
 # format ("30d", "12h", "90m"): the experiment tag wins over the server-wide variable.
@@ -78,7 +79,7 @@ def _too_large(trace_id: str) -> MlflowException:
     )
 
 
-class TraceOps(TraceAssessmentOps):
+class TraceOps(TraceAssessmentOps, TraceMetricsOps):
     """Mixed into DynamoDBTrackingStore (which provides ``gateway``, ``experiments``,
     ``_experiment_item``, ``_get_active_workspace`` and ``_workspaces_enabled``)."""
 

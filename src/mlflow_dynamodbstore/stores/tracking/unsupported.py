@@ -38,7 +38,7 @@ UNSUPPORTED_TRACKING_METHODS = (
     "create_issue", "get_issue", "update_issue", "search_issues",
     # trace analytics and archival
     "archive_traces", "get_online_trace_details", "find_completed_sessions",
-    "query_trace_metrics", "calculate_trace_filter_correlation",
+    "calculate_trace_filter_correlation",
     "unlink_traces_from_run", "link_prompts_to_trace",
     # AI gateway: secrets, model definitions, endpoints, bindings, guardrails, budgets
     "add_guardrail_to_endpoint", "attach_model_to_endpoint", "create_budget_policy",
