@@ -45,17 +45,14 @@ def metric_scenario(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 def points(result: Any) -> Any:
-    """Comparable data points: values rounded (AVG and percentiles are float arithmetic
-    whose last bits depend on summation order)."""
+    """Comparable data points: values exactly, and their types."""
     if not isinstance(result, list) and not hasattr(result, "token"):
         return result  # a Failed
     return [
         {
             "metric": p.metric_name,
             "dimensions": p.dimensions,
-            "values": {
-                k: (round(v, 6) if isinstance(v, float) else v) for k, v in sorted(p.values.items())
-            },
+            "values": dict(sorted(p.values.items())),
             "types": {k: type(v).__name__ for k, v in sorted(p.values.items())},
         }
         for p in result

@@ -6,7 +6,9 @@
 - groups are (time bucket, dimensions...) ordered ascending, then ``max_results`` of them;
   with neither a bucket nor dimensions there is exactly one group, even over no rows
   (``COUNT`` is then 0 and the other aggregates NULL, i.e. left out);
-- COUNT, SUM, MIN, MAX keep the column's type (integers stay integers), AVG is a float,
+- COUNT, SUM, MIN, MAX keep the column's type (integers stay integers), AVG is a float
+  (float sums add in timestamp order, as SQLite scans the rows: the last bits of a float
+  SUM/AVG depend on the order of addition),
   PERCENTILE is SQLite's registered ``percentile`` aggregate: linear interpolation between
   the two closest ranks (numpy's default method);
 - ``session_count`` counts distinct session ids.
@@ -14,7 +16,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -60,9 +61,14 @@ def percentile(values: list[Any], pct: float) -> float | None:
 
 
 def _sum(values: list[Any]) -> Any:
+    """SQLite's SUM: exact over integers, else plain left-to-right float addition (SQLite
+    3.40; the rows are summed in timestamp order, the order SQLite scans them)."""
     if all(isinstance(v, int) for v in values):
         return sum(values)
-    return math.fsum(float(v) for v in values)
+    total = 0.0
+    for v in values:
+        total += float(v)
+    return total
 
 
 def _apply(agg: MetricAggregation, values: list[Any], distinct: bool) -> Any:
@@ -95,7 +101,7 @@ def aggregate(
     distinct: bool = False,
 ) -> list[MetricDataPoint]:
     dimensions = list(dimensions or [])
-    groups: dict[tuple, list[Any]] = {}
+    groups: dict[tuple, list[tuple[int, Any]]] = {}
     for row in rows:
         if row.value is None:
             continue
@@ -105,7 +111,7 @@ def aggregate(
         key = tuple(dims)
         if time_interval_seconds:
             key = (time_bucket(row.timestamp_ns, time_interval_seconds), *key)
-        groups.setdefault(key, []).append(row.value)
+        groups.setdefault(key, []).append((row.timestamp_ns, row.value))
     grouped = bool(time_interval_seconds) or bool(dimensions)
     if not grouped and not groups:
         groups[()] = []  # an aggregate without GROUP BY always returns one row
@@ -113,7 +119,7 @@ def aggregate(
     ordered = sorted(groups)
     # SQLite's LIMIT: a negative limit is no limit.
     for key in ordered if int(max_results) < 0 else ordered[: int(max_results)]:
-        values = groups[key]
+        values = [v for _, v in sorted(groups[key], key=lambda tv: tv[0])]
         labels: dict[str, Any] = {}
         parts = list(key)
         if time_interval_seconds:
