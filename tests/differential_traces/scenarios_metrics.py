@@ -130,8 +130,12 @@ def corpus(store) -> tuple[str, str]:
         )
     source = AssessmentSource("HUMAN", "u")
     for n, value in ((1, 0.5), (2, 1.0), (3, True), (5, "great"), (6, 0.25)):
-        store.create_assessment(Feedback(name="quality", value=value, source=source, trace_id=tid(n)))
-    store.create_assessment(Feedback(name="latency_ok", value=False, source=source, trace_id=tid(1)))
+        store.create_assessment(
+            Feedback(name="quality", value=value, source=source, trace_id=tid(n))
+        )
+    store.create_assessment(
+        Feedback(name="latency_ok", value=False, source=source, trace_id=tid(1))
+    )
     store.create_assessment(Expectation(name="answer", value="42", source=source, trace_id=tid(2)))
     old = store.create_assessment(
         Feedback(name="quality", value=0.1, source=source, trace_id=tid(7))
@@ -270,7 +274,8 @@ def traces_bad_input(store):
         "unknown_metric": ask(store, [e1], TRACES, "nope", COUNT),
         "span_metric_on_traces": ask(store, [e1], TRACES, "span_count", COUNT),
         "bad_aggregation": ask(store, [e1], TRACES, "trace_count", [pct]),
-        "sum_latency": ask(store, [e1], TRACES, "latency", [MetricAggregation(AggregationType.SUM)]),
+        "sum_latency": ask(store, [e1], TRACES, "latency",
+                           [MetricAggregation(AggregationType.SUM)]),
         "bad_dimension": ask(store, [e1], TRACES, "latency", STATS, dimensions=["trace_status"]),
         "interval_without_start": ask(store, [e1], TRACES, "trace_count", COUNT,
                                       time_interval_seconds=60, end_time_ms=5),

@@ -42,9 +42,11 @@ def test_traces_page_count_reads_only_the_stats_keys_of_its_range(store):
         _log(store, exp, n, n * HOUR)
     stats = store.gateway.stats
     window = {"start_time_ms": BASE_MS, "end_time_ms": BASE_MS + 7 * 24 * HOUR}
-    periods = analytics_keys.stats_period(window["end_time_ms"]) - analytics_keys.stats_period(
-        window["start_time_ms"]
-    ) + 1
+    periods = (
+        analytics_keys.stats_period(window["end_time_ms"])
+        - analytics_keys.stats_period(window["start_time_ms"])
+        + 1
+    )
     stats.reset()
     assert _count(store, [exp], **window) == 40
     assert stats.requests("Query") == stats.total_requests == periods * analytics_keys.STATS_SHARDS
@@ -66,9 +68,8 @@ def test_traces_page_count_reads_only_the_stats_keys_of_its_range(store):
 def test_overview_chart_costs_the_same_requests_as_a_count(store):
     exp = store.create_experiment("overview")
     for n in range(1, 21):
-        _log(store, exp, n, n * HOUR, **{"mlflow.chat.tokenUsage": {"input_tokens": n,
-                                                                    "output_tokens": 1,
-                                                                    "total_tokens": n + 1}})  # fmt: skip
+        usage = {"input_tokens": n, "output_tokens": 1, "total_tokens": n + 1}
+        _log(store, exp, n, n * HOUR, **{"mlflow.chat.tokenUsage": usage})
     window = {"start_time_ms": BASE_MS, "end_time_ms": BASE_MS + 24 * HOUR}
     stats = store.gateway.stats
     stats.reset()
@@ -115,9 +116,7 @@ def test_stats_item_follows_every_write_and_goes_with_the_trace(store):
     assert _count(store, [exp]) == 0
 
 
-def test_metrics_are_workspace_scoped_and_follow_a_set_default_move(
-    store, store_uri, monkeypatch
-):
+def test_metrics_are_workspace_scoped_and_follow_a_set_default_move(store, store_uri, monkeypatch):
     monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "true")
     provider = DynamoDBWorkspaceProvider(store_uri)
     provider.create_workspace(Workspace(name="team-a"))

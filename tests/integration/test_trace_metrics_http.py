@@ -100,5 +100,5 @@ def test_metrics_endpoint_answers_as_a_sqlite_server(store_uri, tmp_path):
         actual = [_post(ddb_url, body) for body in _requests(ddb_exp)]
     assert [status for status, _ in expected] == [200] * 8 + [400] * 3
     assert expected[0][1]["data_points"][0]["values"] == {"COUNT": 12}
-    for n, (a, e) in enumerate(zip(actual, expected)):
+    for n, (a, e) in enumerate(zip(actual, expected, strict=True)):
         assert a == e, (n, a, e)

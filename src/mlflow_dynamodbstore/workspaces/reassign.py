@@ -14,6 +14,7 @@ instead of writing it back.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from itertools import chain
 
 from boto3.dynamodb.conditions import Attr
@@ -114,7 +115,7 @@ class Reassign:
         ahead of its META, which lists it for a rerun; the META key is then moved by the
         caller."""
         expression, names, values = _moved({}, "version")
-        try:
+        with suppress(ConditionFailed):
             self.gateway.update_item(
                 analytics_keys.trace_stats_key(trace_id),
                 expression,
@@ -122,8 +123,6 @@ class Reassign:
                 values=values,
                 condition=Attr("PK").exists(),
             )
-        except ConditionFailed:
-            pass
         return keys.trace_key(trace_id)
 
     # ---- per root ------------------------------------------------------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from mlflow.entities.trace_metrics import AggregationType, MetricAggregation, MetricDataPoint
@@ -45,7 +45,7 @@ def time_bucket(timestamp_ns: int, interval_seconds: int) -> int:
 
 
 def bucket_label(bucket_ms: int) -> str:
-    return datetime.fromtimestamp(float(bucket_ms) / 1000.0, tz=timezone.utc).isoformat()
+    return datetime.fromtimestamp(float(bucket_ms) / 1000.0, tz=UTC).isoformat()
 
 
 def percentile(values: list[Any], pct: float) -> float | None:
@@ -124,9 +124,11 @@ def aggregate(
         parts = list(key)
         if time_interval_seconds:
             labels[TIME_BUCKET_LABEL] = bucket_label(parts.pop(0))
-        labels.update(zip(dimensions, parts))
+        labels.update(zip(dimensions, parts, strict=True))
         results = {str(a): _apply(a, values, distinct) for a in aggregations}
         results = {k: v for k, v in results.items() if v is not None}
         if results:
-            points.append(MetricDataPoint(metric_name=metric_name, dimensions=labels, values=results))
+            points.append(
+                MetricDataPoint(metric_name=metric_name, dimensions=labels, values=results)
+            )
     return points

@@ -80,8 +80,10 @@ def _trace_predicate(entity: str, key: str | None, value: str) -> tuple[Predicat
         if key == TraceMetadataKey.SOURCE_RUN:
             # The metadata key or a link_traces_to_run() association, as the SQL store.
             return (
-                lambda r: (r.get("metadata") or {}).get(key) == value
-                or value in (r.get("linked_runs") or ())
+                lambda r: (
+                    (r.get("metadata") or {}).get(key) == value
+                    or value in (r.get("linked_runs") or ())
+                )
             ), True
         return (lambda r: (r.get("metadata") or {}).get(key) == value), True
     # TraceMetricSearchKey.TAG

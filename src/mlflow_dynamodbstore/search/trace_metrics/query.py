@@ -157,18 +157,17 @@ class TraceMetricsQuery:
                 )
 
     # ---- SPANS -----------------------------------------------------------------------
-    def _span_rows(
-        self, experiment_ids, metric_name, dimensions, parsed, bounds, start_ms, end_ms
-    ):
+    def _span_rows(self, experiment_ids, metric_name, dimensions, parsed, bounds, start_ms, end_ms):
         cost = metric_name in SpanMetricKey.cost_keys()
         low, high = bounds
         trace_bounds = (
             (None if low is None else max(low - SPAN_COST_LOOKBACK_MS, 0), high) if cost else bounds
         )
-        need_content = any(
-            d in (SpanMetricDimensionKey.SPAN_MODEL_NAME, SpanMetricDimensionKey.SPAN_MODEL_PROVIDER)
-            for d in dimensions or []
+        model_dimensions = (
+            SpanMetricDimensionKey.SPAN_MODEL_NAME,
+            SpanMetricDimensionKey.SPAN_MODEL_PROVIDER,
         )
+        need_content = any(d in model_dimensions for d in dimensions or [])
         for trace in self._traces(experiment_ids, parsed, trace_bounds, meta=True):
             for row in self.spans.read(trace["trace_id"], with_content=need_content):
                 span = span_record(row, need_content)

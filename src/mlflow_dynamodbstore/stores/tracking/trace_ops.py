@@ -56,8 +56,8 @@ from mlflow_dynamodbstore.repositories.traces.repository import (
 from mlflow_dynamodbstore.repositories.traces.spans import SpanRepository, rows_from_items
 from mlflow_dynamodbstore.search.traces.search import TraceSearch
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import experiment_not_active
-from mlflow_dynamodbstore.stores.tracking.trace_ops_assessments import TraceAssessmentOps
 from mlflow_dynamodbstore.stores.tracking.trace_metrics_ops import TraceMetricsOps
+from mlflow_dynamodbstore.stores.tracking.trace_ops_assessments import TraceAssessmentOps
 
 # Trace retention (DynamoDB TTL on every item of a trace), in MLflow's retention duration
 # format ("30d", "12h", "90m"): the experiment tag wins over the server-wide variable.
