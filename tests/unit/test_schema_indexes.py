@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from mlflow_dynamodbstore.schema import indexes, keys
+from mlflow_dynamodbstore.schema import analytics_keys, indexes, keys
 from mlflow_dynamodbstore.schema.table import create_table_request
 
 REPO = Path(__file__).resolve().parents[2]
@@ -130,6 +130,7 @@ PLACED = {
     indexes.AUTH_ROLES_BY_ID: keys.auth_role_list_keys(1),
     indexes.TRACES_BY_TIMESTAMP: keys.trace_list_keys("1", 5, "tr-1"),
     indexes.LOGGED_MODELS_BY_EXPERIMENT: keys.logged_model_list_keys("1", "active", 5, "m"),
+    indexes.TRACE_STATS_BY_TIME: analytics_keys.trace_stats_list_keys("1", 5, "tr-1"),
 }
 
 
