@@ -141,3 +141,47 @@ def test_stats_items_are_in_the_trace_partition(store):
     _log(store, exp, 1, 0)
     sks = [i["SK"] for i in store.gateway.query(Key("PK").eq(keys.trace_pk(tid(1))))]
     assert analytics_keys.TRACE_STATS_SK in sks
+
+
+def test_backfill_writes_missing_stats_and_resumes_after_an_interruption(
+    store, store_uri, monkeypatch
+):
+    from click.testing import CliRunner
+
+    from mlflow_dynamodbstore.backfills import trace_stats
+    from mlflow_dynamodbstore.cli.main import cli
+
+    exps = [store.create_experiment(f"old{i}") for i in range(2)]
+    for n in range(1, 8):
+        _log(store, exps[n % 2], n, n * HOUR)
+    # As if logged before stats items existed.
+    store.gateway.unscoped.batch_write(
+        deletes=[analytics_keys.trace_stats_key(tid(n)) for n in range(1, 8)]
+    )
+    assert _count(store, exps) == 0
+
+    monkeypatch.setattr(trace_stats, "SAVE_EVERY", 2)
+    calls = []
+
+    def crash_on_second_save(n: int) -> None:
+        calls.append(n)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    gateway = store.gateway.unscoped
+    with pytest.raises(KeyboardInterrupt):
+        trace_stats.backfill_trace_stats(gateway, crash_on_second_save)
+    assert gateway.get_item(analytics_keys.trace_stats_backfill_key()) is not None
+    done_before = _count(store, exps)
+    assert 0 < done_before < 7
+
+    result = CliRunner().invoke(cli, ["traces", "backfill-stats", store_uri])
+    assert result.exit_code == 0, result.output
+    assert _count(store, exps) == 7
+    # The rerun resumed: it did not visit the traces the first run had saved past.
+    visited = int(result.stdout.split(" traces visited")[0].split()[-1])
+    assert visited < 7
+    assert gateway.get_item(analytics_keys.trace_stats_backfill_key()) is None
+    # A further run finds everything current and writes nothing.
+    again = CliRunner().invoke(cli, ["traces", "backfill-stats", store_uri])
+    assert again.exit_code == 0 and "7 traces visited, 0 stats items written" in again.stdout

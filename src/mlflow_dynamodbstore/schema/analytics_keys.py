@@ -14,7 +14,7 @@ import zlib
 
 from mlflow_dynamodbstore.schema import indexes
 from mlflow_dynamodbstore.schema.encoding import encode_int
-from mlflow_dynamodbstore.schema.keys import SEP, experiment_pk, trace_pk
+from mlflow_dynamodbstore.schema.keys import CONFIG_PK, SEP, experiment_pk, trace_pk
 
 TRACE_STATS_SK = "STATS"
 # 30 days per listing period: a month-long chart reads at most two periods per shard.
@@ -51,3 +51,8 @@ def trace_stats_list_keys(experiment_id: str, timestamp_ms: int, trace_id: str) 
         trace_stats_list_pk(experiment_id, stats_period(timestamp_ms), stats_shard(trace_id)),
         f"{trace_stats_list_sk_bound(timestamp_ms)}{SEP}{trace_id}",
     )
+
+
+def trace_stats_backfill_key() -> dict[str, str]:
+    """The record of the trace stats backfill job (its cursor, while it runs)."""
+    return {"PK": CONFIG_PK, "SK": f"JOB{SEP}TRACE_STATS_BACKFILL"}
