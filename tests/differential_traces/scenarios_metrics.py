@@ -348,3 +348,34 @@ def spans_view(store):
         "trace_filter": ask(store, [e1], SPANS, "span_count", COUNT,
                             filters=["trace.tag.group = 'odd'", "span.status = 'OK'"]),
     }  # fmt: skip
+
+
+@metric_scenario
+def prompt_links(store):
+    from mlflow.entities.model_registry import PromptVersion
+
+    from tests.differential_traces.builders import search_plain
+
+    e1, _ = corpus(store)
+
+    def pv(name: str, version: int) -> PromptVersion:
+        return PromptVersion(name, version, "Hello {{x}}")
+
+    store.link_prompts_to_trace(tid(1), [pv("greet", 1), pv("qa", 2)])
+    store.link_prompts_to_trace(tid(1), [pv("greet", 1)])  # again: no duplicate
+    store.link_prompts_to_trace(tid(3), [pv("greet", 1)])
+    store.link_prompts_to_trace(tid(4), [])
+
+    def search(f: str):
+        return attempt(lambda: search_plain(store.search_traces([e1], filter_string=f)))
+
+    return {
+        "missing_trace": attempt(lambda: store.link_prompts_to_trace("tr-nope", [pv("a", 1)])),
+        "greet": search('tags.mlflow.linkedPrompts = "greet/1"'),
+        "qa": search('tags.mlflow.linkedPrompts = "qa/2"'),
+        "none": search('tags.mlflow.linkedPrompts = "qa/1"'),
+        "and_other": search('tags.mlflow.linkedPrompts = "greet/1" AND tags.group = "odd"'),
+        "bad_comparator": search('tags.mlflow.linkedPrompts != "greet/1"'),
+        "bad_value": search('tags.mlflow.linkedPrompts = "greet"'),
+        "info": attempt(lambda: store.get_trace_info(tid(1)).tags.get("mlflow.linkedPrompts")),
+    }

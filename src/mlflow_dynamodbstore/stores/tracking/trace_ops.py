@@ -439,6 +439,23 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps):
             except TraceMissing:
                 continue
 
+    def link_prompts_to_trace(self, trace_id: str, prompt_versions: list) -> None:
+        """Record ``name/version`` of each prompt version on the trace (META's
+        ``linked_prompts``, the SQL store's trace -> prompt version associations), for the
+        ``tags.mlflow.linkedPrompts = "name/version"`` search filter. Links are added once."""
+        if not prompt_versions:
+            return
+        prompt_ids = {f"{pv.name}/{pv.version}" for pv in prompt_versions}
+
+        def change(item: dict) -> dict | None:
+            linked = set(item.get("linked_prompts") or set())
+            if prompt_ids <= linked:
+                return None
+            item["linked_prompts"] = linked | prompt_ids
+            return item
+
+        self._mutate_trace(trace_id, change)
+
     # ---- deletion --------------------------------------------------------------------
     def _delete_traces(
         self,

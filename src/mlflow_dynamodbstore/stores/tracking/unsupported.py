@@ -38,8 +38,7 @@ UNSUPPORTED_TRACKING_METHODS = (
     "create_issue", "get_issue", "update_issue", "search_issues",
     # trace analytics and archival
     "archive_traces", "get_online_trace_details", "find_completed_sessions",
-    "calculate_trace_filter_correlation",
-    "unlink_traces_from_run", "link_prompts_to_trace",
+    "calculate_trace_filter_correlation", "unlink_traces_from_run",
     # AI gateway: secrets, model definitions, endpoints, bindings, guardrails, budgets
     "add_guardrail_to_endpoint", "attach_model_to_endpoint", "create_budget_policy",
     "create_endpoint_binding", "create_gateway_endpoint", "create_gateway_guardrail",
