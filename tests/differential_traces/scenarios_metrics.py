@@ -379,3 +379,43 @@ def prompt_links(store):
         "bad_value": search('tags.mlflow.linkedPrompts = "greet"'),
         "info": attempt(lambda: store.get_trace_info(tid(1)).tags.get("mlflow.linkedPrompts")),
     }
+
+
+@metric_scenario
+def completed_sessions(store):
+    e1, e2 = corpus(store)
+    # More sessions: s9 spans a wide window, s10 has a tie on its first timestamp.
+    for n, (session, at) in enumerate(
+        [("s9", 0), ("s9", 80 * HOUR), ("s10", 5 * HOUR), ("s10", 5 * HOUR), ("s10", 6 * HOUR)],
+        start=30,
+    ):
+        store.log_spans(e1, [span(n, 1, None, f"r{n}", at, at + 5, {"session.id": session})])
+        store.set_trace_tag(tid(n), "first", "yes" if n in (32, 30) else "no")
+    store.log_spans(e2, [span(40, 1, None, "r", 0, 5, {"session.id": "s1"})])
+
+    def find(lo, hi, **kwargs):
+        return attempt(
+            lambda: [
+                (s.session_id, s.first_trace_timestamp_ms, s.last_trace_timestamp_ms)
+                for s in store.find_completed_sessions(e1, lo, hi, **kwargs)
+            ]
+        )
+
+    end = BASE_MS + 100 * HOUR
+    return {
+        "all": find(0, end),
+        "window": find(BASE_MS + 20 * HOUR, BASE_MS + 60 * HOUR),
+        "ongoing_excluded": find(0, BASE_MS + 50 * HOUR),
+        "limited": find(0, end, max_results=2),
+        "filter_tag": find(0, end, filter_string="tags.first = 'yes'"),
+        "filter_name": find(0, end, filter_string="trace.name = 'r32'"),
+        "filter_status": find(0, end, filter_string="trace.status = 'OK'"),
+        "filter_span": find(0, end, filter_string="span.name = 'r30'"),
+        "filter_later_span": find(0, end, filter_string="span.name = 'r31'"),
+        "bad_filter": find(0, end, filter_string="nope.x = 'y'"),
+        "bad_experiment": attempt(lambda: store.find_completed_sessions("abc", 0, 1)),
+        "other_experiment": attempt(
+            lambda: [s.session_id for s in store.find_completed_sessions(e2, 0, end)]
+        ),
+        "unknown_experiment": attempt(lambda: store.find_completed_sessions("98765", 0, end)),
+    }

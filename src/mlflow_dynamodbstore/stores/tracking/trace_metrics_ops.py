@@ -10,8 +10,10 @@ from mlflow.store.tracking import MAX_RESULTS_QUERY_TRACE_METRICS
 from mlflow.store.tracking.utils.sql_trace_metrics_utils import (
     validate_query_trace_metrics_params,
 )
+from mlflow.utils.validation import _parse_experiment_id
 
 from mlflow_dynamodbstore.search.trace_metrics.query import TraceMetricsQuery
+from mlflow_dynamodbstore.search.trace_metrics.sessions import find_completed_sessions
 
 
 class TraceMetricsOps:
@@ -52,3 +54,25 @@ class TraceMetricsOps:
         )
         # As the SQL store: one page, no token (its pagination is a TODO upstream).
         return PagedList(points, None)
+
+    def find_completed_sessions(
+        self,
+        experiment_id: str,
+        min_last_trace_timestamp_ms: int,
+        max_last_trace_timestamp_ms: int,
+        max_results: int | None = None,
+        filter_string: str | None = None,
+    ):
+        experiment_id = str(_parse_experiment_id(experiment_id))
+        visible = self._visible_experiment_ids([experiment_id])
+        if not visible:
+            return []
+        return find_completed_sessions(
+            self.traces,
+            self.spans,
+            visible[0],
+            min_last_trace_timestamp_ms,
+            max_last_trace_timestamp_ms,
+            max_results,
+            filter_string,
+        )

@@ -37,7 +37,7 @@ UNSUPPORTED_TRACKING_METHODS = (
     # issues
     "create_issue", "get_issue", "update_issue", "search_issues",
     # trace analytics and archival
-    "archive_traces", "get_online_trace_details", "find_completed_sessions",
+    "archive_traces", "get_online_trace_details",
     "calculate_trace_filter_correlation", "unlink_traces_from_run",
     # AI gateway: secrets, model definitions, endpoints, bindings, guardrails, budgets
     "add_guardrail_to_endpoint", "attach_model_to_endpoint", "create_budget_policy",
