@@ -14,9 +14,12 @@ A range open on either side is first clipped to the experiment's oldest / newest
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from typing import Any
 
+from mlflow_dynamodbstore.gateway.table_gateway import batch_parallelism
 from mlflow_dynamodbstore.repositories.traces.codec import decode_analytics
 from mlflow_dynamodbstore.repositories.traces.repository import TraceRepository
 from mlflow_dynamodbstore.schema import analytics_keys
@@ -77,6 +80,7 @@ class TraceRecords:
     def from_stats(
         self, experiment_ids: list[str], start_ms: int | None, end_ms: int | None
     ) -> Iterator[Record]:
+        reads: list[tuple[str, int, int, int, int]] = []
         for experiment_id in experiment_ids:
             clipped = self._clipped(experiment_id, start_ms, end_ms)
             if clipped is None:
@@ -86,10 +90,24 @@ class TraceRecords:
                 analytics_keys.stats_period(low), analytics_keys.stats_period(high) + 1
             ):
                 for shard in range(analytics_keys.STATS_SHARDS):
-                    for item in self.traces.stats.list_range(
-                        experiment_id, period, shard, low, high
-                    ):
-                        yield trace_record(item)
+                    reads.append((experiment_id, period, shard, low, high))
+
+        def read(args: tuple[str, int, int, int, int]) -> list[Item]:
+            return list(self.traces.stats.list_range(*args))
+
+        # The (period, shard) keys are independent: read them side by side (the same
+        # requests, a fraction of the latency). Each task runs in a copy of this context,
+        # so the workspace scope of the request holds in the worker threads.
+        workers = min(batch_parallelism(), len(reads))
+        if workers <= 1:
+            results: Iterable[list[Item]] = map(read, reads)
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = [pool.submit(copy_context().run, read, args) for args in reads]
+                results = [f.result() for f in futures]
+        for items in results:
+            for item in items:
+                yield trace_record(item)
 
     def from_meta(
         self, experiment_ids: list[str], start_ms: int | None, end_ms: int | None
