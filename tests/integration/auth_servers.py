@@ -40,13 +40,21 @@ def entry_point_env(tmp_dir: Path) -> dict[str, str]:
     return {"PYTHONPATH": path}
 
 
-def write_ini(path: Path, *, default_permission: str, database_uri: str | None = None) -> Path:
+def write_ini(
+    path: Path,
+    *,
+    default_permission: str,
+    database_uri: str | None = None,
+    auth_cache_ttl_seconds: int = 0,
+    extra: dict[str, str] | None = None,
+) -> Path:
     lines = [
         "[mlflow]",
         f"default_permission = {default_permission}",
         f"admin_username = {ADMIN}",
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
-        "auth_cache_ttl_seconds = 0",
+        f"auth_cache_ttl_seconds = {auth_cache_ttl_seconds}",
+        *(f"{key} = {value}" for key, value in (extra or {}).items()),
     ]
     if database_uri:
         lines.append(f"database_uri = {database_uri}")

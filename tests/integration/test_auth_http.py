@@ -5,12 +5,17 @@ their answers compared)."""
 
 from __future__ import annotations
 
+import base64
+import time
+
 import boto3
 import pytest
+import requests
 
 from tests.integration.auth_servers import (
     ADMIN,
     ADMIN_PASSWORD,
+    SECRET_KEY,
     Caller,
     entry_point_env,
     server_env,
@@ -233,23 +238,65 @@ def test_two_servers_on_one_table(tmp_path, store_uri, entry_points, dynamodb_en
     assert len(admins) == 1 and admins[0]["user_id"]["N"] == "1"
 
 
+NO_PASSWORD = "MLflow Authentication needs a password to create the admin user"
+
+
 @pytest.mark.parametrize(
-    ("ini_uri", "password", "expected"),
+    ("ini_uri", "password", "secret", "workers", "expected"),
     [
-        (None, None, "MLflow Authentication needs a password to create the admin user"),
-        (None, "password1234", "Refusing to use the insecure default password"),
-        ("sqlite:///basic_auth.db", "a-long-password", "must be a dynamodb:// URI"),
+        (None, None, SECRET_KEY, "1", NO_PASSWORD),
+        (None, "password1234", SECRET_KEY, "1", "Refusing to use the insecure default password"),
+        ("sqlite:///basic_auth.db", "a-long-password", SECRET_KEY, "1", "must be a dynamodb://"),
+        # Several workers: the command itself stops before it starts any (no restart loop).
+        (None, None, SECRET_KEY, "3", NO_PASSWORD),
+        (None, "a-long-password", "", "3", "A static secret key needs to be set"),
     ],
-    ids=["no-admin-password", "known-default-password", "sql-database-uri"],
-)
-def test_refuses_to_start(tmp_path, store_uri, entry_points, ini_uri, password, expected):
+    ids=["no-admin-password", "known-default-password", "sql-database-uri",
+         "no-admin-password-3-workers", "no-secret-key-3-workers"],
+)  # fmt: skip
+def test_refuses_to_start(
+    tmp_path, store_uri, entry_points, ini_uri, password, secret, workers, expected
+):
     ini = write_ini(tmp_path / "auth.ini", default_permission="READ", database_uri=ini_uri)
-    env = {**server_env(ini, entry_points), "MLFLOW_AUTH_ADMIN_PASSWORD": password or ""}
+    env = {
+        **server_env(ini, entry_points),
+        "MLFLOW_AUTH_ADMIN_PASSWORD": password or "",
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": secret,
+    }
+    args = ["--app-name", "dynamodb-auth", "--workers", workers]
+    started = time.monotonic()
     with (
         pytest.raises(RuntimeError, match="exited early") as failed,
-        mlflow_server(store_uri, tmp_path, ["--app-name", "dynamodb-auth"], env=env,
-                      cwd=tmp_path),
-    ):  # fmt: skip
+        mlflow_server(store_uri, tmp_path, args, env=env, cwd=tmp_path),
+    ):
         pass
     assert expected in str(failed.value)
     assert not list(tmp_path.rglob("*.db"))
+    # Stopped by the command before any worker (uvicorn's workers would log this).
+    assert "Started server process" not in str(failed.value), str(failed.value)
+    assert time.monotonic() - started < 90
+
+
+def test_non_basic_authorization_is_401_with_the_credential_cache_on(
+    tmp_path, store_uri, entry_points
+):
+    """A Bearer token, or a Basic credential without a password, is refused with a 401
+    (MLflow 3.17's basic-auth answers 500 once auth_cache_ttl_seconds is set: its cache
+    hashes the missing password); a real user still gets in."""
+    ini = write_ini(tmp_path / "auth.ini", default_permission="READ", auth_cache_ttl_seconds=60)
+    with mlflow_server(
+        store_uri, tmp_path, ["--app-name", "dynamodb-auth"], env=server_env(ini, entry_points)
+    ) as url:
+        c = Caller(url)
+        for label, header in [
+            ("bearer", "Bearer some-token"),
+            ("no colon", "Basic " + base64.b64encode(b"admin").decode()),
+            ("not base64", "Basic !!!"),
+        ]:
+            c.call(label, "GET", f"{EXP}/search", headers={"Authorization": header},
+                   params={"max_results": 1})  # fmt: skip
+        c.call("admin", "GET", f"{EXP}/search", ADMIN, params={"max_results": 1})
+        health = requests.get(f"{url}/health", headers={"Authorization": "Bearer x"}, timeout=10)
+    assert c.log == [("bearer", 401, None), ("no colon", 401, None), ("not base64", 401, None),
+                     ("admin", 200, None)]  # fmt: skip
+    assert health.status_code == 200

@@ -18,7 +18,7 @@ from tests.mlflow_server import mlflow_server
 def test_unsupported_methods_raise_not_implemented(store_uri):
     store = DynamoDBTrackingStore(store_uri, "s3://b/a")
     with pytest.raises(MlflowException) as info:
-        store.search_datasets(experiment_ids=["0"])
+        store.list_gateway_endpoints()
     assert info.value.error_code == "NOT_IMPLEMENTED"
     assert "not supported by the DynamoDB tracking store" in info.value.message
     # still a NotImplementedError, which MLflow's fallbacks catch
@@ -29,13 +29,9 @@ def test_unsupported_methods_raise_not_implemented(store_uri):
 
 
 @pytest.mark.slow
-def test_server_answers_501_for_evaluation_dataset_search(store_uri, tmp_path):
+def test_server_answers_501_for_an_unsupported_feature(store_uri, tmp_path):
     with mlflow_server(store_uri, tmp_path) as url:
-        request = urllib.request.Request(
-            f"{url}/ajax-api/3.0/mlflow/datasets/search",
-            data=json.dumps({"experiment_ids": ["0"]}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
+        request = urllib.request.Request(f"{url}/ajax-api/3.0/mlflow/gateway/endpoints/list")
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(request, timeout=30)
     assert info.value.code == 501

@@ -29,6 +29,7 @@ from mlflow_dynamodbstore.local.dynamodb_local import free_port
 from mlflow_dynamodbstore.stores.registry_store import DynamoDBRegistryStore
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProvider
+from tests.differential.scenarios.scorers import custom_scorer
 from tests.differential_traces.builders import span
 from tests.mlflow_server import _wait_healthy, mlflow_server
 
@@ -71,8 +72,8 @@ def mentions(items: list[dict], workspace: str) -> list[dict]:
 
 def populate(store_uri: str, workspace: str, *, runs: int = 3, keys: int = 3, traces: int = 2):
     """Runs with histories, params (one spilled) and inputs, traces with spans, logged models,
-    a deleted experiment, registered models with versions and an alias, webhooks (one
-    deleted)."""
+    a deleted experiment, scorers with versions and online configs (one active), registered
+    models with versions and an alias, webhooks (one deleted)."""
     tracking = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
     registry = DynamoDBRegistryStore(store_uri)
     with WorkspaceContext(workspace):
@@ -89,6 +90,12 @@ def populate(store_uri: str, workspace: str, *, runs: int = 3, keys: int = 3, tr
         for t in range(traces):
             tracking.log_spans(exp, [span(first_trace + t, 1, None, "root", 0, 10)])
         tracking.delete_experiment(old)
+        tracking.register_scorer(exp, "judge", custom_scorer("judge"))
+        tracking.register_scorer(exp, "judge", custom_scorer("judge", "return 2"))
+        tracking.upsert_online_scoring_config(exp, "judge", 0.0)
+        tracking.register_scorer(exp, "idle", custom_scorer("idle"))
+        tracking.delete_scorer(exp, "idle", 1)  # no version left: any rate is accepted
+        tracking.upsert_online_scoring_config(exp, "idle", 0.5)  # in the active listing
         registry.create_registered_model(f"{workspace}-model")
         for _ in range(2):
             registry.create_model_version(f"{workspace}-model", "s3://b/m", run_id=run)
@@ -134,6 +141,15 @@ def test_set_default_moves_every_item(workspaces_on, store_uri, ddb_client, tabl
         runs = tracking.search_runs([exp.experiment_id], "", ViewType.ACTIVE_ONLY)
         assert len(runs) == 3 and runs[0].data.params["big"] == "x" * 2000
         assert len(tracking.search_traces([exp.experiment_id])[0]) == 2
+        assert tracking.get_scorer(exp.experiment_id, "judge").scorer_version == 2
+        active = tracking.scorers.active_online("default")
+        assert [head["scorer_name"] for _, head in active] == []  # "idle" has no version
+        tracking.register_scorer(exp.experiment_id, "idle", custom_scorer("idle"))
+        [(config, _)] = tracking.scorers.active_online("default")
+        assert float(config["sample_rate"]) == 0.5
+        # the heads moved to default's scorer listing (read for three ids and more)
+        listed = tracking.list_scorers_across_experiments([exp.experiment_id, "0", "999"])
+        assert sorted(s.scorer_name for s in listed) == ["idle", "judge"]
         # A moved run can be written again in its new workspace.
         tracking.log_metric(runs[0].info.run_id, Metric("after", 1.0, 1, 0))
 

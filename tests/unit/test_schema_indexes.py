@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from mlflow_dynamodbstore.schema import analytics_keys, indexes, keys
+from mlflow_dynamodbstore.schema import analytics_keys, dataset_keys, indexes, keys, scorer_keys
 from mlflow_dynamodbstore.schema.table import create_table_request
 
 REPO = Path(__file__).resolve().parents[2]
@@ -128,8 +128,13 @@ PLACED = {
     indexes.WEBHOOKS_BY_CREATION: keys.webhook_list_keys("ws", 5, "w"),
     indexes.AUTH_USERS_BY_ID: keys.auth_user_list_keys(1),
     indexes.AUTH_ROLES_BY_ID: keys.auth_role_list_keys(1),
+    indexes.SCORERS_BY_WORKSPACE: scorer_keys.scorer_list_keys("ws", "1", "s"),
+    indexes.ACTIVE_ONLINE_SCORERS: scorer_keys.active_online_scorer_list_keys("ws", 5, "c"),
     indexes.TRACES_BY_TIMESTAMP: keys.trace_list_keys("1", 5, "tr-1"),
     indexes.LOGGED_MODELS_BY_EXPERIMENT: keys.logged_model_list_keys("1", "active", 5, "m"),
+    indexes.DATASETS_BY_CREATION: dataset_keys.dataset_list_keys("ws", 5, "d-1"),
+    indexes.DATASETS_BY_EXPERIMENT: dataset_keys.dataset_link_list_keys("1", "d-1"),
+    indexes.DATASET_RECORDS_BY_CREATION: dataset_keys.dataset_record_order_keys("d-1", 5, "dr-1"),
     indexes.TRACE_STATS_BY_TIME: analytics_keys.trace_stats_list_keys("1", 5, "tr-1"),
 }
 

@@ -218,7 +218,8 @@ class TableGateway:
             )
         if index:
             args["IndexName"] = index
-        elif consistent:
+        if consistent:
+            # the table or a local index (DynamoDB refuses it on a global index)
             args["ConsistentRead"] = True
         if limit:
             args["Limit"] = limit

@@ -37,6 +37,14 @@ class AccessPattern:
             raise ValueError(f"the table declares GSI1..GSI{table.GSI_COUNT}, not {n}")
         return cls(name, table.gsi_name(n), table.gsi_pk(n), table.gsi_sk(n))
 
+    @classmethod
+    def on_lsi(cls, n: int, name: str) -> AccessPattern:
+        """A pattern over the table's local index ``n``: the table's partition key, another
+        sort key; unlike a GSI it can be read strongly consistently."""
+        if not 1 <= n <= table.LSI_COUNT:
+            raise ValueError(f"the table declares LSI1..LSI{table.LSI_COUNT}, not {n}")
+        return cls(name, table.lsi_name(n), table.PK, table.lsi_sk(n))
+
     @property
     def key_attributes(self) -> tuple[str, str]:
         return (self.pk, self.sk)
@@ -103,11 +111,23 @@ WEBHOOKS_BY_CREATION = AccessPattern.on_gsi(
 )
 AUTH_USERS_BY_ID = AccessPattern.on_gsi(1, "every auth user, by id")
 AUTH_ROLES_BY_ID = AccessPattern.on_gsi(1, "every auth role of every workspace, by id")
+SCORERS_BY_WORKSPACE = AccessPattern.on_gsi(
+    1, "a workspace's scorers (their head items), by experiment id"
+)
+ACTIVE_ONLINE_SCORERS = AccessPattern.on_gsi(
+    1, "a workspace's online scoring configs with sample_rate > 0, by last upsert"
+)
+DATASETS_BY_CREATION = AccessPattern.on_gsi(
+    1, "a workspace's evaluation datasets, by creation time and id"
+)
 
 # ---- GSI2: rankings and reverse lookups ------------------------------------------------
 RUNS_BY_METRIC = AccessPattern.on_gsi(2, "an experiment's runs ranked by one metric's latest value")
 MODEL_VERSIONS_BY_RUN = AccessPattern.on_gsi(
     2, "a workspace's live model versions registered from one run"
+)
+DATASETS_BY_EXPERIMENT = AccessPattern.on_gsi(
+    2, "the evaluation datasets linked to one experiment, by dataset id"
 )
 
 # ---- GSI3: traces ----------------------------------------------------------------------
@@ -123,8 +143,16 @@ TRACE_STATS_BY_TIME = AccessPattern.on_gsi(
     4, "an experiment's trace stats items of one period and shard, by timestamp"
 )
 
-# GSI5 and LSI1..LSI5 are declared by the table but serve no pattern yet: docs/schema.md,
-# "Reserved indexes", says what each is kept for.
+# ---- LSI3: an evaluation dataset's records in the SQL store's order -------------------------
+# Records are keyed by their inputs (deduplication is a conditional write on that key) but
+# paged by (created_time, record id); a local index gives that order inside the dataset's
+# partition with strongly consistent reads, so a merge is visible to the next page read.
+DATASET_RECORDS_BY_CREATION = AccessPattern.on_lsi(
+    3, "an evaluation dataset's records, by creation time and record id"
+)
+
+# GSI5, LSI1, LSI2, LSI4 and LSI5 are declared by the table but serve no pattern yet:
+# docs/schema.md, "Reserved indexes", says what each is kept for.
 
 ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     WORKSPACES_BY_NAME,
@@ -135,9 +163,14 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     WEBHOOKS_BY_CREATION,
     AUTH_USERS_BY_ID,
     AUTH_ROLES_BY_ID,
+    SCORERS_BY_WORKSPACE,
+    ACTIVE_ONLINE_SCORERS,
+    DATASETS_BY_CREATION,
     RUNS_BY_METRIC,
     MODEL_VERSIONS_BY_RUN,
     TRACES_BY_TIMESTAMP,
     LOGGED_MODELS_BY_EXPERIMENT,
+    DATASETS_BY_EXPERIMENT,
+    DATASET_RECORDS_BY_CREATION,
     TRACE_STATS_BY_TIME,
 )

@@ -21,9 +21,11 @@ from mlflow_dynamodbstore.repositories.runs.metric_history import MetricHistoryR
 from mlflow_dynamodbstore.repositories.runs.repository import RunRepository
 from mlflow_dynamodbstore.stores.connection import connect
 from mlflow_dynamodbstore.stores.errors import translate_gateway_errors
+from mlflow_dynamodbstore.stores.tracking.dataset_ops import DatasetOps
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import ExperimentOps
 from mlflow_dynamodbstore.stores.tracking.logged_model_ops import LoggedModelOps
 from mlflow_dynamodbstore.stores.tracking.run_ops import RunOps
+from mlflow_dynamodbstore.stores.tracking.scorer_ops import ScorerOps
 from mlflow_dynamodbstore.stores.tracking.search_run_ops import SearchRunOps
 from mlflow_dynamodbstore.stores.tracking.trace_ops import TraceOps
 from mlflow_dynamodbstore.stores.tracking.unsupported import mark_unsupported
@@ -33,9 +35,11 @@ DEFAULT_ARTIFACT_ROOT = "./mlruns"
 
 @translate_gateway_errors
 class DynamoDBTrackingStore(
+    DatasetOps,
     ExperimentOps,
     LoggedModelOps,
     RunOps,
+    ScorerOps,
     SearchRunOps,
     TraceOps,
     WorkspaceAwareMixin,

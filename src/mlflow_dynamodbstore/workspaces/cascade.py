@@ -2,7 +2,7 @@
 
 Children go before their root (a run's metric histories, then the run partition with META
 last; spans before a trace's META; versions before a model's META; an experiment's runs,
-traces and logged models before the experiment), so a crash at any point leaves every
+traces, logged models and scorers before the experiment), so a crash at any point leaves every
 remaining item reachable from a root that is still listed: running the job again finishes
 it. Cost: one Query per listing page and per partition, plus ⌈items / 25⌉ BatchWriteItem
 and one DeleteItem per root — proportional to the workspace's items, no Scan.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema import dataset_keys, keys, scorer_keys
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
 
 # Called once per root done (run, trace, logged model, experiment, model, webhook): the
@@ -63,6 +63,9 @@ class Cascade:
         for model in self.inventory.logged_models(experiment_id):
             self.delete_partition(keys.logged_model_pk(model["model_id"]))
             self.progress(1)
+        for head in self.inventory.scorer_heads(experiment_id):
+            self.delete_partition(scorer_keys.scorer_pk(head["scorer_id"]), root_sk=None)
+        self.delete_partition(scorer_keys.experiment_scorers_pk(experiment_id), root_sk=None)
         self.delete_partition(keys.dataset_summaries_pk(experiment_id), root_sk=None)
         self.delete_partition(keys.datasets_pk(experiment_id), root_sk=None)
         self.delete_partition(keys.experiment_pk(experiment_id))
@@ -75,6 +78,10 @@ class Cascade:
             self.experiment(experiment)
         for model in self.inventory.registered_models():
             self.delete_partition(keys.registered_model_pk(model["model_id"]))
+            self.progress(1)
+        for dataset in self.inventory.evaluation_datasets():
+            # links and records, META last
+            self.delete_partition(dataset_keys.dataset_pk(dataset["dataset_id"]))
             self.progress(1)
         for webhook in self.inventory.webhooks():
             self.delete_partition(webhook["PK"])

@@ -58,6 +58,7 @@ def resource_counts(inventory: WorkspaceInventory) -> list[tuple[str, int]]:
     return [
         ("registered_models", sum(1 for _ in inventory.registered_models())),
         ("experiments", sum(1 for _ in inventory.experiments())),
+        ("evaluation_datasets", sum(1 for _ in inventory.evaluation_datasets())),
         ("webhooks", sum(1 for _ in inventory.webhooks())),
     ]
 

@@ -3,8 +3,10 @@
 A workspace's items hang off a few roots, each listed by an index keyed on the workspace:
 
 - experiments (both lifecycle stages), and under each experiment its runs (with their
-  metric-history partitions), traces, logged models and dataset summaries;
+  metric-history partitions), traces, logged models, dataset summaries and scorers (each
+  scorer's partition holds its versions and online config);
 - registered models (their partition holds the versions);
+- evaluation datasets (their partition holds the experiment links and records);
 - webhooks, live and deleted;
 - the workspace partition itself: the workspace item and its name guards.
 
@@ -23,7 +25,7 @@ from mlflow.entities import LifecycleStage
 
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.gateway.scoped import ScopedGateway
-from mlflow_dynamodbstore.schema import indexes, keys, table
+from mlflow_dynamodbstore.schema import dataset_keys, indexes, keys, scorer_keys, table
 
 Item = dict[str, Any]
 STAGES = (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
@@ -54,6 +56,11 @@ class WorkspaceInventory:
             indexes.REGISTERED_MODELS_BY_NAME, keys.registered_models_gsi1pk(self.workspace)
         )
 
+    def evaluation_datasets(self) -> Iterator[Item]:
+        return self._listing(
+            indexes.DATASETS_BY_CREATION, dataset_keys.datasets_gsi_pk(self.workspace)
+        )
+
     def webhooks(self) -> Iterator[Item]:
         """Webhook META items, live then soft-deleted (the SQL store keeps deleted rows)."""
         for deleted in (False, True):
@@ -78,11 +85,23 @@ class WorkspaceInventory:
             indexes.LOGGED_MODELS_BY_EXPERIMENT, keys.logged_models_gsi4pk(experiment_id)
         )
 
+    def scorer_heads(self, experiment_id: str) -> list[Item]:
+        """The experiment's scorers (their head items; the partition holds nothing else)."""
+        return self.partition(scorer_keys.experiment_scorers_pk(experiment_id))
+
     def summary(self) -> dict[str, int]:
         """How many of each root the workspace has (what a deletion will process): the
         listings only, no partition reads."""
         counts = dict.fromkeys(
-            ("experiments", "runs", "traces", "logged_models", "registered_models", "webhooks"),
+            (
+                "experiments",
+                "runs",
+                "traces",
+                "logged_models",
+                "registered_models",
+                "evaluation_datasets",
+                "webhooks",
+            ),
             0,
         )
         for experiment in self.experiments():
@@ -92,6 +111,7 @@ class WorkspaceInventory:
             counts["traces"] += sum(1 for _ in self.traces(experiment_id))
             counts["logged_models"] += sum(1 for _ in self.logged_models(experiment_id))
         counts["registered_models"] = sum(1 for _ in self.registered_models())
+        counts["evaluation_datasets"] = sum(1 for _ in self.evaluation_datasets())
         counts["webhooks"] = sum(1 for _ in self.webhooks())
         return counts
 

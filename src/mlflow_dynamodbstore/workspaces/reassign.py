@@ -23,7 +23,7 @@ from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TransactionCancelled
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
-from mlflow_dynamodbstore.schema import analytics_keys, indexes, keys
+from mlflow_dynamodbstore.schema import analytics_keys, dataset_keys, indexes, keys, scorer_keys
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
 
 Progress = Callable[[int], None]  # called once per root moved, as in cascade.py
@@ -40,9 +40,10 @@ class NameConflicts(Exception):
 
 def name_conflicts(source: WorkspaceInventory, target: WorkspaceInventory) -> list[tuple[str, str]]:
     """(table, name) of every root whose name ``target`` already has, in the SQL store's
-    table order (registered models, experiments, webhooks). Models and experiments are
-    checked against the target's name guards (one BatchGetItem per 100 names), webhooks
-    (whose names need not be unique) against the target's webhook listing."""
+    table order (registered models, experiments, evaluation datasets, webhooks). Models and
+    experiments are checked against the target's name guards (one BatchGetItem per 100
+    names), evaluation datasets and webhooks (whose names need not be unique, but the SQL
+    store's preflight compares every named table) against the target's listings."""
     gateway = source.gateway.unscoped
     conflicts: list[tuple[str, str]] = []
 
@@ -57,6 +58,11 @@ def name_conflicts(source: WorkspaceInventory, target: WorkspaceInventory) -> li
     experiment_names = [e["name"] for e in experiments]
     clash = taken(experiment_names, keys.experiment_name_key)
     conflicts += [("experiments", n) for n in experiment_names if n in clash]
+    target_datasets = {d["name"] for d in target.evaluation_datasets()}
+    datasets = sorted(source.evaluation_datasets(), key=lambda d: d["dataset_id"])
+    conflicts += [
+        ("evaluation_datasets", d["name"]) for d in datasets if d["name"] in target_datasets
+    ]
     target_hooks = {w["name"] for w in target.webhooks()}
     hooks = sorted(source.webhooks(), key=lambda w: int(w["creation_timestamp"]))
     conflicts += [("webhooks", w["name"]) for w in hooks if w["name"] in target_hooks]
@@ -137,6 +143,7 @@ class Reassign:
         for key in children:
             self._move(key, {})
             self.progress(1)
+        self._scorers(experiment_id)
         name, stage = meta["name"], meta.get("lifecycle_stage", LifecycleStage.ACTIVE)
         listing = indexes.EXPERIMENTS_BY_CREATION
         self._move_root(
@@ -150,6 +157,20 @@ class Reassign:
             bump="version",
         )
         self.progress(1)
+
+    def _scorers(self, experiment_id: str) -> None:
+        """Each scorer's versions and online config (an active one moves to the target's
+        listing), then its head. No lock counter to bump: scorer writes are conditioned on
+        the head's ``latest`` and, through the scoped gateway, on the workspace."""
+        active = indexes.ACTIVE_ONLINE_SCORERS
+        for head in self.inventory.scorer_heads(experiment_id):
+            for item in self.inventory.partition(scorer_keys.scorer_pk(head["scorer_id"])):
+                fields = {}
+                if active.pk in item:
+                    fields[active.pk] = scorer_keys.active_online_scorers_gsi1pk(TARGET)
+                self._move({"PK": item["PK"], "SK": item["SK"]}, fields, bump=None)
+            listing = {indexes.SCORERS_BY_WORKSPACE.pk: scorer_keys.scorers_gsi1pk(TARGET)}
+            self._move({"PK": head["PK"], "SK": head["SK"]}, listing, bump=None)
 
     def registered_model(self, meta: Item) -> None:
         model_id, name = meta["model_id"], meta["name"]
@@ -176,6 +197,23 @@ class Reassign:
             if item["SK"].startswith(keys.MODEL_VERSION_PREFIX):
                 yield item
 
+    def evaluation_dataset(self, meta: Item) -> None:
+        """The dataset's links and records (rewritten whole, 25 per BatchWriteItem: a
+        dataset may hold thousands of records), then META into the target's listing."""
+        dataset_id = meta["dataset_id"]
+        key = dataset_keys.dataset_key(dataset_id)
+        children = [
+            {**item, "workspace": TARGET, "version": int(item.get("version", 0)) + 1}
+            for item in self.inventory.partition(dataset_keys.dataset_pk(dataset_id))
+            if item["SK"] != key["SK"]
+        ]
+        # Unscoped: the rewritten items belong to the target, which the source scope refuses.
+        self.gateway.unscoped.batch_write(puts=children)
+        self.moved += len(children)
+        listing = indexes.DATASETS_BY_CREATION
+        self._move(key, {listing.pk: dataset_keys.datasets_gsi_pk(TARGET)})
+        self.progress(1)
+
     def webhook(self, meta: Item) -> None:
         deleted = meta.get("deleted_timestamp") is not None
         listing = indexes.WEBHOOKS_BY_CREATION
@@ -192,6 +230,8 @@ class Reassign:
             self.registered_model(model)
         for experiment in self.inventory.experiments():
             self.experiment(experiment)
+        for dataset in self.inventory.evaluation_datasets():
+            self.evaluation_dataset(dataset)
         for webhook in self.inventory.webhooks():
             self.webhook(webhook)
         return self.moved

@@ -19,14 +19,6 @@ class NotSupportedByDynamoDBStore(MlflowNotImplementedException, NotImplementedE
 
 
 UNSUPPORTED_TRACKING_METHODS = (
-    # evaluation datasets (mlflow.genai.datasets)
-    "create_dataset", "get_dataset", "delete_dataset", "search_datasets",
-    "upsert_dataset_records", "delete_dataset_records", "set_dataset_tags",
-    "delete_dataset_tag", "get_dataset_experiment_ids", "_load_dataset_records",
-    "add_dataset_to_experiments", "remove_dataset_from_experiments",
-    # scorers and online scoring
-    "register_scorer", "list_scorers", "get_scorer", "list_scorer_versions", "delete_scorer",
-    "upsert_online_scoring_config", "get_online_scoring_configs", "get_active_online_scorers",
     # labeling: label schemas and review queues
     "create_label_schema", "get_label_schema", "get_label_schema_by_name",
     "list_label_schemas", "update_label_schema", "delete_label_schema",

@@ -1,0 +1,2 @@
+"""Evaluation datasets (``mlflow.genai.datasets``): the dataset, its experiment links and
+its records, all in the dataset's own partition."""
