@@ -215,7 +215,8 @@ def test_trace_retention_sets_ttl_on_every_item(store, monkeypatch):
     store.log_spans(exp, [make_span(t, 1, None, "root", 0, 5), make_span(t, 2, 1, "c", 1, 2)])
     items = list(store.gateway.query(Key("PK").eq(keys.trace_pk(f"tr-{t}"))))
     expected = (BASE_NS // 1_000_000 + 2 * 86_400_000) // 1000
-    assert len(items) == 3 and {int(i["ttl"]) for i in items} == {expected}
+    # META, two span heads and the analytics stats item, all with one ttl.
+    assert len(items) == 4 and {int(i["ttl"]) for i in items} == {expected}
 
     other = store.create_experiment("no-ttl")
     store.start_trace(
@@ -247,14 +248,16 @@ def test_log_spans_request_counts(store):
     stats = store.gateway.stats
     stats.reset()
     store.log_spans(exp, [make_span(t, 1, None, "root", 0, 9), make_span(t, 2, 1, "c", 1, 2)])
-    # META read (absent), experiment, the span items, META written once.
+    # META read (absent), experiment, the span items, META written once, then its analytics
+    # stats item (docs/trace-analytics.md).
     assert stats.snapshot().keys() == {"BatchGetItem", "GetItem", "BatchWriteItem", "PutItem"}
-    assert stats.total_requests == 4
+    assert stats.total_requests == 5 and stats.requests("PutItem") == 2
     stats.reset()
     store.log_spans(exp, [make_span(t, 3, 1, "late", 3, 12)])
-    # META read, the span items, META updated (conditioned on the version read).
+    # META read, the span items, META updated (conditioned on the version read), and the
+    # stats item, since the trace's latency changed.
     assert stats.snapshot().keys() == {"BatchGetItem", "BatchWriteItem", "PutItem"}
-    assert stats.total_requests == 3
+    assert stats.total_requests == 4
     assert store.get_trace_info(f"tr-{t}").execution_duration == 12
 
 

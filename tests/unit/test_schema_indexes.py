@@ -16,7 +16,14 @@ from pathlib import Path
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from mlflow_dynamodbstore.schema import dataset_keys, indexes, keys, labeling_keys, scorer_keys
+from mlflow_dynamodbstore.schema import (
+    analytics_keys,
+    dataset_keys,
+    indexes,
+    keys,
+    labeling_keys,
+    scorer_keys,
+)
 from mlflow_dynamodbstore.schema.table import create_table_request
 
 REPO = Path(__file__).resolve().parents[2]
@@ -149,6 +156,7 @@ PLACED = {
     indexes.ISSUES_BY_WORKSPACE: dict(
         list(labeling_keys.issue_list_keys("1", "ws", 2, 5, "iss-1").items())[2:]
     ),
+    indexes.TRACE_STATS_BY_TIME: analytics_keys.trace_stats_list_keys("1", 5, "tr-1"),
 }
 
 

@@ -150,6 +150,11 @@ LOGGED_MODELS_BY_EXPERIMENT = AccessPattern.on_gsi(
     4, "an experiment's logged models of one lifecycle stage, newest first"
 )
 
+# ---- GSI4 (overloaded): trace analytics -------------------------------------------------
+TRACE_STATS_BY_TIME = AccessPattern.on_gsi(
+    4, "an experiment's trace stats items of one period and shard, by timestamp"
+)
+
 # ---- LSI3: an evaluation dataset's records in the SQL store's order -------------------------
 # Records are keyed by their inputs (deduplication is a conditional write on that key) but
 # paged by (created_time, record id); a local index gives that order inside the dataset's
@@ -185,4 +190,5 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     LOGGED_MODELS_BY_EXPERIMENT,
     DATASETS_BY_EXPERIMENT,
     DATASET_RECORDS_BY_CREATION,
+    TRACE_STATS_BY_TIME,
 )

@@ -14,6 +14,7 @@ instead of writing it back.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from itertools import chain
 
 from boto3.dynamodb.conditions import Attr
@@ -22,7 +23,7 @@ from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TransactionCancelled
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
-from mlflow_dynamodbstore.schema import dataset_keys, indexes, keys, scorer_keys
+from mlflow_dynamodbstore.schema import analytics_keys, dataset_keys, indexes, keys, scorer_keys
 from mlflow_dynamodbstore.workspaces import labeling
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
 
@@ -116,13 +117,28 @@ class Reassign:
             raise
         self._done()
 
+    def _trace_key_after_stats(self, trace_id: str) -> Item:
+        """Move a trace's stats item (trace analytics; absent for traces logged before it)
+        ahead of its META, which lists it for a rerun; the META key is then moved by the
+        caller."""
+        expression, names, values = _moved({}, "version")
+        with suppress(ConditionFailed):
+            self.gateway.update_item(
+                analytics_keys.trace_stats_key(trace_id),
+                expression,
+                names=names,
+                values=values,
+                condition=Attr("PK").exists(),
+            )
+        return keys.trace_key(trace_id)
+
     # ---- per root ------------------------------------------------------------------
     def experiment(self, meta: Item) -> None:
         experiment_id = str(meta["experiment_id"])
         inventory = self.inventory
         children = chain(
             (keys.run_key(r["run_id"]) for r in inventory.runs(experiment_id)),
-            (keys.trace_key(t["trace_id"]) for t in inventory.traces(experiment_id)),
+            (self._trace_key_after_stats(t["trace_id"]) for t in inventory.traces(experiment_id)),
             (keys.logged_model_key(m["model_id"]) for m in inventory.logged_models(experiment_id)),
         )
         for key in children:

@@ -12,6 +12,8 @@ The META item holds what the SQL store keeps in ``trace_info``, ``trace_tags``,
 - ``assessments``: assessment id -> the SQL store's assessment columns (converted with
   MLflow's own ``SqlAssessments``), with ``order`` keeping creation order;
 - ``linked_runs``: runs the trace was linked to by ``link_traces_to_run``;
+- ``linked_prompts``: ``name/version`` of the prompt versions ``link_prompts_to_trace``
+  linked it to (the SQL store's trace -> prompt version associations);
 - ``version``: optimistic-locking counter, incremented by every write.
 """
 
@@ -72,8 +74,9 @@ def finalize(item: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in item.items() if v is not None}
     out.update(keys.trace_key(item["trace_id"]))
     out.update(keys.trace_list_keys(item["experiment_id"], item["timestamp_ms"], item["trace_id"]))
-    if not out.get("linked_runs"):
-        out.pop("linked_runs", None)
+    for linked in ("linked_runs", "linked_prompts"):
+        if not out.get(linked):
+            out.pop(linked, None)  # DynamoDB string sets cannot be empty
     return out
 
 

@@ -20,7 +20,8 @@ from mlflow_dynamodbstore.gateway import ConditionFailed, ItemTooLarge, TableGat
 from mlflow_dynamodbstore.gateway.errors import Contention
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
 from mlflow_dynamodbstore.repositories.traces.codec import finalize
-from mlflow_dynamodbstore.schema import indexes, keys
+from mlflow_dynamodbstore.repositories.traces.stats import TraceStatsRepository
+from mlflow_dynamodbstore.schema import analytics_keys, indexes, keys
 
 Item = dict[str, Any]
 
@@ -58,6 +59,9 @@ def _size_checked() -> Iterator[None]:
 class TraceRepository:
     def __init__(self, gateway: TableGateway):
         self.gateway = gateway
+        # Every META write goes through create/replace: the one place the trace's stats
+        # item (analytics) is kept in step.
+        self.stats = TraceStatsRepository(gateway)
 
     # ---- reads -------------------------------------------------------------------------
     def get(self, trace_id: str) -> Item | None:
@@ -125,6 +129,7 @@ class TraceRepository:
                 self.gateway.put_item(item, condition=Attr("PK").not_exists())
         except ConditionFailed:
             raise TraceExists(item["trace_id"]) from None
+        self.stats.written(None, item)
         return item
 
     def replace(self, old: Item, new: Item) -> Item:
@@ -133,6 +138,7 @@ class TraceRepository:
         item = finalize({**new, "version": version.next})
         with _size_checked():
             self.gateway.put_item(item, condition=version.condition)
+        self.stats.written(old, item)
         return item
 
     def mutate(
@@ -172,8 +178,10 @@ class TraceRepository:
                 {"PK": i["PK"], "SK": i["SK"]}
                 for i in self.gateway.query(Key("PK").eq(keys.trace_pk(trace_id)))
             )
-        # META goes first: once it is gone the trace is invisible, never half-deleted.
-        spans = [k for k in doomed if k["SK"] != keys.META]
-        metas = [k for k in doomed if k["SK"] == keys.META]
+        # META (and the stats item, so charts stop counting it) goes first: once it is gone
+        # the trace is invisible, never half-deleted.
+        first = (keys.META, analytics_keys.TRACE_STATS_SK)
+        spans = [k for k in doomed if k["SK"] not in first]
+        metas = [k for k in doomed if k["SK"] in first]
         self.gateway.batch_write(deletes=metas)
         self.gateway.batch_write(deletes=spans)

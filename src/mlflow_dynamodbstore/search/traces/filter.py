@@ -214,10 +214,8 @@ def parse_trace_filter(filter_string: str | None) -> TraceFilter:
             result.run_id = value
         elif SearchTraceUtils.is_tag(key_type, comparator):
             if key == TraceTagKey.LINKED_PROMPTS:
-                raise MlflowException(
-                    "Filtering traces by linked prompts is not supported by this store.",
-                    error_code=INVALID_PARAMETER_VALUE,
-                )
+                result.trace_predicates.append(_linked_prompt_predicate(comparator, value))
+                continue
             result.trace_predicates.append(_map_predicate("tags", key, comparator, value))
         elif SearchTraceUtils.is_request_metadata(key_type, comparator):
             result.trace_predicates.append(_map_predicate("metadata", key, comparator, value))
@@ -299,6 +297,24 @@ def _map_predicate(attribute: str, key: str, comparator: str, value: Any):
     if comparator == "IS NOT NULL":
         return lambda item: key in (item.get(attribute) or {})
     return lambda item: compare(comparator, lookup(item), value)
+
+
+def _linked_prompt_predicate(comparator: str, value: Any):
+    """``tags.mlflow.linkedPrompts = "name/version"``: the trace was linked to that prompt
+    version by link_prompts_to_trace (META's ``linked_prompts``), as the SQL store's
+    association table; only '=' and one '/' are accepted, with its messages."""
+    if comparator != "=":
+        raise MlflowException(
+            f"Invalid comparator '{comparator}' for prompts filter. "
+            "Only '=' is supported with format: prompt = \"name/version\"",
+            error_code=INVALID_PARAMETER_VALUE,
+        )
+    if value.count("/") != 1:
+        raise MlflowException(
+            f"Invalid prompts filter value '{value}'. Expected format: prompt = \"name/version\"",
+            error_code=INVALID_PARAMETER_VALUE,
+        )
+    return lambda item: value in (item.get("linked_prompts") or ())
 
 
 def _issue_predicate(issue_id: str):

@@ -56,6 +56,7 @@ from mlflow_dynamodbstore.repositories.traces.repository import (
 from mlflow_dynamodbstore.repositories.traces.spans import SpanRepository, rows_from_items
 from mlflow_dynamodbstore.search.traces.search import TraceSearch
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import experiment_not_active
+from mlflow_dynamodbstore.stores.tracking.trace_metrics_ops import TraceMetricsOps
 from mlflow_dynamodbstore.stores.tracking.trace_ops_assessments import TraceAssessmentOps
 
 # Trace retention (DynamoDB TTL on every item of a trace), in MLflow's retention duration
@@ -78,7 +79,7 @@ def _too_large(trace_id: str) -> MlflowException:
     )
 
 
-class TraceOps(TraceAssessmentOps):
+class TraceOps(TraceAssessmentOps, TraceMetricsOps):
     """Mixed into DynamoDBTrackingStore (which provides ``gateway``, ``experiments``,
     ``_experiment_item``, ``_get_active_workspace`` and ``_workspaces_enabled``)."""
 
@@ -437,6 +438,23 @@ class TraceOps(TraceAssessmentOps):
                 self.traces.mutate(trace_id, change, current=current)
             except TraceMissing:
                 continue
+
+    def link_prompts_to_trace(self, trace_id: str, prompt_versions: list) -> None:
+        """Record ``name/version`` of each prompt version on the trace (META's
+        ``linked_prompts``, the SQL store's trace -> prompt version associations), for the
+        ``tags.mlflow.linkedPrompts = "name/version"`` search filter. Links are added once."""
+        if not prompt_versions:
+            return
+        prompt_ids = {f"{pv.name}/{pv.version}" for pv in prompt_versions}
+
+        def change(item: dict) -> dict | None:
+            linked = set(item.get("linked_prompts") or set())
+            if prompt_ids <= linked:
+                return None
+            item["linked_prompts"] = linked | prompt_ids
+            return item
+
+        self._mutate_trace(trace_id, change)
 
     # ---- deletion --------------------------------------------------------------------
     def _delete_traces(

@@ -1,0 +1,89 @@
+"""Trace stats items: the few numbers and labels of a trace that the analytics charts
+aggregate (docs/trace-analytics.md), kept beside the trace's META item.
+
+The item is a projection of META (timestamp, latency, status, name, the session/token/cost
+columns), rewritten after every META write that changes it. Each carries the META
+``version`` it was projected from and is written only over an older one, so two servers
+writing one trace can finish in any order and the newest projection stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr
+
+from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
+from mlflow_dynamodbstore.schema import analytics_keys, indexes
+
+Item = dict[str, Any]
+
+# META attributes the stats item copies (``analytics`` holds session id, tokens and costs).
+STATS_FIELDS = (
+    "trace_id",
+    "experiment_id",
+    "workspace",
+    "timestamp_ms",
+    "execution_time_ms",
+    "status",
+    "trace_name",
+    "analytics",
+    "ttl",
+)
+
+
+def projection(meta: Item) -> Item:
+    return {f: meta[f] for f in STATS_FIELDS if meta.get(f) is not None}
+
+
+def stats_item(meta: Item) -> Item:
+    fields = projection(meta)
+    return {
+        **fields,
+        **analytics_keys.trace_stats_key(meta["trace_id"]),
+        **analytics_keys.trace_stats_list_keys(
+            str(meta["experiment_id"]), int(meta["timestamp_ms"]), meta["trace_id"]
+        ),
+        "version": int(meta["version"]),
+    }
+
+
+class TraceStatsRepository:
+    def __init__(self, gateway: TableGateway):
+        self.gateway = gateway
+
+    def written(self, before: Item | None, after: Item) -> None:
+        """Keep the stats item in step with a META item just written (``before``: the
+        META it replaced, None for a new trace)."""
+        if before is not None and projection(before) == projection(after):
+            return
+        self.put(after)
+
+    def put(self, meta: Item) -> bool:
+        """Write the projection of ``meta`` unless a newer one is there; True if written."""
+        version = Attr("version")
+        try:
+            self.gateway.put_item(
+                stats_item(meta),
+                condition=version.not_exists() | version.lt(int(meta["version"])),
+            )
+        except ConditionFailed:
+            return False  # a newer META version's projection is already stored
+        return True
+
+    def list_range(
+        self, experiment_id: str, period: int, shard: int, start_ms: int | None, end_ms: int | None
+    ) -> Iterator[Item]:
+        """The stats items of one (period, shard) listing key with start <= timestamp <= end."""
+        lower = analytics_keys.trace_stats_list_sk_bound(start_ms) if start_ms is not None else None
+        upper = (
+            analytics_keys.trace_stats_list_sk_bound(end_ms) + "$" if end_ms is not None else None
+        )
+        listing = indexes.TRACE_STATS_BY_TIME
+        condition = listing.key_condition(
+            analytics_keys.trace_stats_list_pk(experiment_id, period, shard),
+            lower=lower,
+            upper=upper,
+        )
+        return self.gateway.query(condition, index=listing.index)
