@@ -27,6 +27,8 @@ from mlflow_dynamodbstore.stores.connection import connect
 from mlflow_dynamodbstore.stores.errors import translate_gateway_errors
 from mlflow_dynamodbstore.stores.tracking.dataset_ops import DatasetOps
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import ExperimentOps
+from mlflow_dynamodbstore.stores.tracking.gateway_endpoint_ops import GatewayEndpointOps
+from mlflow_dynamodbstore.stores.tracking.gateway_secret_ops import GatewaySecretOps
 from mlflow_dynamodbstore.stores.tracking.issue_ops import IssueOps
 from mlflow_dynamodbstore.stores.tracking.labeling_ops import LabelingOps
 from mlflow_dynamodbstore.stores.tracking.logged_model_ops import LoggedModelOps
@@ -44,6 +46,8 @@ DEFAULT_ARTIFACT_ROOT = "./mlruns"
 class DynamoDBTrackingStore(
     DatasetOps,
     ExperimentOps,
+    GatewayEndpointOps,
+    GatewaySecretOps,
     IssueOps,
     LabelingOps,
     LoggedModelOps,

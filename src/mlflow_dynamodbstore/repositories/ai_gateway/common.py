@@ -1,0 +1,49 @@
+"""What the AI gateway repositories share: their errors and small item helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+
+from mlflow_dynamodbstore.schema import table
+
+Item = dict[str, Any]
+
+
+class Missing(Exception):
+    """The item (secret, model definition, endpoint, mapping) does not exist here."""
+
+
+class NameTaken(Exception):
+    """Another item of the workspace already has that name."""
+
+
+class InUse(Exception):
+    """The model definition is still attached to an endpoint."""
+
+
+class AlreadyAttached(Exception):
+    """The model definition is already attached to the endpoint with that linkage type."""
+
+
+def exists() -> Any:
+    return Attr(table.PK).exists()
+
+
+def not_exists() -> Any:
+    return Attr(table.PK).not_exists()
+
+
+def partition(pk: str, prefix: str) -> Any:
+    return Key(table.PK).eq(pk) & Key(table.SK).begins_with(prefix)
+
+
+def compact(fields: Item) -> Item:
+    """Drop None values: an absent attribute reads back as None."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def by_creation(items: list[Item]) -> list[Item]:
+    """The SQL store lists in insertion order; creation time (then id) is ours."""
+    return sorted(items, key=lambda i: (int(i.get("created_at", 0)), i.get("position", 0)))

@@ -1,0 +1,285 @@
+"""AI gateway scenarios: secrets, model definitions, endpoints (tags, attached models), bad
+input; messages compared unless a scenario says otherwise.
+
+Gateway ids (``s-``, ``d-``, ``e-``, ``m-`` + 32 hex digits) are random in both stores:
+``_norm`` replaces them by ``<s0>``, ``<d0>``... in order of appearance, messages included.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import partial
+
+from mlflow.entities import (
+    FallbackConfig,
+    GatewayEndpointModelConfig,
+    GatewayEndpointTag,
+    RoutingStrategy,
+)
+from mlflow.entities.gateway_endpoint import FallbackStrategy, GatewayModelLinkageType
+
+from tests.differential import harness
+from tests.differential.harness import attempt, to_plain
+
+scenario = partial(harness.scenario, messages=True)
+
+UNICODE = "ünïcødé ✓ 名前 🚀"
+_GATEWAY_ID = re.compile(r"\b([sdem])-[0-9a-f]{32}\b")
+
+
+def _norm(value):
+    ids: dict[str, str] = {}
+
+    def replace(match: re.Match) -> str:
+        kind = match.group(1)
+        if match.group(0) not in ids:
+            ids[match.group(0)] = f"<{kind}{sum(v.startswith(f'<{kind}') for v in ids.values())}>"
+        return ids[match.group(0)]
+
+    return json.loads(_GATEWAY_ID.sub(replace, json.dumps(to_plain(value), sort_keys=True)))
+
+
+def primary(model_definition_id: str, weight: float = 1.0) -> GatewayEndpointModelConfig:
+    return GatewayEndpointModelConfig(
+        model_definition_id=model_definition_id,
+        linkage_type=GatewayModelLinkageType.PRIMARY,
+        weight=weight,
+    )
+
+
+def fallback(model_definition_id: str, order: int) -> GatewayEndpointModelConfig:
+    return GatewayEndpointModelConfig(
+        model_definition_id=model_definition_id,
+        linkage_type=GatewayModelLinkageType.FALLBACK,
+        fallback_order=order,
+    )
+
+
+@scenario()
+def secrets_lifecycle(store):
+    out = []
+    s1 = store.create_gateway_secret(
+        "openai-key", {"api_key": "sk-abcdefghijklmnop"}, provider="openai", created_by="ann"
+    )
+    out.append(s1)
+    out.append(
+        store.create_gateway_secret(
+            UNICODE,
+            {"aws_access_key_id": "AKIA1234567890", "aws_secret_access_key": "x" * 40},
+            provider="bedrock",
+            auth_config={"auth_mode": "access_keys", "region": "eu-west-1"},
+        )
+    )
+    out.append(attempt(lambda: store.create_gateway_secret("openai-key", {"api_key": "k2"})))
+    out.append(store.get_secret_info(secret_id=s1.secret_id))
+    out.append(store.get_secret_info(secret_name=UNICODE))
+    out.append(attempt(lambda: store.get_secret_info(secret_id="s-missing")))
+    out.append(attempt(lambda: store.get_secret_info(secret_name="nope")))
+    out.append(attempt(lambda: store.get_secret_info()))
+    out.append(attempt(lambda: store.get_secret_info(secret_id="a", secret_name="b")))
+    out.append(store.list_secret_infos())
+    out.append(store.list_secret_infos(provider="bedrock"))
+    out.append(store.list_secret_infos(provider="none"))
+    out.append(
+        store.update_gateway_secret(
+            s1.secret_id, secret_value={"api_key": "sk-rotated-9876543210"}, updated_by="bob"
+        )
+    )
+    out.append(store.update_gateway_secret(s1.secret_id, auth_config={"org": "o1"}))
+    out.append(store.update_gateway_secret(s1.secret_id, auth_config={}))
+    out.append(attempt(lambda: store.update_gateway_secret("s-missing", auth_config={})))
+    out.append(attempt(lambda: store.delete_gateway_secret("s-missing")))
+    store.delete_gateway_secret(s1.secret_id)
+    out.append(store.list_secret_infos())
+    # the name is free again
+    out.append(store.create_gateway_secret("openai-key", {"api_key": "sk-again-123456"}))
+    return _norm(out)
+
+
+@scenario()
+def model_definitions(store):
+    out = []
+    s1 = store.create_gateway_secret("k1", {"api_key": "sk-1111111111"}, provider="openai")
+    s2 = store.create_gateway_secret("k2", {"api_key": "sk-2222222222"}, provider="anthropic")
+    d1 = store.create_gateway_model_definition("gpt", s1.secret_id, "openai", "gpt-4o", "ann")
+    out.append(d1)
+    d2 = store.create_gateway_model_definition(UNICODE, s2.secret_id, "anthropic", "claude")
+    out.append(d2)
+    out.append(
+        attempt(lambda: store.create_gateway_model_definition("gpt", s2.secret_id, "x", "y"))
+    )
+    out.append(
+        attempt(lambda: store.create_gateway_model_definition("new", "s-missing", "x", "y"))
+    )
+    out.append(store.get_gateway_model_definition(model_definition_id=d1.model_definition_id))
+    out.append(store.get_gateway_model_definition(name=UNICODE))
+    out.append(attempt(lambda: store.get_gateway_model_definition(name="nope")))
+    out.append(attempt(lambda: store.get_gateway_model_definition()))
+    out.append(store.list_gateway_model_definitions())
+    out.append(store.list_gateway_model_definitions(provider="openai"))
+    out.append(store.list_gateway_model_definitions(secret_id=s2.secret_id))
+    out.append(
+        store.update_gateway_model_definition(
+            d1.model_definition_id, name="gpt-renamed", secret_id=s2.secret_id, updated_by="bob"
+        )
+    )
+    out.append(
+        attempt(
+            lambda: store.update_gateway_model_definition(d1.model_definition_id, name=UNICODE)
+        )
+    )
+    out.append(
+        attempt(
+            lambda: store.update_gateway_model_definition(
+                d1.model_definition_id, secret_id="s-missing"
+            )
+        )
+    )
+    out.append(attempt(lambda: store.update_gateway_model_definition("d-missing", name="z")))
+    out.append(
+        store.update_gateway_model_definition(
+            d2.model_definition_id, model_name="claude-2", provider="anthropic2"
+        )
+    )
+    # the old name is free again
+    out.append(store.create_gateway_model_definition("gpt", s1.secret_id, "openai", "gpt-4o"))
+    # deleting a secret leaves its definitions without one (ON DELETE SET NULL)
+    store.delete_gateway_secret(s2.secret_id)
+    out.append(store.list_gateway_model_definitions())
+    out.append(store.get_gateway_model_definition(model_definition_id=d2.model_definition_id))
+    out.append(attempt(lambda: store.delete_gateway_model_definition("d-missing")))
+    store.delete_gateway_model_definition(d2.model_definition_id)
+    out.append(store.list_gateway_model_definitions())
+    return _norm(out)
+
+
+@scenario()
+def endpoints(store):
+    out = []
+    s = store.create_gateway_secret("k", {"api_key": "sk-1111111111"}, provider="openai")
+    s2 = store.create_gateway_secret("k2", {"api_key": "sk-2222222222"}, provider="anthropic")
+    d1 = store.create_gateway_model_definition("m1", s.secret_id, "openai", "gpt-4o")
+    d2 = store.create_gateway_model_definition("m2", s.secret_id, "openai", "gpt-4o-mini")
+    d3 = store.create_gateway_model_definition("m3", s2.secret_id, "anthropic", "claude")
+    e1 = store.create_gateway_endpoint(
+        "chat",
+        [primary(d1.model_definition_id, 0.7), primary(d2.model_definition_id, 0.3)],
+        created_by="ann",
+        routing_strategy=RoutingStrategy.REQUEST_BASED_TRAFFIC_SPLIT,
+    )
+    out.append(e1)
+    e2 = store.create_gateway_endpoint(
+        UNICODE,
+        [primary(d3.model_definition_id), fallback(d1.model_definition_id, 1)],
+        fallback_config=FallbackConfig(strategy=FallbackStrategy.SEQUENTIAL, max_attempts=2),
+        usage_tracking=False,
+    )
+    out.append(e2)
+    out.append(attempt(lambda: store.create_gateway_endpoint("empty", [])))
+    out.append(attempt(lambda: store.create_gateway_endpoint("bad", [primary("d-missing")])))
+    out.append(store.get_gateway_endpoint(endpoint_id=e1.endpoint_id))
+    out.append(store.get_gateway_endpoint(name=UNICODE))
+    out.append(attempt(lambda: store.get_gateway_endpoint(endpoint_id="e-missing")))
+    out.append(attempt(lambda: store.get_gateway_endpoint(name="nope")))
+    out.append(attempt(lambda: store.get_gateway_endpoint()))
+    out.append(store.list_gateway_endpoints())
+    out.append(store.list_gateway_endpoints(provider="anthropic"))
+    out.append(store.list_gateway_endpoints(secret_id=s.secret_id))
+    out.append(store.list_gateway_endpoints(provider="none"))
+    # tags
+    store.set_gateway_endpoint_tag(e1.endpoint_id, GatewayEndpointTag("team", "ml"))
+    store.set_gateway_endpoint_tag(e1.endpoint_id, GatewayEndpointTag(UNICODE, "ü"))
+    store.set_gateway_endpoint_tag(e1.endpoint_id, GatewayEndpointTag("team", "ops"))
+    out.append(attempt(lambda: store.set_gateway_endpoint_tag("e-x", GatewayEndpointTag("a", "b"))))
+    store.delete_gateway_endpoint_tag(e1.endpoint_id, UNICODE)
+    store.delete_gateway_endpoint_tag(e1.endpoint_id, "never-set")
+    out.append(attempt(lambda: store.delete_gateway_endpoint_tag("e-x", "a")))
+    out.append(store.get_gateway_endpoint(endpoint_id=e1.endpoint_id).tags)
+    # attach / detach
+    out.append(
+        store.attach_model_to_endpoint(e1.endpoint_id, fallback(d3.model_definition_id, 1), "bob")
+    )
+    out.append(
+        attempt(
+            lambda: store.attach_model_to_endpoint(e1.endpoint_id, primary(d1.model_definition_id))
+        )
+    )
+    out.append(attempt(lambda: store.attach_model_to_endpoint("e-x", primary(d1.model_definition_id))))
+    out.append(attempt(lambda: store.attach_model_to_endpoint(e1.endpoint_id, primary("d-x"))))
+    out.append(store.get_gateway_endpoint(endpoint_id=e1.endpoint_id))
+    # a definition in use cannot be deleted
+    out.append(attempt(lambda: store.delete_gateway_model_definition(d3.model_definition_id)))
+    store.detach_model_from_endpoint(e1.endpoint_id, d3.model_definition_id, "FALLBACK")
+    out.append(
+        attempt(lambda: store.detach_model_from_endpoint(e1.endpoint_id, d3.model_definition_id))
+    )
+    out.append(
+        attempt(
+            lambda: store.detach_model_from_endpoint(
+                e1.endpoint_id, d1.model_definition_id, "FALLBACK"
+            )
+        )
+    )
+    out.append(attempt(lambda: store.detach_model_from_endpoint("e-x", d1.model_definition_id)))
+    # update
+    out.append(
+        store.update_gateway_endpoint(
+            e1.endpoint_id,
+            name="chat-2",
+            updated_by="bob",
+            model_configs=[primary(d2.model_definition_id), fallback(d3.model_definition_id, 1)],
+            fallback_config=FallbackConfig(strategy=FallbackStrategy.SEQUENTIAL, max_attempts=3),
+        )
+    )
+    out.append(attempt(lambda: store.update_gateway_endpoint(e1.endpoint_id, name=UNICODE)))
+    out.append(attempt(lambda: store.update_gateway_endpoint("e-x", name="q")))
+    out.append(
+        attempt(
+            lambda: store.update_gateway_endpoint(e1.endpoint_id, model_configs=[primary("d-x")])
+        )
+    )
+    out.append(store.update_gateway_endpoint(e2.endpoint_id, usage_tracking=True))
+    out.append(
+        store.update_gateway_endpoint(
+            e2.endpoint_id, fallback_config=FallbackConfig(max_attempts=5)
+        )
+    )
+    # d1 was detached from chat by the update: deletable; d3 is still in use by e2
+    out.append(attempt(lambda: store.delete_gateway_model_definition(d3.model_definition_id)))
+    out.append(attempt(lambda: store.delete_gateway_endpoint("e-missing")))
+    store.delete_gateway_endpoint(e2.endpoint_id)
+    store.delete_gateway_endpoint(e1.endpoint_id)
+    out.append(store.list_gateway_endpoints())
+    # with both endpoints gone, the definitions can go (their attachments went with them)
+    store.delete_gateway_model_definition(d3.model_definition_id)
+    store.delete_gateway_model_definition(d1.model_definition_id)
+    out.append(store.list_gateway_model_definitions())
+    # the names are free again
+    out.append(store.create_gateway_endpoint("chat-2", [primary(d2.model_definition_id)]).name)
+    out.append(store.get_experiment_by_name("gateway/chat").tags)
+    return _norm(out)
+
+
+@scenario(messages=False)
+def duplicate_endpoint_name(store):
+    s = store.create_gateway_secret("k", {"api_key": "sk-1111111111"})
+    d = store.create_gateway_model_definition("m", s.secret_id, "openai", "gpt-4o")
+    store.create_gateway_endpoint("chat", [primary(d.model_definition_id)], usage_tracking=False)
+    return _norm(
+        [
+            attempt(
+                lambda: store.create_gateway_endpoint(
+                    "chat", [primary(d.model_definition_id)], usage_tracking=False
+                )
+            ),
+            attempt(
+                lambda: store.create_gateway_endpoint(
+                    "twice",
+                    [primary(d.model_definition_id), primary(d.model_definition_id)],
+                    usage_tracking=False,
+                )
+            ),
+            [e.name for e in store.list_gateway_endpoints()],
+        ]
+    )
