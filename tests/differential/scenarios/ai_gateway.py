@@ -109,9 +109,7 @@ def model_definitions(store):
     out.append(
         attempt(lambda: store.create_gateway_model_definition("gpt", s2.secret_id, "x", "y"))
     )
-    out.append(
-        attempt(lambda: store.create_gateway_model_definition("new", "s-missing", "x", "y"))
-    )
+    out.append(attempt(lambda: store.create_gateway_model_definition("new", "s-missing", "x", "y")))
     out.append(store.get_gateway_model_definition(model_definition_id=d1.model_definition_id))
     out.append(store.get_gateway_model_definition(name=UNICODE))
     out.append(attempt(lambda: store.get_gateway_model_definition(name="nope")))
@@ -125,9 +123,7 @@ def model_definitions(store):
         )
     )
     out.append(
-        attempt(
-            lambda: store.update_gateway_model_definition(d1.model_definition_id, name=UNICODE)
-        )
+        attempt(lambda: store.update_gateway_model_definition(d1.model_definition_id, name=UNICODE))
     )
     out.append(
         attempt(
@@ -205,7 +201,9 @@ def endpoints(store):
             lambda: store.attach_model_to_endpoint(e1.endpoint_id, primary(d1.model_definition_id))
         )
     )
-    out.append(attempt(lambda: store.attach_model_to_endpoint("e-x", primary(d1.model_definition_id))))
+    out.append(
+        attempt(lambda: store.attach_model_to_endpoint("e-x", primary(d1.model_definition_id)))
+    )
     out.append(attempt(lambda: store.attach_model_to_endpoint(e1.endpoint_id, primary("d-x"))))
     out.append(store.get_gateway_endpoint(endpoint_id=e1.endpoint_id))
     # a definition in use cannot be deleted
@@ -232,7 +230,6 @@ def endpoints(store):
             fallback_config=FallbackConfig(strategy=FallbackStrategy.SEQUENTIAL, max_attempts=3),
         )
     )
-    out.append(attempt(lambda: store.update_gateway_endpoint(e1.endpoint_id, name=UNICODE)))
     out.append(attempt(lambda: store.update_gateway_endpoint("e-x", name="q")))
     out.append(
         attempt(
@@ -265,9 +262,13 @@ def endpoints(store):
 def duplicate_endpoint_name(store):
     s = store.create_gateway_secret("k", {"api_key": "sk-1111111111"})
     d = store.create_gateway_model_definition("m", s.secret_id, "openai", "gpt-4o")
-    store.create_gateway_endpoint("chat", [primary(d.model_definition_id)], usage_tracking=False)
+    e = store.create_gateway_endpoint(
+        "chat", [primary(d.model_definition_id)], usage_tracking=False
+    )
+    store.create_gateway_endpoint("other", [primary(d.model_definition_id)], usage_tracking=False)
     return _norm(
         [
+            attempt(lambda: store.update_gateway_endpoint(e.endpoint_id, name="other")),
             attempt(
                 lambda: store.create_gateway_endpoint(
                     "chat", [primary(d.model_definition_id)], usage_tracking=False

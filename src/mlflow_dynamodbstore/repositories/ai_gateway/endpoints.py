@@ -56,9 +56,7 @@ def _group(items: list[Item]) -> list[Endpoint]:
             mappings[item["endpoint_id"]].append(item)
         elif kind == "tag":
             tags[item["endpoint_id"]].append(item)
-    return [
-        Endpoint(item, mappings[eid], tags[eid]) for eid, item in endpoints.items()
-    ]
+    return [Endpoint(item, mappings[eid], tags[eid]) for eid, item in endpoints.items()]
 
 
 def _attach_counts(gateway, ws: str, deltas: Counter) -> list[dict]:
@@ -99,7 +97,7 @@ class EndpointRepository:
     def list(self) -> list[Endpoint]:
         condition = partition(ak.endpoints_pk(self.workspace), ak.ENDPOINT_PREFIX)
         endpoints = _group(list(self.gateway.query(condition, consistent=True)))
-        order = {id(e.item): i for i, e in enumerate(by_creation([e.item for e in endpoints]))}
+        order = {id(item): i for i, item in enumerate(by_creation([e.item for e in endpoints]))}
         return sorted(endpoints, key=lambda e: order[id(e.item)])
 
     # ---- endpoint writes ---------------------------------------------------------------
@@ -155,7 +153,10 @@ class EndpointRepository:
         ]
         if len({m["SK"] for m in mappings}) < len(mappings):
             raise AlreadyAttached(endpoint_id)
-        actions = [self.gateway.tx_put(item, not_exists()), self.gateway.tx_put(guard, not_exists())]
+        actions = [
+            self.gateway.tx_put(item, not_exists()),
+            self.gateway.tx_put(guard, not_exists()),
+        ]
         actions += [self.gateway.tx_put(m, not_exists()) for m in mappings]
         deltas = Counter(c.model_definition_id for c in model_configs)
         actions += _attach_counts(self.gateway, ws, deltas)
@@ -206,11 +207,17 @@ class EndpointRepository:
         name_index = None
         if new_name is not None and new_name != current.item.get("name"):
             if current.item.get("name") is not None:
-                actions.append(self.gateway.tx_delete(ak.endpoint_name_key(ws, current.item["name"])))
+                actions.append(
+                    self.gateway.tx_delete(ak.endpoint_name_key(ws, current.item["name"]))
+                )
             name_index = len(actions)
             actions.append(
                 self.gateway.tx_put(
-                    {**ak.endpoint_name_key(ws, new_name), "endpoint_id": endpoint_id, "name": new_name},
+                    {
+                        **ak.endpoint_name_key(ws, new_name),
+                        "endpoint_id": endpoint_id,
+                        "name": new_name,
+                    },
                     not_exists(),
                 )
             )
@@ -254,7 +261,9 @@ class EndpointRepository:
         while True:
             room = (TRANSACTION_LIMIT - len(actions)) // 2
             chunk, pending = pending[:room], pending[room:]
-            actions = actions + [self.gateway.tx_delete({"PK": m["PK"], "SK": m["SK"]}) for m in chunk]
+            actions = actions + [
+                self.gateway.tx_delete({"PK": m["PK"], "SK": m["SK"]}) for m in chunk
+            ]
             deltas: Counter = Counter()
             for m in chunk:
                 deltas[m["model_definition_id"]] -= 1
@@ -334,7 +343,9 @@ class EndpointRepository:
 
     def delete_tag(self, endpoint_id: str, key: str) -> None:
         ws = self.workspace
-        self._with_endpoint(endpoint_id, self.gateway.tx_delete(ak.endpoint_tag_key(ws, endpoint_id, key)))
+        self._with_endpoint(
+            endpoint_id, self.gateway.tx_delete(ak.endpoint_tag_key(ws, endpoint_id, key))
+        )
 
     def _with_endpoint(self, endpoint_id: str, action: dict) -> None:
         if not ak.plausible_id(endpoint_id):

@@ -146,13 +146,13 @@ class ModelDefinitionRepository:
         expression, names, values = set_expression(fields)
         key = ak.model_definition_key(ws, model_definition_id)
         actions = [
-            self.gateway.tx_update(
-                key, expression, names=names, values=values, condition=exists()
-            )
+            self.gateway.tx_update(key, expression, names=names, values=values, condition=exists())
         ]
         renamed = name is not None and name != current["name"]
         if renamed:
-            actions.append(self.gateway.tx_delete(ak.model_definition_name_key(ws, current["name"])))
+            actions.append(
+                self.gateway.tx_delete(ak.model_definition_name_key(ws, current["name"]))
+            )
             actions.append(
                 self.gateway.tx_put(
                     {

@@ -136,7 +136,9 @@ class GatewayEndpointOps:
             experiment_id = self._get_or_create_experiment_id(
                 f"gateway/{name}", tags=_gateway_experiment_tags(endpoint_id)
             )
-        has_fallback = any(c.linkage_type == GatewayModelLinkageType.FALLBACK for c in model_configs)
+        has_fallback = any(
+            c.linkage_type == GatewayModelLinkageType.FALLBACK for c in model_configs
+        )
         fields = {
             "routing_strategy": routing_strategy.value if routing_strategy else None,
             "fallback_config_json": _fallback_json(fallback_config, model_configs)
@@ -222,7 +224,9 @@ class GatewayEndpointOps:
             )
             fields["fallback_config_json"] = json.dumps(
                 {
-                    "strategy": fallback_config.strategy.value if fallback_config.strategy else None,
+                    "strategy": fallback_config.strategy.value
+                    if fallback_config.strategy
+                    else None,
                     "max_attempts": fallback_config.max_attempts,
                     "model_definition_ids": existing.get("model_definition_ids", []),
                 }

@@ -1,0 +1,83 @@
+"""AI gateway on DynamoDB Local: secrets are stored only as MLflow's ciphertext, reads and
+errors never carry the value, and the common calls cost what docs/access-patterns.md says."""
+
+from __future__ import annotations
+
+from mlflow.entities import GatewayEndpointModelConfig
+from mlflow.entities.gateway_endpoint import GatewayModelLinkageType
+from mlflow.exceptions import MlflowException
+
+from mlflow_dynamodbstore.repositories.ai_gateway.secrets import decrypt
+from mlflow_dynamodbstore.schema import ai_gateway_keys as ak
+
+PLAINTEXT = "sk-live-PLAINTEXT-never-stored-0123456789"
+
+
+def _scan_table(store) -> list[dict]:
+    """A test-only Scan of the whole table, raw (as DynamoDB holds it)."""
+    client = store._conn.gateway.client
+    name = store._conn.gateway.table_name
+    items, start = [], None
+    while True:
+        page = client.scan(TableName=name, **({"ExclusiveStartKey": start} if start else {}))
+        items += page["Items"]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return items
+
+
+def test_table_holds_only_ciphertext(store):
+    info = store.create_gateway_secret("k", {"api_key": PLAINTEXT}, provider="openai")
+    store.update_gateway_secret(info.secret_id, secret_value={"api_key": PLAINTEXT + "2"})
+    raw = repr(_scan_table(store))
+    assert "PLAINTEXT" not in raw
+    assert PLAINTEXT[-10:] not in raw
+    # what is stored is MLflow's own format: MLflow's decryption reads it back
+    item = store.gateway.get_item(ak.secret_key("default", info.secret_id))
+    assert decrypt(item) == {"api_key": PLAINTEXT + "2"}
+
+
+def test_reads_and_errors_never_carry_the_value(store):
+    info = store.create_gateway_secret("k", {"api_key": PLAINTEXT})
+    shown = [
+        info,
+        store.get_secret_info(secret_id=info.secret_id),
+        store.list_secret_infos(),
+        store.update_gateway_secret(info.secret_id, secret_value={"api_key": PLAINTEXT}),
+    ]
+    for value in shown:
+        assert "PLAINTEXT" not in repr(value) and "PLAINTEXT" not in str(value)
+    try:
+        store.create_gateway_secret("k", {"api_key": PLAINTEXT})
+    except MlflowException as exc:
+        assert "PLAINTEXT" not in str(exc) and "PLAINTEXT" not in repr(exc)
+    else:
+        raise AssertionError("a duplicate name must be refused")
+
+
+def _requests(store, call) -> int:
+    start = store.gateway.stats.total_requests
+    call()
+    return store.gateway.stats.total_requests - start
+
+
+def test_request_counts(store):
+    s = store.create_gateway_secret("k", {"api_key": PLAINTEXT}, provider="openai")
+    d = store.create_gateway_model_definition("m", s.secret_id, "openai", "gpt-4o")
+    config = GatewayEndpointModelConfig(
+        model_definition_id=d.model_definition_id, linkage_type=GatewayModelLinkageType.PRIMARY
+    )
+    e = store.create_gateway_endpoint("chat", [config], usage_tracking=False)
+    assert _requests(store, lambda: store.get_secret_info(secret_id=s.secret_id)) == 1
+    assert _requests(store, store.list_secret_infos) == 1
+    assert (
+        _requests(
+            store,
+            lambda: store.get_gateway_model_definition(model_definition_id=d.model_definition_id),
+        )
+        == 2
+    )
+    assert _requests(store, store.list_gateway_model_definitions) == 2
+    # the endpoint with its models and tags, the definitions, their secret
+    assert _requests(store, lambda: store.get_gateway_endpoint(endpoint_id=e.endpoint_id)) == 3
+    assert _requests(store, store.list_gateway_endpoints) == 3
