@@ -9,8 +9,8 @@ its mappings the same way (the SQL store's ON DELETE CASCADE), then its tags.
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from collections import Counter, defaultdict
+from decimal import Decimal
 from typing import Any
 
 from mlflow_dynamodbstore.gateway import TransactionCancelled
