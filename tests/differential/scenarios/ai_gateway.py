@@ -18,6 +18,7 @@ from mlflow.entities import (
     RoutingStrategy,
 )
 from mlflow.entities.gateway_endpoint import FallbackStrategy, GatewayModelLinkageType
+from mlflow.utils.workspace_context import WorkspaceContext
 
 from tests.differential import harness
 from tests.differential.harness import attempt, to_plain
@@ -284,3 +285,37 @@ def duplicate_endpoint_name(store):
             [e.name for e in store.list_gateway_endpoints()],
         ]
     )
+
+
+@scenario(workspaces=True)
+def isolated_by_workspace(store):
+    from tests.differential.scenarios.scorers import _workspace
+
+    _workspace(store, "team-a")
+    with WorkspaceContext("team-a"):
+        s = store.create_gateway_secret("k", {"api_key": "sk-1111111111"}, provider="openai")
+        d = store.create_gateway_model_definition("m", s.secret_id, "openai", "gpt-4o")
+        e = store.create_gateway_endpoint("chat", [primary(d.model_definition_id)])
+        inside = [store.list_secret_infos(), store.list_gateway_endpoints()]
+    with WorkspaceContext("default"):
+        outside = [
+            store.list_secret_infos(),
+            store.list_gateway_model_definitions(),
+            store.list_gateway_endpoints(),
+            attempt(lambda: store.get_secret_info(secret_id=s.secret_id)),
+            attempt(lambda: store.get_gateway_model_definition(name="m")),
+            attempt(lambda: store.get_gateway_endpoint(endpoint_id=e.endpoint_id)),
+            attempt(lambda: store.delete_gateway_secret(s.secret_id)),
+            attempt(lambda: store.update_gateway_endpoint(e.endpoint_id, name="x")),
+            attempt(
+                lambda: store.set_gateway_endpoint_tag(e.endpoint_id, GatewayEndpointTag("a", "b"))
+            ),
+            attempt(
+                lambda: store.create_gateway_model_definition("m2", s.secret_id, "openai", "x")
+            ),
+            # names are unique per workspace: the same names are free here
+            store.create_gateway_secret("k", {"api_key": "sk-2222222222"}),
+        ]
+    with WorkspaceContext("team-a"):
+        still = store.get_gateway_endpoint(endpoint_id=e.endpoint_id)
+    return _norm({"inside": inside, "outside": outside, "still": still})
