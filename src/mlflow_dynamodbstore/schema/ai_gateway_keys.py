@@ -121,3 +121,27 @@ def item_kind(sort_key: str) -> str:
     if tail.startswith(MAPPING_MARK):
         return "mapping"
     return "tag"
+
+
+# ---- endpoint bindings -------------------------------------------------------------------
+BINDING_PREFIX = f"B{SEP}"
+
+
+def bindings_pk(workspace: str) -> str:
+    """``WS#<ws>#AIGW#BINDINGS`` / ``B#<endpoint id>#<resource type>#<resource id part>``:
+    which resources (scorers...) use which endpoint."""
+    return f"{workspace_pk(workspace)}{SEP}AIGW{SEP}BINDINGS"
+
+
+def endpoint_bindings_prefix(endpoint_id: str) -> str:
+    return f"{BINDING_PREFIX}{endpoint_id}{SEP}"
+
+
+def binding_key(
+    workspace: str, endpoint_id: str, resource_type: str, resource_id: str
+) -> dict[str, str]:
+    return {
+        "PK": bindings_pk(workspace),
+        "SK": f"{endpoint_bindings_prefix(endpoint_id)}{text_part(resource_type)}{SEP}"
+        f"{text_part(resource_id)}",
+    }

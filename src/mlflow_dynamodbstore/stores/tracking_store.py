@@ -27,6 +27,7 @@ from mlflow_dynamodbstore.stores.connection import connect
 from mlflow_dynamodbstore.stores.errors import translate_gateway_errors
 from mlflow_dynamodbstore.stores.tracking.dataset_ops import DatasetOps
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import ExperimentOps
+from mlflow_dynamodbstore.stores.tracking.gateway_binding_ops import GatewayBindingOps
 from mlflow_dynamodbstore.stores.tracking.gateway_endpoint_ops import GatewayEndpointOps
 from mlflow_dynamodbstore.stores.tracking.gateway_secret_ops import GatewaySecretOps
 from mlflow_dynamodbstore.stores.tracking.issue_ops import IssueOps
@@ -46,6 +47,7 @@ DEFAULT_ARTIFACT_ROOT = "./mlruns"
 class DynamoDBTrackingStore(
     DatasetOps,
     ExperimentOps,
+    GatewayBindingOps,
     GatewayEndpointOps,
     GatewaySecretOps,
     IssueOps,

@@ -319,3 +319,41 @@ def isolated_by_workspace(store):
     with WorkspaceContext("team-a"):
         still = store.get_gateway_endpoint(endpoint_id=e.endpoint_id)
     return _norm({"inside": inside, "outside": outside, "still": still})
+
+
+@scenario(deviations={"INTERNAL_ERROR": "INVALID_PARAMETER_VALUE"}, messages=False)
+def bindings(store):
+    out = []
+    s = store.create_gateway_secret("k", {"api_key": "sk-1111111111"})
+    d = store.create_gateway_model_definition("m", s.secret_id, "openai", "gpt-4o")
+    e1 = store.create_gateway_endpoint("one", [primary(d.model_definition_id)])
+    e2 = store.create_gateway_endpoint("two", [primary(d.model_definition_id)])
+    out.append(store.create_endpoint_binding(e1.endpoint_id, "scorer", "sc-1", created_by="ann"))
+    out.append(store.create_endpoint_binding(e1.endpoint_id, "scorer", UNICODE))
+    out.append(store.create_endpoint_binding(e2.endpoint_id, "scorer", "sc-1"))
+    out.append(attempt(lambda: store.create_endpoint_binding("e-missing", "scorer", "x")))
+    out.append(attempt(lambda: store.create_endpoint_binding(e1.endpoint_id, "nope", "x")))
+    out.append(store.list_endpoint_bindings())
+    out.append(store.list_endpoint_bindings(endpoint_id=e1.endpoint_id))
+    out.append(store.list_endpoint_bindings(resource_type="scorer", resource_id="sc-1"))
+    out.append(store.list_endpoint_bindings(endpoint_id="e-missing"))
+    store.delete_endpoint_binding(e1.endpoint_id, "scorer", UNICODE)
+    out.append(attempt(lambda: store.delete_endpoint_binding(e1.endpoint_id, "scorer", UNICODE)))
+    # deleting an endpoint deletes its bindings
+    store.delete_gateway_endpoint(e1.endpoint_id)
+    out.append(store.list_endpoint_bindings())
+    return _norm(out)
+
+
+@scenario(messages=False)
+def duplicate_binding(store):
+    s = store.create_gateway_secret("k", {"api_key": "sk-1111111111"})
+    d = store.create_gateway_model_definition("m", s.secret_id, "openai", "gpt-4o")
+    e = store.create_gateway_endpoint("one", [primary(d.model_definition_id)])
+    store.create_endpoint_binding(e.endpoint_id, "scorer", "sc-1")
+    return _norm(
+        [
+            attempt(lambda: store.create_endpoint_binding(e.endpoint_id, "scorer", "sc-1")),
+            store.list_endpoint_bindings(),
+        ]
+    )

@@ -33,6 +33,7 @@ from mlflow.utils.time import get_current_time_millis
 from mlflow.utils.validation import _parse_experiment_id
 
 from mlflow_dynamodbstore.repositories.ai_gateway import entities
+from mlflow_dynamodbstore.repositories.ai_gateway.bindings import BindingRepository
 from mlflow_dynamodbstore.repositories.ai_gateway.common import (
     AlreadyAttached,
     Missing,
@@ -265,6 +266,9 @@ class GatewayEndpointOps:
             self.ai_endpoints.delete(current)
         except Missing:
             raise _endpoint_missing(endpoint_id) from None
+        # ON DELETE CASCADE: its bindings go too (after the endpoint, so none is added back)
+        bindings = BindingRepository(self.gateway)
+        bindings.delete_all(bindings.list(endpoint_id))
 
     def list_gateway_endpoints(
         self, provider: str | None = None, secret_id: str | None = None
