@@ -130,10 +130,10 @@ def test_request_counts(store):
     assert (stats.requests("GetItem"), stats.requests("TransactWriteItems")) == (2, 1)
     assert stats.total_requests == 3
     stats.reset()
-    store.delete_scorer(eid, "a")  # the partition read, then one transaction
-    assert (stats.requests("GetItem"), stats.requests("Query")) == (2, 1)
+    store.delete_scorer(eid, "a")  # the partition read, one transaction, its bindings' read
+    assert (stats.requests("GetItem"), stats.requests("Query")) == (2, 2)
     assert stats.requests("TransactWriteItems") == 1
-    assert stats.total_requests == 4
+    assert stats.total_requests == 5
 
 
 def test_active_online_listing_reads_the_index_then_the_items(store):
@@ -204,11 +204,11 @@ def test_scorer_too_large_for_an_item(store):
     assert store.get_scorer(eid, "s")._serialized_scorer == big
 
 
-def test_gateway_scorer_is_refused_with_a_clear_error(store):
+def test_scorer_on_an_unknown_gateway_endpoint_is_refused(store):
     eid = store.create_experiment("gw")
-    with pytest.raises(MlflowException, match="has no AI gateway") as info:
+    with pytest.raises(MlflowException, match="GatewayEndpoint not found") as info:
         store.register_scorer(eid, "g", judge(model="gateway:/my-endpoint"))
-    assert info.value.error_code == "NOT_IMPLEMENTED"
+    assert info.value.error_code == "RESOURCE_DOES_NOT_EXIST"
     version = store.register_scorer(eid, "plain", judge())
     assert store.resolve_endpoint_in_scorer(version) is version
 

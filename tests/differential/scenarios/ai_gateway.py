@@ -27,6 +27,11 @@ scenario = partial(harness.scenario, messages=True)
 
 UNICODE = "ünïcødé ✓ 名前 🚀"
 _GATEWAY_ID = re.compile(r"\b([sdem])-[0-9a-f]{32}\b")
+# scorer ids (uuid4) and online config ids (32 hex digits)
+_OTHER_IDS = (
+    ("scorer", re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")),
+    ("config", re.compile(r"\b[0-9a-f]{32}\b")),
+)
 
 
 def _norm(value):
@@ -38,7 +43,11 @@ def _norm(value):
             ids[match.group(0)] = f"<{kind}{sum(v.startswith(f'<{kind}') for v in ids.values())}>"
         return ids[match.group(0)]
 
-    return json.loads(_GATEWAY_ID.sub(replace, json.dumps(to_plain(value), sort_keys=True)))
+    text = _GATEWAY_ID.sub(replace, json.dumps(to_plain(value), sort_keys=True))
+    for kind, pattern in _OTHER_IDS:
+        seen: dict[str, str] = {}
+        text = pattern.sub(lambda m: seen.setdefault(m.group(0), f"<{kind}{len(seen)}>"), text)
+    return json.loads(text)
 
 
 def primary(model_definition_id: str, weight: float = 1.0) -> GatewayEndpointModelConfig:
@@ -357,3 +366,43 @@ def duplicate_binding(store):
             store.list_endpoint_bindings(),
         ]
     )
+
+
+@scenario()
+def scorers_on_endpoints(store):
+    """A judge on ``gateway:/<endpoint>``: stored with the endpoint id and bound to the
+    endpoint; reads give the current name back, or no model once the endpoint is gone."""
+    from tests.differential.scenarios.scorers import judge
+
+    out = []
+    s = store.create_gateway_secret("k", {"api_key": "sk-1111111111"})
+    d = store.create_gateway_model_definition("m", s.secret_id, "openai", "gpt-4o")
+    e = store.create_gateway_endpoint("judge-ep", [primary(d.model_definition_id)])
+    other = store.create_gateway_endpoint("other-ep", [primary(d.model_definition_id)])
+    eid = store.create_experiment("scored")
+    v1 = store.register_scorer(eid, "polite", judge(model="gateway:/judge-ep"))
+    out.append(v1)
+    out.append(store.list_endpoint_bindings())
+    out.append(store.get_scorer(eid, "polite"))
+    # re-registering on another endpoint moves the binding
+    out.append(store.register_scorer(eid, "polite", judge(model="gateway:/other-ep")))
+    out.append(store.list_endpoint_bindings())
+    out.append(store.upsert_online_scoring_config(eid, "polite", 0.5))
+    out.append(store.get_active_online_scorers())
+    store.update_gateway_endpoint(other.endpoint_id, name="renamed-ep")
+    out.append(store.list_scorers(eid))
+    out.append(store.list_scorer_versions(eid, "polite"))
+    out.append(store.get_scorer(eid, "polite", 1))
+    out.append(store.resolve_endpoint_in_scorer(v1))
+    out.append(attempt(lambda: store.register_scorer(eid, "x", judge(model="gateway:/nope"))))
+    # the endpoint deleted: reads show no model; its binding went with it
+    store.delete_gateway_endpoint(other.endpoint_id)
+    out.append(store.list_endpoint_bindings())
+    out.append(store.get_scorer(eid, "polite"))
+    out.append(store.list_scorers(eid))
+    store.register_scorer(eid, "polite", judge(model="gateway:/judge-ep"))
+    out.append(store.list_endpoint_bindings())
+    store.delete_scorer(eid, "polite")
+    out.append(store.list_endpoint_bindings())
+    del e
+    return _norm(out)

@@ -420,10 +420,10 @@ def scorers_in_their_workspace(store):
     return {"inside": inside, "outside": outside, "still": still}
 
 
-@scenario(deviations={"RESOURCE_DOES_NOT_EXIST": "NOT_IMPLEMENTED"})
+@scenario()
 def gateway_endpoint_scorer(store):
-    """A scorer on a gateway endpoint: the SQL store looks the endpoint up (there is none
-    here: RESOURCE_DOES_NOT_EXIST); this store has no AI gateway (NOT_IMPLEMENTED)."""
+    """A scorer on a gateway endpoint that does not exist: both stores look it up
+    (RESOURCE_DOES_NOT_EXIST). Scorers on real endpoints: scenarios/ai_gateway.py."""
     eid = store.create_experiment("gateway")
     return [
         attempt(lambda: store.register_scorer(eid, "g", judge(model="gateway:/my-endpoint"))),

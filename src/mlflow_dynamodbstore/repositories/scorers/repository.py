@@ -267,9 +267,10 @@ class ScorerRepository:
 
         self._optimistic(read, write, f"scorer {name}")
 
-    def delete_all(self, experiment_id: str, name: str) -> None:
-        """Delete the scorer: its versions, its online config, then its head. A scorer
-        whose versions were all deleted one by one is 'not found' here, as in SQL."""
+    def delete_all(self, experiment_id: str, name: str) -> str:
+        """Delete the scorer: its versions, its online config, then its head; returns its
+        id. A scorer whose versions were all deleted one by one is 'not found' here, as in
+        SQL."""
         head_key = sk.scorer_head_key(experiment_id, name)
 
         def read(_lost: Lost | None) -> Item:
@@ -278,7 +279,7 @@ class ScorerRepository:
                 raise ScorerMissing(name)
             return head
 
-        def write(head: Item) -> None:
+        def write(head: Item) -> str:
             scorer_id = head["scorer_id"]
             online = sk.online_config_key(scorer_id)
             versions = [
@@ -305,8 +306,9 @@ class ScorerRepository:
                 self.gateway.transact_write(final)
             except TransactionCancelled as exc:
                 raise _lost(exc) from None
+            return scorer_id
 
-        self._optimistic(read, write, f"scorer {name}")
+        return self._optimistic(read, write, f"scorer {name}")
 
     # ---- online scoring config -------------------------------------------------------
     def put_online_config(

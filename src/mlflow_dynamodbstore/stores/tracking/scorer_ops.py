@@ -2,9 +2,10 @@
 scoring), with the SQL store's rules, messages and error codes
 (mlflow/store/tracking/sqlalchemy_store.py, ``register_scorer`` .. ``get_active_online_scorers``).
 
-This store has no AI gateway: a scorer whose model is a gateway endpoint (``gateway:/...``)
-cannot be registered (501 NOT_IMPLEMENTED, saying why), so every stored scorer names its
-model directly and the SQL store's endpoint-id <-> name resolution has nothing to do.
+A scorer whose model is an AI gateway endpoint (``gateway:/<name>``) is stored as the SQL
+store does it: with the endpoint's id in place of its name and an endpoint binding
+(resource type ``scorer``, the scorer id), and every read gives the name back (or no model
+once the endpoint is deleted).
 Deliberate differences (docs/scorers.md): a serialized scorer that is not a JSON object is
 INVALID_PARAMETER_VALUE (the SQL store fails with a bare JSON or attribute error, a 500).
 """
@@ -18,13 +19,16 @@ from functools import cached_property
 from typing import Any
 
 from mlflow.entities import LifecycleStage
+from mlflow.entities.gateway_endpoint import GatewayResourceType
 from mlflow.entities.scorer import ScorerVersion
 from mlflow.exceptions import MlflowException
 from mlflow.genai.scorers.online.entities import OnlineScorer, OnlineScoringConfig
 from mlflow.genai.scorers.scorer_utils import (
+    build_gateway_model,
     extract_endpoint_ref,
     extract_model_from_serialized_scorer,
     is_gateway_model,
+    update_model_in_serialized_scorer,
     validate_scorer_model,
     validate_scorer_name,
 )
@@ -37,6 +41,7 @@ from mlflow.utils.search_utils import SearchTraceUtils
 from mlflow.utils.time import get_current_time_millis
 from mlflow.utils.validation import _parse_experiment_id, _parse_experiment_ids
 
+from mlflow_dynamodbstore.repositories.ai_gateway.bindings import BindingRepository
 from mlflow_dynamodbstore.repositories.scorers.repository import (
     MAX_SCORER_BYTES,
     ExperimentInactive,
@@ -48,7 +53,6 @@ from mlflow_dynamodbstore.repositories.scorers.repository import (
     unpack,
 )
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import experiment_not_active
-from mlflow_dynamodbstore.stores.tracking.unsupported import NotSupportedByDynamoDBStore
 
 Item = dict[str, Any]
 # From this many experiment ids on, list_scorers_across_experiments reads the workspace's
@@ -66,14 +70,6 @@ def _not_found(name: str, experiment_id, version=None) -> MlflowException:
     return MlflowException(
         f"Scorer with name '{name}' not found for experiment {experiment_id}.",
         RESOURCE_DOES_NOT_EXIST,
-    )
-
-
-def _gateway_not_supported(model: str) -> NotSupportedByDynamoDBStore:
-    return NotSupportedByDynamoDBStore(
-        f"This scorer uses the AI gateway endpoint '{extract_endpoint_ref(model)}' "
-        f"(model '{model}'), but the DynamoDB tracking store (mlflow-dynamodbstore) has no AI "
-        "gateway: register scorers that name their model directly (e.g. 'openai:/gpt-4o-mini')."
     )
 
 
@@ -168,8 +164,13 @@ class ScorerOps:
             raise MlflowException.invalid_parameter_value("serialized_scorer must be a JSON object")
         model = extract_model_from_serialized_scorer(serialized_data)
         validate_scorer_model(model)
+        endpoint_id = None
         if is_gateway_model(model):
-            raise _gateway_not_supported(model)
+            # the SQL store keeps the endpoint's id (names can change); unknown name: 404
+            endpoint_id = self.get_gateway_endpoint(name=extract_endpoint_ref(model)).endpoint_id
+            serialized_scorer = json.dumps(
+                update_model_in_serialized_scorer(serialized_data, build_gateway_model(endpoint_id))
+            )
         try:
             with self._scorer_errors(name, experiment_id):
                 item = self.scorers.register(
@@ -186,7 +187,36 @@ class ScorerOps:
                 f"Scorer '{name}' is too large to store: its serialized form compresses to more "
                 f"than {MAX_SCORER_BYTES} bytes (DynamoDB's 400 KB item limit)."
             ) from None
-        return _to_scorer_version(item, serialized_scorer)
+        entity = _to_scorer_version(item, serialized_scorer)
+        if endpoint_id is not None:
+            self._bind_scorer(entity.scorer_id, endpoint_id, name)
+        return self.resolve_endpoint_in_scorer(entity)
+
+    def _scorer_bindings(self, scorer_id: str) -> tuple[BindingRepository, list[Item]]:
+        bindings = BindingRepository(self.gateway)
+        mine = [
+            b
+            for b in bindings.list()
+            if b["resource_type"] == GatewayResourceType.SCORER.value
+            and b["resource_id"] == scorer_id
+        ]
+        return bindings, mine
+
+    def _bind_scorer(self, scorer_id: str, endpoint_id: str, name: str) -> None:
+        """Replace the scorer's endpoint bindings by one to this endpoint (as SQL on each
+        registration); an endpoint deleted meanwhile gets none (SQL checks it too)."""
+        bindings, old = self._scorer_bindings(scorer_id)
+        bindings.delete_all(old)
+        with contextlib.suppress(Exception):
+            bindings.create(
+                endpoint_id=endpoint_id,
+                resource_type=GatewayResourceType.SCORER.value,
+                resource_id=scorer_id,
+                created_by=None,
+                display_name=name,
+                now=get_current_time_millis(),
+                replace=True,
+            )
 
     def list_scorers(self, experiment_id) -> list[ScorerVersion]:
         return self.list_scorers_across_experiments([self._active_experiment_id(experiment_id)])
@@ -213,8 +243,10 @@ class ScorerOps:
             ]
         heads = [h for h in heads if int(h["latest"]) > 0]
         heads.sort(key=lambda h: (int(h["experiment_id"]), h["scorer_name"]))
-        # The SQL store re-serializes listed scorers (json.dumps of json.loads).
-        return [_to_scorer_version(h, _normalized(unpack(h))) for h in heads]
+        # The SQL store re-serializes listed scorers (json.dumps of json.loads) and gives
+        # gateway endpoints their names back.
+        serialized = self._batch_resolve_endpoints([unpack(h) for h in heads])
+        return [_to_scorer_version(h, s) for h, s in zip(heads, serialized, strict=True)]
 
     def get_scorer(self, experiment_id, name, version=None) -> ScorerVersion:
         head = self._head(self._active_experiment_id(experiment_id), name)
@@ -223,14 +255,14 @@ class ScorerOps:
         if version is None:
             if int(head["latest"]) == 0:
                 raise _not_found(name, experiment_id)
-            return _to_scorer_version(head)
+            return self.resolve_endpoint_in_scorer(_to_scorer_version(head))
         number = _version_number(version)
         if number is not None and number == int(head["latest"]):
-            return _to_scorer_version(head)
+            return self.resolve_endpoint_in_scorer(_to_scorer_version(head))
         item = None if number is None else self.scorers.version(head["scorer_id"], number)
         if item is None:
             raise _not_found(name, experiment_id, version)
-        return _to_scorer_version(item)
+        return self.resolve_endpoint_in_scorer(_to_scorer_version(item))
 
     def _get_scorer_version(self, scorer_id: str, version: int | None = None) -> ScorerVersion:
         """A scorer version by scorer id (the SQL store's helper for gateway bindings, which
@@ -260,7 +292,8 @@ class ScorerOps:
         versions = self.scorers.versions(head["scorer_id"]) if head else []
         if not versions:
             raise _not_found(name, experiment_id)
-        return [_to_scorer_version(v, _normalized(unpack(v))) for v in versions]
+        serialized = self._batch_resolve_endpoints([unpack(v) for v in versions])
+        return [_to_scorer_version(v, s) for v, s in zip(versions, serialized, strict=True)]
 
     def delete_scorer(self, experiment_id, name, version=None) -> None:
         active_id = self._active_experiment_id(experiment_id)
@@ -268,7 +301,9 @@ class ScorerOps:
             if not isinstance(name, str) or not name:
                 raise ScorerMissing(name)
             if version is None:
-                self.scorers.delete_all(active_id, name)
+                scorer_id = self.scorers.delete_all(active_id, name)
+                bindings, mine = self._scorer_bindings(scorer_id)
+                bindings.delete_all(mine)
                 return
             number = _version_number(version)
             if number is None:
@@ -354,19 +389,50 @@ class ScorerOps:
 
     # ---- gateway endpoint references ---------------------------------------------------
     def resolve_endpoint_in_scorer(self, scorer_version: ScorerVersion) -> ScorerVersion:
-        """As the SQL store when the scorer names no gateway endpoint (returned as is); a
-        gateway endpoint cannot be resolved by this store (501, saying why)."""
-        model = _model_of(scorer_version._serialized_scorer)
-        if is_gateway_model(model):
-            raise _gateway_not_supported(model)
-        return scorer_version
+        """As the SQL store: a ``gateway:/<endpoint id>`` model gets the endpoint's name back,
+        or no model once the endpoint is deleted; other scorers are returned as they are."""
+        data = json.loads(scorer_version._serialized_scorer)
+        model = extract_model_from_serialized_scorer(data)
+        if not is_gateway_model(model):
+            return scorer_version
+        try:
+            endpoint = self.get_gateway_endpoint(endpoint_id=extract_endpoint_ref(model))
+            new_model = build_gateway_model(endpoint.name)
+        except MlflowException:
+            new_model = None
+        return ScorerVersion(
+            experiment_id=scorer_version.experiment_id,
+            scorer_id=scorer_version.scorer_id,
+            scorer_version=scorer_version.scorer_version,
+            scorer_name=scorer_version.scorer_name,
+            serialized_scorer=json.dumps(update_model_in_serialized_scorer(data, new_model)),
+            creation_time=scorer_version.creation_time,
+        )
+
+    def _batch_resolve_endpoints(self, serialized_scorers: list[str]) -> list[str]:
+        """The SQL store's batch resolution: one endpoint listing for all of them (read
+        only when one of them uses a gateway endpoint), every scorer re-serialized."""
+        names: dict[str, str] | None = None
+        resolved = []
+        for serialized in serialized_scorers:
+            data = json.loads(serialized)
+            model = extract_model_from_serialized_scorer(data)
+            if is_gateway_model(model):
+                if not names:
+                    names = {e.endpoint_id: e.name for e in self.list_gateway_endpoints()}
+                name = names.get(extract_endpoint_ref(model))
+                data = update_model_in_serialized_scorer(
+                    data, build_gateway_model(name) if name else None
+                )
+            resolved.append(json.dumps(data))
+        return resolved
 
     def _resolve_endpoint_in_serialized_scorer(self, serialized_scorer: str) -> str:
-        model = _model_of(serialized_scorer)
+        """As the SQL store: the endpoint's name, or the scorer unchanged if it is gone."""
+        data = json.loads(serialized_scorer)
+        model = extract_model_from_serialized_scorer(data)
         if is_gateway_model(model):
-            raise _gateway_not_supported(model)
-        return _normalized(serialized_scorer)
-
-
-def _normalized(serialized: str) -> str:
-    return json.dumps(json.loads(serialized))
+            with contextlib.suppress(MlflowException):
+                endpoint = self.get_gateway_endpoint(endpoint_id=extract_endpoint_ref(model))
+                data = update_model_in_serialized_scorer(data, build_gateway_model(endpoint.name))
+        return json.dumps(data)
