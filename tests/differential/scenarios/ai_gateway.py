@@ -45,9 +45,13 @@ def _norm(value):
 
     text = _GATEWAY_ID.sub(replace, json.dumps(to_plain(value), sort_keys=True))
     for kind, pattern in _OTHER_IDS:
-        seen: dict[str, str] = {}
-        text = pattern.sub(lambda m: seen.setdefault(m.group(0), f"<{kind}{len(seen)}>"), text)
+        text = _placeholders(pattern, kind, text)
     return json.loads(text)
+
+
+def _placeholders(pattern: re.Pattern, kind: str, text: str) -> str:
+    seen: dict[str, str] = {}
+    return pattern.sub(lambda m: seen.setdefault(m.group(0), f"<{kind}{len(seen)}>"), text)
 
 
 def primary(model_definition_id: str, weight: float = 1.0) -> GatewayEndpointModelConfig:
