@@ -43,15 +43,44 @@ def _norm(value):
             ids[match.group(0)] = f"<{kind}{sum(v.startswith(f'<{kind}') for v in ids.values())}>"
         return ids[match.group(0)]
 
-    text = _GATEWAY_ID.sub(replace, json.dumps(to_plain(value), sort_keys=True))
+    text = _GATEWAY_ID.sub(replace, json.dumps(_mappings_sorted(to_plain(value)), sort_keys=True))
     for kind, pattern in _OTHER_IDS:
         text = _placeholders(pattern, kind, text)
     return json.loads(text)
 
 
+def _mappings_sorted(value):
+    """An endpoint's models in a defined order (the SQL store's relationship has none)."""
+    if isinstance(value, list):
+        return [_mappings_sorted(v) for v in value]
+    if isinstance(value, dict):
+        out = {k: _mappings_sorted(v) for k, v in value.items()}
+        if isinstance(out.get("model_mappings"), list):
+            out["model_mappings"].sort(
+                key=lambda m: (
+                    str(m.get("linkage_type")),
+                    str((m.get("model_definition") or {}).get("name")),
+                )
+            )
+        return out
+    return value
+
+
 def _placeholders(pattern: re.Pattern, kind: str, text: str) -> str:
     seen: dict[str, str] = {}
     return pattern.sub(lambda m: seen.setdefault(m.group(0), f"<{kind}{len(seen)}>"), text)
+
+
+def endpoints(store, **filters):
+    """The SQL store lists endpoints through a DISTINCT join: in no defined order."""
+    return sorted(store.list_gateway_endpoints(**filters), key=lambda e: e.name)
+
+
+def bindings_of(store, **filters):
+    """The SQL store's binding listing (a joined load) has no defined order either."""
+    return sorted(
+        store.list_endpoint_bindings(**filters), key=lambda b: (b.resource_id, b.created_at)
+    )
 
 
 def primary(model_definition_id: str, weight: float = 1.0) -> GatewayEndpointModelConfig:
@@ -165,7 +194,7 @@ def model_definitions(store):
 
 
 @scenario()
-def endpoints(store):
+def endpoints_lifecycle(store):
     out = []
     s = store.create_gateway_secret("k", {"api_key": "sk-1111111111"}, provider="openai")
     s2 = store.create_gateway_secret("k2", {"api_key": "sk-2222222222"}, provider="anthropic")
@@ -193,10 +222,10 @@ def endpoints(store):
     out.append(attempt(lambda: store.get_gateway_endpoint(endpoint_id="e-missing")))
     out.append(attempt(lambda: store.get_gateway_endpoint(name="nope")))
     out.append(attempt(lambda: store.get_gateway_endpoint()))
-    out.append(store.list_gateway_endpoints())
-    out.append(store.list_gateway_endpoints(provider="anthropic"))
-    out.append(store.list_gateway_endpoints(secret_id=s.secret_id))
-    out.append(store.list_gateway_endpoints(provider="none"))
+    out.append(endpoints(store))
+    out.append(endpoints(store, provider="anthropic"))
+    out.append(endpoints(store, secret_id=s.secret_id))
+    out.append(endpoints(store, provider="none"))
     # tags
     store.set_gateway_endpoint_tag(e1.endpoint_id, GatewayEndpointTag("team", "ml"))
     store.set_gateway_endpoint_tag(e1.endpoint_id, GatewayEndpointTag(UNICODE, "ü"))
@@ -261,7 +290,7 @@ def endpoints(store):
     out.append(attempt(lambda: store.delete_gateway_endpoint("e-missing")))
     store.delete_gateway_endpoint(e2.endpoint_id)
     store.delete_gateway_endpoint(e1.endpoint_id)
-    out.append(store.list_gateway_endpoints())
+    out.append(endpoints(store))
     # with both endpoints gone, the definitions can go (their attachments went with them)
     store.delete_gateway_model_definition(d3.model_definition_id)
     store.delete_gateway_model_definition(d1.model_definition_id)
@@ -295,7 +324,7 @@ def duplicate_endpoint_name(store):
                     usage_tracking=False,
                 )
             ),
-            [e.name for e in store.list_gateway_endpoints()],
+            [e.name for e in endpoints(store)],
         ]
     )
 
@@ -309,12 +338,12 @@ def isolated_by_workspace(store):
         s = store.create_gateway_secret("k", {"api_key": "sk-1111111111"}, provider="openai")
         d = store.create_gateway_model_definition("m", s.secret_id, "openai", "gpt-4o")
         e = store.create_gateway_endpoint("chat", [primary(d.model_definition_id)])
-        inside = [store.list_secret_infos(), store.list_gateway_endpoints()]
+        inside = [store.list_secret_infos(), endpoints(store)]
     with WorkspaceContext("default"):
         outside = [
             store.list_secret_infos(),
             store.list_gateway_model_definitions(),
-            store.list_gateway_endpoints(),
+            endpoints(store),
             attempt(lambda: store.get_secret_info(secret_id=s.secret_id)),
             attempt(lambda: store.get_gateway_model_definition(name="m")),
             attempt(lambda: store.get_gateway_endpoint(endpoint_id=e.endpoint_id)),
@@ -335,7 +364,7 @@ def isolated_by_workspace(store):
 
 
 @scenario(deviations={"INTERNAL_ERROR": "INVALID_PARAMETER_VALUE"}, messages=False)
-def bindings(store):
+def endpoint_bindings(store):
     out = []
     s = store.create_gateway_secret("k", {"api_key": "sk-1111111111"})
     d = store.create_gateway_model_definition("m", s.secret_id, "openai", "gpt-4o")
@@ -346,15 +375,15 @@ def bindings(store):
     out.append(store.create_endpoint_binding(e2.endpoint_id, "scorer", "sc-1"))
     out.append(attempt(lambda: store.create_endpoint_binding("e-missing", "scorer", "x")))
     out.append(attempt(lambda: store.create_endpoint_binding(e1.endpoint_id, "nope", "x")))
-    out.append(store.list_endpoint_bindings())
-    out.append(store.list_endpoint_bindings(endpoint_id=e1.endpoint_id))
-    out.append(store.list_endpoint_bindings(resource_type="scorer", resource_id="sc-1"))
-    out.append(store.list_endpoint_bindings(endpoint_id="e-missing"))
+    out.append(bindings_of(store))
+    out.append(bindings_of(store, endpoint_id=e1.endpoint_id))
+    out.append(bindings_of(store, resource_type="scorer", resource_id="sc-1"))
+    out.append(bindings_of(store, endpoint_id="e-missing"))
     store.delete_endpoint_binding(e1.endpoint_id, "scorer", UNICODE)
     out.append(attempt(lambda: store.delete_endpoint_binding(e1.endpoint_id, "scorer", UNICODE)))
     # deleting an endpoint deletes its bindings
     store.delete_gateway_endpoint(e1.endpoint_id)
-    out.append(store.list_endpoint_bindings())
+    out.append(bindings_of(store))
     return _norm(out)
 
 
@@ -367,7 +396,7 @@ def duplicate_binding(store):
     return _norm(
         [
             attempt(lambda: store.create_endpoint_binding(e.endpoint_id, "scorer", "sc-1")),
-            store.list_endpoint_bindings(),
+            bindings_of(store),
         ]
     )
 
@@ -386,11 +415,11 @@ def scorers_on_endpoints(store):
     eid = store.create_experiment("scored")
     v1 = store.register_scorer(eid, "polite", judge(model="gateway:/judge-ep"))
     out.append(v1)
-    out.append(store.list_endpoint_bindings())
+    out.append(bindings_of(store))
     out.append(store.get_scorer(eid, "polite"))
     # re-registering on another endpoint moves the binding
     out.append(store.register_scorer(eid, "polite", judge(model="gateway:/other-ep")))
-    out.append(store.list_endpoint_bindings())
+    out.append(bindings_of(store))
     out.append(store.upsert_online_scoring_config(eid, "polite", 0.5))
     out.append(store.get_active_online_scorers())
     store.update_gateway_endpoint(other.endpoint_id, name="renamed-ep")
@@ -401,12 +430,12 @@ def scorers_on_endpoints(store):
     out.append(attempt(lambda: store.register_scorer(eid, "x", judge(model="gateway:/nope"))))
     # the endpoint deleted: reads show no model; its binding went with it
     store.delete_gateway_endpoint(other.endpoint_id)
-    out.append(store.list_endpoint_bindings())
+    out.append(bindings_of(store))
     out.append(store.get_scorer(eid, "polite"))
     out.append(store.list_scorers(eid))
     store.register_scorer(eid, "polite", judge(model="gateway:/judge-ep"))
-    out.append(store.list_endpoint_bindings())
+    out.append(bindings_of(store))
     store.delete_scorer(eid, "polite")
-    out.append(store.list_endpoint_bindings())
+    out.append(bindings_of(store))
     del e
     return _norm(out)
