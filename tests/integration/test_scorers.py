@@ -139,7 +139,7 @@ def test_request_counts(store):
 def test_active_online_listing_reads_the_index_then_the_items(store):
     """A config with sample_rate > 0 is listed in ACTIVE_ONLINE_SCORERS; the repository
     confirms each listed config and its scorer with one consistent BatchGetItem. (The facade
-    then keeps only gateway-model scorers, which this store cannot register.)"""
+    then keeps only gateway-model scorers: these are not.)"""
     eid = store.create_experiment("active")
     store.register_scorer(eid, "s", custom_scorer())
     store.delete_scorer(eid, "s", 1)  # no version: any rate is accepted, as in SQL

@@ -357,8 +357,7 @@ class ScorerOps:
 
     @staticmethod
     def _check_online_compatible(scorer_name: str, serialized: str) -> None:
-        """The SQL store's rules: online scoring needs a gateway model (so no scorer of this
-        store qualifies: it has no gateway) and no expectations."""
+        """The SQL store's rules: online scoring needs a gateway model and no expectations."""
         model = _model_of(serialized)
         if not is_gateway_model(model):
             raise MlflowException(
