@@ -111,7 +111,8 @@ def endpoint_tag_key(workspace: str, endpoint_id: str, key: str) -> dict[str, st
 
 
 def item_kind(sort_key: str) -> str:
-    """What an item of an endpoints partition is: endpoint, mapping, tag or name."""
+    """What an item of an endpoints partition is: endpoint, mapping, guardrail (config),
+    tag or name."""
     if sort_key.startswith(NAME_PREFIX):
         return "name"
     rest = sort_key[len(ENDPOINT_PREFIX) :]
@@ -120,6 +121,8 @@ def item_kind(sort_key: str) -> str:
         return "endpoint"
     if tail.startswith(MAPPING_MARK):
         return "mapping"
+    if tail.startswith(GUARDRAIL_MARK):
+        return "guardrail"
     return "tag"
 
 
@@ -144,4 +147,26 @@ def binding_key(
         "PK": bindings_pk(workspace),
         "SK": f"{endpoint_bindings_prefix(endpoint_id)}{text_part(resource_type)}{SEP}"
         f"{text_part(resource_id)}",
+    }
+
+
+# ---- guardrails --------------------------------------------------------------------------
+GUARDRAIL_MARK = f"GR{SEP}"
+
+
+def guardrails_pk(workspace: str) -> str:
+    """``WS#<ws>#AIGW#GUARDRAILS`` / ``ID#<guardrail id>``: guardrails, in id order (the SQL
+    store's listing order). An endpoint's guardrail configs live with the endpoint:
+    ``E#<endpoint id>#GR#<guardrail id>`` in the endpoints partition."""
+    return f"{workspace_pk(workspace)}{SEP}AIGW{SEP}GUARDRAILS"
+
+
+def guardrail_key(workspace: str, guardrail_id: str) -> dict[str, str]:
+    return {"PK": guardrails_pk(workspace), "SK": f"{ID_PREFIX}{guardrail_id}"}
+
+
+def guardrail_config_key(workspace: str, endpoint_id: str, guardrail_id: str) -> dict[str, str]:
+    return {
+        "PK": endpoints_pk(workspace),
+        "SK": f"{endpoint_prefix(endpoint_id)}{GUARDRAIL_MARK}{guardrail_id}",
     }

@@ -29,6 +29,7 @@ from mlflow_dynamodbstore.stores.tracking.dataset_ops import DatasetOps
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import ExperimentOps
 from mlflow_dynamodbstore.stores.tracking.gateway_binding_ops import GatewayBindingOps
 from mlflow_dynamodbstore.stores.tracking.gateway_endpoint_ops import GatewayEndpointOps
+from mlflow_dynamodbstore.stores.tracking.gateway_guardrail_ops import GatewayGuardrailOps
 from mlflow_dynamodbstore.stores.tracking.gateway_secret_ops import GatewaySecretOps
 from mlflow_dynamodbstore.stores.tracking.issue_ops import IssueOps
 from mlflow_dynamodbstore.stores.tracking.labeling_ops import LabelingOps
@@ -49,6 +50,7 @@ class DynamoDBTrackingStore(
     ExperimentOps,
     GatewayBindingOps,
     GatewayEndpointOps,
+    GatewayGuardrailOps,
     GatewaySecretOps,
     IssueOps,
     LabelingOps,

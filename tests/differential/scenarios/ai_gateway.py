@@ -26,7 +26,7 @@ from tests.differential.harness import attempt, to_plain
 scenario = partial(harness.scenario, messages=True)
 
 UNICODE = "ünïcødé ✓ 名前 🚀"
-_GATEWAY_ID = re.compile(r"\b([sdem])-[0-9a-f]{32}\b")
+_GATEWAY_ID = re.compile(r"\b([sdem]|gr)-[0-9a-f]{32}\b")
 # scorer ids (uuid4) and online config ids (32 hex digits)
 _OTHER_IDS = (
     ("scorer", re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")),
@@ -438,4 +438,90 @@ def scorers_on_endpoints(store):
     store.delete_scorer(eid, "polite")
     out.append(bindings_of(store))
     del e
+    return _norm(out)
+
+
+@scenario()
+def guardrails(store):
+    from mlflow.entities.gateway_guardrail import GuardrailAction, GuardrailStage
+
+    from tests.differential.scenarios.scorers import custom_scorer, judge
+
+    out = []
+    s = store.create_gateway_secret("k", {"api_key": "sk-1111111111"})
+    d = store.create_gateway_model_definition("m", s.secret_id, "openai", "gpt-4o")
+    e = store.create_gateway_endpoint("chat", [primary(d.model_definition_id)])
+    fixer = store.create_gateway_endpoint("fixer", [primary(d.model_definition_id)])
+    eid = store.create_experiment("guarded")
+    polite = store.register_scorer(eid, "polite", judge())
+    custom = store.register_scorer(eid, "mine", custom_scorer())
+    g1 = store.create_gateway_guardrail(
+        "no-rude",
+        polite.scorer_id,
+        1,
+        GuardrailStage.BEFORE,
+        GuardrailAction.VALIDATION,
+        None,
+        "ann",
+    )
+    out.append(g1)
+    g2 = store.create_gateway_guardrail(
+        UNICODE,
+        polite.scorer_id,
+        1,
+        GuardrailStage.AFTER,
+        GuardrailAction.SANITIZATION,
+        fixer.endpoint_id,
+    )
+    out.append(g2)
+    out.append(
+        attempt(
+            lambda: store.create_gateway_guardrail(
+                "c", custom.scorer_id, 1, GuardrailStage.BEFORE, GuardrailAction.VALIDATION
+            )
+        )
+    )
+    out.append(
+        attempt(
+            lambda: store.create_gateway_guardrail(
+                "x", polite.scorer_id, 7, GuardrailStage.BEFORE, GuardrailAction.VALIDATION
+            )
+        )
+    )
+    out.append(store.get_gateway_guardrail(g2.guardrail_id))
+    out.append(attempt(lambda: store.get_gateway_guardrail("gr-missing")))
+    listed = store.list_gateway_guardrails()
+    out.append(sorted(g.name for g in listed))
+    page = store.list_gateway_guardrails(max_results=1)
+    out.append((len(page), page.token is not None))
+    out.append(len(store.list_gateway_guardrails(max_results=1, page_token=page.token)))
+    out.append(attempt(lambda: store.list_gateway_guardrails(max_results=0)))
+    # configs
+    out.append(store.add_guardrail_to_endpoint(e.endpoint_id, g1.guardrail_id, 2, "ann"))
+    out.append(store.add_guardrail_to_endpoint(e.endpoint_id, g2.guardrail_id))
+    out.append(attempt(lambda: store.add_guardrail_to_endpoint(e.endpoint_id, g1.guardrail_id)))
+    out.append(attempt(lambda: store.add_guardrail_to_endpoint("e-x", g1.guardrail_id)))
+    out.append(attempt(lambda: store.add_guardrail_to_endpoint(e.endpoint_id, "gr-x")))
+    out.append(store.list_endpoint_guardrail_configs(e.endpoint_id))
+    out.append(store.update_endpoint_guardrail_config(e.endpoint_id, g2.guardrail_id, 1))
+    out.append(store.list_endpoint_guardrail_configs(e.endpoint_id))
+    out.append(store.update_endpoint_guardrail_config(e.endpoint_id, g1.guardrail_id, None))
+    out.append(attempt(lambda: store.update_endpoint_guardrail_config(e.endpoint_id, "gr-x", 1)))
+    out.append(attempt(lambda: store.list_endpoint_guardrail_configs("e-x")))
+    store.remove_guardrail_from_endpoint(e.endpoint_id, g2.guardrail_id)
+    out.append(
+        attempt(lambda: store.remove_guardrail_from_endpoint(e.endpoint_id, g2.guardrail_id))
+    )
+    out.append(store.list_endpoint_guardrail_configs(e.endpoint_id))
+    # the action endpoint deleted: the guardrail names none (SET NULL)
+    store.delete_gateway_endpoint(fixer.endpoint_id)
+    out.append(store.get_gateway_guardrail(g2.guardrail_id).action_endpoint_name)
+    # a guardrail deleted: its configs go (CASCADE)
+    store.add_guardrail_to_endpoint(e.endpoint_id, g2.guardrail_id, 5)
+    store.delete_gateway_guardrail(g1.guardrail_id)
+    out.append(attempt(lambda: store.delete_gateway_guardrail(g1.guardrail_id)))
+    out.append(store.list_endpoint_guardrail_configs(e.endpoint_id))
+    # an endpoint deleted: its configs go; the guardrail stays
+    store.delete_gateway_endpoint(e.endpoint_id)
+    out.append(sorted(g.name for g in store.list_gateway_guardrails()))
     return _norm(out)

@@ -38,16 +38,18 @@ class ModelDefinitionGone(Exception):
 class Endpoint:
     """An endpoint item with its mappings (in creation order) and tags."""
 
-    def __init__(self, item: Item, mappings: list[Item], tags: list[Item]):
+    def __init__(self, item: Item, mappings: list[Item], tags: list[Item], guardrails: list[Item]):
         self.item = item
         self.mappings = by_creation(mappings)
         self.tags = tags
+        self.guardrails = guardrails
 
 
 def _group(items: list[Item]) -> list[Endpoint]:
     endpoints: dict[str, Item] = {}
     mappings: dict[str, list[Item]] = defaultdict(list)
     tags: dict[str, list[Item]] = defaultdict(list)
+    guardrails: dict[str, list[Item]] = defaultdict(list)
     for item in items:
         kind = ak.item_kind(item["SK"])
         if kind == "endpoint":
@@ -56,7 +58,11 @@ def _group(items: list[Item]) -> list[Endpoint]:
             mappings[item["endpoint_id"]].append(item)
         elif kind == "tag":
             tags[item["endpoint_id"]].append(item)
-    return [Endpoint(item, mappings[eid], tags[eid]) for eid, item in endpoints.items()]
+        elif kind == "guardrail":
+            guardrails[item["endpoint_id"]].append(item)
+    return [
+        Endpoint(item, mappings[eid], tags[eid], guardrails[eid]) for eid, item in endpoints.items()
+    ]
 
 
 def _attach_counts(gateway, ws: str, deltas: Counter) -> list[dict]:
@@ -252,7 +258,8 @@ class EndpointRepository:
         if item.get("name") is not None:
             first.append(self.gateway.tx_delete(ak.endpoint_name_key(ws, item["name"])))
         self._delete_mappings(current.mappings, first)
-        self.gateway.batch_write(deletes=[{"PK": t["PK"], "SK": t["SK"]} for t in current.tags])
+        rest = current.tags + current.guardrails
+        self.gateway.batch_write(deletes=[{"PK": t["PK"], "SK": t["SK"]} for t in rest])
 
     def _delete_mappings(self, mappings: list[Item], first: list[dict]) -> None:
         ws = self.workspace

@@ -22,12 +22,9 @@ UNSUPPORTED_TRACKING_METHODS = (
     # trace analytics and archival
     "archive_traces", "get_online_trace_details",
     "calculate_trace_filter_correlation", "unlink_traces_from_run",
-    # AI gateway: guardrails, budgets
-    "add_guardrail_to_endpoint", "create_budget_policy", "create_gateway_guardrail",
-    "delete_budget_policy", "delete_gateway_guardrail", "get_budget_policy",
-    "get_gateway_guardrail", "list_budget_policies", "list_endpoint_guardrail_configs",
-    "list_gateway_guardrails", "remove_guardrail_from_endpoint", "sum_gateway_trace_cost",
-    "update_budget_policy", "update_endpoint_guardrail_config",
+    # AI gateway: budgets
+    "create_budget_policy", "delete_budget_policy", "get_budget_policy",
+    "list_budget_policies", "sum_gateway_trace_cost", "update_budget_policy",
     # MCP server registry
     "create_mcp_access_endpoint", "create_mcp_server", "create_mcp_server_version",
     "delete_mcp_access_endpoint", "delete_mcp_server", "delete_mcp_server_alias",
