@@ -170,3 +170,13 @@ def guardrail_config_key(workspace: str, endpoint_id: str, guardrail_id: str) ->
         "PK": endpoints_pk(workspace),
         "SK": f"{endpoint_prefix(endpoint_id)}{GUARDRAIL_MARK}{guardrail_id}",
     }
+
+
+# ---- budget policies ---------------------------------------------------------------------
+def budgets_pk(workspace: str) -> str:
+    """``WS#<ws>#AIGW#BUDGETS`` / ``ID#<budget policy id>``: in id order (SQL's listing)."""
+    return f"{workspace_pk(workspace)}{SEP}AIGW{SEP}BUDGETS"
+
+
+def budget_key(workspace: str, budget_policy_id: str) -> dict[str, str]:
+    return {"PK": budgets_pk(workspace), "SK": f"{ID_PREFIX}{budget_policy_id}"}

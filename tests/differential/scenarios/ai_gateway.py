@@ -26,7 +26,7 @@ from tests.differential.harness import attempt, to_plain
 scenario = partial(harness.scenario, messages=True)
 
 UNICODE = "ünïcødé ✓ 名前 🚀"
-_GATEWAY_ID = re.compile(r"\b([sdem]|gr)-[0-9a-f]{32}\b")
+_GATEWAY_ID = re.compile(r"\b([sdem]|gr|bp)-[0-9a-f]{32}\b")
 # scorer ids (uuid4) and online config ids (32 hex digits)
 _OTHER_IDS = (
     ("scorer", re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")),
@@ -524,4 +524,98 @@ def guardrails(store):
     # an endpoint deleted: its configs go; the guardrail stays
     store.delete_gateway_endpoint(e.endpoint_id)
     out.append(sorted(g.name for g in store.list_gateway_guardrails()))
+    return _norm(out)
+
+
+@scenario()
+def budget_policies(store):
+    from mlflow.entities.gateway_budget_policy import (
+        BudgetAction,
+        BudgetDuration,
+        BudgetDurationUnit,
+        BudgetTargetScope,
+        BudgetUnit,
+    )
+
+    out = []
+    s = store.create_gateway_secret("k", {"api_key": "sk-1111111111"})
+    d = store.create_gateway_model_definition("m", s.secret_id, "openai", "gpt-4o")
+    e = store.create_gateway_endpoint("chat", [primary(d.model_definition_id)])
+    day = BudgetDuration(unit=BudgetDurationUnit.DAYS, value=1)
+    p1 = store.create_budget_policy(
+        BudgetUnit.USD, 100.5, day, BudgetTargetScope.GLOBAL, BudgetAction.ALERT, "ann"
+    )
+    out.append(p1)
+    p2 = store.create_budget_policy(
+        BudgetUnit.USD,
+        10,
+        BudgetDuration(unit=BudgetDurationUnit.HOURS, value=6),
+        BudgetTargetScope.ENDPOINT,
+        BudgetAction.REJECT,
+        target_value=e.endpoint_id,
+    )
+    out.append(p2)
+    out.append(
+        store.create_budget_policy(
+            BudgetUnit.USD,
+            1,
+            day,
+            BudgetTargetScope.WORKSPACE,
+            BudgetAction.ALERT,
+            target_value="dropped",
+        )
+    )
+    out.append(
+        attempt(
+            lambda: store.create_budget_policy(
+                BudgetUnit.USD, 1, day, BudgetTargetScope.USER, BudgetAction.ALERT
+            )
+        )
+    )
+    out.append(
+        attempt(
+            lambda: store.create_budget_policy(
+                BudgetUnit.USD,
+                1,
+                day,
+                BudgetTargetScope.ENDPOINT,
+                BudgetAction.ALERT,
+                target_value="e-missing",
+            )
+        )
+    )
+    out.append(store.get_budget_policy(p2.budget_policy_id))
+    out.append(attempt(lambda: store.get_budget_policy("bp-missing")))
+    out.append(sorted(p.budget_amount for p in store.list_budget_policies()))
+    page = store.list_budget_policies(max_results=2)
+    out.append((len(page), page.token is not None))
+    out.append(len(store.list_budget_policies(max_results=2, page_token=page.token)))
+    out.append(
+        store.update_budget_policy(
+            p1.budget_policy_id,
+            budget_amount=250.0,
+            duration=BudgetDuration(unit=BudgetDurationUnit.WEEKS, value=2),
+            budget_action=BudgetAction.REJECT,
+            updated_by="bob",
+        )
+    )
+    out.append(
+        store.update_budget_policy(
+            p1.budget_policy_id, target_scope=BudgetTargetScope.USER, target_value="carol"
+        )
+    )
+    # a scope switch drops the old target; a targeted scope then needs a new one
+    out.append(
+        attempt(
+            lambda: store.update_budget_policy(
+                p2.budget_policy_id, target_scope=BudgetTargetScope.USER
+            )
+        )
+    )
+    out.append(attempt(lambda: store.update_budget_policy(p2.budget_policy_id, target_value="e-x")))
+    out.append(store.update_budget_policy(p2.budget_policy_id, target_scope="GLOBAL"))
+    out.append(attempt(lambda: store.update_budget_policy("bp-missing", budget_amount=1.0)))
+    store.delete_budget_policy(p1.budget_policy_id)
+    out.append(attempt(lambda: store.delete_budget_policy(p1.budget_policy_id)))
+    out.append(len(store.list_budget_policies()))
     return _norm(out)

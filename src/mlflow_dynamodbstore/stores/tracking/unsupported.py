@@ -22,9 +22,8 @@ UNSUPPORTED_TRACKING_METHODS = (
     # trace analytics and archival
     "archive_traces", "get_online_trace_details",
     "calculate_trace_filter_correlation", "unlink_traces_from_run",
-    # AI gateway: budgets
-    "create_budget_policy", "delete_budget_policy", "get_budget_policy",
-    "list_budget_policies", "sum_gateway_trace_cost", "update_budget_policy",
+    # AI gateway: the cost of gateway traces (budget enforcement)
+    "sum_gateway_trace_cost",
     # MCP server registry
     "create_mcp_access_endpoint", "create_mcp_server", "create_mcp_server_version",
     "delete_mcp_access_endpoint", "delete_mcp_server", "delete_mcp_server_alias",
