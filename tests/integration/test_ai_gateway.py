@@ -81,3 +81,8 @@ def test_request_counts(store):
     # the endpoint with its models and tags, the definitions, their secret
     assert _requests(store, lambda: store.get_gateway_endpoint(endpoint_id=e.endpoint_id)) == 3
     assert _requests(store, store.list_gateway_endpoints) == 3
+    assert _requests(store, store.list_endpoint_bindings) == 1
+    assert _requests(store, store.list_gateway_guardrails) == 1
+    assert _requests(store, store.list_budget_policies) == 1
+    # the endpoint's items (its guardrail configs among them); no guardrail to fetch
+    assert _requests(store, lambda: store.list_endpoint_guardrail_configs(e.endpoint_id)) == 1
