@@ -86,3 +86,46 @@ def test_request_counts(store):
     assert _requests(store, store.list_budget_policies) == 1
     # the endpoint's items (its guardrail configs among them); no guardrail to fetch
     assert _requests(store, lambda: store.list_endpoint_guardrail_configs(e.endpoint_id)) == 1
+
+
+def test_racing_creates_of_one_name_have_one_winner(store_uri):
+    """Two servers (two stores) create the same secret, definition and endpoint names at
+    once: the name guards' conditional writes let exactly one of each through."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+
+    stores = [DynamoDBTrackingStore(store_uri, "s3://bucket/a") for _ in range(4)]
+
+    def race(call):
+        def attempt(s):
+            try:
+                return call(s)
+            except MlflowException as exc:
+                return exc.error_code
+
+        with ThreadPoolExecutor(len(stores)) as pool:
+            return list(pool.map(attempt, stores))
+
+    secrets = race(lambda s: s.create_gateway_secret("shared", {"api_key": PLAINTEXT}))
+    winners = [r for r in secrets if not isinstance(r, str)]
+    assert len(winners) == 1
+    assert sorted(r for r in secrets if isinstance(r, str)) == ["RESOURCE_ALREADY_EXISTS"] * 3
+    secret_id = winners[0].secret_id
+    definitions = race(
+        lambda s: s.create_gateway_model_definition("m", secret_id, "openai", "gpt-4o")
+    )
+    assert sum(not isinstance(r, str) for r in definitions) == 1
+    definition = stores[0].get_gateway_model_definition(name="m")
+    config = GatewayEndpointModelConfig(
+        model_definition_id=definition.model_definition_id,
+        linkage_type=GatewayModelLinkageType.PRIMARY,
+    )
+    endpoints = race(lambda s: s.create_gateway_endpoint("chat", [config], usage_tracking=False))
+    assert sum(not isinstance(r, str) for r in endpoints) == 1
+    assert len(stores[0].list_secret_infos()) == 1
+    assert len(stores[0].list_gateway_endpoints()) == 1
+    # the losers' attachments were not counted: one detach-free delete of the endpoint
+    # frees the definition
+    stores[0].delete_gateway_endpoint(stores[0].list_gateway_endpoints()[0].endpoint_id)
+    stores[0].delete_gateway_model_definition(definition.model_definition_id)
