@@ -20,8 +20,7 @@ class NotSupportedByDynamoDBStore(MlflowNotImplementedException, NotImplementedE
 
 UNSUPPORTED_TRACKING_METHODS = (
     # trace analytics and archival
-    "archive_traces", "get_online_trace_details",
-    "calculate_trace_filter_correlation", "unlink_traces_from_run",
+    "archive_traces", "get_online_trace_details", "unlink_traces_from_run",
     # AI gateway: secrets, model definitions, endpoints, bindings, guardrails, budgets
     "add_guardrail_to_endpoint", "attach_model_to_endpoint", "create_budget_policy",
     "create_endpoint_binding", "create_gateway_endpoint", "create_gateway_guardrail",
