@@ -9,8 +9,6 @@ import json
 import threading
 
 import mlflow
-import pytest
-from mlflow.exceptions import MlflowException
 
 from mlflow_dynamodbstore.repositories.datasets.records import DatasetRecordRepository
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore

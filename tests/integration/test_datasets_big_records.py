@@ -1,22 +1,27 @@
 """Evaluation dataset records too big for one DynamoDB item (repositories/datasets/parts.py):
 round trips, merges into and out of part items, deletes, request counts of a page holding
-one big record, concurrent merges of one big record, a reader racing a rewrite, and the
-10 MB limit."""
+one big record, concurrent merges of one big record, a reader racing a rewrite, the 10 MB
+limit, and workspace deletion (CASCADE deletes the parts, SET_DEFAULT moves them)."""
 
 from __future__ import annotations
 
 import base64
 import random
 import threading
+import time
 
 import pytest
 from boto3.dynamodb.conditions import Key
+from mlflow.entities.workspace import Workspace, WorkspaceDeletionMode
 from mlflow.exceptions import MlflowException
+from mlflow.utils.workspace_context import WorkspaceContext
 
 from mlflow_dynamodbstore.repositories.datasets import parts
 from mlflow_dynamodbstore.repositories.datasets.records import DatasetRecordRepository
 from mlflow_dynamodbstore.schema import dataset_keys, indexes
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProvider
+from tests.integration.test_workspace_deletion import keys_of, mentions, scan
 
 
 def noise(compressed_bytes: int, seed: int = 0) -> str:
@@ -70,9 +75,7 @@ def test_a_big_record_round_trips_through_part_items(store):
     (big_head,) = [h for h in heads(store, ds.dataset_id) if "gen" in h]
     assert "body" not in big_head and int(big_head["parts"]) == 3
     stored_parts = part_items(store, ds.dataset_id)
-    assert sorted(p["SK"] for p in stored_parts) == [
-        k["SK"] for k in parts.part_keys(big_head)
-    ]
+    assert sorted(p["SK"] for p in stored_parts) == [k["SK"] for k in parts.part_keys(big_head)]
     assert all(len(bytes(p["z"])) <= parts.PART_BYTES for p in stored_parts)
     # the record order (LSI3) lists heads only
     pattern = indexes.DATASET_RECORDS_BY_CREATION
@@ -145,11 +148,11 @@ def test_request_counts_with_a_big_record(store):
     stats = store.gateway.stats
     text = noise(1_000_000, seed=4)
 
+    store.upsert_dataset_records(ds.dataset_id, [{"inputs": {"q": i}} for i in range(9)])
+    time.sleep(0.01)  # the big record comes last in the record order
+
     stats.reset()
-    store.upsert_dataset_records(
-        ds.dataset_id,
-        [{"inputs": {"q": i}} for i in range(9)] + [{"inputs": {"q": "big"}, "outputs": text}],
-    )
+    store.upsert_dataset_records(ds.dataset_id, [{"inputs": {"q": "big"}, "outputs": text}])
     # META, the existing records, the 3 parts (one BatchWriteItem), the transaction of the
     # heads, META's schema/digest update
     assert _counts(store) == {
@@ -192,9 +195,7 @@ def test_request_counts_with_a_big_record(store):
     assert part_items(store, ds.dataset_id) == []
 
 
-def test_concurrent_merges_into_one_big_record_keep_both_and_one_generation(
-    store, monkeypatch
-):
+def test_concurrent_merges_into_one_big_record_keep_both_and_one_generation(store, monkeypatch):
     ds = store.create_dataset("race")
     text = noise(700_000, seed=5)
     store.upsert_dataset_records(ds.dataset_id, [{"inputs": {"q": "big"}, "outputs": text}])
@@ -318,3 +319,58 @@ def test_a_record_just_under_the_limit_is_stored(store):
     assert all_records(store, ds.dataset_id)["largest"].outputs == text
     (head,) = heads(store, ds.dataset_id)
     assert int(head["parts"]) == len(part_items(store, ds.dataset_id)) > 20
+
+
+# ---- workspace deletion ----------------------------------------------------------------
+@pytest.fixture
+def workspaces_on(monkeypatch):
+    monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "true")
+
+
+def _populate_big(store, workspace: str) -> str:
+    with WorkspaceContext(workspace):
+        ds = store.create_dataset(f"{workspace}-big")
+        store.upsert_dataset_records(
+            ds.dataset_id,
+            [{"inputs": {"q": "big"}, "outputs": noise(900_000, seed=10)}, {"inputs": {"q": "s"}}],
+        )
+    return ds.dataset_id
+
+
+def test_cascade_deletes_big_records_parts(workspaces_on, store_uri, ddb_client, table_name):
+    store = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
+    provider = DynamoDBWorkspaceProvider(store_uri)
+    _populate_big(store, "default")
+    before = keys_of(scan(ddb_client, table_name))
+    provider.create_workspace(Workspace("team-a"))
+    dataset_id = _populate_big(store, "team-a")
+    with WorkspaceContext("team-a"):
+        assert len(part_items(store, dataset_id)) == 3
+
+    provider.delete_workspace("team-a", WorkspaceDeletionMode.CASCADE)
+
+    assert keys_of(scan(ddb_client, table_name)) == before
+
+
+def test_set_default_moves_big_records_with_their_parts(
+    workspaces_on, store_uri, ddb_client, table_name
+):
+    store = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
+    provider = DynamoDBWorkspaceProvider(store_uri)
+    provider.create_workspace(Workspace("team-a"))
+    dataset_id = _populate_big(store, "team-a")
+
+    provider.delete_workspace("team-a", WorkspaceDeletionMode.SET_DEFAULT)
+
+    assert mentions(scan(ddb_client, table_name), "team-a") == []
+    with WorkspaceContext("default"):
+        assert all_records(store, dataset_id)["big"].outputs == noise(900_000, seed=10)
+        moved = part_items(store, dataset_id)
+        assert len(moved) == 3 and all("version" not in p for p in moved)
+        # still writable where it went: a merge replaces the moved parts
+        store.upsert_dataset_records(dataset_id, [{"inputs": {"q": "big"}, "tags": {"t": "1"}}])
+        (head,) = [h for h in heads(store, dataset_id) if "gen" in h]
+        assert sorted(p["SK"] for p in part_items(store, dataset_id)) == [
+            k["SK"] for k in parts.part_keys(head)
+        ]
+        assert all_records(store, dataset_id)["big"].tags == {"t": "1"}

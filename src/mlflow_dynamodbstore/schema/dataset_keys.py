@@ -2,7 +2,8 @@
 
 One partition per dataset, ``EDS#<dataset_id>``: its META item, one link item per
 experiment it is associated with, its records, and the part items of records too big for
-one item. Nothing under the key grows with anything but the dataset itself. docs/schema.md ("Evaluation datasets") describes the items.
+one item. Nothing under the key grows with anything but the dataset itself.
+docs/schema.md ("Evaluation datasets") describes the items.
 """
 
 from __future__ import annotations

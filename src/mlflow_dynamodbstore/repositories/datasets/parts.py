@@ -145,8 +145,7 @@ def load(gateway: ScopedGateway, heads: list[Item]) -> dict[int, tuple[Item, byt
         if not stale:
             return bodies
         fresh = {
-            i["SK"]: i
-            for i in gateway.batch_get(item_keys([h for _, h in stale]), consistent=True)
+            i["SK"]: i for i in gateway.batch_get(item_keys([h for _, h in stale]), consistent=True)
         }
         pending = [(position, fresh[h["SK"]]) for position, h in stale if h["SK"] in fresh]
     raise Contention("reading dataset records being rewritten", DEFAULT_ATTEMPTS)
