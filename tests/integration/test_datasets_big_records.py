@@ -374,3 +374,16 @@ def test_set_default_moves_big_records_with_their_parts(
             k["SK"] for k in parts.part_keys(head)
         ]
         assert all_records(store, dataset_id)["big"].tags == {"t": "1"}
+
+
+def test_parts_missing_under_every_read_give_temporarily_unavailable(store):
+    # Only a writer that rewrites the record between every two reads could do this; parts
+    # removed behind the store's back stand in for it.
+    ds = store.create_dataset("broken")
+    store.upsert_dataset_records(
+        ds.dataset_id, [{"inputs": {"q": "big"}, "outputs": noise(500_000, seed=11)}]
+    )
+    store.gateway.batch_write(deletes=parts.item_keys(part_items(store, ds.dataset_id)))
+    with pytest.raises(MlflowException) as info:
+        store._load_dataset_records(ds.dataset_id, max_results=10)
+    assert info.value.error_code == "TEMPORARILY_UNAVAILABLE"
