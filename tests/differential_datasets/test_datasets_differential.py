@@ -10,6 +10,7 @@ import json
 import pytest
 
 from tests.differential_datasets import (  # noqa: F401  (registers the scenarios)
+    scenarios_big_records,
     scenarios_datasets,
     scenarios_records,
     scenarios_search,

@@ -1,7 +1,7 @@
 """Workspace deletion with evaluation datasets, against MLflow's SQL workspace store (whose
 root tables include ``evaluation_datasets``): RESTRICT counts them, CASCADE deletes them with
-their records, SET_DEFAULT moves them (and refuses a name the default workspace's datasets
-already use, as the SQL preflight does)."""
+their records (a big record's parts too), SET_DEFAULT moves them (and refuses a name the
+default workspace's datasets already use, as the SQL preflight does)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from mlflow.entities.workspace import Workspace, WorkspaceDeletionMode
 from mlflow.utils.workspace_context import WorkspaceContext
 
 from tests.differential.test_workspace_deletion_diff import Side, attempt, compare
+from tests.differential_datasets.scenarios_big_records import noise, short
 
 
 def populate(side: Side, workspace: str, prefix: str = "") -> None:
@@ -19,6 +20,10 @@ def populate(side: Side, workspace: str, prefix: str = "") -> None:
         ds = side.tracking.create_dataset(f"{prefix}eval", tags={"t": "1"}, experiment_ids=[e])
         side.tracking.upsert_dataset_records(
             ds.dataset_id, [{"inputs": {"q": i}, "expectations": {"a": i}} for i in range(30)]
+        )
+        # one record too big for a DynamoDB item (its body in part items)
+        side.tracking.upsert_dataset_records(
+            ds.dataset_id, [{"inputs": {"q": "big"}, "outputs": noise(450_000, 1)}]
         )
 
 
@@ -34,7 +39,7 @@ def contents(side: Side, workspace: str) -> list:
                     ds.tags,
                     ds.profile,
                     len(experiments),
-                    sorted(json.dumps(r.inputs) for r in records),
+                    sorted(json.dumps([r.inputs, short(r.outputs)]) for r in records),
                 )
             )
         return out

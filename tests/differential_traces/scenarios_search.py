@@ -190,6 +190,9 @@ def search_filter_metadata(store):
         "metadata.m LIKE '%9'",
         f"metadata.`{TraceMetadataKey.SOURCE_RUN}` = 'run-7'",
         "run_id = 'run-7'",
+        # An empty run id filters nothing in SQL (`if run_id_filter:`).
+        "run_id = ''",
+        f"metadata.`{TraceMetadataKey.SOURCE_RUN}` = ''",
         f"metadata.`{TraceMetadataKey.TRACE_SESSION}` = 'sess-1'",
         f"metadata.`{TraceMetadataKey.TRACE_SESSION}` IS NULL",
         f"metadata.`{TraceMetadataKey.TOKEN_USAGE}` IS NOT NULL",

@@ -1,6 +1,7 @@
 """Evaluation datasets on DynamoDB Local: request counts (as docs/access-patterns.md states
-them), concurrent upserts, record size limits, large datasets paged, and the entity's lazy
-loading through the store MLflow resolves from the tracking URI."""
+them), concurrent upserts, large datasets paged, and the entity's lazy
+loading through the store MLflow resolves from the tracking URI. Records too big for one
+item: test_datasets_big_records.py."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import json
 import threading
 
 import mlflow
-import pytest
-from mlflow.exceptions import MlflowException
 
 from mlflow_dynamodbstore.repositories.datasets.records import DatasetRecordRepository
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
@@ -149,22 +148,6 @@ def test_concurrent_upserts_of_the_same_inputs_make_one_record_each(store, monke
     assert final.profile == f'{{"num_records": {n}}}'
     # both upserts read META before either wrote it: the later schema merge re-read it
     assert json.loads(final.schema)["expectations"] == {"a": "integer", "b": "integer"}
-
-
-def test_a_record_too_large_for_one_item_is_refused_and_nothing_is_written(store):
-    import os
-
-    ds = store.create_dataset("big")
-    store.upsert_dataset_records(ds.dataset_id, [{"inputs": {"q": "small"}}])
-    noise = os.urandom(400_000).hex()  # incompressible: ~800 KB of JSON, ~400 KB compressed
-    with pytest.raises(MlflowException, match="too large") as info:
-        store.upsert_dataset_records(
-            ds.dataset_id, [{"inputs": {"q": "other"}}, {"inputs": {"q": "big"}, "outputs": noise}]
-        )
-    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
-    records, _ = store._load_dataset_records(ds.dataset_id, max_results=None)
-    assert [r.inputs for r in records] == [{"q": "small"}]
-    assert store.get_dataset(ds.dataset_id).profile == '{"num_records": 1}'
 
 
 def test_a_dataset_of_thousands_of_records_pages_in_order(store):

@@ -1,8 +1,12 @@
 """Evaluation datasets through a real `mlflow server` with this plugin, driven by MLflow's
 client API (``mlflow.genai.datasets``): create, merge records (deduplicated by inputs),
-search, records paged over REST, tags, experiment links, delete, and errors as HTTP errors."""
+search, records paged over REST, tags, experiment links, delete, a record too big for one
+item, and errors as HTTP errors."""
 
 from __future__ import annotations
+
+import base64
+import random
 
 import mlflow
 import pytest
@@ -79,3 +83,16 @@ def test_evaluation_datasets_over_http(store_uri, tmp_path):
         with pytest.raises(MlflowException) as info:
             genai_datasets.get_dataset(dataset_id=other.dataset_id)
         assert info.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+        # a record too big for one DynamoDB item round-trips over REST; beyond 10 MB
+        # compressed the store answers 400 INVALID_PARAMETER_VALUE
+        big = genai_datasets.create_dataset(name="big")
+        text = base64.b64encode(random.Random(0).randbytes(900_000)).decode()
+        big.merge_records([{"inputs": {"q": "big"}, "outputs": text}, {"inputs": {"q": "s"}}])
+        big_df = genai_datasets.get_dataset(dataset_id=big.dataset_id).to_df()
+        outputs = {r["q"]: o for r, o in zip(big_df["inputs"], big_df["outputs"], strict=True)}
+        assert outputs["big"] == text
+        huge = base64.b64encode(random.Random(1).randbytes(11 * 1024 * 1024)).decode()
+        with pytest.raises(MlflowException, match="at most 10 MB compressed") as info:
+            big.merge_records([{"inputs": {"q": "huge"}, "outputs": huge}])
+        assert info.value.error_code == "INVALID_PARAMETER_VALUE"

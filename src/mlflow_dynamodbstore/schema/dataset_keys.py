@@ -1,8 +1,9 @@
 """Key builders of MLflow 3 GenAI evaluation datasets (``mlflow.genai.datasets``).
 
 One partition per dataset, ``EDS#<dataset_id>``: its META item, one link item per
-experiment it is associated with, and its records. Nothing under the key grows with anything
-but the dataset itself. docs/schema.md ("Evaluation datasets") describes the items.
+experiment it is associated with, its records, and the part items of records too big for
+one item. Nothing under the key grows with anything but the dataset itself.
+docs/schema.md ("Evaluation datasets") describes the items.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from mlflow_dynamodbstore.schema.keys import META, SEP, experiment_pk, workspace
 
 DATASET_LINK_PREFIX = f"EXP{SEP}"
 DATASET_RECORD_PREFIX = f"R{SEP}"
+# Part items of big records: "RP#" does not begin with "R#", so no record prefix read and no
+# LSI3 listing (parts carry no LSI3 key) ever returns a part.
+DATASET_RECORD_PART_PREFIX = f"RP{SEP}"
 
 
 def dataset_pk(dataset_id: str) -> str:
@@ -67,3 +71,14 @@ def dataset_record_order_keys(dataset_id: str, created_time: int, record_id: str
     return indexes.DATASET_RECORDS_BY_CREATION.keys(
         dataset_pk(dataset_id), dataset_record_order_sk(created_time, record_id)
     )
+
+
+def dataset_record_part_key(
+    dataset_id: str, record_id: str, generation: str, index: int
+) -> dict[str, str]:
+    """One piece of a big record's compressed body. ``generation`` is drawn per write of the
+    record, so a rewrite's parts never mix with those of the version a reader holds."""
+    return {
+        "PK": dataset_pk(dataset_id),
+        "SK": f"{DATASET_RECORD_PART_PREFIX}{record_id}{SEP}{generation}{SEP}{index:04d}",
+    }

@@ -23,7 +23,7 @@ from mlflow.utils.search_utils import SearchEvaluationDatasetsUtils, SearchUtils
 
 from mlflow_dynamodbstore.repositories.datasets.codec import decode_tags, to_dataset
 from mlflow_dynamodbstore.search.experiments import sql_like
-from mlflow_dynamodbstore.search.validation import validate_max_results
+from mlflow_dynamodbstore.search.validation import integer_attribute_value, validate_max_results
 
 Predicate = Callable[[dict[str, Any]], bool]
 _COMPARE = {
@@ -138,16 +138,7 @@ def _predicate(clause: dict[str, Any]) -> Predicate:
                 raise MlflowException.invalid_parameter_value(
                     f"Invalid comparator for numeric attribute: {comparator}"
                 )
-            if isinstance(value, float):
-                raise MlflowException.invalid_parameter_value(
-                    f"Invalid value for numeric attribute '{key}': {str(value)!r}"
-                )
-            try:
-                value = int(value)
-            except (TypeError, ValueError):
-                raise MlflowException.invalid_parameter_value(
-                    f"Invalid value for numeric attribute '{key}': {value!r}"
-                ) from None
+            value = integer_attribute_value(key, value)
             test = _compare(comparator, value)
             return lambda item: test(int(item[key]))
         test = _compare(comparator, value)

@@ -29,7 +29,7 @@ from mlflow.utils.search_utils import SearchExperimentsUtils, SearchUtils
 from mlflow.utils.validation import _parse_experiment_id
 
 from mlflow_dynamodbstore.repositories.experiments import ExperimentRepository, to_experiment
-from mlflow_dynamodbstore.search.validation import validate_max_results
+from mlflow_dynamodbstore.search.validation import integer_attribute_value, validate_max_results
 
 _DEFAULT_ORDER = ["creation_time DESC", "experiment_id ASC"]
 _COMPARE = {
@@ -97,16 +97,7 @@ def _clause_predicate(clause: dict[str, Any]) -> Predicate:
                 raise MlflowException.invalid_parameter_value(
                     f"Invalid comparator for numeric attribute: {comparator}"
                 )
-            if isinstance(value, float):
-                raise MlflowException.invalid_parameter_value(
-                    f"Invalid value for numeric attribute '{key}': {str(value)!r}"
-                )
-            try:
-                number = int(value)
-            except (TypeError, ValueError):
-                raise MlflowException.invalid_parameter_value(
-                    f"Invalid value for numeric attribute '{key}': {value!r}"
-                ) from None
+            number = integer_attribute_value(key, value)
             compare = _COMPARE[comparator]
             return lambda e: (v := getattr(e, key)) is not None and compare(v, number)
     if type_ == "tag":

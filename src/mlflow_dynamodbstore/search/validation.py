@@ -20,3 +20,18 @@ def validate_max_results(max_results: int | None, *, allow_null: bool = False) -
             f"most {SEARCH_MAX_RESULTS_THRESHOLD}",
             INVALID_PARAMETER_VALUE,
         )
+
+
+def integer_attribute_value(key: str, value: object) -> int:
+    """The integer a numeric attribute is compared with (a creation or update time), refused
+    as the SQL store's searches refuse it: a float literal, or anything not an integer."""
+    if isinstance(value, float):
+        raise MlflowException.invalid_parameter_value(
+            f"Invalid value for numeric attribute '{key}': {str(value)!r}"
+        )
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise MlflowException.invalid_parameter_value(
+            f"Invalid value for numeric attribute '{key}': {value!r}"
+        ) from None

@@ -119,4 +119,9 @@ class WorkspaceInventory:
     def partition(self, pk: str) -> list[Item]:
         """Every item under one partition key (consistent: a rerun must see its own
         deletes)."""
-        return list(self.gateway.query(Key(table.PK).eq(pk), consistent=True))
+        return list(self.partition_items(pk))
+
+    def partition_items(self, pk: str) -> Iterator[Item]:
+        """``partition`` read lazily, one Query page at a time (for partitions that may hold
+        far more than fits in memory, such as a dataset's big records)."""
+        return self.gateway.query(Key(table.PK).eq(pk), consistent=True)

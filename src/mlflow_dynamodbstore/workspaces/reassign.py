@@ -29,6 +29,9 @@ from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
 
 Progress = Callable[[int], None]  # called once per root moved, as in cascade.py
 TARGET = DEFAULT_WORKSPACE_NAME
+# Items of a dataset partition rewritten per round (4 BatchWriteItem; at most ~40 MB held
+# when they are all parts of big records).
+_MOVE_BATCH = 100
 
 
 class NameConflicts(Exception):
@@ -200,21 +203,32 @@ class Reassign:
                 yield item
 
     def evaluation_dataset(self, meta: Item) -> None:
-        """The dataset's links and records (rewritten whole, 25 per BatchWriteItem: a
-        dataset may hold thousands of records), then META into the target's listing."""
+        """The dataset's links, records and big records' parts (rewritten whole, 25 per
+        BatchWriteItem, streamed page by page: a dataset may hold thousands of records of
+        up to 10 MB), then META into the target's listing. Parts keep their keys, so each
+        moved record head still names its parts."""
         dataset_id = meta["dataset_id"]
         key = dataset_keys.dataset_key(dataset_id)
-        children = [
-            {**item, "workspace": TARGET, "version": int(item.get("version", 0)) + 1}
-            for item in self.inventory.partition(dataset_keys.dataset_pk(dataset_id))
-            if item["SK"] != key["SK"]
-        ]
-        # Unscoped: the rewritten items belong to the target, which the source scope refuses.
-        self.gateway.unscoped.batch_write(puts=children)
-        self.moved += len(children)
+        batch: list[Item] = []
+        for item in self.inventory.partition_items(dataset_keys.dataset_pk(dataset_id)):
+            if item["SK"] == key["SK"]:
+                continue
+            moved = {**item, "workspace": TARGET}
+            if not item["SK"].startswith(dataset_keys.DATASET_RECORD_PART_PREFIX):
+                moved["version"] = int(item.get("version", 0)) + 1
+            batch.append(moved)
+            if len(batch) >= _MOVE_BATCH:
+                self._put_moved(batch)
+                batch = []
+        self._put_moved(batch)
         listing = indexes.DATASETS_BY_CREATION
         self._move(key, {listing.pk: dataset_keys.datasets_gsi_pk(TARGET)})
         self.progress(1)
+
+    def _put_moved(self, items: list[Item]) -> None:
+        # Unscoped: the rewritten items belong to the target, which the source scope refuses.
+        self.gateway.unscoped.batch_write(puts=items)
+        self.moved += len(items)
 
     def webhook(self, meta: Item) -> None:
         deleted = meta.get("deleted_timestamp") is not None

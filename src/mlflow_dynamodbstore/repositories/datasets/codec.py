@@ -5,7 +5,8 @@ Records keep exactly the SQL store's column values: a new record is built with M
 merged and read back with its ``merge`` and ``to_mlflow_entity`` (on the stored columns), so
 outputs wrapping, the merge of expectations and tags, ``created_by`` / ``last_updated_by``
 and the JSON round trip are MLflow's. The JSON columns travel as one
-zlib-compressed JSON attribute (``body``), as the SQL store's JSON columns are text.
+zlib-compressed JSON body, as the SQL store's JSON columns are text: in the record's item
+(``body``) or, for a record too big for one item, in part items (parts.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mlflow.store.tracking.dbmodels.models import SqlEvaluationDatasetRecord
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
 from mlflow_dynamodbstore.gateway.limits import MAX_ITEM_BYTES
+from mlflow_dynamodbstore.repositories.datasets import parts
 from mlflow_dynamodbstore.schema import dataset_keys
 from mlflow_dynamodbstore.schema.keys import WORKSPACE_ATTRIBUTE
 
@@ -39,8 +41,6 @@ PLAIN_COLUMNS = (
     "last_updated_by",
     "input_hash",
 )
-# Room left in an item for its keys and plain attributes.
-MAX_RECORD_BODY_BYTES = MAX_ITEM_BYTES - 8 * 1024
 
 
 class _SqlDatasetLogic:
@@ -193,21 +193,23 @@ class StoredRecord(SimpleNamespace):
     merge = SqlEvaluationDatasetRecord.merge
 
 
-def sql_record_of(item: dict[str, Any]) -> StoredRecord:
+def sql_record_of(item: dict[str, Any], body: bytes) -> StoredRecord:
+    """The record's SQL columns from its head item and its compressed body (the head's
+    ``body``, or its parts joined: parts.load)."""
     columns = {c: item.get(c) for c in PLAIN_COLUMNS}
     for c in ("created_time", "last_update_time"):
         columns[c] = int(columns[c])
-    columns.update(json.loads(zlib.decompress(bytes(item["body"]))))
+    columns.update(json.loads(zlib.decompress(body)))
     return StoredRecord(**columns)
 
 
-def to_record(item: dict[str, Any]) -> DatasetRecord:
-    return sql_record_of(item).to_mlflow_entity()
+def to_record(item: dict[str, Any], body: bytes) -> DatasetRecord:
+    return sql_record_of(item, body).to_mlflow_entity()
 
 
-def record_item(sql_record: Any, workspace: str, version: int) -> dict:
-    """The record's item; INVALID_PARAMETER_VALUE when even compressed it cannot fit in one
-    DynamoDB item (400 KB)."""
+def record_items(sql_record: Any, workspace: str, version: int) -> tuple[dict, list[dict]]:
+    """The record's head item and, for a body too big to share an item with the head, its
+    part items (parts.py); INVALID_PARAMETER_VALUE beyond ``MAX_RECORD_BYTES`` compressed."""
     try:
         body_json = json.dumps({c: getattr(sql_record, c) for c in JSON_COLUMNS})
     except (TypeError, ValueError) as exc:
@@ -215,27 +217,36 @@ def record_item(sql_record: Any, workspace: str, version: int) -> dict:
             f"Dataset record values must be JSON-serializable: {exc}"
         ) from None
     body = zlib.compress(body_json.encode(), 6)
-    if len(body) > MAX_RECORD_BODY_BYTES:
+    if len(body) > parts.MAX_RECORD_BYTES:
         raise MlflowException.invalid_parameter_value(
             f"Dataset record with inputs {_preview(sql_record.inputs)} is too large: its "
             f"inputs, outputs, expectations, tags and source take {len(body_json)} bytes as "
-            f"JSON ({len(body)} compressed); the DynamoDB store holds a record in one item of "
-            f"at most {MAX_ITEM_BYTES // 1024} KB ({MAX_RECORD_BODY_BYTES} bytes compressed)."
+            f"JSON ({len(body)} compressed); the DynamoDB store holds records of at most "
+            f"{parts.MAX_RECORD_BYTES // (1024 * 1024)} MB compressed "
+            f"({parts.MAX_RECORD_BYTES} bytes)."
         )
-    item: dict[str, Any] = {
+    head: dict[str, Any] = {
         **dataset_keys.dataset_record_key(sql_record.dataset_id, sql_record.dataset_record_id),
         **dataset_keys.dataset_record_order_keys(
             sql_record.dataset_id, sql_record.created_time, sql_record.dataset_record_id
         ),
         WORKSPACE_ATTRIBUTE: workspace,
-        "body": body,
         "version": version,
     }
     for c in PLAIN_COLUMNS:
         value = getattr(sql_record, c)
         if value is not None:
-            item[c] = value
-    return item
+            head[c] = value
+    if not parts.head_fits(head):
+        raise MlflowException.invalid_parameter_value(
+            f"Dataset record with inputs {_preview(sql_record.inputs)} is too large: its "
+            f"source id, source type and user names take more than one DynamoDB item "
+            f"({MAX_ITEM_BYTES // 1024} KB)."
+        )
+    if parts.fits_inline(head, body):
+        head["body"] = body
+        return head, []
+    return head, parts.part_items(head, body, parts.new_generation())
 
 
 def _preview(inputs: Any) -> str:

@@ -8,6 +8,10 @@ an optimistic write conditioned on the record's ``version``. Writes go in transa
 to 99 records (and at most ~3.5 MB); each transaction that inserts also ``ADD``s the number
 of inserted records to META's ``num_records``, on condition that the dataset is live, so the
 count (the SQL store's profile) is exact and no record is written into a deleted dataset.
+
+A record too big for one item keeps its body in part items (parts.py): they are written
+before the transaction that commits the head naming them, and the generation a head no
+longer names is deleted after it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr
+from boto3.dynamodb.conditions import Attr, ConditionBase
 from mlflow.entities.dataset_record import DatasetRecord
 from mlflow.exceptions import MlflowException
 
@@ -27,7 +31,7 @@ from mlflow_dynamodbstore.gateway.errors import Contention, TransactionCancelled
 from mlflow_dynamodbstore.gateway.limits import TRANSACTION_LIMIT
 from mlflow_dynamodbstore.gateway.optimistic import CONFLICT_BACKOFF, DEFAULT_ATTEMPTS
 from mlflow_dynamodbstore.gateway.scoped import ScopedGateway
-from mlflow_dynamodbstore.repositories.datasets import codec
+from mlflow_dynamodbstore.repositories.datasets import codec, parts
 from mlflow_dynamodbstore.repositories.datasets.datasets import DatasetMissing, live
 from mlflow_dynamodbstore.schema import dataset_keys, indexes
 
@@ -44,8 +48,11 @@ class _Pending:
     input_hash: str
     dicts: list[dict[str, Any]]
     existing: dict[str, Any] | None = None
+    existing_body: bytes = b""
     item: dict[str, Any] = field(default_factory=dict)
+    parts: list[dict[str, Any]] = field(default_factory=list)  # the new head's part items
     inserts: bool = False
+    committed: bool = False
 
 
 @dataclass
@@ -82,7 +89,7 @@ class DatasetRecordRepository:
         for attempt in range(DEFAULT_ATTEMPTS):
             for p in todo:
                 self._build(p, dataset_id, workspace, now, clock)
-            lost = self._write(dataset_id, todo)
+            lost = self._write_with_parts(dataset_id, todo)
             lost_ids = {id(p) for p in lost}
             done = [p for p in todo if id(p) not in lost_ids]
             for p in done:
@@ -97,14 +104,42 @@ class DatasetRecordRepository:
                 time.sleep(CONFLICT_BACKOFF.delay(attempt))
         raise Contention("upsert_dataset_records", DEFAULT_ATTEMPTS)
 
+    def _write_with_parts(self, dataset_id: str, todo: list[_Pending]) -> list[_Pending]:
+        """The new parts, then the heads' transactions, then the parts no head names any
+        more: those of the generations replaced, and those written for heads that lost."""
+        for p in todo:
+            p.committed = False
+        try:
+            self.gateway.batch_write(puts=[part for p in todo for part in p.parts])
+            lost = self._write(dataset_id, todo)
+        except BaseException:
+            self._free([part for p in todo if not p.committed for part in p.parts])
+            raise
+        garbage = [part for p in todo if not p.committed for part in p.parts]
+        garbage += [
+            key
+            for p in todo
+            if p.committed and p.existing is not None
+            for key in parts.part_keys(p.existing)
+        ]
+        self._free(garbage)
+        return lost
+
+    def _free(self, items: list[dict[str, Any]]) -> None:
+        if items:
+            self.gateway.batch_write(deletes=parts.item_keys(items))
+
     def _read_existing(self, dataset_id: str, pending: list[_Pending]) -> None:
+        """The current head and body of each pending record (None if there is none)."""
         found = self.gateway.batch_get(
             [dataset_keys.dataset_record_key(dataset_id, p.record_id) for p in pending],
             consistent=True,
         )
-        by_sk = {item["SK"]: item for item in found}
+        loaded = parts.load(self.gateway, found)
+        by_sk = {head["SK"]: (head, body) for head, body in loaded.values()}
         for p in pending:
-            p.existing = by_sk.get(dataset_keys.dataset_record_key(dataset_id, p.record_id)["SK"])
+            sk = dataset_keys.dataset_record_key(dataset_id, p.record_id)["SK"]
+            p.existing, p.existing_body = by_sk.get(sk, (None, b""))
 
     def _build(
         self,
@@ -121,12 +156,12 @@ class DatasetRecordRepository:
             p.inserts = True
             version = 1
         else:
-            sql_record = codec.sql_record_of(p.existing)
+            sql_record = codec.sql_record_of(p.existing, p.existing_body)
             p.inserts = False
             version = int(p.existing.get("version", 0)) + 1
         for record_dict in dicts:
             sql_record.merge(record_dict)  # MLflow's merge (it reads its own clock)
-        p.item = codec.record_item(sql_record, workspace, version)
+        p.item, p.parts = codec.record_items(sql_record, workspace, version)
 
     def _write(self, dataset_id: str, pending: list[_Pending]) -> list[_Pending]:
         """Write every record in transactions; the records whose condition failed."""
@@ -152,6 +187,8 @@ class DatasetRecordRepository:
                 )
             try:
                 self.gateway.transact_write(actions)
+                for p in chunk:
+                    p.committed = True
             except TransactionCancelled as exc:
                 failed = set(exc.failed_conditions())
                 if not failed:
@@ -189,8 +226,9 @@ class DatasetRecordRepository:
             lost = False
             for start in range(0, len(found), _RECORDS_PER_TRANSACTION):
                 chunk = found[start : start + _RECORDS_PER_TRANSACTION]
+                # Conditioned on the version read: the parts freed below are those it names.
                 actions = [
-                    self.gateway.tx_delete({"PK": i["PK"], "SK": i["SK"]}, Attr("PK").exists())
+                    self.gateway.tx_delete({"PK": i["PK"], "SK": i["SK"]}, _unchanged(i))
                     for i in chunk
                 ]
                 actions.append(
@@ -208,7 +246,9 @@ class DatasetRecordRepository:
                 except TransactionCancelled as exc:
                     if not (exc.is_condition_failure or exc.has_conflict):
                         raise
-                    lost = True  # someone deleted some of them meanwhile: read again
+                    lost = True  # someone changed or deleted some of them: read again
+                    continue
+                self._free([key for i in chunk for key in parts.part_keys(i)])
             if not lost:
                 return deleted
             # Records deleted by a chunk that went through are not found again.
@@ -251,7 +291,22 @@ class DatasetRecordRepository:
             last = items[-1]
             cursor = f"{int(last['created_time'])}:{last['dataset_record_id']}"
             next_token = base64.b64encode(cursor.encode()).decode()
-        return [codec.to_record(item) for item in items], next_token
+        # Bodies of the big records on this page only; a record rewritten meanwhile comes
+        # in its new version, one deleted and inserted again (a new place in the order)
+        # or just deleted is left out, as a read a moment later would.
+        loaded = parts.load(self.gateway, items)
+        records = [
+            codec.to_record(head, body)
+            for position, (head, body) in sorted(loaded.items())
+            if head["created_time"] == items[position]["created_time"]
+        ]
+        return records, next_token
+
+
+def _unchanged(item: dict[str, Any]) -> ConditionBase:
+    if "version" in item:
+        return Attr("version").eq(item["version"])
+    return Attr("PK").exists() & Attr("version").not_exists()
 
 
 def _decode_token(token: str) -> tuple[int, str]:

@@ -80,6 +80,13 @@ class TraceRecords:
     def from_stats(
         self, experiment_ids: list[str], start_ms: int | None, end_ms: int | None
     ) -> Iterator[Record]:
+        for item in self.stats_items(experiment_ids, start_ms, end_ms):
+            yield trace_record(item)
+
+    def stats_items(
+        self, experiment_ids: list[str], start_ms: int | None, end_ms: int | None
+    ) -> Iterator[Item]:
+        """The raw stats items of the experiments with start <= timestamp <= end."""
         reads: list[tuple[str, int, int, int, int]] = []
         for experiment_id in experiment_ids:
             clipped = self._clipped(experiment_id, start_ms, end_ms)
@@ -106,8 +113,7 @@ class TraceRecords:
                 futures = [pool.submit(copy_context().run, read, args) for args in reads]
                 results = [f.result() for f in futures]
         for items in results:
-            for item in items:
-                yield trace_record(item)
+            yield from items
 
     def from_meta(
         self, experiment_ids: list[str], start_ms: int | None, end_ms: int | None

@@ -63,13 +63,16 @@ class TraceFilter:
     # Bounds on timestamp_ms a key condition can use (inclusive).
     newest: int | None = None
     oldest: int | None = None
+    # Every trace predicate reads only what a trace stats item also holds (timestamps,
+    # status, name, session, token/cost columns), so stats items can stand in for META.
+    stats_servable: bool = True
 
     @property
     def empty(self) -> bool:
         return not (self.trace_predicates or self.span_predicates or self.run_id)
 
     def matches_trace(self, item: Item) -> bool:
-        if self.run_id is not None:
+        if self.run_id:  # an empty run id filters nothing, as the SQL store's `if run_id_filter`
             linked = self.run_id in (item.get("linked_runs") or set())
             source = (item.get("metadata") or {}).get(TraceMetadataKey.SOURCE_RUN)
             if not linked and source != self.run_id:
@@ -192,8 +195,10 @@ def parse_trace_filter(filter_string: str | None) -> TraceFilter:
         comparator = clause.get("comparator").upper()
         if SearchTraceUtils.is_issue(key_type, key, comparator):
             result.trace_predicates.append(_issue_predicate(value))
+            result.stats_servable = False
         elif SearchTraceUtils.is_attribute(key_type, key, comparator):
             _add_attribute(result, key, comparator, value)
+            result.stats_servable &= key in _STATS_ATTRIBUTES
         elif SearchTraceUtils.is_tag(key_type, comparator) and key == TraceTagKey.TRACE_NAME:
             result.trace_predicates.append(_column_predicate("trace_name", comparator, value))
         elif (
@@ -206,31 +211,44 @@ def parse_trace_filter(filter_string: str | None) -> TraceFilter:
             and key in TRACE_ANALYTICS_COLUMNS_BY_METADATA_KEY
         ):
             result.trace_predicates.append(_analytics_metadata_predicate(key, comparator, value))
-        elif (
-            SearchTraceUtils.is_request_metadata(key_type, comparator)
-            and key == TraceMetadataKey.SOURCE_RUN
-            and comparator == "="
-        ):
-            result.run_id = value
-        elif SearchTraceUtils.is_tag(key_type, comparator):
-            if key == TraceTagKey.LINKED_PROMPTS:
-                result.trace_predicates.append(_linked_prompt_predicate(comparator, value))
-                continue
-            result.trace_predicates.append(_map_predicate("tags", key, comparator, value))
-        elif SearchTraceUtils.is_request_metadata(key_type, comparator):
-            result.trace_predicates.append(_map_predicate("metadata", key, comparator, value))
         elif SearchTraceUtils.is_span(key_type, key, comparator):
             result.span_predicates.append(_span_predicate(key, comparator, value))
-        elif SearchTraceUtils.is_assessment(key_type, key, comparator):
-            result.trace_predicates.append(_assessment_predicate(key_type, key, comparator, value))
         else:
-            raise MlflowException(
-                f"Invalid search expression type '{key_type}'",
-                error_code=INVALID_PARAMETER_VALUE,
-            )
+            result.stats_servable = False
+            _add_meta_clause(result, key_type, key, comparator, value)
     return result
 
 
+def _add_meta_clause(
+    result: TraceFilter, key_type: str, key: str, comparator: str, value: Any
+) -> None:
+    """A clause on what only the META item holds (tags, metadata, runs, assessments)."""
+    if (
+        SearchTraceUtils.is_request_metadata(key_type, comparator)
+        and key == TraceMetadataKey.SOURCE_RUN
+        and comparator == "="
+    ):
+        result.run_id = value
+    elif SearchTraceUtils.is_tag(key_type, comparator):
+        if key == TraceTagKey.LINKED_PROMPTS:
+            result.trace_predicates.append(_linked_prompt_predicate(comparator, value))
+        else:
+            result.trace_predicates.append(_map_predicate("tags", key, comparator, value))
+    elif SearchTraceUtils.is_request_metadata(key_type, comparator):
+        result.trace_predicates.append(_map_predicate("metadata", key, comparator, value))
+    elif SearchTraceUtils.is_assessment(key_type, key, comparator):
+        result.trace_predicates.append(_assessment_predicate(key_type, key, comparator, value))
+    else:
+        raise MlflowException(
+            f"Invalid search expression type '{key_type}'",
+            error_code=INVALID_PARAMETER_VALUE,
+        )
+
+
+# Attributes a stats item answers as META does (request_id is its trace_id).
+_STATS_ATTRIBUTES = frozenset(
+    {"request_id", "timestamp_ms", "execution_time_ms", "end_time_ms", "status", "experiment_id"}
+)
 _NUMERIC_ATTRIBUTES = frozenset({"timestamp_ms", "execution_time_ms", "end_time_ms"})
 
 

@@ -238,7 +238,10 @@ class DatasetOps:
         if max_results is not None:  # None: every record (the entity's lazy load)
             max_results = max_results or LOAD_DATASET_RECORDS_MAX_RESULTS
         self._validate_dataset_accessible(dataset_id)
-        return self.dataset_records.page(dataset_id, max_results, page_token)
+        try:
+            return self.dataset_records.page(dataset_id, max_results, page_token)
+        except Contention:  # a big record on the page rewritten under every read of it
+            raise _busy("_load_dataset_records") from None
 
     # ---- experiments ---------------------------------------------------------------
     def get_dataset_experiment_ids(self, dataset_id: str) -> list[str]:

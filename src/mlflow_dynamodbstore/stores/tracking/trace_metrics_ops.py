@@ -1,5 +1,7 @@
 """Trace analytics: ``query_trace_metrics`` (the experiment overview charts and the Traces
-tab's counters), with SqlAlchemyStore's validation and results (docs/trace-analytics.md)."""
+tab's counters), ``calculate_trace_filter_correlation`` (NPMI of two trace filters),
+``find_completed_sessions``, with SqlAlchemyStore's validation and results
+(docs/trace-analytics.md)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,10 @@ from mlflow.store.tracking import MAX_RESULTS_QUERY_TRACE_METRICS
 from mlflow.store.tracking.utils.sql_trace_metrics_utils import (
     validate_query_trace_metrics_params,
 )
+from mlflow.tracing.analysis import TraceFilterCorrelationResult
 from mlflow.utils.validation import _parse_experiment_id
 
+from mlflow_dynamodbstore.search.trace_metrics.correlation import TraceFilterCorrelation
 from mlflow_dynamodbstore.search.trace_metrics.query import TraceMetricsQuery
 from mlflow_dynamodbstore.search.trace_metrics.sessions import find_completed_sessions
 
@@ -54,6 +58,19 @@ class TraceMetricsOps:
         )
         # As the SQL store: one page, no token (its pagination is a TODO upstream).
         return PagedList(points, None)
+
+    def calculate_trace_filter_correlation(
+        self,
+        experiment_ids: list[str],
+        filter_string1: str,
+        filter_string2: str,
+        base_filter: str | None = None,
+    ) -> TraceFilterCorrelationResult:
+        # As the SQL store: unknown experiments count nothing, bad ids and filters raise.
+        visible = self._visible_experiment_ids(experiment_ids)
+        return TraceFilterCorrelation(self.traces, self.spans).calculate(
+            visible, filter_string1, filter_string2, base_filter
+        )
 
     def find_completed_sessions(
         self,

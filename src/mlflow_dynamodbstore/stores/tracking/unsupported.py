@@ -20,8 +20,7 @@ class NotSupportedByDynamoDBStore(MlflowNotImplementedException, NotImplementedE
 
 UNSUPPORTED_TRACKING_METHODS = (
     # trace analytics and archival
-    "archive_traces", "get_online_trace_details",
-    "calculate_trace_filter_correlation", "unlink_traces_from_run",
+    "archive_traces", "get_online_trace_details", "unlink_traces_from_run",
     # AI gateway: the cost of gateway traces (budget enforcement)
     "sum_gateway_trace_cost",
     # MCP server registry
