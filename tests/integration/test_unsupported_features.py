@@ -18,7 +18,7 @@ from tests.mlflow_server import mlflow_server
 def test_unsupported_methods_raise_not_implemented(store_uri):
     store = DynamoDBTrackingStore(store_uri, "s3://b/a")
     with pytest.raises(MlflowException) as info:
-        store.list_gateway_endpoints()
+        store.search_mcp_servers()
     assert info.value.error_code == "NOT_IMPLEMENTED"
     assert "not supported by the DynamoDB tracking store" in info.value.message
     # still a NotImplementedError, which MLflow's fallbacks catch
@@ -31,7 +31,7 @@ def test_unsupported_methods_raise_not_implemented(store_uri):
 @pytest.mark.slow
 def test_server_answers_501_for_an_unsupported_feature(store_uri, tmp_path):
     with mlflow_server(store_uri, tmp_path) as url:
-        request = urllib.request.Request(f"{url}/ajax-api/3.0/mlflow/gateway/endpoints/list")
+        request = urllib.request.Request(f"{url}/ajax-api/3.0/mlflow/mcp-servers")
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(request, timeout=30)
     assert info.value.code == 501
