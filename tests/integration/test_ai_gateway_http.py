@@ -1,6 +1,6 @@
 """The AI gateway pages' REST calls through a real ``mlflow server`` on this store: create a
 secret, a model definition and an endpoint as the UI does, read them back, and check that no
-response body of the session ever contains the secret value."""
+response body of the session, nor the server's log, ever contains the secret value."""
 
 from __future__ import annotations
 
@@ -112,3 +112,8 @@ def test_gateway_setup_over_the_ui_routes(store_uri, tmp_path):
     assert len(bodies) > 10
     for body in bodies:
         assert "SECRETVALUE" not in body
+    # nor the server's log of the session
+    logs = list((tmp_path / "srv").glob("*.log"))
+    assert logs
+    for log in logs:
+        assert "SECRETVALUE" not in log.read_text(errors="replace")
