@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mlflow_dynamodbstore.schema import dataset_keys, keys, scorer_keys
-from mlflow_dynamodbstore.workspaces import labeling
+from mlflow_dynamodbstore.workspaces import ai_gateway, labeling
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
 
 # Called once per root done (run, trace, logged model, experiment, model, webhook): the
@@ -88,6 +88,7 @@ class Cascade:
         for webhook in self.inventory.webhooks():
             self.delete_partition(webhook["PK"])
             self.progress(1)
+        ai_gateway.cascade(self)
         # Name guards (and anything else) left in the workspace partition, not its item.
         guards = [
             _key(i)

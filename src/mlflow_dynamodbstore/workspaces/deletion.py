@@ -32,6 +32,7 @@ from mlflow_dynamodbstore.repositories.workspaces import (
     WorkspaceRepository,
     is_deleting,
 )
+from mlflow_dynamodbstore.workspaces import ai_gateway
 from mlflow_dynamodbstore.workspaces.cascade import Cascade
 from mlflow_dynamodbstore.workspaces.inventory import WorkspaceInventory
 from mlflow_dynamodbstore.workspaces.reassign import NameConflicts, Reassign, name_conflicts
@@ -60,6 +61,7 @@ def resource_counts(inventory: WorkspaceInventory) -> list[tuple[str, int]]:
         ("experiments", sum(1 for _ in inventory.experiments())),
         ("evaluation_datasets", sum(1 for _ in inventory.evaluation_datasets())),
         ("webhooks", sum(1 for _ in inventory.webhooks())),
+        *ai_gateway.resource_counts(inventory),
     ]
 
 
@@ -98,8 +100,17 @@ def delete_workspace(
     if mode == WorkspaceDeletionMode.SET_DEFAULT and not is_deleting(item):
         # Checked before the workspace is taken away, as the SQL store's preflight.
         target = WorkspaceInventory.of(gateway, DEFAULT_WORKSPACE_NAME)
-        if conflicts := name_conflicts(inventory, target):
+        conflicts = name_conflicts(inventory, target) + ai_gateway.name_conflicts(inventory, target)
+        if conflicts:
             raise _conflict_error(name, conflicts)
+        if secrets := ai_gateway.secret_name_conflicts(inventory, target):
+            # SQL's preflight skips secrets; its UPDATE then fails on their unique name.
+            raise MlflowException(
+                f"Cannot delete workspace '{name}': resources in this workspace conflict "
+                f"with existing resources in the '{DEFAULT_WORKSPACE_NAME}' workspace. "
+                f"Resolve naming conflicts before deleting. Error: secrets {secrets!r}",
+                INVALID_STATE,
+            )
     try:
         workspaces.mark_deleting(name, mode.value, get_current_time_millis())
     except WorkspaceMissing:

@@ -24,7 +24,7 @@ from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 from mlflow_dynamodbstore.gateway import ConditionFailed, TransactionCancelled
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.schema import analytics_keys, dataset_keys, indexes, keys, scorer_keys
-from mlflow_dynamodbstore.workspaces import labeling
+from mlflow_dynamodbstore.workspaces import ai_gateway, labeling
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
 
 Progress = Callable[[int], None]  # called once per root moved, as in cascade.py
@@ -250,6 +250,7 @@ class Reassign:
             self.evaluation_dataset(dataset)
         for webhook in self.inventory.webhooks():
             self.webhook(webhook)
+        ai_gateway.reassign(self, TARGET)
         return self.moved
 
 
