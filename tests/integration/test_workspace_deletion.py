@@ -330,3 +330,149 @@ def test_admin_command(workspaces_on, store_uri, ddb_client, table_name):
     assert mentions(scan(ddb_client, table_name), "team-a") == []
     missing = runner.invoke(cli, ["workspace", "delete", store_uri, "team-a", "--yes"])
     assert missing.exit_code == 1 and "RESOURCE_DOES_NOT_EXIST" in missing.output
+
+
+# ---- AI gateway items ------------------------------------------------------------------
+AIGW_SECRET = {"api_key": "sk-moved-1111111111"}
+
+
+def populate_gateway(store_uri: str, workspace: str, prefix: str = "") -> None:
+    """One of each AI gateway item: a secret, a model definition, an endpoint with a tag, a
+    binding, a guardrail (its scorer in an experiment) attached to it, a budget policy."""
+    from mlflow.entities import GatewayEndpointTag
+    from mlflow.entities.gateway_budget_policy import (
+        BudgetAction,
+        BudgetDuration,
+        BudgetDurationUnit,
+        BudgetTargetScope,
+        BudgetUnit,
+    )
+    from mlflow.entities.gateway_guardrail import GuardrailAction, GuardrailStage
+
+    from tests.differential.scenarios.ai_gateway import primary
+    from tests.differential.scenarios.scorers import judge
+
+    store = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
+    with WorkspaceContext(workspace):
+        s = store.create_gateway_secret(f"{prefix}key", AIGW_SECRET)
+        d = store.create_gateway_model_definition(f"{prefix}def", s.secret_id, "openai", "gpt-4o")
+        e = store.create_gateway_endpoint(f"{prefix}chat", [primary(d.model_definition_id)])
+        store.set_gateway_endpoint_tag(e.endpoint_id, GatewayEndpointTag("team", "a"))
+        store.create_endpoint_binding(e.endpoint_id, "scorer", f"{prefix}res")
+        store.create_budget_policy(
+            BudgetUnit.USD,
+            10,
+            BudgetDuration(unit=BudgetDurationUnit.DAYS, value=1),
+            BudgetTargetScope.ENDPOINT,
+            BudgetAction.ALERT,
+            target_value=e.endpoint_id,
+        )
+        experiment = store.create_experiment(f"{prefix}guarded")
+        scorer = store.register_scorer(experiment, "polite", judge())
+        g = store.create_gateway_guardrail(
+            f"{prefix}guard", scorer.scorer_id, 1, GuardrailStage.BEFORE, GuardrailAction.VALIDATION
+        )
+        store.add_guardrail_to_endpoint(e.endpoint_id, g.guardrail_id)
+
+
+def aigw_keys(items: list[dict], workspace: str) -> set[tuple[str, str]]:
+    return {k for k in keys_of(items) if k[0].startswith(f"WS#{workspace}#AIGW#")}
+
+
+def test_cascade_leaves_no_gateway_item_even_when_interrupted(
+    workspaces_on, store_uri, ddb_client, table_name, monkeypatch
+):
+    from mlflow_dynamodbstore.workspaces.cascade import Cascade
+
+    provider = DynamoDBWorkspaceProvider(store_uri)
+    populate_gateway(store_uri, "default")
+    before = keys_of(scan(ddb_client, table_name))
+    provider.create_workspace(Workspace("team-a"))
+    populate_gateway(store_uri, "team-a")  # the same names: partitions are per workspace
+    kinds = {pk.split("#AIGW#")[1] for pk, _ in aigw_keys(scan(ddb_client, table_name), "team-a")}
+    assert kinds == {"SECRETS", "MODELDEFS", "ENDPOINTS", "BINDINGS", "GUARDRAILS", "BUDGETS"}
+
+    # A crash half way through the gateway partitions (after the bindings went) ...
+    real = Cascade.delete_partition
+
+    def crash_on_endpoints(self, pk, root_sk="META"):
+        if pk.endswith("#AIGW#ENDPOINTS"):
+            raise RuntimeError("crash")
+        return real(self, pk, root_sk)
+
+    monkeypatch.setattr(Cascade, "delete_partition", crash_on_endpoints)
+    with pytest.raises(RuntimeError):
+        provider.delete_workspace("team-a", WorkspaceDeletionMode.CASCADE)
+    left = aigw_keys(scan(ddb_client, table_name), "team-a")
+    assert left and not any("#AIGW#BINDINGS" in pk for pk, _ in left)
+    # ... and the rerun finishes it.
+    monkeypatch.setattr(Cascade, "delete_partition", real)
+    provider.delete_workspace("team-a", WorkspaceDeletionMode.CASCADE)
+
+    after = scan(ddb_client, table_name)
+    assert aigw_keys(after, "team-a") == set()
+    assert mentions(after, "team-a") == []
+    assert keys_of(after) == before  # default's gateway items untouched
+    # A workspace re-created under the name sees none of the old items.
+    provider.create_workspace(Workspace("team-a"))
+    store = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
+    with WorkspaceContext("team-a"):
+        assert store.list_secret_infos() == []
+        assert store.list_gateway_endpoints() == []
+        assert store.list_gateway_model_definitions() == []
+        assert store.list_gateway_guardrails() == []
+        assert store.list_budget_policies() == []
+        assert store.list_endpoint_bindings() == []
+
+
+def test_set_default_moves_gateway_items_even_when_interrupted(
+    workspaces_on, store_uri, ddb_client, table_name, monkeypatch
+):
+    from mlflow_dynamodbstore.gateway import TableGateway
+    from mlflow_dynamodbstore.repositories.ai_gateway.secrets import decrypt
+    from mlflow_dynamodbstore.schema import ai_gateway_keys as ak
+
+    provider = DynamoDBWorkspaceProvider(store_uri)
+    provider.create_workspace(Workspace("team-a"))
+    populate_gateway(store_uri, "team-a")
+    moving = aigw_keys(scan(ddb_client, table_name), "team-a")
+
+    # A crash between putting the endpoints' items into default and deleting team-a's.
+    real = TableGateway.batch_write
+
+    def crash_before_deleting_endpoints(self, puts=(), deletes=()):
+        deletes = list(deletes)
+        if any(k["PK"].endswith("#AIGW#ENDPOINTS") for k in deletes):
+            raise RuntimeError("crash")
+        return real(self, puts=puts, deletes=deletes)
+
+    monkeypatch.setattr(TableGateway, "batch_write", crash_before_deleting_endpoints)
+    with pytest.raises(RuntimeError):
+        provider.delete_workspace("team-a", WorkspaceDeletionMode.SET_DEFAULT)
+    monkeypatch.setattr(TableGateway, "batch_write", real)
+    provider.delete_workspace("team-a", WorkspaceDeletionMode.SET_DEFAULT)
+
+    after = scan(ddb_client, table_name)
+    assert mentions(after, "team-a") == []
+    assert {(pk.replace("WS#team-a#", "WS#default#"), sk) for pk, sk in moving} == aigw_keys(
+        after, "default"
+    )
+    store = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
+    with WorkspaceContext("default"):
+        [secret] = store.list_secret_infos()
+        assert secret.secret_name == "key"
+        [endpoint] = store.list_gateway_endpoints()
+        assert endpoint.name == "chat" and [t.key for t in endpoint.tags] == ["team"]
+        assert [m.model_definition.name for m in endpoint.model_mappings] == ["def"]
+        [config] = store.list_endpoint_guardrail_configs(endpoint.endpoint_id)
+        assert config.guardrail.name == "guard"
+        assert [b.resource_id for b in store.list_endpoint_bindings()] == ["res"]
+        assert [p.target_value for p in store.list_budget_policies()] == [endpoint.endpoint_id]
+        # The secret still decrypts (its AAD is its id and name, not the workspace).
+        item = store.gateway.get_item(ak.secret_key("default", secret.secret_id))
+        assert decrypt(item) == AIGW_SECRET
+        # The moved names are default's now: taken there, usable by name.
+        with pytest.raises(MlflowException, match="already exists"):
+            store.create_gateway_secret("key", AIGW_SECRET)
+        store.update_gateway_endpoint(endpoint.endpoint_id, name="chat-2")
+        assert store.get_gateway_endpoint(name="chat-2").endpoint_id == endpoint.endpoint_id
