@@ -100,8 +100,7 @@ def delete_workspace(
     if mode == WorkspaceDeletionMode.SET_DEFAULT and not is_deleting(item):
         # Checked before the workspace is taken away, as the SQL store's preflight.
         target = WorkspaceInventory.of(gateway, DEFAULT_WORKSPACE_NAME)
-        conflicts = name_conflicts(inventory, target) + ai_gateway.name_conflicts(inventory, target)
-        if conflicts:
+        if conflicts := name_conflicts(inventory, target):
             raise _conflict_error(name, conflicts)
         if secrets := ai_gateway.secret_name_conflicts(inventory, target):
             # SQL's preflight skips secrets; its UPDATE then fails on their unique name.

@@ -44,7 +44,8 @@ class NameConflicts(Exception):
 
 def name_conflicts(source: WorkspaceInventory, target: WorkspaceInventory) -> list[tuple[str, str]]:
     """(table, name) of every root whose name ``target`` already has, in the SQL store's
-    table order (registered models, experiments, evaluation datasets, webhooks). Models and
+    table order (registered models, experiments, evaluation datasets, webhooks, then the AI
+    gateway's endpoints, model definitions and guardrails: ``ai_gateway.py``). Models and
     experiments are checked against the target's name guards (one BatchGetItem per 100
     names), evaluation datasets and webhooks (whose names need not be unique, but the SQL
     store's preflight compares every named table) against the target's listings."""
@@ -70,7 +71,7 @@ def name_conflicts(source: WorkspaceInventory, target: WorkspaceInventory) -> li
     target_hooks = {w["name"] for w in target.webhooks()}
     hooks = sorted(source.webhooks(), key=lambda w: int(w["creation_timestamp"]))
     conflicts += [("webhooks", w["name"]) for w in hooks if w["name"] in target_hooks]
-    return conflicts
+    return conflicts + ai_gateway.name_conflicts(source, target)
 
 
 class Reassign:
