@@ -5,6 +5,7 @@ deleted through one of them, and the admin command does the same job."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -476,3 +477,50 @@ def test_set_default_moves_gateway_items_even_when_interrupted(
             store.create_gateway_secret("key", AIGW_SECRET)
         store.update_gateway_endpoint(endpoint.endpoint_id, name="chat-2")
         assert store.get_gateway_endpoint(name="chat-2").endpoint_id == endpoint.endpoint_id
+
+
+def _gateway_only(store_uri: str, workspace: str, endpoints: int) -> None:
+    """Gateway items and nothing else (no usage-tracking experiment, no guardrail)."""
+    from tests.differential.scenarios.ai_gateway import primary
+
+    store = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
+    with WorkspaceContext(workspace):
+        s = store.create_gateway_secret("key", AIGW_SECRET)
+        d = store.create_gateway_model_definition("def", s.secret_id, "openai", "gpt-4o")
+        for n in range(endpoints):
+            store.create_gateway_endpoint(
+                f"chat-{n}", [primary(d.model_definition_id)], usage_tracking=False
+            )
+
+
+def _requests(provider, name: str, mode) -> dict[str, int]:
+    provider.gateway.stats.reset()
+    with contextlib.suppress(MlflowException):  # RESTRICT refusing is counted too
+        provider.delete_workspace(name, mode)
+    return {op: s.requests for op, s in provider.gateway.stats.snapshot().items()}
+
+
+def test_request_counts_of_gateway_items(workspaces_on, store_uri):
+    provider = DynamoDBWorkspaceProvider(store_uri)
+    for name in ("empty", "few", "many", "move"):
+        provider.create_workspace(Workspace(name))
+    _gateway_only(store_uri, "few", endpoints=1)
+    _gateway_only(store_uri, "many", endpoints=30)
+    _gateway_only(store_uri, "move", endpoints=2)
+
+    # RESTRICT refuses after the same Queries whatever the workspace holds (5 gateway ones).
+    few = _requests(provider, "few", WorkspaceDeletionMode.RESTRICT)
+    assert few == _requests(provider, "many", WorkspaceDeletionMode.RESTRICT)
+    empty = _requests(provider, "empty", WorkspaceDeletionMode.CASCADE)
+    # CASCADE: the same Queries as an empty workspace (6 gateway partitions, 2 passes), and
+    # one BatchWriteItem per 25 items of each non-empty partition.
+    cascade = _requests(provider, "many", WorkspaceDeletionMode.CASCADE)
+    assert cascade["Query"] == empty["Query"]
+    # endpoints partition: 30 endpoints + 30 mappings + 30 names = 90 items -> 4 batches;
+    # model definitions (2 items) and secrets (2 items): 1 each
+    assert cascade["BatchWriteItem"] - empty.get("BatchWriteItem", 0) == 4 + 1 + 1
+    # SET_DEFAULT: one transaction per name guard (1 secret, 1 definition, 2 endpoints),
+    # puts and deletes of the other items (a BatchWriteItem each per partition).
+    moved = _requests(provider, "move", WorkspaceDeletionMode.SET_DEFAULT)
+    assert moved["TransactWriteItems"] == 4
+    assert moved["BatchWriteItem"] == 2 * 3
