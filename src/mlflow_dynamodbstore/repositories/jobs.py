@@ -12,7 +12,6 @@ status index, so listings by status read only jobs of those statuses.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 import zlib
 from collections.abc import Iterable, Iterator
@@ -20,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, ConditionBase
+from mlflow.utils.time import get_current_time_millis
 
 from mlflow_dynamodbstore.gateway.errors import ConditionFailed
 from mlflow_dynamodbstore.schema import indexes, keys
@@ -62,7 +62,8 @@ class WrongState(Exception):
 
 
 def now_millis() -> int:
-    return int(time.time() * 1000)
+    # MLflow's clock (the SQL job store's), looked up at each call
+    return get_current_time_millis()
 
 
 def pack_text(value: str | None) -> str | bytes | None:

@@ -125,7 +125,9 @@ ACTIVE_ONLINE_SCORERS = AccessPattern.on_gsi(
 DATASETS_BY_CREATION = AccessPattern.on_gsi(
     1, "a workspace's evaluation datasets, by creation time and id"
 )
-JOBS_BY_CREATION = AccessPattern.on_gsi(1, "a workspace's jobs (MLflow's job backend), by creation time")
+JOBS_BY_CREATION = AccessPattern.on_gsi(
+    1, "a workspace's jobs (MLflow's job backend), by creation time"
+)
 
 # ---- GSI2: rankings and reverse lookups ------------------------------------------------
 RUNS_BY_METRIC = AccessPattern.on_gsi(2, "an experiment's runs ranked by one metric's latest value")

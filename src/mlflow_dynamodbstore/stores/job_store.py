@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
+from boto3.dynamodb.conditions import Attr
 from mlflow.entities._job import Job, JobProgress
 from mlflow.entities._job_status import JobStatus
 from mlflow.environment_variables import (
@@ -28,7 +29,6 @@ from mlflow.store.jobs.abstract_store import (
     JobUpdateStatus,
 )
 from mlflow.store.workspace_aware_mixin import WorkspaceAwareMixin
-from boto3.dynamodb.conditions import Attr
 
 from mlflow_dynamodbstore.repositories.jobs import (
     TRANSIENT_FIELDS,
@@ -49,8 +49,7 @@ RUNNING = JobStatus.RUNNING.name
 NEEDS_RECOVERY = JobStatus.NEEDS_RECOVERY.name
 ACTIVE = (PENDING, RUNNING, NEEDS_RECOVERY)
 FINALIZED = [
-    s.name
-    for s in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMEOUT, JobStatus.CANCELED)
+    s.name for s in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMEOUT, JobStatus.CANCELED)
 ]
 
 
@@ -269,9 +268,7 @@ class DynamoDBJobStore(WorkspaceAwareMixin, AbstractJobStore):
         self._transition_or_raise(job_id, "fail", ACTIVE, **_terminal(JobStatus.FAILED, error))
 
     def mark_job_timed_out(self, job_id: str) -> None:
-        self._transition_or_raise(
-            job_id, "time out", ACTIVE, **_terminal(JobStatus.TIMEOUT, None)
-        )
+        self._transition_or_raise(job_id, "time out", ACTIVE, **_terminal(JobStatus.TIMEOUT, None))
 
     def retry_or_fail_job(self, job_id: str, error: str) -> int | None:
         max_retries = MLFLOW_SERVER_JOB_TRANSIENT_ERROR_MAX_RETRIES.get()
@@ -345,9 +342,7 @@ class DynamoDBJobStore(WorkspaceAwareMixin, AbstractJobStore):
         details = dict(decode_fields(current)["status_details"] or {})
         details.update(status_details)
         try:
-            self.jobs.transition(
-                job_id, ACTIVE, set_fields={"status_details": json.dumps(details)}
-            )
+            self.jobs.transition(job_id, ACTIVE, set_fields={"status_details": json.dumps(details)})
         except JobMissing:
             raise _not_found(job_id) from None
         except WrongState as exc:
