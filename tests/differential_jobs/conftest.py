@@ -19,19 +19,19 @@ from tests.differential.conftest import (  # noqa: F401
 )
 
 
-def _sql_job_store(tmp_path, sql_template, cls):
+def _sql_job_store(tmp_path, template, cls):
     db = tmp_path / "jobs.db"
-    shutil.copy(sql_template, db)
+    shutil.copy(template, db)
     return cls(f"sqlite:///{db}")
 
 
 @pytest.fixture
-def job_stores(tmp_path, sql_template, store_uri, fake_clock):
+def job_stores(tmp_path, sql_template, store_uri, fake_clock):  # noqa: F811
     sql = _sql_job_store(tmp_path, sql_template, SqlAlchemyJobStore)
     return sql, DynamoDBJobStore(store_uri)
 
 
 @pytest.fixture
-def ws_job_stores(workspaces_on, tmp_path, sql_template, store_uri, fake_clock):
+def ws_job_stores(workspaces_on, tmp_path, sql_template, store_uri, fake_clock):  # noqa: F811
     sql = _sql_job_store(tmp_path, sql_template, WorkspaceAwareSqlAlchemyJobStore)
     return sql, DynamoDBJobStore(store_uri)
