@@ -82,9 +82,7 @@ def _workload(url: str) -> dict:
                 (a["assessment_name"], a["feedback"]["value"]) for a in outcome["assessments"]
             )
     logged = {
-        rank: sorted(
-            (a.name, a.value) for a in mlflow.get_trace(trace_id).info.assessments or []
-        )
+        rank: sorted((a.name, a.value) for a in mlflow.get_trace(trace_id).info.assessments or [])
         for rank, trace_id in enumerate(trace_ids)
     }
     job_id = jobs[0]["job_id"]
