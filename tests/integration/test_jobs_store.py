@@ -14,12 +14,15 @@ import mlflow.server.jobs as server_jobs
 import mlflow.server.jobs.utils as job_utils
 import pytest
 from mlflow.entities._job_status import JobStatus
+from mlflow.entities.workspace import Workspace, WorkspaceDeletionMode
 from mlflow.exceptions import MlflowException
 from mlflow.store.jobs.abstract_store import JobUpdateStatus
 from mlflow.store.jobs.sqlalchemy_store import SqlAlchemyJobStore
+from mlflow.utils.workspace_context import WorkspaceContext
 
 from mlflow_dynamodbstore.jobs import mlflow_patch
 from mlflow_dynamodbstore.stores.job_store import DynamoDBJobStore
+from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProvider
 
 
 @pytest.fixture
@@ -95,6 +98,11 @@ def test_list_jobs_rereads_each_job(job_store):
 
 
 @pytest.fixture
+def workspaces_on(monkeypatch):
+    monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "true")
+
+
+@pytest.fixture
 def fresh_job_store_cache(monkeypatch):
     monkeypatch.setattr(handlers, "_job_store", None)
 
@@ -154,3 +162,38 @@ def test_wiring_leaves_other_mlflow_versions_alone(monkeypatch, caplog):
     patched = fake._get_job_store
     mlflow_patch.patch_handlers(fake)  # idempotent
     assert fake._get_job_store is patched
+
+
+def _jobs_in(store, workspace):
+    with WorkspaceContext(workspace):
+        return sorted((j.job_id, j.status.name, j.workspace) for j in store.list_jobs())
+
+
+@pytest.mark.parametrize("mode", list(WorkspaceDeletionMode))
+def test_workspace_deletion_takes_jobs_along(store_uri, workspaces_on, mode):
+    """As MLflow's SQL workspace store (jobs are one of its workspace root tables):
+    RESTRICT refuses while jobs exist, CASCADE deletes them, SET_DEFAULT moves them (both
+    listings follow, so the default workspace's status listing finds them)."""
+    provider = DynamoDBWorkspaceProvider(store_uri)
+    provider.create_workspace(Workspace("team-a"))
+    store = DynamoDBJobStore(store_uri)
+    with WorkspaceContext("team-a"):
+        pending = store.create_job("invoke_scorer", "{}").job_id
+        done = store.create_job("invoke_scorer", "{}").job_id
+        store.finish_job(done, "1")
+    if mode == WorkspaceDeletionMode.RESTRICT:
+        with pytest.raises(MlflowException, match="table 'jobs' still contains 2 resource"):
+            provider.delete_workspace("team-a", mode)
+        assert len(_jobs_in(store, "team-a")) == 2
+        return
+    provider.delete_workspace("team-a", mode)
+    in_default = _jobs_in(store, "default")
+    if mode == WorkspaceDeletionMode.CASCADE:
+        assert in_default == []
+        with WorkspaceContext("default"), pytest.raises(MlflowException, match="not found"):
+            store.get_job(pending)
+        return
+    assert in_default == sorted([(pending, "PENDING", "default"), (done, "SUCCEEDED", "default")])
+    with WorkspaceContext("default"):
+        assert [j.job_id for j in store.list_jobs(statuses=[JobStatus.PENDING])] == [pending]
+        assert store.claim_job(pending) == JobUpdateStatus.APPLIED
