@@ -118,6 +118,20 @@ def decode_fields(item: Item) -> dict[str, Any]:
     }
 
 
+def claimable_at(now: int) -> ConditionBase:
+    """Not waiting out a retry backoff: a job re-pended after a transient error is not
+    claimable before its ``next_attempt_at``."""
+    return Attr("next_attempt_at").not_exists() | Attr("next_attempt_at").lte(now)
+
+
+def retries_below(limit: int) -> ConditionBase:
+    return Attr("retry_count").lt(limit)
+
+
+def retries_at_least(limit: int) -> ConditionBase:
+    return Attr("retry_count").gte(limit)
+
+
 def _status_in(statuses: Iterable[str]) -> ConditionBase:
     return Attr("status").is_in(list(statuses))
 

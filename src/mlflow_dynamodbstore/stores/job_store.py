@@ -13,7 +13,6 @@ import math
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
-from boto3.dynamodb.conditions import Attr
 from mlflow.entities._job import Job, JobProgress
 from mlflow.entities._job_status import JobStatus
 from mlflow.environment_variables import (
@@ -35,9 +34,12 @@ from mlflow_dynamodbstore.repositories.jobs import (
     JobMissing,
     JobRepository,
     WrongState,
+    claimable_at,
     decode_fields,
     now_millis,
     pack_text,
+    retries_at_least,
+    retries_below,
 )
 from mlflow_dynamodbstore.stores.connection import connect
 from mlflow_dynamodbstore.stores.errors import translate_gateway_errors
@@ -166,12 +168,10 @@ class DynamoDBJobStore(WorkspaceAwareMixin, AbstractJobStore):
     def _claim_change(self, lease_duration: float | None) -> dict[str, Any]:
         lease = _lease_expiration(lease_duration)
         now = now_millis()
-        # a job re-pended after a transient error is not claimable before its backoff ends
-        not_backing_off = Attr("next_attempt_at").not_exists() | Attr("next_attempt_at").lte(now)
         change: dict[str, Any] = {
             "new_status": RUNNING,
             "set_fields": {"last_update_time": now},
-            "extra_condition": not_backing_off,
+            "extra_condition": claimable_at(now),
         }
         if lease is None:
             change["remove_fields"] = ["lease_expires_at"]
@@ -287,7 +287,7 @@ class DynamoDBJobStore(WorkspaceAwareMixin, AbstractJobStore):
             self.jobs.transition(
                 job_id,
                 (RUNNING,),
-                extra_condition=Attr("retry_count").lt(max_retries),
+                extra_condition=retries_below(max_retries),
                 **retry,
             )
             return new_retry_count
@@ -299,7 +299,7 @@ class DynamoDBJobStore(WorkspaceAwareMixin, AbstractJobStore):
             self.jobs.transition(
                 job_id,
                 (RUNNING,),
-                extra_condition=Attr("retry_count").gte(max_retries),
+                extra_condition=retries_at_least(max_retries),
                 **_terminal(JobStatus.FAILED, error),
             )
             return None
