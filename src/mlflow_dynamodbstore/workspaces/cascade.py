@@ -88,6 +88,9 @@ class Cascade:
         for webhook in self.inventory.webhooks():
             self.delete_partition(webhook["PK"])
             self.progress(1)
+        jobs = [_key(job) for job in self.inventory.jobs()]
+        self.gateway.batch_write(deletes=jobs)  # one item per job, nothing hangs off it
+        self._done(len(jobs))
         # Name guards (and anything else) left in the workspace partition, not its item.
         guards = [
             _key(i)

@@ -60,6 +60,7 @@ def resource_counts(inventory: WorkspaceInventory) -> list[tuple[str, int]]:
         ("experiments", sum(1 for _ in inventory.experiments())),
         ("evaluation_datasets", sum(1 for _ in inventory.evaluation_datasets())),
         ("webhooks", sum(1 for _ in inventory.webhooks())),
+        ("jobs", sum(1 for _ in inventory.jobs())),
     ]
 
 
