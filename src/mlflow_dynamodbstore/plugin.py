@@ -1,9 +1,18 @@
 """Entry-point builders. MLflow loads entry points while ``import mlflow`` is still running,
-so this module imports nothing at load time and the store modules only on first use."""
+so this module imports nothing at load time and the store modules only on first use.
+
+Loading it also installs the job-store wiring (``jobs/mlflow_patch.py``, docs/jobs.md):
+this module is the one part of the package that every MLflow process imports early (the
+server, its workers, the job runner and consumers, each job's subprocess), and MLflow has
+no entry point for job stores."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from mlflow_dynamodbstore.jobs import mlflow_patch
+
+mlflow_patch.install()
 
 
 def tracking_store(store_uri: str, artifact_uri: str | None = None) -> Any:

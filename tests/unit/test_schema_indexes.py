@@ -20,6 +20,7 @@ from mlflow_dynamodbstore.schema import (
     analytics_keys,
     dataset_keys,
     indexes,
+    job_keys,
     keys,
     labeling_keys,
     scorer_keys,
@@ -157,6 +158,8 @@ PLACED = {
         list(labeling_keys.issue_list_keys("1", "ws", 2, 5, "iss-1").items())[2:]
     ),
     indexes.TRACE_STATS_BY_TIME: analytics_keys.trace_stats_list_keys("1", 5, "tr-1"),
+    indexes.JOBS_BY_CREATION: job_keys.job_list_keys("ws", 5, "job-1"),
+    indexes.JOBS_BY_STATUS: job_keys.job_status_keys("ws", "PENDING", 5, "job-1"),
 }
 
 

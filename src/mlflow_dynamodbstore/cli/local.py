@@ -47,10 +47,8 @@ def local(
     ]  # fmt: skip
     click.echo(f"Starting MLflow server on http://{host}:{port} ({store_uri})")
     env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true"}
-    # MLflow's job runner (UI-launched GenAI jobs) accepts only SQL database store URIs and
-    # would log a warning at every start; the README says what that means. An explicit
-    # setting still wins.
-    env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+    # MLflow's job runner (UI-launched GenAI jobs) keeps its job records in the table
+    # (docs/jobs.md); MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false still turns it off.
     # MLflow 3.17's own import of a deprecated Starlette module warns at every start; it says
     # nothing about this setup.
     env.setdefault("PYTHONWARNINGS", "ignore:starlette.middleware.wsgi is deprecated")

@@ -125,6 +125,9 @@ ACTIVE_ONLINE_SCORERS = AccessPattern.on_gsi(
 DATASETS_BY_CREATION = AccessPattern.on_gsi(
     1, "a workspace's evaluation datasets, by creation time and id"
 )
+JOBS_BY_CREATION = AccessPattern.on_gsi(
+    1, "a workspace's jobs (MLflow's job backend), by creation time"
+)
 
 # ---- GSI2: rankings and reverse lookups ------------------------------------------------
 RUNS_BY_METRIC = AccessPattern.on_gsi(2, "an experiment's runs ranked by one metric's latest value")
@@ -137,6 +140,9 @@ DATASETS_BY_EXPERIMENT = AccessPattern.on_gsi(
 REVIEW_QUEUE_ITEMS_BY_CREATION = AccessPattern.on_gsi(2, "a review queue's items, newest first")
 ISSUES_BY_WORKSPACE = AccessPattern.on_gsi(
     2, "a workspace's issues, by severity, creation time and id"
+)
+JOBS_BY_STATUS = AccessPattern.on_gsi(
+    2, "a workspace's jobs of one status (MLflow's job backend), by creation time"
 )
 
 # ---- GSI3: traces ----------------------------------------------------------------------
@@ -191,4 +197,6 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     DATASETS_BY_EXPERIMENT,
     DATASET_RECORDS_BY_CREATION,
     TRACE_STATS_BY_TIME,
+    JOBS_BY_CREATION,
+    JOBS_BY_STATUS,
 )

@@ -89,6 +89,9 @@ class Cascade:
             self.delete_partition(webhook["PK"])
             self.progress(1)
         ai_gateway.cascade(self)
+        jobs = [_key(job) for job in self.inventory.jobs()]
+        self.gateway.batch_write(deletes=jobs)  # one item per job, nothing hangs off it
+        self._done(len(jobs))
         # Name guards (and anything else) left in the workspace partition, not its item.
         guards = [
             _key(i)

@@ -62,6 +62,7 @@ def resource_counts(inventory: WorkspaceInventory) -> list[tuple[str, int]]:
         ("evaluation_datasets", sum(1 for _ in inventory.evaluation_datasets())),
         ("webhooks", sum(1 for _ in inventory.webhooks())),
         *ai_gateway.resource_counts(inventory),
+        ("jobs", sum(1 for _ in inventory.jobs())),
     ]
 
 

@@ -8,6 +8,7 @@ A workspace's items hang off a few roots, each listed by an index keyed on the w
 - registered models (their partition holds the versions);
 - evaluation datasets (their partition holds the experiment links and records);
 - webhooks, live and deleted;
+- jobs (MLflow's job backend: one item each, no children);
 - the workspace partition itself: the workspace item and its name guards.
 
 Reads go through a gateway scoped to the workspace, so an item of any other workspace can
@@ -25,7 +26,7 @@ from mlflow.entities import LifecycleStage
 
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.gateway.scoped import ScopedGateway
-from mlflow_dynamodbstore.schema import dataset_keys, indexes, keys, scorer_keys, table
+from mlflow_dynamodbstore.schema import dataset_keys, indexes, job_keys, keys, scorer_keys, table
 
 Item = dict[str, Any]
 STAGES = (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
@@ -67,6 +68,9 @@ class WorkspaceInventory:
             yield from self._listing(
                 indexes.WEBHOOKS_BY_CREATION, keys.webhooks_gsi1pk(self.workspace, deleted=deleted)
             )
+
+    def jobs(self) -> Iterator[Item]:
+        return self._listing(indexes.JOBS_BY_CREATION, job_keys.jobs_pk(self.workspace))
 
     def model_versions(self) -> Iterator[Item]:
         return self._listing(

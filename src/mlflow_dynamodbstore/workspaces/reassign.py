@@ -23,7 +23,14 @@ from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TransactionCancelled
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
-from mlflow_dynamodbstore.schema import analytics_keys, dataset_keys, indexes, keys, scorer_keys
+from mlflow_dynamodbstore.schema import (
+    analytics_keys,
+    dataset_keys,
+    indexes,
+    job_keys,
+    keys,
+    scorer_keys,
+)
 from mlflow_dynamodbstore.workspaces import ai_gateway, labeling
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
 
@@ -241,6 +248,29 @@ class Reassign:
         )
         self.progress(1)
 
+    def job(self, item: Item) -> None:
+        """A job keeps its id and sort keys; both listings' partition keys name the
+        workspace, the status listing's its status too: the move is conditioned on the
+        status it read, and a job that changed status meanwhile is left for the next pass."""
+        expression, names, values = _moved(
+            {
+                indexes.JOBS_BY_CREATION.pk: job_keys.jobs_pk(TARGET),
+                indexes.JOBS_BY_STATUS.pk: job_keys.jobs_status_pk(TARGET, item["status"]),
+            },
+            None,
+        )
+        try:
+            self.gateway.update_item(
+                {"PK": item["PK"], "SK": item["SK"]},
+                expression,
+                names=names,
+                values=values,
+                condition=Attr("status").eq(item["status"]),
+            )
+        except ConditionFailed:
+            return
+        self._done()
+
     def run_all(self) -> int:
         """Move every root of the workspace and what hangs off it; returns the items moved."""
         for model in self.inventory.registered_models():
@@ -252,6 +282,8 @@ class Reassign:
         for webhook in self.inventory.webhooks():
             self.webhook(webhook)
         ai_gateway.reassign(self, TARGET)
+        for job in self.inventory.jobs():
+            self.job(job)
         return self.moved
 
 
