@@ -10,6 +10,7 @@ from mlflow_dynamodbstore.repositories.ai_gateway.common import (
     Item,
     Missing,
     NameTaken,
+    WorkspaceRepository,
     by_creation,
     compact,
     exists,
@@ -20,14 +21,7 @@ from mlflow_dynamodbstore.schema import ai_gateway_keys as ak
 from mlflow_dynamodbstore.schema.keys import WORKSPACE_ATTRIBUTE
 
 
-class BindingRepository:
-    def __init__(self, gateway):
-        self.gateway = gateway
-
-    @property
-    def workspace(self) -> str:
-        return self.gateway.scope
-
+class BindingRepository(WorkspaceRepository):
     def list(self, endpoint_id: str | None = None) -> list[Item]:
         ws = self.workspace
         if endpoint_id is not None:

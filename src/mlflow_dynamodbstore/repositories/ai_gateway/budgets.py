@@ -6,6 +6,7 @@ from mlflow_dynamodbstore.gateway.errors import ConditionFailed
 from mlflow_dynamodbstore.repositories.ai_gateway.common import (
     Item,
     Missing,
+    WorkspaceRepository,
     compact,
     exists,
     not_exists,
@@ -15,14 +16,7 @@ from mlflow_dynamodbstore.schema import ai_gateway_keys as ak
 from mlflow_dynamodbstore.schema.keys import WORKSPACE_ATTRIBUTE
 
 
-class BudgetRepository:
-    def __init__(self, gateway):
-        self.gateway = gateway
-
-    @property
-    def workspace(self) -> str:
-        return self.gateway.scope
-
+class BudgetRepository(WorkspaceRepository):
     def get(self, budget_policy_id: str) -> Item | None:
         if not ak.plausible_id(budget_policy_id):
             return None

@@ -11,6 +11,18 @@ from mlflow_dynamodbstore.schema import table
 Item = dict[str, Any]
 
 
+class WorkspaceRepository:
+    """A repository of one workspace's gateway items: its partitions are keyed by the scope
+    of the (scoped) table gateway it is given."""
+
+    def __init__(self, gateway):
+        self.gateway = gateway
+
+    @property
+    def workspace(self) -> str:
+        return self.gateway.scope
+
+
 class Missing(Exception):
     """The item (secret, model definition, endpoint, mapping) does not exist here."""
 

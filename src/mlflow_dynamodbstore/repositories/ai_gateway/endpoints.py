@@ -21,6 +21,7 @@ from mlflow_dynamodbstore.repositories.ai_gateway.common import (
     Item,
     Missing,
     NameTaken,
+    WorkspaceRepository,
     by_creation,
     compact,
     exists,
@@ -80,14 +81,7 @@ def _attach_counts(gateway, ws: str, deltas: Counter) -> list[dict]:
     ]
 
 
-class EndpointRepository:
-    def __init__(self, gateway):
-        self.gateway = gateway
-
-    @property
-    def workspace(self) -> str:
-        return self.gateway.scope
-
+class EndpointRepository(WorkspaceRepository):
     # ---- reads -------------------------------------------------------------------------
     def get(self, endpoint_id: str) -> Endpoint | None:
         if not ak.plausible_id(endpoint_id):

@@ -18,6 +18,7 @@ from mlflow_dynamodbstore.repositories.ai_gateway.common import (
     AlreadyAttached,
     Item,
     Missing,
+    WorkspaceRepository,
     compact,
     exists,
     not_exists,
@@ -31,14 +32,7 @@ class EndpointGone(Exception):
     """The endpoint of a config does not exist."""
 
 
-class GuardrailRepository:
-    def __init__(self, gateway):
-        self.gateway = gateway
-
-    @property
-    def workspace(self) -> str:
-        return self.gateway.scope
-
+class GuardrailRepository(WorkspaceRepository):
     # ---- guardrails --------------------------------------------------------------------
     def get(self, guardrail_id: str) -> Item | None:
         if not ak.plausible_id(guardrail_id):

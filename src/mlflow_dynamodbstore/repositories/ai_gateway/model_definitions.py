@@ -21,6 +21,7 @@ from mlflow_dynamodbstore.repositories.ai_gateway.common import (
     Item,
     Missing,
     NameTaken,
+    WorkspaceRepository,
     by_creation,
     compact,
     exists,
@@ -39,14 +40,7 @@ def _not_attached() -> Any:
     return Attr("attached").not_exists() | Attr("attached").eq(0)
 
 
-class ModelDefinitionRepository:
-    def __init__(self, gateway):
-        self.gateway = gateway
-
-    @property
-    def workspace(self) -> str:
-        return self.gateway.scope
-
+class ModelDefinitionRepository(WorkspaceRepository):
     # ---- reads -------------------------------------------------------------------------
     def get(self, model_definition_id: str) -> Item | None:
         if not ak.plausible_id(model_definition_id):

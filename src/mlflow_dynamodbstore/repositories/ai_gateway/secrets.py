@@ -22,6 +22,7 @@ from mlflow_dynamodbstore.repositories.ai_gateway.common import (
     Item,
     Missing,
     NameTaken,
+    WorkspaceRepository,
     by_creation,
     compact,
     exists,
@@ -62,14 +63,7 @@ def decrypt(item: Item) -> Any:
     )
 
 
-class SecretRepository:
-    def __init__(self, gateway):
-        self.gateway = gateway
-
-    @property
-    def workspace(self) -> str:
-        return self.gateway.scope
-
+class SecretRepository(WorkspaceRepository):
     # ---- reads -------------------------------------------------------------------------
     def get(self, secret_id: str) -> Item | None:
         if not ak.plausible_id(secret_id):
