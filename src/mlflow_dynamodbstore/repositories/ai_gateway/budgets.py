@@ -18,9 +18,7 @@ from mlflow_dynamodbstore.schema.keys import WORKSPACE_ATTRIBUTE
 
 class BudgetRepository(WorkspaceRepository):
     def get(self, budget_policy_id: str) -> Item | None:
-        if not ak.plausible_id(budget_policy_id):
-            return None
-        return self.gateway.get_item(ak.budget_key(self.workspace, budget_policy_id))
+        return self._item(ak.budget_key, budget_policy_id)
 
     def list(self) -> list[Item]:
         condition = partition(ak.budgets_pk(self.workspace), ak.ID_PREFIX)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
+from mlflow_dynamodbstore.schema import ai_gateway_keys as ak
 from mlflow_dynamodbstore.schema import table
 
 Item = dict[str, Any]
@@ -21,6 +23,18 @@ class WorkspaceRepository:
     @property
     def workspace(self) -> str:
         return self.gateway.scope
+
+    def _item(self, key: Callable[[str, str], Item], item_id: str) -> Item | None:
+        """The item with this id (one consistent GetItem); an id no key can hold names none."""
+        if not ak.plausible_id(item_id):
+            return None
+        return self.gateway.get_item(key(self.workspace, item_id))
+
+    def _items(self, key: Callable[[str, str], Item], id_attribute: str, ids: set[str]) -> dict:
+        """id -> item for the ids that exist (one consistent BatchGetItem per 100)."""
+        keys = [key(self.workspace, i) for i in ids if ak.plausible_id(i)]
+        items = self.gateway.batch_get(keys, consistent=True) if keys else []
+        return {i[id_attribute]: i for i in items}
 
 
 class Missing(Exception):

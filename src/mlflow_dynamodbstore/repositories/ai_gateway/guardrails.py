@@ -35,9 +35,7 @@ class EndpointGone(Exception):
 class GuardrailRepository(WorkspaceRepository):
     # ---- guardrails --------------------------------------------------------------------
     def get(self, guardrail_id: str) -> Item | None:
-        if not ak.plausible_id(guardrail_id):
-            return None
-        return self.gateway.get_item(ak.guardrail_key(self.workspace, guardrail_id))
+        return self._item(ak.guardrail_key, guardrail_id)
 
     def list(self) -> list[Item]:
         """Every guardrail of the workspace, by id (the sort key order)."""
@@ -45,9 +43,7 @@ class GuardrailRepository(WorkspaceRepository):
         return list(self.gateway.query(condition, consistent=True))
 
     def many(self, ids: set[str]) -> dict[str, Item]:
-        keys = [ak.guardrail_key(self.workspace, i) for i in ids if ak.plausible_id(i)]
-        items = self.gateway.batch_get(keys, consistent=True) if keys else []
-        return {i["guardrail_id"]: i for i in items}
+        return self._items(ak.guardrail_key, "guardrail_id", ids)
 
     def create(self, item: Item) -> Item:
         ws = self.workspace

@@ -43,9 +43,7 @@ def _not_attached() -> Any:
 class ModelDefinitionRepository(WorkspaceRepository):
     # ---- reads -------------------------------------------------------------------------
     def get(self, model_definition_id: str) -> Item | None:
-        if not ak.plausible_id(model_definition_id):
-            return None
-        return self.gateway.get_item(ak.model_definition_key(self.workspace, model_definition_id))
+        return self._item(ak.model_definition_key, model_definition_id)
 
     def get_by_name(self, name: str) -> Item | None:
         guard = self.gateway.get_item(ak.model_definition_name_key(self.workspace, name))
@@ -57,10 +55,7 @@ class ModelDefinitionRepository(WorkspaceRepository):
 
     def many(self, ids: set[str]) -> dict[str, Item]:
         """The definitions with these ids (one BatchGetItem per 100)."""
-        ws = self.workspace
-        keys = [ak.model_definition_key(ws, i) for i in ids if ak.plausible_id(i)]
-        items = self.gateway.batch_get(keys, consistent=True) if keys else []
-        return {i["model_definition_id"]: i for i in items}
+        return self._items(ak.model_definition_key, "model_definition_id", ids)
 
     # ---- writes ------------------------------------------------------------------------
     def create(

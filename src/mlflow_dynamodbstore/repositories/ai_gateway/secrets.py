@@ -66,9 +66,7 @@ def decrypt(item: Item) -> Any:
 class SecretRepository(WorkspaceRepository):
     # ---- reads -------------------------------------------------------------------------
     def get(self, secret_id: str) -> Item | None:
-        if not ak.plausible_id(secret_id):
-            return None
-        return self.gateway.get_item(ak.secret_key(self.workspace, secret_id))
+        return self._item(ak.secret_key, secret_id)
 
     def get_by_name(self, name: str) -> Item | None:
         guard = self.gateway.get_item(ak.secret_name_key(self.workspace, name))
