@@ -16,6 +16,7 @@ from mlflow.store.tracking.dbmodels.models import _input_from_dict, _input_to_di
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
+from mlflow_dynamodbstore.repositories.labeling.name_guards import put_with_name_guard
 from mlflow_dynamodbstore.repositories.labeling.pages import Page, encode_token, read_page
 from mlflow_dynamodbstore.schema import indexes, labeling_keys
 
@@ -101,17 +102,7 @@ class LabelSchemaRepository:
             "schema_id": item["schema_id"],
             "workspace": item["workspace"],
         }
-        try:
-            self.gateway.transact_write(
-                [
-                    self.gateway.tx_put(guard, Attr("PK").not_exists()),
-                    self.gateway.tx_put(full, Attr("PK").not_exists()),
-                ]
-            )
-        except TransactionCancelled as exc:
-            if 0 in exc.failed_conditions():
-                raise LabelSchemaNameTaken(item["name"]) from None
-            raise
+        put_with_name_guard(self.gateway, guard, full, LabelSchemaNameTaken(item["name"]))
         return full
 
     def update(self, current: Item, fields: Item) -> Item:

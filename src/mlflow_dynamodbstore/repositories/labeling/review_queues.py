@@ -18,6 +18,7 @@ from boto3.dynamodb.conditions import Attr
 from mlflow_dynamodbstore.gateway import TableGateway, TransactionCancelled
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.repositories.labeling.label_schemas import _usable_key_part
+from mlflow_dynamodbstore.repositories.labeling.name_guards import put_with_name_guard
 from mlflow_dynamodbstore.repositories.labeling.pages import (
     Page,
     decode_token,
@@ -99,17 +100,7 @@ class ReviewQueueRepository:
             "queue_id": queue_id,
             "workspace": item["workspace"],
         }
-        try:
-            self.gateway.transact_write(
-                [
-                    self.gateway.tx_put(guard, Attr("PK").not_exists()),
-                    self.gateway.tx_put(full, Attr("PK").not_exists()),
-                ]
-            )
-        except TransactionCancelled as exc:
-            if 0 in exc.failed_conditions():
-                raise QueueNameTaken(item["name"]) from None
-            raise
+        put_with_name_guard(self.gateway, guard, full, QueueNameTaken(item["name"]))
         return full
 
     def update(self, current: Item, fields: Item, *, require_empty: bool) -> Item:
