@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mlflow_dynamodbstore.config import EnvSettingsSource, SettingsSource
 from mlflow_dynamodbstore.gateway import RequestStats, TableGateway
 from mlflow_dynamodbstore.gateway.client import make_client
 from mlflow_dynamodbstore.gateway.scoped import ScopedGateway
@@ -21,6 +22,8 @@ class Connection:
     uri: DynamoDBUri
     client: Any
     gateway: TableGateway
+    # What features read for index patterns, FTS fields and retention (config/settings.py).
+    settings: SettingsSource
 
     @property
     def stats(self) -> RequestStats:
@@ -46,7 +49,12 @@ def connect(store_uri: str, *, shared: bool = True) -> Connection:
                 return _connections[store_uri]
     client = make_client(uri)
     ensure_table(uri, client)
-    conn = Connection(uri=uri, client=client, gateway=TableGateway(client, uri.table_name))
+    conn = Connection(
+        uri=uri,
+        client=client,
+        gateway=TableGateway(client, uri.table_name),
+        settings=EnvSettingsSource(),
+    )
     if shared:
         with _lock:
             conn = _connections.setdefault(store_uri, conn)
