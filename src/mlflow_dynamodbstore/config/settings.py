@@ -7,6 +7,7 @@ config items) reaches every server without a restart.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,8 +52,18 @@ class StoreSettings:
     denormalize_tags: tuple[str, ...] = ALWAYS_DENORMALIZED_TAGS
     fts_trigram_fields: tuple[str, ...] = ALWAYS_TRIGRAM_FIELDS
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    # Extra tag globs of single experiments: ((experiment_id, (glob, ...)), ...).
+    experiment_denormalize_tags: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Bumped by every change written to the table; 0 for settings never stored.
     version: int = 0
+
+    def tag_patterns_for(self, experiment_id: str | None) -> tuple[str, ...]:
+        """The table's tag globs plus the experiment's own."""
+        own = dict(self.experiment_denormalize_tags).get(experiment_id or "", ())
+        return _union(self.denormalize_tags, own)
+
+    def indexes_tag(self, experiment_id: str | None, key: str) -> bool:
+        return any(fnmatch.fnmatchcase(key, glob) for glob in self.tag_patterns_for(experiment_id))
 
 
 class SettingsSource(Protocol):
