@@ -5,14 +5,18 @@ Accepted forms:
 * ``dynamodb://<region>/<table>`` - AWS, e.g. ``dynamodb://us-east-1/mlflow``
 * ``dynamodb://<host>:<port>/<table>`` - a local or custom endpoint over http
 * ``dynamodb://http(s)://<host>:<port>/<table>`` - an explicit endpoint URL
+
+The one query parameter accepted is ``xray=true|false`` (the X-Ray span source,
+docs/xray.md); any other query string or a fragment is refused.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
@@ -38,6 +42,8 @@ class DynamoDBUri:
     table_name: str
     region: str | None = None
     endpoint_url: str | None = None
+    # ``?xray=true|false``; None when the URI does not say (the environment decides).
+    xray: bool | None = None
 
     @property
     def effective_endpoint_url(self) -> str | None:
@@ -86,9 +92,32 @@ def parse_dynamodb_uri(uri: str) -> DynamoDBUri:
     """Parse a ``dynamodb://`` URI; raise INVALID_PARAMETER_VALUE with the valid forms if bad."""
     if not isinstance(uri, str) or not uri.startswith(f"{SCHEME}://"):
         raise _invalid(str(uri), f"the scheme must be '{SCHEME}://'")
-    rest = uri[len(SCHEME) + 3 :].rstrip("/")
-    if "?" in rest or "#" in rest:
+    rest = uri[len(SCHEME) + 3 :]
+    if "#" in rest:
         raise _invalid(uri, "query strings and fragments are not supported")
+    rest, _, query = rest.partition("?")
+    rest = rest.rstrip("/")
+    xray = _xray_option(uri, query)
+    return dataclasses.replace(_parse_location(uri, rest), xray=xray)
+
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _xray_option(uri: str, query: str) -> bool | None:
+    if not query:
+        return None
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        raise _invalid(uri, "query strings other than ?xray=true|false are not supported") from None
+    names = [name for name, _ in pairs]
+    if names != ["xray"] or pairs[0][1].lower() not in _BOOLEANS:
+        raise _invalid(uri, "query strings other than ?xray=true|false are not supported") from None
+    return _BOOLEANS[pairs[0][1].lower()]
+
+
+def _parse_location(uri: str, rest: str) -> DynamoDBUri:
 
     # dynamodb://http(s)://host:port/table
     explicit = re.match(r"^(https?)://([^/]+)/(.+)$", rest)

@@ -40,3 +40,14 @@ def test_retention_days_from_env():
 def test_bad_retention_days_are_refused(raw):
     with pytest.raises(MlflowException, match="MLFLOW_DYNAMODB_TRACE_RETENTION_DAYS"):
         settings_from_env({"MLFLOW_DYNAMODB_TRACE_RETENTION_DAYS": raw})
+
+
+@pytest.mark.parametrize(("raw", "on"), [(None, False), ("true", True), ("FALSE", False), ("1", True)])
+def test_xray_switch_from_env(raw, on):
+    env = {} if raw is None else {"MLFLOW_DYNAMODB_XRAY": raw}
+    assert settings_from_env(env).xray is on
+
+
+def test_xray_switch_refuses_other_values():
+    with pytest.raises(MlflowException, match="MLFLOW_DYNAMODB_XRAY"):
+        settings_from_env({"MLFLOW_DYNAMODB_XRAY": "sometimes"})

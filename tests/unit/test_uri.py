@@ -79,3 +79,33 @@ def test_client_uses_env_endpoint(monkeypatch):
     client = make_client(parse_dynamodb_uri("dynamodb://eu-west-1/mlflow"))
     assert client.meta.endpoint_url == "http://localhost:8123"
     assert client.meta.region_name == "eu-west-1"
+
+
+@pytest.mark.parametrize(
+    ("uri", "xray"),
+    [
+        ("dynamodb://us-east-1/mlflow", None),
+        ("dynamodb://us-east-1/mlflow?xray=true", True),
+        ("dynamodb://us-east-1/mlflow/?xray=TRUE", True),
+        ("dynamodb://localhost:8000/mlflow?xray=false", False),
+        ("dynamodb://http://localhost:8000/mlflow?xray=1", True),
+    ],
+)
+def test_xray_query_parameter(uri, xray):
+    parsed = parse_dynamodb_uri(uri)
+    assert parsed.xray is xray
+    assert parsed.table_name == "mlflow"
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "dynamodb://us-east-1/mlflow?xray=maybe",
+        "dynamodb://us-east-1/mlflow?xray=true&x=1",
+        "dynamodb://us-east-1/mlflow?xray",
+        "dynamodb://us-east-1/mlflow?xray=true#frag",
+    ],
+)
+def test_other_query_strings_are_refused(uri):
+    with pytest.raises(MlflowException, match="query strings"):
+        parse_dynamodb_uri(uri)

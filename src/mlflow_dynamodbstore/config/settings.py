@@ -21,6 +21,8 @@ FTS_TRIGRAM_FIELDS_ENV = "MLFLOW_DYNAMODB_FTS_TRIGRAM_FIELDS"
 SOFT_DELETED_RETENTION_ENV = "MLFLOW_DYNAMODB_SOFT_DELETED_RETENTION_DAYS"
 TRACE_RETENTION_DAYS_ENV = "MLFLOW_DYNAMODB_TRACE_RETENTION_DAYS"
 METRIC_HISTORY_RETENTION_ENV = "MLFLOW_DYNAMODB_METRIC_HISTORY_RETENTION_DAYS"
+# Spans read lazily from AWS X-Ray (docs/xray.md); a store URI's ?xray= overrides it.
+XRAY_ENV = "MLFLOW_DYNAMODB_XRAY"
 
 # Tags under these globs always get an index entry; users add more, never remove these.
 ALWAYS_DENORMALIZED_TAGS: tuple[str, ...] = ("mlflow.*",)
@@ -56,6 +58,8 @@ class StoreSettings:
     experiment_denormalize_tags: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Bumped by every change written to the table; 0 for settings never stored.
     version: int = 0
+    # Spans of traces without stored spans come from AWS X-Ray (docs/xray.md).
+    xray: bool = False
 
     def tag_patterns_for(self, experiment_id: str | None) -> tuple[str, ...]:
         """The table's tag globs plus the experiment's own."""
@@ -107,6 +111,19 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> StoreSettings
             trace_retention_days=_days(env, TRACE_RETENTION_DAYS_ENV, 0),
             metric_history_retention_days=_days(env, METRIC_HISTORY_RETENTION_ENV, 0),
         ),
+        xray=_flag(env, XRAY_ENV),
+    )
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    raw = (environ.get(name) or "").strip().lower()
+    if raw in ("", "false", "0", "no", "off"):
+        return False
+    if raw in ("true", "1", "yes", "on"):
+        return True
+    raise MlflowException(
+        f"{name} must be true or false, got {environ.get(name)!r}",
+        error_code=INVALID_PARAMETER_VALUE,
     )
 
 

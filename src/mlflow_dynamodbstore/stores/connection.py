@@ -26,6 +26,14 @@ class Connection:
     settings: SettingsSource
 
     @property
+    def xray_enabled(self) -> bool:
+        """Spans come from AWS X-Ray when the table has none: the URI's ``?xray=`` if it
+        says, else MLFLOW_DYNAMODB_XRAY (through the settings)."""
+        if self.uri.xray is not None:
+            return self.uri.xray
+        return self.settings.current().xray
+
+    @property
     def stats(self) -> RequestStats:
         return self.gateway.stats
 

@@ -48,6 +48,7 @@ from mlflow.tracing.utils import (
 from mlflow.tracing.utils.truncation import _get_truncated_preview
 from mlflow.utils.validation import _validate_trace_tag
 
+from mlflow_dynamodbstore.repositories.traces import span_facts
 from mlflow_dynamodbstore.repositories.traces.codec import (
     decode_analytics,
     encode_analytics,
@@ -240,9 +241,12 @@ def apply_batch(
     created: bool,
     stored: tuple[list[SpanAggregationNode], list[SpanAggregationNode]],
     extra_tags: dict[str, str],
+    rows: Iterable[SpanRow] = (),
 ) -> dict[str, Any]:
     """The META item after one log_spans batch (SqlAlchemyStore's phase 5). ``before`` is
-    the item as it was when the call started (previews and authority are judged on it)."""
+    the item as it was when the call started (previews and authority are judged on it);
+    ``rows`` are the batch's stored spans, whose facts META keeps (span_facts.py)."""
+    span_facts.merge_into(item, rows, created=created)
     # As in the SQL store, start_trace()'s finalized time range is only protected when the
     # batch carries token usage, cost or a session id (it reads the marker only then).
     carries_analytics = bool(agg.aggregated_token_usage or agg.aggregated_cost or agg.session_id)
@@ -311,12 +315,18 @@ def apply_batch(
     return item
 
 
-def batch_change(before, agg, created, stored, extra_tags):
+def batch_change(before, agg, created, stored, extra_tags, rows=()):
     """The ``mutate`` callback applying one batch to the current META item."""
 
     def change(current: dict[str, Any]) -> dict[str, Any]:
         return apply_batch(
-            current, before, agg, created=created, stored=stored, extra_tags=extra_tags
+            current,
+            before,
+            agg,
+            created=created,
+            stored=stored,
+            extra_tags=extra_tags,
+            rows=rows,
         )
 
     return change

@@ -59,6 +59,10 @@ class TraceFilter:
 
     trace_predicates: list[Callable[[Item], bool]] = field(default_factory=list)
     span_predicates: list[SpanPredicate] = field(default_factory=list)
+    # The span clauses as parsed, (key, comparator, value): for the X-Ray search fallback.
+    span_clauses: list[tuple[str, str, Any]] = field(default_factory=list)
+    # Some span clause reads span content (attributes, content): META's facts cannot answer.
+    span_needs_content: bool = False
     run_id: str | None = None
     # Bounds on timestamp_ms a key condition can use (inclusive).
     newest: int | None = None
@@ -213,6 +217,8 @@ def parse_trace_filter(filter_string: str | None) -> TraceFilter:
             result.trace_predicates.append(_analytics_metadata_predicate(key, comparator, value))
         elif SearchTraceUtils.is_span(key_type, key, comparator):
             result.span_predicates.append(_span_predicate(key, comparator, value))
+            result.span_clauses.append((key, comparator, value))
+            result.span_needs_content |= key not in _FACT_KEYS
         else:
             result.stats_servable = False
             _add_meta_clause(result, key_type, key, comparator, value)
@@ -245,6 +251,8 @@ def _add_meta_clause(
         )
 
 
+# Span clauses META's span facts answer (span_facts.py).
+_FACT_KEYS = frozenset({"name", "type", "status"})
 # Attributes a stats item answers as META does (request_id is its trace_id).
 _STATS_ATTRIBUTES = frozenset(
     {"request_id", "timestamp_ms", "execution_time_ms", "end_time_ms", "status", "experiment_id"}

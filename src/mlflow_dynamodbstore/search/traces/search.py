@@ -12,7 +12,10 @@ Two plans:
   filtered and sorted in memory; the page token is an offset. O(traces in the experiments).
 
 Filters are evaluated in memory on the META items (search/traces_filter.py); ``span.*``
-clauses read the spans of the traces that passed every other clause.
+clauses on name, type and status are answered from META's span facts when it has them
+(repositories/traces/span_facts.py); otherwise the spans of the traces that passed every
+other clause are read. A trace with no stored span is handed to the ``missing_spans``
+hook when one is given (the X-Ray search fallback, docs/xray.md).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import functools
 import heapq
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
@@ -30,6 +33,7 @@ from mlflow.store.tracking.utils.trace_analytics import TRACE_ANALYTICS_COLUMNS_
 from mlflow.tracing.constant import TraceMetadataKey, TraceTagKey
 from mlflow.utils.search_utils import SearchTraceUtils
 
+from mlflow_dynamodbstore.repositories.traces import span_facts
 from mlflow_dynamodbstore.repositories.traces.codec import decode_analytics
 from mlflow_dynamodbstore.repositories.traces.repository import TraceRepository
 from mlflow_dynamodbstore.repositories.traces.spans import SpanRepository
@@ -38,6 +42,12 @@ from mlflow_dynamodbstore.search.traces.filter import TraceFilter, parse_trace_f
 
 Item = dict[str, Any]
 OrderKey = tuple[str, str, bool]  # (type, key, ascending)
+
+
+class MissingSpans(Protocol):
+    """Decides span clauses for a trace whose spans are not in the table."""
+
+    def matches(self, item: Item, parsed: TraceFilter) -> bool: ...
 
 
 # ---- page tokens -----------------------------------------------------------------------
@@ -136,16 +146,27 @@ def _sorter(order: list[OrderKey]) -> Callable[[Item, Item], int]:
 
 # ---- execution ---------------------------------------------------------------------------
 class TraceSearch:
-    def __init__(self, traces: TraceRepository, spans: SpanRepository):
+    def __init__(
+        self,
+        traces: TraceRepository,
+        spans: SpanRepository,
+        missing_spans: MissingSpans | None = None,
+    ):
         self.traces = traces
         self.spans = spans
+        self.missing_spans = missing_spans
 
     def _matches(self, item: Item, parsed: TraceFilter) -> bool:
         if not parsed.matches_trace(item):
             return False
-        if parsed.span_predicates:
-            return parsed.matches_spans(self.spans.read(item["trace_id"]))
-        return True
+        if not parsed.span_predicates:
+            return True
+        if not parsed.span_needs_content and (facts := span_facts.rows_from_facts(item)):
+            return parsed.matches_spans(facts)
+        rows = self.spans.read(item["trace_id"])
+        if not rows and self.missing_spans is not None:
+            return self.missing_spans.matches(item, parsed)
+        return parsed.matches_spans(rows)
 
     def _streams(
         self, experiment_ids: list[str], parsed: TraceFilter, after: str | None, page: int | None

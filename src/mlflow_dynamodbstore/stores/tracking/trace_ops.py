@@ -40,7 +40,7 @@ from mlflow.utils.validation import (
     _validate_trace_tag,
 )
 
-from mlflow_dynamodbstore.repositories.traces import ingest
+from mlflow_dynamodbstore.repositories.traces import ingest, span_facts
 from mlflow_dynamodbstore.repositories.traces.codec import (
     assessment_columns,
     decode_analytics,
@@ -166,6 +166,8 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps):
             "analytics": encode_analytics(analytics),
             "assessments": new_assessments,
             "ttl": self._trace_ttl(experiment, trace_info.request_time),
+            # No span stored yet: log_spans adds each span's facts (span_facts.py).
+            span_facts.FACTS: {},
         }
         try:
             return to_trace_info(self.traces.create(item))
@@ -220,9 +222,9 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps):
             experiment = self._experiment_item(location)
             for trace_id in by_trace:
                 if trace_id not in existing:
-                    agg, _ = aggregates[trace_id]
+                    agg, rows = aggregates[trace_id]
                     fresh[trace_id] = self._new_trace_item(
-                        trace_id, experiment, agg, by_trace[trace_id]
+                        trace_id, experiment, agg, by_trace[trace_id], rows
                     )
         ttl = {tid: item.get("ttl") for tid, item in {**existing, **fresh}.items()}
         self.spans.write(
@@ -244,7 +246,7 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps):
             self._apply_span_batch(trace_id, before, *aggregates[trace_id], by_trace[trace_id])
         return spans
 
-    def _new_trace_item(self, trace_id: str, experiment: dict, agg, trace_spans) -> dict:
+    def _new_trace_item(self, trace_id: str, experiment: dict, agg, trace_spans, rows) -> dict:
         """The META item log_spans creates for a trace it is the first to see (the SQL
         store's new trace_info row, then its per-batch update)."""
         base = {
@@ -267,6 +269,7 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps):
             created=True,
             stored=([], []),
             extra_tags=ingest.resource_tags(trace_spans),
+            rows=rows,
         )
 
     def _apply_span_batch(self, trace_id: str, before: dict, agg, rows, trace_spans) -> None:
@@ -276,7 +279,9 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps):
         if ingest.needs_stored_nodes(before, agg, False):
             batch_ids = {r.span_id for r in rows}
             stored = ingest.stored_nodes(self.spans.read(trace_id, with_content=False), batch_ids)
-        change = ingest.batch_change(before, agg, False, stored, ingest.resource_tags(trace_spans))
+        change = ingest.batch_change(
+            before, agg, False, stored, ingest.resource_tags(trace_spans), rows
+        )
         try:
             self.traces.mutate(trace_id, change, current=before)
         except TraceTooLarge:
