@@ -42,7 +42,9 @@ def test_bad_retention_days_are_refused(raw):
         settings_from_env({"MLFLOW_DYNAMODB_TRACE_RETENTION_DAYS": raw})
 
 
-@pytest.mark.parametrize(("raw", "on"), [(None, False), ("true", True), ("FALSE", False), ("1", True)])
+@pytest.mark.parametrize(
+    ("raw", "on"), [(None, False), ("true", True), ("FALSE", False), ("1", True)]
+)
 def test_xray_switch_from_env(raw, on):
     env = {} if raw is None else {"MLFLOW_DYNAMODB_XRAY": raw}
     assert settings_from_env(env).xray is on

@@ -58,6 +58,7 @@ from mlflow_dynamodbstore.search.traces.search import TraceSearch
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import experiment_not_active
 from mlflow_dynamodbstore.stores.tracking.trace_metrics_ops import TraceMetricsOps
 from mlflow_dynamodbstore.stores.tracking.trace_ops_assessments import TraceAssessmentOps
+from mlflow_dynamodbstore.stores.tracking.trace_ops_xray import TraceXRayOps
 
 # Trace retention (DynamoDB TTL on every item of a trace), in MLflow's retention duration
 # format ("30d", "12h", "90m"): the experiment tag wins over the server-wide variable.
@@ -79,7 +80,7 @@ def _too_large(trace_id: str) -> MlflowException:
     )
 
 
-class TraceOps(TraceAssessmentOps, TraceMetricsOps):
+class TraceOps(TraceAssessmentOps, TraceMetricsOps, TraceXRayOps):
     """Mixed into DynamoDBTrackingStore (which provides ``gateway``, ``experiments``,
     ``_experiment_item``, ``_get_active_workspace`` and ``_workspaces_enabled``)."""
 
@@ -292,12 +293,21 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps):
         item = self._trace_item(trace_id)
         if item is None:
             raise _not_found(trace_id)
-        return to_trace_info(item)
+        return self._to_info(item)
 
     def _trace_from_items(
-        self, meta: dict, span_items: list[dict], allow_partial: bool
+        self,
+        meta: dict,
+        span_items: list[dict],
+        allow_partial: bool,
+        *,
+        xray: bool = True,
+        xray_state: Any = None,
     ) -> Trace | None:
-        info = to_trace_info(meta)
+        """The trace from its META and span items. Without stored spans and with X-Ray on,
+        the spans come from X-Ray (``xray_state``: the trace's X-Ray state item if the
+        caller read the whole partition, else read here)."""
+        info = self._to_info(meta)
         location = info.tags.get(TraceTagKey.SPANS_LOCATION)
         if location != SpansLocation.TRACKING_STORE.value:
             raise MlflowTracingException("Trace data not stored in tracking store")
@@ -305,6 +315,9 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps):
             rows_from_items(span_items),
             key=lambda r: (0 if r.parent_span_id is None else 1, r.start_time_ns),
         )
+        if not rows and xray and self.xray_source is not None:
+            states = None if xray_state is None else {meta["trace_id"]: xray_state[0]}
+            return self._xray_traces([meta], states)[meta["trace_id"]]
         if not allow_partial and (stats := info.trace_metadata.get(TraceMetadataKey.SIZE_STATS)):
             expected = json.loads(stats).get(TraceSizeStatsKey.NUM_SPANS, 0)
             if len(rows) < expected:
@@ -320,7 +333,9 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps):
             raise MlflowException(
                 f"Trace with ID {trace_id} is not found.", RESOURCE_DOES_NOT_EXIST
             )
-        return self._trace_from_items(meta, span_items, allow_partial)
+        # The partition holds the X-Ray state item too, if any: no extra read for it.
+        state = (self._xray_state_in(span_items),)
+        return self._trace_from_items(meta, span_items, allow_partial, xray_state=state)
 
     def get_trace(self, trace_id: str, *, allow_partial: bool = False) -> Trace:
         if allow_partial:
@@ -358,24 +373,32 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps):
     ) -> list[TraceInfo]:
         if not trace_ids:
             return []
-        return [to_trace_info(i) for i in self._batch_items(trace_ids, experiment_ids)]
+        return [self._to_info(i) for i in self._batch_items(trace_ids, experiment_ids)]
 
     def batch_get_traces(
         self, trace_ids: list[str], location: str | None = None, experiment_ids=None
     ) -> list[Trace]:
         if not trace_ids:
             return []
-        traces = []
+        traces: list[Trace | str] = []
+        without_spans: list[dict] = []
         for item in self._batch_items(trace_ids, experiment_ids):
-            if (item.get("tags") or {}).get(
-                TraceTagKey.SPANS_LOCATION
-            ) != SpansLocation.TRACKING_STORE.value:
+            if (
+                self._to_info(item).tags.get(TraceTagKey.SPANS_LOCATION)
+                != SpansLocation.TRACKING_STORE.value
+            ):
                 raise MlflowTracingException("Trace data not stored in tracking store")
             span_items = self.spans.read_items(item["trace_id"])
+            if not span_items and self.xray_source is not None:
+                without_spans.append(item)
+                traces.append(item["trace_id"])  # filled below, in request order
+                continue
             trace = self._trace_from_items(item, span_items, allow_partial=False)
             if trace is not None:
                 traces.append(trace)
-        return traces
+        # X-Ray lookups for all of them together (5 trace ids per BatchGetTraces).
+        from_xray = self._xray_traces(without_spans)
+        return [from_xray[t] if isinstance(t, str) else t for t in traces]
 
     # ---- tags ------------------------------------------------------------------------
     def set_trace_tag(self, trace_id: str, key: str, value: str):
@@ -530,10 +553,9 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps):
             ]
         else:
             locations = self._visible_experiment_ids([str(e) for e in locations])
-        items, token = TraceSearch(self.traces, self.spans).search(
-            locations, filter_string, max_results, order_by, page_token
-        )
-        return [to_trace_info(i) for i in items], token
+        search = TraceSearch(self.traces, self.spans, self._xray_search_fallback(locations))
+        items, token = search.search(locations, filter_string, max_results, order_by, page_token)
+        return [self._to_info(i) for i in items], token
 
     def _visible_experiment_ids(self, experiment_ids: list[str]) -> list[str]:
         ids = [str(_parse_experiment_id(e)) for e in dict.fromkeys(experiment_ids)]
