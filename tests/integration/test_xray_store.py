@@ -246,7 +246,7 @@ def test_search_span_filters_through_x_ray_then_from_meta(xstore):
     base = int(otel_hit[:8], 16) * 1_000_000_000
     specs = llm_trace(base)
     hit = _new_trace(xstore, exp, otel_hit, base)
-    other = _new_trace(xstore, exp, otel_other, base - 5_000_000_000)
+    _new_trace(xstore, exp, otel_other, base - 5_000_000_000)
     xray_hit = f"1-{otel_hit[:8]}-{otel_hit[8:]}"
     documents = separate_documents(otel_hit, specs)
     flt = "span.type = 'RETRIEVER' AND span.name = 'retrieve'"
@@ -287,7 +287,11 @@ def test_search_span_filters_through_x_ray_then_from_meta(xstore):
     assert [t.trace_id for t in found] == [hit]
     meta = xstore.traces.get(hit)
     assert {tuple(f) for f in meta[FACTS].values()} >= {("retrieve", "RETRIEVER", "OK")}
-    looked_up = [p["TraceIds"] for n, p in zip(calls.names, calls.params) if n == "BatchGetTraces"]
+    looked_up = [
+        p["TraceIds"]
+        for n, p in zip(calls.names, calls.params, strict=True)
+        if n == "BatchGetTraces"
+    ]
     assert looked_up == [[f"1-{otel_other[:8]}-{otel_other[8:]}"]]
     # ``other`` is now in its back-off: one GetTraceSummaries and nothing else.
     found, _ = xstore.search_traces([exp], filter_string=flt)
