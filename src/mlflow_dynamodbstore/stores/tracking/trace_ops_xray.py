@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from mlflow.entities import Trace, TraceData, TraceInfo
 from mlflow.tracing.constant import SpansLocation, TraceTagKey
 
+from mlflow_dynamodbstore.repositories.traces import span_facts
 from mlflow_dynamodbstore.repositories.traces.codec import to_trace_info
 from mlflow_dynamodbstore.repositories.traces.xray_state import (
     XRayStateRepository,
@@ -72,11 +73,16 @@ class TraceXRayOps:
 
     # ---- lazy spans --------------------------------------------------------------------
     def _xray_traces(
-        self, metas: list[Item], states: dict[str, Item | None] | None = None
+        self,
+        metas: list[Item],
+        states: dict[str, Item | None] | None = None,
+        *,
+        force: bool = False,
     ) -> dict[str, Trace]:
         """Traces (META items without stored spans) completed from X-Ray: cached and re-read
         when found, otherwise without spans and with the marker. ``states`` are the X-Ray
-        state items already read (None: read them here, one BatchGetItem)."""
+        state items already read (None: read them here, one BatchGetItem); ``force`` asks
+        X-Ray even within a back-off."""
         if not metas:
             return {}
         if states is None:
@@ -86,7 +92,9 @@ class TraceXRayOps:
         due = [
             m
             for m in metas
-            if (s := states.get(m["trace_id"])) is None or now >= int(s.get("retry_after", 0))
+            if force
+            or (s := states.get(m["trace_id"])) is None
+            or now >= int(s.get("retry_after", 0))
         ]
         fetched = self.xray_source.fetch([m["trace_id"] for m in due]) if due else {}
         result: dict[str, Trace] = {}
@@ -131,6 +139,34 @@ class TraceXRayOps:
         them (one lookup, subject to the back-off). True when spans are now stored."""
         trace = self._xray_traces([item]).get(item["trace_id"])
         return trace is not None and bool(trace.data.spans)
+
+    # ---- pre-caching (the ``traces cache`` command) -----------------------------------
+    def xray_recent_traces(self, experiment_id: str, days: int) -> list[Item]:
+        """An experiment's trace META items of the last ``days`` days (GSI3, newest first)."""
+        oldest = int((self._xray_clock() - days * 86400) * 1000)
+        listed = self.traces.list_experiment(str(experiment_id), oldest=oldest)
+        return [i for i in listed if self._trace_item(i["trace_id"], i) is not None]
+
+    def xray_cache(self, metas: list[Item]) -> dict[str, str]:
+        """Cache X-Ray's spans of these traces now, ignoring back-offs: trace id ->
+        ``cached``, ``already_cached``, ``missing`` (X-Ray has none) or ``error``."""
+        outcome: dict[str, str] = {}
+        todo = []
+        for meta in metas:
+            if span_facts.rows_from_facts(meta) or self.spans.read_items(meta["trace_id"]):
+                outcome[meta["trace_id"]] = "already_cached"
+            else:
+                todo.append(meta)
+        if todo:
+            traces = self._xray_traces(todo, force=True)
+            for trace_id, trace in traces.items():
+                if trace.data.spans:
+                    outcome[trace_id] = "cached"
+                elif trace.info.tags.get(REASON_TAG, "").startswith("missing"):
+                    outcome[trace_id] = "missing"
+                else:
+                    outcome[trace_id] = "error"
+        return outcome
 
     def _xray_search_fallback(self, experiment_ids: list[str]) -> XRaySearchFallback | None:
         if self.xray_source is None:
