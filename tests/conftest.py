@@ -59,8 +59,10 @@ def ddb_client(dynamodb_endpoint):
 
 
 @pytest.fixture(scope="session")
-def moto_server():
-    """moto in server mode, for CloudFormation/X-Ray/S3 only (never for DynamoDB tests)."""
+def moto_server(tmp_path_factory):
+    """moto in server mode, for CloudFormation/X-Ray/S3 only (never for DynamoDB tests).
+    Its request recorder (``/moto-api/recorder/``, off until started) writes to a temporary
+    file, so tests can count the AWS calls a server subprocess makes."""
     import shutil
     import subprocess
     import sys
@@ -69,10 +71,12 @@ def moto_server():
 
     port = free_port()
     exe = shutil.which("moto_server", path=os.path.dirname(sys.executable)) or "moto_server"
+    recording = tmp_path_factory.mktemp("moto") / "recording.jsonl"
     proc = subprocess.Popen(
         [exe, "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, "MOTO_RECORDER_FILEPATH": str(recording)},
     )
     wait_for_port(port, 60, proc)
     yield f"http://127.0.0.1:{port}"
