@@ -86,6 +86,20 @@ class XRaySpanSource:
                     )
         return results
 
+    def trace_ids_matching(self, expression: str, start_s: float, end_s: float) -> set[str] | None:
+        """MLflow ids of the traces GetTraceSummaries finds for ``expression`` in the time
+        range; None (and one warning) when X-Ray cannot answer."""
+        from mlflow_dynamodbstore.xray.filters import matching_trace_ids
+
+        try:
+            return matching_trace_ids(self.client, expression, start_s, end_s)
+        except (BotoCoreError, ClientError) as exc:
+            _logger.warning(
+                "X-Ray GetTraceSummaries failed (%s); span filters check traces one by one",
+                describe_error(exc),
+            )
+            return None
+
     def _batch_get(self, xray_ids: list[str]) -> dict[str, list[dict]]:
         documents: dict[str, list[dict]] = {}
         kwargs: dict[str, Any] = {"TraceIds": xray_ids}

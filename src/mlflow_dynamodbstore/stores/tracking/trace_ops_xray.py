@@ -10,12 +10,10 @@ the back-off before the next lookup. With it off, no X-Ray client is ever create
 
 from __future__ import annotations
 
-import logging
 import time
 from functools import cached_property
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from mlflow.entities import Trace, TraceData, TraceInfo
 from mlflow.tracing.constant import SpansLocation, TraceTagKey
 
@@ -27,11 +25,10 @@ from mlflow_dynamodbstore.repositories.traces.xray_state import (
 )
 from mlflow_dynamodbstore.search.traces.filter import TraceFilter
 from mlflow_dynamodbstore.xray.client import make_xray_client
-from mlflow_dynamodbstore.xray.filters import matching_trace_ids, to_filter_expression
+from mlflow_dynamodbstore.xray.filters import to_filter_expression
 from mlflow_dynamodbstore.xray.ids import XRAY_RETENTION_SECONDS
-from mlflow_dynamodbstore.xray.source import FOUND, XRaySpanSource, describe_error
+from mlflow_dynamodbstore.xray.source import FOUND, XRaySpanSource
 
-_logger = logging.getLogger(__name__)
 Item = dict[str, Any]
 
 # The trace-level marker on a trace returned without spans.
@@ -204,15 +201,8 @@ class XRaySearchFallback:
         if window is None:
             self._hits = set()
             return self._hits
-        try:
-            self._hits = matching_trace_ids(self.store.xray_source.client, expression, *window)
-        except (BotoCoreError, ClientError) as exc:
-            # Without the index, each trace's spans are looked up one by one instead.
-            _logger.warning(
-                "X-Ray GetTraceSummaries failed (%s); span filters check traces one by one",
-                describe_error(exc),
-            )
-            self._hits = None
+        # None when X-Ray cannot answer: each trace's spans are then looked up one by one.
+        self._hits = self.store.xray_source.trace_ids_matching(expression, *window)
         return self._hits
 
     def _window(self, parsed: TraceFilter) -> tuple[float, float] | None:
