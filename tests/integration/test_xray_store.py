@@ -318,3 +318,15 @@ def test_search_summaries_window_is_the_experiments_traces(xstore):
     assert params["FilterExpression"] == 'annotation.mlflow_span_status = "ERROR"'
     assert params["StartTime"].timestamp() == old_s - 1
     assert params["EndTime"].timestamp() == new_s + 1
+
+
+def test_ids_x_ray_cannot_hold_are_missing_without_a_call(xstore):
+    exp = xstore.create_experiment("old")
+    old = _fresh_hex(time.time() - 40 * 86400)
+    random_id = "ffffffff" + uuid.uuid4().hex[:24]  # not made by the X-Ray id generator
+    ids = [_new_trace(xstore, exp, o, int(time.time()) * 1_000_000_000) for o in (old, random_id)]
+    calls = XRayCalls(xstore.xray_source.client)
+    for trace in xstore.batch_get_traces(ids):
+        assert trace.info.tags[UNAVAILABLE_TAG] == UNAVAILABLE
+        assert "30-day" in trace.info.tags[REASON_TAG]
+    assert calls.count() == 0

@@ -70,3 +70,10 @@ def test_span_ids():
     assert not ids.is_span_id("0000000000000000")
     assert not ids.is_span_id("A000000000000001")
     assert not ids.is_span_id("a00000000000001")
+
+
+def test_reads_skip_ids_x_ray_cannot_still_hold():
+    now = 1_800_000_000
+    assert ids.xray_may_hold(f"tr-{now - 30 * 86400:08x}0123456789abcdef01234567", now)
+    assert not ids.xray_may_hold(f"tr-{now - 32 * 86400:08x}0123456789abcdef01234567", now)
+    assert not ids.xray_may_hold("tr-ffffffff0123456789abcdef01234567", now)

@@ -82,3 +82,15 @@ def xray_would_accept(trace_id: str, now: float | None = None) -> bool:
 
 def is_span_id(span_id: str) -> bool:
     return isinstance(span_id, str) and bool(_SPAN.match(span_id)) and int(span_id, 16) != 0
+
+
+def xray_may_hold(trace_id: str, now: float | None = None) -> bool:
+    """Whether X-Ray can still have this trace when read at ``now``: an id X-Ray accepts,
+    started less than its 30 days (and a day of slack for late ingestion) ago. Other ids
+    are answered "missing" without a call."""
+    try:
+        seconds = xray_epoch_seconds(xray_from_mlflow(trace_id))
+    except UnmappableId:
+        return False
+    now = time.time() if now is None else now
+    return now - XRAY_RETENTION_SECONDS - 86400 <= seconds <= now + _FUTURE_SLACK_SECONDS

@@ -14,7 +14,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from mlflow.entities import Span
 
 from mlflow_dynamodbstore.xray.convert import parse_document, spans_from_documents
-from mlflow_dynamodbstore.xray.ids import UnmappableId, mlflow_from_xray, xray_from_mlflow
+from mlflow_dynamodbstore.xray.ids import (
+    UnmappableId,
+    mlflow_from_xray,
+    xray_from_mlflow,
+    xray_may_hold,
+)
 
 _logger = logging.getLogger(__name__)
 BATCH_GET_TRACES_MAX_IDS = 5
@@ -53,9 +58,18 @@ class XRaySpanSource:
         by_xray: dict[str, str] = {}
         for trace_id in dict.fromkeys(trace_ids):
             try:
-                by_xray[xray_from_mlflow(trace_id)] = trace_id
+                xray_id = xray_from_mlflow(trace_id)
             except UnmappableId as exc:
                 results[trace_id] = Fetched(MISSING, reason=str(exc))
+                continue
+            if not xray_may_hold(trace_id):
+                results[trace_id] = Fetched(
+                    MISSING,
+                    reason="the trace id's time is outside X-Ray's 30-day retention (or the "
+                    "id was not made by the X-Ray id generator)",
+                )
+                continue
+            by_xray[xray_id] = trace_id
         xray_ids = list(by_xray)
         for start in range(0, len(xray_ids), BATCH_GET_TRACES_MAX_IDS):
             chunk = xray_ids[start : start + BATCH_GET_TRACES_MAX_IDS]
