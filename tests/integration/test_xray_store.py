@@ -330,3 +330,25 @@ def test_ids_x_ray_cannot_hold_are_missing_without_a_call(xstore):
         assert trace.info.tags[UNAVAILABLE_TAG] == UNAVAILABLE
         assert "30-day" in trace.info.tags[REASON_TAG]
     assert calls.count() == 0
+
+
+def test_spans_are_returned_when_caching_them_fails(xstore, xray_endpoint):
+    from mlflow.exceptions import MlflowException
+
+    exp = xstore.create_experiment("uncacheable")
+    otel = _fresh_hex()
+    base = int(otel[:8], 16) * 1_000_000_000
+    specs = llm_trace(base)
+    _put_segments(xray_endpoint, separate_documents(otel, specs))
+    trace_id = _new_trace(xstore, exp, otel, base)
+
+    def busy(*args, **kwargs):
+        raise MlflowException("Trace is being updated concurrently; please retry.")
+
+    xstore.log_spans = busy  # the table refuses the write this once
+    _assert_same_spans(xstore.get_trace(trace_id), specs)
+    assert xstore.spans.read(trace_id) == []  # not cached: the next read asks X-Ray again
+    del xstore.log_spans
+    calls = XRayCalls(xstore.xray_source.client)
+    _assert_same_spans(xstore.get_trace(trace_id), specs)
+    assert calls.count("BatchGetTraces") == 1 and xstore.spans.read(trace_id)

@@ -10,11 +10,13 @@ the back-off before the next lookup. With it off, no X-Ray client is ever create
 
 from __future__ import annotations
 
+import logging
 import time
 from functools import cached_property
 from typing import Any
 
 from mlflow.entities import Trace, TraceData, TraceInfo
+from mlflow.exceptions import MlflowException
 from mlflow.tracing.constant import SpansLocation, TraceTagKey
 
 from mlflow_dynamodbstore.repositories.traces import span_facts
@@ -36,7 +38,7 @@ UNAVAILABLE_TAG = "mlflow.dynamodb.xray.spans"
 UNAVAILABLE = "unavailable"
 REASON_TAG = "mlflow.dynamodb.xray.reason"
 RETRY_AFTER_TAG = "mlflow.dynamodb.xray.retryAfter"
-_UNKNOWN = object()
+_logger = logging.getLogger(__name__)
 
 
 class TraceXRayOps:
@@ -100,7 +102,15 @@ class TraceXRayOps:
             state = states.get(trace_id)
             answer = fetched.get(trace_id)
             if answer is not None and answer.outcome == FOUND:
-                self.log_spans(str(meta["experiment_id"]), answer.spans)
+                try:
+                    self.log_spans(str(meta["experiment_id"]), answer.spans)
+                except MlflowException as exc:
+                    # Not cached this time (e.g. META contention or its size limit): the
+                    # reader still gets X-Ray's spans; the next read tries again.
+                    _logger.warning("Could not cache X-Ray spans of %s: %s", trace_id, exc)
+                    info = self._to_info(meta)
+                    result[trace_id] = Trace(info=info, data=TraceData(spans=answer.spans))
+                    continue
                 if state is not None:
                     self.xray_states.clear(trace_id)
                 cached = self._cached_trace(trace_id)
