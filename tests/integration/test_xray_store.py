@@ -135,7 +135,12 @@ def test_missing_trace_has_the_marker_backs_off_and_is_retried(xstore, xray_endp
     now = time.time()
     xstore._xray_clock = lambda: now
 
+    stats = xstore.gateway.stats
+    stats.reset()
     trace = xstore.get_trace(trace_id)
+    # The partition Query, then the state item's PutItem.
+    assert stats.requests("Query") == 1 and stats.requests("PutItem") == 1
+    assert stats.total_requests == 2
     assert trace.data.spans == []
     assert trace.info.tags[UNAVAILABLE_TAG] == UNAVAILABLE
     assert "missing" in trace.info.tags[REASON_TAG]
@@ -143,9 +148,11 @@ def test_missing_trace_has_the_marker_backs_off_and_is_retried(xstore, xray_endp
     state = xstore.gateway.get_item(xray_keys.xray_state_key(trace_id))
     assert state["attempts"] == 1 and state["retry_after"] == int(now) + 60
 
-    # Within the back-off: no call.
+    # Within the back-off: no call, one Query.
+    stats.reset()
     assert xstore.get_trace(trace_id).info.tags[UNAVAILABLE_TAG] == UNAVAILABLE
     assert calls.count() == 1
+    assert stats.total_requests == 1
 
     # After it: asked again (still missing: the back-off doubles).
     xstore._xray_clock = lambda: now + 61
