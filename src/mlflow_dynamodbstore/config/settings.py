@@ -111,8 +111,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> StoreSettings
 
 
 class EnvSettingsSource:
-    """Settings from the environment alone, read once (until the table-backed source
-    replaces it on connections)."""
+    """Settings from the environment alone, read once: no table (connections serve
+    ``source.TableSettingsSource``; this one is for code and tests without a table)."""
 
     def __init__(self, environ: Mapping[str, str] | None = None):
         self._settings = settings_from_env(environ)
