@@ -13,6 +13,8 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+# Request-count tests must not see a settings refresh (one GetItem) land in their window.
+os.environ.setdefault("MLFLOW_DYNAMODB_CONFIG_REFRESH_SECONDS", "60")
 for _var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
     os.environ.pop(_var, None)
 

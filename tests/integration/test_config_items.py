@@ -39,3 +39,17 @@ def test_concurrent_updates_each_land_once(store_uri):
     final = items.load()
     assert final.version == 12
     assert sorted(final.denormalize_tags[1:]) == sorted(f"t{n}" for n in range(12))
+
+
+def test_only_if_changed_writes_nothing_for_a_change_that_changes_nothing(store_uri):
+    conn = connect(store_uri, shared=False, settings_environ={})
+    items = ConfigItems(conn.gateway)
+    first = items.update(
+        lambda s: replace(s, denormalize_tags=("mlflow.*", "a")), initial=StoreSettings()
+    )
+    conn.stats.reset()
+    same = items.update(lambda s: s, initial=StoreSettings(), only_if_changed=True)
+    assert same == first and same.version == 1
+    assert conn.stats.requests("GetItem") == 1 and conn.stats.requests("PutItem") == 0
+    # Without the flag an update always writes (and bumps the version).
+    assert items.update(lambda s: s, initial=StoreSettings()).version == 2

@@ -1,7 +1,9 @@
 """Store settings: index patterns, full-text fields and retention policies.
 
 ``settings.py`` is the contract every feature reads (``Connection.settings.current()``);
-where the values come from (environment, config items in the table) is behind it.
+where the values come from is behind it: ``items.py`` (the table's settings item),
+``reconcile.py`` (how a server's environment meets it) and ``source.py`` (the source every
+connection serves, refreshed from the table).
 """
 
 from mlflow_dynamodbstore.config.settings import (

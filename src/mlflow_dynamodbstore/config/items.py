@@ -22,6 +22,7 @@ def settings_to_item(settings: StoreSettings) -> dict[str, Any]:
         "experiment_denormalize_tags": {
             exp: list(globs) for exp, globs in settings.experiment_denormalize_tags
         },
+        "xray": settings.xray,
         "version": settings.version,
     }
 
@@ -36,6 +37,7 @@ def settings_from_item(item: dict[str, Any]) -> StoreSettings:
             (exp, tuple(globs))
             for exp, globs in sorted((item.get("experiment_denormalize_tags") or {}).items())
         ),
+        xray=bool(item.get("xray", False)),
         version=int(item.get("version", 0)),
     )
 
@@ -57,10 +59,16 @@ class ConfigItems:
         return None if item is None else int(item.get("version", 0))
 
     def update(
-        self, change: Callable[[StoreSettings], StoreSettings], *, initial: StoreSettings
+        self,
+        change: Callable[[StoreSettings], StoreSettings],
+        *,
+        initial: StoreSettings,
+        only_if_changed: bool = False,
     ) -> StoreSettings:
         """Apply ``change`` to the stored settings (``initial`` when none are stored) and
-        write it back only if nobody wrote in between; the version goes up by one."""
+        write it back only if nobody wrote in between; the version goes up by one.
+        ``only_if_changed``: when ``change`` changes nothing, write nothing and return what
+        was read (one GetItem; the start-up reconciliation of a server with nothing new)."""
 
         def read(_lost: object) -> tuple[StoreSettings, Version]:
             item = self._gateway.get_item(settings_key())
@@ -70,7 +78,10 @@ class ConfigItems:
 
         def write(state: tuple[StoreSettings, Version]) -> StoreSettings:
             base, version = state
-            changed = replace(change(base), version=version.next)
+            proposed = change(base)
+            if only_if_changed and replace(proposed, version=base.version) == base:
+                return base
+            changed = replace(proposed, version=version.next)
             self._gateway.put_item(settings_to_item(changed), condition=version.condition)
             return changed
 

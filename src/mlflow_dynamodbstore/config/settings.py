@@ -128,8 +128,8 @@ def _flag(environ: Mapping[str, str], name: str) -> bool:
 
 
 class EnvSettingsSource:
-    """Settings from the environment alone, read once (until the table-backed source
-    replaces it on connections)."""
+    """Settings from the environment alone, read once: no table (connections serve
+    ``source.TableSettingsSource``; this one is for code and tests without a table)."""
 
     def __init__(self, environ: Mapping[str, str] | None = None):
         self._settings = settings_from_env(environ)

@@ -4,11 +4,13 @@ tracking, registry and workspace stores."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mlflow_dynamodbstore.config import EnvSettingsSource, SettingsSource
+from mlflow_dynamodbstore.config import SettingsSource
+from mlflow_dynamodbstore.config.items import ConfigItems
+from mlflow_dynamodbstore.config.source import TableSettingsSource
 from mlflow_dynamodbstore.gateway import RequestStats, TableGateway
 from mlflow_dynamodbstore.gateway.client import make_client
 from mlflow_dynamodbstore.gateway.scoped import ScopedGateway
@@ -47,9 +49,15 @@ _connections: dict[str, Connection] = {}
 _lock = threading.Lock()
 
 
-def connect(store_uri: str, *, shared: bool = True) -> Connection:
-    """Parse the URI, provision the table if needed and return a ready connection.
-    ``shared=False`` gives a private connection with its own counters (benchmarks, tests)."""
+def connect(
+    store_uri: str, *, shared: bool = True, settings_environ: Mapping[str, str] | None = None
+) -> Connection:
+    """Parse the URI, provision the table if needed and return a ready connection, its
+    settings reconciled with the environment (one GetItem; a conditional PutItem when the
+    environment adds something: config/source.py).
+    ``shared=False`` gives a private connection with its own counters (benchmarks, tests).
+    ``settings_environ`` replaces ``os.environ`` for the settings of a private connection:
+    admin commands pass ``{}`` to see the table's settings without adding their shell's."""
     uri = parse_dynamodb_uri(store_uri)
     if shared:
         with _lock:
@@ -57,13 +65,12 @@ def connect(store_uri: str, *, shared: bool = True) -> Connection:
                 return _connections[store_uri]
     client = make_client(uri)
     ensure_table(uri, client)
-    conn = Connection(
-        uri=uri,
-        client=client,
-        gateway=TableGateway(client, uri.table_name),
-        settings=EnvSettingsSource(),
-    )
+    gateway = TableGateway(client, uri.table_name)
+    settings = TableSettingsSource(ConfigItems(gateway), environ=settings_environ)
+    conn = Connection(uri=uri, client=client, gateway=gateway, settings=settings)
     if shared:
         with _lock:
             conn = _connections.setdefault(store_uri, conn)
+    if conn.settings is settings:  # ours won: start it (a loser's start is the winner's)
+        settings.start()
     return conn

@@ -48,14 +48,18 @@ class TraceXRayOps:
     # Patched by tests to move time past a back-off.
     _xray_clock = staticmethod(time.time)
 
-    @cached_property
+    @property
     def xray_source(self) -> XRaySpanSource | None:
-        """The X-Ray span source when the integration is on (its client is made on first
+        """The X-Ray span source while the integration is on (the switch is a table setting,
+        so it is checked on each use; the source and its client are made once, on first
         use), else None."""
         if not self._conn.xray_enabled:
             return None
-        uri = self._conn.uri
-        return XRaySpanSource(lambda: make_xray_client(uri))
+        source = self.__dict__.get("_xray_source")
+        if source is None:
+            uri = self._conn.uri
+            source = self.__dict__["_xray_source"] = XRaySpanSource(lambda: make_xray_client(uri))
+        return source
 
     @cached_property
     def xray_states(self) -> XRayStateRepository:
