@@ -35,6 +35,9 @@ from mlflow_dynamodbstore.stores.tracking.gateway_secret_ops import GatewaySecre
 from mlflow_dynamodbstore.stores.tracking.issue_ops import IssueOps
 from mlflow_dynamodbstore.stores.tracking.labeling_ops import LabelingOps
 from mlflow_dynamodbstore.stores.tracking.logged_model_ops import LoggedModelOps
+from mlflow_dynamodbstore.stores.tracking.mcp_endpoint_ops import McpEndpointOps
+from mlflow_dynamodbstore.stores.tracking.mcp_server_ops import McpServerOps
+from mlflow_dynamodbstore.stores.tracking.mcp_version_ops import McpVersionOps
 from mlflow_dynamodbstore.stores.tracking.review_queue_ops import ReviewQueueOps
 from mlflow_dynamodbstore.stores.tracking.run_ops import RunOps
 from mlflow_dynamodbstore.stores.tracking.scorer_ops import ScorerOps
@@ -57,6 +60,9 @@ class DynamoDBTrackingStore(
     IssueOps,
     LabelingOps,
     LoggedModelOps,
+    McpEndpointOps,
+    McpServerOps,
+    McpVersionOps,
     ReviewQueueOps,
     RunOps,
     ScorerOps,
