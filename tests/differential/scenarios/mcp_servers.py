@@ -30,7 +30,11 @@ OTHER = "io.github.acme/files"
 
 def _plain(value):
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        out = {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if "access_endpoints" in out:
+            # in id order in both stores, but the ids are random: compare by url
+            out["access_endpoints"].sort(key=lambda e: e["url"])
+        return out
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, dict):
@@ -159,7 +163,7 @@ def delete_server_with_active_version(store):
     store.delete_mcp_server(NAME)
     out += [
         attempt(lambda: store.get_mcp_server(NAME)),
-        store.search_mcp_access_endpoints(),
+        store.search_mcp_access_endpoints(order_by=["created_at"]),
         store.create_mcp_server_version(server_json("1.0.0")),  # gone with its server
         store.get_mcp_server(NAME),
     ]
@@ -259,15 +263,17 @@ def access_endpoints(store):
         attempt(lambda: store.delete_mcp_access_endpoint(NAME, "ae-missing")),
     ]
     store.delete_mcp_access_endpoint(OTHER, other.id)
-    out.append(store.search_mcp_access_endpoints())
+    # ids are random: list in creation order
+    search = partial(store.search_mcp_access_endpoints, order_by=["created_at"])
+    out.append(search())
     # deleting the alias takes its endpoints; deleting the version those of the version
     store.delete_mcp_server_alias(NAME, "prod")
-    out.append(store.search_mcp_access_endpoints(server_name=NAME))
+    out.append(search(server_name=NAME))
     store.update_mcp_server_version(NAME, "1.0.0", status=MCPStatus.DEPRECATED)
     store.delete_mcp_server_version(NAME, "1.0.0")
-    out.append(store.search_mcp_access_endpoints(server_name=NAME))
+    out.append(search(server_name=NAME))
     store.delete_mcp_server_version(NAME, "2.0.0")  # latest resolves to nothing now
-    out.append(store.search_mcp_access_endpoints())
+    out.append(search())
     out.append(store.get_mcp_server(NAME))
     return _norm(out)
 

@@ -120,7 +120,10 @@ def decode_token(order: Order, page_token: str | None) -> list | None:
         padded = page_token + "=" * (-len(page_token) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, TypeError, UnicodeError):
-        raise _invalid(page_token) from None
+        # the SQL store's message for a token it cannot decode
+        raise MlflowException(
+            "Invalid page token, could not base64-decode", error_code=INVALID_PARAMETER_VALUE
+        ) from None
     if not isinstance(payload, dict) or payload.get("v") != _TOKEN_VERSION:
         raise _invalid(page_token)
     if payload.get("o") != order.fingerprint():
