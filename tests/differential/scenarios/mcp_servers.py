@@ -284,7 +284,9 @@ def search_servers(store):
     for i, name in enumerate(names):
         store.create_mcp_server(name, description=f"d{i}")
         if i % 2 == 0:
-            store.create_mcp_server_version(server_json("1.0.0", name=name), status=MCPStatus.ACTIVE)
+            store.create_mcp_server_version(
+                server_json("1.0.0", name=name), status=MCPStatus.ACTIVE
+            )
         if i % 3 == 0:
             store.set_mcp_server_tag(name, "team", "red" if i else "blue")
     store.update_mcp_server(names[3], display_name="Three")

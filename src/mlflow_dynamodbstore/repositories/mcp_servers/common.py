@@ -22,8 +22,8 @@ from mlflow_dynamodbstore.schema import table
 __all__ = [
     "Conflict",
     "Item",
-    "Missing",
     "McpRepository",
+    "Missing",
     "Taken",
     "compact",
     "exists",

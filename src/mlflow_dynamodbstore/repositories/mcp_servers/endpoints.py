@@ -31,9 +31,9 @@ class EndpointRepository(McpRepository):
         return self.gateway.get_item(mk.endpoint_key(self.workspace, endpoint_id))
 
     def all_endpoints(self) -> Iterator[Item]:
-        condition = Key(table.PK).eq(mk.endpoints_pk(self.workspace)) & Key(
-            table.SK
-        ).begins_with(mk.ENDPOINT_PREFIX)
+        condition = Key(table.PK).eq(mk.endpoints_pk(self.workspace)) & Key(table.SK).begins_with(
+            mk.ENDPOINT_PREFIX
+        )
         return self.gateway.query(condition, consistent=True)
 
     def _target_check(self, fields: Item, alias_target: str | None) -> list[dict]:

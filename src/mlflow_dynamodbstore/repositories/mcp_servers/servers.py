@@ -136,7 +136,9 @@ class ServerRepository(McpRepository):
 
     def delete_tag(self, name: str, key: str) -> None:
         try:
-            self.gateway.delete_item(mk.server_tag_key(self.workspace, name, key), condition=exists())
+            self.gateway.delete_item(
+                mk.server_tag_key(self.workspace, name, key), condition=exists()
+            )
         except ConditionFailed:
             raise Missing(key) from None
 

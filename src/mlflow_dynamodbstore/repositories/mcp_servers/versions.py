@@ -61,7 +61,9 @@ class VersionRepository(McpRepository):
                 server = compact(servers.server_fields(name, created_by, now))
                 server_action = self.gateway.tx_put(server, not_exists())
             try:
-                self.gateway.transact_write([server_action, self.gateway.tx_put(item, not_exists())])
+                self.gateway.transact_write(
+                    [server_action, self.gateway.tx_put(item, not_exists())]
+                )
                 return item
             except TransactionCancelled as exc:
                 failed = self.failed(exc)

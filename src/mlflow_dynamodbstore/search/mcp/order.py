@@ -168,7 +168,6 @@ def check_max_results(max_results: Any, threshold: int | None = None) -> None:
         )
     if threshold is not None and max_results > threshold:
         raise MlflowException(
-            f"Invalid value for max_results. It must be at most {threshold}, but got "
-            f"{max_results}",
+            f"Invalid value for max_results. It must be at most {threshold}, but got {max_results}",
             error_code=INVALID_PARAMETER_VALUE,
         )

@@ -234,4 +234,3 @@ class _StateCache:
         if name not in self.states:
             self.states[name] = self.repo.state(name)
         return self.states[name]
-

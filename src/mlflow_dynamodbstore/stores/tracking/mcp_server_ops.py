@@ -135,8 +135,12 @@ class McpServerOps:
             # its (workspace, name, status, major DESC, minor DESC, patch DESC) index).
             first = min(
                 active,
-                key=lambda v: (-int(v["major"]), -int(v["minor"]), -int(v["patch"]),
-                               int(v["created_at"])),
+                key=lambda v: (
+                    -int(v["major"]),
+                    -int(v["minor"]),
+                    -int(v["patch"]),
+                    int(v["created_at"]),
+                ),
             )["version"]
             raise MlflowException(
                 f"Cannot delete MCP server '{name}' while it still has an active version "
@@ -203,4 +207,3 @@ class McpServerOps:
                 f"Alias '{alias}' not found on MCP server '{name}'",
                 error_code=RESOURCE_DOES_NOT_EXIST,
             ) from None
-

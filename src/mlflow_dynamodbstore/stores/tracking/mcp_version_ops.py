@@ -243,4 +243,3 @@ class McpVersionOps:
                 f"Tag '{key}' not found on MCP server version '{name}' version '{version}'",
                 error_code=RESOURCE_DOES_NOT_EXIST,
             ) from None
-
