@@ -26,6 +26,7 @@ from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.schema import (
     analytics_keys,
     dataset_keys,
+    gateway_cost_keys,
     indexes,
     job_keys,
     keys,
@@ -132,17 +133,21 @@ class Reassign:
 
     def _trace_key_after_stats(self, trace_id: str) -> Item:
         """Move a trace's stats item (trace analytics; absent for traces logged before it)
-        ahead of its META, which lists it for a rerun; the META key is then moved by the
-        caller."""
+        and gateway cost item (gateway traces only) ahead of its META, which lists them for
+        a rerun; the META key is then moved by the caller."""
         expression, names, values = _moved({}, "version")
-        with suppress(ConditionFailed):
-            self.gateway.update_item(
-                analytics_keys.trace_stats_key(trace_id),
-                expression,
-                names=names,
-                values=values,
-                condition=Attr("PK").exists(),
-            )
+        for key in (
+            analytics_keys.trace_stats_key(trace_id),
+            gateway_cost_keys.gateway_cost_key(trace_id),
+        ):
+            with suppress(ConditionFailed):
+                self.gateway.update_item(
+                    key,
+                    expression,
+                    names=names,
+                    values=values,
+                    condition=Attr("PK").exists(),
+                )
         return keys.trace_key(trace_id)
 
     # ---- per root ------------------------------------------------------------------

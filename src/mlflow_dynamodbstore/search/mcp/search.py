@@ -80,7 +80,7 @@ def search_servers(
     check_max_results(max_results, SERVER_MAX_RESULTS)
     order = parse_order_by(order_by, SERVER_COLUMNS, [("name", SERVER_COLUMNS["name"])])
     cursor = decode_token(order, page_token)
-    predicate, _ = filters.server_filter(
+    predicate, needs_partition = filters.server_filter(
         filter_string,
         _server_attribute,
         _server_tag,
@@ -92,7 +92,12 @@ def search_servers(
         candidates = iter(order.after(order.sort(list(repo.all_servers())), cursor))
     page: list[ServerState] = []
     for server in candidates:
-        state = ServerState.of(server, repo.partition_items(server["name"]))
+        # A filter on the server item alone is checked before its partition is read.
+        state = (
+            ServerState.of(server, repo.partition_items(server["name"]))
+            if needs_partition
+            else ServerState(server)
+        )
         if predicate(state):
             page.append(state)
             if len(page) > max_results:
@@ -101,6 +106,8 @@ def search_servers(
     if len(page) > max_results:
         page = page[:max_results]
         token = encode_token(order, order.raw_key(page[-1].server))
+    if not needs_partition:
+        page = repo.states([s.server for s in page])
     return page, token
 
 
