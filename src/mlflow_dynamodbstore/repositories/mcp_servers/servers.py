@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Key
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TransactionCancelled
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
@@ -179,7 +179,3 @@ class ServerRepository(McpRepository):
             if exc.is_condition_failure:
                 raise Missing(alias) from None
             raise
-
-
-def alias_points_to(version: str) -> Any:
-    return Attr("version").eq(version)
