@@ -160,7 +160,8 @@ def test_set_default_moves_every_item(workspaces_on, store_uri, ddb_client, tabl
         exp = tracking.get_experiment_by_name("team-a-exp")
         runs = tracking.search_runs([exp.experiment_id], "", ViewType.ACTIVE_ONLY)
         assert len(runs) == 3 and runs[0].data.params["big"] == "x" * 2000
-        assert len(tracking.search_traces([exp.experiment_id])[0]) == 2
+        # two from spans, one gateway trace
+        assert len(tracking.search_traces([exp.experiment_id])[0]) == 3
         assert tracking.get_scorer(exp.experiment_id, "judge").scorer_version == 2
         active = tracking.scorers.active_online("default")
         assert [head["scorer_name"] for _, head in active] == []  # "idle" has no version

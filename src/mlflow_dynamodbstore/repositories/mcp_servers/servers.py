@@ -76,12 +76,12 @@ class ServerRepository(McpRepository):
         except ConditionFailed:
             raise Missing(name) from None
 
-    def delete(self, name: str) -> None:
-        """The server and everything in its partition (the SQL store's ON DELETE CASCADE),
-        its endpoints' workspace copies included; the server item goes last, so an
-        interrupted delete leaves a server that a second delete finishes."""
+    def delete(self, name: str, items: list[Item]) -> None:
+        """The server and everything in its partition (``items``, as just read: the SQL
+        store's ON DELETE CASCADE), its endpoints' workspace copies included; the server
+        item goes last, so an interrupted delete leaves a server that a second delete
+        finishes."""
         ws = self.workspace
-        items = self.partition_items(name)
         actions = [
             self.gateway.tx_delete(mk.endpoint_key(ws, i["endpoint_id"]))
             for i in items

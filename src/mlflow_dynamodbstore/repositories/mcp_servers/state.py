@@ -49,10 +49,11 @@ class ServerState:
     tags: dict[str, Any] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)  # alias -> version
     endpoints: list[Item] = field(default_factory=list)  # in id order
+    items: list[Item] = field(default_factory=list)  # everything in its partition, as read
 
     @classmethod
     def of(cls, server: Item, items: list[Item]) -> ServerState:
-        state = cls(server)
+        state = cls(server, items=list(items))
         for item in items:
             kind = mk.server_item_kind(item["SK"])
             if kind == "version":

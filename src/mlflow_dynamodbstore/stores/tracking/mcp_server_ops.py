@@ -148,7 +148,7 @@ class McpServerOps:
                 error_code=INVALID_PARAMETER_VALUE,
             )
         try:
-            self._mcp_servers.delete(name)
+            self._mcp_servers.delete(name, state.items)
         except Missing:
             raise server_missing(name) from None
 
