@@ -10,6 +10,7 @@ META ``version`` it was projected from and is written only over an older one.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import suppress
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr
@@ -43,6 +44,11 @@ def projection(meta: Item) -> Item | None:
     return {k: v for k, v in fields.items() if v is not None}
 
 
+def _older_than(meta: Item) -> Any:
+    version = Attr("version")
+    return version.not_exists() | version.lt(int(meta["version"]))
+
+
 class GatewayCostRepository:
     def __init__(self, gateway):
         self.gateway = gateway
@@ -52,27 +58,29 @@ class GatewayCostRepository:
         new = projection(after)
         if old == new:
             return
+        if new is None:  # no longer a gateway trace
+            key = gk.gateway_cost_key(after["trace_id"])
+            with suppress(ConditionFailed):
+                self.gateway.delete_item(key, condition=_older_than(after))
+            return
         self.put(after)
 
     def put(self, meta: Item) -> bool:
-        """Write (or delete) the projection of ``meta`` unless a newer one is there."""
-        version = Attr("version")
-        newer_or_none = version.not_exists() | version.lt(int(meta["version"]))
+        """Write the projection of ``meta`` unless a newer one is there (nothing for a
+        trace no gateway endpoint served); True if written."""
         fields = projection(meta)
-        key = gk.gateway_cost_key(meta["trace_id"])
-        try:
-            if fields is None:
-                self.gateway.delete_item(key, condition=newer_or_none)
-                return False
-            item = {
-                **fields,
-                **key,
-                **gk.gateway_cost_list_keys(fields["timestamp_ms"], fields["trace_id"]),
-                "version": int(meta["version"]),
-            }
-            self.gateway.put_item(item, condition=newer_or_none)
-        except ConditionFailed:
+        if fields is None:
             return False
+        item = {
+            **fields,
+            **gk.gateway_cost_key(meta["trace_id"]),
+            **gk.gateway_cost_list_keys(fields["timestamp_ms"], fields["trace_id"]),
+            "version": int(meta["version"]),
+        }
+        try:
+            self.gateway.put_item(item, condition=_older_than(meta))
+        except ConditionFailed:
+            return False  # a newer META version's projection is already stored
         return True
 
     def list_range(self, start_ms: int, end_ms: int) -> Iterator[Item]:
