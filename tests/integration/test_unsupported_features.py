@@ -2,41 +2,26 @@
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-
 import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.store.tracking.abstract_store import AbstractStore
 
 from mlflow_dynamodbstore.stores.tracking.unsupported import UNSUPPORTED_TRACKING_METHODS
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
-from tests.mlflow_server import mlflow_server
 
 
 def test_unsupported_methods_raise_not_implemented(store_uri):
     store = DynamoDBTrackingStore(store_uri, "s3://b/a")
     with pytest.raises(MlflowException) as info:
-        store.search_mcp_servers()
+        store.get_mcp_server_versions_for_trace("tr-1")
     assert info.value.error_code == "NOT_IMPLEMENTED"
+    assert info.value.get_http_status_code() == 501
     assert "not supported by the DynamoDB tracking store" in info.value.message
     # still a NotImplementedError, which MLflow's fallbacks catch
     assert isinstance(info.value, NotImplementedError)
     # every listed method either is implemented by now or raises the clear error
     for name in UNSUPPORTED_TRACKING_METHODS:
         assert getattr(DynamoDBTrackingStore, name) is not getattr(AbstractStore, name), name
-
-
-@pytest.mark.slow
-def test_server_answers_501_for_an_unsupported_feature(store_uri, tmp_path):
-    with mlflow_server(store_uri, tmp_path) as url:
-        request = urllib.request.Request(f"{url}/ajax-api/3.0/mlflow/mcp-servers")
-        with pytest.raises(urllib.error.HTTPError) as info:
-            urllib.request.urlopen(request, timeout=30)
-    assert info.value.code == 501
-    body = json.loads(info.value.read())
-    assert body["error_code"] == "NOT_IMPLEMENTED"
 
 
 def test_trace_archival_is_declined_openly(store_uri, tmp_path, monkeypatch):

@@ -23,6 +23,7 @@ from mlflow.entities.webhook import WebhookEvent
 from mlflow.entities.workspace import Workspace, WorkspaceDeletionMode
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_STATE
+from mlflow.tracing.constant import TraceMetadataKey
 from mlflow.utils.workspace_context import WorkspaceContext
 
 from mlflow_dynamodbstore.cli.main import cli
@@ -31,7 +32,7 @@ from mlflow_dynamodbstore.stores.registry_store import DynamoDBRegistryStore
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProvider
 from tests.differential.scenarios.scorers import custom_scorer
-from tests.differential_traces.builders import span
+from tests.differential_traces.builders import BASE_MS, info, span
 from tests.mlflow_server import _wait_healthy, mlflow_server
 
 EVENT = WebhookEvent.from_str("registered_model.created")
@@ -90,6 +91,24 @@ def populate(store_uri: str, workspace: str, *, runs: int = 3, keys: int = 3, tr
         first_trace = sum(map(ord, workspace)) * 10_000  # trace ids differ per workspace
         for t in range(traces):
             tracking.log_spans(exp, [span(first_trace + t, 1, None, "root", 0, 10)])
+        # an AI gateway trace (its cost item) and an MCP server with everything it can hold
+        tracking.start_trace(
+            info(
+                f"tr-gw-{workspace}",
+                exp,
+                BASE_MS,
+                metadata={
+                    TraceMetadataKey.GATEWAY_ENDPOINT_ID: "e-1",
+                    TraceMetadataKey.COST: json.dumps({"total_cost": 0.5}),
+                },
+            )
+        )
+        mcp = "com.example/weather"
+        tracking.create_mcp_server_version({"name": mcp, "version": "1.0.0"})
+        tracking.set_mcp_server_tag(mcp, "k", "v")
+        tracking.set_mcp_server_version_tag(mcp, "1.0.0", "k", "v")
+        tracking.set_mcp_server_alias(mcp, "prod", "1.0.0")
+        tracking.create_mcp_access_endpoint(mcp, "https://x", server_alias="prod")
         tracking.delete_experiment(old)
         tracking.register_scorer(exp, "judge", custom_scorer("judge"))
         tracking.register_scorer(exp, "judge", custom_scorer("judge", "return 2"))
@@ -141,7 +160,8 @@ def test_set_default_moves_every_item(workspaces_on, store_uri, ddb_client, tabl
         exp = tracking.get_experiment_by_name("team-a-exp")
         runs = tracking.search_runs([exp.experiment_id], "", ViewType.ACTIVE_ONLY)
         assert len(runs) == 3 and runs[0].data.params["big"] == "x" * 2000
-        assert len(tracking.search_traces([exp.experiment_id])[0]) == 2
+        # two from spans, one gateway trace
+        assert len(tracking.search_traces([exp.experiment_id])[0]) == 3
         assert tracking.get_scorer(exp.experiment_id, "judge").scorer_version == 2
         active = tracking.scorers.active_online("default")
         assert [head["scorer_name"] for _, head in active] == []  # "idle" has no version
@@ -153,6 +173,15 @@ def test_set_default_moves_every_item(workspaces_on, store_uri, ddb_client, tabl
         assert sorted(s.scorer_name for s in listed) == ["idle", "judge"]
         # A moved run can be written again in its new workspace.
         tracking.log_metric(runs[0].info.run_id, Metric("after", 1.0, 1, 0))
+        # the MCP server and the gateway trace's cost are default's now
+        server = tracking.get_mcp_server("com.example/weather")
+        assert (server.workspace, server.aliases, len(server.access_endpoints)) == (
+            "default",
+            {"prod": "1.0.0"},
+            1,
+        )
+        assert tracking.sum_gateway_trace_cost(0, BASE_MS + 1, workspace="default") == 0.5
+        assert tracking.sum_gateway_trace_cost(0, BASE_MS + 1, workspace="team-a") == 0.0
 
 
 def test_a_deleting_workspace_is_gone_and_resumes_in_its_mode(

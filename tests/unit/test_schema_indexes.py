@@ -19,6 +19,7 @@ from boto3.dynamodb.conditions import Key
 from mlflow_dynamodbstore.schema import (
     analytics_keys,
     dataset_keys,
+    gateway_cost_keys,
     indexes,
     job_keys,
     keys,
@@ -158,6 +159,7 @@ PLACED = {
         list(labeling_keys.issue_list_keys("1", "ws", 2, 5, "iss-1").items())[2:]
     ),
     indexes.TRACE_STATS_BY_TIME: analytics_keys.trace_stats_list_keys("1", 5, "tr-1"),
+    indexes.GATEWAY_TRACE_COSTS_BY_TIME: gateway_cost_keys.gateway_cost_list_keys(5, "tr-1"),
     indexes.JOBS_BY_CREATION: job_keys.job_list_keys("ws", 5, "job-1"),
     indexes.JOBS_BY_STATUS: job_keys.job_status_keys("ws", "PENDING", 5, "job-1"),
 }

@@ -161,6 +161,11 @@ TRACE_STATS_BY_TIME = AccessPattern.on_gsi(
     4, "an experiment's trace stats items of one period and shard, by timestamp"
 )
 
+# ---- GSI4 (overloaded): the AI gateway's trace costs (budget policies) ----------------------
+GATEWAY_TRACE_COSTS_BY_TIME = AccessPattern.on_gsi(
+    4, "every workspace's gateway trace cost items of one period and shard, by timestamp"
+)
+
 # ---- LSI3: an evaluation dataset's records in the SQL store's order -------------------------
 # Records are keyed by their inputs (deduplication is a conditional write on that key) but
 # paged by (created_time, record id); a local index gives that order inside the dataset's
@@ -197,6 +202,7 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     DATASETS_BY_EXPERIMENT,
     DATASET_RECORDS_BY_CREATION,
     TRACE_STATS_BY_TIME,
+    GATEWAY_TRACE_COSTS_BY_TIME,
     JOBS_BY_CREATION,
     JOBS_BY_STATUS,
 )

@@ -29,12 +29,16 @@ from mlflow_dynamodbstore.stores.tracking.dataset_ops import DatasetOps
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import ExperimentOps
 from mlflow_dynamodbstore.stores.tracking.gateway_binding_ops import GatewayBindingOps
 from mlflow_dynamodbstore.stores.tracking.gateway_budget_ops import GatewayBudgetOps
+from mlflow_dynamodbstore.stores.tracking.gateway_cost_ops import GatewayCostOps
 from mlflow_dynamodbstore.stores.tracking.gateway_endpoint_ops import GatewayEndpointOps
 from mlflow_dynamodbstore.stores.tracking.gateway_guardrail_ops import GatewayGuardrailOps
 from mlflow_dynamodbstore.stores.tracking.gateway_secret_ops import GatewaySecretOps
 from mlflow_dynamodbstore.stores.tracking.issue_ops import IssueOps
 from mlflow_dynamodbstore.stores.tracking.labeling_ops import LabelingOps
 from mlflow_dynamodbstore.stores.tracking.logged_model_ops import LoggedModelOps
+from mlflow_dynamodbstore.stores.tracking.mcp_endpoint_ops import McpEndpointOps
+from mlflow_dynamodbstore.stores.tracking.mcp_server_ops import McpServerOps
+from mlflow_dynamodbstore.stores.tracking.mcp_version_ops import McpVersionOps
 from mlflow_dynamodbstore.stores.tracking.review_queue_ops import ReviewQueueOps
 from mlflow_dynamodbstore.stores.tracking.run_ops import RunOps
 from mlflow_dynamodbstore.stores.tracking.scorer_ops import ScorerOps
@@ -51,12 +55,16 @@ class DynamoDBTrackingStore(
     ExperimentOps,
     GatewayBindingOps,
     GatewayBudgetOps,
+    GatewayCostOps,
     GatewayEndpointOps,
     GatewayGuardrailOps,
     GatewaySecretOps,
     IssueOps,
     LabelingOps,
     LoggedModelOps,
+    McpEndpointOps,
+    McpServerOps,
+    McpVersionOps,
     ReviewQueueOps,
     RunOps,
     ScorerOps,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mlflow_dynamodbstore.schema import dataset_keys, keys, scorer_keys
-from mlflow_dynamodbstore.workspaces import ai_gateway, labeling
+from mlflow_dynamodbstore.workspaces import ai_gateway, labeling, mcp_servers
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
 
 # Called once per root done (run, trace, logged model, experiment, model, webhook): the
@@ -92,6 +92,7 @@ class Cascade:
         jobs = [_key(job) for job in self.inventory.jobs()]
         self.gateway.batch_write(deletes=jobs)  # one item per job, nothing hangs off it
         self._done(len(jobs))
+        mcp_servers.cascade(self)
         # Name guards (and anything else) left in the workspace partition, not its item.
         guards = [
             _key(i)

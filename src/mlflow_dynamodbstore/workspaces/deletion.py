@@ -32,7 +32,7 @@ from mlflow_dynamodbstore.repositories.workspaces import (
     WorkspaceRepository,
     is_deleting,
 )
-from mlflow_dynamodbstore.workspaces import ai_gateway
+from mlflow_dynamodbstore.workspaces import ai_gateway, mcp_servers
 from mlflow_dynamodbstore.workspaces.cascade import Cascade
 from mlflow_dynamodbstore.workspaces.inventory import WorkspaceInventory
 from mlflow_dynamodbstore.workspaces.reassign import NameConflicts, Reassign, name_conflicts
@@ -63,6 +63,7 @@ def resource_counts(inventory: WorkspaceInventory) -> list[tuple[str, int]]:
         ("webhooks", sum(1 for _ in inventory.webhooks())),
         *ai_gateway.resource_counts(inventory),
         ("jobs", sum(1 for _ in inventory.jobs())),
+        *mcp_servers.resource_counts(inventory),
     ]
 
 

@@ -26,12 +26,13 @@ from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.schema import (
     analytics_keys,
     dataset_keys,
+    gateway_cost_keys,
     indexes,
     job_keys,
     keys,
     scorer_keys,
 )
-from mlflow_dynamodbstore.workspaces import ai_gateway, labeling
+from mlflow_dynamodbstore.workspaces import ai_gateway, labeling, mcp_servers
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
 
 Progress = Callable[[int], None]  # called once per root moved, as in cascade.py
@@ -52,7 +53,8 @@ class NameConflicts(Exception):
 def name_conflicts(source: WorkspaceInventory, target: WorkspaceInventory) -> list[tuple[str, str]]:
     """(table, name) of every root whose name ``target`` already has, in the SQL store's
     table order (registered models, experiments, evaluation datasets, webhooks, then the AI
-    gateway's endpoints, model definitions and guardrails: ``ai_gateway.py``). Models and
+    gateway's endpoints, model definitions and guardrails: ``ai_gateway.py``; MCP servers:
+    ``mcp_servers.py``). Models and
     experiments are checked against the target's name guards (one BatchGetItem per 100
     names), evaluation datasets and webhooks (whose names need not be unique, but the SQL
     store's preflight compares every named table) against the target's listings."""
@@ -78,7 +80,8 @@ def name_conflicts(source: WorkspaceInventory, target: WorkspaceInventory) -> li
     target_hooks = {w["name"] for w in target.webhooks()}
     hooks = sorted(source.webhooks(), key=lambda w: int(w["creation_timestamp"]))
     conflicts += [("webhooks", w["name"]) for w in hooks if w["name"] in target_hooks]
-    return conflicts + ai_gateway.name_conflicts(source, target)
+    conflicts += ai_gateway.name_conflicts(source, target)
+    return conflicts + mcp_servers.name_conflicts(source, target)
 
 
 class Reassign:
@@ -130,17 +133,21 @@ class Reassign:
 
     def _trace_key_after_stats(self, trace_id: str) -> Item:
         """Move a trace's stats item (trace analytics; absent for traces logged before it)
-        ahead of its META, which lists it for a rerun; the META key is then moved by the
-        caller."""
+        and gateway cost item (gateway traces only) ahead of its META, which lists them for
+        a rerun; the META key is then moved by the caller."""
         expression, names, values = _moved({}, "version")
-        with suppress(ConditionFailed):
-            self.gateway.update_item(
-                analytics_keys.trace_stats_key(trace_id),
-                expression,
-                names=names,
-                values=values,
-                condition=Attr("PK").exists(),
-            )
+        for key in (
+            analytics_keys.trace_stats_key(trace_id),
+            gateway_cost_keys.gateway_cost_key(trace_id),
+        ):
+            with suppress(ConditionFailed):
+                self.gateway.update_item(
+                    key,
+                    expression,
+                    names=names,
+                    values=values,
+                    condition=Attr("PK").exists(),
+                )
         return keys.trace_key(trace_id)
 
     # ---- per root ------------------------------------------------------------------
@@ -284,6 +291,7 @@ class Reassign:
         ai_gateway.reassign(self, TARGET)
         for job in self.inventory.jobs():
             self.job(job)
+        mcp_servers.reassign(self, TARGET)
         return self.moved
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
+from mlflow_dynamodbstore.repositories.traces.gateway_cost import GatewayCostRepository
 from mlflow_dynamodbstore.schema import analytics_keys, indexes
 
 Item = dict[str, Any]
@@ -52,16 +53,24 @@ def stats_item(meta: Item) -> Item:
 class TraceStatsRepository:
     def __init__(self, gateway: TableGateway):
         self.gateway = gateway
+        # The other projection of META kept the same way: gateway traces' cost items.
+        self.gateway_costs = GatewayCostRepository(gateway)
 
     def written(self, before: Item | None, after: Item) -> None:
-        """Keep the stats item in step with a META item just written (``before``: the
-        META it replaced, None for a new trace)."""
+        """Keep the stats item (and, for a gateway trace, its cost item) in step with a META
+        item just written (``before``: the META it replaced, None for a new trace)."""
+        self.gateway_costs.written(before, after)
         if before is not None and projection(before) == projection(after):
             return
-        self.put(after)
+        self._put_stats(after)
 
     def put(self, meta: Item) -> bool:
-        """Write the projection of ``meta`` unless a newer one is there; True if written."""
+        """Write the projections of ``meta`` unless newer ones are there; True if the stats
+        item was written."""
+        self.gateway_costs.put(meta)
+        return self._put_stats(meta)
+
+    def _put_stats(self, meta: Item) -> bool:
         version = Attr("version")
         try:
             self.gateway.put_item(

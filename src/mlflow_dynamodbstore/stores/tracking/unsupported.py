@@ -21,18 +21,8 @@ class NotSupportedByDynamoDBStore(MlflowNotImplementedException, NotImplementedE
 UNSUPPORTED_TRACKING_METHODS = (
     # trace analytics and archival
     "archive_traces", "get_online_trace_details", "unlink_traces_from_run",
-    # AI gateway: the cost of gateway traces (budget enforcement)
-    "sum_gateway_trace_cost",
-    # MCP server registry
-    "create_mcp_access_endpoint", "create_mcp_server", "create_mcp_server_version",
-    "delete_mcp_access_endpoint", "delete_mcp_server", "delete_mcp_server_alias",
-    "delete_mcp_server_tag", "delete_mcp_server_version", "delete_mcp_server_version_tag",
-    "get_latest_mcp_server_version", "get_mcp_access_endpoint", "get_mcp_server",
-    "get_mcp_server_version", "get_mcp_server_version_by_alias",
+    # MCP server registry: trace links (MLflow's SQL store does not implement them either)
     "get_mcp_server_versions_for_trace", "link_mcp_server_versions_to_trace",
-    "search_mcp_access_endpoints", "search_mcp_server_versions", "search_mcp_servers",
-    "set_mcp_server_alias", "set_mcp_server_tag", "set_mcp_server_version_tag",
-    "update_mcp_access_endpoint", "update_mcp_server", "update_mcp_server_version",
 )  # fmt: skip
 
 

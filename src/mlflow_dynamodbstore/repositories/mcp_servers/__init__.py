@@ -1,0 +1,1 @@
+"""The MCP server registry: servers, versions, aliases, tags, access endpoints."""
