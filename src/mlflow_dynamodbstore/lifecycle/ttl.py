@@ -23,8 +23,23 @@ def _after(start_ms: int, retention_ms: int) -> int | None:
     return (int(start_ms) + retention_ms) // 1000 if retention_ms > 0 else None
 
 
+# A deleted run's or experiment's META outlives its retention by this much: cleanup (run
+# daily or weekly) removes the entity with everything it owns once the retention has
+# passed, in order and with META still there to lead it; DynamoDB TTL on META is the
+# backstop when cleanup does not run. It also leaves cleanup time to take the ttl off a run
+# that restoring its experiment brought back (that restore is O(1) and touches no run).
+OWNER_GRACE_DAYS = 7
+
+
 def soft_delete_ttl(policy: RetentionPolicy, deleted_ms: int) -> int | None:
-    """When a deleted run or experiment (and, through cleanup, all it owns) expires."""
+    """``ttl`` of a deleted run's or experiment's META: retention + OWNER_GRACE_DAYS."""
+    days = policy.soft_deleted_retention_days
+    return _after(deleted_ms, (days + OWNER_GRACE_DAYS) * DAY_MS) if days > 0 else None
+
+
+def deleted_version_ttl(policy: RetentionPolicy, deleted_ms: int) -> int | None:
+    """``ttl`` of a deleted model version: it owns nothing and cannot be restored, so
+    DynamoDB TTL alone removes it once the retention has passed."""
     return _after(deleted_ms, policy.soft_deleted_retention_days * DAY_MS)
 
 

@@ -33,7 +33,7 @@ from mlflow.utils.validation import (
 )
 
 from mlflow_dynamodbstore.lifecycle.policies import retention_of
-from mlflow_dynamodbstore.lifecycle.ttl import soft_delete_ttl
+from mlflow_dynamodbstore.lifecycle.ttl import deleted_version_ttl
 from mlflow_dynamodbstore.repositories.registry.entities import to_model_version
 from mlflow_dynamodbstore.repositories.registry.model_versions import (
     ConcurrentModification,
@@ -195,7 +195,7 @@ class ModelVersionOps:
         meta, _ = self._version_items(name, number)
         try:
             self.versions.soft_delete(
-                meta["model_id"], number, now, soft_delete_ttl(retention_of(self._conn), now)
+                meta["model_id"], number, now, deleted_version_ttl(retention_of(self._conn), now)
             )
         except (VersionNotFound, ModelNotFound):
             raise version_not_found(name, number) from None

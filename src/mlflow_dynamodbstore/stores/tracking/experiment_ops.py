@@ -27,6 +27,7 @@ from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME, WORKSPACES_DIR_
 
 from mlflow_dynamodbstore.lifecycle.deletions import experiment_marker
 from mlflow_dynamodbstore.lifecycle.policies import retention_of
+from mlflow_dynamodbstore.lifecycle.purge import purge_experiment
 from mlflow_dynamodbstore.lifecycle.ttl import soft_delete_ttl
 from mlflow_dynamodbstore.repositories.experiments import (
     DEFAULT_EXPERIMENT_ID,
@@ -176,6 +177,16 @@ class ExperimentOps:
             )
         except ExperimentMissing:
             raise _no_experiment(experiment_id) from None
+
+    def _hard_delete_experiment(self, experiment_id) -> None:
+        """``mlflow gc``: permanently delete a deleted experiment with its runs, traces,
+        logged models, scorers, labeling and dataset items and its name guard (the SQL
+        store's ORM cascade). Cost: proportional to what the experiment holds."""
+        experiment_id = str(experiment_id)
+        item = self.experiments.get(experiment_id)
+        if item is None or item.get("lifecycle_stage") != LifecycleStage.DELETED:
+            raise _no_experiment(experiment_id)
+        purge_experiment(self._conn.gateway, item["workspace"], experiment_id, item["name"])
 
     def rename_experiment(self, experiment_id, new_name) -> None:
         _validate_experiment_name(new_name)
