@@ -178,6 +178,11 @@ def _block_sort_keys(content) -> list[str]:
     ]
 
 
+def block_sort_keys(content) -> list[str]:
+    """The point sort keys packed in a block's ``points``."""
+    return _block_sort_keys(content)
+
+
 def _sort_keys(items: Iterable[dict], after: str | None) -> list[str]:
     """The distinct point sort keys of point and block items, in order, after ``after``."""
     found: set[str] = set()
