@@ -21,7 +21,6 @@ traces and histories are visited, so it is an explicit admin step, never automat
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +31,7 @@ from mlflow.entities import LifecycleStage
 from mlflow_dynamodbstore.config import RetentionPolicy
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
 from mlflow_dynamodbstore.lifecycle.cleanup import Cleanup
+from mlflow_dynamodbstore.lifecycle.clock import Clock, resolve
 from mlflow_dynamodbstore.lifecycle.deletions import DeletionIndex
 from mlflow_dynamodbstore.lifecycle.ttl import (
     deleted_version_ttl,
@@ -74,13 +74,13 @@ class TtlApply:
         gateway: TableGateway,
         policy: RetentionPolicy,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | None = None,
         dry_run: bool = False,
     ):
         self.table = gateway
         self.writes = CountingGateway(gateway, dry_run=dry_run)
         self.policy = policy
-        self.clock = clock
+        self.clock = resolve(clock)
         self.dry_run = dry_run
 
     # ---- the walk ------------------------------------------------------------------

@@ -25,7 +25,6 @@ expired, not to the table.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -36,6 +35,7 @@ from mlflow.entities import LifecycleStage
 
 from mlflow_dynamodbstore.config import RetentionPolicy
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
+from mlflow_dynamodbstore.lifecycle.clock import Clock, resolve
 from mlflow_dynamodbstore.lifecycle.deletions import DeletionIndex
 from mlflow_dynamodbstore.lifecycle.purge import purge_experiment, purge_run
 from mlflow_dynamodbstore.lifecycle.ttl import soft_delete_cutoff_ms
@@ -45,7 +45,6 @@ from mlflow_dynamodbstore.schema import keys, lifecycle_keys
 from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
 
 Item = dict[str, Any]
-Clock = Callable[[], float]  # epoch seconds (time.time); tests inject their own
 # When the table has no schema item to date its first possible deletion from.
 _FALLBACK_HISTORY_DAYS = 400
 
@@ -88,13 +87,13 @@ class Cleanup:
         gateway: TableGateway,
         policy: RetentionPolicy,
         *,
-        clock: Clock = time.time,
+        clock: Clock | None = None,
         dry_run: bool = False,
     ):
         self.table = gateway
         self.writes = CountingGateway(gateway, dry_run=dry_run)
         self.policy = policy
-        self.clock = clock
+        self.clock = resolve(clock)
         self.dry_run = dry_run
         self.index = DeletionIndex(gateway)
 
