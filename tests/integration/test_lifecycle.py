@@ -82,7 +82,7 @@ def test_run_delete_sets_ttl_and_marker_restore_clears_it(store):
     assert int(meta["ttl"]) == (deleted + (90 + OWNER_GRACE_DAYS) * DAY_MS) // 1000
     (marker,) = _markers(store)
     assert marker["owner_id"] == run_id and int(marker["deleted_time"]) == deleted
-    assert set(marker["metric_keys"]) == {"loss", "acc"} and marker["workspace"] == "default"
+    assert set(marker["metric_keys"]) == {"loss", "acc"} and marker["owner_workspace"] == "default"
 
     store.gateway.stats.reset()
     store.restore_run(run_id)

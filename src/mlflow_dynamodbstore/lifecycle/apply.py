@@ -104,7 +104,7 @@ class TtlApply:
         for workspace in self.workspaces():
             self._deleted_versions(workspace, summary)
         record = self.table.get_item(lifecycle_keys.apply_job_key())
-        resume = None if record is None else (record["workspace"], record["experiment_id"])
+        resume = None if record is None else (record["at_workspace"], record["experiment_id"])
         for workspace, experiment in self.experiments():
             experiment_id = str(experiment["experiment_id"])
             if resume is not None:
@@ -119,7 +119,7 @@ class TtlApply:
                 self.table.put_item(
                     {
                         **lifecycle_keys.apply_job_key(),
-                        "workspace": workspace,
+                        "at_workspace": workspace,
                         "experiment_id": experiment_id,
                     }
                 )

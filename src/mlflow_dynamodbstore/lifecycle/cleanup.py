@@ -175,7 +175,7 @@ class Cleanup:
         deleted_time = int(marker["deleted_time"])
         meta = self.table.get_item(keys.run_key(run_id))
         metric_keys = set(marker.get("metric_keys") or ())
-        workspace = marker["workspace"]
+        workspace = marker["owner_workspace"]
         if meta is not None:
             experiment = self.table.get_item(keys.experiment_key(str(meta["experiment_id"])))
             stage, _ = effective_run_lifecycle(meta, experiment)
@@ -217,7 +217,7 @@ class Cleanup:
         experiment_id = marker["owner_id"]
         deleted_time = int(marker["deleted_time"])
         meta = self.table.get_item(keys.experiment_key(experiment_id))
-        workspace, name = marker["workspace"], marker.get("name")
+        workspace, name = marker["owner_workspace"], marker.get("name")
         if meta is not None:
             stale = meta.get("lifecycle_stage") != LifecycleStage.DELETED or (
                 int(meta.get("deleted_time") or 0) != deleted_time

@@ -4,8 +4,10 @@ A marker is written in the same request as the delete (a TransactWriteItems with
 owner's update), so deleting stays O(1). It carries what cleanup needs even after DynamoDB
 TTL removed the owner's META: the owner id, its workspace, the deletion time, and what
 leads to its other items (a run's metric keys, an experiment's name for its name guard).
-Restoring does not touch markers: cleanup drops a marker whose owner was restored or
-deleted again later (the later delete has its own marker).
+The owner's workspace is ``owner_workspace``, not ``workspace``: a marker is the table's
+index entry, not a workspace's item (a workspace deletion leaves it, and cleanup then finds
+the owner gone and drops it). Restoring does not touch markers: cleanup drops a marker
+whose owner was restored or deleted again later (the later delete has its own marker).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def run_marker(run_id: str, workspace: str, deleted_ms: int, metric_keys: Iterab
         **lifecycle_keys.deletion_marker_key(lifecycle_keys.KIND_RUN, run_id, deleted_ms),
         "kind": lifecycle_keys.KIND_RUN,
         "owner_id": run_id,
-        "workspace": workspace,
+        "owner_workspace": workspace,
         "deleted_time": deleted_ms,
         "metric_keys": names if complete else [],
         "metric_keys_complete": complete,
@@ -48,7 +50,7 @@ def experiment_marker(experiment_id: str, workspace: str, deleted_ms: int, name:
         ),
         "kind": lifecycle_keys.KIND_EXPERIMENT,
         "owner_id": experiment_id,
-        "workspace": workspace,
+        "owner_workspace": workspace,
         "deleted_time": deleted_ms,
         "name": name,
     }
