@@ -44,7 +44,6 @@ def test_ttl_show_and_set(store, store_uri):
     runner = CliRunner()
     shown = json.loads(runner.invoke(cli, ["ttl", "show", store_uri, "--json"]).output)
     assert shown["soft_deleted_retention_days"] == 90 and shown["trace_retention_days"] == 0
-    assert shown["stored_in_table"] is None
     result = runner.invoke(
         cli,
         [
