@@ -32,12 +32,17 @@ def purge_run(gateway: Gateway, workspace: str, run_id: str, metric_keys: Iterab
 
 
 def purge_experiment(
-    gateway: Gateway, workspace: str, experiment_id: str, name: str | None
+    gateway: Gateway,
+    workspace: str,
+    experiment_id: str,
+    name: str | None,
+    meta: dict | None = None,
 ) -> bool:
     """Every run (all lifecycle stages), trace, logged model, labeling item, scorer and
     dataset item of the experiment, its partition, then its name guard (only if it still
-    names this experiment). True when the guard was deleted."""
-    _cascade(gateway, workspace).experiment({"experiment_id": experiment_id})
+    names this experiment). With its ``meta`` (still there), the marker of its deletion goes
+    too. True when the guard was deleted."""
+    _cascade(gateway, workspace).experiment(meta or {"experiment_id": experiment_id})
     if name is None:
         return False
     with contextlib.suppress(ConditionFailed):

@@ -186,7 +186,9 @@ class ExperimentOps:
         item = self.experiments.get(experiment_id)
         if item is None or item.get("lifecycle_stage") != LifecycleStage.DELETED:
             raise _no_experiment(experiment_id)
-        purge_experiment(self._conn.gateway, item["workspace"], experiment_id, item["name"])
+        purge_experiment(
+            self._conn.gateway, item["workspace"], experiment_id, item["name"], meta=item
+        )
 
     def rename_experiment(self, experiment_id, new_name) -> None:
         _validate_experiment_name(new_name)
