@@ -159,6 +159,10 @@ def test_metric_history_ttl_follows_the_policy_of_the_write(store):
     latest = next(i for i in items if i["SK"] == keys.METRIC_LATEST_SK)
     assert "ttl" not in latest
     assert "ttl" not in store._conn.gateway.get_item(keys.run_key(run_id))
+    # the ttl costs no request: the training loop's log_metric is still one transaction
+    store.gateway.stats.reset()
+    store.log_metric(run_id, Metric("loss", 0.002, 2500, 10))
+    assert _requests(store) == {"TransactWriteItems": 1}
     set_policy(store, metric_history_retention_days=0)
     store.log_metric(run_id, Metric("loss", 0.001, 3000, 11))
     newest = store._conn.gateway.get_item(

@@ -103,6 +103,12 @@ def test_ttl_apply_rewrites_existing_items_to_the_policy(store, store_uri):
     run_id = _run(store, exp, "r")
     deleted = _run(store, exp, "d")
     store.delete_run(deleted)
+    # deleted on its own, then brought back by restoring its experiment: must get no ttl
+    other = store.create_experiment("other")
+    resurrected = _run(store, other, "back")
+    store.delete_run(resurrected)
+    store.delete_experiment(other)
+    store.restore_experiment(other)
     store.start_trace(
         TraceInfo(
             trace_id="tr-1",
@@ -134,6 +140,7 @@ def test_ttl_apply_rewrites_existing_items_to_the_policy(store, store_uri):
         int(meta["ttl"]) == (int(meta["deleted_time"]) + (20 + OWNER_GRACE_DAYS) * DAY_MS) // 1000
     )
     assert "ttl" not in store._conn.gateway.get_item(keys.run_key(run_id))
+    assert "ttl" not in store._conn.gateway.get_item(keys.run_key(resurrected))
     assert (
         int(store._conn.gateway.get_item(keys.trace_key("tr-1"))["ttl"])
         == (5_000 + 2 * DAY_MS) // 1000

@@ -41,6 +41,7 @@ from mlflow_dynamodbstore.lifecycle.ttl import (
 )
 from mlflow_dynamodbstore.lifecycle.writes import CountingGateway
 from mlflow_dynamodbstore.repositories.runs.metric_history import block_sort_keys
+from mlflow_dynamodbstore.repositories.runs.repository import effective_run_lifecycle
 from mlflow_dynamodbstore.schema import indexes, keys, lifecycle_keys, table
 from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
 from mlflow_dynamodbstore.workspaces.inventory import WorkspaceInventory
@@ -149,10 +150,17 @@ class TtlApply:
                 if int(meta.get("deleted_time") or 0) != deleted_time:
                     continue
                 ttl = soft_delete_ttl(self.policy, deleted_time)
+                if marker["kind"] == lifecycle_keys.KIND_RUN and not self._still_deleted(meta):
+                    ttl = None  # brought back by restoring its experiment
                 if _differs(meta, ttl) and self._set_ttl(
                     key, ttl, Attr("deleted_time").eq(deleted_time), bump_version="version" in meta
                 ):
                     summary.deleted_owners += 1
+
+    def _still_deleted(self, run_meta: Item) -> bool:
+        experiment = self.table.get_item(keys.experiment_key(str(run_meta["experiment_id"])))
+        stage, _ = effective_run_lifecycle(run_meta, experiment)
+        return stage == LifecycleStage.DELETED
 
     def _deleted_versions(self, workspace: str, summary: ApplySummary) -> None:
         for version in WorkspaceInventory.of(self.table, workspace).model_versions():

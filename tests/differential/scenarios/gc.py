@@ -21,6 +21,9 @@ def deleted_runs_follow_run_and_experiment_lifecycle(store):
     gone = _run(store, live, 1001, "gone")
     back = _run(store, live, 1002, "back")
     _run(store, doomed, 1003, "in-doomed")
+    # deleted on its own first: restoring the experiment brings it back too (SQL marks
+    # every run of the experiment active)
+    store.delete_run(_run(store, doomed, 1004, "deleted-first"))
     store.delete_run(gone)
     store.delete_run(back)
     store.restore_run(back)
