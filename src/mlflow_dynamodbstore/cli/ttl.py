@@ -91,7 +91,10 @@ def set_policy(store_uri: str, **days: int | None) -> None:
 
 def _progress_run(job, length: int, label: str):
     with click.progressbar(length=max(length, 1), label=label, file=sys.stderr) as bar:
-        return job.run(progress=bar.update)
+        try:
+            return job.run(progress=bar.update)
+        except MlflowException as exc:
+            raise click.ClickException(f"{exc.error_code}: {exc.message}") from None
 
 
 @ttl.command("apply")

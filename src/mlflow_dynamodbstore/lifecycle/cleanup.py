@@ -24,7 +24,6 @@ expired, not to the table.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -32,6 +31,8 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 from mlflow.entities import LifecycleStage
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 
 from mlflow_dynamodbstore.config import RetentionPolicy
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
@@ -45,6 +46,8 @@ from mlflow_dynamodbstore.schema import keys, lifecycle_keys
 from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
 
 Item = dict[str, Any]
+# Tries at taking the ttl off a run that keeps being written meanwhile.
+_KEEP_ATTEMPTS = 10
 # When the table has no schema item to date its first possible deletion from.
 _FALLBACK_HISTORY_DAYS = 400
 
@@ -200,17 +203,29 @@ class Cleanup:
 
     def _keep_run(self, meta: Item) -> None:
         """A run restored with its experiment keeps its own deleted stage on META (that
-        restore touches no run): take the ttl off so DynamoDB TTL cannot remove it."""
-        # Bumping the version makes a writer holding the old META re-read (and not put the
-        # ttl back); if META changed meanwhile, the next pass sees it again.
-        with contextlib.suppress(ConditionFailed):
-            self.writes.update_item(
-                keys.run_key(meta["run_id"]),
-                "REMOVE #ttl SET #v = #v + :one",
-                names={"#ttl": TTL_ATTRIBUTE, "#v": "version"},
-                values={":one": 1},
-                condition=Attr("version").eq(meta.get("version")),
-            )
+        restore touches no run): take the ttl off so DynamoDB TTL cannot remove it. The
+        version goes up, so a writer holding the old META re-reads instead of putting the
+        ttl back; a writer that got in first makes this re-read and try again."""
+        run_key = keys.run_key(meta["run_id"])
+        for _ in range(_KEEP_ATTEMPTS):
+            if meta is None or TTL_ATTRIBUTE not in meta:
+                return
+            try:
+                self.writes.update_item(
+                    run_key,
+                    "REMOVE #ttl SET #v = #v + :one",
+                    names={"#ttl": TTL_ATTRIBUTE, "#v": "version"},
+                    values={":one": 1},
+                    condition=Attr("version").eq(meta.get("version")),
+                )
+                return
+            except ConditionFailed:
+                meta = self.table.get_item(run_key)
+        raise MlflowException(
+            f"Run {run_key['PK']} kept changing while cleanup took its ttl off; run cleanup "
+            "again (it resumes at this day).",
+            TEMPORARILY_UNAVAILABLE,
+        )
 
     # ---- experiments ---------------------------------------------------------------
     def _expire_experiment(self, marker: Item, summary: CleanupSummary) -> None:
