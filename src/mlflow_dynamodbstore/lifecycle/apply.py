@@ -209,7 +209,10 @@ class TtlApply:
             for item in self.table.query(Key(table.PK).eq(trace["PK"]), consistent=True):
                 if _differs(item, ttl):
                     key = {"PK": item["PK"], "SK": item["SK"]}
-                    self._set_ttl(key, ttl, Attr(table.SK).exists())
+                    # META's optimistic writers must re-read rather than put the old ttl
+                    # back; the stats item's version is META's, left alone
+                    bump = item["SK"] == keys.META and "version" in item
+                    self._set_ttl(key, ttl, Attr(table.SK).exists(), bump_version=bump)
             summary.traces += 1
         for run in inventory.runs(experiment_id):
             for metric_key in run.get("metrics") or {}:
