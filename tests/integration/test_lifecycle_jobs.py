@@ -184,6 +184,15 @@ def test_mlflow_gc_hard_deletes_through_mlflows_cli(store_uri, tmp_path):
     refused = runner.invoke(mlflow_cli, [*args, "--run-ids", live])
     assert refused.exit_code != 0 and store.get_run(live)
 
+    # one experiment first (with --run-ids, else gc takes every deleted run): it and its
+    # runs go, the other deleted run stays
+    only = runner.invoke(
+        mlflow_cli, [*args, "--experiment-ids", doomed, "--run-ids", doomed_runs[0]]
+    )
+    assert only.exit_code == 0, only.output
+    assert not partition(store, keys.experiment_pk(doomed))
+    assert _history(store, deleted) and store.get_run(deleted).info.lifecycle_stage == "deleted"
+
     result = runner.invoke(mlflow_cli, args)
     assert result.exit_code == 0, result.output
     assert f"Run with ID {deleted} has been permanently deleted." in result.output
