@@ -34,7 +34,8 @@ def test_delete_and_restore_touch_only_meta(store):
     eid = store.create_experiment("cycle")
     store.gateway.stats.reset()
     store.delete_experiment(eid)
-    assert _requests(store) == {"UpdateItem": 1}
+    # META read, then its update and the deletion-index marker in one transaction
+    assert _requests(store) == {"GetItem": 1, "TransactWriteItems": 1}
     item = _meta(store, eid)
     assert item["lifecycle_stage"] == "deleted"
     assert item["GSI1PK"] == keys.experiments_gsi1pk("default", "deleted")

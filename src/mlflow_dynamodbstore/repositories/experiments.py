@@ -24,6 +24,7 @@ from mlflow_dynamodbstore.gateway import (
 from mlflow_dynamodbstore.gateway.errors import Conflict, Contention
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic
 from mlflow_dynamodbstore.schema import indexes, keys
+from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = Experiment.DEFAULT_EXPERIMENT_NAME
@@ -230,32 +231,70 @@ class ExperimentRepository:
 
     # ---- lifecycle -------------------------------------------------------------------
     def set_lifecycle(
-        self, experiment_id: str, workspace: str, *, from_stage: str, to_stage: str, now: int
+        self,
+        experiment_id: str,
+        workspace: str,
+        *,
+        from_stage: str,
+        to_stage: str,
+        now: int,
+        ttl: int | None = None,
+        marker: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         """Move the experiment from one lifecycle stage to the other: one conditional
         UpdateItem of META (its GSI1 partition key moves to the new stage's). ``deleted_time`` /
         ``restored_time`` record when; the runs repository derives run lifecycle from them.
+        ``ttl`` is set (or removed when None). With ``marker`` (a delete), META is read first
+        and the item ``marker(meta)`` is written in the same TransactWriteItems as the update.
         Raises ExperimentMissing when it does not exist in the workspace or is not in
         ``from_stage`` (the SQL store reports both as "does not exist")."""
         time_attr = "deleted_time" if to_stage == LifecycleStage.DELETED else "restored_time"
+        expression = "SET #u_stage = :u_stage, #u_lut = :u_now, #u_when = :u_now, #u_pk = :u_pk"
+        names = {
+            "#u_stage": "lifecycle_stage",
+            "#u_lut": "last_update_time",
+            "#u_when": time_attr,
+            "#u_pk": indexes.EXPERIMENTS_BY_CREATION.pk,
+            "#u_ttl": TTL_ATTRIBUTE,
+        }
+        values: dict[str, Any] = {
+            ":u_stage": to_stage,
+            ":u_now": now,
+            ":u_pk": keys.experiments_gsi1pk(workspace, to_stage),
+        }
+        if ttl is None:
+            expression += " REMOVE #u_ttl"
+        else:
+            expression += ", #u_ttl = :u_ttl"
+            values[":u_ttl"] = ttl
+        condition = Attr("workspace").eq(workspace) & Attr("lifecycle_stage").eq(from_stage)
+        key = keys.experiment_key(experiment_id)
+        if marker is None:
+            try:
+                self.gateway.update_item(
+                    key, expression, names=names, values=values, condition=condition
+                )
+            except ConditionFailed:
+                raise ExperimentMissing(experiment_id) from None
+            return
+        item = self.get(experiment_id)
+        if item is None or item.get("lifecycle_stage") != from_stage:
+            raise ExperimentMissing(experiment_id)
         try:
-            self.gateway.update_item(
-                keys.experiment_key(experiment_id),
-                "SET #u_stage = :u_stage, #u_lut = :u_now, #u_when = :u_now, #u_pk = :u_pk",
-                names={
-                    "#u_stage": "lifecycle_stage",
-                    "#u_lut": "last_update_time",
-                    "#u_when": time_attr,
-                    "#u_pk": indexes.EXPERIMENTS_BY_CREATION.pk,
-                },
-                values={
-                    ":u_stage": to_stage,
-                    ":u_now": now,
-                    ":u_pk": keys.experiments_gsi1pk(workspace, to_stage),
-                },
-                condition=Attr("workspace").eq(workspace) & Attr("lifecycle_stage").eq(from_stage),
+            self.gateway.transact_write(
+                [
+                    self.gateway.tx_update(
+                        key,
+                        expression,
+                        names=names,
+                        values=values,
+                        # the marker names the guard to free: the name must be the one read
+                        condition=condition & Attr("name").eq(item["name"]),
+                    ),
+                    self.gateway.tx_put(marker(item)),
+                ]
             )
-        except ConditionFailed:
+        except TransactionCancelled:
             raise ExperimentMissing(experiment_id) from None
 
     # ---- rename ----------------------------------------------------------------------

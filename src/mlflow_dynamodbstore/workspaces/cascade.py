@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mlflow_dynamodbstore.schema import dataset_keys, keys, scorer_keys
+from mlflow.entities import LifecycleStage
+
+from mlflow_dynamodbstore.schema import dataset_keys, keys, lifecycle_keys, scorer_keys
 from mlflow_dynamodbstore.workspaces import ai_gateway, labeling, mcp_servers
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
 
@@ -46,9 +48,19 @@ class Cascade:
             self._done(1)
         return len(items)
 
+    def _forget_deletion(self, kind: str, owner_id: str, meta: Item) -> None:
+        """A deleted root's deletion-index marker (lifecycle.md): it names the root's own
+        deletion, so it goes with it (markers of earlier deletions are dropped by cleanup)."""
+        if meta.get("lifecycle_stage") == LifecycleStage.DELETED and meta.get("deleted_time"):
+            self.gateway.delete_item(
+                lifecycle_keys.deletion_marker_key(kind, owner_id, int(meta["deleted_time"]))
+            )
+            self._done(1)
+
     # ---- per root ------------------------------------------------------------------
     def run(self, meta: Item) -> None:
         run_id = meta["run_id"]
+        self._forget_deletion(lifecycle_keys.KIND_RUN, run_id, meta)
         for key in meta.get("metrics") or {}:
             self.delete_partition(keys.metric_history_pk(run_id, key), root_sk=None)
         self.delete_partition(keys.run_pk(run_id))
@@ -56,6 +68,7 @@ class Cascade:
 
     def experiment(self, meta: Item) -> None:
         experiment_id = str(meta["experiment_id"])
+        self._forget_deletion(lifecycle_keys.KIND_EXPERIMENT, experiment_id, meta)
         for run in self.inventory.runs(experiment_id):
             self.run(run)
         for trace in self.inventory.traces(experiment_id):

@@ -31,6 +31,7 @@ from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.repositories.registry.registered_models import ModelNotFound
 from mlflow_dynamodbstore.schema import indexes, keys
+from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
 
 Item = dict[str, Any]
 
@@ -374,8 +375,11 @@ class ModelVersionRepository:
         meta, versions = self._commit(model_id, plan, now)
         return meta, _live(versions, version)
 
-    def soft_delete(self, model_id: str, version: int, now: int) -> None:
-        """Redact a version, mark it deleted and drop the aliases that pointed to it."""
+    def soft_delete(self, model_id: str, version: int, now: int, ttl: int | None = None) -> None:
+        """Redact a version, mark it deleted and drop the aliases that pointed to it. With
+        ``ttl``, DynamoDB TTL removes the deleted version item after it (nothing else hangs
+        off a version, and readers already hide deleted ones)."""
+        expiry = {} if ttl is None else {TTL_ATTRIBUTE: ttl}
 
         def plan(meta: Item, versions: list[Item]) -> list[tuple[Item, dict]]:
             target = _live(versions, version)
@@ -386,6 +390,7 @@ class ModelVersionRepository:
                         **REDACTED_FIELDS,
                         "current_stage": STAGE_DELETED_INTERNAL,
                         "last_updated_time": now,
+                        **expiry,
                     },
                 )
             ]

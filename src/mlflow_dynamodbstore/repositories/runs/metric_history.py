@@ -26,6 +26,7 @@ from boto3.dynamodb.conditions import Key
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.repositories.runs.items import comparable_metric_value
 from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
 
 _POINT = struct.Struct(">qqd")  # timestamp, step, value
 _BLOCK_FORMAT = b"\x01"  # zlib of packed _POINTs; a new layout gets a new first byte
@@ -65,9 +66,11 @@ class MetricHistoryRepository:
         self.gateway.batch_write(items)
 
     @staticmethod
-    def items(run_id: str, points: Iterable[Point]) -> list[dict]:
+    def items(run_id: str, points: Iterable[Point], ttl: int | None = None) -> list[dict]:
         """The items of ``points``: per metric key, a key-only item for a single point,
-        else block items of up to BLOCK_POINTS distinct points."""
+        else block items of up to BLOCK_POINTS distinct points. ``ttl`` (epoch seconds, the
+        metric-history retention) goes on each; the LATEST items are written elsewhere and
+        never carry one."""
         by_key: dict[str, dict[str, Point]] = {}
         for p in points:
             by_key.setdefault(p.key, {})[keys.metric_history_sk(p.timestamp, p.step, p.value)] = p
@@ -80,6 +83,9 @@ class MetricHistoryRepository:
             ordered = [unique[sk] for sk in sorted(unique)]
             for i in range(0, len(ordered), BLOCK_POINTS):
                 items.append(_block_item(run_id, key, ordered[i : i + BLOCK_POINTS]))
+        if ttl is not None:
+            for item in items:
+                item[TTL_ATTRIBUTE] = ttl
         return items
 
     def delete_all(self, run_id: str, key: str) -> None:
@@ -170,6 +176,11 @@ def _block_sort_keys(content) -> list[str]:
         keys.metric_history_sk(timestamp, step, value)
         for timestamp, step, value in _POINT.iter_unpack(zlib.decompress(raw[1:]))
     ]
+
+
+def block_sort_keys(content) -> list[str]:
+    """The point sort keys packed in a block's ``points``."""
+    return _block_sort_keys(content)
 
 
 def _sort_keys(items: Iterable[dict], after: str | None) -> list[str]:

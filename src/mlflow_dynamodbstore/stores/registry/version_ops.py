@@ -32,6 +32,8 @@ from mlflow.utils.validation import (
     _validate_tag_name,
 )
 
+from mlflow_dynamodbstore.lifecycle.policies import retention_of
+from mlflow_dynamodbstore.lifecycle.ttl import deleted_version_ttl
 from mlflow_dynamodbstore.repositories.registry.entities import to_model_version
 from mlflow_dynamodbstore.repositories.registry.model_versions import (
     ConcurrentModification,
@@ -192,7 +194,9 @@ class ModelVersionOps:
         now = get_current_time_millis()
         meta, _ = self._version_items(name, number)
         try:
-            self.versions.soft_delete(meta["model_id"], number, now)
+            self.versions.soft_delete(
+                meta["model_id"], number, now, deleted_version_ttl(retention_of(self._conn), now)
+            )
         except (VersionNotFound, ModelNotFound):
             raise version_not_found(name, number) from None
         except ConcurrentModification:

@@ -25,6 +25,10 @@ from mlflow.utils.validation import (
 from mlflow.utils.workspace_context import get_request_workspace
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME, WORKSPACES_DIR_NAME
 
+from mlflow_dynamodbstore.lifecycle.deletions import experiment_marker
+from mlflow_dynamodbstore.lifecycle.policies import retention_of
+from mlflow_dynamodbstore.lifecycle.purge import purge_experiment
+from mlflow_dynamodbstore.lifecycle.ttl import soft_delete_ttl
 from mlflow_dynamodbstore.repositories.experiments import (
     DEFAULT_EXPERIMENT_ID,
     ExperimentBusy,
@@ -150,17 +154,41 @@ class ExperimentOps:
         self._move_lifecycle(experiment_id, LifecycleStage.DELETED, LifecycleStage.ACTIVE)
 
     def _move_lifecycle(self, experiment_id, from_stage: str, to_stage: str) -> None:
+        """A delete sets META's ``ttl`` (soft-deleted retention) and writes a deletion-index
+        marker in the same transaction (GetItem + TransactWriteItems); a restore is one
+        UpdateItem that also removes ``ttl``."""
         experiment_id = experiment_id_or_default(experiment_id)
+        workspace = self._get_active_workspace()
+        now = get_current_time_millis()
+        deleting = to_stage == LifecycleStage.DELETED
         try:
             self.experiments.set_lifecycle(
                 experiment_id,
-                self._get_active_workspace(),
+                workspace,
                 from_stage=from_stage,
                 to_stage=to_stage,
-                now=get_current_time_millis(),
+                now=now,
+                ttl=soft_delete_ttl(retention_of(self._conn), now) if deleting else None,
+                marker=(
+                    (lambda meta: experiment_marker(experiment_id, workspace, now, meta["name"]))
+                    if deleting
+                    else None
+                ),
             )
         except ExperimentMissing:
             raise _no_experiment(experiment_id) from None
+
+    def _hard_delete_experiment(self, experiment_id) -> None:
+        """``mlflow gc``: permanently delete a deleted experiment with its runs, traces,
+        logged models, scorers, labeling and dataset items and its name guard (the SQL
+        store's ORM cascade). Cost: proportional to what the experiment holds."""
+        experiment_id = str(experiment_id)
+        item = self.experiments.get(experiment_id)
+        if item is None or item.get("lifecycle_stage") != LifecycleStage.DELETED:
+            raise _no_experiment(experiment_id)
+        purge_experiment(
+            self._conn.gateway, item["workspace"], experiment_id, item["name"], meta=item
+        )
 
     def rename_experiment(self, experiment_id, new_name) -> None:
         _validate_experiment_name(new_name)

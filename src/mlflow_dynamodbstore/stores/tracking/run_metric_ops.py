@@ -9,8 +9,11 @@ from mlflow.entities.metric import MetricWithRunId
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.store.entities.paged_list import PagedList
+from mlflow.utils.time import get_current_time_millis
 from mlflow.utils.validation import _validate_metric
 
+from mlflow_dynamodbstore.lifecycle.policies import retention_of
+from mlflow_dynamodbstore.lifecycle.ttl import metric_history_ttl
 from mlflow_dynamodbstore.repositories.runs.changes import MetricPoint
 from mlflow_dynamodbstore.repositories.runs.items import metric_sort_key
 from mlflow_dynamodbstore.repositories.runs.metric_history import (
@@ -62,6 +65,10 @@ class RunMetricOps:
     runs: RunRepository
     metric_history: MetricHistoryRepository
 
+    def _history_ttl(self) -> int | None:
+        """``ttl`` of history written now (metric-history retention; None keeps it)."""
+        return metric_history_ttl(retention_of(self._conn), get_current_time_millis())
+
     def _history_change(self, run_id: str, points: list[Point]) -> dict:
         """The metric part of a run change. A few history items ride in META's transaction
         (one request fewer); more are written first with BatchWriteItem (idempotent, so a
@@ -69,7 +76,7 @@ class RunMetricOps:
         not 2)."""
         if not points:
             return {}
-        items = self.metric_history.items(run_id, points)
+        items = self.metric_history.items(run_id, points, self._history_ttl())
         if len(items) > INLINE_ITEMS:
             self.metric_history.write(items)
             items = []
@@ -81,7 +88,7 @@ class RunMetricOps:
         when it does not apply; nothing was written then. The history follows the
         transaction, so a refused write (deleted run, other workspace) leaves none behind;
         a client retry after a failed BatchWriteItem finds META current and rewrites it."""
-        items = self.metric_history.items(run_id, points)
+        items = self.metric_history.items(run_id, points, self._history_ttl())
         inline = len(items) <= INLINE_ITEMS
         workspace = self._get_active_workspace()
         if not self.runs.log_newer_metrics(

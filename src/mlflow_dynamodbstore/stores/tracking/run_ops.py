@@ -42,6 +42,9 @@ from mlflow.utils.validation import (
     _validate_tag,
 )
 
+from mlflow_dynamodbstore.lifecycle.deletions import run_marker
+from mlflow_dynamodbstore.lifecycle.policies import retention_of
+from mlflow_dynamodbstore.lifecycle.ttl import soft_delete_ttl
 from mlflow_dynamodbstore.repositories.runs.changes import (
     ParamConflict,
     RunChange,
@@ -170,17 +173,31 @@ class RunOps(RunMetricOps):
         return to_run_info(meta, read[1])
 
     def delete_run(self, run_id):
+        """META gets ``ttl`` (the soft-deleted retention) and the deletion index a marker, in
+        one TransactWriteItems after the META read: O(1) whatever the run holds."""
+        now = get_current_time_millis()
         with self._run_errors(run_id):
+            meta = self.runs.get_meta(run_id)
+            marker = run_marker(
+                run_id,
+                meta.get("workspace") or self._get_active_workspace(),
+                now,
+                meta.get("metrics") or {},
+            )
             self._commit_run(
                 run_id,
+                read=(meta, None),
                 require_active=False,
                 info={
                     "lifecycle_stage": LifecycleStage.DELETED,
-                    "deleted_time": get_current_time_millis(),
+                    "deleted_time": now,
+                    "ttl": soft_delete_ttl(retention_of(self._conn), now),
                 },
+                extra_puts=[marker],
             )
 
     def restore_run(self, run_id):
+        """Clears META's ``ttl``; the history keeps its own (metric-history retention)."""
         with self._run_errors(run_id):
             self._commit_run(
                 run_id,
@@ -188,6 +205,7 @@ class RunOps(RunMetricOps):
                 info={
                     "lifecycle_stage": LifecycleStage.ACTIVE,
                     "deleted_time": None,
+                    "ttl": None,
                     # lets a run restored after its experiment's deletion show as active
                     "restored_time": get_current_time_millis(),
                 },

@@ -5,7 +5,6 @@ error codes (mlflow/store/tracking/sqlalchemy_store.py)."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from functools import cached_property
 from typing import Any
@@ -25,7 +24,6 @@ from mlflow.store.tracking.utils.trace_analytics import (
     analytics_columns_from_metadata,
     validate_trace_name,
 )
-from mlflow.store.tracking.utils.trace_archival import _parse_trace_archival_duration_millis
 from mlflow.tracing.constant import (
     SpansLocation,
     TraceMetadataKey,
@@ -40,6 +38,12 @@ from mlflow.utils.validation import (
     _validate_trace_tag,
 )
 
+from mlflow_dynamodbstore.lifecycle.policies import retention_of
+from mlflow_dynamodbstore.lifecycle.ttl import (
+    LEGACY_TRACE_RETENTION_ENV,
+    TRACE_RETENTION_TAG,  # noqa: F401 (re-exported: the tag name callers know it by)
+    trace_ttl,
+)
 from mlflow_dynamodbstore.repositories.traces import ingest, span_facts
 from mlflow_dynamodbstore.repositories.traces.codec import (
     assessment_columns,
@@ -60,10 +64,8 @@ from mlflow_dynamodbstore.stores.tracking.trace_metrics_ops import TraceMetricsO
 from mlflow_dynamodbstore.stores.tracking.trace_ops_assessments import TraceAssessmentOps
 from mlflow_dynamodbstore.stores.tracking.trace_ops_xray import TraceXRayOps
 
-# Trace retention (DynamoDB TTL on every item of a trace), in MLflow's retention duration
-# format ("30d", "12h", "90m"): the experiment tag wins over the server-wide variable.
-TRACE_RETENTION_ENV = "MLFLOW_DYNAMODB_TRACE_RETENTION"
-TRACE_RETENTION_TAG = "mlflow.dynamodb.traceRetention"
+# Trace retention (DynamoDB TTL on every item of a trace): lifecycle/ttl.py.
+TRACE_RETENTION_ENV = LEGACY_TRACE_RETENTION_ENV
 _TRACE_FOLDER = "traces"
 _ARTIFACTS_FOLDER = "artifacts"
 
@@ -116,19 +118,13 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps, TraceXRayOps):
             experiment_item["artifact_location"], _TRACE_FOLDER, trace_id, _ARTIFACTS_FOLDER
         )
 
-    @staticmethod
-    def _trace_ttl(experiment_item: dict, request_time_ms: int) -> int | None:
-        """Epoch seconds after which DynamoDB TTL removes the trace, if a retention is set."""
-        retention = (experiment_item.get("tags") or {}).get(TRACE_RETENTION_TAG) or os.environ.get(
-            TRACE_RETENTION_ENV
+    def _trace_ttl(self, experiment_item: dict, request_time_ms: int) -> int | None:
+        """Epoch seconds after which DynamoDB TTL removes the trace, if a retention applies
+        (the experiment tag, else the table's trace_retention_days, else the legacy
+        variable; see lifecycle/ttl.py)."""
+        return trace_ttl(
+            retention_of(self._conn), experiment_item.get("tags"), int(request_time_ms)
         )
-        if not retention:
-            return None
-        try:
-            millis = _parse_trace_archival_duration_millis(retention)
-        except MlflowException:
-            return None
-        return (int(request_time_ms) + millis) // 1000 if millis else None
 
     # ---- start_trace -------------------------------------------------------------------
     def start_trace(self, trace_info: TraceInfo) -> TraceInfo:
