@@ -16,7 +16,7 @@ from mlflow_dynamodbstore.gateway import (
     TableGateway,
     TransactionCancelled,
 )
-from mlflow_dynamodbstore.gateway.client import RETRY_CONFIG
+from mlflow_dynamodbstore.gateway.client import retry_config
 from mlflow_dynamodbstore.gateway.errors import RetriesExhausted
 from mlflow_dynamodbstore.gateway.limits import MAX_ITEM_BYTES, MAX_SORT_KEY_BYTES
 from mlflow_dynamodbstore.provisioning.direct import create_table_directly
@@ -25,7 +25,7 @@ from mlflow_dynamodbstore.provisioning.direct import create_table_directly
 @pytest.fixture
 def client(dynamodb_endpoint):
     return boto3.client(
-        "dynamodb", endpoint_url=dynamodb_endpoint, region_name="us-east-1", config=RETRY_CONFIG
+        "dynamodb", endpoint_url=dynamodb_endpoint, region_name="us-east-1", config=retry_config()
     )
 
 
@@ -245,7 +245,7 @@ def test_batch_retries_give_up_eventually(client, table_name):
 
 def test_throttling_is_retried_by_botocore(client, table_name):
     """Inject ThrottlingException responses below the gateway: botocore's retry handler
-    (RETRY_CONFIG) absorbs them and no write is lost."""
+    (retry_config()) absorbs them and no write is lost."""
     create_table_directly(client, table_name)
     remaining = {"throttles": 3}
 

@@ -36,8 +36,24 @@ class TransactionCancelled(GatewayError):
         return "TransactionConflict" in self.reasons
 
 
-class RetriesExhausted(GatewayError):
+class Unavailable(GatewayError):
+    """DynamoDB could not serve the request for now, after botocore's retries: throttling,
+    an internal error, a timeout or a dropped connection. Nothing says whether a write that
+    timed out was applied. The same request may succeed later."""
+
+    def __init__(self, operation: str, reason: str):
+        super().__init__(f"{operation}: {reason}")
+        self.operation = operation
+        self.reason = reason
+
+
+class RetriesExhausted(Unavailable):
     """Unprocessed batch items were still unprocessed after every retry."""
+
+    def __init__(self, message: str, operation: str = "batch"):
+        GatewayError.__init__(self, message)
+        self.operation = operation
+        self.reason = message
 
 
 class InvalidRequest(GatewayError):

@@ -18,7 +18,8 @@ from typing import Any
 
 from boto3.dynamodb.conditions import ConditionBase, ConditionExpressionBuilder
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from mlflow_dynamodbstore.gateway.errors import (
     ConditionFailed,
@@ -26,6 +27,7 @@ from mlflow_dynamodbstore.gateway.errors import (
     ItemTooLarge,
     RetriesExhausted,
     TransactionCancelled,
+    Unavailable,
 )
 from mlflow_dynamodbstore.gateway.limits import (
     BATCH_GET_LIMIT,
@@ -36,6 +38,21 @@ from mlflow_dynamodbstore.gateway.optimistic import full_jitter
 from mlflow_dynamodbstore.gateway.stats import RequestStats
 
 KEY_ATTRIBUTES = ("PK", "SK")
+# Error codes botocore retries (throttling, server errors) that can still reach the gateway
+# once its attempts are spent: the request may succeed later, so they become Unavailable.
+TRANSIENT_ERROR_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+        "TransactionInProgressException",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
 # Batch requests of one call sent at once (botocore's pool in client.py holds 50).
 DEFAULT_BATCH_PARALLELISM = 4
 
@@ -113,7 +130,15 @@ class TableGateway:
                         raise _invalid(operation, reason.get("Message", "")) from None
                 reasons = [r.get("Code", "None") for r in cancelled]
                 raise TransactionCancelled(reasons) from None
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            if code in TRANSIENT_ERROR_CODES or status >= 500:
+                reason = f"{code or status}: {error.get('Message', '')}"
+                raise Unavailable(operation, reason) from None
             raise
+        except (BotocoreConnectionError, HTTPClientError) as exc:
+            # timeouts and dropped connections, after botocore's own retries
+            self.stats.record(operation, None)
+            raise Unavailable(operation, type(exc).__name__) from None
         self.stats.record(operation, response.get("ConsumedCapacity"))
         return response
 

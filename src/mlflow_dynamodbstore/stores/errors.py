@@ -1,10 +1,14 @@
 """Gateway errors that escape a store call, as MLflow errors, in one place.
 
 Repositories turn the errors they expect into domain errors (a too-large experiment tag map
-is "cannot hold more tags"); anything DynamoDB refuses that they did not expect (an item or
-transaction over its size limits, a key too long, an invalid request) would otherwise reach
-MLflow's server as a 500. ``translate_gateway_errors`` wraps a store class's methods once,
-so every call answers INVALID_PARAMETER_VALUE with DynamoDB's message instead.
+is "cannot hold more tags"); anything else would otherwise reach MLflow's server as a 500
+with a botocore traceback. ``translate_gateway_errors`` wraps a store class's methods once:
+
+- what DynamoDB refuses (an item or transaction over its size limits, a key too long, an
+  invalid request) answers INVALID_PARAMETER_VALUE (400) with DynamoDB's message;
+- what may succeed later (throttling, internal errors or timeouts that outlasted botocore's
+  retries, unprocessed batch items, transactions or optimistic writes that kept losing to
+  concurrent writers) answers TEMPORARILY_UNAVAILABLE (503), which MLflow's client retries.
 """
 
 from __future__ import annotations
@@ -15,15 +19,25 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE
 
-from mlflow_dynamodbstore.gateway import InvalidRequest, ItemTooLarge
+from mlflow_dynamodbstore.gateway import InvalidRequest, ItemTooLarge, TransactionCancelled
+from mlflow_dynamodbstore.gateway.errors import Conflict, Contention, Unavailable
 
 _PACKAGE = "mlflow_dynamodbstore."
 StoreClass = TypeVar("StoreClass", bound=type)
 
 
-def as_mlflow_error(exc: InvalidRequest) -> MlflowException:
+# Errors after which the same call may succeed: the request was not (or may not have been)
+# applied because of load or concurrency, not because of its content.
+RETRYABLE = (Unavailable, TransactionCancelled, Contention, Conflict)
+
+
+def as_mlflow_error(exc: InvalidRequest | Exception) -> MlflowException:
+    if isinstance(exc, RETRYABLE):
+        return MlflowException(
+            f"DynamoDB is temporarily unavailable; try again ({exc})", TEMPORARILY_UNAVAILABLE
+        )
     if isinstance(exc, ItemTooLarge):
         message = (
             "The change would exceed DynamoDB's size limits (400 KB per item, 4 MB per "
@@ -39,7 +53,7 @@ def _translating(method: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)
-        except InvalidRequest as exc:  # ItemTooLarge included
+        except (InvalidRequest, *RETRYABLE) as exc:  # ItemTooLarge included
             raise as_mlflow_error(exc) from None
 
     wrapper.__translates_gateway_errors__ = True  # type: ignore[attr-defined]
