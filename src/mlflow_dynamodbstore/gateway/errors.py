@@ -10,9 +10,14 @@ class GatewayError(Exception):
 class ConditionFailed(GatewayError):
     """A conditional write's ConditionExpression was false."""
 
-    def __init__(self, message: str = "condition failed", item: dict | None = None):
+    def __init__(
+        self, message: str = "condition failed", item: dict | None = None, retried: bool = False
+    ):
         super().__init__(message)
         self.item = item  # the current item, when DynamoDB returned it
+        # botocore sent the request more than once: an earlier attempt may have been applied
+        # and its answer lost (a timeout), so the condition may have failed on our own write
+        self.retried = retried
 
 
 class TransactionCancelled(GatewayError):

@@ -117,8 +117,9 @@ class TableGateway:
             code = error.get("Code", "")
             if code == "ConditionalCheckFailedException":
                 raw = exc.response.get("Item")
+                retried = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) > 0
                 raise ConditionFailed(
-                    str(exc), item=self.deserialize(raw) if raw else None
+                    str(exc), item=self.deserialize(raw) if raw else None, retried=retried
                 ) from None
             if code == "ValidationException":
                 raise _invalid(operation, error.get("Message", "")) from None
@@ -155,14 +156,22 @@ class TableGateway:
         return self.deserialize(raw) if raw else None
 
     def put_item(self, item: Item, *, condition: ConditionBase | None = None) -> None:
-        self._call(
-            "PutItem",
-            self.client.put_item,
-            TableName=self.table_name,
-            Item=self.serialize(item),
-            **self._condition_args(condition, ConditionExpressionBuilder()),
-            **({"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if condition else {}),
-        )
+        serialized = self.serialize(item)
+        try:
+            self._call(
+                "PutItem",
+                self.client.put_item,
+                TableName=self.table_name,
+                Item=serialized,
+                **self._condition_args(condition, ConditionExpressionBuilder()),
+                **({"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if condition else {}),
+            )
+        except ConditionFailed as exc:
+            # botocore retried after a lost answer and the condition failed on the item our
+            # first attempt wrote (items of a create carry a fresh id: equal means ours)
+            if exc.retried and exc.item is not None and self.serialize(exc.item) == serialized:
+                return
+            raise
 
     def update_item(
         self,
