@@ -193,8 +193,12 @@ def test_other_validation_errors_raise_invalid_request(gateway):
         gateway.transact_write([gateway.tx_put({"PK": "T", "SK": "1"}), gateway.tx_put(too_long)])
     assert not isinstance(info.value, ItemTooLarge)
     _no_contents(info.value)
-    with pytest.raises(InvalidRequest):
-        gateway.get_item({"PK": "", "SK": "B"})  # empty key values are refused
+    # no item can have an empty or too long key: reads find nothing without asking
+    gateway.stats.reset()
+    assert gateway.get_item({"PK": "", "SK": "B"}) is None
+    assert gateway.get_item(too_long) is None
+    assert gateway.batch_get([too_long]) == []
+    assert gateway.stats.total_requests == 0
     assert gateway.get_item({"PK": "T", "SK": "1"}) is None
 
 

@@ -32,6 +32,8 @@ from mlflow_dynamodbstore.gateway.errors import (
 from mlflow_dynamodbstore.gateway.limits import (
     BATCH_GET_LIMIT,
     BATCH_WRITE_LIMIT,
+    MAX_PARTITION_KEY_BYTES,
+    MAX_SORT_KEY_BYTES,
     TRANSACTION_LIMIT,
 )
 from mlflow_dynamodbstore.gateway.optimistic import full_jitter
@@ -145,6 +147,8 @@ class TableGateway:
 
     # ---- single-item operations ------------------------------------------------------
     def get_item(self, key: Item, *, consistent: bool = True) -> Item | None:
+        if not can_exist(key):
+            return None
         response = self._call(
             "GetItem",
             self.client.get_item,
@@ -287,7 +291,7 @@ class TableGateway:
     def batch_get(self, keys: Iterable[Item], *, consistent: bool = False) -> list[Item]:
         """Fetch items by key (duplicates removed), 100 per request, several requests at
         once; missing ones are absent."""
-        unique = list({_key_tuple(k): k for k in keys}.values())
+        unique = [k for k in {_key_tuple(k): k for k in keys}.values() if can_exist(k)]
 
         def fetch(chunk: list[Item]) -> list[Item]:
             found: list[Item] = []
@@ -460,6 +464,19 @@ def _invalid(operation: str, message: str) -> InvalidRequest:
     if "item size" in lowered or "payload size" in lowered:
         return ItemTooLarge(operation, message)
     return InvalidRequest(operation, message)
+
+
+def can_exist(key: Item) -> bool:
+    """Whether an item can have this key: DynamoDB refuses keys over its size limits (and
+    empty ones) with a ValidationException; a read of one finds nothing instead, as a
+    lookup of an id too long for the SQL store's column does."""
+    pk, sk = (key[k] for k in KEY_ATTRIBUTES)
+    if not isinstance(pk, str) or not isinstance(sk, str):
+        return True
+    return (
+        0 < len(pk.encode()) <= MAX_PARTITION_KEY_BYTES
+        and 0 < len(sk.encode()) <= MAX_SORT_KEY_BYTES
+    )
 
 
 def _key_tuple(item: Item) -> tuple:
