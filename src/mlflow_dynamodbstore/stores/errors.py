@@ -33,7 +33,44 @@ StoreClass = TypeVar("StoreClass", bound=type)
 RETRYABLE = (Unavailable, TransactionCancelled, Contention, Conflict)
 
 
-def as_mlflow_error(exc: InvalidRequest | Exception) -> MlflowException:
+def _size(value: Any) -> tuple[int, str]:
+    """Bytes a value takes and, for tags/params (a dict, or a list of key/value entities),
+    the key of its biggest element."""
+    if isinstance(value, str):
+        return len(value.encode()), ""
+    if isinstance(value, bytes):
+        return len(value), ""
+    if isinstance(value, dict):
+        pairs = list(value.items())
+    elif isinstance(value, list | tuple):
+        pairs = [(getattr(e, "key", None), getattr(e, "value", None)) for e in value]
+    else:
+        return 0, ""
+    sizes = [
+        (len(str(k or "").encode()) + len(str(v or "").encode()), str(k or "")) for k, v in pairs
+    ]
+    if not sizes:
+        return 0, ""
+    return sum(size for size, _ in sizes), max(sizes)[1]
+
+
+def largest_field(method: Callable[..., Any], args: tuple, kwargs: dict) -> str | None:
+    """The argument of a call that most likely outgrew a DynamoDB limit (the largest one),
+    as ``'description'`` or ``'tags' (key 'k')``: DynamoDB's message names no field."""
+    try:
+        bound = inspect.signature(method).bind_partial(*args, **kwargs).arguments
+    except TypeError:
+        return None
+    sizes = {name: _size(value) for name, value in bound.items() if name != "self"}
+    if not sizes:
+        return None
+    name, (size, key) = max(sizes.items(), key=lambda kv: kv[1][0])
+    if size == 0:
+        return None
+    return f"'{name}'" + (f" (key '{key[:100]}')" if key else "") + f", {size} bytes"
+
+
+def as_mlflow_error(exc: InvalidRequest | Exception, field: str | None = None) -> MlflowException:
     if isinstance(exc, RETRYABLE):
         return MlflowException(
             f"DynamoDB is temporarily unavailable; try again ({exc})", TEMPORARILY_UNAVAILABLE
@@ -45,6 +82,8 @@ def as_mlflow_error(exc: InvalidRequest | Exception) -> MlflowException:
         )
     else:
         message = f"DynamoDB refused the request: {exc.message}"
+    if field:
+        message += f" The largest value given is {field}."
     return MlflowException(message, INVALID_PARAMETER_VALUE)
 
 
@@ -53,8 +92,10 @@ def _translating(method: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)
-        except (InvalidRequest, *RETRYABLE) as exc:  # ItemTooLarge included
+        except RETRYABLE as exc:
             raise as_mlflow_error(exc) from None
+        except InvalidRequest as exc:  # ItemTooLarge included
+            raise as_mlflow_error(exc, largest_field(method, args, kwargs)) from None
 
     wrapper.__translates_gateway_errors__ = True  # type: ignore[attr-defined]
     return wrapper
