@@ -71,31 +71,103 @@ def _cases() -> list[Case]:
     add = cases.append
     # ---- searches: filters, order_by, page tokens, max_results
     for i, f in enumerate(BAD_FILTERS):
-        add(Case(f"experiments/search filter {i}", "POST", f"{API}/experiments/search",
-                 {"filter": f, "max_results": 10}))
-        add(Case(f"runs/search filter {i}", "POST", f"{API}/runs/search",
-                 {"experiment_ids": ["{exp_a}"], "filter": f}))
-        add(Case(f"registered-models/search filter {i}", "GET",
-                 f"{API}/registered-models/search", params={"filter": f}))
-        add(Case(f"model-versions/search filter {i}", "GET", f"{API}/model-versions/search",
-                 params={"filter": f}))
-        add(Case(f"logged-models/search filter {i}", "POST", f"{API}/logged-models/search",
-                 {"experiment_ids": ["{exp_a}"], "filter": f}))
-        add(Case(f"traces/search filter {i}", "POST", f"{API3}/traces/search",
-                 {"locations": [{"type": "MLFLOW_EXPERIMENT",
-                                 "mlflow_experiment": {"experiment_id": "{exp_a}"}}],
-                  "filter": f}))
+        add(
+            Case(
+                f"experiments/search filter {i}",
+                "POST",
+                f"{API}/experiments/search",
+                {"filter": f, "max_results": 10},
+            )
+        )
+        add(
+            Case(
+                f"runs/search filter {i}",
+                "POST",
+                f"{API}/runs/search",
+                {"experiment_ids": ["{exp_a}"], "filter": f},
+            )
+        )
+        add(
+            Case(
+                f"registered-models/search filter {i}",
+                "GET",
+                f"{API}/registered-models/search",
+                params={"filter": f},
+            )
+        )
+        add(
+            Case(
+                f"model-versions/search filter {i}",
+                "GET",
+                f"{API}/model-versions/search",
+                params={"filter": f},
+            )
+        )
+        add(
+            Case(
+                f"logged-models/search filter {i}",
+                "POST",
+                f"{API}/logged-models/search",
+                {"experiment_ids": ["{exp_a}"], "filter": f},
+            )
+        )
+        add(
+            Case(
+                f"traces/search filter {i}",
+                "POST",
+                f"{API3}/traces/search",
+                {
+                    "locations": [
+                        {
+                            "type": "MLFLOW_EXPERIMENT",
+                            "mlflow_experiment": {"experiment_id": "{exp_a}"},
+                        }
+                    ],
+                    "filter": f,
+                },
+            )
+        )
     for i, o in enumerate(BAD_ORDER_BY):
-        add(Case(f"experiments/search order {i}", "POST", f"{API}/experiments/search",
-                 {"order_by": [o]}))
-        add(Case(f"runs/search order {i}", "POST", f"{API}/runs/search",
-                 {"experiment_ids": ["{exp_a}"], "order_by": [o]}))
-        add(Case(f"registered-models/search order {i}", "GET",
-                 f"{API}/registered-models/search", params={"order_by": o}))
-        add(Case(f"model-versions/search order {i}", "GET", f"{API}/model-versions/search",
-                 params={"order_by": o}))
-        add(Case(f"logged-models/search order {i}", "POST", f"{API}/logged-models/search",
-                 {"experiment_ids": ["{exp_a}"], "order_by": [{"field_name": o}]}))
+        add(
+            Case(
+                f"experiments/search order {i}",
+                "POST",
+                f"{API}/experiments/search",
+                {"order_by": [o]},
+            )
+        )
+        add(
+            Case(
+                f"runs/search order {i}",
+                "POST",
+                f"{API}/runs/search",
+                {"experiment_ids": ["{exp_a}"], "order_by": [o]},
+            )
+        )
+        add(
+            Case(
+                f"registered-models/search order {i}",
+                "GET",
+                f"{API}/registered-models/search",
+                params={"order_by": o},
+            )
+        )
+        add(
+            Case(
+                f"model-versions/search order {i}",
+                "GET",
+                f"{API}/model-versions/search",
+                params={"order_by": o},
+            )
+        )
+        add(
+            Case(
+                f"logged-models/search order {i}",
+                "POST",
+                f"{API}/logged-models/search",
+                {"experiment_ids": ["{exp_a}"], "order_by": [{"field_name": o}]},
+            )
+        )
     tokens = {
         "forged": "eyJvZmZzZXQiOiAxMDB9",  # base64 of {"offset": 100}
         "garbage": "not-a-token-%%%",
@@ -103,53 +175,170 @@ def _cases() -> list[Case]:
         "huge": "A" * 20000,
     }
     for name, token in tokens.items():
-        add(Case(f"runs/search token {name}", "POST", f"{API}/runs/search",
-                 {"experiment_ids": ["{exp_a}"], "page_token": token}))
-        add(Case(f"experiments/search token {name}", "POST", f"{API}/experiments/search",
-                 {"page_token": token}))
-        add(Case(f"registered-models/search token {name}", "GET",
-                 f"{API}/registered-models/search", params={"page_token": token}))
-        add(Case(f"model-versions/search token {name}", "GET", f"{API}/model-versions/search",
-                 params={"page_token": token}))
-        add(Case(f"logged-models/search token {name}", "POST", f"{API}/logged-models/search",
-                 {"experiment_ids": ["{exp_a}"], "page_token": token}))
-    add(Case("runs/search token of another experiment", "POST", f"{API}/runs/search",
-             {"experiment_ids": ["{exp_b}"], "page_token": "{runs_token}"}))
-    add(Case("runs/search token of another filter", "POST", f"{API}/runs/search",
-             {"experiment_ids": ["{exp_a}"], "filter": "attributes.status = 'RUNNING'",
-              "page_token": "{runs_token}"}))
-    add(Case("experiments/search token of runs/search", "POST", f"{API}/experiments/search",
-             {"page_token": "{runs_token}"}))
+        add(
+            Case(
+                f"runs/search token {name}",
+                "POST",
+                f"{API}/runs/search",
+                {"experiment_ids": ["{exp_a}"], "page_token": token},
+            )
+        )
+        add(
+            Case(
+                f"experiments/search token {name}",
+                "POST",
+                f"{API}/experiments/search",
+                {"page_token": token},
+            )
+        )
+        add(
+            Case(
+                f"registered-models/search token {name}",
+                "GET",
+                f"{API}/registered-models/search",
+                params={"page_token": token},
+            )
+        )
+        add(
+            Case(
+                f"model-versions/search token {name}",
+                "GET",
+                f"{API}/model-versions/search",
+                params={"page_token": token},
+            )
+        )
+        add(
+            Case(
+                f"logged-models/search token {name}",
+                "POST",
+                f"{API}/logged-models/search",
+                {"experiment_ids": ["{exp_a}"], "page_token": token},
+            )
+        )
+    add(
+        Case(
+            "runs/search token of another experiment",
+            "POST",
+            f"{API}/runs/search",
+            {"experiment_ids": ["{exp_b}"], "page_token": "{runs_token}"},
+        )
+    )
+    add(
+        Case(
+            "runs/search token of another filter",
+            "POST",
+            f"{API}/runs/search",
+            {
+                "experiment_ids": ["{exp_a}"],
+                "filter": "attributes.status = 'RUNNING'",
+                "page_token": "{runs_token}",
+            },
+        )
+    )
+    add(
+        Case(
+            "experiments/search token of runs/search",
+            "POST",
+            f"{API}/experiments/search",
+            {"page_token": "{runs_token}"},
+        )
+    )
     for n in (-1, 0, 10**6, "ten"):
-        add(Case(f"runs/search max_results {n}", "POST", f"{API}/runs/search",
-                 {"experiment_ids": ["{exp_a}"], "max_results": n}))
-        add(Case(f"experiments/search max_results {n}", "POST", f"{API}/experiments/search",
-                 {"max_results": n}))
-        add(Case(f"registered-models/search max_results {n}", "GET",
-                 f"{API}/registered-models/search", params={"max_results": n}))
+        add(
+            Case(
+                f"runs/search max_results {n}",
+                "POST",
+                f"{API}/runs/search",
+                {"experiment_ids": ["{exp_a}"], "max_results": n},
+            )
+        )
+        add(
+            Case(
+                f"experiments/search max_results {n}",
+                "POST",
+                f"{API}/experiments/search",
+                {"max_results": n},
+            )
+        )
+        add(
+            Case(
+                f"registered-models/search max_results {n}",
+                "GET",
+                f"{API}/registered-models/search",
+                params={"max_results": n},
+            )
+        )
     # ---- invalid ids of every entity
     for name, bad in BAD_IDS.items():
         q = urllib.parse.quote(bad, safe="")
-        add(Case(f"experiments/get {name}", "GET", f"{API}/experiments/get",
-                 params={"experiment_id": bad}))
-        add(Case(f"experiments/get-by-name {name}", "GET", f"{API}/experiments/get-by-name",
-                 params={"experiment_name": bad}))
+        add(
+            Case(
+                f"experiments/get {name}",
+                "GET",
+                f"{API}/experiments/get",
+                params={"experiment_id": bad},
+            )
+        )
+        add(
+            Case(
+                f"experiments/get-by-name {name}",
+                "GET",
+                f"{API}/experiments/get-by-name",
+                params={"experiment_name": bad},
+            )
+        )
         add(Case(f"runs/get {name}", "GET", f"{API}/runs/get", params={"run_id": bad}))
         add(Case(f"runs/delete {name}", "POST", f"{API}/runs/delete", {"run_id": bad}))
-        add(Case(f"runs/log-metric {name}", "POST", f"{API}/runs/log-metric",
-                 {"run_id": bad, "key": "m", "value": 1.0, "timestamp": 1, "step": 0}))
-        add(Case(f"metrics/get-history {name}", "GET", f"{API}/metrics/get-history",
-                 params={"run_id": bad, "metric_key": "m"}))
-        add(Case(f"registered-models/get {name}", "GET", f"{API}/registered-models/get",
-                 params={"name": bad}))
-        add(Case(f"model-versions/get {name}", "GET", f"{API}/model-versions/get",
-                 params={"name": "rm", "version": bad}))
-        add(Case(f"registered-models/alias get {name}", "GET", f"{API}/registered-models/alias",
-                 params={"name": "rm", "alias": bad}))
+        add(
+            Case(
+                f"runs/log-metric {name}",
+                "POST",
+                f"{API}/runs/log-metric",
+                {"run_id": bad, "key": "m", "value": 1.0, "timestamp": 1, "step": 0},
+            )
+        )
+        add(
+            Case(
+                f"metrics/get-history {name}",
+                "GET",
+                f"{API}/metrics/get-history",
+                params={"run_id": bad, "metric_key": "m"},
+            )
+        )
+        add(
+            Case(
+                f"registered-models/get {name}",
+                "GET",
+                f"{API}/registered-models/get",
+                params={"name": bad},
+            )
+        )
+        add(
+            Case(
+                f"model-versions/get {name}",
+                "GET",
+                f"{API}/model-versions/get",
+                params={"name": "rm", "version": bad},
+            )
+        )
+        add(
+            Case(
+                f"registered-models/alias get {name}",
+                "GET",
+                f"{API}/registered-models/alias",
+                params={"name": "rm", "alias": bad},
+            )
+        )
         add(Case(f"traces/get {name}", "GET", f"{API3}/traces/{q}"))
         add(Case(f"logged-models/get {name}", "GET", f"{API}/logged-models/{q}"))
-        add(Case(f"experiments/delete {name}", "POST", f"{API}/experiments/delete",
-                 {"experiment_id": bad}))
+        add(
+            Case(
+                f"experiments/delete {name}",
+                "POST",
+                f"{API}/experiments/delete",
+                {"experiment_id": bad},
+            )
+        )
     # ---- oversized and unicode keys and values
     for name, key, value in (
         ("long key", "k" * 300, "v"),
@@ -159,50 +348,157 @@ def _cases() -> list[Case]:
         ("bad key chars", "a/../b", "v"),
         ("empty key", "", "v"),
     ):
-        add(Case(f"runs/set-tag {name}", "POST", f"{API}/runs/set-tag",
-                 {"run_id": "{run_a}", "key": key, "value": value}))
-        add(Case(f"runs/log-parameter {name}", "POST", f"{API}/runs/log-parameter",
-                 {"run_id": "{run_a}", "key": "p-" + key, "value": value}))
-        add(Case(f"experiments/set-experiment-tag {name}", "POST",
-                 f"{API}/experiments/set-experiment-tag",
-                 {"experiment_id": "{exp_a}", "key": key, "value": value}))
-        add(Case(f"registered-models/set-tag {name}", "POST", f"{API}/registered-models/set-tag",
-                 {"name": "rm", "key": key, "value": value}))
-        add(Case(f"model-versions/set-tag {name}", "POST", f"{API}/model-versions/set-tag",
-                 {"name": "rm", "version": "1", "key": key, "value": value}))
+        add(
+            Case(
+                f"runs/set-tag {name}",
+                "POST",
+                f"{API}/runs/set-tag",
+                {"run_id": "{run_a}", "key": key, "value": value},
+            )
+        )
+        add(
+            Case(
+                f"runs/log-parameter {name}",
+                "POST",
+                f"{API}/runs/log-parameter",
+                {"run_id": "{run_a}", "key": "p-" + key, "value": value},
+            )
+        )
+        add(
+            Case(
+                f"experiments/set-experiment-tag {name}",
+                "POST",
+                f"{API}/experiments/set-experiment-tag",
+                {"experiment_id": "{exp_a}", "key": key, "value": value},
+            )
+        )
+        add(
+            Case(
+                f"registered-models/set-tag {name}",
+                "POST",
+                f"{API}/registered-models/set-tag",
+                {"name": "rm", "key": key, "value": value},
+            )
+        )
+        add(
+            Case(
+                f"model-versions/set-tag {name}",
+                "POST",
+                f"{API}/model-versions/set-tag",
+                {"name": "rm", "version": "1", "key": key, "value": value},
+            )
+        )
     for name, exp_name in (("long", "e" * 1000), ("empty", ""), ("huge", "e" * 600_000)):
-        add(Case(f"experiments/create name {name}", "POST", f"{API}/experiments/create",
-                 {"name": exp_name}))
-        add(Case(f"registered-models/create name {name}", "POST",
-                 f"{API}/registered-models/create", {"name": exp_name}))
-    add(Case("registered-models/update huge description", "PATCH",
-             f"{API}/registered-models/update", {"name": "rm", "description": "d" * 600_000}))
-    add(Case("model-versions/update huge description", "PATCH", f"{API}/model-versions/update",
-             {"name": "rm", "version": "1", "description": "d" * 600_000}))
-    add(Case("experiments/create huge artifact location", "POST", f"{API}/experiments/create",
-             {"name": "never", "artifact_location": "s3://b/" + "x" * 600_000}))
+        add(
+            Case(
+                f"experiments/create name {name}",
+                "POST",
+                f"{API}/experiments/create",
+                {"name": exp_name},
+            )
+        )
+        add(
+            Case(
+                f"registered-models/create name {name}",
+                "POST",
+                f"{API}/registered-models/create",
+                {"name": exp_name},
+            )
+        )
+    add(
+        Case(
+            "registered-models/update huge description",
+            "PATCH",
+            f"{API}/registered-models/update",
+            {"name": "rm", "description": "d" * 600_000},
+        )
+    )
+    add(
+        Case(
+            "model-versions/update huge description",
+            "PATCH",
+            f"{API}/model-versions/update",
+            {"name": "rm", "version": "1", "description": "d" * 600_000},
+        )
+    )
+    add(
+        Case(
+            "experiments/create huge artifact location",
+            "POST",
+            f"{API}/experiments/create",
+            {"name": "never", "artifact_location": "s3://b/" + "x" * 600_000},
+        )
+    )
     # ---- NaN/±inf metrics (Python's json writes NaN/Infinity, as MLflow's client does)
     for value in ("NaN", "Infinity", "-Infinity", '"abc"', "null", "1e999"):
-        add(Case(f"runs/log-metric value {value}", "POST", f"{API}/runs/log-metric",
-                 '{"run_id": "{run_a}", "key": "m-%s", "value": %s, "timestamp": 1, "step": 0}'
-                 % (value.strip('"'), value)))
-    add(Case("runs/log-metric step NaN", "POST", f"{API}/runs/log-metric",
-             '{"run_id": "{run_a}", "key": "m", "value": 1, "timestamp": 1, "step": NaN}'))
+        add(
+            Case(
+                f"runs/log-metric value {value}",
+                "POST",
+                f"{API}/runs/log-metric",
+                '{"run_id": "{run_a}", "key": "m-'
+                + value.strip('"')
+                + '", "value": '
+                + value
+                + ', "timestamp": 1, "step": 0}',
+            )
+        )
+    add(
+        Case(
+            "runs/log-metric step NaN",
+            "POST",
+            f"{API}/runs/log-metric",
+            '{"run_id": "{run_a}", "key": "m", "value": 1, "timestamp": 1, "step": NaN}',
+        )
+    )
     # ---- batches over the limits
     metric = {"key": "m", "value": 1.0, "timestamp": 1, "step": 0}
-    add(Case("log-batch 1001 metrics", "POST", f"{API}/runs/log-batch",
-             {"run_id": "{run_a}", "metrics": [dict(metric, step=i) for i in range(1001)]}))
-    add(Case("log-batch 101 params", "POST", f"{API}/runs/log-batch",
-             {"run_id": "{run_a}", "params": [{"key": f"bp{i}", "value": "v"}
-                                               for i in range(101)]}))
-    add(Case("log-batch 101 tags", "POST", f"{API}/runs/log-batch",
-             {"run_id": "{run_a}", "tags": [{"key": f"bt{i}", "value": "v"} for i in range(101)]}))
-    add(Case("log-batch duplicate params", "POST", f"{API}/runs/log-batch",
-             {"run_id": "{run_a}", "params": [{"key": "dup", "value": "1"},
-                                              {"key": "dup", "value": "2"}]}))
-    add(Case("log-batch a bad metric among good", "POST", f"{API}/runs/log-batch",
-             {"run_id": "{run_a}", "metrics": [metric, {"key": "", "value": 1.0,
-                                                         "timestamp": 1, "step": 0}]}))
+    add(
+        Case(
+            "log-batch 1001 metrics",
+            "POST",
+            f"{API}/runs/log-batch",
+            {"run_id": "{run_a}", "metrics": [dict(metric, step=i) for i in range(1001)]},
+        )
+    )
+    add(
+        Case(
+            "log-batch 101 params",
+            "POST",
+            f"{API}/runs/log-batch",
+            {"run_id": "{run_a}", "params": [{"key": f"bp{i}", "value": "v"} for i in range(101)]},
+        )
+    )
+    add(
+        Case(
+            "log-batch 101 tags",
+            "POST",
+            f"{API}/runs/log-batch",
+            {"run_id": "{run_a}", "tags": [{"key": f"bt{i}", "value": "v"} for i in range(101)]},
+        )
+    )
+    add(
+        Case(
+            "log-batch duplicate params",
+            "POST",
+            f"{API}/runs/log-batch",
+            {
+                "run_id": "{run_a}",
+                "params": [{"key": "dup", "value": "1"}, {"key": "dup", "value": "2"}],
+            },
+        )
+    )
+    add(
+        Case(
+            "log-batch a bad metric among good",
+            "POST",
+            f"{API}/runs/log-batch",
+            {
+                "run_id": "{run_a}",
+                "metrics": [metric, {"key": "", "value": 1.0, "timestamp": 1, "step": 0}],
+            },
+        )
+    )
     # ---- JSON bodies of the wrong shape
     for i, body in enumerate([
         "not json", "[1, 2]", "null", '"a string"', "{", "",
@@ -218,18 +514,54 @@ def _cases() -> list[Case]:
         {"run_id": "{run_a}", "metrics": [dict(metric, timestamp="yesterday")]},
     ]):  # fmt: skip
         add(Case(f"runs/log-batch shape {i}", "POST", f"{API}/runs/log-batch", body))
-    add(Case("runs/create experiment_id list", "POST", f"{API}/runs/create",
-             {"experiment_id": ["{exp_a}"]}))
-    add(Case("runs/create unknown experiment", "POST", f"{API}/runs/create",
-             {"experiment_id": "987654321"}))
-    add(Case("model-versions/create no source", "POST", f"{API}/model-versions/create",
-             {"name": "rm"}))
-    add(Case("model-versions/create unknown model", "POST", f"{API}/model-versions/create",
-             {"name": "nope", "source": "s3://x"}))
-    add(Case("registered-models/alias set version abc", "POST",
-             f"{API}/registered-models/alias", {"name": "rm", "alias": "a", "version": "abc"}))
-    add(Case("registered-models/alias set bad alias", "POST", f"{API}/registered-models/alias",
-             {"name": "rm", "alias": "v1", "version": "1"}))
+    add(
+        Case(
+            "runs/create experiment_id list",
+            "POST",
+            f"{API}/runs/create",
+            {"experiment_id": ["{exp_a}"]},
+        )
+    )
+    add(
+        Case(
+            "runs/create unknown experiment",
+            "POST",
+            f"{API}/runs/create",
+            {"experiment_id": "987654321"},
+        )
+    )
+    add(
+        Case(
+            "model-versions/create no source",
+            "POST",
+            f"{API}/model-versions/create",
+            {"name": "rm"},
+        )
+    )
+    add(
+        Case(
+            "model-versions/create unknown model",
+            "POST",
+            f"{API}/model-versions/create",
+            {"name": "nope", "source": "s3://x"},
+        )
+    )
+    add(
+        Case(
+            "registered-models/alias set version abc",
+            "POST",
+            f"{API}/registered-models/alias",
+            {"name": "rm", "alias": "a", "version": "abc"},
+        )
+    )
+    add(
+        Case(
+            "registered-models/alias set bad alias",
+            "POST",
+            f"{API}/registered-models/alias",
+            {"name": "rm", "alias": "v1", "version": "1"},
+        )
+    )
     return cases
 
 
@@ -340,8 +672,7 @@ def _snapshot(url: str, ids: dict[str, str]) -> dict:
     versions = _ok(url, "GET", f"{API}/model-versions/search")
     return {
         "experiments": sorted(
-            (e["name"], e["lifecycle_stage"], len(e.get("tags", [])))
-            for e in exps["experiments"]
+            (e["name"], e["lifecycle_stage"], len(e.get("tags", []))) for e in exps["experiments"]
         ),
         "runs": sorted(
             (
