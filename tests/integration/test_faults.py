@@ -290,3 +290,19 @@ def test_lost_responses_leave_no_half_entity(store_uri, monkeypatch):
         # what a lost answer's retry finds: its create done, its rename done
         tolerate=("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"),
     )
+
+
+def test_writes_whose_answer_was_lost_are_retried_as_their_own(store_uri, monkeypatch):
+    """botocore retries a write applied but unanswered: a transaction carries botocore's
+    ClientRequestToken (DynamoDB applies it once), and a conditional put that fails on the
+    item it wrote is its own success (create_run raised RunIdTaken, a 500, before)."""
+    t, r, faults = _stores(store_uri, monkeypatch)
+    faults.inject("lost_response", 1, operations=["TransactWriteItems"])
+    eid = t.create_experiment("x")  # name guard + META + id counter: one transaction
+    faults.inject("lost_response", 1, operations=["PutItem"])
+    run = t.create_run(eid, "u", 1, [], "r").info.run_id  # META: one conditional put
+    assert faults.injected["lost_response"] == 2
+    assert t.get_experiment_by_name("x").experiment_id == eid
+    assert t.get_run(run).info.run_name == "r"
+    assert t.create_experiment("y") == str(int(eid) + 1)  # no id used up twice
+    _assert_invariants(t)
