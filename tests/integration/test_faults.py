@@ -296,7 +296,7 @@ def test_writes_whose_answer_was_lost_are_retried_as_their_own(store_uri, monkey
     """botocore retries a write applied but unanswered: a transaction carries botocore's
     ClientRequestToken (DynamoDB applies it once), and a conditional put that fails on the
     item it wrote is its own success (create_run raised RunIdTaken, a 500, before)."""
-    t, r, faults = _stores(store_uri, monkeypatch)
+    t, _, faults = _stores(store_uri, monkeypatch)
     faults.inject("lost_response", 1, operations=["TransactWriteItems"])
     eid = t.create_experiment("x")  # name guard + META + id counter: one transaction
     faults.inject("lost_response", 1, operations=["PutItem"])
