@@ -16,7 +16,7 @@ from mlflow_dynamodbstore.gateway import (
     TableGateway,
     TransactionCancelled,
 )
-from mlflow_dynamodbstore.gateway.client import RETRY_CONFIG
+from mlflow_dynamodbstore.gateway.client import retry_config
 from mlflow_dynamodbstore.gateway.errors import RetriesExhausted
 from mlflow_dynamodbstore.gateway.limits import MAX_ITEM_BYTES, MAX_SORT_KEY_BYTES
 from mlflow_dynamodbstore.provisioning.direct import create_table_directly
@@ -25,7 +25,7 @@ from mlflow_dynamodbstore.provisioning.direct import create_table_directly
 @pytest.fixture
 def client(dynamodb_endpoint):
     return boto3.client(
-        "dynamodb", endpoint_url=dynamodb_endpoint, region_name="us-east-1", config=RETRY_CONFIG
+        "dynamodb", endpoint_url=dynamodb_endpoint, region_name="us-east-1", config=retry_config()
     )
 
 
@@ -193,8 +193,12 @@ def test_other_validation_errors_raise_invalid_request(gateway):
         gateway.transact_write([gateway.tx_put({"PK": "T", "SK": "1"}), gateway.tx_put(too_long)])
     assert not isinstance(info.value, ItemTooLarge)
     _no_contents(info.value)
-    with pytest.raises(InvalidRequest):
-        gateway.get_item({"PK": "", "SK": "B"})  # empty key values are refused
+    # no item can have an empty or too long key: reads find nothing without asking
+    gateway.stats.reset()
+    assert gateway.get_item({"PK": "", "SK": "B"}) is None
+    assert gateway.get_item(too_long) is None
+    assert gateway.batch_get([too_long]) == []
+    assert gateway.stats.total_requests == 0
     assert gateway.get_item({"PK": "T", "SK": "1"}) is None
 
 
@@ -245,7 +249,7 @@ def test_batch_retries_give_up_eventually(client, table_name):
 
 def test_throttling_is_retried_by_botocore(client, table_name):
     """Inject ThrottlingException responses below the gateway: botocore's retry handler
-    (RETRY_CONFIG) absorbs them and no write is lost."""
+    (retry_config()) absorbs them and no write is lost."""
     create_table_directly(client, table_name)
     remaining = {"throttles": 3}
 

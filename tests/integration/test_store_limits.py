@@ -25,6 +25,7 @@ def test_create_experiment_with_tags_over_the_item_limit(store):
         store.create_experiment("big", tags=tags)
     assert info.value.error_code == "INVALID_PARAMETER_VALUE"
     assert "Item size has exceeded the maximum allowed size" in info.value.message
+    assert "The largest value given is 'tags'" in info.value.message  # the field, named
     assert "vvvv" not in info.value.message
     assert store.get_experiment_by_name("big") is None
     # Nothing was written, so no id was used up either.
@@ -58,3 +59,13 @@ def test_every_store_method_translates_gateway_errors(store_class):
             and not attr.__module__.endswith(".unsupported")
         ):
             assert getattr(attr, "__translates_gateway_errors__", False), name
+
+
+def test_ids_too_long_for_a_key_are_not_found(store):
+    """No item can have a key over DynamoDB's limits: a read finds nothing (the SQL store's
+    404), instead of DynamoDB's ValidationException (a 400)."""
+    assert store.get_experiment_by_name("e" * 5000) is None
+    with pytest.raises(MlflowException) as info:
+        store.get_trace_info("tr-" + "a" * 5000)
+    assert info.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert store.batch_get_trace_infos(["tr-" + "b" * 5000]) == []

@@ -8,18 +8,23 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from mlflow_dynamodbstore.gateway.faults import install_from_environment
 from mlflow_dynamodbstore.uri import DynamoDBUri
 
 DEFAULT_REGION = "us-east-1"
-# botocore's "standard" retry mode retries throttling and transient errors with
-# exponential backoff and jitter; the attempt budget can be raised by operators.
-RETRY_CONFIG = Config(
-    retries={
-        "mode": os.environ.get("MLFLOW_DYNAMODB_RETRY_MODE", "standard"),
-        "max_attempts": int(os.environ.get("MLFLOW_DYNAMODB_MAX_ATTEMPTS", "10")),
-    },
-    max_pool_connections=50,
-)
+
+
+def retry_config() -> Config:
+    """botocore's "standard" retry mode retries throttling and transient errors (5xx,
+    timeouts, dropped connections) with exponential backoff and jitter; operators can change
+    the attempt budget. Read when a client is made, so a test can lower it for its store."""
+    return Config(
+        retries={
+            "mode": os.environ.get("MLFLOW_DYNAMODB_RETRY_MODE", "standard"),
+            "max_attempts": int(os.environ.get("MLFLOW_DYNAMODB_MAX_ATTEMPTS", "10")),
+        },
+        max_pool_connections=50,
+    )
 
 
 def make_session(uri: DynamoDBUri) -> boto3.session.Session:
@@ -46,4 +51,7 @@ def make_client(uri: DynamoDBUri, service: str = "dynamodb", **kwargs: Any) -> A
     session = make_session(uri)
     if service == "dynamodb" and uri.endpoint_url:
         kwargs.setdefault("endpoint_url", uri.endpoint_url)
-    return session.client(service, config=RETRY_CONFIG, **kwargs)
+    client = session.client(service, config=retry_config(), **kwargs)
+    if service == "dynamodb":
+        install_from_environment(client)  # test faults; nothing unless a test asked for them
+    return client

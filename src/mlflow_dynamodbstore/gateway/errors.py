@@ -10,9 +10,14 @@ class GatewayError(Exception):
 class ConditionFailed(GatewayError):
     """A conditional write's ConditionExpression was false."""
 
-    def __init__(self, message: str = "condition failed", item: dict | None = None):
+    def __init__(
+        self, message: str = "condition failed", item: dict | None = None, retried: bool = False
+    ):
         super().__init__(message)
         self.item = item  # the current item, when DynamoDB returned it
+        # botocore sent the request more than once: an earlier attempt may have been applied
+        # and its answer lost (a timeout), so the condition may have failed on our own write
+        self.retried = retried
 
 
 class TransactionCancelled(GatewayError):
@@ -36,8 +41,24 @@ class TransactionCancelled(GatewayError):
         return "TransactionConflict" in self.reasons
 
 
-class RetriesExhausted(GatewayError):
+class Unavailable(GatewayError):
+    """DynamoDB could not serve the request for now, after botocore's retries: throttling,
+    an internal error, a timeout or a dropped connection. Nothing says whether a write that
+    timed out was applied. The same request may succeed later."""
+
+    def __init__(self, operation: str, reason: str):
+        super().__init__(f"{operation}: {reason}")
+        self.operation = operation
+        self.reason = reason
+
+
+class RetriesExhausted(Unavailable):
     """Unprocessed batch items were still unprocessed after every retry."""
+
+    def __init__(self, message: str, operation: str = "batch"):
+        GatewayError.__init__(self, message)
+        self.operation = operation
+        self.reason = message
 
 
 class InvalidRequest(GatewayError):

@@ -18,7 +18,8 @@ from typing import Any
 
 from boto3.dynamodb.conditions import ConditionBase, ConditionExpressionBuilder
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from mlflow_dynamodbstore.gateway.errors import (
     ConditionFailed,
@@ -26,16 +27,34 @@ from mlflow_dynamodbstore.gateway.errors import (
     ItemTooLarge,
     RetriesExhausted,
     TransactionCancelled,
+    Unavailable,
 )
 from mlflow_dynamodbstore.gateway.limits import (
     BATCH_GET_LIMIT,
     BATCH_WRITE_LIMIT,
+    MAX_PARTITION_KEY_BYTES,
+    MAX_SORT_KEY_BYTES,
     TRANSACTION_LIMIT,
 )
 from mlflow_dynamodbstore.gateway.optimistic import full_jitter
 from mlflow_dynamodbstore.gateway.stats import RequestStats
 
 KEY_ATTRIBUTES = ("PK", "SK")
+# Error codes botocore retries (throttling, server errors) that can still reach the gateway
+# once its attempts are spent: the request may succeed later, so they become Unavailable.
+TRANSIENT_ERROR_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+        "TransactionInProgressException",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
 # Batch requests of one call sent at once (botocore's pool in client.py holds 50).
 DEFAULT_BATCH_PARALLELISM = 4
 
@@ -100,8 +119,9 @@ class TableGateway:
             code = error.get("Code", "")
             if code == "ConditionalCheckFailedException":
                 raw = exc.response.get("Item")
+                retried = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) > 0
                 raise ConditionFailed(
-                    str(exc), item=self.deserialize(raw) if raw else None
+                    str(exc), item=self.deserialize(raw) if raw else None, retried=retried
                 ) from None
             if code == "ValidationException":
                 raise _invalid(operation, error.get("Message", "")) from None
@@ -113,12 +133,22 @@ class TableGateway:
                         raise _invalid(operation, reason.get("Message", "")) from None
                 reasons = [r.get("Code", "None") for r in cancelled]
                 raise TransactionCancelled(reasons) from None
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            if code in TRANSIENT_ERROR_CODES or status >= 500:
+                reason = f"{code or status}: {error.get('Message', '')}"
+                raise Unavailable(operation, reason) from None
             raise
+        except (BotocoreConnectionError, HTTPClientError) as exc:
+            # timeouts and dropped connections, after botocore's own retries
+            self.stats.record(operation, None)
+            raise Unavailable(operation, type(exc).__name__) from None
         self.stats.record(operation, response.get("ConsumedCapacity"))
         return response
 
     # ---- single-item operations ------------------------------------------------------
     def get_item(self, key: Item, *, consistent: bool = True) -> Item | None:
+        if not can_exist(key):
+            return None
         response = self._call(
             "GetItem",
             self.client.get_item,
@@ -130,14 +160,22 @@ class TableGateway:
         return self.deserialize(raw) if raw else None
 
     def put_item(self, item: Item, *, condition: ConditionBase | None = None) -> None:
-        self._call(
-            "PutItem",
-            self.client.put_item,
-            TableName=self.table_name,
-            Item=self.serialize(item),
-            **self._condition_args(condition, ConditionExpressionBuilder()),
-            **({"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if condition else {}),
-        )
+        serialized = self.serialize(item)
+        try:
+            self._call(
+                "PutItem",
+                self.client.put_item,
+                TableName=self.table_name,
+                Item=serialized,
+                **self._condition_args(condition, ConditionExpressionBuilder()),
+                **({"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if condition else {}),
+            )
+        except ConditionFailed as exc:
+            # botocore retried after a lost answer and the condition failed on the item our
+            # first attempt wrote (items of a create carry a fresh id: equal means ours)
+            if exc.retried and exc.item is not None and self.serialize(exc.item) == serialized:
+                return
+            raise
 
     def update_item(
         self,
@@ -253,7 +291,7 @@ class TableGateway:
     def batch_get(self, keys: Iterable[Item], *, consistent: bool = False) -> list[Item]:
         """Fetch items by key (duplicates removed), 100 per request, several requests at
         once; missing ones are absent."""
-        unique = list({_key_tuple(k): k for k in keys}.values())
+        unique = [k for k in {_key_tuple(k): k for k in keys}.values() if can_exist(k)]
 
         def fetch(chunk: list[Item]) -> list[Item]:
             found: list[Item] = []
@@ -426,6 +464,19 @@ def _invalid(operation: str, message: str) -> InvalidRequest:
     if "item size" in lowered or "payload size" in lowered:
         return ItemTooLarge(operation, message)
     return InvalidRequest(operation, message)
+
+
+def can_exist(key: Item) -> bool:
+    """Whether an item can have this key: DynamoDB refuses keys over its size limits (and
+    empty ones) with a ValidationException; a read of one finds nothing instead, as a
+    lookup of an id too long for the SQL store's column does."""
+    pk, sk = (key[k] for k in KEY_ATTRIBUTES)
+    if not isinstance(pk, str) or not isinstance(sk, str):
+        return True
+    return (
+        0 < len(pk.encode()) <= MAX_PARTITION_KEY_BYTES
+        and 0 < len(sk.encode()) <= MAX_SORT_KEY_BYTES
+    )
 
 
 def _key_tuple(item: Item) -> tuple:
