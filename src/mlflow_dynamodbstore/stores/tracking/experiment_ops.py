@@ -25,6 +25,7 @@ from mlflow.utils.validation import (
 from mlflow.utils.workspace_context import get_request_workspace
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME, WORKSPACES_DIR_NAME
 
+from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.repositories.experiments import (
     DEFAULT_EXPERIMENT_ID,
     ExperimentBusy,
@@ -231,4 +232,5 @@ class ExperimentOps:
             filter_string=filter_string,
             order_by=order_by,
             page_token=page_token,
+            fts=TrigramIndex(self.gateway, self._conn.settings),
         )

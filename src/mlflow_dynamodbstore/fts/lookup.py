@@ -1,0 +1,134 @@
+"""Reading the index: which entities may match, and whether the index can be trusted.
+
+``candidates`` reads the posting lists of the required trigrams, one trigram at a time
+(all its shards; strongly consistent base-table Queries), rarest-looking first, and
+intersects them; once the candidates are few (``ENOUGH``) reading more posting lists
+costs more than verifying the candidates, so it stops. The caller batch-gets the
+candidates and verifies each with the exact predicate: the index only narrows.
+
+An index is only trusted for a field once it is complete: the table was created with
+this version (the seed marks the always-on fields ready) or a backfill of the field
+finished (``fts backfill``). Until then searches take the full-collection path. Ready is
+cached for the process (it never goes back for an always-on field); not-ready is
+re-checked every ``RECHECK_SECONDS``, so no search pays a read for it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+
+from boto3.dynamodb.conditions import Key
+
+from mlflow_dynamodbstore.config.settings import ALWAYS_TRIGRAM_FIELDS, SettingsSource
+from mlflow_dynamodbstore.gateway import TableGateway
+from mlflow_dynamodbstore.schema import fts_keys
+
+ENOUGH = 32
+RECHECK_SECONDS = 60.0
+
+# Most to least frequent in names (English letters, digits, separators): a trigram made of
+# rarer characters usually has a shorter posting list.
+_COMMON = "eatoinsrlhcdmup-_ 0123456789gbfywkv.xjqz"
+_RANK = {c: i for i, c in enumerate(_COMMON)}
+
+
+def rarity_order(trigrams: Iterable[str]) -> list[str]:
+    def score(trigram: str) -> tuple[int, str]:
+        # characters outside the list (other scripts, symbols, upper case folded away) rank
+        # rarest; the sum of ranks puts rarer letters first
+        return (-sum(_RANK.get(c, len(_COMMON) * 2) for c in trigram), trigram)
+
+    return sorted(set(trigrams), key=score)
+
+
+def posting_list(
+    gateway: TableGateway, workspace: str, field: str, scope: str, trigram: str
+) -> set[str]:
+    ids: set[str] = set()
+    for shard in range(fts_keys.FTS_SHARDS):
+        pk = fts_keys.posting_pk(workspace, field, scope, trigram, shard)
+        ids.update(item["SK"] for item in gateway.query(Key("PK").eq(pk), consistent=True))
+    return ids
+
+
+def candidates(
+    gateway: TableGateway, workspace: str, field: str, scope: str, required: set[str]
+) -> set[str]:
+    """Ids of the entities of ``scope`` whose ``field`` holds every trigram of
+    ``required`` (a superset when it stops early)."""
+    found: set[str] | None = None
+    for trigram in rarity_order(required):
+        ids = posting_list(gateway, workspace, field, scope, trigram)
+        found = ids if found is None else found & ids
+        if len(found) <= ENOUGH:
+            break
+    return found or set()
+
+
+class Readiness:
+    """Whether each field's postings are complete, cached as described above."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ready: dict[tuple[str, str], bool] = {}
+        self._checked: dict[tuple[str, str], float] = {}
+
+    def is_ready(self, gateway: TableGateway, field: str) -> bool:
+        cache_key = (gateway.table_name, field)
+        with self._lock:
+            if self._ready.get(cache_key):
+                return True
+            checked = self._checked.get(cache_key)
+            if checked is not None and time.monotonic() - checked < RECHECK_SECONDS:
+                return False
+        item = gateway.get_item(fts_keys.ready_key(field))
+        ready = bool(item and item.get("complete"))
+        self._remember(gateway.table_name, field, ready)
+        return ready
+
+    def _remember(self, table_name: str, field: str, ready: bool) -> None:
+        with self._lock:
+            self._ready[(table_name, field)] = ready
+            self._checked[(table_name, field)] = time.monotonic()
+
+    def mark(self, gateway: TableGateway, field: str, ready: bool) -> None:
+        """Record the field's state in the table (and in this process's cache)."""
+        if ready:
+            gateway.put_item({**fts_keys.ready_key(field), "complete": True})
+        else:
+            gateway.delete_item(fts_keys.ready_key(field))
+        self._remember(gateway.table_name, field, ready)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._ready.clear()
+            self._checked.clear()
+
+
+READINESS = Readiness()
+
+
+def mark_new_table_ready(gateway: TableGateway) -> None:
+    """A table created with this version has postings for every entity from the start."""
+    for field in ALWAYS_TRIGRAM_FIELDS:
+        gateway.put_item({**fts_keys.ready_key(field), "complete": True})
+
+
+class TrigramIndex:
+    """What a search asks of the index. ``gateway`` is the store's (workspace-scoped)
+    gateway; ``settings`` the connection's settings source."""
+
+    def __init__(self, gateway: TableGateway, settings: SettingsSource):
+        self.gateway = gateway
+        self.settings = settings
+
+    def usable(self, field: str) -> bool:
+        if field not in self.settings.current().fts_trigram_fields:
+            return False
+        unscoped = getattr(self.gateway, "unscoped", self.gateway)
+        return READINESS.is_ready(unscoped, field)
+
+    def candidates(self, workspace: str, field: str, scope: str, required: set[str]) -> set[str]:
+        return candidates(self.gateway, workspace, field, scope, required)
