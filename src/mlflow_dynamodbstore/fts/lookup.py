@@ -1,7 +1,7 @@
 """Reading the index: which entities may match, and whether the index can be trusted.
 
 ``candidates`` reads the posting lists of the required trigrams, one trigram at a time
-(all its shards; strongly consistent base-table Queries), rarest-looking first, and
+(all its shards; base-table Queries), rarest-looking first, and
 intersects them; once the candidates are few (``ENOUGH``) reading more posting lists
 costs more than verifying the candidates, so it stops. The caller batch-gets the
 candidates and verifies each with the exact predicate: the index only narrows.
@@ -26,6 +26,9 @@ from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.schema import fts_keys
 
 ENOUGH = 32
+# A trigram listing more entities than this is not read whole: verifying that many
+# candidates would cost about what the search's own walk does.
+MAX_CANDIDATES = 1000
 RECHECK_SECONDS = 60.0
 
 # Most to least frequent in names (English letters, digits, separators): a trigram made of
@@ -45,26 +48,43 @@ def rarity_order(trigrams: Iterable[str]) -> list[str]:
 
 def posting_list(
     gateway: TableGateway, workspace: str, field: str, scope: str, trigram: str
-) -> set[str]:
+) -> set[str] | None:
+    """The ids under one trigram (all shards), or None once it proves too common: more than
+    ``MAX_CANDIDATES / FTS_SHARDS`` in one shard (the hash spreads ids evenly), so a common
+    trigram costs a bounded read, never the whole list."""
+    per_shard = MAX_CANDIDATES // fts_keys.FTS_SHARDS
     ids: set[str] = set()
     for shard in range(fts_keys.FTS_SHARDS):
         pk = fts_keys.posting_pk(workspace, field, scope, trigram, shard)
-        ids.update(item["SK"] for item in gateway.query(Key("PK").eq(pk), consistent=True))
+        in_shard, start_key = 0, None
+        while True:
+            items, start_key = gateway.query_page(
+                Key("PK").eq(pk), limit=per_shard + 1 - in_shard, start_key=start_key
+            )
+            in_shard += len(items)
+            ids.update(item["SK"] for item in items)
+            if in_shard > per_shard:
+                return None
+            if not start_key:
+                break
     return ids
 
 
 def candidates(
     gateway: TableGateway, workspace: str, field: str, scope: str, required: set[str]
-) -> set[str]:
+) -> set[str] | None:
     """Ids of the entities of ``scope`` whose ``field`` holds every trigram of
-    ``required`` (a superset when it stops early)."""
+    ``required`` (a superset when it stops early or skips a too-common trigram); None when
+    every trigram is too common for the index to pay (the search takes its usual path)."""
     found: set[str] | None = None
     for trigram in rarity_order(required):
         ids = posting_list(gateway, workspace, field, scope, trigram)
+        if ids is None:
+            continue
         found = ids if found is None else found & ids
         if len(found) <= ENOUGH:
             break
-    return found or set()
+    return found
 
 
 class Readiness:
@@ -130,5 +150,7 @@ class TrigramIndex:
         unscoped = getattr(self.gateway, "unscoped", self.gateway)
         return READINESS.is_ready(unscoped, field)
 
-    def candidates(self, workspace: str, field: str, scope: str, required: set[str]) -> set[str]:
+    def candidates(
+        self, workspace: str, field: str, scope: str, required: set[str]
+    ) -> set[str] | None:
         return candidates(self.gateway, workspace, field, scope, required)

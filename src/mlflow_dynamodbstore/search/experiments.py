@@ -278,6 +278,8 @@ def _indexed_candidates(
     if not required or not fts.usable(EXPERIMENT_NAME):
         return None
     ids = fts.candidates(workspace, EXPERIMENT_NAME, WORKSPACE_SCOPE, required)
+    if ids is None:
+        return None
     return [to_experiment(item) for item in repository.get_many(sorted(ids))]
 
 

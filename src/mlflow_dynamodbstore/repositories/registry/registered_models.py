@@ -72,6 +72,10 @@ class RegisteredModelRepository:
     def get(self, model_id: str) -> Item | None:
         return self.gateway.get_item(keys.registered_model_key(model_id))
 
+    def get_many(self, model_ids: list[str]) -> list[Item]:
+        """META items of the ids that exist in the workspace (BatchGetItem, 100 each)."""
+        return self.gateway.batch_get([keys.registered_model_key(i) for i in model_ids])
+
     def find(self, workspace: str, name: str) -> Item | None:
         """The META item of the model called ``name`` in ``workspace`` (2 GetItems)."""
         model_id = self.get_id(workspace, name)

@@ -32,6 +32,7 @@ from mlflow.utils.validation import (
     _validate_tag_name,
 )
 
+from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.repositories.registry.entities import to_model_version
 from mlflow_dynamodbstore.repositories.registry.model_versions import (
     ConcurrentModification,
@@ -213,6 +214,7 @@ class ModelVersionOps:
             max_results=max_results,
             order_by=order_by,
             page_token=page_token,
+            fts=TrigramIndex(self.gateway, self._conn.settings),
         )
 
     # ---- version tags ----------------------------------------------------------------
