@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mlflow_dynamodbstore.cli.auth import auth
+from mlflow_dynamodbstore.cli.fts import fts
 from mlflow_dynamodbstore.cli.local import local
 from mlflow_dynamodbstore.cli.table import deploy, destroy, install_dynamodb_local
 from mlflow_dynamodbstore.cli.traces import traces
@@ -24,6 +25,7 @@ cli.add_command(destroy)
 cli.add_command(install_dynamodb_local)
 cli.add_command(workspace)
 cli.add_command(traces)
+cli.add_command(fts)
 
 if __name__ == "__main__":
     cli()
