@@ -31,8 +31,8 @@ def _searches(s, pats: list[str]) -> None:
 
 
 def test_search_models_and_versions_by_name(compare):
-    names = generated_names(40, seed=13)
-    pats = patterns(names, 36, seed=17)
+    names = generated_names(30, seed=13)
+    pats = patterns(names, 26, seed=17)
 
     def scenario(s):
         for n in names:
