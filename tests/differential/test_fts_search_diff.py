@@ -124,3 +124,42 @@ def test_experiment_of_deleted_stage_filtered(sql_store, dynamo_store):
         return out
 
     assert scenario(dynamo_store) == scenario(sql_store)
+
+
+def test_search_logged_models_by_name(sql_store, dynamo_store):
+    # logged model names cannot hold / : . % " '
+    names = [n for n in generated_names(34, seed=21) if not set(n) & set("/:.%\"'")][:24]
+    pats = patterns(names, 20, seed=23)
+
+    def searches(store, exp_ids, pats):
+        out = []
+        for i, pattern in enumerate(pats):
+            for comparator in ("LIKE", "ILIKE"):
+                flt = f"name {comparator} '{pattern}'"
+                token, pages = None, []
+                while True:
+                    by_name = [{"field_name": "name", "ascending": True}]
+                    page = store.search_logged_models(
+                        exp_ids, filter_string=flt, max_results=3 if i % 2 else 100,
+                        page_token=token, order_by=by_name if i % 3 == 0 else None,
+                    )  # fmt: skip
+                    pages.append([m.name for m in page])
+                    token = page.token
+                    if not token:
+                        break
+                out.append(pages)
+        return out
+
+    def scenario(store):
+        exp_a, exp_b = store.create_experiment("a"), store.create_experiment("b")
+        models = [
+            store.create_logged_model(exp_a if i % 2 else exp_b, name=n).model_id
+            for i, n in enumerate(names)
+        ]
+        log = searches(store, [exp_a, exp_b], pats)
+        for model_id in models[:5]:
+            store.delete_logged_model(model_id)
+        log += searches(store, [exp_a], pats[:8])
+        return log
+
+    assert scenario(dynamo_store) == scenario(sql_store)

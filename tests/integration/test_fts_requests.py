@@ -82,3 +82,29 @@ def test_unready_index_takes_the_full_path(store):
         assert "BatchGetItem" not in _ops(stats)  # the GSI1 walk, not candidates
     finally:
         READINESS.mark(store.gateway.unscoped, "experiment_name", True)
+
+
+def test_logged_model_search_reads_postings_and_candidates(store):
+    exp = store.create_experiment("e")
+    for i in range(30):
+        store.create_logged_model(exp, name=f"lm-{i:03d}-{'pqj' if i in (4, 9) else 'abc'}")
+    store.search_logged_models([exp], filter_string="name LIKE '%warm%'")
+    page, stats = _counted(
+        store, lambda: store.search_logged_models([exp], filter_string="name LIKE '%pqj'")
+    )
+    assert [m.name for m in page] == ["lm-009-pqj", "lm-004-pqj"]
+    assert _ops(stats) == {"Query": FTS_SHARDS, "BatchGetItem": 1}
+
+
+def test_model_version_search_reads_postings_and_the_models(registry):
+    for i in range(30):
+        registry.create_registered_model(f"model-{i:03d}-{'wyj' if i == 5 else 'abc'}")
+    registry.create_model_version("model-005-wyj", "s3://b/1")
+    registry.create_model_version("model-006-abc", "s3://b/2")
+    registry.search_model_versions(filter_string="name LIKE '%warm%'")
+    page, stats = _counted(
+        registry, lambda: registry.search_model_versions(filter_string="name ILIKE '%WYJ%'")
+    )
+    assert [(v.name, int(v.version)) for v in page] == [("model-005-wyj", 1)]
+    # the posting list, then the one candidate model's partition
+    assert _ops(stats) == {"Query": FTS_SHARDS + 1}
