@@ -25,7 +25,11 @@ from mlflow_dynamodbstore.config.settings import ALWAYS_TRIGRAM_FIELDS, Settings
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.schema import fts_keys
 
-ENOUGH = 32
+ENOUGH = 16
+# Posting lists read at most per lookup: each costs a Query per shard, and the trigrams of
+# one literal are correlated (neighbours share two characters), so a fourth list rarely
+# removes as many candidates as it costs.
+MAX_LISTS = 3
 # A trigram listing more entities than this is not read whole: verifying that many
 # candidates would cost about what the search's own walk does.
 MAX_CANDIDATES = 1000
@@ -38,12 +42,23 @@ _RANK = {c: i for i, c in enumerate(_COMMON)}
 
 
 def rarity_order(trigrams: Iterable[str]) -> list[str]:
-    def score(trigram: str) -> tuple[int, str]:
-        # characters outside the list (other scripts, symbols, upper case folded away) rank
-        # rarest; the sum of ranks puts rarer letters first
-        return (-sum(_RANK.get(c, len(_COMMON) * 2) for c in trigram), trigram)
+    """Rarest-looking first; after the first, the next is the rarest among those sharing
+    the fewest characters with the ones already chosen (neighbouring trigrams of a literal
+    list nearly the same entities, distant ones narrow more)."""
 
-    return sorted(set(trigrams), key=score)
+    def score(trigram: str) -> int:
+        # characters outside the list (other scripts, symbols) rank rarest
+        return -sum(_RANK.get(c, len(_COMMON) * 2) for c in trigram)
+
+    left = sorted(set(trigrams), key=lambda t: (score(t), t))
+    chosen: list[str] = []
+    seen: set[str] = set()
+    while left:
+        best = min(left, key=lambda t: (len(set(t) & seen), score(t), t))
+        left.remove(best)
+        chosen.append(best)
+        seen |= set(best)
+    return chosen
 
 
 def posting_list(
@@ -77,12 +92,13 @@ def candidates(
     ``required`` (a superset when it stops early or skips a too-common trigram); None when
     every trigram is too common for the index to pay (the search takes its usual path)."""
     found: set[str] | None = None
-    for trigram in rarity_order(required):
+    for read, trigram in enumerate(rarity_order(required), start=1):
         ids = posting_list(gateway, workspace, field, scope, trigram)
-        if ids is None:
-            continue
-        found = ids if found is None else found & ids
-        if len(found) <= ENOUGH:
+        if ids is not None:
+            found = ids if found is None else found & ids
+            if len(found) <= ENOUGH:
+                break
+        if read == MAX_LISTS and found is not None:
             break
     return found
 
