@@ -112,7 +112,7 @@ class Readiness:
         self._checked: dict[tuple[str, str], float] = {}
 
     def is_ready(self, gateway: TableGateway, field: str) -> bool:
-        cache_key = (gateway.table_name, field)
+        cache_key = (_table_of(gateway), field)
         with self._lock:
             if self._ready.get(cache_key):
                 return True
@@ -121,13 +121,13 @@ class Readiness:
                 return False
         item = gateway.get_item(fts_keys.ready_key(field))
         ready = bool(item and item.get("complete"))
-        self._remember(gateway.table_name, field, ready)
+        self._remember(_table_of(gateway), field, ready)
         return ready
 
-    def _remember(self, table_name: str, field: str, ready: bool) -> None:
+    def _remember(self, table: str, field: str, ready: bool) -> None:
         with self._lock:
-            self._ready[(table_name, field)] = ready
-            self._checked[(table_name, field)] = time.monotonic()
+            self._ready[(table, field)] = ready
+            self._checked[(table, field)] = time.monotonic()
 
     def mark(self, gateway: TableGateway, field: str, ready: bool) -> None:
         """Record the field's state in the table (and in this process's cache)."""
@@ -135,12 +135,18 @@ class Readiness:
             gateway.put_item({**fts_keys.ready_key(field), "complete": True})
         else:
             gateway.delete_item(fts_keys.ready_key(field))
-        self._remember(gateway.table_name, field, ready)
+        self._remember(_table_of(gateway), field, ready)
 
     def forget(self) -> None:
         with self._lock:
             self._ready.clear()
             self._checked.clear()
+
+
+def _table_of(gateway: TableGateway) -> str:
+    """The table's identity in this process: endpoint and name."""
+    endpoint = getattr(getattr(gateway.client, "meta", None), "endpoint_url", "")
+    return f"{endpoint}/{gateway.table_name}"
 
 
 READINESS = Readiness()
