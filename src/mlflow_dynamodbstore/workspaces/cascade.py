@@ -89,6 +89,8 @@ class Cascade:
         self.delete_partition(scorer_keys.experiment_scorers_pk(experiment_id), root_sk=None)
         self.delete_partition(keys.dataset_summaries_pk(experiment_id), root_sk=None)
         self.delete_partition(keys.datasets_pk(experiment_id), root_sk=None)
+        document = experiment_name_document(self.inventory.workspace, experiment_id)
+        self.delete_postings(document, meta.get("name"))
         self.delete_partition(keys.experiment_pk(experiment_id))
         self.progress(1)
 
