@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mlflow_dynamodbstore.fts import postings
+from mlflow_dynamodbstore.repositories.experiments import (
+    name_document as experiment_name_document,
+)
 from mlflow_dynamodbstore.repositories.logged_models.repository import (
     name_document as logged_model_name_document,
 )
