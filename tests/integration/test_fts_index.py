@@ -185,3 +185,40 @@ def test_fts_cli_list_add_remove(store_uri, store):
     assert table.splitlines()[0].split() == ["FIELD", "ALWAYS", "ON", "INDEXED", "READY"]
     for option in ("--json", "--dry-run"):
         assert option in runner.invoke(cli, ["fts", "backfill", "--help"]).stdout
+
+
+def test_workspace_moves_and_cascade_carry_the_postings(monkeypatch, store_uri):
+    """SET_DEFAULT moves a workspace's postings to default's keys (indexed searches there
+    find the moved entities); CASCADE deletes them."""
+    from mlflow.entities.workspace import Workspace, WorkspaceDeletionMode
+    from mlflow.utils.workspace_context import WorkspaceContext
+
+    from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+    from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProvider
+
+    monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "true")
+    provider = DynamoDBWorkspaceProvider(store_uri)
+    tracking = DynamoDBTrackingStore(store_uri, "s3://b/a")
+    registry = DynamoDBRegistryStore(store_uri)
+    for ws in ("team-a", "team-b"):
+        provider.create_workspace(Workspace(ws))
+        with WorkspaceContext(ws):
+            exp = tracking.create_experiment(f"{ws} zqx experiment")
+            tracking.create_run(exp, "u", 1, [], f"{ws} zqx run")
+            tracking.create_logged_model(exp, name=f"{ws}-zqx-model")
+            registry.create_registered_model(f"{ws} zqx model")
+    gateway = tracking.gateway.unscoped
+
+    provider.delete_workspace("team-a", WorkspaceDeletionMode.SET_DEFAULT)
+    provider.delete_workspace("team-b", WorkspaceDeletionMode.CASCADE)
+    left = {pk.split("#")[1] for pk, _ in _stored(gateway)}
+    assert left == {"default"}
+    with WorkspaceContext("default"):
+        [exp] = tracking.search_experiments(filter_string="name LIKE '%zqx%'")
+        runs = tracking.search_runs([exp.experiment_id], "run_name LIKE '%zqx%'", ViewType.ALL)
+        models = registry.search_registered_models(filter_string="name LIKE '%zqx%'")
+        logged = tracking.search_logged_models([exp.experiment_id], "name LIKE '%zqx%'")
+    assert exp.name == "team-a zqx experiment"
+    assert [r.info.run_name for r in runs] == ["team-a zqx run"]
+    assert [m.name for m in models] == ["team-a zqx model"]
+    assert [m.name for m in logged] == ["team-a-zqx-model"]
