@@ -62,8 +62,10 @@ class Cascade:
 
     def delete_postings(self, document: postings.Document, text: str | None) -> None:
         """The trigram postings of a root's name, before the root (a rerun finds the root
-        and deletes them again). Not counted: they are index entries, not MLflow data."""
-        self.gateway.batch_write(deletes=document.keys(text))
+        and deletes them again); counted with the items deleted."""
+        postings_keys = document.keys(text)
+        self.gateway.batch_write(deletes=postings_keys)
+        self._done(len(postings_keys))
 
     # ---- per root ------------------------------------------------------------------
     def run(self, meta: Item) -> None:
