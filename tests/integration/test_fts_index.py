@@ -108,6 +108,8 @@ def test_backfill_interrupted_then_resumed_is_exact(store, store_uri, monkeypatc
     ]
     registry = DynamoDBRegistryStore(store_uri)
     mids = [registry.create_registered_model(f"m{i}").name for i in range(6)]
+    store.create_logged_model(exps[2], name="lm-zqx")
+    store.delete_logged_model(store.create_logged_model(exps[2], name="lm-gone").model_id)
     expected = _stored(gateway)
     _forget_index(gateway)
 
@@ -132,7 +134,9 @@ def test_backfill_interrupted_then_resumed_is_exact(store, store_uri, monkeypatc
     dry = CliRunner().invoke(cli, ["fts", "backfill", store_uri, "--dry-run", "--json"])
     assert dry.exit_code == 0, dry.output
     counted = json.loads(dry.stdout)
-    assert counted["entities"] == {"experiment_name": 10, "model_name": 6, "run_name": 11}
+    assert counted["entities"] == {
+        "experiment_name": 10, "model_name": 6, "run_name": 11, "logged_model_name": 2
+    }  # fmt: skip
     assert counted["postings"] == len(expected)
     assert _stored(gateway) == partial  # a dry run writes nothing
 
@@ -150,6 +154,8 @@ def test_backfill_interrupted_then_resumed_is_exact(store, store_uri, monkeypatc
     hits = store.search_runs([exps[1]], "attributes.run_name LIKE '%un-1%'", ViewType.ALL)
     assert sorted(r.info.run_name for r in hits) == ["run-1", "run-10"]
     assert store.gateway.stats.requests("BatchGetItem") == 2  # experiment, candidates
+    found = store.search_logged_models([exps[2]], filter_string="name LIKE '%zqx'")
+    assert [m.name for m in found] == ["lm-zqx"]
     assert len(mids) == 6 and len(runs) == 11
 
 

@@ -2,10 +2,10 @@
 
 A resumable job with a record in the table (``CONFIG`` / ``JOB#FTS_BACKFILL``). It walks
 the entity listings, never a Scan: every workspace (``default`` first, then by name); in
-each, the experiments (both lifecycle stages, GSI1), the registered models (GSI1) and the
-runs of every experiment (GSI1). Each listing page's postings are written with
-BatchWriteItem (puts of the same keys: idempotent, safe beside live traffic, which writes
-its own postings), then the record saves the cursor (the unit and the page's
+each, the experiments (both lifecycle stages, GSI1), the registered models (GSI1), and per
+experiment its logged models (GSI4, every stage) and its runs (GSI1). Each listing
+page's postings are written with BatchWriteItem (puts of the same keys: idempotent, safe
+beside live traffic, which writes its own postings), then the record saves the cursor (the unit and the page's
 LastEvaluatedKey); a rerun resumes after the last saved page. When every unit is done the
 fields are marked ready (searches start using the index) and the record is deleted.
 Cost: the listings read once, 1 write unit per posting (one per distinct trigram of a
@@ -33,7 +33,12 @@ from mlflow_dynamodbstore.schema import fts_keys, indexes, keys
 Item = dict[str, Any]
 Progress = Callable[[int], None]  # called with the number of entities visited since last call
 PAGE = 100  # entities per listing page (and per saved cursor)
-FIELDS = (postings.EXPERIMENT_NAME, postings.MODEL_NAME, postings.RUN_NAME)
+FIELDS = (
+    postings.EXPERIMENT_NAME,
+    postings.MODEL_NAME,
+    postings.RUN_NAME,
+    postings.LOGGED_MODEL_NAME,
+)
 
 
 @dataclass
@@ -101,7 +106,18 @@ def _units(gateway: TableGateway, workspace: str) -> Iterator[_Unit]:
         ),
     )
     run_listing = indexes.RUNS_BY_START_TIME
+    model_listing_lm = indexes.LOGGED_MODELS_BY_EXPERIMENT
     for experiment_id in _experiment_ids(gateway, workspace):
+        yield _Unit(
+            f"{workspace}/logged-models/{experiment_id}",
+            postings.LOGGED_MODEL_NAME,
+            model_listing_lm.pk_eq(keys.logged_models_gsi4pk(experiment_id)),
+            model_listing_lm.index,
+            lambda item, exp=experiment_id: (
+                postings.Document(workspace, postings.LOGGED_MODEL_NAME, exp, item["model_id"]),
+                item.get("name"),
+            ),
+        )
         yield _Unit(
             f"{workspace}/runs/{experiment_id}",
             postings.RUN_NAME,

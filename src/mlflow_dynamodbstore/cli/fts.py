@@ -123,8 +123,8 @@ def remove(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool
 @click.option("--dry-run", is_flag=True, help="Count entities and postings, write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def backfill(store_uri: str, dry_run: bool, as_json: bool) -> None:
-    """Write the postings of every experiment, run and registered model name of STORE_URI
-    (entities written before the index existed), then mark the fields ready. Resumable: an
+    """Write the postings of every experiment, run, registered and logged model name of
+    STORE_URI (entities written before the index existed), then mark the fields ready. Resumable: an
     interrupted run continues after its last saved page when run again; idempotent."""
     conn = _connect(store_uri)
     # the total is unknown until the listings are walked: the bar counts entities
