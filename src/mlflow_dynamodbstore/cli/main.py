@@ -6,6 +6,7 @@ import click
 
 from mlflow_dynamodbstore.cli.auth import auth
 from mlflow_dynamodbstore.cli.config import config
+from mlflow_dynamodbstore.cli.fts import fts
 from mlflow_dynamodbstore.cli.local import local
 from mlflow_dynamodbstore.cli.table import deploy, destroy, install_dynamodb_local
 from mlflow_dynamodbstore.cli.traces import traces
@@ -28,6 +29,7 @@ cli.add_command(workspace)
 cli.add_command(traces)
 cli.add_command(config)
 cli.add_command(ttl)
+cli.add_command(fts)
 
 if __name__ == "__main__":
     cli()

@@ -11,6 +11,8 @@ from botocore.exceptions import ClientError
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
 
+from mlflow_dynamodbstore.fts.lookup import mark_new_table_ready
+from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.gateway.client import make_client
 from mlflow_dynamodbstore.provisioning.cloudformation import ensure_stack
 from mlflow_dynamodbstore.provisioning.direct import create_table_directly
@@ -96,6 +98,8 @@ def _provision(
         )
     else:
         create_table_directly(client, table)
+    # A table created now has postings for every name from its first write.
+    mark_new_table_ready(TableGateway(client, table))
 
 
 def forget_provisioned() -> None:

@@ -8,6 +8,7 @@ from boto3.dynamodb.conditions import Attr
 from mlflow.utils.time import get_current_time_millis
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
+from mlflow_dynamodbstore.fts.lookup import mark_new_table_ready
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
 from mlflow_dynamodbstore.repositories.experiments import ExperimentRepository
 from mlflow_dynamodbstore.schema import keys
@@ -30,6 +31,8 @@ def ensure_seeded(gateway: TableGateway, default_experiment_artifact_location: s
         },
     )
     ExperimentRepository(gateway).ensure_default(default_experiment_artifact_location, now)
+    # A new table indexes every name from its first write: the trigram index is complete.
+    mark_new_table_ready(gateway)
     _put_if_absent(
         gateway, {**keys.schema_version_key(), "version": keys.SCHEMA_VERSION, "created": now}
     )

@@ -15,6 +15,7 @@ from boto3.dynamodb.conditions import Attr
 from mlflow.entities import Experiment, ExperimentTag, LifecycleStage
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
+from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.gateway import (
     ConditionFailed,
     ItemTooLarge,
@@ -24,6 +25,7 @@ from mlflow_dynamodbstore.gateway import (
 from mlflow_dynamodbstore.gateway.errors import Conflict, Contention
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic
 from mlflow_dynamodbstore.schema import indexes, keys
+from mlflow_dynamodbstore.schema.fts_keys import WORKSPACE_SCOPE
 from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
 
 DEFAULT_EXPERIMENT_ID = "0"
@@ -156,8 +158,11 @@ class ExperimentRepository:
             self.gateway.tx_put(guard, Attr("PK").not_exists()),
             self.gateway.tx_put(item, Attr("PK").not_exists()),
         ]
+        names = postings.created(name_document(workspace, experiment_id), name)
         try:
-            self.gateway.transact_write(actions if claim is None else [*actions, claim])
+            postings.transact_with_postings(
+                self.gateway, actions if claim is None else [*actions, claim], names
+            )
         except TransactionCancelled as exc:
             if 0 in exc.failed_conditions():
                 raise ExperimentNameTaken(name) from None
@@ -180,6 +185,10 @@ class ExperimentRepository:
 
     def get(self, experiment_id: str) -> dict[str, Any] | None:
         return self.gateway.get_item(keys.experiment_key(experiment_id))
+
+    def get_many(self, experiment_ids: list[str]) -> list[dict[str, Any]]:
+        """The META items of the ids that exist in the workspace (BatchGetItem, 100 each)."""
+        return self.gateway.batch_get([keys.experiment_key(i) for i in experiment_ids])
 
     def require(self, experiment_id: str) -> dict[str, Any]:
         """The experiment's item; ExperimentMissing if it does not exist (in the workspace
@@ -347,8 +356,9 @@ class ExperimentRepository:
                     **set_meta,
                 ),
             ]
+            names = postings.moved(name_document(workspace, experiment_id), old_name, new_name)
             try:
-                self.gateway.transact_write(actions)
+                postings.transact_with_postings(self.gateway, actions, names)
             except TransactionCancelled as exc:
                 if 1 in exc.failed_conditions():
                     raise ExperimentNameTaken(new_name) from None
@@ -404,6 +414,11 @@ class ExperimentRepository:
 
 def _active_in(workspace: str):
     return Attr("workspace").eq(workspace) & Attr("lifecycle_stage").eq(LifecycleStage.ACTIVE)
+
+
+def name_document(workspace: str, experiment_id: str) -> postings.Document:
+    """The experiment's name in the trigram index (one workspace-wide posting list)."""
+    return postings.Document(workspace, postings.EXPERIMENT_NAME, WORKSPACE_SCOPE, experiment_id)
 
 
 def to_experiment(item: dict[str, Any]) -> Experiment:

@@ -28,7 +28,11 @@ from mlflow.store.entities.paged_list import PagedList
 from mlflow.utils.search_utils import SearchExperimentsUtils, SearchUtils
 from mlflow.utils.validation import _parse_experiment_id
 
+from mlflow_dynamodbstore.fts.lookup import TrigramIndex
+from mlflow_dynamodbstore.fts.postings import EXPERIMENT_NAME
+from mlflow_dynamodbstore.fts.trigrams import required_trigrams
 from mlflow_dynamodbstore.repositories.experiments import ExperimentRepository, to_experiment
+from mlflow_dynamodbstore.schema.fts_keys import WORKSPACE_SCOPE
 from mlflow_dynamodbstore.search.validation import integer_attribute_value, validate_max_results
 
 _DEFAULT_ORDER = ["creation_time DESC", "experiment_id ASC"]
@@ -202,6 +206,7 @@ def search_experiments_in_memory(
     filter_string: str | None,
     order_by: list[str] | None,
     page_token: str | None,
+    fts: TrigramIndex | None = None,
 ) -> PagedList[Experiment]:
     # Same order of checks as the SQL store, all before any read.
     validate_max_results(max_results)
@@ -209,27 +214,73 @@ def search_experiments_in_memory(
     sort_key = _order_key(order_by)
     offset, after = _decode_token(page_token)
     stages = LifecycleStage.view_type_to_stages(view_type)
+    candidates = _indexed_candidates(repository, workspace, fts, filter_string)
+    default_order = _is_default_order(order_by)
 
-    if _is_default_order(order_by) and offset == 0:
+    if candidates is not None:
+        # The trigram index named the only experiments that can match: verify them here.
+        found = [e for e in candidates if e.lifecycle_stage in stages and matches(e)]
+        if default_order and offset == 0:
+            found.sort(key=lambda e: (-int(e.creation_time), int(e.experiment_id)))
+            if after is not None:
+                found = [e for e in found if _after(e, after)]
+            more = len(found) > max_results
+            page = found[:max_results]
+            return PagedList(page, _keyset_token(page[-1]) if more else None)
+    elif default_order and offset == 0:
         return _walk_default_order(repository, workspace, stages, matches, max_results, after)
     if after is not None:
         raise MlflowException.invalid_parameter_value(
             "Invalid page token: it belongs to a search in the default order"
         )
-    # Any other order needs every experiment of the stages: read them all (GSI1), then
-    # filter, sort and cut the page here.
-    experiments = [
-        e
-        for stage in stages
-        for e in map(to_experiment, repository.list_in_workspace(workspace, stage))
-        if matches(e)
-    ]
+    if candidates is not None:
+        experiments = found
+    else:
+        # Any other order needs every experiment of the stages: read them all (GSI1), then
+        # filter, sort and cut the page here.
+        experiments = [
+            e
+            for stage in stages
+            for e in map(to_experiment, repository.list_in_workspace(workspace, stage))
+            if matches(e)
+        ]
     experiments.sort(key=sort_key)
     page = experiments[offset : offset + max_results]
     token = None
     if offset + max_results < len(experiments):
         token = SearchUtils.create_page_token(offset + max_results)
     return PagedList(page, token)
+
+
+def _after(experiment: Experiment, after: tuple[int, str]) -> bool:
+    """Whether the experiment comes after the keyset position in the default order."""
+    created, exp_id = after
+    position = (-int(experiment.creation_time), int(experiment.experiment_id))
+    return position > (-created, int(exp_id))
+
+
+def _indexed_candidates(
+    repository: ExperimentRepository,
+    workspace: str,
+    fts: TrigramIndex | None,
+    filter_string: str | None,
+) -> list[Experiment] | None:
+    """The experiments the trigram index names for the filter's name clauses (read by
+    BatchGetItem), or None when the index cannot narrow this search."""
+    if fts is None or not filter_string:
+        return None
+    clauses = [
+        (c["comparator"], c["value"])
+        for c in SearchExperimentsUtils.parse_search_filter(filter_string)
+        if c["type"] == "attribute" and c["key"] == "name"
+    ]
+    required = required_trigrams(clauses)
+    if not required or not fts.usable(EXPERIMENT_NAME):
+        return None
+    ids = fts.candidates(workspace, EXPERIMENT_NAME, WORKSPACE_SCOPE, required)
+    if ids is None:
+        return None
+    return [to_experiment(item) for item in repository.get_many(sorted(ids))]
 
 
 def _walk_default_order(

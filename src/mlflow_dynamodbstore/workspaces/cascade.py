@@ -14,6 +14,20 @@ from collections.abc import Callable
 
 from mlflow.entities import LifecycleStage
 
+from mlflow_dynamodbstore.fts import postings
+from mlflow_dynamodbstore.repositories.experiments import (
+    name_document as experiment_name_document,
+)
+from mlflow_dynamodbstore.repositories.logged_models.repository import (
+    name_document as logged_model_name_document,
+)
+from mlflow_dynamodbstore.repositories.registry.registered_models import (
+    name_document as model_name_document,
+)
+from mlflow_dynamodbstore.repositories.runs.changes import (
+    name_document as run_name_document,
+)
+from mlflow_dynamodbstore.repositories.runs.changes import stored_run_name
 from mlflow_dynamodbstore.schema import dataset_keys, keys, lifecycle_keys, scorer_keys
 from mlflow_dynamodbstore.workspaces import ai_gateway, labeling, mcp_servers
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
@@ -57,10 +71,19 @@ class Cascade:
             )
             self._done(1)
 
+    def delete_postings(self, document: postings.Document, text: str | None) -> None:
+        """The trigram postings of a root's name, before the root (a rerun finds the root
+        and deletes them again); counted with the items deleted."""
+        postings_keys = document.keys(text)
+        self.gateway.batch_write(deletes=postings_keys)
+        self._done(len(postings_keys))
+
     # ---- per root ------------------------------------------------------------------
     def run(self, meta: Item) -> None:
         run_id = meta["run_id"]
         self._forget_deletion(lifecycle_keys.KIND_RUN, run_id, meta)
+        fetch = lambda want: self.gateway.batch_get(want, consistent=True)  # noqa: E731
+        self.delete_postings(run_name_document(meta), stored_run_name(meta, fetch))
         for key in meta.get("metrics") or {}:
             self.delete_partition(keys.metric_history_pk(run_id, key), root_sk=None)
         self.delete_partition(keys.run_pk(run_id))
@@ -75,6 +98,7 @@ class Cascade:
             self.delete_partition(keys.trace_pk(trace["trace_id"]))
             self.progress(1)
         for model in self.inventory.logged_models(experiment_id):
+            self.delete_postings(logged_model_name_document(model), model.get("name"))
             self.delete_partition(keys.logged_model_pk(model["model_id"]))
             self.progress(1)
         labeling.cascade_experiment(self, experiment_id)
@@ -83,6 +107,8 @@ class Cascade:
         self.delete_partition(scorer_keys.experiment_scorers_pk(experiment_id), root_sk=None)
         self.delete_partition(keys.dataset_summaries_pk(experiment_id), root_sk=None)
         self.delete_partition(keys.datasets_pk(experiment_id), root_sk=None)
+        document = experiment_name_document(self.inventory.workspace, experiment_id)
+        self.delete_postings(document, meta.get("name"))
         self.delete_partition(keys.experiment_pk(experiment_id))
         self.progress(1)
 
@@ -92,6 +118,8 @@ class Cascade:
         for experiment in self.inventory.experiments():
             self.experiment(experiment)
         for model in self.inventory.registered_models():
+            document = model_name_document(self.inventory.workspace, model["model_id"])
+            self.delete_postings(document, model.get("name"))
             self.delete_partition(keys.registered_model_pk(model["model_id"]))
             self.progress(1)
         for dataset in self.inventory.evaluation_datasets():

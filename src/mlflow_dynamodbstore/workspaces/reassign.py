@@ -15,14 +15,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import suppress
+from dataclasses import replace
 from itertools import chain
 
 from boto3.dynamodb.conditions import Attr
 from mlflow.entities import LifecycleStage
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
+from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.gateway import ConditionFailed, TransactionCancelled
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
+from mlflow_dynamodbstore.repositories.experiments import (
+    name_document as experiment_name_document,
+)
+from mlflow_dynamodbstore.repositories.logged_models.repository import (
+    name_document as logged_model_name_document,
+)
+from mlflow_dynamodbstore.repositories.registry.registered_models import (
+    name_document as model_name_document,
+)
+from mlflow_dynamodbstore.repositories.runs.changes import (
+    name_document as run_name_document,
+)
+from mlflow_dynamodbstore.repositories.runs.changes import stored_run_name
 from mlflow_dynamodbstore.schema import (
     analytics_keys,
     dataset_keys,
@@ -150,14 +165,32 @@ class Reassign:
                 )
         return keys.trace_key(trace_id)
 
+    def _move_postings(self, document: postings.Document, text: str | None) -> None:
+        """The trigram postings of a moved name, from the source's keys to the target's
+        (before the entity moves: a rerun after a crash writes them again, idempotently)."""
+        target = replace(document, workspace=TARGET)
+        self.gateway.batch_write(puts=target.keys(text), deletes=document.keys(text))
+
+    def _run_key_after_postings(self, meta: Item) -> Item:
+        name = stored_run_name(meta, lambda want: self.gateway.batch_get(want, consistent=True))
+        self._move_postings(run_name_document(meta), name)
+        return keys.run_key(meta["run_id"])
+
+    def _logged_model_key_after_postings(self, meta: Item) -> Item:
+        self._move_postings(logged_model_name_document(meta), meta.get("name"))
+        return keys.logged_model_key(meta["model_id"])
+
     # ---- per root ------------------------------------------------------------------
     def experiment(self, meta: Item) -> None:
         experiment_id = str(meta["experiment_id"])
         inventory = self.inventory
         children = chain(
-            (keys.run_key(r["run_id"]) for r in inventory.runs(experiment_id)),
+            (self._run_key_after_postings(r) for r in inventory.runs(experiment_id)),
             (self._trace_key_after_stats(t["trace_id"]) for t in inventory.traces(experiment_id)),
-            (keys.logged_model_key(m["model_id"]) for m in inventory.logged_models(experiment_id)),
+            (
+                self._logged_model_key_after_postings(m)
+                for m in inventory.logged_models(experiment_id)
+            ),
         )
         for key in children:
             self._move(key, {})
@@ -165,6 +198,7 @@ class Reassign:
         labeling.reassign_experiment(self, experiment_id, TARGET)
         self._scorers(experiment_id)
         name, stage = meta["name"], meta.get("lifecycle_stage", LifecycleStage.ACTIVE)
+        self._move_postings(experiment_name_document(self.inventory.workspace, experiment_id), name)
         listing = indexes.EXPERIMENTS_BY_CREATION
         self._move_root(
             "experiments",
@@ -200,6 +234,7 @@ class Reassign:
             if by_run.pk in version:
                 fields[by_run.pk] = keys.model_versions_by_run_gsi2pk(TARGET, version["run_id"])
             self._move({"PK": version["PK"], "SK": version["SK"]}, fields, bump=None)
+        self._move_postings(model_name_document(self.inventory.workspace, model_id), name)
         self._move_root(
             "registered_models",
             keys.registered_model_key(model_id),

@@ -21,6 +21,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from mlflow.entities import LifecycleStage, LoggedModel, LoggedModelStatus
 
+from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.gateway import ConditionFailed, ItemTooLarge, TableGateway
 from mlflow_dynamodbstore.gateway.errors import Contention
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
@@ -61,6 +62,16 @@ def _item_size_errors() -> Iterator[None]:
         raise LoggedModelTooLarge() from None
 
 
+def name_document(meta: Item) -> postings.Document:
+    """The model's name in the trigram index: one posting list per experiment."""
+    return postings.Document(
+        str(meta.get("workspace", "")),
+        postings.LOGGED_MODEL_NAME,
+        str(meta["experiment_id"]),
+        meta["model_id"],
+    )
+
+
 class LoggedModelRepository:
     def __init__(self, gateway: TableGateway):
         self.gateway = gateway
@@ -80,8 +91,15 @@ class LoggedModelRepository:
             ),
             "version": 1,
         }
+        names = postings.created(name_document(meta), meta.get("name"))
         with _item_size_errors():
-            self.gateway.put_item(meta, condition=Attr("PK").not_exists())
+            if not names:
+                self.gateway.put_item(meta, condition=Attr("PK").not_exists())
+                return
+            # the name's postings in the same transaction (model names never change)
+            postings.transact_with_postings(
+                self.gateway, [self.gateway.tx_put(meta, Attr("PK").not_exists())], names
+            )
 
     def get_meta(self, model_id: str) -> Item:
         """META of a model of the workspace (one consistent GetItem), deleted or not."""
@@ -128,9 +146,12 @@ class LoggedModelRepository:
         items = list(
             self.gateway.query(Key("PK").eq(keys.logged_model_pk(model_id)), consistent=True)
         )
-        if not any(item["SK"] == keys.META for item in items):
+        meta = next((item for item in items if item["SK"] == keys.META), None)
+        if meta is None:
             raise LoggedModelMissing(model_id)
-        self.gateway.batch_write(deletes=[i for i in items if i["SK"] != keys.META])
+        names = postings.removed(name_document(meta), meta.get("name")).deletes
+        rows = [{"PK": i["PK"], "SK": i["SK"]} for i in items if i["SK"] != keys.META]
+        self.gateway.batch_write(deletes=[*rows, *names])
         self.gateway.delete_item(keys.logged_model_key(model_id))
 
     def get_metas(self, model_ids: set[str]) -> dict[str, Item]:

@@ -28,8 +28,10 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
+from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
 from mlflow_dynamodbstore.schema import indexes, keys
+from mlflow_dynamodbstore.schema.fts_keys import WORKSPACE_SCOPE
 
 Item = dict[str, Any]
 
@@ -40,6 +42,12 @@ _MAX_KEY_NAME_BYTES = 1000
 
 def _storable(name: str) -> bool:
     return len(name.encode("utf-8")) <= _MAX_KEY_NAME_BYTES
+
+
+def name_document(workspace: str, model_id: str) -> postings.Document:
+    """The model's name in the trigram index (one workspace-wide posting list; model
+    version searches use it too, a version's name being its model's)."""
+    return postings.Document(workspace, postings.MODEL_NAME, WORKSPACE_SCOPE, model_id)
 
 
 class ModelNameTaken(Exception):
@@ -63,6 +71,10 @@ class RegisteredModelRepository:
 
     def get(self, model_id: str) -> Item | None:
         return self.gateway.get_item(keys.registered_model_key(model_id))
+
+    def get_many(self, model_ids: list[str]) -> list[Item]:
+        """META items of the ids that exist in the workspace (BatchGetItem, 100 each)."""
+        return self.gateway.batch_get([keys.registered_model_key(i) for i in model_ids])
 
     def find(self, workspace: str, name: str) -> Item | None:
         """The META item of the model called ``name`` in ``workspace`` (2 GetItems)."""
@@ -123,11 +135,13 @@ class RegisteredModelRepository:
         }
         guard = {**keys.registered_model_name_key(workspace, name), "model_id": model_id}
         try:
-            self.gateway.transact_write(
+            postings.transact_with_postings(
+                self.gateway,
                 [
                     self.gateway.tx_put(guard, Attr("PK").not_exists()),
                     self.gateway.tx_put(item, Attr("PK").not_exists()),
-                ]
+                ],
+                postings.created(name_document(workspace, model_id), name),
             )
         except TransactionCancelled as exc:
             if exc.is_condition_failure:
@@ -204,8 +218,9 @@ class RegisteredModelRepository:
                 condition=Attr("name").eq(old_name),
             ),
         ]
+        names = postings.moved(name_document(workspace, model_id), old_name, new_name)
         try:
-            self.gateway.transact_write(actions)
+            postings.transact_with_postings(self.gateway, actions, names)
         except TransactionCancelled as exc:
             if 0 in exc.failed_conditions():
                 raise ModelNameTaken(new_name) from None
@@ -218,8 +233,10 @@ class RegisteredModelRepository:
         """Remove the guard and META together (the model is gone from then on), then the rest
         of its partition (versions) in batches."""
         model_id = item["model_id"]
+        names = postings.removed(name_document(item["workspace"], model_id), item["name"])
         try:
-            self.gateway.transact_write(
+            postings.transact_with_postings(
+                self.gateway,
                 [
                     self.gateway.tx_delete(
                         keys.registered_model_name_key(item["workspace"], item["name"]),
@@ -228,7 +245,8 @@ class RegisteredModelRepository:
                     self.gateway.tx_delete(
                         keys.registered_model_key(model_id), Attr("PK").exists()
                     ),
-                ]
+                ],
+                names,
             )
         except TransactionCancelled as exc:
             if exc.is_condition_failure:

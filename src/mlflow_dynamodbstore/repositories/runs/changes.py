@@ -11,6 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
+
+from mlflow_dynamodbstore.fts import postings
+from mlflow_dynamodbstore.fts.postings import PostingChange
 from mlflow_dynamodbstore.repositories.runs.items import (
     META_SOFT_LIMIT_BYTES,
     estimate_item_size,
@@ -85,6 +89,39 @@ class RunWrite:
     meta: Item
     puts: list[Item] = field(default_factory=list)
     deletes: list[Item] = field(default_factory=list)
+    # trigram postings of the run name (the ``mlflow.runName`` tag, which search_runs'
+    # ``attributes.run_name`` compares), when the change moves it
+    names: PostingChange = field(default_factory=PostingChange)
+
+
+def name_document(meta: Item) -> postings.Document:
+    """The run's name in the trigram index: one posting list per experiment."""
+    return postings.Document(
+        str(meta.get("workspace", "")),
+        postings.RUN_NAME,
+        str(meta["experiment_id"]),
+        meta["run_id"],
+    )
+
+
+def stored_run_name(meta: Item, fetch: Fetch) -> str | None:
+    """The ``mlflow.runName`` tag of a META item (read from its item when spilled)."""
+    value = meta.get("tags", {}).get(MLFLOW_RUN_NAME)
+    if is_spilled(value):
+        found = fetch([keys.run_tag_key(meta["run_id"], MLFLOW_RUN_NAME)])
+        value = found[0]["value"] if found else None
+    return value if isinstance(value, str) else None
+
+
+def _name_change(meta: Item, change: RunChange, fetch: Fetch) -> PostingChange:
+    if MLFLOW_RUN_NAME in change.delete_tags:
+        new = None
+    elif MLFLOW_RUN_NAME in change.tags:
+        new = change.tags[MLFLOW_RUN_NAME]
+    else:
+        return PostingChange()
+    old = stored_run_name(meta, fetch)
+    return postings.moved(name_document(meta), old, new if isinstance(new, str) else None)
 
 
 def plan_change(meta: Item, change: RunChange, fetch: Fetch) -> RunWrite | None:
@@ -165,6 +202,7 @@ def plan_change(meta: Item, change: RunChange, fetch: Fetch) -> RunWrite | None:
     if not changed:
         return None
     write.puts.extend(change.extra_puts)
+    write.names = _name_change(meta, change, fetch)
     if estimate_item_size(new) > META_HARD_LIMIT_BYTES:
         raise RunTooLarge(run_id)
     return write

@@ -13,6 +13,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from mlflow.entities import LifecycleStage
 
+from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
 from mlflow_dynamodbstore.gateway.errors import Conflict, Contention
 from mlflow_dynamodbstore.gateway.limits import TRANSACTION_LIMIT
@@ -23,8 +24,10 @@ from mlflow_dynamodbstore.repositories.runs.changes import (
     RunChange,
     RunWrite,
     check_params,
+    name_document,
     plan_change,
     split_change,
+    stored_run_name,
 )
 from mlflow_dynamodbstore.repositories.runs.items import (
     IO_ITEMS_FLAG,
@@ -146,12 +149,14 @@ class RunRepository:
         write.meta["version"] = 1
         condition = Attr("PK").not_exists()
         try:
-            if write.puts:
-                self.gateway.transact_write(
+            if write.puts or write.names:
+                postings.transact_with_postings(
+                    self.gateway,
                     [
                         self.gateway.tx_put(write.meta, condition),
                         *(self.gateway.tx_put(item) for item in write.puts),
-                    ]
+                    ],
+                    write.names,
                 )
             else:
                 self.gateway.put_item(write.meta, condition=condition)
@@ -255,8 +260,16 @@ class RunRepository:
     def delete_partition(self, run_id: str) -> None:
         """Delete the run partition (META, spilled values, inputs, outputs): 1 Query +
         ⌈items / 25⌉ BatchWriteItem."""
-        items = self.gateway.query(Key("PK").eq(keys.run_pk(run_id)), consistent=True)
-        self.gateway.batch_write(deletes=[{"PK": i["PK"], "SK": i["SK"]} for i in items])
+        items = list(self.gateway.query(Key("PK").eq(keys.run_pk(run_id)), consistent=True))
+        names: list[Item] = []
+        meta = next((i for i in items if i["SK"] == keys.META), None)
+        if meta is not None:
+            by_sk = {i["SK"]: i for i in items}
+            name = stored_run_name(
+                meta, lambda want: [by_sk[w["SK"]] for w in want if w["SK"] in by_sk]
+            )
+            names = postings.removed(name_document(meta), name).deletes
+        self.gateway.batch_write(deletes=[*({"PK": i["PK"], "SK": i["SK"]} for i in items), *names])
 
     # ---- writes ----------------------------------------------------------------------
     def log_newer_metrics(
@@ -382,15 +395,17 @@ class RunRepository:
         write.meta["version"] = version.next
         condition = version.condition
         try:
-            if not write.puts and not write.deletes:
+            if not write.puts and not write.deletes and not write.names:
                 self.gateway.put_item(write.meta, condition=condition)
             else:
-                self.gateway.transact_write(
+                postings.transact_with_postings(
+                    self.gateway,
                     [
                         self.gateway.tx_put(write.meta, condition),
                         *(self.gateway.tx_put(item) for item in write.puts),
                         *(self.gateway.tx_delete(key) for key in write.deletes),
-                    ]
+                    ],
+                    write.names,
                 )
         except ConditionFailed as exc:
             return False, exc.item

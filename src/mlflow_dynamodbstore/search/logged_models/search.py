@@ -6,6 +6,10 @@ outgrew META (``metrics_spilled``): one Query of its partition, for every such c
 a metric comparison, a ``datasets`` filter or a metric order needs metrics, otherwise only
 when it is on the page.
 
+A ``name LIKE / ILIKE / =`` comparison with a literal of 3+ characters reads, instead of
+the listings, the candidates the trigram index names (``fts/``; one BatchGetItem per 100),
+ordered as the listings would give them.
+
 In MLflow's default order (creation time DESC, model id ASC), which is GSI4's, the
 experiments' listings are merged lazily and reading stops once the page is full. Offset page
 tokens are MLflow's own (SearchLoggedModelsPaginationToken), so a page holds the same models
@@ -24,10 +28,13 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.tracking import SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT
-from mlflow.utils.search_logged_model_utils import parse_filter_string
+from mlflow.utils.search_logged_model_utils import EntityType, parse_filter_string
 from mlflow.utils.search_utils import SearchLoggedModelsPaginationToken
 from mlflow.utils.validation import _parse_experiment_ids
 
+from mlflow_dynamodbstore.fts.lookup import TrigramIndex
+from mlflow_dynamodbstore.fts.postings import LOGGED_MODEL_NAME
+from mlflow_dynamodbstore.fts.trigrams import required_trigrams
 from mlflow_dynamodbstore.repositories.logged_models.metrics import LoggedModelMetricRepository
 from mlflow_dynamodbstore.repositories.logged_models.repository import (
     LoggedModelRepository,
@@ -69,6 +76,8 @@ def search_logged_models(
     max_results: int | None = None,
     order_by: list[dict] | None = None,
     page_token: str | None = None,
+    fts: TrigramIndex | None = None,
+    workspace: str | None = None,
 ) -> PagedList[LoggedModel]:
     if datasets and not all(d.get("dataset_name") for d in datasets):
         raise MlflowException(
@@ -101,12 +110,16 @@ def search_logged_models(
     # In GSI4's own order, only as many models as the page needs are read: with no filter
     # the Query's Limit says so, with one the lazy walk stops after enough matches.
     limit = wanted if listing_order and not comparisons and not datasets else None
-    streams = [
-        models.list_in_experiment(experiment_id, LifecycleStage.ACTIVE, limit=limit)
-        for experiment_id in parsed_ids
-    ]
     by_listing = indexes.LOGGED_MODELS_BY_EXPERIMENT.sort_key
-    metas = heapq.merge(*streams, key=by_listing) if listing_order else chain(*streams)
+    named = _indexed_candidates(models, fts, workspace, parsed_ids, comparisons)
+    if named is not None:
+        metas = _in_listing_order(named, parsed_ids, listing_order)
+    else:
+        streams = [
+            models.list_in_experiment(experiment_id, LifecycleStage.ACTIVE, limit=limit)
+            for experiment_id in parsed_ids
+        ]
+        metas = heapq.merge(*streams, key=by_listing) if listing_order else chain(*streams)
     candidates: list[tuple[Item, list[Item] | None]] = []
     for meta in metas:
         rows = metrics.rows(meta) if load_all else None
@@ -125,6 +138,47 @@ def search_logged_models(
             order_by=order_by,
         ).encode()
     return PagedList([_entity(metrics, meta, rows) for meta, rows in page], next_token)
+
+
+def _indexed_candidates(
+    models: LoggedModelRepository,
+    fts: TrigramIndex | None,
+    workspace: str | None,
+    experiment_ids: list[str],
+    comparisons: list,
+) -> list[Item] | None:
+    """Active models of the experiments the trigram index names for the name comparisons
+    (META by BatchGetItem), or None when the index cannot narrow the search."""
+    clauses = [
+        (c.op, c.value)
+        for c in comparisons
+        if c.entity.type == EntityType.ATTRIBUTE and c.entity.key == "name"
+    ]
+    required = required_trigrams(clauses)
+    if not required or fts is None or workspace is None or not fts.usable(LOGGED_MODEL_NAME):
+        return None
+    ids: set[str] = set()
+    for experiment_id in experiment_ids:
+        found = fts.candidates(workspace, LOGGED_MODEL_NAME, experiment_id, required)
+        if found is None:
+            return None
+        ids |= found
+    return [
+        meta
+        for meta in models.get_metas(ids).values()
+        if meta.get("lifecycle_stage") == LifecycleStage.ACTIVE
+        and str(meta["experiment_id"]) in experiment_ids
+    ]
+
+
+def _in_listing_order(metas: list[Item], experiment_ids: list[str], merged: bool) -> list[Item]:
+    """As the listings would give them: merged by GSI4 sort key, or experiment after
+    experiment (each in GSI4 order)."""
+    by_listing = indexes.LOGGED_MODELS_BY_EXPERIMENT.sort_key
+    position = {e: i for i, e in enumerate(experiment_ids)}
+    if merged:
+        return sorted(metas, key=lambda m: (by_listing(m), position[str(m["experiment_id"])]))
+    return sorted(metas, key=lambda m: (position[str(m["experiment_id"])], by_listing(m)))
 
 
 def _entity(metrics: LoggedModelMetricRepository, meta: Item, rows: list[Item] | None):

@@ -13,6 +13,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.utils.search_utils import SearchUtils
 
+from mlflow_dynamodbstore.search.runs.filter import compare as sql_compare
+
 Clause = dict[str, Any]
 
 
@@ -67,6 +69,10 @@ def is_prompt_tags(tags: dict[str, str] | None) -> bool:
 def compare(comparator: str, lhs: Any, value: Any) -> bool:
     if lhs is None:
         return False  # SQL: NULL never satisfies a comparison; a missing tag has no row
+    if comparator in ("LIKE", "ILIKE") and isinstance(lhs, str) and isinstance(value, str):
+        # SQLite's LIKE, not SearchUtils' regex: ILIKE folds ASCII letters only (SQLite's
+        # lower()), ``_`` and ``%`` match newlines too
+        return sql_compare(comparator, lhs, value)
     return bool(SearchUtils.get_comparison_func(comparator)(lhs, value))
 
 

@@ -1,6 +1,8 @@
 """search_registered_models.
 
-Plan: a ``name = '...'`` clause reads that one model (2 GetItems); otherwise the workspace's
+Plan: a ``name = '...'`` clause reads that one model (2 GetItems); a ``name LIKE / ILIKE``
+with a literal of 3+ characters reads the candidates the trigram index names (``fts/``:
+posting lists, then one BatchGetItem per 100 models); otherwise the workspace's
 model index (GSI1 ``WS#<ws>#RMS``, META items with tags and aliases inline) is read whole.
 Filtering, ordering and offset paging then happen in memory with the SQL store's semantics,
 and the latest version per stage of the returned page comes from one BatchGetItem per 100.
@@ -16,6 +18,9 @@ from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry import SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD
 from mlflow.utils.search_utils import SearchModelUtils, SearchUtils
 
+from mlflow_dynamodbstore.fts.lookup import TrigramIndex
+from mlflow_dynamodbstore.fts.postings import MODEL_NAME
+from mlflow_dynamodbstore.fts.trigrams import required_trigrams
 from mlflow_dynamodbstore.repositories.registry.entities import (
     latest_version_keys,
     order_like_search,
@@ -24,6 +29,7 @@ from mlflow_dynamodbstore.repositories.registry.entities import (
 )
 from mlflow_dynamodbstore.repositories.registry.model_versions import ModelVersionRepository
 from mlflow_dynamodbstore.repositories.registry.registered_models import RegisteredModelRepository
+from mlflow_dynamodbstore.schema.fts_keys import WORKSPACE_SCOPE
 from mlflow_dynamodbstore.search.registry.common import (
     check_max_results_not_negative,
     check_tag_comparator,
@@ -99,6 +105,22 @@ def _matches(meta: Item, clauses: list[dict]) -> bool:
     return True
 
 
+def indexed_model_ids(
+    fts: TrigramIndex | None, workspace: str, clauses: list[dict]
+) -> set[str] | None:
+    """Ids of the models the trigram index names for the ``name LIKE / ILIKE`` clauses, or
+    None when the index cannot narrow the search."""
+    name_clauses = [
+        (str(c["comparator"]).upper(), c["value"])
+        for c in clauses
+        if c["type"] == "attribute" and c["key"] == "name" and c["comparator"] != "="
+    ]
+    required = required_trigrams(name_clauses)
+    if not required or fts is None or not fts.usable(MODEL_NAME):
+        return None
+    return fts.candidates(workspace, MODEL_NAME, WORKSPACE_SCOPE, required)
+
+
 def search_registered_models(
     models: RegisteredModelRepository,
     versions: ModelVersionRepository,
@@ -108,6 +130,7 @@ def search_registered_models(
     max_results: int,
     order_by: list[str] | None,
     page_token: str | None,
+    fts: TrigramIndex | None = None,
 ) -> PagedList:
     # Checks in the SQL store's order, so the same bad input gets the same error.
     if isinstance(max_results, int) and max_results > SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD:
@@ -124,9 +147,12 @@ def search_registered_models(
 
     querying_prompts, clauses = split_prompt_clauses(clauses)
     exact = [c["value"] for c in clauses if c["type"] == "attribute" and c["comparator"] == "="]
+    named = None if exact else indexed_model_ids(fts, workspace, clauses)
     if exact:
         found = models.find(workspace, exact[0])
         candidates = [found] if found else []
+    elif named is not None:
+        candidates = models.get_many(sorted(named))
     else:
         candidates = list(models.list_in_workspace(workspace))
     if not querying_prompts:

@@ -6,6 +6,9 @@ Plan, from the cheapest read the filter allows:
   versions together);
 - ``run_id = '...'`` / ``run_id IN (...)``: GSI2 ``WS#<ws>#MVRUN#<run>`` per run, then the
   partitions of the few models found;
+- ``name LIKE / ILIKE`` with a literal of 3+ characters: the models the trigram index
+  names (``fts/``, the registered models' name postings), when at most
+  ``_MAX_INDEXED_MODELS``: their partitions (1 Query each);
 - otherwise: every version of the workspace (GSI1 ``WS#<ws>#MVS``) and every model META
   (GSI1 ``WS#<ws>#RMS``).
 
@@ -25,6 +28,7 @@ from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry import SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD
 from mlflow.utils.search_utils import SearchModelVersionUtils, SearchUtils
 
+from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.repositories.registry.entities import to_model_version
 from mlflow_dynamodbstore.repositories.registry.model_versions import (
     ModelVersionRepository,
@@ -43,9 +47,12 @@ from mlflow_dynamodbstore.search.registry.common import (
     sort_rows,
     split_prompt_clauses,
 )
+from mlflow_dynamodbstore.search.registry.models import indexed_model_ids
 
 Item = dict[str, Any]
 
+# Beyond this many candidate models one Query per model costs more than the listings.
+_MAX_INDEXED_MODELS = 100
 _DEFAULT_ORDER = ["last_updated_timestamp DESC", "name ASC", "version_number DESC"]
 _ORDER_FIELDS = {
     "version_number": "version",
@@ -152,6 +159,7 @@ def _load(
     versions: ModelVersionRepository,
     workspace: str,
     clauses: list[dict],
+    fts: TrigramIndex | None = None,
 ) -> list[tuple[Item, list[Item]]]:
     """(META, every version item) for each model the filter can possibly match."""
     names = _narrowing(clauses, "name")
@@ -159,6 +167,10 @@ def _load(
         metas = models.find_many(workspace, sorted(set(names))) if names else []
         loaded = [versions.read_model(m["model_id"]) for m in metas]
         return [(meta, vs) for meta, vs in loaded if meta is not None]  # deleted meanwhile
+    named = indexed_model_ids(fts, workspace, clauses)
+    if named is not None and len(named) <= _MAX_INDEXED_MODELS:
+        loaded = [versions.read_model(m) for m in sorted(named)]
+        return [(meta, vs) for meta, vs in loaded if meta is not None]
     run_ids = _narrowing(clauses, "run_id")
     # Versions with an empty (or huge) run id are not in GSI2: those need the workspace's
     # version listing below.
@@ -185,6 +197,7 @@ def search_model_versions(
     max_results: int,
     order_by: list[str] | None,
     page_token: str | None,
+    fts: TrigramIndex | None = None,
 ) -> PagedList:
     if not isinstance(max_results, int) or max_results < 1:
         raise MlflowException(
@@ -204,7 +217,7 @@ def search_model_versions(
 
     querying_prompts, clauses = split_prompt_clauses(clauses)
     rows = []
-    for meta, items in _load(models, versions, workspace, clauses):
+    for meta, items in _load(models, versions, workspace, clauses, fts):
         if not querying_prompts and any(is_prompt_tags(v.get("tags")) for v in items):
             continue
         rows.extend(to_model_version(v, meta) for v in items if is_live(v))

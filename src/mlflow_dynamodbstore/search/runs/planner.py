@@ -8,6 +8,9 @@
   is NaN (one group: SQL ties them), then the runs without the metric (a GSI1 walk skipping
   runs that have it), which is where SQL places them for both directions.
 - ``attributes.run_id = / IN`` in the filter, any order: BatchGetItem of the listed runs.
+- ``attributes.run_name LIKE / ILIKE / =`` with a literal of 3+ characters, any order: the
+  trigram index (``fts/``) names the candidate runs of each experiment; BatchGetItem of
+  their META items, verified by the whole filter and sorted in memory.
 - Anything else: read every run of the experiments from GSI1 and sort in memory.
 
 Runs that tie on the column an index orders by are collected as one group and sorted by
@@ -24,6 +27,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from mlflow_dynamodbstore.fts.lookup import TrigramIndex
+from mlflow_dynamodbstore.fts.postings import RUN_NAME
+from mlflow_dynamodbstore.fts.trigrams import required_trigrams
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.schema import indexes, keys
 from mlflow_dynamodbstore.search.runs.bounds import (
@@ -64,6 +70,7 @@ class RunSearch:
     run_filter: RunFilter
     order: RunOrder
     max_results: int | None
+    fts: TrigramIndex | None = None
 
     def __post_init__(self) -> None:
         self.experiments = dict(self.experiments)  # pruned below; the caller's stays whole
@@ -80,6 +87,8 @@ class RunSearch:
     def strategy(self) -> str:
         if self._listed_run_ids() is not None:
             return "ids"
+        if self._named_run_ids() is not None:
+            return "names"
         first = self.order.clauses[0] if self.order.clauses else None
         if first is None or (first.kind == ATTRIBUTE and first.key == "start_time"):
             return "start_time"
@@ -94,6 +103,7 @@ class RunSearch:
             return [], False
         groups = {
             "ids": self._listed_groups,
+            "names": self._named_groups,
             "start_time": self._start_time_groups,
             "metric": self._metric_groups,
             "full": self._full_groups,
@@ -150,6 +160,38 @@ class RunSearch:
         """The listed runs by BatchGetItem (100 per request), sorted in memory; runs of
         other experiments are dropped by the loader."""
         metas = read_metas(self.gateway, self._listed_run_ids() or [])
+        views = self.loader.load(list(metas.values()))
+        if views:
+            yield views
+
+    # ---- run_name LIKE: candidates from the trigram index ------------------------------
+    def _named_run_ids(self) -> list[str] | None:
+        """The runs the trigram index names for the filter's run_name clauses (read once),
+        or None when the index cannot narrow this search."""
+        if not hasattr(self, "_named"):
+            self._named = self._read_named_run_ids()
+        return self._named
+
+    def _read_named_run_ids(self) -> list[str] | None:
+        clauses = [
+            (c.comparator, c.value)
+            for c in self.run_filter.clauses
+            if c.kind == ATTRIBUTE and c.key == "run_name"
+        ]
+        required = required_trigrams(clauses)
+        if not required or self.fts is None or not self.fts.usable(RUN_NAME):
+            return None
+        run_ids: list[str] = []
+        for exp, item in self.experiments.items():
+            found = self.fts.candidates(str(item.get("workspace", "")), RUN_NAME, exp, required)
+            if found is None:
+                return None  # a trigram too common everywhere: walk as usual
+            run_ids.extend(sorted(found))
+        return run_ids
+
+    def _named_groups(self, cursor_raw: list | None) -> Groups:
+        """The index's candidates of every experiment, as one group sorted in memory."""
+        metas = read_metas(self.gateway, self._named_run_ids() or [])
         views = self.loader.load(list(metas.values()))
         if views:
             yield views

@@ -24,6 +24,7 @@ from mlflow.utils.validation import (
     _validate_tag_name,
 )
 
+from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.repositories.registry.entities import (
     latest_version_keys,
     order_like_get,
@@ -157,6 +158,7 @@ class RegisteredModelOps:
             max_results=max_results,
             order_by=order_by,
             page_token=page_token,
+            fts=TrigramIndex(self.gateway, self._conn.settings),
         )
 
     def get_latest_versions(self, name, stages=None) -> list[ModelVersion]:

@@ -32,6 +32,7 @@ from mlflow.utils.validation import (
     _validate_tag_name,
 )
 
+from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.lifecycle.policies import retention_of
 from mlflow_dynamodbstore.lifecycle.ttl import deleted_version_ttl
 from mlflow_dynamodbstore.repositories.registry.entities import to_model_version
@@ -217,6 +218,7 @@ class ModelVersionOps:
             max_results=max_results,
             order_by=order_by,
             page_token=page_token,
+            fts=TrigramIndex(self.gateway, self._conn.settings),
         )
 
     # ---- version tags ----------------------------------------------------------------

@@ -25,6 +25,7 @@ from mlflow.utils.validation import (
 from mlflow.utils.workspace_context import get_request_workspace
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME, WORKSPACES_DIR_NAME
 
+from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.lifecycle.deletions import experiment_marker
 from mlflow_dynamodbstore.lifecycle.policies import retention_of
 from mlflow_dynamodbstore.lifecycle.purge import purge_experiment
@@ -259,4 +260,5 @@ class ExperimentOps:
             filter_string=filter_string,
             order_by=order_by,
             page_token=page_token,
+            fts=TrigramIndex(self.gateway, self._conn.settings),
         )

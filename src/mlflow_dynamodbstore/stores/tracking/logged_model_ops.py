@@ -42,6 +42,7 @@ from mlflow.utils.validation import (
     _validate_run_id,
 )
 
+from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.repositories.logged_models.metrics import (
     LoggedModelMetricConflict,
     LoggedModelMetricRepository,
@@ -246,6 +247,8 @@ class LoggedModelOps:
             max_results=max_results,
             order_by=order_by,
             page_token=page_token,
+            fts=TrigramIndex(self.gateway, self._conn.settings),
+            workspace=self._get_active_workspace(),
         )
 
     # ---- metrics linked to models ----------------------------------------------------

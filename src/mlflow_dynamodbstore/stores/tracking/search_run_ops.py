@@ -6,6 +6,7 @@ from __future__ import annotations
 from mlflow.entities import LifecycleStage, Run
 from mlflow.utils.validation import _parse_experiment_ids
 
+from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.search.runs.filter import parse_run_filter
 from mlflow_dynamodbstore.search.runs.order import parse_run_order
@@ -40,6 +41,7 @@ class SearchRunOps:
             run_filter=run_filter,
             order=order,
             max_results=max_results,
+            fts=TrigramIndex(self.gateway, self._conn.settings),
         )
         views, more = search.run(cursor)
         runs = result_runs(

@@ -1,0 +1,300 @@
+"""The trigram index's benchmark: a selective ``name LIKE '%...%'`` (< 1% matches) read
+through the index and through the full-collection path, and what the index adds to each
+create and rename. DynamoDB Local only (SQLite has no index to compare).
+
+    .venv/bin/python -m benchmarks.fts [--experiments 10000] [--runs 20000] [--models 5000]
+
+Names come from a generator shaped like real ones: experiments ``<team>-<task>-<family>-
+<yyyy-mm-dd>``, runs MLflow's own ``<adjective>-<animal>-<n>``, models
+``<team>_<task>_<family>_v<n>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+TEAMS = [
+    "fraud",
+    "risk",
+    "search",
+    "ads",
+    "growth",
+    "vision",
+    "speech",
+    "nlp",
+    "recsys",
+    "pricing",
+    "ops",
+    "infra",
+]
+TASKS = [
+    "churn",
+    "ranking",
+    "detection",
+    "forecast",
+    "embedding",
+    "ner",
+    "ocr",
+    "retrieval",
+    "tagging",
+    "uplift",
+]
+FAMILIES = [
+    "xgboost",
+    "lightgbm",
+    "bert",
+    "resnet",
+    "llama",
+    "gpt2",
+    "t5",
+    "catboost",
+    "prophet",
+    "mlp",
+]
+ADJECTIVES = [
+    "able",
+    "bold",
+    "calm",
+    "dapper",
+    "eager",
+    "fancy",
+    "gentle",
+    "happy",
+    "icy",
+    "jolly",
+    "keen",
+    "lucky",
+    "merry",
+    "nifty",
+    "proud",
+    "quick",
+    "rare",
+    "shy",
+    "tidy",
+    "vast",
+    "warm",
+    "zesty",
+    "brave",
+    "clever",
+    "dizzy",
+    "fuzzy",
+    "grumpy",
+    "hazy",
+    "jumpy",
+    "lazy",
+]
+ANIMALS = [
+    "ant",
+    "bat",
+    "cat",
+    "doe",
+    "eel",
+    "fox",
+    "gnu",
+    "hen",
+    "ibis",
+    "jay",
+    "kiwi",
+    "lark",
+    "mole",
+    "newt",
+    "owl",
+    "pig",
+    "quail",
+    "ram",
+    "seal",
+    "toad",
+    "vole",
+    "wasp",
+    "yak",
+    "zebu",
+    "asp",
+    "bee",
+    "carp",
+    "crab",
+    "crow",
+    "deer",
+    "dove",
+    "duck",
+    "elk",
+    "finch",
+    "frog",
+    "goat",
+    "hare",
+    "hawk",
+    "lamb",
+    "lion",
+    "lynx",
+    "mink",
+    "moth",
+    "mule",
+    "orca",
+    "panda",
+    "pony",
+    "puma",
+    "rat",
+    "rook",
+    "shad",
+    "slug",
+    "swan",
+    "tern",
+    "trout",
+    "wolf",
+    "worm",
+    "wren",
+    "koala",
+    "lemur",
+    "otter",
+    "sloth",
+    "tapir",
+    "bison",
+    "camel",
+    "gecko",
+    "hyena",
+    "llama",
+    "moose",
+    "okapi",
+    "quokka",
+    "raven",
+    "robin",
+    "skunk",
+    "stork",
+    "tiger",
+    "viper",
+    "whale",
+]
+
+
+def experiment_names(n: int, rng: random.Random) -> list[str]:
+    names: dict[str, None] = {}
+    while len(names) < n:
+        day = f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        t, k, f = rng.choice(TEAMS), rng.choice(TASKS), rng.choice(FAMILIES)
+        names[f"{t}-{k}-{f}-{day}-{rng.randint(0, 99)}"] = None
+    return list(names)
+
+
+def run_name(rng: random.Random) -> str:
+    return f"{rng.choice(ADJECTIVES)}-{rng.choice(ANIMALS)}-{rng.randint(0, 999)}"
+
+
+def model_names(n: int, rng: random.Random) -> list[str]:
+    names: dict[str, None] = {}
+    while len(names) < n:
+        t, k, f = rng.choice(TEAMS), rng.choice(TASKS), rng.choice(FAMILIES)
+        names[f"{t}_{k}_{f}_v{rng.randint(1, 400)}"] = None
+    return list(names)
+
+
+def _measure(stats, call) -> dict[str, Any]:
+    stats.reset()
+    start = time.perf_counter()
+    result = call()
+    seconds = time.perf_counter() - start
+    snap = stats.snapshot()
+    return {
+        "matches": len(result),
+        "requests": {op: s.requests for op, s in snap.items()},
+        "rcu": round(sum(s.read_capacity for s in snap.values()), 1),
+        "wcu": round(sum(s.write_capacity for s in snap.values()), 1),
+        "seconds": round(seconds, 3),
+    }
+
+
+def _both_paths(stats, call) -> dict[str, Any]:
+    """The search through the index, then with the index reported not ready (today's
+    full-collection path)."""
+    from mlflow_dynamodbstore.fts import lookup
+
+    indexed = _measure(stats, call)
+    original = lookup.READINESS.is_ready
+    lookup.READINESS.is_ready = lambda gateway, field: False
+    try:
+        full = _measure(stats, call)
+    finally:
+        lookup.READINESS.is_ready = original
+    assert indexed["matches"] == full["matches"], (indexed, full)
+    return {"indexed": indexed, "full": full}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--experiments", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=20_000)
+    parser.add_argument("--models", type=int, default=5_000)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--out", default="benchmarks/results", type=Path)
+    args = parser.parse_args(argv)
+
+    from mlflow.entities import ViewType
+
+    from mlflow_dynamodbstore.local.dynamodb_local import DynamoDBLocal
+    from mlflow_dynamodbstore.stores.registry_store import DynamoDBRegistryStore
+    from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+
+    rng = random.Random(42)
+    report: dict[str, Any] = {"counts": vars(args) | {"out": str(args.out)}}
+    with DynamoDBLocal() as ddb, ThreadPoolExecutor(args.threads) as pool:
+        uri = f"dynamodb://127.0.0.1:{ddb.port}/fts-{uuid.uuid4().hex[:8]}"
+        tracking = DynamoDBTrackingStore(uri, "s3://bench/artifacts")
+        registry = DynamoDBRegistryStore(uri)
+        stats = tracking.gateway.stats
+
+        # writes: what one create and one rename cost, then the bulk load
+        one = {
+            "create_experiment": _measure(stats, lambda: [tracking.create_experiment(
+                "fraud-churn-xgboost-2025-01-01-x")]),
+            "create_run": _measure(stats, lambda: [tracking.create_run(
+                "0", "u", 0, [], "brave-quokka-7")]),
+            "create_registered_model": _measure(stats, lambda: [registry.create_registered_model(
+                "fraud_churn_xgboost_v0")]),
+            "rename_registered_model": _measure(stats, lambda: [registry.rename_registered_model(
+                "fraud_churn_xgboost_v0", "fraud_churn_catboost_v0")]),
+        }  # fmt: skip
+        exp_id = tracking.create_experiment("runs-home")
+        run_id = tracking.create_run(exp_id, "u", 0, [], "brave-quokka-8").info.run_id
+        from mlflow.entities import RunStatus
+
+        one["rename_run"] = _measure(
+            stats, lambda: [tracking.update_run_info(run_id, RunStatus.RUNNING, None, "shy-orca-9")]
+        )
+        report["writes"] = one
+
+        start = time.perf_counter()
+        list(pool.map(tracking.create_experiment, experiment_names(args.experiments, rng)))
+        names = [run_name(rng) for _ in range(args.runs)]
+        list(pool.map(lambda n: tracking.create_run(exp_id, "u", 0, [], n), names))
+        list(pool.map(registry.create_registered_model, model_names(args.models, rng)))
+        report["load_seconds"] = round(time.perf_counter() - start, 1)
+
+        report["search_experiments"] = _both_paths(stats, lambda: tracking.search_experiments(
+            filter_string="name LIKE '%ocr-bert-2025-03%'", max_results=1000,
+            view_type=ViewType.ALL))  # fmt: skip
+        report["search_runs"] = _both_paths(stats, lambda: tracking.search_runs(
+            [exp_id], "run_name LIKE '%-quokka-%'", ViewType.ALL, max_results=1000))  # fmt: skip
+        models = registry.search_registered_models
+        report["search_registered_models"] = _both_paths(stats, lambda: models(
+            filter_string="name LIKE '%speech_ocr_t5%'", max_results=1000))  # fmt: skip
+        versions = registry.search_model_versions
+        report["search_model_versions"] = _both_paths(stats, lambda: versions(
+            filter_string="name LIKE '%speech_ocr_t5%'", max_results=1000))  # fmt: skip
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "benchmark-fts.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    main()

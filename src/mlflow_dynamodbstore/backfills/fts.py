@@ -1,0 +1,202 @@
+"""Backfill of the trigram index (``fts/``) for entities written before it existed.
+
+A resumable job with a record in the table (``CONFIG`` / ``JOB#FTS_BACKFILL``). It walks
+the entity listings, never a Scan: every workspace (``default`` first, then by name); in
+each, the experiments (both lifecycle stages, GSI1), the registered models (GSI1), and per
+experiment its logged models (GSI4, every stage) and its runs (GSI1). Each listing page's
+postings are written with BatchWriteItem (puts of the same keys: idempotent, safe beside
+live traffic, which writes its own postings), then the record saves the cursor (the unit
+and the page's LastEvaluatedKey); a rerun resumes after the last saved page. When every
+unit is done the fields are marked ready (searches start using the index) and the record
+is deleted. Cost: the listings read once, 1 write unit per posting (one per distinct
+trigram of a name), 1 PutItem of the record per page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from boto3.dynamodb.conditions import ConditionBase
+from mlflow.entities import LifecycleStage
+from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
+from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
+
+from mlflow_dynamodbstore.fts import postings
+from mlflow_dynamodbstore.fts.lookup import READINESS
+from mlflow_dynamodbstore.gateway import TableGateway
+from mlflow_dynamodbstore.repositories.runs.items import is_spilled
+from mlflow_dynamodbstore.repositories.workspaces import WorkspaceRepository
+from mlflow_dynamodbstore.schema import fts_keys, indexes, keys
+
+Item = dict[str, Any]
+Progress = Callable[[int], None]  # called with the number of entities visited since last call
+PAGE = 100  # entities per listing page (and per saved cursor)
+FIELDS = (
+    postings.EXPERIMENT_NAME,
+    postings.MODEL_NAME,
+    postings.RUN_NAME,
+    postings.LOGGED_MODEL_NAME,
+)
+
+
+@dataclass
+class FtsBackfillReport:
+    entities: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FIELDS, 0))
+    postings: int = 0  # postings written (or, in a dry run, that would be)
+    resumed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"entities": self.entities, "postings": self.postings, "resumed": self.resumed}
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """One listing to walk: its identity (for the cursor), condition and documents."""
+
+    name: str
+    field: str
+    condition: ConditionBase
+    index: str
+    document: Callable[[Item], tuple[postings.Document, str | None]]
+
+
+def _workspaces(gateway: TableGateway) -> list[str]:
+    names = sorted(w.name for w in WorkspaceRepository(gateway).list())
+    return [DEFAULT_WORKSPACE_NAME] + [n for n in names if n != DEFAULT_WORKSPACE_NAME]
+
+
+def _experiment_ids(gateway: TableGateway, workspace: str) -> list[str]:
+    listing = indexes.EXPERIMENTS_BY_CREATION
+    ids = []
+    for stage in (LifecycleStage.ACTIVE, LifecycleStage.DELETED):
+        for item in gateway.query(
+            listing.pk_eq(keys.experiments_gsi1pk(workspace, stage)), index=listing.index
+        ):
+            ids.append(str(item["experiment_id"]))
+    return ids
+
+
+def _units(gateway: TableGateway, workspace: str) -> Iterator[_Unit]:
+    scope = fts_keys.WORKSPACE_SCOPE
+    exp_listing = indexes.EXPERIMENTS_BY_CREATION
+    for stage in (LifecycleStage.ACTIVE, LifecycleStage.DELETED):
+        yield _Unit(
+            f"{workspace}/experiments/{stage}",
+            postings.EXPERIMENT_NAME,
+            exp_listing.pk_eq(keys.experiments_gsi1pk(workspace, stage)),
+            exp_listing.index,
+            lambda item: (
+                postings.Document(
+                    workspace, postings.EXPERIMENT_NAME, scope, str(item["experiment_id"])
+                ),
+                item.get("name"),
+            ),
+        )
+    model_listing = indexes.REGISTERED_MODELS_BY_NAME
+    yield _Unit(
+        f"{workspace}/models",
+        postings.MODEL_NAME,
+        model_listing.pk_eq(keys.registered_models_gsi1pk(workspace)),
+        model_listing.index,
+        lambda item: (
+            postings.Document(workspace, postings.MODEL_NAME, scope, item["model_id"]),
+            item.get("name"),
+        ),
+    )
+    run_listing = indexes.RUNS_BY_START_TIME
+    model_listing_lm = indexes.LOGGED_MODELS_BY_EXPERIMENT
+    for experiment_id in _experiment_ids(gateway, workspace):
+        yield _Unit(
+            f"{workspace}/logged-models/{experiment_id}",
+            postings.LOGGED_MODEL_NAME,
+            model_listing_lm.pk_eq(keys.logged_models_gsi4pk(experiment_id)),
+            model_listing_lm.index,
+            lambda item, exp=experiment_id: (
+                postings.Document(workspace, postings.LOGGED_MODEL_NAME, exp, item["model_id"]),
+                item.get("name"),
+            ),
+        )
+        yield _Unit(
+            f"{workspace}/runs/{experiment_id}",
+            postings.RUN_NAME,
+            run_listing.pk_eq(keys.runs_gsi1pk(experiment_id)),
+            run_listing.index,
+            lambda item, exp=experiment_id: (
+                postings.Document(workspace, postings.RUN_NAME, exp, item["run_id"]),
+                _run_name(gateway, item),
+            ),
+        )
+
+
+def _run_name(gateway: TableGateway, meta: Item) -> str | None:
+    value = (meta.get("tags") or {}).get(MLFLOW_RUN_NAME)
+    if is_spilled(value):
+        spilled = gateway.get_item(keys.run_tag_key(meta["run_id"], MLFLOW_RUN_NAME))
+        value = spilled.get("value") if spilled else None
+    return value if isinstance(value, str) else None
+
+
+def backfill_fts(
+    gateway: TableGateway, progress: Progress | None = None, *, dry_run: bool = False
+) -> FtsBackfillReport:
+    """Run (or resume) the backfill; ``gateway`` is unscoped. ``dry_run`` only counts (and
+    neither reads nor moves the cursor)."""
+    progress = progress or (lambda _n: None)
+    record_key = fts_keys.backfill_record_key()
+    cursor = {} if dry_run else (gateway.get_item(record_key) or {})
+    report = FtsBackfillReport(resumed=bool(cursor))
+    skipping = bool(cursor)
+    for workspace in _workspaces(gateway):
+        for unit in _units(gateway, workspace):
+            start_key = None
+            if skipping:
+                if unit.name != cursor.get("unit"):
+                    continue
+                skipping = False
+                if cursor.get("finished"):
+                    continue
+                start_key = cursor.get("after")
+            _walk(gateway, unit, start_key, report, progress, dry_run, record_key)
+    if skipping:
+        # the saved unit is gone (its workspace or experiment was deleted): start over
+        gateway.delete_item(record_key)
+        return backfill_fts(gateway, progress, dry_run=dry_run)
+    if not dry_run:
+        for name in FIELDS:
+            READINESS.mark(gateway, name, True)
+        gateway.delete_item(record_key)
+    return report
+
+
+def _walk(
+    gateway: TableGateway,
+    unit: _Unit,
+    start_key: Item | None,
+    report: FtsBackfillReport,
+    progress: Progress,
+    dry_run: bool,
+    record_key: Item,
+) -> None:
+    while True:
+        items, start_key = gateway.query_page(
+            unit.condition, index=unit.index, limit=PAGE, start_key=start_key
+        )
+        puts = [
+            key
+            for item in items
+            for document, text in [unit.document(item)]
+            for key in document.keys(text)
+        ]
+        report.entities[unit.field] += len(items)
+        report.postings += len(puts)
+        if not dry_run:
+            gateway.batch_write(puts=puts)
+            record = {**record_key, "unit": unit.name, "finished": start_key is None}
+            if start_key is not None:
+                record["after"] = start_key
+            gateway.put_item(record)
+        progress(len(items))
+        if start_key is None:
+            return

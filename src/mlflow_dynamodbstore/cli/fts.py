@@ -1,0 +1,139 @@
+"""``fts list|add|remove|backfill``: the trigram full-text index's fields and its backfill
+(docs/full-text-search.md)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+
+import click
+
+from mlflow_dynamodbstore.backfills.fts import FIELDS as BUILT_FIELDS
+from mlflow_dynamodbstore.backfills.fts import backfill_fts
+from mlflow_dynamodbstore.config.items import ConfigItems
+from mlflow_dynamodbstore.config.settings import ALWAYS_TRIGRAM_FIELDS
+from mlflow_dynamodbstore.fts.lookup import READINESS
+
+_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def _connect(store_uri: str):
+    from mlflow_dynamodbstore.stores.connection import connect
+
+    return connect(store_uri, shared=False)
+
+
+def _rows(conn) -> list[dict]:
+    stored = ConfigItems(conn.gateway).load()
+    fields = (stored or conn.settings.current()).fts_trigram_fields
+    rows = []
+    for name in dict.fromkeys((*ALWAYS_TRIGRAM_FIELDS, *fields)):
+        built = name in BUILT_FIELDS
+        rows.append(
+            {
+                "field": name,
+                "always_on": name in ALWAYS_TRIGRAM_FIELDS,
+                "maintained": built,
+                "ready": built and READINESS.is_ready(conn.gateway, name),
+            }
+        )
+    return rows
+
+
+def _show(rows: list[dict], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'FIELD':<20}  {'ALWAYS ON':<9}  {'INDEXED':<7}  READY")
+    for r in rows:
+        indexed = "yes" if r["maintained"] else "no"
+        ready = "yes" if r["ready"] else ("no (run fts backfill)" if r["maintained"] else "-")
+        always = "yes" if r["always_on"] else "no"
+        click.echo(f"{r['field']:<20}  {always:<9}  {indexed:<7}  {ready}")
+
+
+@click.group("fts")
+def fts() -> None:
+    """The trigram full-text index behind name LIKE / ILIKE searches."""
+
+
+@fts.command("list")
+@click.argument("store_uri")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_fields(store_uri: str, as_json: bool) -> None:
+    """The indexed fields of STORE_URI: configured, maintained by this version, complete."""
+    _show(_rows(_connect(store_uri)), as_json)
+
+
+def _change(store_uri: str, change, dry_run: bool, as_json: bool) -> None:
+    conn = _connect(store_uri)
+    items = ConfigItems(conn.gateway)
+    current = items.load() or conn.settings.current()
+    if dry_run:
+        after = change(current)
+        click.echo(json.dumps(list(after.fts_trigram_fields)) if as_json else
+                   "would set: " + ", ".join(after.fts_trigram_fields))  # fmt: skip
+        return
+    items.update(change, initial=conn.settings.current())
+    _show(_rows(conn), as_json)
+
+
+@fts.command("add")
+@click.argument("store_uri")
+@click.argument("fields", nargs=-1, required=True)
+@click.option("--dry-run", is_flag=True, help="Print the resulting fields, change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def add(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
+    """Add FIELDS to the table's fts_trigram_fields (every server sees the change)."""
+    for name in fields:
+        if not _FIELD_NAME.match(name):
+            raise click.BadParameter(f"{name!r} is not a field name (lower case, digits, _)")
+
+    def change(settings):
+        merged = tuple(dict.fromkeys((*settings.fts_trigram_fields, *fields)))
+        return replace(settings, fts_trigram_fields=merged)
+
+    _change(store_uri, change, dry_run, as_json)
+
+
+@fts.command("remove")
+@click.argument("store_uri")
+@click.argument("fields", nargs=-1, required=True)
+@click.option("--dry-run", is_flag=True, help="Print the resulting fields, change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def remove(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
+    """Remove FIELDS from the table's fts_trigram_fields. The name fields are always on."""
+    fixed = [f for f in fields if f in ALWAYS_TRIGRAM_FIELDS]
+    if fixed:
+        raise click.UsageError(
+            f"{', '.join(fixed)} cannot be removed: names are always indexed "
+            f"({', '.join(ALWAYS_TRIGRAM_FIELDS)})"
+        )
+
+    def change(settings):
+        kept = tuple(f for f in settings.fts_trigram_fields if f not in fields)
+        return replace(settings, fts_trigram_fields=kept)
+
+    _change(store_uri, change, dry_run, as_json)
+
+
+@fts.command("backfill")
+@click.argument("store_uri")
+@click.option("--dry-run", is_flag=True, help="Count entities and postings, write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def backfill(store_uri: str, dry_run: bool, as_json: bool) -> None:
+    """Write the postings of every experiment, run, registered and logged model name of
+    STORE_URI (entities written before the index existed), then mark the fields ready. Resumable: an
+    interrupted run continues after its last saved page when run again; idempotent."""
+    conn = _connect(store_uri)
+    # the total is unknown until the listings are walked: the bar counts entities
+    stderr = click.get_text_stream("stderr")
+    with click.progressbar(length=0, label="entities", show_pos=True, file=stderr) as bar:
+        report = backfill_fts(conn.gateway, bar.update, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps({**report.as_dict(), "dry_run": dry_run}, indent=2))
+        return
+    verb = "would write" if dry_run else "wrote"
+    counts = ", ".join(f"{n} {f}" for f, n in report.entities.items())
+    click.echo(f"{counts}; {verb} {report.postings} postings")

@@ -1,0 +1,178 @@
+"""Reading the index: which entities may match, and whether the index can be trusted.
+
+``candidates`` reads the posting lists of the required trigrams, one trigram at a time
+(all its shards; base-table Queries), rarest-looking first, and
+intersects them; once the candidates are few (``ENOUGH``) reading more posting lists
+costs more than verifying the candidates, so it stops. The caller batch-gets the
+candidates and verifies each with the exact predicate: the index only narrows.
+
+An index is only trusted for a field once it is complete: the table was created with
+this version (the seed marks the always-on fields ready) or a backfill of the field
+finished (``fts backfill``). Until then searches take the full-collection path. Ready is
+cached for the process (it never goes back for an always-on field); not-ready is
+re-checked every ``RECHECK_SECONDS``, so no search pays a read for it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+
+from boto3.dynamodb.conditions import Key
+
+from mlflow_dynamodbstore.config.settings import ALWAYS_TRIGRAM_FIELDS, SettingsSource
+from mlflow_dynamodbstore.gateway import TableGateway
+from mlflow_dynamodbstore.schema import fts_keys
+
+ENOUGH = 16
+# Posting lists read at most per lookup: each costs a Query per shard, and the trigrams of
+# one literal are correlated (neighbours share two characters), so a fourth list rarely
+# removes as many candidates as it costs.
+MAX_LISTS = 3
+# A trigram listing more entities than this is not read whole: verifying that many
+# candidates would cost about what the search's own walk does.
+MAX_CANDIDATES = 1000
+RECHECK_SECONDS = 60.0
+
+# Most to least frequent in names (English letters, digits, separators): a trigram made of
+# rarer characters usually has a shorter posting list.
+_COMMON = "eatoinsrlhcdmup-_ 0123456789gbfywkv.xjqz"
+_RANK = {c: i for i, c in enumerate(_COMMON)}
+
+
+def rarity_order(trigrams: Iterable[str]) -> list[str]:
+    """Rarest-looking first; after the first, the next is the rarest among those sharing
+    the fewest characters with the ones already chosen (neighbouring trigrams of a literal
+    list nearly the same entities, distant ones narrow more)."""
+
+    def score(trigram: str) -> int:
+        # characters outside the list (other scripts, symbols) rank rarest
+        return -sum(_RANK.get(c, len(_COMMON) * 2) for c in trigram)
+
+    left = sorted(set(trigrams), key=lambda t: (score(t), t))
+    chosen: list[str] = []
+    seen: set[str] = set()
+    while left:
+        best = min(left, key=lambda t: (len(set(t) & seen), score(t), t))
+        left.remove(best)
+        chosen.append(best)
+        seen |= set(best)
+    return chosen
+
+
+def posting_list(
+    gateway: TableGateway, workspace: str, field: str, scope: str, trigram: str
+) -> set[str] | None:
+    """The ids under one trigram (all shards), or None once it proves too common: more than
+    ``MAX_CANDIDATES / FTS_SHARDS`` in one shard (the hash spreads ids evenly), so a common
+    trigram costs a bounded read, never the whole list."""
+    per_shard = MAX_CANDIDATES // fts_keys.FTS_SHARDS
+    ids: set[str] = set()
+    for shard in range(fts_keys.FTS_SHARDS):
+        pk = fts_keys.posting_pk(workspace, field, scope, trigram, shard)
+        in_shard, start_key = 0, None
+        while True:
+            items, start_key = gateway.query_page(
+                Key("PK").eq(pk), limit=per_shard + 1 - in_shard, start_key=start_key
+            )
+            in_shard += len(items)
+            ids.update(item["SK"] for item in items)
+            if in_shard > per_shard:
+                return None
+            if not start_key:
+                break
+    return ids
+
+
+def candidates(
+    gateway: TableGateway, workspace: str, field: str, scope: str, required: set[str]
+) -> set[str] | None:
+    """Ids of the entities of ``scope`` whose ``field`` holds every trigram of
+    ``required`` (a superset when it stops early or skips a too-common trigram); None when
+    every trigram is too common for the index to pay (the search takes its usual path)."""
+    found: set[str] | None = None
+    for read, trigram in enumerate(rarity_order(required), start=1):
+        ids = posting_list(gateway, workspace, field, scope, trigram)
+        if ids is not None:
+            found = ids if found is None else found & ids
+            if len(found) <= ENOUGH:
+                break
+        if read == MAX_LISTS and found is not None:
+            break
+    return found
+
+
+class Readiness:
+    """Whether each field's postings are complete, cached as described above."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ready: dict[tuple[str, str], bool] = {}
+        self._checked: dict[tuple[str, str], float] = {}
+
+    def is_ready(self, gateway: TableGateway, field: str) -> bool:
+        cache_key = (_table_of(gateway), field)
+        with self._lock:
+            if self._ready.get(cache_key):
+                return True
+            checked = self._checked.get(cache_key)
+            if checked is not None and time.monotonic() - checked < RECHECK_SECONDS:
+                return False
+        item = gateway.get_item(fts_keys.ready_key(field))
+        ready = bool(item and item.get("complete"))
+        self._remember(_table_of(gateway), field, ready)
+        return ready
+
+    def _remember(self, table: str, field: str, ready: bool) -> None:
+        with self._lock:
+            self._ready[(table, field)] = ready
+            self._checked[(table, field)] = time.monotonic()
+
+    def mark(self, gateway: TableGateway, field: str, ready: bool) -> None:
+        """Record the field's state in the table (and in this process's cache)."""
+        if ready:
+            gateway.put_item({**fts_keys.ready_key(field), "complete": True})
+        else:
+            gateway.delete_item(fts_keys.ready_key(field))
+        self._remember(_table_of(gateway), field, ready)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._ready.clear()
+            self._checked.clear()
+
+
+def _table_of(gateway: TableGateway) -> str:
+    """The table's identity in this process: endpoint and name."""
+    endpoint = getattr(getattr(gateway.client, "meta", None), "endpoint_url", "")
+    return f"{endpoint}/{gateway.table_name}"
+
+
+READINESS = Readiness()
+
+
+def mark_new_table_ready(gateway: TableGateway) -> None:
+    """A table created with this version has postings for every entity from the start."""
+    for field in ALWAYS_TRIGRAM_FIELDS:
+        gateway.put_item({**fts_keys.ready_key(field), "complete": True})
+
+
+class TrigramIndex:
+    """What a search asks of the index. ``gateway`` is the store's (workspace-scoped)
+    gateway; ``settings`` the connection's settings source."""
+
+    def __init__(self, gateway: TableGateway, settings: SettingsSource):
+        self.gateway = gateway
+        self.settings = settings
+
+    def usable(self, field: str) -> bool:
+        if field not in self.settings.current().fts_trigram_fields:
+            return False
+        unscoped = getattr(self.gateway, "unscoped", self.gateway)
+        return READINESS.is_ready(unscoped, field)
+
+    def candidates(
+        self, workspace: str, field: str, scope: str, required: set[str]
+    ) -> set[str] | None:
+        return candidates(self.gateway, workspace, field, scope, required)

@@ -1,0 +1,55 @@
+"""Keys of the trigram full-text index (``fts/``).
+
+A posting says "entity <id> has trigram <t> in field <f>": one small item per (field,
+trigram, entity) in the base table, under
+
+    PK  FTS#<workspace>#<field>#<scope>#<trigram>#<shard>
+    SK  <entity id>
+
+``scope`` narrows a posting list to what one search reads: an experiment id for runs,
+``*`` for workspace-wide collections (experiments, registered models). ``shard`` is a
+stable hash of the entity id into ``FTS_SHARDS`` partitions, so a common trigram ("run",
+"exp") never puts all of a workspace's entities, or their writes, under one key. The
+trigram is exactly three code points and the shard the last part, so a ``#`` inside a
+trigram cannot confuse the parts. Lookups read the base table (strongly consistent): no
+index, no lag.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from mlflow_dynamodbstore.schema.keys import SEP
+
+FTS_PREFIX = "FTS"
+FTS_SHARDS = 4
+WORKSPACE_SCOPE = "*"
+_CONFIG_PK = "CONFIG"
+
+
+def shard_of(entity_id: str) -> int:
+    return zlib.crc32(entity_id.encode("utf-8")) % FTS_SHARDS
+
+
+def posting_pk(workspace: str, field: str, scope: str, trigram: str, shard: int) -> str:
+    return SEP.join((FTS_PREFIX, workspace, field, scope, trigram, str(shard)))
+
+
+def posting_key(
+    workspace: str, field: str, scope: str, trigram: str, entity_id: str
+) -> dict[str, str]:
+    return {
+        "PK": posting_pk(workspace, field, scope, trigram, shard_of(entity_id)),
+        "SK": entity_id,
+    }
+
+
+def ready_key(field: str) -> dict[str, str]:
+    """Says the field's postings are complete for every entity of the table (written when
+    the table is created, or when a backfill of the field finishes)."""
+    return {"PK": _CONFIG_PK, "SK": SEP.join((FTS_PREFIX, "READY", field))}
+
+
+def backfill_record_key() -> dict[str, str]:
+    """The resumable backfill job's record (its cursor)."""
+    return {"PK": _CONFIG_PK, "SK": SEP.join(("JOB", "FTS_BACKFILL"))}

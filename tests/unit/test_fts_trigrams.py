@@ -1,0 +1,83 @@
+"""Trigram folding and pattern analysis: the index may only narrow, so every value a
+pattern matches (with the SQL store's LIKE / ILIKE semantics) must hold every trigram the
+pattern requires."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlflow_dynamodbstore.fts.lookup import rarity_order
+from mlflow_dynamodbstore.fts.postings import Document, PostingChange, moved, pack
+from mlflow_dynamodbstore.fts.trigrams import (
+    literal_runs,
+    pattern_trigrams,
+    required_trigrams,
+    trigrams,
+)
+from mlflow_dynamodbstore.schema import fts_keys
+from mlflow_dynamodbstore.search.runs.filter import compare
+from tests.fts.names import generated_names, patterns
+
+
+def test_trigrams_fold_ascii_only():
+    assert trigrams("AbCd") == {"abc", "bcd"}
+    assert trigrams("ÉCOLE") == {"Éco", "col", "ole"}  # SQLite's lower() leaves É
+    assert trigrams("ab") == set() and trigrams(None) == set()
+    assert trigrams("数据模型") == {"数据模", "据模型"}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "runs", "required"),
+    [
+        ("%abc%", ["abc"], {"abc"}),
+        ("abcd%", ["abcd"], {"abc", "bcd"}),
+        ("%a_cde%", ["a", "cde"], {"cde"}),
+        ("%ab%", ["ab"], set()),
+        ("___", [], set()),
+        ("", [], set()),
+        ("50\\%x", ["50\\", "x"], {"50\\"}),
+        ("Ab%Cde", ["Ab", "Cde"], {"cde"}),
+    ],
+)
+def test_pattern_analysis(pattern, runs, required):
+    assert literal_runs(pattern) == runs
+    assert pattern_trigrams(pattern) == required
+
+
+def test_required_trigrams_of_clauses():
+    clauses = [("LIKE", "%abc%"), ("ILIKE", "%XYZ%"), ("=", "exact"), ("!=", "ignored")]
+    assert required_trigrams(clauses) == {"abc", "xyz", "exa", "xac", "act"}
+
+
+def test_every_match_holds_the_required_trigrams():
+    names = generated_names(300, seed=1)
+    for pattern in patterns(names, 300, seed=2):
+        required = pattern_trigrams(pattern)
+        for name in names:
+            for comparator in ("LIKE", "ILIKE"):
+                if compare(comparator, name, pattern):
+                    assert required <= trigrams(name), (comparator, pattern, name)
+
+
+def test_rename_moves_only_changed_trigrams():
+    doc = Document("ws", "experiment_name", "*", "7")
+    change = moved(doc, "abcd", "abce")
+    assert [k["PK"].split("#")[4] for k in change.puts] == ["bce"]
+    assert [k["PK"].split("#")[4] for k in change.deletes] == ["bcd"]
+    assert {k["SK"] for k in change.puts} == {"7"}
+    shard = fts_keys.shard_of("7")
+    assert change.puts[0]["PK"] == f"FTS#ws#experiment_name#*#bce#{shard}"
+
+
+def test_pack_fills_the_transaction_and_spills_around_it():
+    change = PostingChange(puts=[{"n": i} for i in range(120)], deletes=[{"d": 1}])
+    packed = pack(change, used=3)
+    assert len(packed.inside_puts) == 97 and packed.inside_deletes == []
+    assert len(packed.before) == 23 and packed.after == [{"d": 1}]
+
+
+def test_rarity_order_prefers_rare_then_distant_trigrams():
+    order = rarity_order({"abc", "bcd", "cde", "xyz"})
+    assert order[0] == "xyz"
+    assert order[1] == "bcd"  # shares no character with xyz; the rarest of the rest
+    assert order[2] == "abc"  # shares two characters with those read, as cde does; rarer
