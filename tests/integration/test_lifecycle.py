@@ -255,8 +255,13 @@ def test_cleanup_removes_every_item_of_expired_entities_and_nothing_else(store):
         and not any(k[0].startswith(f"RUN#{r}") for r in doomed_runs)
         and not k[0].startswith(lifecycle_keys.DELETIONS_PREFIX)
         and k != tuple(keys.experiment_name_key("default", "doomed").values())
+        and not (k[0].startswith("FTS#") and k[1] in {dead_run, doomed, *doomed_runs})
     }
     assert removed_other == set()
+    # the trigram postings of the expired names went too; the live ones stayed
+    postings_left = {k[1] for k in keys_of(after) if k[0].startswith("FTS#")}
+    assert not postings_left & {dead_run, doomed, *doomed_runs}
+    assert {live_exp, live_run} <= postings_left
     assert store.get_run(live_run).data.metrics["loss"] == 0.01
     assert store.get_experiment(live_exp).lifecycle_stage == "active"
     assert not _markers(store)
@@ -295,14 +300,17 @@ def test_restored_owners_survive_cleanup_and_lose_their_ttl(store):
 def test_cleanup_removes_orphans_of_an_owner_ttl_already_took(store):
     set_policy(store, soft_deleted_retention_days=1)
     exp = store.create_experiment("e")
-    run_id = _run_with_history(store, exp)
+    run_id = _run_with_history(store, exp, "orphaned")
     store.delete_run(run_id)
     # DynamoDB TTL removed META (and nothing else: it never cascades)
     assert expire_by_ttl(store, [keys.run_pk(run_id)], time.time() + 9 * DAY_S) == 1
     assert any(partition(store, pk) for pk in _run_pks(run_id))
+    assert any(k[1] == run_id for k in keys_of(all_items(store)) if k[0].startswith("FTS#"))
     summary = _cleanup(store, 9)
     assert (summary.runs, summary.orphans) == (0, 1)
     assert not any(partition(store, pk) for pk in _run_pks(run_id))
+    # the marker's experiment id and run name still led to the name's postings
+    assert not any(k[1] == run_id for k in keys_of(all_items(store)) if k[0].startswith("FTS#"))
 
 
 def test_restore_after_partial_expiry_keeps_meta_and_latest_metrics(store):

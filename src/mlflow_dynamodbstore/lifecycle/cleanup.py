@@ -33,6 +33,7 @@ from boto3.dynamodb.conditions import Attr
 from mlflow.entities import LifecycleStage
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
+from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
 from mlflow_dynamodbstore.config import RetentionPolicy
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
@@ -199,7 +200,11 @@ class Cleanup:
             summary.runs += 1
         else:
             summary.orphans += 1
-        purge_run(self.writes, workspace, run_id, metric_keys)
+            # What the marker recorded leads to the run's name postings.
+            meta = {"experiment_id": marker["experiment_id"]} if "experiment_id" in marker else {}
+            if "run_name" in marker:
+                meta["tags"] = {MLFLOW_RUN_NAME: marker["run_name"]}
+        purge_run(self.writes, workspace, run_id, metric_keys, meta)
 
     def _keep_run(self, meta: Item) -> None:
         """A run restored with its experiment keeps its own deleted stage on META (that

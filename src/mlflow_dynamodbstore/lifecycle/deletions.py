@@ -29,10 +29,22 @@ Item = dict[str, Any]
 _MAX_KEYS_BYTES = 200_000
 
 
-def run_marker(run_id: str, workspace: str, deleted_ms: int, metric_keys: Iterable[str]) -> Item:
+def run_marker(
+    run_id: str,
+    workspace: str,
+    deleted_ms: int,
+    metric_keys: Iterable[str],
+    experiment_id: str | None = None,
+    run_name: str | None = None,
+) -> Item:
+    """``experiment_id`` and ``run_name`` lead to the run's trigram postings (fts/)."""
     names = sorted(metric_keys)
     complete = sum(len(k.encode()) for k in names) <= _MAX_KEYS_BYTES
+    extra = {"experiment_id": experiment_id} if experiment_id is not None else {}
+    if run_name is not None and len(run_name.encode()) <= _MAX_KEYS_BYTES:
+        extra["run_name"] = run_name
     return {
+        **extra,
         **lifecycle_keys.deletion_marker_key(lifecycle_keys.KIND_RUN, run_id, deleted_ms),
         "kind": lifecycle_keys.KIND_RUN,
         "owner_id": run_id,

@@ -25,10 +25,24 @@ def _cascade(gateway: Gateway, workspace: str) -> Cascade:
     return Cascade(WorkspaceInventory.of(gateway, workspace))
 
 
-def purge_run(gateway: Gateway, workspace: str, run_id: str, metric_keys: Iterable[str]) -> None:
-    """The run's metric-history partitions (LATEST items included), then its partition
-    (spilled params/tags, inputs, outputs, META)."""
-    _cascade(gateway, workspace).run({"run_id": run_id, "metrics": dict.fromkeys(metric_keys)})
+def purge_run(
+    gateway: Gateway,
+    workspace: str,
+    run_id: str,
+    metric_keys: Iterable[str],
+    meta: dict | None = None,
+) -> None:
+    """The run's name postings, metric-history partitions (LATEST items included), then its
+    partition (spilled params/tags, inputs, outputs, META). ``meta``: the run's META if it
+    still exists, else what its deletion marker recorded (experiment id, run name)."""
+    _cascade(gateway, workspace).run(
+        {
+            "workspace": workspace,
+            **(meta or {}),
+            "run_id": run_id,
+            "metrics": dict.fromkeys(metric_keys),
+        }
+    )
 
 
 def purge_experiment(
@@ -42,7 +56,10 @@ def purge_experiment(
     dataset item of the experiment, its partition, then its name guard (only if it still
     names this experiment). With its ``meta`` (still there), the marker of its deletion goes
     too. True when the guard was deleted."""
-    _cascade(gateway, workspace).experiment(meta or {"experiment_id": experiment_id})
+    # Without META (expired), the name still leads to the experiment's name postings.
+    _cascade(gateway, workspace).experiment(
+        meta or {"workspace": workspace, "experiment_id": experiment_id, "name": name}
+    )
     if name is None:
         return False
     with contextlib.suppress(ConditionFailed):

@@ -82,8 +82,9 @@ class Cascade:
     def run(self, meta: Item) -> None:
         run_id = meta["run_id"]
         self._forget_deletion(lifecycle_keys.KIND_RUN, run_id, meta)
-        fetch = lambda want: self.gateway.batch_get(want, consistent=True)  # noqa: E731
-        self.delete_postings(run_name_document(meta), stored_run_name(meta, fetch))
+        if "experiment_id" in meta:  # else an expired run's META is gone and so is its name
+            fetch = lambda want: self.gateway.batch_get(want, consistent=True)  # noqa: E731
+            self.delete_postings(run_name_document(meta), stored_run_name(meta, fetch))
         for key in meta.get("metrics") or {}:
             self.delete_partition(keys.metric_history_pk(run_id, key), root_sk=None)
         self.delete_partition(keys.run_pk(run_id))

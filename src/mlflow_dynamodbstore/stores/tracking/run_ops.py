@@ -51,6 +51,7 @@ from mlflow_dynamodbstore.repositories.runs.changes import (
     RunTooLarge,
     TagMissing,
     check_params,
+    stored_run_name,
 )
 from mlflow_dynamodbstore.repositories.runs.entities import to_run, to_run_info
 from mlflow_dynamodbstore.repositories.runs.inputs import RunInputsRepository
@@ -183,6 +184,8 @@ class RunOps(RunMetricOps):
                 meta.get("workspace") or self._get_active_workspace(),
                 now,
                 meta.get("metrics") or {},
+                experiment_id=str(meta["experiment_id"]),
+                run_name=stored_run_name(meta, lambda want: self.gateway.batch_get(want)),
             )
             self._commit_run(
                 run_id,
