@@ -27,14 +27,14 @@ from typing import Any
 from mlflow.entities import TraceInfo, TraceLocation, TraceState
 from mlflow.entities.assessment import Assessment
 from mlflow.store.tracking.dbmodels.models import SqlAssessments
-from mlflow.store.tracking.utils.trace_analytics import (
+from mlflow.tracing.constant import TraceTagKey
+
+from mlflow_dynamodbstore.compat.trace_analytics import (
     COST_COLUMN_BY_KEY,
     PROMOTED_TRACE_METADATA_KEYS,
     TOKEN_COLUMN_BY_KEY,
     compatibility_metadata_from_columns,
 )
-from mlflow.tracing.constant import TraceTagKey
-
 from mlflow_dynamodbstore.schema import keys
 
 TOKEN_COLUMNS = frozenset(TOKEN_COLUMN_BY_KEY.values())

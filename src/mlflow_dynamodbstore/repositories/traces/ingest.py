@@ -23,14 +23,6 @@ from mlflow.store.tracking.sqlalchemy_store import (
     _TraceAggregate,
     _try_parse_json_string,
 )
-from mlflow.store.tracking.utils.trace_analytics import (
-    COST_COLUMN_BY_KEY,
-    TOKEN_COLUMN_BY_KEY,
-    finite_float_or_none,
-    token_count_or_none,
-    validate_session_id,
-    validate_trace_name,
-)
 from mlflow.tracing.constant import (
     GenAiSemconvKey,
     SpanAttributeKey,
@@ -48,6 +40,14 @@ from mlflow.tracing.utils import (
 from mlflow.tracing.utils.truncation import _get_truncated_preview
 from mlflow.utils.validation import _validate_trace_tag
 
+from mlflow_dynamodbstore.compat.trace_analytics import (
+    COST_COLUMN_BY_KEY,
+    TOKEN_COLUMN_BY_KEY,
+    finite_float_or_none,
+    token_count_or_none,
+    validate_session_id,
+    validate_trace_name,
+)
 from mlflow_dynamodbstore.repositories.traces.codec import (
     decode_analytics,
     encode_analytics,

@@ -31,7 +31,6 @@ from mlflow.utils.uri import append_to_uri_path
 from mlflow.utils.validation import (
     MAX_ENTITY_KEY_LENGTH,
     MAX_TAG_VAL_LENGTH,
-    _parse_experiment_ids,
     _validate_batch_log_data,
     _validate_batch_log_limits,
     _validate_dataset_inputs,
@@ -42,6 +41,7 @@ from mlflow.utils.validation import (
     _validate_tag,
 )
 
+from mlflow_dynamodbstore.compat.validation import _parse_experiment_ids
 from mlflow_dynamodbstore.repositories.runs.changes import (
     ParamConflict,
     RunChange,

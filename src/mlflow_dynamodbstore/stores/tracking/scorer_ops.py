@@ -39,8 +39,8 @@ from mlflow.protos.databricks_pb2 import (
 )
 from mlflow.utils.search_utils import SearchTraceUtils
 from mlflow.utils.time import get_current_time_millis
-from mlflow.utils.validation import _parse_experiment_id, _parse_experiment_ids
 
+from mlflow_dynamodbstore.compat.validation import _parse_experiment_id, _parse_experiment_ids
 from mlflow_dynamodbstore.repositories.ai_gateway.bindings import BindingRepository
 from mlflow_dynamodbstore.repositories.scorers.repository import (
     MAX_SCORER_BYTES,
