@@ -16,6 +16,7 @@ from mlflow.entities import LifecycleStage, Run, RunInputs, RunStatus, RunTag
 from mlflow.entities.dataset_summary import _DatasetSummary
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import (
+    BAD_REQUEST,
     INVALID_PARAMETER_VALUE,
     RESOURCE_DOES_NOT_EXIST,
     TEMPORARILY_UNAVAILABLE,
@@ -217,9 +218,12 @@ class RunOps(RunMetricOps):
 
     def log_param(self, run_id, param):
         param = _validate_param(param.key, param.value)
-        _check_param_values([param])
         try:
             with self._run_errors(run_id):
+                if param.value is None:
+                    read = self.runs.get_active_meta(run_id)
+                    check_params(read[0], {param.key: None}, self.runs.fetch)
+                    _refuse_params_without_value([param])
                 self._commit_run(run_id, params={param.key: param.value})
         except ParamConflict as exc:
             old = exc.conflicts[0]["old_value"]
@@ -235,7 +239,6 @@ class RunOps(RunMetricOps):
         metrics, params, tags = _validate_batch_log_data(metrics, params, tags)
         _validate_batch_log_limits(metrics, params, tags)
         _validate_param_keys_unique(params)
-        _check_param_values(params)
         points = to_points(metrics)
         param_values = {p.key: p.value for p in params}
         info, tag_values = _tag_change(tags)
@@ -247,6 +250,7 @@ class RunOps(RunMetricOps):
                 read = self.runs.get_active_meta(run_id)
                 # The SQL store logs params first and stops on a conflict before metrics.
                 check_params(read[0], param_values, self.runs.fetch)
+                _refuse_params_without_value(params)
                 self._commit_run(
                     run_id,
                     read=read,
@@ -368,8 +372,11 @@ def _tag_change(tags) -> tuple[dict, dict]:
     return info, values
 
 
-def _check_param_values(params) -> None:
-    """A param needs a value (the SQL store fails with an integrity error instead)."""
+def _refuse_params_without_value(params) -> None:
+    """A param needs a value: BAD_REQUEST, as the SQL store's NOT NULL column answers, after
+    the same checks it makes first (the run active, a logged param keeps its value)."""
     for param in params:
         if param.value is None:
-            raise MlflowException(f"Param '{param.key}' has no value.", INVALID_PARAMETER_VALUE)
+            raise MlflowException(
+                f"Param '{param.key}' has no value: a param value cannot be None.", BAD_REQUEST
+            )

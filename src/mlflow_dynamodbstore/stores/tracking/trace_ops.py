@@ -4,6 +4,7 @@ error codes (mlflow/store/tracking/sqlalchemy_store.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -202,6 +203,11 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps):
         return to_trace_info({**merged, "tags": answered})
 
     # ---- log_spans ---------------------------------------------------------------------
+    async def log_spans_async(self, location: str, spans: list[Span]) -> list[Span]:
+        """``log_spans`` on a worker thread (MLflow 3.16's default; before it the base
+        refused, and the OTLP endpoint calls this)."""
+        return await asyncio.to_thread(self.log_spans, location, spans)
+
     def log_spans(self, location: str, spans: list[Span], tracking_uri=None) -> list[Span]:
         if not spans:
             return []
