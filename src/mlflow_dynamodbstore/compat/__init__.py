@@ -15,7 +15,7 @@ from packaging.version import Version
 
 #: The oldest MLflow release the package supports (pyproject's floor; tested by
 #: scripts/test-compat.sh) and the release the main suite runs on (constraints.txt).
-OLDEST_SUPPORTED = Version("3.16.0")
+OLDEST_SUPPORTED = Version("3.15")
 MLFLOW_VERSION = Version(version("mlflow"))
 MLFLOW_RELEASE = Version(f"{MLFLOW_VERSION.major}.{MLFLOW_VERSION.minor}")
 
