@@ -55,8 +55,12 @@ def test_features_needing_3_17_refuse_clearly_before_it():
     if mlflow_at_least("3.17"):
         assert app.REQUIRED_MLFLOW == "3.17"
         return
-    with pytest.raises(MlflowException, match=r"needs MLflow 3\.17 or later"):
+    with pytest.raises(MlflowException, match=r"dynamodb-auth needs MLflow 3\.17 or later"):
         app.bootstrap()
+    from mlflow_dynamodbstore.cli.auth import run_import
+
+    with pytest.raises(MlflowException, match=r"auth import needs MLflow 3\.17 or later"):
+        run_import("sqlite:///unused.db", "dynamodb://local/unused", dry_run=True)
     assert mlflow_patch._mlflow_minor() not in mlflow_patch.SUPPORTED_MLFLOW_MINORS
 
 
