@@ -38,12 +38,19 @@ def test_every_module_imports(module):
     importlib.import_module(module)
 
 
-def test_the_floor_is_pyprojects():
+def test_the_floor_is_pyprojects_and_the_one_test_compat_runs():
+    import re
     import tomllib
     from pathlib import Path
 
-    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    from packaging.version import Version
+
+    root = Path(__file__).parents[2]
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text())
     assert f"mlflow>={OLDEST_SUPPORTED}" in pyproject["project"]["dependencies"]
+    script = (root / "scripts" / "test-compat.sh").read_text()
+    tested = Version(re.search(r"^OLDEST_TESTED=(\S+)", script, re.M).group(1))
+    assert (tested.major, tested.minor) == (OLDEST_SUPPORTED.major, OLDEST_SUPPORTED.minor)
 
 
 def test_features_needing_3_17_refuse_clearly_before_it():
