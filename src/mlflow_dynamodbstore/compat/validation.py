@@ -1,9 +1,44 @@
-"""MLflow's private validators that older supported releases lack."""
+"""MLflow's private validators (``mlflow.utils.validation``), the store's only way to them.
+
+The store reuses MLflow's validators so that bad input gets MLflow's own errors; they are
+private, so they are imported here, once, with a copy for the releases that lack one.
+"""
 
 from __future__ import annotations
 
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.utils.validation import (
+    _REGISTERED_MODEL_ALIAS_LATEST,
+    _resolve_experiment_ids_and_locations,
+    _validate_batch_log_data,
+    _validate_batch_log_limits,
+    _validate_dataset_inputs,
+    _validate_experiment_artifact_location_length,
+    _validate_experiment_name,
+    _validate_experiment_tag,
+    _validate_length_limit,
+    _validate_logged_model_name,
+    _validate_metric,
+    _validate_model_alias_name,
+    _validate_model_alias_name_reserved,
+    _validate_model_name,
+    _validate_model_renaming,
+    _validate_model_version,
+    _validate_model_version_tag,
+    _validate_param,
+    _validate_param_keys_unique,
+    _validate_registered_model_tag,
+    _validate_run_id,
+    _validate_tag,
+    _validate_tag_name,
+    _validate_trace_archival_repository_support,
+    _validate_trace_archival_retention_string,
+    _validate_trace_tag,
+    _validate_webhook_events,
+    _validate_webhook_name,
+    _validate_webhook_url,
+)
 
 try:
     from mlflow.utils.validation import _parse_experiment_id, _parse_experiment_ids
@@ -24,4 +59,36 @@ except ImportError:  # added in MLflow 3.17; copied from its mlflow/utils/valida
         return [_parse_experiment_id(experiment_id) for experiment_id in experiment_ids]
 
 
-__all__ = ["_parse_experiment_id", "_parse_experiment_ids"]
+__all__ = [
+    "_REGISTERED_MODEL_ALIAS_LATEST",
+    "_parse_experiment_id",
+    "_parse_experiment_ids",
+    "_resolve_experiment_ids_and_locations",
+    "_validate_batch_log_data",
+    "_validate_batch_log_limits",
+    "_validate_dataset_inputs",
+    "_validate_experiment_artifact_location_length",
+    "_validate_experiment_name",
+    "_validate_experiment_tag",
+    "_validate_length_limit",
+    "_validate_logged_model_name",
+    "_validate_metric",
+    "_validate_model_alias_name",
+    "_validate_model_alias_name_reserved",
+    "_validate_model_name",
+    "_validate_model_renaming",
+    "_validate_model_version",
+    "_validate_model_version_tag",
+    "_validate_param",
+    "_validate_param_keys_unique",
+    "_validate_registered_model_tag",
+    "_validate_run_id",
+    "_validate_tag",
+    "_validate_tag_name",
+    "_validate_trace_archival_repository_support",
+    "_validate_trace_archival_retention_string",
+    "_validate_trace_tag",
+    "_validate_webhook_events",
+    "_validate_webhook_name",
+    "_validate_webhook_url",
+]

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from mlflow.entities.trace_metrics import MetricAggregation, MetricDataPoint, MetricViewType
-from mlflow.store.tracking.sqlalchemy_store import _try_parse_json_string
 from mlflow.tracing.constant import (
     AssessmentMetricDimensionKey,
     AssessmentMetricKey,
@@ -19,6 +18,7 @@ from mlflow.tracing.constant import (
     TraceMetricKey,
 )
 
+from mlflow_dynamodbstore.compat.helpers import _try_parse_json_string
 from mlflow_dynamodbstore.compat.trace_analytics import (
     bounded_model_dimension,
     finite_float_or_none,

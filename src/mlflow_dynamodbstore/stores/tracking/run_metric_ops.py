@@ -9,8 +9,8 @@ from mlflow.entities.metric import MetricWithRunId
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.store.entities.paged_list import PagedList
-from mlflow.utils.validation import _validate_metric
 
+from mlflow_dynamodbstore.compat.validation import _validate_metric
 from mlflow_dynamodbstore.repositories.runs.changes import MetricPoint
 from mlflow_dynamodbstore.repositories.runs.items import metric_sort_key
 from mlflow_dynamodbstore.repositories.runs.metric_history import (

@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Iterator
 
 from mlflow.entities import LifecycleStage, Run, RunInputs, RunStatus, RunTag
-from mlflow.entities.dataset_summary import _DatasetSummary
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import (
     BAD_REQUEST,
@@ -21,17 +20,18 @@ from mlflow.protos.databricks_pb2 import (
     RESOURCE_DOES_NOT_EXIST,
     TEMPORARILY_UNAVAILABLE,
 )
-from mlflow.utils.mlflow_tags import (
-    MLFLOW_LOGGED_MODELS,
-    MLFLOW_RUN_NAME,
-    _get_run_name_from_tags,
-)
-from mlflow.utils.name_utils import _generate_random_name
+from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_MODELS, MLFLOW_RUN_NAME
 from mlflow.utils.time import get_current_time_millis
 from mlflow.utils.uri import append_to_uri_path
-from mlflow.utils.validation import (
-    MAX_ENTITY_KEY_LENGTH,
-    MAX_TAG_VAL_LENGTH,
+from mlflow.utils.validation import MAX_ENTITY_KEY_LENGTH, MAX_TAG_VAL_LENGTH
+
+from mlflow_dynamodbstore.compat.helpers import (
+    _DatasetSummary,
+    _generate_random_name,
+    _get_run_name_from_tags,
+)
+from mlflow_dynamodbstore.compat.validation import (
+    _parse_experiment_ids,
     _validate_batch_log_data,
     _validate_batch_log_limits,
     _validate_dataset_inputs,
@@ -41,8 +41,6 @@ from mlflow.utils.validation import (
     _validate_run_id,
     _validate_tag,
 )
-
-from mlflow_dynamodbstore.compat.validation import _parse_experiment_ids
 from mlflow_dynamodbstore.repositories.runs.changes import (
     ParamConflict,
     RunChange,

@@ -21,7 +21,6 @@ from mlflow.store.tracking import (
     SEARCH_TRACES_DEFAULT_MAX_RESULTS,
 )
 from mlflow.store.tracking.dbmodels.models import SqlAssessments
-from mlflow.store.tracking.utils.trace_archival import _parse_trace_archival_duration_millis
 from mlflow.tracing.constant import (
     SpansLocation,
     TraceMetadataKey,
@@ -30,14 +29,18 @@ from mlflow.tracing.constant import (
 )
 from mlflow.utils.mlflow_tags import MLFLOW_ARTIFACT_LOCATION
 from mlflow.utils.uri import append_to_uri_path
-from mlflow.utils.validation import _resolve_experiment_ids_and_locations, _validate_trace_tag
 
+from mlflow_dynamodbstore.compat.helpers import _parse_trace_archival_duration_millis
 from mlflow_dynamodbstore.compat.trace_analytics import (
     PROMOTED_TRACE_METADATA_KEYS,
     analytics_columns_from_metadata,
     validate_trace_name,
 )
-from mlflow_dynamodbstore.compat.validation import _parse_experiment_id
+from mlflow_dynamodbstore.compat.validation import (
+    _parse_experiment_id,
+    _resolve_experiment_ids_and_locations,
+    _validate_trace_tag,
+)
 from mlflow_dynamodbstore.repositories.traces import ingest
 from mlflow_dynamodbstore.repositories.traces.codec import (
     assessment_columns,
