@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from mlflow.entities import LifecycleStage, Trace, TraceData, TraceInfo
-from mlflow.entities.span import LazySpan, Span
+from mlflow.entities.span import Span
 from mlflow.exceptions import MlflowException, MlflowTracingException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
 from mlflow.store.tracking import (
@@ -31,6 +31,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_ARTIFACT_LOCATION
 from mlflow.utils.uri import append_to_uri_path
 
 from mlflow_dynamodbstore.compat.helpers import _parse_trace_archival_duration_millis
+from mlflow_dynamodbstore.compat.spans import span_from_stored_content
 from mlflow_dynamodbstore.compat.trace_analytics import (
     PROMOTED_TRACE_METADATA_KEYS,
     analytics_columns_from_metadata,
@@ -310,7 +311,7 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps):
             expected = json.loads(stats).get(TraceSizeStatsKey.NUM_SPANS, 0)
             if len(rows) < expected:
                 return None
-        spans = [LazySpan.from_stored_content(r.content) for r in rows]
+        spans = [span_from_stored_content(r.content) for r in rows]
         if allow_partial or spans:
             return Trace(info=info, data=TraceData(spans=spans))
         return None
