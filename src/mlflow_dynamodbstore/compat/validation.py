@@ -24,7 +24,6 @@ from mlflow.utils.validation import (
     _validate_model_alias_name_reserved,
     _validate_model_name,
     _validate_model_renaming,
-    _validate_model_version,
     _validate_model_version_tag,
     _validate_param,
     _validate_param_keys_unique,
@@ -39,6 +38,15 @@ from mlflow.utils.validation import (
     _validate_webhook_name,
     _validate_webhook_url,
 )
+from mlflow.utils.validation import _validate_model_version as _mlflow_validate_model_version
+
+
+def _validate_model_version(model_version) -> int:
+    """The version as an int, or MLflow's INVALID_PARAMETER_VALUE. Returns the number since
+    MLflow 3.16; 3.15's validator returned None."""
+    checked = _mlflow_validate_model_version(model_version)
+    return int(model_version) if checked is None else checked
+
 
 try:
     from mlflow.utils.validation import _parse_experiment_id, _parse_experiment_ids
