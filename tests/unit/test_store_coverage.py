@@ -11,6 +11,7 @@ import inspect
 import textwrap
 
 import pytest
+from mlflow.exceptions import MlflowException
 from mlflow.store.model_registry.abstract_store import AbstractStore as RegistryStore
 from mlflow.store.tracking.abstract_store import AbstractStore as TrackingStore
 from mlflow.store.workspace.abstract_store import AbstractStore as WorkspaceStore
@@ -79,3 +80,16 @@ def test_the_check_notices_a_method_nobody_handled():
 def test_listed_features_are_all_mlflow_store_methods():
     """The refusal list names only real methods (a typo would silently refuse nothing)."""
     assert [n for n in UNSUPPORTED_TRACKING_METHODS if not hasattr(TrackingStore, n)] == []
+
+
+@pytest.mark.parametrize("name", UNSUPPORTED_TRACKING_METHODS)
+def test_each_deliberate_refusal_answers_not_implemented(name):
+    """A listed method answers MLflow's NOT_IMPLEMENTED (HTTP 501), never a bare
+    NotImplementedError (a 500), and stays a NotImplementedError for MLflow's fallbacks."""
+    store = DynamoDBTrackingStore.__new__(DynamoDBTrackingStore)  # refusals read no state
+    with pytest.raises(MlflowException) as refused:
+        getattr(store, name)("any", key="argument")
+    assert refused.value.error_code == "NOT_IMPLEMENTED"
+    assert refused.value.get_http_status_code() == 501
+    assert isinstance(refused.value, NotImplementedError)
+    assert name in str(refused.value)

@@ -21,6 +21,20 @@ REQUIRED_MLFLOW = "3.17"
 APP_NAME = "dynamodb-auth"
 
 
+def require_auth_model(what: str) -> None:
+    """Refuse, clearly, on an MLflow older than the auth model this store implements (its
+    modules import that model's names: DENY, resource patterns)."""
+    from mlflow.exceptions import MlflowException
+
+    from mlflow_dynamodbstore.compat import MLFLOW_VERSION, mlflow_at_least
+
+    if not mlflow_at_least(REQUIRED_MLFLOW):
+        raise MlflowException(
+            f"{what} needs MLflow {REQUIRED_MLFLOW} or later "
+            f"(this is {MLFLOW_VERSION}): it implements that version's auth model."
+        )
+
+
 def create_app() -> Any:
     basic_auth, config = bootstrap()
     # MLflow's create_app bootstraps again (init_db is a no-op now, the admin exists).
@@ -33,16 +47,10 @@ def bootstrap() -> tuple[Any, Any]:
     """What must hold before a request is served: MLflow new enough, the config readable,
     the secret key set, the table there and the admin user created. Returns MLflow's
     basic-auth module (its store replaced by ours) and the config."""
-    import mlflow
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import ErrorCode
-    from packaging.version import Version
 
-    if Version(mlflow.__version__) < Version(REQUIRED_MLFLOW):
-        raise MlflowException(
-            f"--app-name dynamodb-auth needs MLflow {REQUIRED_MLFLOW} or later "
-            f"(this is {mlflow.__version__}): it implements that version's auth model."
-        )
+    require_auth_model("--app-name dynamodb-auth")
 
     from mlflow_dynamodbstore.auth.config import import_basic_auth
 

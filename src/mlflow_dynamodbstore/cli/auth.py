@@ -189,6 +189,9 @@ class _Importer:
 
 def run_import(source_uri: str, store_uri: str, *, dry_run: bool, progress: bool = True):
     """Copy the basic-auth database at ``source_uri`` into the table; the summary."""
+    from mlflow_dynamodbstore.auth.app import require_auth_model
+
+    require_auth_model("auth import")
     from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
 
     from mlflow_dynamodbstore.auth.store import DynamoDBAuthStore

@@ -38,8 +38,9 @@ from typing import Any
 
 _logger = logging.getLogger(__name__)
 
-# The MLflow versions whose job wiring this patch was written against and tested on.
-SUPPORTED_MLFLOW_MINOR = (3, 17)
+# The MLflow minor releases whose job wiring this patch was written against and tested on
+# (the job store implements 3.17's AbstractJobStore: leases, progress; 3.16 has neither).
+SUPPORTED_MLFLOW_MINORS = frozenset({(3, 17)})
 SCHEME_PREFIX = "dynamodb://"
 BACKEND_STORE_URI_ENV_VAR = "_MLFLOW_SERVER_FILE_STORE"  # mlflow.server.constants
 EXECUTOR_ENGINE_REFUSAL = (
@@ -68,7 +69,7 @@ def _mlflow_minor() -> tuple[int, int] | None:
 
 
 def supported() -> bool:
-    return _mlflow_minor() == SUPPORTED_MLFLOW_MINOR
+    return _mlflow_minor() in SUPPORTED_MLFLOW_MINORS
 
 
 def install() -> None:
@@ -83,10 +84,10 @@ def _version_ok(module: Any) -> bool:
     if supported():
         return True
     _logger.warning(
-        "mlflow-dynamodbstore: MLflow %s is not %s.%s; %s is left unpatched, so MLflow's job "
+        "mlflow-dynamodbstore: MLflow %s is not %s; %s is left unpatched, so MLflow's job "
         "execution stays unavailable on dynamodb:// backends.",
         ".".join(map(str, _mlflow_minor() or ("?",))),
-        *SUPPORTED_MLFLOW_MINOR,
+        " or ".join(f"{a}.{b}" for a, b in sorted(SUPPORTED_MLFLOW_MINORS)),
         module.__name__,
     )
     return False

@@ -26,8 +26,8 @@ from mlflow.entities import Experiment, LifecycleStage
 from mlflow.exceptions import MlflowException
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.utils.search_utils import SearchExperimentsUtils, SearchUtils
-from mlflow.utils.validation import _parse_experiment_id
 
+from mlflow_dynamodbstore.compat.validation import _parse_experiment_id
 from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.fts.postings import EXPERIMENT_NAME
 from mlflow_dynamodbstore.fts.trigrams import required_trigrams

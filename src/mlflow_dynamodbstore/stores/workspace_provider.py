@@ -18,12 +18,12 @@ from mlflow.store.workspace.abstract_store import (
     WorkspaceNameValidator,
 )
 from mlflow.utils.time import get_current_time_millis
-from mlflow.utils.validation import (
+from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
+
+from mlflow_dynamodbstore.compat.validation import (
     _validate_trace_archival_repository_support,
     _validate_trace_archival_retention_string,
 )
-from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
-
 from mlflow_dynamodbstore.repositories.workspaces import (
     WorkspaceExists,
     WorkspaceMissing,

@@ -441,11 +441,29 @@ def scorers_on_endpoints(store):
     return _norm(out)
 
 
+@scenario(
+    reference_since=("3.17", "before it SqlAlchemyStore let a custom @scorer guard an endpoint")
+)
+def guardrail_on_a_custom_scorer_is_refused(store):
+    """A custom @scorer would run its code in the server: refused (MLflow 3.17's rule, kept
+    on every release)."""
+    from mlflow.entities.gateway_guardrail import GuardrailAction, GuardrailStage
+
+    from tests.differential.scenarios.scorers import custom_scorer
+
+    custom = store.register_scorer(store.create_experiment("guarded"), "mine", custom_scorer())
+    return attempt(
+        lambda: store.create_gateway_guardrail(
+            "c", custom.scorer_id, 1, GuardrailStage.BEFORE, GuardrailAction.VALIDATION
+        )
+    )
+
+
 @scenario()
 def guardrails(store):
     from mlflow.entities.gateway_guardrail import GuardrailAction, GuardrailStage
 
-    from tests.differential.scenarios.scorers import custom_scorer, judge
+    from tests.differential.scenarios.scorers import judge
 
     out = []
     s = store.create_gateway_secret("k", {"api_key": "sk-1111111111"})
@@ -454,7 +472,6 @@ def guardrails(store):
     fixer = store.create_gateway_endpoint("fixer", [primary(d.model_definition_id)])
     eid = store.create_experiment("guarded")
     polite = store.register_scorer(eid, "polite", judge())
-    custom = store.register_scorer(eid, "mine", custom_scorer())
     g1 = store.create_gateway_guardrail(
         "no-rude",
         polite.scorer_id,
@@ -474,13 +491,6 @@ def guardrails(store):
         fixer.endpoint_id,
     )
     out.append(g2)
-    out.append(
-        attempt(
-            lambda: store.create_gateway_guardrail(
-                "c", custom.scorer_id, 1, GuardrailStage.BEFORE, GuardrailAction.VALIDATION
-            )
-        )
-    )
     out.append(
         attempt(
             lambda: store.create_gateway_guardrail(

@@ -220,10 +220,15 @@ _BAD_FILTERS = {
     "dangling_and": "name = 'a' AND",
     "unbalanced_quote": "name = 'a",
 }
+# Bad filters MLflow's SQL store accepted before the release that refuses them.
+_REFUSED_SINCE = {
+    "creation_time_float": ("3.17", "before it SqlAlchemyStore compared a float literal as text"),
+}
 for _label, _filter in _BAD_FILTERS.items():
     add(
         f"search_bad_filter_{_label}",
         lambda store, f=_filter: attempt(lambda: store.search_experiments(filter_string=f)),
+        reference_since=_REFUSED_SINCE.get(_label),
     )
 
 

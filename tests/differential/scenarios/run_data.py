@@ -308,14 +308,32 @@ def log_inputs_same_name_and_digest_keeps_the_first_dataset(store):
 
 @scenario()
 def tag_and_param_with_no_value(store):
-    """SQL stores a run tag set to None (a row with a NULL value); a param needs a value (SQL
-    fails on its NOT NULL column with BAD_REQUEST and the driver's text; here it is a clean
-    INVALID_PARAMETER_VALUE, so only the call's failure is compared)."""
-    rid = _fresh_run(store)
+    """SQL stores a run tag set to None (a row with a NULL value); a param needs a value: its
+    NOT NULL column refuses with BAD_REQUEST (the message is the driver's text, so only the
+    error codes are compared), after the run must be active and a logged param keeps its
+    value (INVALID_PARAMETER_VALUE). Nothing of a refused batch is stored."""
+    eid = _experiment(store)
+    rid = _run(store, eid, 1000, "one")
     store.set_tag(rid, RunTag("empty", None))
     store.log_batch(rid, [], [], [RunTag("batch-empty", None)])
-    failed = attempt(lambda: store.log_param(rid, Param("p", None)))
-    return [store.get_run(rid).data.tags, type(failed).__name__]
+    store.log_param(rid, Param("kept", "1"))
+    calls = {
+        "log_param": lambda: store.log_param(rid, Param("p", None)),
+        "log_param_over_a_value": lambda: store.log_param(rid, Param("kept", None)),
+        "log_batch": lambda: store.log_batch(
+            rid, [], [Param("q", None), Param("kept", "1")], [RunTag("after", "x")]
+        ),
+        "log_batch_over_a_value": lambda: store.log_batch(rid, [], [Param("kept", None)], []),
+        "log_param_on_missing_run": lambda: store.log_param(MISSING_RUN, Param("p", None)),
+    }
+    codes = {name: getattr(attempt(call), "error_code", "stored") for name, call in calls.items()}
+    deleted = _run(store, eid, 2000, "two")
+    store.delete_run(deleted)
+    codes["log_param_on_deleted_run"] = attempt(
+        lambda: store.log_param(deleted, Param("p", None))
+    ).error_code
+    data = store.get_run(rid).data
+    return [data.tags, data.params, codes]
 
 
 @scenario()

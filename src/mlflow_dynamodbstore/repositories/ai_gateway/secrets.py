@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mlflow.utils.crypto import KEKManager, _decrypt_secret, _encrypt_secret, _mask_secret_value
+from mlflow.utils.crypto import KEKManager
 
+from mlflow_dynamodbstore.compat.helpers import _decrypt_secret, _encrypt_secret, _mask_secret_value
 from mlflow_dynamodbstore.gateway import TransactionCancelled
 from mlflow_dynamodbstore.gateway.errors import ConditionFailed
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression

@@ -12,8 +12,8 @@ import json
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr
-from mlflow.store.tracking.dbmodels.models import _input_from_dict, _input_to_dict
 
+from mlflow_dynamodbstore.compat.helpers import _input_from_dict, _input_to_dict
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.repositories.labeling.name_guards import put_with_name_guard

@@ -22,8 +22,8 @@ from mlflow.entities.assessment import (
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, RESOURCE_DOES_NOT_EXIST
 from mlflow.store.tracking.dbmodels.models import SqlAssessments
-from mlflow.store.tracking.utils.trace_analytics import assessment_aggregate
 
+from mlflow_dynamodbstore.compat.trace_analytics import assessment_aggregate
 from mlflow_dynamodbstore.repositories.traces.codec import (
     assessment_columns,
     sql_assessment,

@@ -27,14 +27,15 @@ from typing import Any
 from mlflow.entities import TraceInfo, TraceLocation, TraceState
 from mlflow.entities.assessment import Assessment
 from mlflow.store.tracking.dbmodels.models import SqlAssessments
-from mlflow.store.tracking.utils.trace_analytics import (
+from mlflow.tracing.constant import TraceTagKey
+
+from mlflow_dynamodbstore.compat.assessments import aggregate_columns, sql_assessment_row
+from mlflow_dynamodbstore.compat.trace_analytics import (
     COST_COLUMN_BY_KEY,
     PROMOTED_TRACE_METADATA_KEYS,
     TOKEN_COLUMN_BY_KEY,
     compatibility_metadata_from_columns,
 )
-from mlflow.tracing.constant import TraceTagKey
-
 from mlflow_dynamodbstore.schema import keys
 
 TOKEN_COLUMNS = frozenset(TOKEN_COLUMN_BY_KEY.values())
@@ -99,7 +100,8 @@ def decode_analytics(stored: dict[str, Any] | None) -> dict[str, Any]:
 
 # ---- assessments ---------------------------------------------------------------------
 def assessment_columns(sql_assessment: SqlAssessments, order: int) -> dict[str, Any]:
-    cols = {c: getattr(sql_assessment, c) for c in _ASSESSMENT_COLUMNS}
+    cols = {c: getattr(sql_assessment, c, None) for c in _ASSESSMENT_COLUMNS}
+    cols.update(aggregate_columns(sql_assessment))
     if cols["aggregate_value"] is not None:
         cols["aggregate_value"] = repr(float(cols["aggregate_value"]))
     cols["valid"] = bool(cols["valid"]) if cols["valid"] is not None else True
@@ -112,7 +114,7 @@ def sql_assessment(trace_id: str, stored: dict[str, Any]) -> SqlAssessments:
     cols = {c: _plain(stored.get(c)) for c in _ASSESSMENT_COLUMNS}
     if cols["aggregate_value"] is not None:
         cols["aggregate_value"] = float(cols["aggregate_value"])
-    return SqlAssessments(trace_id=trace_id, **cols)
+    return sql_assessment_row(trace_id=trace_id, **cols)
 
 
 def ordered_assessments(item: dict[str, Any]) -> list[dict[str, Any]]:

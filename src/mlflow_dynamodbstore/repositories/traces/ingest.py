@@ -18,19 +18,6 @@ from typing import Any
 
 from mlflow.entities import Span, TraceState
 from mlflow.entities.span_status import SpanStatusCode
-from mlflow.store.tracking.sqlalchemy_store import (
-    _span_aggregation_node,
-    _TraceAggregate,
-    _try_parse_json_string,
-)
-from mlflow.store.tracking.utils.trace_analytics import (
-    COST_COLUMN_BY_KEY,
-    TOKEN_COLUMN_BY_KEY,
-    finite_float_or_none,
-    token_count_or_none,
-    validate_session_id,
-    validate_trace_name,
-)
 from mlflow.tracing.constant import (
     GenAiSemconvKey,
     SpanAttributeKey,
@@ -45,9 +32,22 @@ from mlflow.tracing.utils import (
     aggregate_cost_from_span_nodes,
     aggregate_usage_from_span_nodes,
 )
-from mlflow.tracing.utils.truncation import _get_truncated_preview
-from mlflow.utils.validation import _validate_trace_tag
 
+from mlflow_dynamodbstore.compat.helpers import (
+    _get_truncated_preview,
+    _span_aggregation_node,
+    _TraceAggregate,
+    _try_parse_json_string,
+)
+from mlflow_dynamodbstore.compat.trace_analytics import (
+    COST_COLUMN_BY_KEY,
+    TOKEN_COLUMN_BY_KEY,
+    finite_float_or_none,
+    token_count_or_none,
+    validate_session_id,
+    validate_trace_name,
+)
+from mlflow_dynamodbstore.compat.validation import _validate_trace_tag
 from mlflow_dynamodbstore.repositories.traces import span_facts
 from mlflow_dynamodbstore.repositories.traces.codec import (
     decode_analytics,

@@ -30,8 +30,8 @@ from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.tracking import SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT
 from mlflow.utils.search_logged_model_utils import EntityType, parse_filter_string
 from mlflow.utils.search_utils import SearchLoggedModelsPaginationToken
-from mlflow.utils.validation import _parse_experiment_ids
 
+from mlflow_dynamodbstore.compat.validation import _parse_experiment_ids
 from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.fts.postings import LOGGED_MODEL_NAME
 from mlflow_dynamodbstore.fts.trigrams import required_trigrams

@@ -28,6 +28,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 from mlflow.utils.search_utils import SearchUtils
 
+from mlflow_dynamodbstore.compat.search import numeric_literal
 from mlflow_dynamodbstore.search.runs.view import RunView
 
 Predicate = Callable[[RunView], bool]
@@ -74,10 +75,10 @@ def _classify(statement: dict) -> Clause:
     key = SearchUtils.translate_key_alias(statement.get("key"))
     comparator = statement.get("comparator").upper()
     value = statement.get("value")
-    if SearchUtils.is_string_attribute(
-        key_type, key, comparator
-    ) or SearchUtils.is_numeric_attribute(key_type, key, comparator):
+    if SearchUtils.is_string_attribute(key_type, key, comparator):
         return Clause(ATTRIBUTE, key, comparator, value)
+    if SearchUtils.is_numeric_attribute(key_type, key, comparator):
+        return Clause(ATTRIBUTE, key, comparator, numeric_literal(value))
     if SearchUtils.is_metric(key_type, comparator):
         return Clause(METRIC, key, comparator, float(value))
     if SearchUtils.is_param(key_type, comparator):

@@ -12,11 +12,6 @@ from typing import Any
 
 from mlflow.entities.trace_metrics import MetricViewType
 from mlflow.exceptions import MlflowException
-from mlflow.store.tracking.utils.trace_analytics import (
-    TRACE_ANALYTICS_COLUMNS_BY_METADATA_KEY,
-    finite_float_or_none,
-    token_count_or_none,
-)
 from mlflow.tracing.constant import (
     AssessmentMetricSearchKey,
     SpanMetricSearchKey,
@@ -25,6 +20,12 @@ from mlflow.tracing.constant import (
     TraceTagKey,
 )
 from mlflow.utils.search_utils import SearchTraceMetricsUtils
+
+from mlflow_dynamodbstore.compat.trace_analytics import (
+    TRACE_ANALYTICS_COLUMNS_BY_METADATA_KEY,
+    finite_float_or_none,
+    token_count_or_none,
+)
 
 Record = dict[str, Any]
 Predicate = Callable[[Record], bool]

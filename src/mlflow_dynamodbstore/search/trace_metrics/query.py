@@ -8,11 +8,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from mlflow.entities.trace_metrics import MetricAggregation, MetricDataPoint, MetricViewType
-from mlflow.store.tracking.sqlalchemy_store import _try_parse_json_string
-from mlflow.store.tracking.utils.trace_analytics import (
-    bounded_model_dimension,
-    finite_float_or_none,
-)
 from mlflow.tracing.constant import (
     AssessmentMetricDimensionKey,
     AssessmentMetricKey,
@@ -23,6 +18,11 @@ from mlflow.tracing.constant import (
     TraceMetricKey,
 )
 
+from mlflow_dynamodbstore.compat.helpers import _try_parse_json_string
+from mlflow_dynamodbstore.compat.trace_analytics import (
+    bounded_model_dimension,
+    finite_float_or_none,
+)
 from mlflow_dynamodbstore.repositories.traces.repository import TraceRepository
 from mlflow_dynamodbstore.repositories.traces.spans import SpanRepository, SpanRow
 from mlflow_dynamodbstore.search.trace_metrics.aggregate import MetricRow, aggregate

@@ -19,14 +19,14 @@ from typing import Any
 
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import BAD_REQUEST, INVALID_PARAMETER_VALUE
-from mlflow.store.tracking.utils.trace_analytics import (
+from mlflow.tracing.constant import TraceMetadataKey, TraceTagKey
+from mlflow.utils.search_utils import SearchTraceUtils, SearchUtils
+
+from mlflow_dynamodbstore.compat.trace_analytics import (
     TRACE_ANALYTICS_COLUMNS_BY_METADATA_KEY,
     finite_float_or_none,
     token_count_or_none,
 )
-from mlflow.tracing.constant import TraceMetadataKey, TraceTagKey
-from mlflow.utils.search_utils import SearchTraceUtils, SearchUtils
-
 from mlflow_dynamodbstore.repositories.traces.codec import (
     decode_analytics,
     ordered_assessments,

@@ -29,10 +29,10 @@ from typing import Any, Protocol
 
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-from mlflow.store.tracking.utils.trace_analytics import TRACE_ANALYTICS_COLUMNS_BY_METADATA_KEY
 from mlflow.tracing.constant import TraceMetadataKey, TraceTagKey
 from mlflow.utils.search_utils import SearchTraceUtils
 
+from mlflow_dynamodbstore.compat.trace_analytics import TRACE_ANALYTICS_COLUMNS_BY_METADATA_KEY
 from mlflow_dynamodbstore.repositories.traces import span_facts
 from mlflow_dynamodbstore.repositories.traces.codec import decode_analytics
 from mlflow_dynamodbstore.repositories.traces.repository import TraceRepository

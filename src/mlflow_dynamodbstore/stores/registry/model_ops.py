@@ -17,13 +17,13 @@ from mlflow.protos.databricks_pb2 import (
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry import SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT
 from mlflow.utils.time import get_current_time_millis
-from mlflow.utils.validation import (
+
+from mlflow_dynamodbstore.compat.validation import (
     _validate_model_name,
     _validate_model_renaming,
     _validate_registered_model_tag,
     _validate_tag_name,
 )
-
 from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.repositories.registry.entities import (
     latest_version_keys,

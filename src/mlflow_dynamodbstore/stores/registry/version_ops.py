@@ -18,11 +18,12 @@ from mlflow.protos.databricks_pb2 import (
     RESOURCE_DOES_NOT_EXIST,
     TEMPORARILY_UNAVAILABLE,
 )
-from mlflow.store.artifact.utils.models import _parse_model_uri
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry import SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT
 from mlflow.utils.time import get_current_time_millis
-from mlflow.utils.validation import (
+
+from mlflow_dynamodbstore.compat.helpers import _parse_model_uri
+from mlflow_dynamodbstore.compat.validation import (
     _REGISTERED_MODEL_ALIAS_LATEST,
     _validate_model_alias_name,
     _validate_model_alias_name_reserved,
@@ -31,7 +32,6 @@ from mlflow.utils.validation import (
     _validate_model_version_tag,
     _validate_tag_name,
 )
-
 from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.lifecycle.policies import retention_of
 from mlflow_dynamodbstore.lifecycle.ttl import deleted_version_ttl

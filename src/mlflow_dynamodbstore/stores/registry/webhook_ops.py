@@ -10,12 +10,12 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.utils.search_utils import SearchUtils
 from mlflow.utils.time import get_current_time_millis
-from mlflow.utils.validation import (
+
+from mlflow_dynamodbstore.compat.validation import (
     _validate_webhook_events,
     _validate_webhook_name,
     _validate_webhook_url,
 )
-
 from mlflow_dynamodbstore.repositories.registry.webhooks import (
     WebhookNotFound,
     WebhookRepository,

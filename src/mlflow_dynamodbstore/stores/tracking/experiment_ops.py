@@ -16,15 +16,15 @@ from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.tracking import SEARCH_MAX_RESULTS_DEFAULT
 from mlflow.utils.time import get_current_time_millis
 from mlflow.utils.uri import append_to_uri_path, resolve_uri_if_local
-from mlflow.utils.validation import (
+from mlflow.utils.workspace_context import get_request_workspace
+from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME, WORKSPACES_DIR_NAME
+
+from mlflow_dynamodbstore.compat.validation import (
     _parse_experiment_id,
     _validate_experiment_artifact_location_length,
     _validate_experiment_name,
     _validate_experiment_tag,
 )
-from mlflow.utils.workspace_context import get_request_workspace
-from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME, WORKSPACES_DIR_NAME
-
 from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.lifecycle.deletions import experiment_marker
 from mlflow_dynamodbstore.lifecycle.policies import retention_of

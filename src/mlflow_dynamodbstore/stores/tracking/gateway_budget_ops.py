@@ -15,10 +15,10 @@ from mlflow.entities.gateway_budget_policy import (
 )
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.tracking import SEARCH_MAX_RESULTS_DEFAULT
-from mlflow.store.tracking.gateway.sqlalchemy_mixin import _normalize_budget_target_value
 from mlflow.utils.search_utils import SearchUtils
 from mlflow.utils.time import get_current_time_millis
 
+from mlflow_dynamodbstore.compat.helpers import _normalize_budget_target_value
 from mlflow_dynamodbstore.repositories.ai_gateway.budgets import BudgetRepository
 from mlflow_dynamodbstore.repositories.ai_gateway.common import Item, Missing
 from mlflow_dynamodbstore.stores.tracking.gateway_secret_ops import not_found

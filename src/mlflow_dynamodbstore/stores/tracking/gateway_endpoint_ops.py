@@ -30,8 +30,8 @@ from mlflow.utils.mlflow_tags import (
     MLFLOW_EXPERIMENT_SOURCE_TYPE,
 )
 from mlflow.utils.time import get_current_time_millis
-from mlflow.utils.validation import _parse_experiment_id
 
+from mlflow_dynamodbstore.compat.validation import _parse_experiment_id
 from mlflow_dynamodbstore.repositories.ai_gateway import entities
 from mlflow_dynamodbstore.repositories.ai_gateway.bindings import BindingRepository
 from mlflow_dynamodbstore.repositories.ai_gateway.common import (

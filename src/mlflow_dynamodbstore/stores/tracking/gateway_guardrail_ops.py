@@ -83,7 +83,7 @@ class GatewayGuardrailOps:
         action_endpoint_id: str | None = None,
         created_by: str | None = None,
     ) -> GatewayGuardrail:
-        from mlflow.genai.scorers.base import _serialized_scorer_is_custom_code
+        from mlflow_dynamodbstore.compat.scorers import _serialized_scorer_is_custom_code
 
         version = self._get_scorer_version(scorer_id, scorer_version)
         serialized = version._serialized_scorer

@@ -18,8 +18,8 @@ from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.tracking import SEARCH_ISSUES_DEFAULT_MAX_RESULTS
 from mlflow.utils.search_utils import SearchIssuesUtils
 from mlflow.utils.time import get_current_time_millis
-from mlflow.utils.validation import _parse_experiment_id
 
+from mlflow_dynamodbstore.compat.validation import _parse_experiment_id
 from mlflow_dynamodbstore.repositories.issues import (
     IssueMissing,
     IssueRepository,

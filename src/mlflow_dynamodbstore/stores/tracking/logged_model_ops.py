@@ -30,10 +30,11 @@ from mlflow.protos.databricks_pb2 import (
     RESOURCE_DOES_NOT_EXIST,
 )
 from mlflow.store.entities.paged_list import PagedList
-from mlflow.utils.name_utils import _generate_random_name
 from mlflow.utils.time import get_current_time_millis
 from mlflow.utils.uri import append_to_uri_path
-from mlflow.utils.validation import (
+
+from mlflow_dynamodbstore.compat.helpers import _generate_random_name
+from mlflow_dynamodbstore.compat.validation import (
     _validate_batch_log_data,
     _validate_batch_log_limits,
     _validate_logged_model_name,
@@ -41,7 +42,6 @@ from mlflow.utils.validation import (
     _validate_param_keys_unique,
     _validate_run_id,
 )
-
 from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.repositories.logged_models.metrics import (
     LoggedModelMetricConflict,

@@ -15,8 +15,11 @@ from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.tracking import SEARCH_MAX_RESULTS_DEFAULT
 from mlflow.store.tracking.mcp_server_registry.abstract_mixin import NOT_SET
 from mlflow.utils.time import get_current_time_millis
-from mlflow.utils.validation import _strip_mcp_icon_response_fields, _validate_mcp_icon_payloads
 
+from mlflow_dynamodbstore.compat.validation import (
+    _strip_mcp_icon_response_fields,
+    _validate_mcp_icon_payloads,
+)
 from mlflow_dynamodbstore.repositories.mcp_servers.common import Missing, Taken
 from mlflow_dynamodbstore.repositories.mcp_servers.entities import server_entity
 from mlflow_dynamodbstore.repositories.mcp_servers.servers import ServerRepository

@@ -10,8 +10,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.utils.time import get_current_time_millis
-from mlflow.utils.validation import _validate_metric
 
+from mlflow_dynamodbstore.compat.validation import _validate_metric
 from mlflow_dynamodbstore.lifecycle.policies import retention_of
 from mlflow_dynamodbstore.lifecycle.ttl import metric_history_ttl
 from mlflow_dynamodbstore.repositories.runs.changes import MetricPoint

@@ -13,24 +13,24 @@ import uuid
 from collections.abc import Iterator
 
 from mlflow.entities import LifecycleStage, Run, RunInputs, RunStatus, RunTag
-from mlflow.entities.dataset_summary import _DatasetSummary
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import (
+    BAD_REQUEST,
     INVALID_PARAMETER_VALUE,
     RESOURCE_DOES_NOT_EXIST,
     TEMPORARILY_UNAVAILABLE,
 )
-from mlflow.utils.mlflow_tags import (
-    MLFLOW_LOGGED_MODELS,
-    MLFLOW_RUN_NAME,
-    _get_run_name_from_tags,
-)
-from mlflow.utils.name_utils import _generate_random_name
+from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_MODELS, MLFLOW_RUN_NAME
 from mlflow.utils.time import get_current_time_millis
 from mlflow.utils.uri import append_to_uri_path
-from mlflow.utils.validation import (
-    MAX_ENTITY_KEY_LENGTH,
-    MAX_TAG_VAL_LENGTH,
+from mlflow.utils.validation import MAX_ENTITY_KEY_LENGTH, MAX_TAG_VAL_LENGTH
+
+from mlflow_dynamodbstore.compat.helpers import (
+    _DatasetSummary,
+    _generate_random_name,
+    _get_run_name_from_tags,
+)
+from mlflow_dynamodbstore.compat.validation import (
     _parse_experiment_ids,
     _validate_batch_log_data,
     _validate_batch_log_limits,
@@ -41,7 +41,6 @@ from mlflow.utils.validation import (
     _validate_run_id,
     _validate_tag,
 )
-
 from mlflow_dynamodbstore.lifecycle.deletions import run_marker
 from mlflow_dynamodbstore.lifecycle.policies import retention_of
 from mlflow_dynamodbstore.lifecycle.ttl import soft_delete_ttl
@@ -238,9 +237,12 @@ class RunOps(RunMetricOps):
 
     def log_param(self, run_id, param):
         param = _validate_param(param.key, param.value)
-        _check_param_values([param])
         try:
             with self._run_errors(run_id):
+                if param.value is None:
+                    read = self.runs.get_active_meta(run_id)
+                    check_params(read[0], {param.key: None}, self.runs.fetch)
+                    _refuse_params_without_value([param])
                 self._commit_run(run_id, params={param.key: param.value})
         except ParamConflict as exc:
             old = exc.conflicts[0]["old_value"]
@@ -256,7 +258,6 @@ class RunOps(RunMetricOps):
         metrics, params, tags = _validate_batch_log_data(metrics, params, tags)
         _validate_batch_log_limits(metrics, params, tags)
         _validate_param_keys_unique(params)
-        _check_param_values(params)
         points = to_points(metrics)
         param_values = {p.key: p.value for p in params}
         info, tag_values = _tag_change(tags)
@@ -268,6 +269,7 @@ class RunOps(RunMetricOps):
                 read = self.runs.get_active_meta(run_id)
                 # The SQL store logs params first and stops on a conflict before metrics.
                 check_params(read[0], param_values, self.runs.fetch)
+                _refuse_params_without_value(params)
                 self._commit_run(
                     run_id,
                     read=read,
@@ -389,8 +391,11 @@ def _tag_change(tags) -> tuple[dict, dict]:
     return info, values
 
 
-def _check_param_values(params) -> None:
-    """A param needs a value (the SQL store fails with an integrity error instead)."""
+def _refuse_params_without_value(params) -> None:
+    """A param needs a value: BAD_REQUEST, as the SQL store's NOT NULL column answers, after
+    the same checks it makes first (the run active, a logged param keeps its value)."""
     for param in params:
         if param.value is None:
-            raise MlflowException(f"Param '{param.key}' has no value.", INVALID_PARAMETER_VALUE)
+            raise MlflowException(
+                f"Param '{param.key}' has no value: a param value cannot be None.", BAD_REQUEST
+            )

@@ -39,8 +39,9 @@ from mlflow.protos.databricks_pb2 import (
 )
 from mlflow.utils.search_utils import SearchTraceUtils
 from mlflow.utils.time import get_current_time_millis
-from mlflow.utils.validation import _parse_experiment_id, _parse_experiment_ids
 
+from mlflow_dynamodbstore.compat.scorers import online_scorer
+from mlflow_dynamodbstore.compat.validation import _parse_experiment_id, _parse_experiment_ids
 from mlflow_dynamodbstore.repositories.ai_gateway.bindings import BindingRepository
 from mlflow_dynamodbstore.repositories.scorers.repository import (
     MAX_SCORER_BYTES,
@@ -377,7 +378,7 @@ class ScorerOps:
             if not is_gateway_model(_model_of(serialized)):
                 continue
             result.append(
-                OnlineScorer(
+                online_scorer(
                     name=head["scorer_name"],
                     serialized_scorer=self._resolve_endpoint_in_serialized_scorer(serialized),
                     online_config=_to_online_config(config),

@@ -4,8 +4,8 @@ through search/runs_planner, return MLflow Runs and an opaque page token."""
 from __future__ import annotations
 
 from mlflow.entities import LifecycleStage, Run
-from mlflow.utils.validation import _parse_experiment_ids
 
+from mlflow_dynamodbstore.compat.validation import _parse_experiment_ids
 from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.search.runs.filter import parse_run_filter

@@ -13,8 +13,8 @@ from mlflow.store.tracking.utils.sql_trace_metrics_utils import (
     validate_query_trace_metrics_params,
 )
 from mlflow.tracing.analysis import TraceFilterCorrelationResult
-from mlflow.utils.validation import _parse_experiment_id
 
+from mlflow_dynamodbstore.compat.validation import _parse_experiment_id
 from mlflow_dynamodbstore.search.trace_metrics.correlation import TraceFilterCorrelation
 from mlflow_dynamodbstore.search.trace_metrics.query import TraceMetricsQuery
 from mlflow_dynamodbstore.search.trace_metrics.sessions import find_completed_sessions

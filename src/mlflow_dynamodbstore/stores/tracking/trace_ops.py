@@ -4,13 +4,14 @@ error codes (mlflow/store/tracking/sqlalchemy_store.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from functools import cached_property
 from typing import Any
 
 from mlflow.entities import LifecycleStage, Trace, TraceData, TraceInfo
-from mlflow.entities.span import LazySpan, Span
+from mlflow.entities.span import Span
 from mlflow.exceptions import MlflowException, MlflowTracingException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
 from mlflow.store.tracking import (
@@ -19,11 +20,6 @@ from mlflow.store.tracking import (
     SEARCH_TRACES_DEFAULT_MAX_RESULTS,
 )
 from mlflow.store.tracking.dbmodels.models import SqlAssessments
-from mlflow.store.tracking.utils.trace_analytics import (
-    PROMOTED_TRACE_METADATA_KEYS,
-    analytics_columns_from_metadata,
-    validate_trace_name,
-)
 from mlflow.tracing.constant import (
     SpansLocation,
     TraceMetadataKey,
@@ -32,12 +28,18 @@ from mlflow.tracing.constant import (
 )
 from mlflow.utils.mlflow_tags import MLFLOW_ARTIFACT_LOCATION
 from mlflow.utils.uri import append_to_uri_path
-from mlflow.utils.validation import (
+
+from mlflow_dynamodbstore.compat.spans import span_from_stored_content
+from mlflow_dynamodbstore.compat.trace_analytics import (
+    PROMOTED_TRACE_METADATA_KEYS,
+    analytics_columns_from_metadata,
+    validate_trace_name,
+)
+from mlflow_dynamodbstore.compat.validation import (
     _parse_experiment_id,
     _resolve_experiment_ids_and_locations,
     _validate_trace_tag,
 )
-
 from mlflow_dynamodbstore.lifecycle.policies import retention_of
 from mlflow_dynamodbstore.lifecycle.ttl import (
     LEGACY_TRACE_RETENTION_ENV,
@@ -204,6 +206,11 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps, TraceXRayOps):
         return to_trace_info({**merged, "tags": answered})
 
     # ---- log_spans ---------------------------------------------------------------------
+    async def log_spans_async(self, location: str, spans: list[Span]) -> list[Span]:
+        """``log_spans`` on a worker thread (MLflow 3.16's default; before it the base
+        refused, and the OTLP endpoint calls this)."""
+        return await asyncio.to_thread(self.log_spans, location, spans)
+
     def log_spans(self, location: str, spans: list[Span], tracking_uri=None) -> list[Span]:
         if not spans:
             return []
@@ -318,7 +325,7 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps, TraceXRayOps):
             expected = json.loads(stats).get(TraceSizeStatsKey.NUM_SPANS, 0)
             if len(rows) < expected:
                 return None
-        spans = [LazySpan.from_stored_content(r.content) for r in rows]
+        spans = [span_from_stored_content(r.content) for r in rows]
         if allow_partial or spans:
             return Trace(info=info, data=TraceData(spans=spans))
         return None
