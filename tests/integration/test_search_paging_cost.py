@@ -91,3 +91,28 @@ def test_offset_tokens_of_the_sql_format_still_page(registry):
     page = registry.search_registered_models(max_results=PAGE, page_token=token)
     assert [m.name for m in page] == [f"model-{i:03d}" for i in range(55, 60)]
     assert page.token is None
+
+
+def test_datasets_paging_reads_the_listing_about_once(store_uri):
+    from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+
+    tracking = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
+    for i in range(40):
+        tracking.create_dataset(name=f"ds-{i:02d}", tags={"blob": DESCRIPTION})
+    stats = tracking.gateway.stats
+    stats.reset()
+    assert len(tracking.search_datasets(max_results=1000)) == 40
+    whole_read = stats.read_capacity
+
+    stats.reset()
+    names, token, pages = [], None, 0
+    while True:
+        page = tracking.search_datasets(max_results=PAGE, page_token=token)
+        names += [d.name for d in page]
+        pages += 1
+        if not (token := page.token):
+            break
+    assert names == [f"ds-{i:02d}" for i in reversed(range(40))]
+    assert pages == 4 and stats.requests("Query") == pages
+    # offsets re-read every earlier page (page n read n x 11 datasets: ~2.7x one read)
+    assert stats.read_capacity <= 1.3 * whole_read, (stats.read_capacity, whole_read)
