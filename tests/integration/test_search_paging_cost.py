@@ -116,3 +116,36 @@ def test_datasets_paging_reads_the_listing_about_once(store_uri):
     assert pages == 4 and stats.requests("Query") == pages
     # offsets re-read every earlier page (page n read n x 11 datasets: ~2.7x one read)
     assert stats.read_capacity <= 1.3 * whole_read, (stats.read_capacity, whole_read)
+
+
+def test_logged_models_paging_reads_the_listing_about_once(store_uri):
+    from mlflow.entities import LoggedModelParameter
+
+    from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+
+    tracking = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
+    exp = tracking.create_experiment("many")
+    params = [LoggedModelParameter("p", DESCRIPTION)]
+    for i in range(40):
+        tracking.create_logged_model(exp, name=f"n{i:02d}", params=params)
+    stats = tracking.gateway.stats
+    stats.reset()
+    everything = tracking.search_logged_models([exp], max_results=1000)
+    whole_read = stats.read_capacity
+    assert len(everything) == 40
+
+    for filter_string in (None, "params.p LIKE 'd%'"):
+        stats.reset()
+        names, token, pages = [], None, 0
+        while True:
+            page = tracking.search_logged_models(
+                [exp], filter_string=filter_string, max_results=PAGE, page_token=token
+            )
+            names += [m.name for m in page]
+            pages += 1
+            if not (token := page.token):
+                break
+        assert names == [m.name for m in everything]
+        assert pages == 4
+        # offsets re-read every earlier page: page n read n x 11 models (~2.7x one read)
+        assert stats.read_capacity <= 1.3 * whole_read, (filter_string, stats.read_capacity)
