@@ -76,7 +76,7 @@ class DynamoDBTrackingStore(
         # through the request's workspace scope.
         self.gateway = self._conn.workspace_scoped(self._get_active_workspace)
         self.experiments = ExperimentRepository(self.gateway)
-        self.runs = RunRepository(self.gateway, self.experiments)
+        self.runs = RunRepository(self.gateway, self.experiments, settings=self._conn.settings)
         self.metric_history = MetricHistoryRepository(self.gateway)
         self.run_inputs = RunInputsRepository(self.gateway)
         self.label_schemas = LabelSchemaRepository(self.gateway)
