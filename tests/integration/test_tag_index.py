@@ -134,3 +134,32 @@ def test_deleted_runs_follow_the_view_type(store, view):
         ViewType.ALL: ["r20", "r10", "r00"],
     }[view]
     assert got == expected
+
+
+def test_experiment_tags_are_indexed_and_searched_through_the_index(store):
+    from mlflow.entities import ExperimentTag
+
+    for i in range(12):
+        store.create_experiment(
+            f"e{i:02d}", tags=[ExperimentTag("mlflow.user", "alice" if i % 6 == 0 else "bob")]
+        )
+    store.gateway.stats.reset()
+    found = store.search_experiments(filter_string="tags.mlflow.user = 'alice'")
+    assert [e.name for e in found] == ["e06", "e00"]
+    # the state item, one GSI2 Query, one BatchGetItem of the two experiments
+    assert _requests(store) == {"GetItem": 1, "Query": 1, "BatchGetItem": 1}
+
+    exp = found[0].experiment_id
+    store.gateway.stats.reset()
+    store.set_experiment_tag(exp, ExperimentTag("mlflow.user", "carol"))
+    assert _requests(store) == {"TransactWriteItems": 1}  # the tag and its entry
+    store.gateway.stats.reset()
+    store.set_experiment_tag(exp, ExperimentTag("team", "x"))
+    assert _requests(store) == {"UpdateItem": 1}  # not indexed: as before
+    assert [
+        e.name for e in store.search_experiments(filter_string="tags.mlflow.user = 'carol'")
+    ] == ["e06"]
+    store.gateway.stats.reset()
+    store.delete_experiment_tag(exp, "mlflow.user")
+    assert _requests(store) == {"UpdateItem": 1, "DeleteItem": 1}
+    assert store.search_experiments(filter_string="tags.mlflow.user LIKE 'car%'") == []

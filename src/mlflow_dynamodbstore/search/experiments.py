@@ -29,6 +29,7 @@ from mlflow.utils.search_utils import SearchExperimentsUtils, SearchUtils
 from mlflow.utils.validation import _parse_experiment_id
 
 from mlflow_dynamodbstore.repositories.experiments import ExperimentRepository, to_experiment
+from mlflow_dynamodbstore.repositories.tag_index import TagIndexReader, narrows
 from mlflow_dynamodbstore.search.validation import integer_attribute_value, validate_max_results
 
 _DEFAULT_ORDER = ["creation_time DESC", "experiment_id ASC"]
@@ -202,6 +203,8 @@ def search_experiments_in_memory(
     filter_string: str | None,
     order_by: list[str] | None,
     page_token: str | None,
+    tag_index: TagIndexReader | None = None,
+    tag_ready: Callable[[str], bool] | None = None,
 ) -> PagedList[Experiment]:
     # Same order of checks as the SQL store, all before any read.
     validate_max_results(max_results)
@@ -209,6 +212,17 @@ def search_experiments_in_memory(
     sort_key = _order_key(order_by)
     offset, after = _decode_token(page_token)
     stages = LifecycleStage.view_type_to_stages(view_type)
+
+    indexed = _indexed_clause(filter_string, tag_ready) if tag_index is not None else None
+    if indexed is not None and tag_index is not None:
+        key, comparator, value = indexed
+        ids = tag_index.experiment_ids(workspace, key, comparator, value)
+        candidates = [
+            e
+            for e in map(to_experiment, repository.get_many(sorted(ids)))
+            if e.lifecycle_stage in stages and matches(e)
+        ]
+        return _page_of(candidates, order_by, sort_key, offset, after, max_results)
 
     if _is_default_order(order_by) and offset == 0:
         return _walk_default_order(repository, workspace, stages, matches, max_results, after)
@@ -228,6 +242,55 @@ def search_experiments_in_memory(
     page = experiments[offset : offset + max_results]
     token = None
     if offset + max_results < len(experiments):
+        token = SearchUtils.create_page_token(offset + max_results)
+    return PagedList(page, token)
+
+
+def _indexed_clause(
+    filter_string: str | None, tag_ready: Callable[[str], bool] | None
+) -> tuple[str, str, Any] | None:
+    """(key, comparator, value) of a tag clause the tag index can narrow (``=`` first, then
+    a LIKE with a literal prefix) on a key whose entries are complete, or None."""
+    if tag_ready is None:
+        return None
+    usable = [
+        (0 if c["comparator"] == "=" else 1, c["key"], c["comparator"], c["value"])
+        for c in SearchExperimentsUtils.parse_search_filter(filter_string)
+        if c["type"] == "tag" and narrows(c["comparator"], c["value"]) and tag_ready(c["key"])
+    ]
+    if not usable:
+        return None
+    _, key, comparator, value = min(usable, key=lambda u: u[0])
+    return key, comparator, value
+
+
+def _page_of(
+    candidates: list[Experiment],
+    order_by: list[str] | None,
+    sort_key,
+    offset: int,
+    after: tuple[int, str] | None,
+    max_results: int,
+) -> PagedList[Experiment]:
+    """The page of candidates already read (the tag index's), with the same tokens as the
+    listing paths: keyset in the default order, offsets otherwise."""
+    candidates.sort(key=sort_key)
+    if _is_default_order(order_by) and offset == 0:
+        if after is not None:
+            position = (-after[0], int(after[1]))
+            candidates = [
+                e for e in candidates if (-int(e.creation_time), int(e.experiment_id)) > position
+            ]
+        page = candidates[:max_results]
+        more = len(candidates) > max_results and max_results > 0
+        return PagedList(page, _keyset_token(page[-1]) if more and page else None)
+    if after is not None:
+        raise MlflowException.invalid_parameter_value(
+            "Invalid page token: it belongs to a search in the default order"
+        )
+    page = candidates[offset : offset + max_results]
+    token = None
+    if offset + max_results < len(candidates):
         token = SearchUtils.create_page_token(offset + max_results)
     return PagedList(page, token)
 

@@ -143,7 +143,7 @@ def experiment_tag_filters(store):
     store.set_experiment_tag(ids["exp1"], ExperimentTag("mlflow.user", "alice"))
     store.delete_experiment_tag(ids["exp0"], "mlflow.user")
     out = {}
-    for f in FILTERS[:15] + ["tags.mlflow.user = 'alice' AND tags.k = '1'", "name LIKE 'exp%'"]:
+    for f in [*FILTERS[:15], "tags.mlflow.user = 'alice' AND tags.k = '1'", "name LIKE 'exp%'"]:
         for view in (ViewType.ACTIVE_ONLY, ViewType.ALL):
             out[f"{f} / {view}"] = harness.attempt(
                 lambda f=f, view=view: [
