@@ -7,6 +7,7 @@ import click
 from mlflow_dynamodbstore.cli.auth import auth
 from mlflow_dynamodbstore.cli.local import local
 from mlflow_dynamodbstore.cli.table import deploy, destroy, install_dynamodb_local
+from mlflow_dynamodbstore.cli.tags import tags
 from mlflow_dynamodbstore.cli.traces import traces
 from mlflow_dynamodbstore.cli.workspaces import workspace
 
@@ -24,6 +25,7 @@ cli.add_command(destroy)
 cli.add_command(install_dynamodb_local)
 cli.add_command(workspace)
 cli.add_command(traces)
+cli.add_command(tags)
 
 if __name__ == "__main__":
     cli()
