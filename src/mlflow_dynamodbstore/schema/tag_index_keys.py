@@ -75,11 +75,25 @@ def starts_with_prefix(prefix: str) -> str:
     return truncate_value(prefix)
 
 
+def run_tag_index_keys(run_id: str, experiment_id: str, key: str, value: str) -> dict[str, str]:
+    """RUNS_BY_TAG (GSI2): an experiment's runs with tag ``key``, by value."""
+    return indexes.RUNS_BY_TAG.keys(runs_by_tag_pk(experiment_id, key), value_sk(value, run_id))
+
+
+def experiment_tag_index_keys(
+    workspace: str, experiment_id: str, key: str, value: str
+) -> dict[str, str]:
+    """EXPERIMENTS_BY_TAG (GSI2): a workspace's experiments with tag ``key``, by value."""
+    return indexes.EXPERIMENTS_BY_TAG.keys(
+        experiments_by_tag_pk(workspace, key), value_sk(value, experiment_id)
+    )
+
+
 def run_entry(run_id: str, experiment_id: str, key: str, value: str) -> dict[str, str]:
     """The index entry of one run tag (RUNS_BY_TAG)."""
     return {
         **run_entry_key(run_id, key),
-        **indexes.RUNS_BY_TAG.keys(runs_by_tag_pk(experiment_id, key), value_sk(value, run_id)),
+        **run_tag_index_keys(run_id, experiment_id, key, value),
         "run_id": run_id,
         "experiment_id": experiment_id,
         "key": key,
@@ -90,9 +104,7 @@ def experiment_entry(workspace: str, experiment_id: str, key: str, value: str) -
     """The index entry of one experiment tag (EXPERIMENTS_BY_TAG)."""
     return {
         **experiment_entry_key(experiment_id, key),
-        **indexes.EXPERIMENTS_BY_TAG.keys(
-            experiments_by_tag_pk(workspace, key), value_sk(value, experiment_id)
-        ),
+        **experiment_tag_index_keys(workspace, experiment_id, key, value),
         "experiment_id": experiment_id,
         "key": key,
     }
