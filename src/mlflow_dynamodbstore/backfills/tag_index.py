@@ -156,7 +156,10 @@ def backfill_tag_index(
                     if tag_index_keys.indexable_key(k) and settings.indexes_tag(exp, k)
                 ]
                 for key, value in _tag_values(inventory.gateway, run, wanted):
-                    writer.put(tag_index_keys.run_entry(run["run_id"], exp, key, value))
+                    entry = tag_index_keys.run_entry(
+                        run["run_id"], exp, key, value, run.get("workspace") or workspace
+                    )
+                    writer.put(entry)
                 visited += 1
                 report.runs += 1
                 if visited % SAVE_EVERY == 0:

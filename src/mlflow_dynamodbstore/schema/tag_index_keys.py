@@ -14,9 +14,17 @@ every candidate is verified against META's value by the search (the exact predic
 
 from __future__ import annotations
 
-from mlflow_dynamodbstore.schema import indexes
+from boto3.dynamodb.conditions import ConditionBase, Key
+
+from mlflow_dynamodbstore.schema import indexes, table
 from mlflow_dynamodbstore.schema.config_keys import CONFIG_PK
-from mlflow_dynamodbstore.schema.keys import SEP, experiment_pk, run_pk, workspace_pk
+from mlflow_dynamodbstore.schema.keys import (
+    SEP,
+    WORKSPACE_ATTRIBUTE,
+    experiment_pk,
+    run_pk,
+    workspace_pk,
+)
 
 ENTRY_PREFIX = f"TIX{SEP}"
 # Room for the separator and an owner id (run ids are at most 256 characters) below 1,024.
@@ -43,6 +51,11 @@ def indexable_key(key: str) -> bool:
 
 def entry_sk(key: str) -> str:
     return f"{ENTRY_PREFIX}{key}"
+
+
+def entries_condition(owner_pk: str) -> ConditionBase:
+    """Key condition of an owner's entries (``RUN#<id>`` or ``EXP#<id>`` partition)."""
+    return Key(table.PK).eq(owner_pk) & Key(table.SK).begins_with(ENTRY_PREFIX)
 
 
 def run_entry_key(run_id: str, key: str) -> dict[str, str]:
@@ -89,9 +102,13 @@ def experiment_tag_index_keys(
     )
 
 
-def run_entry(run_id: str, experiment_id: str, key: str, value: str) -> dict[str, str]:
-    """The index entry of one run tag (RUNS_BY_TAG)."""
+def run_entry(
+    run_id: str, experiment_id: str, key: str, value: str, workspace: str | None
+) -> dict[str, str]:
+    """The index entry of one run tag (RUNS_BY_TAG), owned by the run's workspace."""
+    owner = {WORKSPACE_ATTRIBUTE: workspace} if workspace else {}
     return {
+        **owner,
         **run_entry_key(run_id, key),
         **run_tag_index_keys(run_id, experiment_id, key, value),
         "run_id": run_id,
@@ -103,6 +120,7 @@ def run_entry(run_id: str, experiment_id: str, key: str, value: str) -> dict[str
 def experiment_entry(workspace: str, experiment_id: str, key: str, value: str) -> dict[str, str]:
     """The index entry of one experiment tag (EXPERIMENTS_BY_TAG)."""
     return {
+        WORKSPACE_ATTRIBUTE: workspace,
         **experiment_entry_key(experiment_id, key),
         **experiment_tag_index_keys(workspace, experiment_id, key, value),
         "experiment_id": experiment_id,

@@ -189,7 +189,9 @@ def _index_entry(
     if value is None:
         write.deletes.append(tag_index_keys.run_entry_key(run_id, key))
     else:
-        entry = tag_index_keys.run_entry(run_id, str(meta["experiment_id"]), key, str(value))
+        entry = tag_index_keys.run_entry(
+            run_id, str(meta["experiment_id"]), key, str(value), meta.get("workspace")
+        )
         write.puts.append(entry)
 
 
