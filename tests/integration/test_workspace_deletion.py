@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from mlflow.entities import Metric, Param, RunTag, ViewType
+from mlflow.entities import ExperimentTag, Metric, Param, RunTag, ViewType
 from mlflow.entities.webhook import WebhookEvent
 from mlflow.entities.workspace import Workspace, WorkspaceDeletionMode
 from mlflow.exceptions import MlflowException
@@ -146,20 +146,35 @@ def test_set_default_moves_every_item(workspaces_on, store_uri, ddb_client, tabl
     provider = DynamoDBWorkspaceProvider(store_uri)
     provider.create_workspace(Workspace("team-a"))
     populate(store_uri, "team-a")
+    with WorkspaceContext("team-a"):  # an indexed experiment tag (docs/tag-index.md)
+        t = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
+        t.set_experiment_tag(
+            t.get_experiment_by_name("team-a-exp").experiment_id, ExperimentTag("mlflow.x", "y")
+        )
     owned = [i for i in scan(ddb_client, table_name) if "workspace" in i]
-    assert len(mentions(owned, "team-a")) == len(owned) - 1  # all but default's experiment 0
+    extra = [i for i in owned if i not in mentions(owned, "team-a")]
+    assert len(extra) == 1, [(i["PK"], i["SK"], i.get("workspace")) for i in extra]
 
     provider.delete_workspace("team-a", WorkspaceDeletionMode.SET_DEFAULT)
 
     after = scan(ddb_client, table_name)
     assert mentions(after, "team-a") == []
     # Every item that belonged to team-a now is default's.
-    assert len([i for i in after if i.get("workspace", {}).get("S") == "default"]) == len(owned)
+    now_default = [i for i in after if i.get("workspace", {}).get("S") == "default"]
+    assert keys_of(now_default) == keys_of(owned), keys_of(now_default) ^ keys_of(owned)
     tracking = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
     with WorkspaceContext("default"):
         exp = tracking.get_experiment_by_name("team-a-exp")
         runs = tracking.search_runs([exp.experiment_id], "", ViewType.ACTIVE_ONLY)
         assert len(runs) == 3 and runs[0].data.params["big"] == "x" * 2000
+        # the tag index moved with them: indexed searches in default find them
+        name = runs[0].info.run_name
+        found = tracking.search_runs(
+            [exp.experiment_id], f"attributes.run_name = '{name}'", ViewType.ACTIVE_ONLY
+        )
+        assert [r.info.run_id for r in found] == [runs[0].info.run_id]
+        found = tracking.search_experiments(filter_string="tags.mlflow.x = 'y'")
+        assert [e.name for e in found] == ["team-a-exp"]
         # two from spans, one gateway trace
         assert len(tracking.search_traces([exp.experiment_id])[0]) == 3
         assert tracking.get_scorer(exp.experiment_id, "judge").scorer_version == 2

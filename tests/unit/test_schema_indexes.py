@@ -25,6 +25,7 @@ from mlflow_dynamodbstore.schema import (
     keys,
     labeling_keys,
     scorer_keys,
+    tag_index_keys,
 )
 from mlflow_dynamodbstore.schema.table import create_table_request
 
@@ -162,6 +163,8 @@ PLACED = {
     indexes.GATEWAY_TRACE_COSTS_BY_TIME: gateway_cost_keys.gateway_cost_list_keys(5, "tr-1"),
     indexes.JOBS_BY_CREATION: job_keys.job_list_keys("ws", 5, "job-1"),
     indexes.JOBS_BY_STATUS: job_keys.job_status_keys("ws", "PENDING", 5, "job-1"),
+    indexes.RUNS_BY_TAG: tag_index_keys.run_tag_index_keys("r1", "1", "mlflow.user", "u"),
+    indexes.EXPERIMENTS_BY_TAG: tag_index_keys.experiment_tag_index_keys("ws", "1", "k", "v"),
 }
 
 

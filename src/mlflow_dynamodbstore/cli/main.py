@@ -9,6 +9,7 @@ from mlflow_dynamodbstore.cli.config import config
 from mlflow_dynamodbstore.cli.fts import fts
 from mlflow_dynamodbstore.cli.local import local
 from mlflow_dynamodbstore.cli.table import deploy, destroy, install_dynamodb_local
+from mlflow_dynamodbstore.cli.tags import tags
 from mlflow_dynamodbstore.cli.traces import traces
 from mlflow_dynamodbstore.cli.ttl import ttl
 from mlflow_dynamodbstore.cli.workspaces import workspace
@@ -30,6 +31,7 @@ cli.add_command(traces)
 cli.add_command(config)
 cli.add_command(ttl)
 cli.add_command(fts)
+cli.add_command(tags)
 
 if __name__ == "__main__":
     cli()

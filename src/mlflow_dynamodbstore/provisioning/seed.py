@@ -8,10 +8,12 @@ from boto3.dynamodb.conditions import Attr
 from mlflow.utils.time import get_current_time_millis
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
+from mlflow_dynamodbstore.config.settings import ALWAYS_DENORMALIZED_TAGS
 from mlflow_dynamodbstore.fts.lookup import mark_new_table_ready
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
 from mlflow_dynamodbstore.repositories.experiments import ExperimentRepository
-from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.repositories.tag_index import TABLE_SCOPE
+from mlflow_dynamodbstore.schema import keys, tag_index_keys
 
 
 def ensure_seeded(gateway: TableGateway, default_experiment_artifact_location: str) -> None:
@@ -33,6 +35,15 @@ def ensure_seeded(gateway: TableGateway, default_experiment_artifact_location: s
     ExperimentRepository(gateway).ensure_default(default_experiment_artifact_location, now)
     # A new table indexes every name from its first write: the trigram index is complete.
     mark_new_table_ready(gateway)
+    # A new table has no run or experiment without tag index entries: the always-indexed
+    # globs are complete from the start (older tables need `tags backfill` first).
+    _put_if_absent(
+        gateway,
+        {
+            **tag_index_keys.state_key(),
+            "ready": {TABLE_SCOPE: list(ALWAYS_DENORMALIZED_TAGS)},
+        },
+    )
     _put_if_absent(
         gateway, {**keys.schema_version_key(), "version": keys.SCHEMA_VERSION, "created": now}
     )

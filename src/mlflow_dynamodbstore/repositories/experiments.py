@@ -15,6 +15,7 @@ from boto3.dynamodb.conditions import Attr
 from mlflow.entities import Experiment, ExperimentTag, LifecycleStage
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
+from mlflow_dynamodbstore.config.settings import SettingsSource
 from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.gateway import (
     ConditionFailed,
@@ -24,7 +25,7 @@ from mlflow_dynamodbstore.gateway import (
 )
 from mlflow_dynamodbstore.gateway.errors import Conflict, Contention
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic
-from mlflow_dynamodbstore.schema import indexes, keys
+from mlflow_dynamodbstore.schema import indexes, keys, tag_index_keys
 from mlflow_dynamodbstore.schema.fts_keys import WORKSPACE_SCOPE
 from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
 
@@ -73,8 +74,24 @@ class _IdTaken(Conflict):
 
 
 class ExperimentRepository:
-    def __init__(self, gateway: TableGateway):
+    def __init__(self, gateway: TableGateway, settings: SettingsSource | None = None):
         self.gateway = gateway
+        # tag globs to index (config/settings.py); None: no tag index entries are written
+        self._settings = settings
+
+    def tag_indexed(self, key: str) -> bool:
+        """Does this experiment tag key get a tag index entry? The table's globs only: the
+        workspace-wide experiment index must be complete for a key, not per experiment."""
+        if self._settings is None or not tag_index_keys.indexable_key(key):
+            return False
+        return self._settings.current().indexes_tag(None, key)
+
+    def _tag_entries(self, workspace: str, experiment_id: str, tags: dict[str, Any]) -> list:
+        return [
+            self.gateway.tx_put(tag_index_keys.experiment_entry(workspace, experiment_id, k, v))
+            for k, v in tags.items()
+            if v is not None and self.tag_indexed(k)
+        ]
 
     def create_next(
         self,
@@ -157,6 +174,7 @@ class ExperimentRepository:
         actions = [
             self.gateway.tx_put(guard, Attr("PK").not_exists()),
             self.gateway.tx_put(item, Attr("PK").not_exists()),
+            *self._tag_entries(workspace, experiment_id, dict(tags or {})),
         ]
         names = postings.created(name_document(workspace, experiment_id), name)
         try:
@@ -183,12 +201,13 @@ class ExperimentRepository:
                 creation_time=creation_time,
             )
 
+    def get_many(self, experiment_ids: list[str]) -> list[dict[str, Any]]:
+        """META items of those that exist (in the gateway's workspace): one BatchGetItem per
+        100 ids."""
+        return self.gateway.batch_get([keys.experiment_key(e) for e in experiment_ids])
+
     def get(self, experiment_id: str) -> dict[str, Any] | None:
         return self.gateway.get_item(keys.experiment_key(experiment_id))
-
-    def get_many(self, experiment_ids: list[str]) -> list[dict[str, Any]]:
-        """The META items of the ids that exist in the workspace (BatchGetItem, 100 each)."""
-        return self.gateway.batch_get([keys.experiment_key(i) for i in experiment_ids])
 
     def require(self, experiment_id: str) -> dict[str, Any]:
         """The experiment's item; ExperimentMissing if it does not exist (in the workspace
@@ -374,14 +393,33 @@ class ExperimentRepository:
 
     # ---- tags (a map on META) ---------------------------------------------------------
     def set_tag(self, experiment_id: str, workspace: str, key: str, value: str) -> None:
-        """One UpdateItem; only an active experiment of the workspace takes tags."""
+        """One UpdateItem; only an active experiment of the workspace takes tags. An indexed
+        key's entry goes in the same request (a TransactWriteItems of the two)."""
+        update = (
+            keys.experiment_key(experiment_id),
+            "SET #u_tags.#u_key = :u_value",
+        )
+        names = {"#u_tags": "tags", "#u_key": key}
+        values = {":u_value": value}
+        if value is not None and self.tag_indexed(key):
+            entry = tag_index_keys.experiment_entry(workspace, experiment_id, key, value)
+            try:
+                self.gateway.transact_write(
+                    [
+                        self.gateway.tx_update(
+                            *update, names=names, values=values, condition=_active_in(workspace)
+                        ),
+                        self.gateway.tx_put(entry),
+                    ]
+                )
+            except TransactionCancelled as exc:
+                if exc.is_condition_failure:
+                    raise self._why_not_active(experiment_id, None) from None
+                raise
+            return
         try:
             self.gateway.update_item(
-                keys.experiment_key(experiment_id),
-                "SET #u_tags.#u_key = :u_value",
-                names={"#u_tags": "tags", "#u_key": key},
-                values={":u_value": value},
-                condition=_active_in(workspace),
+                *update, names=names, values=values, condition=_active_in(workspace)
             )
         except ConditionFailed as exc:
             raise self._why_not_active(experiment_id, exc.item) from None
@@ -403,6 +441,10 @@ class ExperimentRepository:
             raise self._why_not_active(experiment_id, exc.item) from None
         if key not in ((old or {}).get("tags") or {}):
             raise TagMissing(key)
+        if self.tag_indexed(key):
+            # after the tag: a crash in between leaves an entry the search's check on META
+            # rejects, never a tag without its entry
+            self.gateway.delete_item(tag_index_keys.experiment_entry_key(experiment_id, key))
 
     def _why_not_active(self, experiment_id: str, item: dict[str, Any] | None) -> Exception:
         if item is None:  # DynamoDB returns the old item only when it exists

@@ -144,6 +144,12 @@ ISSUES_BY_WORKSPACE = AccessPattern.on_gsi(
 JOBS_BY_STATUS = AccessPattern.on_gsi(
     2, "a workspace's jobs of one status (MLflow's job backend), by creation time"
 )
+RUNS_BY_TAG = AccessPattern.on_gsi(
+    2, "an experiment's runs with one indexed tag, by the tag's value (tag index)"
+)
+EXPERIMENTS_BY_TAG = AccessPattern.on_gsi(
+    2, "a workspace's experiments with one indexed tag, by the tag's value (tag index)"
+)
 
 # ---- GSI3: traces ----------------------------------------------------------------------
 TRACES_BY_TIMESTAMP = AccessPattern.on_gsi(3, "an experiment's traces, newest first")
@@ -205,4 +211,6 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     GATEWAY_TRACE_COSTS_BY_TIME,
     JOBS_BY_CREATION,
     JOBS_BY_STATUS,
+    RUNS_BY_TAG,
+    EXPERIMENTS_BY_TAG,
 )

@@ -7,11 +7,18 @@ matches nothing, a tag clause needs the tag).
 Candidates come from one listing: the workspace's datasets (DATASETS_BY_CREATION, read
 newest first, which is the SQL store's default order, so a default-order page stops after
 ``offset + max_results + 1`` matches), or, with experiment ids, the datasets linked to
-those experiments (DATASETS_BY_EXPERIMENT). Page tokens are the SQL store's offsets.
+those experiments (DATASETS_BY_EXPERIMENT). In the default order without experiment ids
+the page token is a keyset cursor (the last dataset's creation time and id) and the next
+page's walk starts right after it, so paging reads the listing about once; otherwise page
+tokens are the SQL store's offsets (and the SQL store's offset tokens are accepted).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
+import json
 import operator
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -49,7 +56,10 @@ class DatasetQuery:
     ):
         validate_max_results(max_results)
         self.max_results = max_results
-        self.offset = SearchUtils.parse_start_offset_from_page_token(page_token)
+        self.after = _decode_keyset_token(page_token)
+        self.offset = 0
+        if self.after is None:
+            self.offset = SearchUtils.parse_start_offset_from_page_token(page_token)
         clauses = (
             SearchEvaluationDatasetsUtils.parse_search_filter(filter_string)
             if filter_string
@@ -57,12 +67,16 @@ class DatasetQuery:
         )
         self.predicates = [_predicate(c) for c in clauses]
         self.order = _parse_order(order_by)
+        if self.after is not None and not self.is_default_order:
+            raise MlflowException.invalid_parameter_value(
+                "Invalid page token: it belongs to a search in the default order"
+            )
 
     @property
     def first_page(self) -> int:
         """Items a default-order walk needs at least: the offset, the page and one more
         (to know whether a next page exists)."""
-        return min(self.offset + self.max_results + 1, 1000)
+        return max(1, min(self.offset + self.max_results + 1, 1000))
 
     @property
     def is_default_order(self) -> bool:
@@ -88,8 +102,40 @@ class DatasetQuery:
         token = None
         if len(window) > self.max_results:
             window = window[: self.max_results]
-            token = SearchUtils.create_page_token(self.offset + self.max_results)
+            if presorted and self.offset == 0 and window:
+                # resumes right after the last dataset shown: the next page's walk starts
+                # there instead of re-reading this one (keyset, not offset)
+                last = window[-1]
+                token = _encode_keyset_token(int(last["created_time"]), last["dataset_id"])
+            else:
+                token = SearchUtils.create_page_token(self.offset + self.max_results)
         return PagedList([to_dataset(i) for i in window], token)
+
+
+def _encode_keyset_token(created_time: int, dataset_id: str) -> str:
+    payload = {"after": [created_time, dataset_id]}
+    return base64.b64encode(json.dumps(payload).encode("utf-8")).decode("ascii")
+
+
+def _decode_keyset_token(page_token: str | None) -> tuple[int, str] | None:
+    """(created_time, dataset_id) of the last dataset of the previous default-order page,
+    or None (no token, or one of the SQL store's offset tokens)."""
+    if not page_token:
+        return None
+    with contextlib.suppress(ValueError, TypeError, binascii.Error, UnicodeError):
+        data = json.loads(base64.b64decode(page_token))
+        after = data.get("after") if isinstance(data, dict) else None
+        if (
+            isinstance(after, list)
+            and len(after) == 2
+            and isinstance(after[0], int)
+            and not isinstance(after[0], bool)
+            and 0 <= after[0] < 2**63
+            and isinstance(after[1], str)
+            and 0 < len(after[1]) <= 256
+        ):
+            return after[0], after[1]
+    return None
 
 
 def _parse_order(order_by: list[str] | None) -> list[tuple[str, bool]]:

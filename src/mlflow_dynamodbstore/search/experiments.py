@@ -32,6 +32,7 @@ from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.fts.postings import EXPERIMENT_NAME
 from mlflow_dynamodbstore.fts.trigrams import required_trigrams
 from mlflow_dynamodbstore.repositories.experiments import ExperimentRepository, to_experiment
+from mlflow_dynamodbstore.repositories.tag_index import TagIndexReader, narrows
 from mlflow_dynamodbstore.schema.fts_keys import WORKSPACE_SCOPE
 from mlflow_dynamodbstore.search.validation import integer_attribute_value, validate_max_results
 
@@ -207,6 +208,8 @@ def search_experiments_in_memory(
     order_by: list[str] | None,
     page_token: str | None,
     fts: TrigramIndex | None = None,
+    tag_index: TagIndexReader | None = None,
+    tag_ready: Callable[[str], bool] | None = None,
 ) -> PagedList[Experiment]:
     # Same order of checks as the SQL store, all before any read.
     validate_max_results(max_results)
@@ -214,49 +217,39 @@ def search_experiments_in_memory(
     sort_key = _order_key(order_by)
     offset, after = _decode_token(page_token)
     stages = LifecycleStage.view_type_to_stages(view_type)
+    # An index names the only experiments that can match (the trigram index for name
+    # clauses, else the tag index for tag clauses): read those, verify them here.
     candidates = _indexed_candidates(repository, workspace, fts, filter_string)
-    default_order = _is_default_order(order_by)
-
+    if candidates is None and tag_index is not None:
+        indexed = _indexed_clause(filter_string, tag_ready)
+        if indexed is not None:
+            key, comparator, value = indexed
+            ids = tag_index.experiment_ids(workspace, key, comparator, value)
+            candidates = [to_experiment(item) for item in repository.get_many(sorted(ids))]
     if candidates is not None:
-        # The trigram index named the only experiments that can match: verify them here.
         found = [e for e in candidates if e.lifecycle_stage in stages and matches(e)]
-        if default_order and offset == 0:
-            found.sort(key=lambda e: (-int(e.creation_time), int(e.experiment_id)))
-            if after is not None:
-                found = [e for e in found if _after(e, after)]
-            more = len(found) > max_results
-            page = found[:max_results]
-            return PagedList(page, _keyset_token(page[-1]) if more else None)
-    elif default_order and offset == 0:
+        return _page_of(found, order_by, sort_key, offset, after, max_results)
+
+    if _is_default_order(order_by) and offset == 0:
         return _walk_default_order(repository, workspace, stages, matches, max_results, after)
     if after is not None:
         raise MlflowException.invalid_parameter_value(
             "Invalid page token: it belongs to a search in the default order"
         )
-    if candidates is not None:
-        experiments = found
-    else:
-        # Any other order needs every experiment of the stages: read them all (GSI1), then
-        # filter, sort and cut the page here.
-        experiments = [
-            e
-            for stage in stages
-            for e in map(to_experiment, repository.list_in_workspace(workspace, stage))
-            if matches(e)
-        ]
+    # Any other order needs every experiment of the stages: read them all (GSI1), then
+    # filter, sort and cut the page here.
+    experiments = [
+        e
+        for stage in stages
+        for e in map(to_experiment, repository.list_in_workspace(workspace, stage))
+        if matches(e)
+    ]
     experiments.sort(key=sort_key)
     page = experiments[offset : offset + max_results]
     token = None
     if offset + max_results < len(experiments):
         token = SearchUtils.create_page_token(offset + max_results)
     return PagedList(page, token)
-
-
-def _after(experiment: Experiment, after: tuple[int, str]) -> bool:
-    """Whether the experiment comes after the keyset position in the default order."""
-    created, exp_id = after
-    position = (-int(experiment.creation_time), int(experiment.experiment_id))
-    return position > (-created, int(exp_id))
 
 
 def _indexed_candidates(
@@ -281,6 +274,55 @@ def _indexed_candidates(
     if ids is None:
         return None
     return [to_experiment(item) for item in repository.get_many(sorted(ids))]
+
+
+def _indexed_clause(
+    filter_string: str | None, tag_ready: Callable[[str], bool] | None
+) -> tuple[str, str, Any] | None:
+    """(key, comparator, value) of a tag clause the tag index can narrow (``=`` first, then
+    a LIKE with a literal prefix) on a key whose entries are complete, or None."""
+    if tag_ready is None:
+        return None
+    usable = [
+        (0 if c["comparator"] == "=" else 1, c["key"], c["comparator"], c["value"])
+        for c in SearchExperimentsUtils.parse_search_filter(filter_string)
+        if c["type"] == "tag" and narrows(c["comparator"], c["value"]) and tag_ready(c["key"])
+    ]
+    if not usable:
+        return None
+    _, key, comparator, value = min(usable, key=lambda u: u[0])
+    return key, comparator, value
+
+
+def _page_of(
+    candidates: list[Experiment],
+    order_by: list[str] | None,
+    sort_key,
+    offset: int,
+    after: tuple[int, str] | None,
+    max_results: int,
+) -> PagedList[Experiment]:
+    """The page of candidates already read (an index named them), with the same tokens as the
+    listing paths: keyset in the default order, offsets otherwise."""
+    candidates.sort(key=sort_key)
+    if _is_default_order(order_by) and offset == 0:
+        if after is not None:
+            position = (-after[0], int(after[1]))
+            candidates = [
+                e for e in candidates if (-int(e.creation_time), int(e.experiment_id)) > position
+            ]
+        page = candidates[:max_results]
+        more = len(candidates) > max_results and max_results > 0
+        return PagedList(page, _keyset_token(page[-1]) if more and page else None)
+    if after is not None:
+        raise MlflowException.invalid_parameter_value(
+            "Invalid page token: it belongs to a search in the default order"
+        )
+    page = candidates[offset : offset + max_results]
+    token = None
+    if offset + max_results < len(candidates):
+        token = SearchUtils.create_page_token(offset + max_results)
+    return PagedList(page, token)
 
 
 def _walk_default_order(

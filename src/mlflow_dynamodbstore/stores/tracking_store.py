@@ -83,8 +83,8 @@ class DynamoDBTrackingStore(
         # Seeding and workspace items are above any one workspace; everything else goes
         # through the request's workspace scope.
         self.gateway = self._conn.workspace_scoped(self._get_active_workspace)
-        self.experiments = ExperimentRepository(self.gateway)
-        self.runs = RunRepository(self.gateway, self.experiments)
+        self.experiments = ExperimentRepository(self.gateway, self._conn.settings)
+        self.runs = RunRepository(self.gateway, self.experiments, settings=self._conn.settings)
         self.metric_history = MetricHistoryRepository(self.gateway)
         self.run_inputs = RunInputsRepository(self.gateway)
         self.label_schemas = LabelSchemaRepository(self.gateway)

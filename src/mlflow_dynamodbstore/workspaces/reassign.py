@@ -46,6 +46,7 @@ from mlflow_dynamodbstore.schema import (
     job_keys,
     keys,
     scorer_keys,
+    tag_index_keys,
 )
 from mlflow_dynamodbstore.workspaces import ai_gateway, labeling, mcp_servers
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
@@ -185,7 +186,7 @@ class Reassign:
         experiment_id = str(meta["experiment_id"])
         inventory = self.inventory
         children = chain(
-            (self._run_key_after_postings(r) for r in inventory.runs(experiment_id)),
+            (k for r in inventory.runs(experiment_id) for k in self._run_and_entries(r)),
             (self._trace_key_after_stats(t["trace_id"]) for t in inventory.traces(experiment_id)),
             (
                 self._logged_model_key_after_postings(m)
@@ -197,6 +198,7 @@ class Reassign:
             self.progress(1)
         labeling.reassign_experiment(self, experiment_id, TARGET)
         self._scorers(experiment_id)
+        self._move_tag_entries(keys.experiment_pk(experiment_id), workspace_keyed=True)
         name, stage = meta["name"], meta.get("lifecycle_stage", LifecycleStage.ACTIVE)
         self._move_postings(experiment_name_document(self.inventory.workspace, experiment_id), name)
         listing = indexes.EXPERIMENTS_BY_CREATION
@@ -211,6 +213,33 @@ class Reassign:
             bump="version",
         )
         self.progress(1)
+
+    def _run_and_entries(self, run: Item) -> Iterator[Item]:
+        """A run's tag index entries and name postings move (before META, so a rerun after
+        a crash still lists the run), then the key of its META for the caller to move."""
+        self._move_tag_entries(keys.run_pk(run["run_id"]), workspace_keyed=False)
+        yield self._run_key_after_postings(run)
+
+    def _move_tag_entries(self, owner_pk: str, *, workspace_keyed: bool) -> None:
+        """Tag index entries (docs/tag-index.md) of one run or experiment: 1 Query of the
+        owner's ``TIX#`` items + 1 UpdateItem each. Experiment entries are listed per
+        workspace, so their GSI2 partition key moves too."""
+        pattern = indexes.EXPERIMENTS_BY_TAG
+        for entry in self.gateway.query(
+            tag_index_keys.entries_condition(owner_pk), consistent=True
+        ):
+            fields = {}
+            if workspace_keyed:
+                fields[pattern.pk] = tag_index_keys.experiments_by_tag_pk(TARGET, entry["key"])
+            expression, names, values = _moved(fields, None)
+            with suppress(ConditionFailed):
+                self.gateway.update_item(
+                    {"PK": entry["PK"], "SK": entry["SK"]},
+                    expression,
+                    names=names,
+                    values=values,
+                    condition=Attr("PK").exists(),
+                )
 
     def _scorers(self, experiment_id: str) -> None:
         """Each scorer's versions and online config (an active one moves to the target's

@@ -174,18 +174,26 @@ class DatasetRepository:
             return
 
     def list_in_workspace(
-        self, workspace: str, *, newest_first: bool = True, first_page: int | None = None
+        self,
+        workspace: str,
+        *,
+        newest_first: bool = True,
+        first_page: int | None = None,
+        older_than: tuple[int, str] | None = None,
     ) -> Iterator[dict]:
         """The workspace's datasets from GSI1, in (created_time, dataset_id) order or its
         reverse (lazily: stop iterating to stop reading). Eventually consistent. With
         ``first_page`` the first Query reads that many items and each next one twice as many
-        (up to 1,000), so a short page costs what it returns, not a 1 MB read."""
+        (up to 1,000), so a short page costs what it returns, not a 1 MB read.
+        ``older_than`` = (created_time, dataset_id): newest first, start right after it."""
         pattern = indexes.DATASETS_BY_CREATION
+        below = dataset_keys.dataset_list_sk(*older_than) if older_than else None
+        condition = pattern.key_condition(dataset_keys.datasets_gsi_pk(workspace), below=below)
         limit = first_page
         start_key = None
         while True:
             items, start_key = self.gateway.query_page(
-                pattern.pk_eq(dataset_keys.datasets_gsi_pk(workspace)),
+                condition,
                 index=pattern.index,
                 forward=not newest_first,
                 limit=limit,

@@ -125,20 +125,47 @@ class LoggedModelRepository:
         return meta, metrics
 
     def list_in_experiment(
-        self, experiment_id: str, lifecycle_stage: str, *, limit: int | None = None
+        self,
+        experiment_id: str,
+        lifecycle_stage: str,
+        *,
+        limit: int | None = None,
+        after: str | None = None,
+        first_page: int | None = None,
     ) -> Iterator[Item]:
         """META items of an experiment's models in one lifecycle stage, via GSI4 (newest
-        first, then model id), lazily; ``limit`` caps the items per Query page and in all."""
+        first, then model id), lazily; ``limit`` caps the items per Query page and in all.
+        ``after`` (a GSI4 sort key) starts right after that model; with ``first_page`` the
+        first Query reads that many items and each next one twice as many (up to 1,000), so
+        a caller that stops after its page pays for little more than it used."""
         listing = indexes.LOGGED_MODELS_BY_EXPERIMENT
-        items = self.gateway.query(
-            listing.key_condition(
-                keys.logged_models_gsi4pk(experiment_id),
-                prefix=keys.logged_model_list_prefix(lifecycle_stage),
-            ),
-            index=listing.index,
-            limit=limit,
-        )
+        prefix = keys.logged_model_list_prefix(lifecycle_stage)
+        pk = keys.logged_models_gsi4pk(experiment_id)
+        if after is not None and after.startswith(prefix):
+            # every key of the stage sorts below the prefix with its last character raised
+            upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+            condition = listing.key_condition(pk, lower=after, upper=upper)
+        else:
+            condition = listing.key_condition(pk, prefix=prefix)
+        if first_page is None:
+            items = self.gateway.query(condition, index=listing.index, limit=limit)
+        else:
+            items = self._growing_walk(condition, max(1, first_page))
+        if after is not None:
+            items = (i for i in items if listing.sort_key(i) != after)  # the cursor itself
         return islice(items, limit) if limit else items
+
+    def _growing_walk(self, condition, first_page: int) -> Iterator[Item]:
+        index = indexes.LOGGED_MODELS_BY_EXPERIMENT.index
+        limit, start_key = first_page, None
+        while True:
+            items, start_key = self.gateway.query_page(
+                condition, index=index, limit=limit, start_key=start_key
+            )
+            yield from items
+            if not start_key:
+                return
+            limit = min(limit * 2, 1000)
 
     def delete_partition(self, model_id: str) -> None:
         """Remove the model for good (``mlflow gc``): 1 Query per MB of the partition +

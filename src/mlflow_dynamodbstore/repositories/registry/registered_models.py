@@ -38,6 +38,7 @@ Item = dict[str, Any]
 
 # Sort keys are at most 1024 bytes; the facade refuses longer names at create/rename.
 _MAX_KEY_NAME_BYTES = 1000
+_LIST_PAGE_CAP = 1000  # items per Query once a name walk has grown
 
 
 def _storable(name: str) -> bool:
@@ -105,6 +106,39 @@ class RegisteredModelRepository:
         return self.gateway.query(
             listing.pk_eq(keys.registered_models_gsi1pk(workspace)), index=listing.index
         )
+
+    def walk_by_name(
+        self,
+        workspace: str,
+        *,
+        descending: bool = False,
+        start: str | None = None,
+        first_page: int = 100,
+    ) -> Iterator[Item]:
+        """The workspace's model META items in name order (GSI1), lazily, from ``start``
+        (inclusive) on: each Query asks for twice as many items as the one before (up to
+        1,000), so a caller that stops after its page pays for little more than it used."""
+        listing = indexes.REGISTERED_MODELS_BY_NAME
+        pk = keys.registered_models_gsi1pk(workspace)
+        if not start or not _storable(start):
+            condition = listing.pk_eq(pk)
+        elif descending:
+            condition = listing.key_condition(pk, upper=start)
+        else:
+            condition = listing.key_condition(pk, lower=start)
+        limit, start_key = max(1, first_page), None
+        while True:
+            items, start_key = self.gateway.query_page(
+                condition,
+                index=listing.index,
+                forward=not descending,
+                limit=limit,
+                start_key=start_key,
+            )
+            yield from items
+            if not start_key:
+                return
+            limit = min(limit * 2, _LIST_PAGE_CAP)
 
     # ---- writes ----------------------------------------------------------------------
     def create(

@@ -27,10 +27,12 @@ from mlflow_dynamodbstore.repositories.runs.items import (
     needs_spill,
     spill_marker,
 )
-from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema import keys, tag_index_keys
 
 Item = dict[str, Any]
 Fetch = Callable[[list[Item]], list[Item]]
+# Does this tag key of the run's experiment get a tag index entry? (settings' globs)
+Indexed = Callable[[str], bool]
 # (value, timestamp, step)
 MetricPoint = tuple[float, int, int]
 
@@ -73,10 +75,11 @@ class RunChange:
     @property
     def size(self) -> int:
         """How many extra items (spills, LATEST items...) the change may write at most."""
+        # a tag may move two items: its spilled value and its tag index entry
         return (
             len(self.params)
-            + len(self.tags)
-            + len(self.delete_tags)
+            + 2 * len(self.tags)
+            + 2 * len(self.delete_tags)
             + len(self.metrics)
             + len(self.extra_puts)
         )
@@ -124,9 +127,12 @@ def _name_change(meta: Item, change: RunChange, fetch: Fetch) -> PostingChange:
     return postings.moved(name_document(meta), old, new if isinstance(new, str) else None)
 
 
-def plan_change(meta: Item, change: RunChange, fetch: Fetch) -> RunWrite | None:
+def plan_change(
+    meta: Item, change: RunChange, fetch: Fetch, indexed: Indexed | None = None
+) -> RunWrite | None:
     """The write that applies ``change`` to ``meta``, or None when nothing would change.
-    ``fetch`` reads items (spilled values) consistently."""
+    ``fetch`` reads items (spilled values) consistently; tags whose keys ``indexed`` accepts
+    get their tag index entry put (or deleted) in the same write."""
     spilled = _fetch_spilled(meta, change, fetch)
     _check_params(meta, change, spilled)
 
@@ -173,12 +179,14 @@ def plan_change(meta: Item, change: RunChange, fetch: Fetch) -> RunWrite | None:
                 write.deletes.append(keys.run_tag_key(run_id, key))
             new["tags"][key] = value
             budget.add(key, value)
+        _index_entry(write, meta, key, value, indexed)
 
     for key in change.delete_tags:
         if key not in new["tags"]:
             raise TagMissing(key)
         if is_spilled(new["tags"].pop(key)):
             write.deletes.append(keys.run_tag_key(run_id, key))
+        _index_entry(write, meta, key, None, indexed)
         changed = True
 
     for key, (value, timestamp, step) in change.metrics.items():
@@ -206,6 +214,23 @@ def plan_change(meta: Item, change: RunChange, fetch: Fetch) -> RunWrite | None:
     if estimate_item_size(new) > META_HARD_LIMIT_BYTES:
         raise RunTooLarge(run_id)
     return write
+
+
+def _index_entry(
+    write: RunWrite, meta: Item, key: str, value: str | None, indexed: Indexed | None
+) -> None:
+    """Put the tag's index entry (its value changed) or delete it (tag deleted, or set to
+    None: no value to find it by)."""
+    if indexed is None or not tag_index_keys.indexable_key(key) or not indexed(key):
+        return
+    run_id = meta["run_id"]
+    if value is None:
+        write.deletes.append(tag_index_keys.run_entry_key(run_id, key))
+    else:
+        entry = tag_index_keys.run_entry(
+            run_id, str(meta["experiment_id"]), key, str(value), meta.get("workspace")
+        )
+        write.puts.append(entry)
 
 
 class _Budget:

@@ -13,6 +13,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from mlflow.entities import LifecycleStage
 
+from mlflow_dynamodbstore.config.settings import SettingsSource
 from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
 from mlflow_dynamodbstore.gateway.errors import Conflict, Contention
@@ -114,9 +115,12 @@ class RunRepository:
         experiments: ExperimentRepository,
         *,
         sleep: Callable[[float], None] = time.sleep,
+        settings: SettingsSource | None = None,
     ):
         self.gateway = gateway
         self.experiments = experiments
+        # tag globs to index (config/settings.py); None: no tag index entries are written
+        self._settings = settings
         self._sleep = sleep
         # run id -> (experiment id, metric keys inline on META), filled by every META read
         # or write: the metric fast path (log_newer_metrics) builds rank keys from it
@@ -145,7 +149,8 @@ class RunRepository:
             IO_ITEMS_FLAG: False,
             "version": 0,
         }
-        write = plan_change(base, RunChange(tags=tags), self.fetch) or RunWrite(base)
+        indexed = self.tag_indexed(meta["experiment_id"])
+        write = plan_change(base, RunChange(tags=tags), self.fetch, indexed) or RunWrite(base)
         write.meta["version"] = 1
         condition = Attr("PK").not_exists()
         try:
@@ -344,7 +349,7 @@ class RunRepository:
         parts = [change]
         if change.size > TX_EXTRA_ITEMS:
             # Split only when the items that move (not the entries) overflow a transaction.
-            planned = plan_change(meta, change, self.fetch)
+            planned = plan_change(meta, change, self.fetch, self.tag_indexed(meta["experiment_id"]))
             if planned is not None and len(planned.puts) + len(planned.deletes) > TX_EXTRA_ITEMS:
                 parts = split_change(change, TX_EXTRA_ITEMS)
                 check_params(meta, change.params, self.fetch)
@@ -371,7 +376,8 @@ class RunRepository:
             return fresh
 
         def write(read_meta: Item) -> Item:
-            planned = plan_change(read_meta, change, self.fetch)
+            indexed = self.tag_indexed(read_meta["experiment_id"])
+            planned = plan_change(read_meta, change, self.fetch, indexed)
             if planned is None:
                 self.gateway.batch_write(change.extra_puts)  # nothing else to write with
                 return read_meta
@@ -415,6 +421,15 @@ class RunRepository:
                 return False, None
             raise
         return True, None
+
+    def tag_indexed(self, experiment_id: Any) -> Callable[[str], bool] | None:
+        """Which tag keys of this experiment's runs get tag index entries (the settings in
+        force now: the table's globs plus the experiment's)."""
+        if self._settings is None:
+            return None
+        settings = self._settings.current()
+        experiment = str(experiment_id)
+        return lambda key: settings.indexes_tag(experiment, key)
 
     def fetch(self, wanted: list[Item]) -> list[Item]:
         return self.gateway.batch_get(wanted, consistent=True)

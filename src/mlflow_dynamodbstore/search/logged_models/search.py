@@ -11,15 +11,19 @@ the listings, the candidates the trigram index names (``fts/``; one BatchGetItem
 ordered as the listings would give them.
 
 In MLflow's default order (creation time DESC, model id ASC), which is GSI4's, the
-experiments' listings are merged lazily and reading stops once the page is full. Offset page
-tokens are MLflow's own (SearchLoggedModelsPaginationToken), so a page holds the same models
-as the SQL store's.
+experiments' listings are merged lazily and reading stops once the page is full; the page
+token is MLflow's (SearchLoggedModelsPaginationToken, offset 0) plus a keyset cursor (the
+last model's GSI4 sort key), and the next page's walks start right after it, so paging reads
+the listing about once. Any other order reads every model and pages by MLflow's offsets.
 """
 
 from __future__ import annotations
 
+import base64
 import binascii
 import heapq
+import json
+from dataclasses import asdict
 from itertools import chain
 from typing import Any
 
@@ -53,18 +57,36 @@ from mlflow_dynamodbstore.search.logged_models.match import (
 Item = dict[str, Any]
 
 
-def _decode_token(page_token: str) -> SearchLoggedModelsPaginationToken:
+def _decode_token(page_token: str) -> tuple[SearchLoggedModelsPaginationToken, str | None]:
     """MLflow's decoder, with the errors it lets through (bad base64/UTF-8, JSON that is not
-    an object) answered as INVALID_PARAMETER_VALUE."""
+    an object) answered as INVALID_PARAMETER_VALUE; and the keyset cursor ("after": the last
+    model's GSI4 sort key) this store adds to MLflow's token in listing order."""
     try:
         token = SearchLoggedModelsPaginationToken.decode(page_token)
+        raw = json.loads(base64.b64decode(page_token.encode("utf-8")).decode("utf-8"))
     except (binascii.Error, UnicodeDecodeError, AttributeError, ValueError):
         raise MlflowException(
             f"Invalid page token: {page_token}", INVALID_PARAMETER_VALUE
         ) from None
     if not isinstance(token.offset, int) or token.offset < 0:
         raise MlflowException(f"Invalid page token: {page_token}", INVALID_PARAMETER_VALUE)
-    return token
+    after = raw.get("after")
+    if after is not None and not (isinstance(after, str) and after and token.offset == 0):
+        raise MlflowException(f"Invalid page token: {page_token}", INVALID_PARAMETER_VALUE)
+    return token, after
+
+
+def _keyset_token(
+    experiment_ids: list[str], filter_string: str | None, order_by: list[dict] | None, after: str
+) -> str:
+    """MLflow's token (offset 0) plus the cursor: MLflow's own decoder still reads it."""
+    payload = asdict(
+        SearchLoggedModelsPaginationToken(
+            experiment_ids=experiment_ids, filter_string=filter_string, order_by=order_by
+        )
+    )
+    payload["after"] = after
+    return base64.b64encode(json.dumps(payload).encode("utf-8")).decode("utf-8")
 
 
 def search_logged_models(
@@ -84,9 +106,9 @@ def search_logged_models(
             "`dataset_name` in the `datasets` clause must be specified.",
             INVALID_PARAMETER_VALUE,
         )
-    offset = 0
+    offset, after = 0, None
     if page_token:
-        token = _decode_token(page_token)
+        token, after = _decode_token(page_token)
         token.validate(experiment_ids, filter_string, order_by)
         offset = token.offset
     max_results = max_results or SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT
@@ -105,21 +127,33 @@ def search_logged_models(
     check_order_by(order_by)
 
     load_all = needs_metrics(comparisons, datasets, order_by)
-    wanted = offset + max_results + 1  # one more than the page tells whether a next exists
     listing_order = in_listing_order(order_by)
-    # In GSI4's own order, only as many models as the page needs are read: with no filter
-    # the Query's Limit says so, with one the lazy walk stops after enough matches.
-    limit = wanted if listing_order and not comparisons and not datasets else None
+    if after is not None and not listing_order:
+        raise MlflowException(f"Invalid page token: {page_token}", INVALID_PARAMETER_VALUE)
     by_listing = indexes.LOGGED_MODELS_BY_EXPERIMENT.sort_key
     named = _indexed_candidates(models, fts, workspace, parsed_ids, comparisons)
     if named is not None:
+        # the trigram index named the only models that can match: in listing order, from
+        # the cursor on
         metas = _in_listing_order(named, parsed_ids, listing_order)
-    else:
+        if after is not None:
+            metas = [m for m in metas if by_listing(m) > after]
+    elif listing_order:
+        # GSI4's own order: walk from the cursor, stop after the page and one more match;
+        # every page costs the models walked past since the previous page's cursor: the
+        # first Query asks for the page, the cursor and one look-ahead, later ones double
+        # (a selective filter gets through a large experiment in few requests)
+        first_page = max_results + 2
         streams = [
-            models.list_in_experiment(experiment_id, LifecycleStage.ACTIVE, limit=limit)
+            models.list_in_experiment(
+                experiment_id, LifecycleStage.ACTIVE, after=after, first_page=first_page
+            )
             for experiment_id in parsed_ids
         ]
-        metas = heapq.merge(*streams, key=by_listing) if listing_order else chain(*streams)
+        metas = heapq.merge(*streams, key=by_listing)
+    else:
+        metas = chain(*(models.list_in_experiment(e, LifecycleStage.ACTIVE) for e in parsed_ids))
+    wanted = offset + max_results + 1  # one more than the page tells whether a next exists
     candidates: list[tuple[Item, list[Item] | None]] = []
     for meta in metas:
         rows = metrics.rows(meta) if load_all else None
@@ -131,12 +165,16 @@ def search_logged_models(
     page = ordered[offset : offset + max_results]
     next_token = None
     if len(ordered) > offset + max_results:
-        next_token = SearchLoggedModelsPaginationToken(
-            offset=offset + max_results,
-            experiment_ids=experiment_ids,
-            filter_string=filter_string,
-            order_by=order_by,
-        ).encode()
+        if listing_order and offset == 0 and page:
+            last = indexes.LOGGED_MODELS_BY_EXPERIMENT.sort_key(page[-1][0])
+            next_token = _keyset_token(experiment_ids, filter_string, order_by, last)
+        else:
+            next_token = SearchLoggedModelsPaginationToken(
+                offset=offset + max_results,
+                experiment_ids=experiment_ids,
+                filter_string=filter_string,
+                order_by=order_by,
+            ).encode()
     return PagedList([_entity(metrics, meta, rows) for meta, rows in page], next_token)
 
 

@@ -5,6 +5,9 @@ semantics (case-sensitive LIKE, a missing tag never matches, prompts hidden unle
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -125,3 +128,29 @@ def check_max_results_not_negative(max_results: Any) -> None:
             f"Invalid value for max_results. It must be a positive integer, but got {max_results}",
             INVALID_PARAMETER_VALUE,
         )
+
+
+# ---- keyset page tokens for name-ordered walks ----------------------------------------
+# {"after": <last name>, "order": [[field, ascending], ...]}: opaque to clients; MLflow's
+# offset tokens ({"offset": n}) are still accepted (they page the way the SQL store does).
+def encode_name_token(last_name: str, fields: list[tuple[str, bool]]) -> str:
+    payload = {"after": last_name, "order": [list(f) for f in fields]}
+    return base64.b64encode(json.dumps(payload).encode("utf-8")).decode("ascii")
+
+
+def decode_name_token(page_token: str | None, fields: list[tuple[str, bool]]) -> str | None:
+    """The name to resume after, or None (no token, or an offset token)."""
+    if not page_token:
+        return None
+    try:
+        data = json.loads(base64.b64decode(page_token))
+    except (binascii.Error, ValueError, TypeError, UnicodeError):
+        return None  # not ours: the offset parser reports it as the SQL store does
+    if not isinstance(data, dict) or "after" not in data:
+        return None
+    if not isinstance(data["after"], str) or data.get("order") != [list(f) for f in fields]:
+        raise MlflowException(
+            "Invalid page token: it was issued for a search with a different order_by",
+            INVALID_PARAMETER_VALUE,
+        )
+    return data["after"]

@@ -1,11 +1,20 @@
 """search_registered_models.
 
-Plan: a ``name = '...'`` clause reads that one model (2 GetItems); a ``name LIKE / ILIKE``
-with a literal of 3+ characters reads the candidates the trigram index names (``fts/``:
-posting lists, then one BatchGetItem per 100 models); otherwise the workspace's
-model index (GSI1 ``WS#<ws>#RMS``, META items with tags and aliases inline) is read whole.
-Filtering, ordering and offset paging then happen in memory with the SQL store's semantics,
-and the latest version per stage of the returned page comes from one BatchGetItem per 100.
+Plan:
+
+- ``name = '...'``: that one model (2 GetItems).
+- ``name LIKE / ILIKE`` with a literal of 3+ characters: the candidates the trigram index
+  names (``fts/``: posting lists, then one BatchGetItem per 100 models), paged below as the
+  walks would page them.
+- Name order (the default, ``name ASC``, or ``name DESC`` first): the workspace's model index
+  (GSI1 ``WS#<ws>#RMS``, META items with tags and aliases inline) is in that order; it is
+  walked from the page token's cursor (the last name returned) and reading stops after the
+  page plus one match. Paging through the whole collection reads it about once.
+- Any other order (``last_updated_timestamp`` first): no index has it; every model is read,
+  filtered and sorted in memory, with the SQL store's offset tokens.
+
+Filtering uses the SQL store's semantics in memory; the latest version per stage of the
+returned page comes from one BatchGetItem per 100.
 """
 
 from __future__ import annotations
@@ -34,7 +43,9 @@ from mlflow_dynamodbstore.search.registry.common import (
     check_max_results_not_negative,
     check_tag_comparator,
     compare,
+    decode_name_token,
     duplicate_order_by,
+    encode_name_token,
     invalid_token,
     is_prompt_tags,
     page,
@@ -66,8 +77,8 @@ def _check_clauses(clauses: list[dict]) -> None:
             raise invalid_token(c)
 
 
-def _order_terms(order_by: list[str] | None) -> list[tuple[Any, bool]]:
-    terms: list[tuple[Any, bool]] = []
+def _order_fields(order_by: list[str] | None) -> list[tuple[str, bool]]:
+    terms: list[tuple[str, bool]] = []
     seen: set[str] = set()
     for clause in order_by or []:
         token, ascending = SearchUtils.parse_order_by_for_search_registered_models(clause)
@@ -87,7 +98,7 @@ def _order_terms(order_by: list[str] | None) -> list[tuple[Any, bool]]:
         terms.append((field, ascending))
     if "name" not in seen:
         terms.append(("name", True))
-    return [(_getter(f), asc) for f, asc in terms]
+    return terms
 
 
 def _getter(field: str):
@@ -141,25 +152,92 @@ def search_registered_models(
         )
     check_max_results_not_negative(max_results)
     clauses = parse_filter(SearchModelUtils, filter_string)
-    terms = _order_terms(order_by)
-    offset = SearchUtils.parse_start_offset_from_page_token(page_token)
+    fields = _order_fields(order_by)
+    terms = [(_getter(f), asc) for f, asc in fields]
+    after = decode_name_token(page_token, fields)
+    offset = 0 if after is not None else SearchUtils.parse_start_offset_from_page_token(page_token)
     _check_clauses(clauses)
 
     querying_prompts, clauses = split_prompt_clauses(clauses)
+
+    def wanted(meta: Item) -> bool:
+        if not querying_prompts and is_prompt_tags(meta.get("tags")):
+            return False
+        return _matches(meta, clauses)
+
     exact = [c["value"] for c in clauses if c["type"] == "attribute" and c["comparator"] == "="]
     named = None if exact else indexed_model_ids(fts, workspace, clauses)
     if exact:
         found = models.find(workspace, exact[0])
-        candidates = [found] if found else []
-    elif named is not None:
-        candidates = models.get_many(sorted(named))
+        matching = [found] if found and wanted(found) else []
+        rows, token = page(sort_rows(matching, terms), offset, max_results)
+    elif fields[0][0] == "name" and offset == 0:
+        if named is not None:  # the trigram index's candidates, in name order
+            walked = sorted(models.get_many(sorted(named)), key=lambda m: m["name"])
+            if not fields[0][1]:
+                walked.reverse()
+            rows, token = _page_after(walked, fields, wanted, max_results, after)
+        else:
+            rows, token = _walk_by_name(models, workspace, fields, wanted, max_results, after)
     else:
-        candidates = list(models.list_in_workspace(workspace))
-    if not querying_prompts:
-        candidates = [m for m in candidates if not is_prompt_tags(m.get("tags"))]
-    matching = [m for m in candidates if _matches(m, clauses)]
-    rows, token = page(sort_rows(matching, terms), offset, max_results)
+        if after is not None:
+            raise MlflowException(
+                "Invalid page token: it was issued for a search in name order",
+                INVALID_PARAMETER_VALUE,
+            )
+        # No index orders models by last update: read them all (or the trigram index's
+        # candidates), sort, cut the page (offset tokens, the SQL store's own format).
+        listed = models.get_many(sorted(named)) if named is not None else None
+        if listed is None:
+            listed = models.list_in_workspace(workspace)
+        matching = [m for m in listed if wanted(m)]
+        rows, token = page(sort_rows(matching, terms), offset, max_results)
+    return PagedList(_with_latest_versions(versions, rows), token)
 
+
+def _walk_by_name(
+    models: RegisteredModelRepository,
+    workspace: str,
+    fields: list[tuple[str, bool]],
+    wanted,
+    max_results: int,
+    after: str | None,
+) -> tuple[list[Item], str | None]:
+    """Name order is GSI1's order (names are unique in a workspace, so the name alone
+    decides the order): walk from the cursor, stop after max_results + 1 matches. A page
+    costs the models walked past, not the workspace."""
+    ascending = fields[0][1]
+    walked = models.walk_by_name(
+        workspace, descending=not ascending, start=after, first_page=max_results + 2
+    )
+    return _page_after(walked, fields, wanted, max_results, after)
+
+
+def _page_after(
+    walked, fields: list[tuple[str, bool]], wanted, max_results: int, after: str | None
+) -> tuple[list[Item], str | None]:
+    """The page of ``walked`` (models in the search's name order) after the cursor: the
+    first max_results models ``wanted``, and a name token when one more matches."""
+    ascending = fields[0][1]
+    rows: list[Item] = []
+    for meta in walked:
+        name = meta["name"]
+        if after is not None and (name <= after if ascending else name >= after):
+            continue  # the cursor itself (the walk starts at it, inclusive)
+        if not wanted(meta):
+            continue
+        if len(rows) == max_results:
+            # max_results = 0: an empty page, and (as in the SQL store) a token when a
+            # match exists; it resumes where this one did
+            last = rows[-1]["name"] if rows else (after or "")
+            return rows, encode_name_token(last, fields)
+        rows.append(meta)
+    return rows, None
+
+
+def _with_latest_versions(versions: ModelVersionRepository, rows: list[Item]) -> list:
+    """Entities of the page's models with their latest versions per stage (one
+    BatchGetItem per 100 versions)."""
     wanted = [k for m in rows for k in latest_version_keys(m)]
     by_key = {(v["model_id"], int(v["version"])): v for v in versions.get_many(wanted)}
     result = []
@@ -168,4 +246,4 @@ def search_registered_models(
             to_model_version(by_key[k], meta) for k in latest_version_keys(meta) if k in by_key
         ]
         result.append(to_registered_model(meta, order_like_search(latest)))
-    return PagedList(result, token)
+    return result

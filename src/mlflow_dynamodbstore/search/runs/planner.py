@@ -8,7 +8,11 @@
   is NaN (one group: SQL ties them), then the runs without the metric (a GSI1 walk skipping
   runs that have it), which is where SQL places them for both directions.
 - ``attributes.run_id = / IN`` in the filter, any order: BatchGetItem of the listed runs.
-- ``attributes.run_name LIKE / ILIKE / =`` with a literal of 3+ characters, any order: the
+- A tag clause the tag index serves (``=``, or a ``LIKE`` with a literal prefix, on a tag
+  key whose entries are complete; ``attributes.run_name`` = / IN / LIKE through
+  ``mlflow.runName``), any order: the matching entries (GSI2, one Query per experiment
+  and value), then BatchGetItem of those runs, verified by the whole filter in memory.
+- Else ``attributes.run_name LIKE / ILIKE / =`` with a literal of 3+ characters, any order: the
   trigram index (``fts/``) names the candidate runs of each experiment; BatchGetItem of
   their META items, verified by the whole filter and sorted in memory.
 - Anything else: read every run of the experiments from GSI1 and sort in memory.
@@ -23,14 +27,17 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
 from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.fts.postings import RUN_NAME
 from mlflow_dynamodbstore.fts.trigrams import required_trigrams
 from mlflow_dynamodbstore.gateway import TableGateway
+from mlflow_dynamodbstore.repositories.tag_index import TagIndexReader, narrows
 from mlflow_dynamodbstore.schema import indexes, keys
 from mlflow_dynamodbstore.search.runs.bounds import (
     EVERYTHING,
@@ -39,7 +46,14 @@ from mlflow_dynamodbstore.search.runs.bounds import (
     start_time_cursor_range,
     start_time_filter_range,
 )
-from mlflow_dynamodbstore.search.runs.filter import ATTRIBUTE, DATASET, METRIC, RunFilter
+from mlflow_dynamodbstore.search.runs.filter import (
+    ATTRIBUTE,
+    DATASET,
+    METRIC,
+    TAG,
+    Clause,
+    RunFilter,
+)
 from mlflow_dynamodbstore.search.runs.loader import ViewLoader
 from mlflow_dynamodbstore.search.runs.order import MISSING, NAN, PRESENT, Desc, RunOrder
 from mlflow_dynamodbstore.search.runs.page import (
@@ -71,6 +85,9 @@ class RunSearch:
     order: RunOrder
     max_results: int | None
     fts: TrigramIndex | None = None
+    # The tag index, and whether it is complete and maintained for (experiment, tag key).
+    tag_index: TagIndexReader | None = None
+    tag_ready: Callable[[str, str], bool] | None = None
 
     def __post_init__(self) -> None:
         self.experiments = dict(self.experiments)  # pruned below; the caller's stays whole
@@ -87,6 +104,9 @@ class RunSearch:
     def strategy(self) -> str:
         if self._listed_run_ids() is not None:
             return "ids"
+        # The tag index first: an exact value or prefix names fewer runs than trigrams do.
+        if self._indexed_clause() is not None:
+            return "tag"
         if self._named_run_ids() is not None:
             return "names"
         first = self.order.clauses[0] if self.order.clauses else None
@@ -104,6 +124,7 @@ class RunSearch:
         groups = {
             "ids": self._listed_groups,
             "names": self._named_groups,
+            "tag": self._tag_groups,
             "start_time": self._start_time_groups,
             "metric": self._metric_groups,
             "full": self._full_groups,
@@ -192,6 +213,43 @@ class RunSearch:
     def _named_groups(self, cursor_raw: list | None) -> Groups:
         """The index's candidates of every experiment, as one group sorted in memory."""
         metas = read_metas(self.gateway, self._named_run_ids() or [])
+        views = self.loader.load(list(metas.values()))
+        if views:
+            yield views
+
+    # ---- a tag clause the tag index serves --------------------------------------------
+    def _indexed_clause(self) -> tuple[str, Clause] | None:
+        """(tag key, clause) of the most selective clause the tag index can narrow for every
+        searched experiment: ``=`` before LIKE; None when there is none."""
+        if self.tag_index is None or self.tag_ready is None or not self.experiments:
+            return None
+        usable = []
+        for c in self.run_filter.clauses:
+            if c.kind == TAG:
+                key = c.key
+            elif c.kind == ATTRIBUTE and c.key == "run_name":
+                key = MLFLOW_RUN_NAME  # the SQL store matches run_name on this tag
+            else:
+                continue
+            if not narrows(c.comparator, c.value):
+                continue
+            if all(self.tag_ready(exp, key) for exp in self.experiments):
+                usable.append((0 if c.comparator == "=" else 1, key, c))
+        if not usable:
+            return None
+        _, key, clause = min(usable, key=lambda u: u[0])
+        return key, clause
+
+    def _tag_groups(self, cursor_raw: list | None) -> Groups:
+        """Runs the index lists for the clause (a superset: values cut in keys, SEP inside
+        values), read by BatchGetItem and sorted in memory; take_page verifies the whole
+        filter on META, so results equal the listing walk's."""
+        key, clause = self._indexed_clause()  # type: ignore[misc]
+        assert self.tag_index is not None
+        run_ids: set[str] = set()
+        for exp in self.experiments:
+            run_ids |= self.tag_index.run_ids(exp, key, clause.comparator, clause.value)
+        metas = read_metas(self.gateway, sorted(run_ids))
         views = self.loader.load(list(metas.values()))
         if views:
             yield views

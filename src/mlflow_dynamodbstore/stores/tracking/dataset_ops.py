@@ -132,6 +132,10 @@ class DatasetOps:
     ) -> PagedList[EvaluationDataset]:
         query = DatasetQuery(filter_string, max_results, order_by, page_token)
         if experiment_ids:
+            if query.after is not None:
+                raise MlflowException.invalid_parameter_value(
+                    "Invalid page token: it belongs to a search without experiment ids"
+                )
             ids = [str(e) for e in experiment_ids]
             if self._workspaces_enabled():
                 visible = existing_experiment_ids(self.gateway, ids)
@@ -147,6 +151,7 @@ class DatasetOps:
             self._get_active_workspace(),
             newest_first=query.is_default_order,
             first_page=query.first_page if query.is_default_order else None,
+            older_than=query.after,
         )
         return search_items(query, listing, presorted=True)
 

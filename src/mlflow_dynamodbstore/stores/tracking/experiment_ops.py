@@ -3,6 +3,8 @@ and error codes (mlflow/store/tracking/sqlalchemy_store.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from mlflow.entities import Experiment, LifecycleStage, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import (
@@ -41,6 +43,7 @@ from mlflow_dynamodbstore.repositories.experiments import (
     TagMissing,
     to_experiment,
 )
+from mlflow_dynamodbstore.repositories.tag_index import TagIndexReader, TagIndexState, ready_for
 from mlflow_dynamodbstore.repositories.workspaces import WorkspaceRepository
 from mlflow_dynamodbstore.search.experiments import search_experiments_in_memory
 
@@ -261,4 +264,16 @@ class ExperimentOps:
             order_by=order_by,
             page_token=page_token,
             fts=TrigramIndex(self.gateway, self._conn.settings),
+            tag_index=TagIndexReader(self.gateway),
+            tag_ready=self._experiment_tag_index_ready(filter_string),
         )
+
+    def _experiment_tag_index_ready(self, filter_string) -> Callable[[str], bool] | None:
+        """tag key -> may search_experiments trust the tag index? The key must match a
+        table glob configured now and complete (the state item: 1 GetItem, read only when
+        the filter has a tag clause)."""
+        if not filter_string or "tag" not in filter_string.lower():
+            return None
+        settings = self._conn.settings.current()
+        ready = TagIndexState(self._conn.gateway).load()
+        return lambda key: settings.indexes_tag(None, key) and ready_for(ready, None, key)
