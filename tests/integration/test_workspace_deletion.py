@@ -160,8 +160,10 @@ def test_set_default_moves_every_item(workspaces_on, store_uri, ddb_client, tabl
     after = scan(ddb_client, table_name)
     assert mentions(after, "team-a") == []
     # Every item that belonged to team-a now is default's.
+    # (items whose keys hold the workspace name, e.g. MCP servers', got default's keys)
     now_default = [i for i in after if i.get("workspace", {}).get("S") == "default"]
-    assert keys_of(now_default) == keys_of(owned), keys_of(now_default) ^ keys_of(owned)
+    moved = {(pk.replace("WS#team-a#", "WS#default#"), sk) for pk, sk in keys_of(owned)}
+    assert keys_of(now_default) == moved, keys_of(now_default) ^ moved
     tracking = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
     with WorkspaceContext("default"):
         exp = tracking.get_experiment_by_name("team-a-exp")
