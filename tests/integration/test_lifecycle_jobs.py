@@ -180,9 +180,6 @@ def test_mlflow_gc_hard_deletes_through_mlflows_cli(store_uri, tmp_path):
     young = runner.invoke(mlflow_cli, [*args, "--older-than", "1d"])
     assert young.exit_code == 0, young.output
     assert keys_of(all_items(store)) == before
-    # an active run cannot be collected
-    refused = runner.invoke(mlflow_cli, [*args, "--run-ids", live])
-    assert refused.exit_code != 0 and store.get_run(live)
 
     # one experiment first (with --run-ids, else gc takes every deleted run): it and its
     # runs go, the other deleted run stays
@@ -192,6 +189,11 @@ def test_mlflow_gc_hard_deletes_through_mlflows_cli(store_uri, tmp_path):
     assert only.exit_code == 0, only.output
     assert not partition(store, keys.experiment_pk(doomed))
     assert _history(store, deleted) and store.get_run(deleted).info.lifecycle_stage == "deleted"
+    # an active run cannot be collected (asked only now: with a deleted experiment left, gc
+    # would also take that experiment's runs, in set order, before refusing this one)
+    refused = runner.invoke(mlflow_cli, [*args, "--run-ids", live])
+    assert refused.exit_code != 0 and store.get_run(live)
+    assert _history(store, deleted)
 
     result = runner.invoke(mlflow_cli, args)
     assert result.exit_code == 0, result.output
