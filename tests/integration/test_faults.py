@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Metric, Param, RunTag, TraceInfo, TraceLocation, TraceState
 from mlflow.entities.model_registry import RegisteredModelTag
 from mlflow.exceptions import MlflowException
 
@@ -295,14 +295,26 @@ def test_lost_responses_leave_no_half_entity(store_uri, monkeypatch):
 def test_writes_whose_answer_was_lost_are_retried_as_their_own(store_uri, monkeypatch):
     """botocore retries a write applied but unanswered: a transaction carries botocore's
     ClientRequestToken (DynamoDB applies it once), and a conditional put that fails on the
-    item it wrote is its own success (create_run raised RunIdTaken, a 500, before)."""
+    item it wrote is its own success (create_run, a conditional put before it wrote index
+    entries in its transaction, raised RunIdTaken, a 500)."""
     t, _, faults = _stores(store_uri, monkeypatch)
     faults.inject("lost_response", 1, operations=["TransactWriteItems"])
     eid = t.create_experiment("x")  # name guard + META + id counter: one transaction
+    faults.inject("lost_response", 1, operations=["TransactWriteItems"])
+    run = t.create_run(eid, "u", 1, [], "r").info.run_id  # META + index entries: one transaction
     faults.inject("lost_response", 1, operations=["PutItem"])
-    run = t.create_run(eid, "u", 1, [], "r").info.run_id  # META: one conditional put
-    assert faults.injected["lost_response"] == 2
+    trace_id = tid(1)
+    t.start_trace(  # trace META: one conditional put
+        TraceInfo(
+            trace_id=trace_id,
+            trace_location=TraceLocation.from_experiment_id(eid),
+            request_time=1000,
+            state=TraceState.OK,
+        )
+    )
+    assert faults.injected["lost_response"] == 3
     assert t.get_experiment_by_name("x").experiment_id == eid
     assert t.get_run(run).info.run_name == "r"
+    assert t.get_trace_info(trace_id).request_time == 1000
     assert t.create_experiment("y") == str(int(eid) + 1)  # no id used up twice
     _assert_invariants(t)

@@ -137,7 +137,7 @@ def test_params(store):
         f"value='1' for run ID='{rid}'. Attempted logging new value '2'."
     )
     assert store.get_run(rid).data.params == {"p": "1"}
-    assert _error(store.log_param, rid, Param("q", None)).error_code == "INVALID_PARAMETER_VALUE"
+    assert _error(store.log_param, rid, Param("q", None)).error_code == "BAD_REQUEST"  # as SQL
     assert _error(store.log_param, rid, Param("", "v")).error_code == "INVALID_PARAMETER_VALUE"
 
 

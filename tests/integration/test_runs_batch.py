@@ -53,13 +53,15 @@ def test_log_batch_limits_and_validation(store, run_id):
         ([Metric("m", True, 1, 0)], [], []),
         ([Metric("bad/../name", 1.0, 1, 0)], [], []),
         ([], [Param("dup", "a"), Param("dup", "a")], []),
-        ([], [Param("p", None)], []),
         ([], [Param("k" * 251, "v")], []),
         ([Metric("m", 1.0, 2**64, 0)], [], []),
     ]
     for metrics, params, tags in cases:
         err = _error(store.log_batch, run_id, metrics, params, tags)
         assert err.error_code == "INVALID_PARAMETER_VALUE", (metrics, params, tags)
+    # a param without value: BAD_REQUEST, as the SQL store's NOT NULL constraint answers
+    none = _error(store.log_batch, run_id, [], [Param("p", None)], [])
+    assert none.error_code == "BAD_REQUEST"
     dup = _error(store.log_batch, run_id, [], [Param("dup", "a"), Param("dup", "b")], [])
     assert "Duplicate parameter keys have been submitted: ['dup']" in dup.message
     too_many = [Metric(f"m{i}", 1.0, 1, 0) for i in range(1001)]

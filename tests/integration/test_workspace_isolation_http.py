@@ -310,6 +310,7 @@ TRACES_WITH_A_TOKEN = (
     f"{T3}/search",
     {"locations": [loc("${B.exp}")], "max_results": 1, "page_token": "${A.tok.traces}"},
 )
+MODELS_WITH_A_TOKEN = ("GET", f"{RM}/search", {"max_results": 1, "page_token": "${A.tok.models}"})
 SPAN_INTO_A_TRACE = ("OTLP", "${B.exp}", otlp("${A.trace2.hex}", "00000000000000b2", 10**9))
 TOKEN_REASON = (
     "a page token of ours is a position in the search's order, SQL's an offset: team-a's "
@@ -323,6 +324,11 @@ DIFFERENCES: dict[tuple[str, str, str], str] = {
     ),
     key_of(RUNS_WITH_A_TOKEN): TOKEN_REASON,
     key_of(TRACES_WITH_A_TOKEN): TOKEN_REASON,
+    key_of(MODELS_WITH_A_TOKEN): (
+        "a registered-model page token of ours holds the last name returned (name order), "
+        "SQL's an offset: team-a's token resumes after that name among team-b's own models, "
+        "SQL answers team-b's model at that offset; neither returns a team-a item"
+    ),
     key_of(SPAN_INTO_A_TRACE): (
         "a span for team-a's trace id sent to team-b: SQL retries creating the trace row "
         "ten times, then drops the spans with a warning and answers 200; we answer "
@@ -522,7 +528,7 @@ CALLS: list[tuple] = [
     ("DELETE", f"{RM}/alias", {"name": "only-a", "alias": "champion"}),
     ("GET", f"{RM}/search", {"filter": "name = 'only-a'"}),
     ("GET", f"{RM}/search", {"max_results": 10}),
-    ("GET", f"{RM}/search", {"max_results": 1, "page_token": "${A.tok.models}"}),
+    MODELS_WITH_A_TOKEN,
     # model versions
     ("GET", f"{MV}/get", {"name": "only-a", "version": "1"}),
     ("PATCH", f"{MV}/update", {"name": "only-a", "version": "1", "description": "x"}),
