@@ -87,6 +87,21 @@ class McpRepository(WorkspaceRepository):
         for start in range(0, len(actions), TRANSACTION_LIMIT):
             self.gateway.transact_write(actions[start : start + TRANSACTION_LIMIT])
 
+    def put_beside_live_version(self, name: str, version: str, item: Item) -> None:
+        """Put ``item`` (an alias, a version tag) only while the version it names is live
+        (which also proves the server is there: versions go with their server)."""
+        try:
+            self.gateway.transact_write(
+                [
+                    self.gateway.tx_check(mk.version_key(self.workspace, name, version), live()),
+                    self.gateway.tx_put(item),
+                ]
+            )
+        except TransactionCancelled as exc:
+            if exc.is_condition_failure:
+                raise Missing(version) from None
+            raise
+
     @staticmethod
     def failed(exc: TransactionCancelled) -> set[int]:
         return set(exc.failed_conditions())

@@ -23,7 +23,6 @@ from mlflow_dynamodbstore.repositories.mcp_servers.common import (
     compact,
     exists,
     key_of,
-    live,
     not_exists,
 )
 from mlflow_dynamodbstore.repositories.mcp_servers.state import dump_json
@@ -154,17 +153,7 @@ class ServerRepository(McpRepository):
             "version": version,
             WORKSPACE_ATTRIBUTE: ws,
         }
-        try:
-            self.gateway.transact_write(
-                [
-                    self.gateway.tx_check(mk.version_key(ws, name, version), live()),
-                    self.gateway.tx_put(item),
-                ]
-            )
-        except TransactionCancelled as exc:
-            if exc.is_condition_failure:
-                raise Missing(version) from None
-            raise
+        self.put_beside_live_version(name, version, item)
 
     def delete_alias(self, name: str, alias: str, endpoints: list[Item]) -> None:
         """The alias with the endpoints that use it (the SQL store deletes them too)."""

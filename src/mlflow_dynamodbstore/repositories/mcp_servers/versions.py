@@ -24,7 +24,6 @@ from mlflow_dynamodbstore.repositories.mcp_servers.common import (
     compact,
     exists,
     key_of,
-    live,
     not_exists,
 )
 from mlflow_dynamodbstore.repositories.mcp_servers.servers import ServerRepository
@@ -143,17 +142,7 @@ class VersionRepository(McpRepository):
             }
         )
         tag[WORKSPACE_ATTRIBUTE] = ws
-        try:
-            self.gateway.transact_write(
-                [
-                    self.gateway.tx_check(mk.version_key(ws, name, version), live()),
-                    self.gateway.tx_put(tag),
-                ]
-            )
-        except TransactionCancelled as exc:
-            if exc.is_condition_failure:
-                raise Missing(version) from None
-            raise
+        self.put_beside_live_version(name, version, tag)
 
     def delete_tag(self, name: str, version: str, key: str) -> None:
         try:
