@@ -198,13 +198,15 @@ class Cleanup:
             metric_keys |= set(meta.get("metrics") or {})
             workspace = meta.get("workspace") or workspace
             summary.runs += 1
+            # Only what leads to the name postings: the marker is dropped once, below.
+            names = {k: meta[k] for k in ("experiment_id", "tags") if k in meta}
         else:
             summary.orphans += 1
             # What the marker recorded leads to the run's name postings.
-            meta = {"experiment_id": marker["experiment_id"]} if "experiment_id" in marker else {}
+            names = {"experiment_id": marker["experiment_id"]} if "experiment_id" in marker else {}
             if "run_name" in marker:
-                meta["tags"] = {MLFLOW_RUN_NAME: marker["run_name"]}
-        purge_run(self.writes, workspace, run_id, metric_keys, meta)
+                names["tags"] = {MLFLOW_RUN_NAME: marker["run_name"]}
+        purge_run(self.writes, workspace, run_id, metric_keys, names)
 
     def _keep_run(self, meta: Item) -> None:
         """A run restored with its experiment keeps its own deleted stage on META (that

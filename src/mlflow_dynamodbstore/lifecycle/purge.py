@@ -33,8 +33,8 @@ def purge_run(
     meta: dict | None = None,
 ) -> None:
     """The run's name postings, metric-history partitions (LATEST items included), then its
-    partition (spilled params/tags, inputs, outputs, META). ``meta``: the run's META if it
-    still exists, else what its deletion marker recorded (experiment id, run name)."""
+    partition (spilled params/tags, inputs, outputs, META). ``meta``: what leads to the name
+    postings (experiment id, tags), from META or from the deletion marker."""
     _cascade(gateway, workspace).run(
         {
             "workspace": workspace,
