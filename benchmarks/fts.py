@@ -3,6 +3,9 @@ through the index and through the full-collection path, and what the index adds 
 create and rename. DynamoDB Local only (SQLite has no index to compare).
 
     .venv/bin/python -m benchmarks.fts [--experiments 10000] [--runs 20000] [--models 5000]
+    # or load a running DynamoDB Local once and measure it as often as needed:
+    .venv/bin/python -m benchmarks.fts --uri dynamodb://127.0.0.1:8765/fts --phase load
+    .venv/bin/python -m benchmarks.fts --uri dynamodb://127.0.0.1:8765/fts --phase measure
 
 Names come from a generator shaped like real ones: experiments ``<team>-<task>-<family>-
 <yyyy-mm-dd>``, runs MLflow's own ``<adjective>-<animal>-<n>``, models
