@@ -25,10 +25,12 @@ from mlflow_dynamodbstore.config.settings import ALWAYS_TRIGRAM_FIELDS, Settings
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.schema import fts_keys
 
-# Stop reading posting lists once this few candidates remain: one more list costs at least
-# one Query per shard (0.5 read unit each, eventually consistent), a candidate 0.5 read unit
-# (BatchGetItem of an item under 4 KB), so a further list pays only while more candidates
-# than shards are left.
+# Stop reading posting lists once this few candidates remain. A list costs at least one
+# Query per shard (0.5 read unit each, eventually consistent), a candidate 0.5 read unit
+# (BatchGetItem of an item under 4 KB): stopping here, the candidates that do not match
+# cost no more than the posting list already read, so a search stays within 2x (matches +
+# postings). Stopping at 16 saved a list that could not narrow in one benchmark search but
+# let non-matches cost 4x a list (docs/benchmarks.md).
 ENOUGH = fts_keys.FTS_SHARDS
 # Posting lists read at most per lookup: each costs a Query per shard, and the trigrams of
 # one literal are correlated (neighbours share two characters), so a fourth list rarely
