@@ -4,9 +4,9 @@ A resumable job with a record in the table (``CONFIG`` / ``JOB#FTS_BACKFILL``). 
 the entity listings, never a Scan: every workspace (``default`` first, then by name); in
 each, the experiments (both lifecycle stages, GSI1), the registered models (GSI1), and per
 experiment its logged models (GSI4, every stage), its runs (GSI1) and its traces (GSI3;
-trace names with their trace's ttl and the trace-name cap, repositories/traces/name_postings.py). Each listing page's
-postings are written with BatchWriteItem (puts of the same keys: idempotent, safe beside
-live traffic, which writes its own postings), then the record saves the cursor (the unit
+with the trace's ttl and the trace-name cap of repositories/traces/name_postings.py). Each
+listing page's postings are written with BatchWriteItem (puts of the same keys: idempotent,
+safe beside live traffic, which writes its own postings), then the record saves the cursor (the unit
 and the page's LastEvaluatedKey); a rerun resumes after the last saved page. When every
 unit is done the fields are marked ready (searches start using the index) and the record
 is deleted. Cost: the listings read once, 1 write unit per posting (one per distinct

@@ -34,11 +34,11 @@ from mlflow_dynamodbstore.repositories.logged_models.repository import (
 from mlflow_dynamodbstore.repositories.registry.registered_models import (
     name_document as model_name_document,
 )
-from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 from mlflow_dynamodbstore.repositories.runs.changes import (
     name_document as run_name_document,
 )
 from mlflow_dynamodbstore.repositories.runs.changes import stored_run_name
+from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 from mlflow_dynamodbstore.schema import (
     analytics_keys,
     dataset_keys,
@@ -179,7 +179,8 @@ class Reassign:
         """A trace's name postings (with their ttl) to the target's keys, before META."""
         before = trace_name_postings.posting_items(meta)
         after = trace_name_postings.posting_items({**meta, "workspace": TARGET})
-        self.gateway.batch_write(puts=after, deletes=[{"PK": i["PK"], "SK": i["SK"]} for i in before])
+        moved_from = [{"PK": i["PK"], "SK": i["SK"]} for i in before]
+        self.gateway.batch_write(puts=after, deletes=moved_from)
 
     def _run_key_after_postings(self, meta: Item) -> Item:
         name = stored_run_name(meta, lambda want: self.gateway.batch_get(want, consistent=True))

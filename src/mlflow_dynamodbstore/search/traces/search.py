@@ -7,8 +7,10 @@ Two plans:
   forwards, already in that order, and the experiments are merged lazily on the sort key;
   reading stops once a page is full. Without a filter a page costs one Query per experiment
   (``Limit`` = max_results). A trace-name ``LIKE / ILIKE / =`` the trigram index can narrow
-  reads the candidates it names instead (search/traces/indexed.py), sorted the same way. A ``timestamp_ms`` comparison narrows the key condition. The
-  page token is the last returned sort key, so the next page starts right after it.
+  reads the candidates it names instead (search/traces/indexed.py), sorted the same way;
+  any other order verifies and sorts those candidates instead of every trace.
+  A ``timestamp_ms`` comparison narrows the key condition. The page token is the last
+  returned sort key, so the next page starts right after it.
 - **Any other order**: every trace of the experiments (within the timestamp bounds) is read,
   filtered and sorted in memory; the page token is an offset. O(traces in the experiments).
 
