@@ -135,7 +135,8 @@ def test_backfill_interrupted_then_resumed_is_exact(store, store_uri, monkeypatc
     assert dry.exit_code == 0, dry.output
     counted = json.loads(dry.stdout)
     assert counted["entities"] == {
-        "experiment_name": 10, "model_name": 6, "run_name": 11, "logged_model_name": 2
+        "experiment_name": 10, "model_name": 6, "run_name": 11, "logged_model_name": 2,
+        "trace_name": 0,
     }  # fmt: skip
     assert counted["postings"] == len(expected)
     assert _stored(gateway) == partial  # a dry run writes nothing
