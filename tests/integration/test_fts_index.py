@@ -177,8 +177,12 @@ def test_fts_cli_list_add_remove(store_uri, store):
     assert added.exit_code == 0, added.output
     row = {r["field"]: r for r in json.loads(added.stdout)}["experiment_description"]
     assert row == {
-        "field": "experiment_description", "always_on": False, "maintained": False, "ready": False
+        "field": "experiment_description", "always_on": False, "maintained": False,
+        "ready": False, "note": "not built by this version: nothing indexes it, no search uses it",
     }  # fmt: skip
+    assert "warning: experiment_description is not built by this version" in added.stderr
+    table = runner.invoke(cli, ["fts", "list", store_uri]).stdout
+    assert "not built by this version: no effect" in table
 
     refused = runner.invoke(cli, ["fts", "remove", store_uri, "run_name"])
     assert refused.exit_code == 2 and "cannot be removed" in refused.output
