@@ -254,3 +254,29 @@ def test_workspace_moves_and_cascade_carry_trace_postings(monkeypatch, store_uri
         infos, _ = tracking.search_traces([exp.experiment_id], "name LIKE '%zqx%'")
         assert [i.trace_id for i in infos] == ["tr-0"]
         assert "BatchGetItem" in _ops(tracking)  # through the index
+
+
+def test_concurrent_renames_leave_exactly_the_last_names_postings(store, store_uri):
+    """Renames racing on two stores (servers): META's version condition is in the postings'
+    transaction, so the postings always match the name that won."""
+    import threading
+
+    from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+
+    exp = store.create_experiment("e")
+    _start(store, exp, "tr-1", "start name")
+    other = DynamoDBTrackingStore(store_uri, "s3://b/a")
+
+    def rename(s, prefix: str) -> None:
+        for i in range(8):
+            s.set_trace_tag("tr-1", TraceTagKey.TRACE_NAME, f"{prefix} {i} name-{prefix * 3}")
+
+    racers = ((store, "a"), (other, "b"))
+    threads = [threading.Thread(target=rename, args=racer) for racer in racers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    [info] = store.search_traces([exp], "name LIKE '%name%'")[0]
+    final = info.tags[TraceTagKey.TRACE_NAME]
+    assert set(_trace_postings(store.gateway.unscoped)) == _expected([(exp, "tr-1", final)])
