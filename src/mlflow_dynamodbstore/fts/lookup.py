@@ -101,6 +101,16 @@ def posting_list(
     return ids
 
 
+def overflow_list(gateway: TableGateway, workspace: str, field: str, scope: str) -> set[str] | None:
+    """The ids on a bounded field's overflow list (texts longer than what is indexed), or
+    None when it lists more than ``MAX_CANDIDATES`` (the search takes its usual path)."""
+    pk = fts_keys.overflow_pk(workspace, field, scope)
+    items, start_key = gateway.query_page(Key("PK").eq(pk), limit=MAX_CANDIDATES + 1)
+    if start_key is not None or len(items) > MAX_CANDIDATES:
+        return None
+    return {item["SK"] for item in items}
+
+
 def candidates(
     gateway: TableGateway, workspace: str, field: str, scope: str, required: set[str]
 ) -> set[str] | None:
@@ -192,3 +202,14 @@ class TrigramIndex:
         self, workspace: str, field: str, scope: str, required: set[str]
     ) -> set[str] | None:
         return candidates(self.gateway, workspace, field, scope, required)
+
+    def bounded_candidates(
+        self, workspace: str, field: str, scope: str, required: set[str]
+    ) -> set[str] | None:
+        """``candidates`` of a field indexed with a trigram cap: the posting lists' ids plus
+        the overflow list's (their texts may hold the pattern past the cap)."""
+        found = candidates(self.gateway, workspace, field, scope, required)
+        if found is None:
+            return None
+        overflowed = overflow_list(self.gateway, workspace, field, scope)
+        return None if overflowed is None else found | overflowed
