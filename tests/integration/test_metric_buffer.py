@@ -11,10 +11,11 @@ import threading
 import pytest
 from mlflow.entities import Metric, Param, RunTag
 
+from mlflow_dynamodbstore.gateway.partition_writes import PartitionWrites
 from mlflow_dynamodbstore.lifecycle.apply import TtlApply
 from mlflow_dynamodbstore.repositories.runs.metric_buffer import BUFFER_POINTS
 from mlflow_dynamodbstore.repositories.runs.metric_history import RECENT
-from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema import keys, table
 from mlflow_dynamodbstore.schema.metric_buffer_keys import FLUSHED_BLOCK_PREFIX
 from tests.integration.lifecycle_helpers import partition, set_policy
 
@@ -64,6 +65,20 @@ def test_steps_ride_in_latest_items_and_flush_into_blocks(store, run_id):
     run = store.get_run(run_id)
     last = steps[-1]
     assert run.data.metrics == {f"m{k}": last * 0.5 + k for k in range(KEYS)}
+
+
+def test_a_ten_key_step_writes_eleven_items(store, run_id):
+    """META and the 10 LATEST items, nothing else (issue #20: <= 12 items per step)."""
+    counter = PartitionWrites({table.gsi_name(n): table.gsi_pk(n) for n in range(1, 6)})
+    store.gateway.observers.append(counter.observe)
+    store.log_batch(run_id, _step(0, 10), [], [])
+    counter.reset()
+    store.log_batch(run_id, _step(1, 10), [], [])
+    table_writes = {k: c for (where, k), c in counter.counts.items() if where == "table"}
+    assert table_writes == {
+        keys.run_pk(run_id): 1,
+        **{keys.metric_history_pk(run_id, f"m{k}"): 1 for k in range(10)},
+    }
 
 
 def test_pages_and_samples_across_buffer_and_blocks(store, run_id):
