@@ -9,7 +9,7 @@ the counter remembers the index keys of every item it saw put (or set) and uses 
 later updates and deletes of that item (an index has an entry for an updated item, so the
 update writes the index too). Items written before counting began and never put since are
 counted on the table only. The gateway knows no key formats: the caller names the index key
-attributes (``{"GSI1": "GSI1PK", ...}``, from schema/table.py).
+attributes (index name -> its partition key attribute, from schema/table.py).
 """
 
 from __future__ import annotations
