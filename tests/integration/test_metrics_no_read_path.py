@@ -32,15 +32,15 @@ def _history(store, run_id, key):
 
 def test_training_loop_costs(store, run_id):
     """After the first step (params, new keys: the read path), each 10-point step is one
-    TransactWriteItems (META + 10 LATEST) and one BatchWriteItem (10 points); a step of up
-    to 4 points is the transaction alone."""
+    TransactWriteItems of 11 items (META + 10 LATEST, whose buffers take the points); a step
+    of 4 points is the same transaction with 5."""
     stats = store.gateway.stats
     store.log_batch(run_id, _step(0), [Param("lr", "0.1")], [RunTag("t", "v")])
     for step in range(1, 6):
         stats.reset()
         store.log_batch(run_id, _step(step), [], [])
-        assert stats.snapshot().keys() == {"TransactWriteItems", "BatchWriteItem"}
-        assert stats.total_requests == 2
+        assert stats.snapshot().keys() == {"TransactWriteItems"}
+        assert stats.total_requests == 1
     stats.reset()
     store.log_batch(run_id, _step(6, keys_=4), [], [])
     assert (stats.total_requests, stats.requests("TransactWriteItems")) == (1, 1)

@@ -84,6 +84,9 @@ class TableGateway:
         self._backoff_cap = backoff_cap
         self._sleep = sleep
         self._parallelism = parallelism if parallelism is not None else batch_parallelism()
+        # Called with (operation, request arguments, response) after each successful
+        # request: benchmarks count writes per partition key (gateway/partition_writes.py).
+        self.observers: list[Callable[[str, dict, dict], None]] = []
 
     # ---- marshalling ---------------------------------------------------------------
     def serialize(self, item: Item) -> dict:
@@ -143,6 +146,8 @@ class TableGateway:
             self.stats.record(operation, None)
             raise Unavailable(operation, type(exc).__name__) from None
         self.stats.record(operation, response.get("ConsumedCapacity"))
+        for observe in self.observers:
+            observe(operation, kwargs, response)
         return response
 
     # ---- single-item operations ------------------------------------------------------

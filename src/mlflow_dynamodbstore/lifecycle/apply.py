@@ -21,6 +21,7 @@ traces and histories are visited, so it is an explicit admin step, never automat
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +41,12 @@ from mlflow_dynamodbstore.lifecycle.ttl import (
     trace_ttl,
 )
 from mlflow_dynamodbstore.lifecycle.writes import CountingGateway
-from mlflow_dynamodbstore.repositories.runs.metric_history import block_sort_keys
+from mlflow_dynamodbstore.repositories.runs.metric_history import (
+    RECENT,
+    RECENT_SEQ,
+    MetricHistoryRepository,
+    block_sort_keys,
+)
 from mlflow_dynamodbstore.repositories.runs.repository import effective_run_lifecycle
 from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 from mlflow_dynamodbstore.schema import indexes, keys, lifecycle_keys, table
@@ -226,9 +232,11 @@ class TtlApply:
     def _history(self, run_id: str, metric_key: str, summary: ApplySummary) -> None:
         pk = keys.metric_history_pk(run_id, metric_key)
         changed = []
-        for item in self.table.query(
-            Key(table.PK).eq(pk) & Key(table.SK).lt(keys.METRIC_LATEST_SK), consistent=True
-        ):
+        for item in self.table.query(Key(table.PK).eq(pk), consistent=True):
+            if item["SK"] == keys.METRIC_LATEST_SK:
+                # LATEST never expires; the recent points it buffers do, once flushed
+                summary.history_items += self._flush_buffer(run_id, item)
+                continue
             ttl = metric_history_ttl(self.policy, _newest_point_ms(item))
             if _differs(item, ttl):
                 rewritten = {k: v for k, v in item.items() if k != TTL_ATTRIBUTE}
@@ -237,6 +245,30 @@ class TtlApply:
                 changed.append(rewritten)
         self.writes.batch_write(puts=changed)
         summary.history_items += len(changed)
+
+    def _flush_buffer(self, run_id: str, latest: Item) -> int:
+        """With a metric-history retention, the block items (with their ``ttl``) of the
+        points buffered in a LATEST item, which is emptied after them (if no step changed
+        the buffer since this read; a step that did finds the retention on and writes no
+        more into it)."""
+        if not latest.get(RECENT) or self.policy.metric_history_retention_days <= 0:
+            return 0
+        block = MetricHistoryRepository.flushed_items(run_id, latest)
+        for item in block:
+            item[TTL_ATTRIBUTE] = metric_history_ttl(self.policy, _newest_point_ms(item))
+        self.writes.batch_write(puts=block)
+        seq = latest.get(RECENT_SEQ)
+        condition = Attr(RECENT).size().eq(len(latest[RECENT]))
+        condition &= Attr(RECENT_SEQ).not_exists() if seq is None else Attr(RECENT_SEQ).eq(seq)
+        with contextlib.suppress(ConditionFailed):
+            self.writes.update_item(
+                {"PK": latest["PK"], "SK": latest["SK"]},
+                "REMOVE #r ADD #s :one",
+                names={"#r": RECENT, "#s": RECENT_SEQ},
+                values={":one": 1},
+                condition=condition,
+            )
+        return len(block)
 
 
 def _newest_point_ms(item: Item) -> int:

@@ -26,6 +26,7 @@ from boto3.dynamodb.conditions import Key
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.repositories.runs.items import comparable_metric_value
 from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema.metric_buffer_keys import flushed_block_key
 from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
 
 _POINT = struct.Struct(">qqd")  # timestamp, step, value
@@ -33,6 +34,11 @@ _BLOCK_FORMAT = b"\x01"  # zlib of packed _POINTs; a new layout gets a new first
 # A log_batch holds at most 1,000 metrics (24 KB packed); the cap only keeps any caller far
 # from DynamoDB's 400 KB item limit.
 BLOCK_POINTS = 8_000
+# LATEST attributes of the recent-points buffer: the packed points (a list of binaries, one
+# per point) and how many times the buffer was flushed (a flusher empties it only if no one
+# flushed it since its read).
+RECENT = "recent"
+RECENT_SEQ = "recent_seq"
 
 
 class BadPageToken(Exception):
@@ -110,18 +116,17 @@ class MetricHistoryRepository:
         after = _decode_token(page_token)
         pk = keys.metric_history_pk(run_id, key)
         if max_results is None:
-            # Points, then blocks: one range, read whole.
-            items = self.gateway.query(
-                Key("PK").eq(pk) & Key("SK").lt(keys.METRIC_LATEST_SK), consistent=consistent
-            )
+            # Points, blocks, LATEST's buffer and flushed blocks: the partition, read whole.
+            items = self.gateway.query(Key("PK").eq(pk), consistent=consistent)
             found = _sort_keys(items, after)
             return [_point(key, sk) for sk in found], None
         # One more than a page tells whether another page follows (as the SQL store does).
-        # Blocks may hold points of any range, so they are read whole (their own range); the
-        # single points only as far as the page needs.
+        # Blocks and LATEST's buffer may hold points of any range, so they are read whole
+        # (one range: blocks, LATEST, flushed blocks); the single points only as far as the
+        # page needs.
         wanted = max_results + 1
         blocks = self.gateway.query(
-            Key("PK").eq(pk) & Key("SK").begins_with(keys.METRIC_BLOCK_PREFIX),
+            Key("PK").eq(pk) & Key("SK").gte(keys.METRIC_BLOCK_PREFIX),
             consistent=consistent,
         )
         found = _sort_keys(blocks, after) + self._single_points(pk, after, wanted, consistent)
@@ -160,12 +165,44 @@ class MetricHistoryRepository:
         """Every point; chart reads pass ``consistent=False`` (half the read units)."""
         return self.page(run_id, key, None, None, consistent=consistent)[0]
 
+    # ---- the recent-points buffer (metric_buffer.py writes it) ------------------------
+    def read_buffers(self, run_id: str, metric_keys: Iterable[str]) -> dict[str, dict]:
+        """{key: LATEST item} of the given keys (one consistent BatchGetItem per 100)."""
+        wanted = [keys.metric_latest_key(run_id, k) for k in metric_keys]
+        return {i["key"]: i for i in self.gateway.batch_get(wanted, consistent=True)}
 
-def _block_item(run_id: str, key: str, points: list[Point]) -> dict:
+    @staticmethod
+    def flushed_items(run_id: str, latest: dict, ttl: int | None = None) -> list[dict]:
+        """Block items (sorting after LATEST) holding the points buffered in ``latest``."""
+        points = [_point(latest["key"], sk) for sk in sorted(set(buffered_sort_keys(latest)))]
+        items = [
+            _block_item(run_id, latest["key"], points[i : i + BLOCK_POINTS], flushed=True)
+            for i in range(0, len(points), BLOCK_POINTS)
+        ]
+        if ttl is not None:
+            for item in items:
+                item[TTL_ATTRIBUTE] = ttl
+        return items
+
+
+def pack_point(point: Point) -> bytes:
+    """One point as a buffer entry."""
+    return _POINT.pack(point.timestamp, point.step, point.value)
+
+
+def buffered_sort_keys(latest: dict) -> list[str]:
+    """The point sort keys buffered in a LATEST item (none for one written without)."""
+    return [
+        keys.metric_history_sk(*_POINT.unpack(bytes(entry))) for entry in latest.get(RECENT) or []
+    ]
+
+
+def _block_item(run_id: str, key: str, points: list[Point], *, flushed: bool = False) -> dict:
     packed = b"".join(_POINT.pack(p.timestamp, p.step, p.value) for p in points)
     content = _BLOCK_FORMAT + zlib.compress(packed)
     digest = hashlib.sha256(content).hexdigest()[:32]
-    return {**keys.metric_block_key(run_id, key, digest), "points": content}
+    key_of = flushed_block_key if flushed else keys.metric_block_key
+    return {**key_of(run_id, key, digest), "points": content}
 
 
 def _block_sort_keys(content) -> list[str]:
@@ -184,13 +221,16 @@ def block_sort_keys(content) -> list[str]:
 
 
 def _sort_keys(items: Iterable[dict], after: str | None) -> list[str]:
-    """The distinct point sort keys of point and block items, in order, after ``after``."""
+    """The distinct point sort keys of point, block and LATEST items (its buffer), in
+    order, after ``after``."""
     found: set[str] = set()
     for item in items:
         sk = item["SK"]
-        if sk.startswith(keys.METRIC_BLOCK_PREFIX):
+        if "points" in item:
             found.update(_block_sort_keys(item["points"]))
-        elif sk != keys.METRIC_LATEST_SK:
+        elif sk == keys.METRIC_LATEST_SK:
+            found.update(buffered_sort_keys(item))
+        else:
             found.add(sk)
     return sorted(sk for sk in found if after is None or sk > after)
 

@@ -36,6 +36,11 @@ from mlflow_dynamodbstore.repositories.runs.items import (
     is_spilled,
     latest_item,
 )
+from mlflow_dynamodbstore.repositories.runs.metric_buffer import (
+    BuffersFull,
+    buffered_latest_action,
+    latest_action,
+)
 from mlflow_dynamodbstore.repositories.runs.metric_update import MAX_KEYS, newer_metrics_update
 from mlflow_dynamodbstore.schema import indexes, keys
 
@@ -283,12 +288,19 @@ class RunRepository:
         workspace: str,
         metrics: dict[str, MetricPoint],
         extra_puts: list[Item],
+        recent: dict[str, list[bytes]] | None = None,
+        flushed: dict[str, tuple[int | None, int]] | None = None,
     ) -> bool:
         """Record ``metrics`` (the best new point per key) and ``extra_puts`` (a few history
         points) in one TransactWriteItems, without reading META, when the run is active in
         ``workspace``, its experiment is active and every key already holds an inline entry
         older in (step, timestamp). False (nothing written) otherwise: the caller then takes
-        the read-plan-write path (``commit``), which gives the exact answer or error."""
+        the read-plan-write path (``commit``), which gives the exact answer or error.
+
+        ``recent`` holds, per key, the packed points to append to its LATEST item's buffer
+        (metric_buffer.py); BuffersFull names the keys whose buffers they do not fit when
+        that is the only failed condition. ``flushed`` (keys flushed since: recent_seq and
+        size read) replaces those buffers instead."""
         experiment_id, inline_keys = self._known.get(run_id, (None, frozenset()))
         if (
             experiment_id is None
@@ -298,7 +310,11 @@ class RunRepository:
             or len(metrics) + len(extra_puts) + 2 > TRANSACTION_LIMIT
         ):
             return False
+        recent = recent or {}
+        flushed = flushed or {}
         update, condition, names, values = newer_metrics_update(workspace, metrics)
+        ordered = list(metrics)
+        latest = [(key, latest_item(run_id, experiment_id, key, *metrics[key])) for key in ordered]
         actions = [
             self.gateway.tx_update(
                 keys.run_key(run_id),
@@ -312,14 +328,20 @@ class RunRepository:
                 Attr("lifecycle_stage").eq(LifecycleStage.ACTIVE),
             ),
             *(
-                self.gateway.tx_put(latest_item(run_id, experiment_id, key, *point))
-                for key, point in metrics.items()
+                buffered_latest_action(self.gateway, item, recent[key], flushed.get(key))
+                if key in recent
+                else latest_action(self.gateway, item)
+                for key, item in latest
             ),
             *(self.gateway.tx_put(item) for item in extra_puts),
         ]
         try:
             self.gateway.transact_write(actions)
-        except TransactionCancelled:
+        except TransactionCancelled as exc:
+            failed = exc.failed_conditions()
+            full = [ordered[i - 2] for i in failed if 2 <= i < 2 + len(ordered)]
+            if full and len(full) == len(failed) and not flushed:
+                raise BuffersFull(full) from None
             return False  # a failed condition, or conflicts that outlasted the retries
         return True
 
@@ -408,7 +430,8 @@ class RunRepository:
                     self.gateway,
                     [
                         self.gateway.tx_put(write.meta, condition),
-                        *(self.gateway.tx_put(item) for item in write.puts),
+                        # LATEST items are updated, not put: their buffered points stay
+                        *(latest_action(self.gateway, item) for item in write.puts),
                         *(self.gateway.tx_delete(key) for key in write.deletes),
                     ],
                     write.names,

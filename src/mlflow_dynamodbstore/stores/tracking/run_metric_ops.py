@@ -16,11 +16,15 @@ from mlflow_dynamodbstore.lifecycle.policies import retention_of
 from mlflow_dynamodbstore.lifecycle.ttl import metric_history_ttl
 from mlflow_dynamodbstore.repositories.runs.changes import MetricPoint
 from mlflow_dynamodbstore.repositories.runs.items import metric_sort_key
+from mlflow_dynamodbstore.repositories.runs.metric_buffer import BUFFER_POINTS, BuffersFull
 from mlflow_dynamodbstore.repositories.runs.metric_history import (
+    RECENT,
+    RECENT_SEQ,
     BadPageToken,
     MetricHistoryRepository,
     Point,
     ntile_sample,
+    pack_point,
 )
 from mlflow_dynamodbstore.repositories.runs.repository import RunMissing, RunRepository
 
@@ -59,6 +63,21 @@ def latest_per_key(points: list[Point]) -> dict[str, MetricPoint]:
     return best
 
 
+def _buffer_entries(points: list[Point]) -> dict[str, list[bytes]] | None:
+    """Per key, the packed distinct points for its LATEST buffer; None when a key has more
+    than a buffer holds (a history upload: blocks suit it better)."""
+    by_key: dict[str, dict[tuple, bytes]] = {}
+    for p in points:
+        by_key.setdefault(p.key, {})[(p.timestamp, p.step, repr(p.value))] = pack_point(p)
+    if any(len(entries) > BUFFER_POINTS for entries in by_key.values()):
+        return None
+    return {key: list(entries.values()) for key, entries in by_key.items()}
+
+
+def _int_or_none(value) -> int | None:
+    return None if value is None else int(value)
+
+
 class RunMetricOps:
     """Mixed into DynamoDBTrackingStore through RunOps."""
 
@@ -83,21 +102,46 @@ class RunMetricOps:
         return {"metrics": latest_per_key(points), "extra_puts": items}
 
     def _log_newer_metrics(self, run_id: str, points: list[Point]) -> bool:
-        """The training-loop path: newer points of keys the run has, with no read (one
-        TransactWriteItems, plus a BatchWriteItem after it for more than a few items). False
-        when it does not apply; nothing was written then. The history follows the
-        transaction, so a refused write (deleted run, other workspace) leaves none behind;
-        a client retry after a failed BatchWriteItem finds META current and rewrites it."""
-        items = self.metric_history.items(run_id, points, self._history_ttl())
-        inline = len(items) <= INLINE_ITEMS
+        """The training-loop path: newer points of keys the run has, with no read. Without
+        metric-history retention the points ride in the LATEST items the step rewrites
+        anyway (one TransactWriteItems; metric_buffer.py); with it they are items of their
+        own carrying their ``ttl`` (the transaction, plus a BatchWriteItem after it for more
+        than a few). False when it does not apply; nothing was written then."""
+        ttl = self._history_ttl()
         workspace = self._get_active_workspace()
-        if not self.runs.log_newer_metrics(
-            run_id, workspace, latest_per_key(points), items if inline else []
-        ):
+        best = latest_per_key(points)
+        recent = _buffer_entries(points) if ttl is None else None
+        if recent is not None:
+            try:
+                return self.runs.log_newer_metrics(run_id, workspace, best, [], recent)
+            except BuffersFull as full:
+                flushed = self._flush_buffers(run_id, full.metric_keys)
+                try:
+                    return self.runs.log_newer_metrics(run_id, workspace, best, [], recent, flushed)
+                except BuffersFull:
+                    return False
+        # The history follows the transaction, so a refused write (deleted run, other
+        # workspace) leaves none behind; a client retry after a failed BatchWriteItem finds
+        # META current and rewrites it.
+        items = self.metric_history.items(run_id, points, ttl)
+        inline = len(items) <= INLINE_ITEMS
+        if not self.runs.log_newer_metrics(run_id, workspace, best, items if inline else []):
             return False
         if not inline:
             self.metric_history.write(items)
         return True
+
+    def _flush_buffers(self, run_id: str, metric_keys: list[str]) -> dict:
+        """Write the buffered points of these keys as blocks (1 BatchGetItem + 1
+        BatchWriteItem) and return {key: (recent_seq, size)} as read, which the retried
+        step's condition checks before it empties the buffer."""
+        latest = self.metric_history.read_buffers(run_id, metric_keys)
+        history = self.metric_history
+        history.write([b for item in latest.values() for b in history.flushed_items(run_id, item)])
+        return {
+            key: (_int_or_none(item.get(RECENT_SEQ)), len(item.get(RECENT) or []))
+            for key, item in latest.items()
+        }
 
     def log_metric(self, run_id, metric):
         _validate_metric(metric.key, metric.value, metric.timestamp, metric.step)
