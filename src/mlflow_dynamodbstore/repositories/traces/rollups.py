@@ -34,7 +34,7 @@ from mlflow_dynamodbstore.gateway.errors import Contention, TransactionCancelled
 from mlflow_dynamodbstore.gateway.limits import TRANSACTION_LIMIT
 from mlflow_dynamodbstore.gateway.table_gateway import batch_parallelism
 from mlflow_dynamodbstore.repositories.traces.codec import TOKEN_COLUMN_BY_KEY, decode_analytics
-from mlflow_dynamodbstore.schema import analytics_keys, trace_rollup_keys
+from mlflow_dynamodbstore.schema import analytics_keys, indexes, keys, trace_rollup_keys
 
 Item = dict[str, Any]
 
@@ -326,3 +326,19 @@ class TraceRollupRepository:
                 results = [f.result() for f in futures]
         for items in results:
             yield from items
+
+
+def experiment_cell_keys(gateway: TableGateway, experiment_id: str) -> list[Item]:
+    """The keys of an experiment's cells (for a workspace move): the periods between its
+    oldest and newest trace (2 one-item Queries of the trace listing), then the cells of
+    those periods, every shard. Cells only exist where its traces were counted."""
+    listing = indexes.TRACES_BY_TIMESTAMP
+    condition = listing.key_condition(keys.traces_gsi3pk(experiment_id))
+    edges = []
+    for forward in (True, False):
+        items, _ = gateway.query_page(condition, index=listing.index, limit=1, forward=forward)
+        edges += [int(i["timestamp_ms"]) for i in items]
+    if not edges:
+        return []
+    cells = TraceRollupRepository(gateway).cells(experiment_id, min(edges), max(edges))
+    return [{"PK": c["PK"], "SK": c["SK"]} for c in cells]
