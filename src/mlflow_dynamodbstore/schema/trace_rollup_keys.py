@@ -15,7 +15,7 @@ one write shard. Cells are base-table items (strongly consistent reads, no GSI),
 from __future__ import annotations
 
 from mlflow_dynamodbstore.schema.analytics_keys import STATS_SHARDS, stats_period, stats_shard
-from mlflow_dynamodbstore.schema.encoding import encode_int
+from mlflow_dynamodbstore.schema.encoding import decode_int, encode_int
 from mlflow_dynamodbstore.schema.keys import SEP, experiment_pk
 
 # One cell per hour: every time bucket that is a whole number of hours (the UI's hour, day,
@@ -52,3 +52,9 @@ def rollup_cell_key(
         "PK": rollup_pk(experiment_id, stats_period(hour_ms), shard),
         "SK": f"{rollup_sk_bound(hour_ms)}{SEP}{status or ''}{SEP}{label}",
     }
+
+
+def parse_rollup_sk(sort_key: str) -> tuple[int, str | None, str | None]:
+    """(hour_ms, status, trace name) of a cell's sort key (cells keep no copies of them)."""
+    hour, status, label = sort_key.split(SEP, 2)
+    return decode_int(hour), status or None, None if label == _NO_NAME else label[1:]

@@ -40,7 +40,7 @@ from mlflow_dynamodbstore.repositories.traces.rollups import (
     count_attr,
     sum_attr,
 )
-from mlflow_dynamodbstore.schema.trace_rollup_keys import ROLLUP_BUCKET_MS
+from mlflow_dynamodbstore.schema.trace_rollup_keys import ROLLUP_BUCKET_MS, parse_rollup_sk
 from mlflow_dynamodbstore.search.trace_metrics.aggregate import (
     TIME_BUCKET_LABEL,
     bucket_label,
@@ -146,11 +146,11 @@ class _Groups:
         partial.count += count
         partial.total += total
 
-    def add_cell(self, cell: dict[str, Any]) -> None:
+    def add_cell(self, hour_ms: int, fields: dict[str, Any], cell: dict[str, Any]) -> None:
         column = self.plan.column
         count = int(cell.get(COUNT_ATTR if column is None else count_attr(column), 0))
         total = 0 if column is None else int(cell.get(sum_attr(column), 0))
-        self.add(int(cell["hour_ms"]), cell, count, total)
+        self.add(hour_ms, fields, count, total)
 
     def add_record(self, record: Record) -> None:
         column = self.plan.column
@@ -243,8 +243,10 @@ class RollupQuery:
         groups = _Groups(plan)
         for experiment_id, span in spans.items():
             for cell in self.rollups.cells(experiment_id, span.first_hour, span.end_hour - 1):
-                if plan.keeps(cell):
-                    groups.add_cell(cell)
+                hour, status, name = parse_rollup_sk(cell["SK"])
+                fields = {"status": status, "trace_name": name}
+                if plan.keeps(fields):
+                    groups.add_cell(hour, fields, cell)
             for low, high in span.edges:
                 for record in self.records.from_meta([experiment_id], low, high):
                     if plan.keeps(record):
