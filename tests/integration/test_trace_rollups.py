@@ -46,16 +46,18 @@ def _overview(store, experiments, **window) -> dict:
         points = store.query_trace_metrics(experiments, TRACES, metric, aggregations, **kwargs)
         return [(p.dimensions, p.values) for p in points]
 
+    # An interval needs both ends of the range (as in SQL).
+    daily = {"time_interval_seconds": 86400} if len(window) == 2 else {}
+    hourly = {"time_interval_seconds": 3600} if len(window) == 2 else {}
     return {
         "count_daily_status": ask(
-            "trace_count", COUNT, time_interval_seconds=86400, dimensions=["trace_status"],
-            **window,
+            "trace_count", COUNT, dimensions=["trace_status"], **daily, **window
         ),
         "count_hourly_name": ask(
-            "trace_count", COUNT, time_interval_seconds=3600, dimensions=["trace_name"], **window
+            "trace_count", COUNT, dimensions=["trace_name"], **hourly, **window
         ),
         "latency_avg": ask("latency", [MetricAggregation(AggregationType.AVG)], **window),
-        "tokens_daily": ask("total_tokens", SUM_AVG, time_interval_seconds=86400, **window),
+        "tokens_daily": ask("total_tokens", SUM_AVG, **daily, **window),
         "input_by_name": ask("input_tokens", SUM_AVG, dimensions=["trace_name"], **window),
         "errors": ask("trace_count", COUNT, filters=["trace.status = 'ERROR'"], **window),
     }  # fmt: skip

@@ -293,7 +293,7 @@ class TraceRollupRepository:
 
     # ---- reads -------------------------------------------------------------------------
     def cells(self, experiment_id: str, first_hour_ms: int, last_hour_ms: int) -> Iterator[Item]:
-        """The cells of the hours first..last (inclusive), every shard: one Query per
+        """The cells of the hours holding first..last (inclusive), every shard: one Query per
         (period, shard) per MB, sent side by side. Eventually consistent (half the read
         units; a chart may miss a write of the last second, as the stats listing does)."""
         reads = [
@@ -304,6 +304,8 @@ class TraceRollupRepository:
             )
             for shard in range(trace_rollup_keys.ROLLUP_SHARDS)
         ]
+        first_hour_ms = trace_rollup_keys.rollup_hour(first_hour_ms)
+        last_hour_ms = trace_rollup_keys.rollup_hour(last_hour_ms)
         lower = trace_rollup_keys.rollup_sk_bound(first_hour_ms)
         upper = trace_rollup_keys.rollup_sk_bound(last_hour_ms) + "$"
 
