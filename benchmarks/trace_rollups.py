@@ -292,6 +292,58 @@ def query_phase(tracking, experiment_id: str, days: int) -> dict[str, Any]:
     return out
 
 
+def markdown(report: dict[str, Any]) -> str:
+    """The report as the tables of docs/benchmarks.md."""
+    load = report["load"]
+    lines = [
+        f"{load['traces']:,} traces over the data set's days, {load['cells']:,} cells "
+        f"(loaded in {load['seconds']} s: {load['batch_write_requests']:,} BatchWriteItem, "
+        f"META {load.get('meta_items', 'all')}).",
+        "",
+    ]
+    for range_name, rows in report["queries"].items():
+        lines += [
+            f"**{range_name}**",
+            "",
+            "| query | path | requests | RCU | requests ÷ cells' requests | points | wall |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        cells = rows["reading the cells it covers"]["requests"]
+        for label, row in rows.items():
+            ops = ", ".join(f"{k} {v}" for k, v in sorted(row["by_operation"].items()))
+            path = (
+                "cells only"
+                if label.startswith("reading")
+                else "exact (stats items)"
+                if "exact" in label
+                else "cells + edges"
+            )
+            ratio = f"{row['requests'] / max(cells, 1):.2f}"
+            lines.append(
+                f"| {label} | {path} | {row['requests']} ({ops}) | {row['rcu']:,} | {ratio} "
+                f"| {row.get('points', '')} | {row['seconds']} s |"
+            )
+        lines.append("")
+    overhead = report["write_overhead"]
+    lines += [
+        "**Write overhead** (per trace: `log_spans` of a root and an LLM span + the trace name"
+        " tag, through the store):",
+        "",
+        "| stats write | requests / trace | WCU / trace | requests by operation / trace |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for key, label in (
+        ("stats_put_only", "conditional PutItem (before rollups)"),
+        ("with_rollups", "TransactWriteItems with the cells (now)"),
+    ):
+        row = overhead[key]
+        ops = ", ".join(f"{k} {v}" for k, v in row["by_operation_per_trace"].items())
+        lines.append(f"| {label} | {row['requests_per_trace']} | {row['wcu_per_trace']} | {ops} |")
+    extra = overhead["extra_per_trace"]
+    lines += ["", f"Extra per trace: {extra['requests']} requests, {extra['wcu']} WCU."]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--traces", type=int, default=100_000)
@@ -299,7 +351,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--write-traces", type=int, default=200)
     parser.add_argument("--all-meta", action="store_true", help="a META item for every trace")
     parser.add_argument("--out", default="benchmarks/results/trace-rollups.json")
+    parser.add_argument("--render", help="print the markdown of a saved report and exit")
     args = parser.parse_args(argv)
+    if args.render:
+        with open(args.render) as f:
+            saved = json.load(f)
+        print(markdown(saved))
+        return saved
 
     from mlflow_dynamodbstore.local.dynamodb_local import DynamoDBLocal
     from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
@@ -318,6 +376,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with open(args.out, "w") as f:
         f.write(text)
     print(text)
+    print(markdown(report))
     return report
 
 
