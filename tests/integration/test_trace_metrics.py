@@ -10,7 +10,8 @@ from mlflow.entities.trace_metrics import AggregationType, MetricAggregation, Me
 from mlflow.entities.workspace import Workspace, WorkspaceDeletionMode
 from mlflow.utils.workspace_context import WorkspaceContext
 
-from mlflow_dynamodbstore.schema import analytics_keys, keys
+from mlflow_dynamodbstore.repositories.traces.rollups import experiment_cell_keys
+from mlflow_dynamodbstore.schema import analytics_keys, keys, trace_rollup_keys
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProvider
 from tests.differential_traces.builders import BASE_MS, span, tid
@@ -34,9 +35,10 @@ def _log(store, exp: str, n: int, at_ms: int, **attrs) -> None:
     store.log_spans(exp, [span(n, 1, None, f"root{n}", at_ms, at_ms + 10 * n, attrs or None)])
 
 
-def test_traces_page_count_reads_only_the_stats_keys_of_its_range(store):
+def test_traces_page_count_reads_only_the_cells_of_its_range(store):
     """The Traces tab asks trace_count/COUNT for its time range on every load: one Query per
-    (period, shard) the range covers, no META item, no span, whatever the trace count."""
+    (period, shard) of rollup cells the range covers, plus one trace-listing Query per edge
+    (the parts of its first and last hour), whatever the trace count."""
     exp = store.create_experiment("page")
     for n in range(1, 41):
         _log(store, exp, n, n * HOUR)
@@ -49,23 +51,26 @@ def test_traces_page_count_reads_only_the_stats_keys_of_its_range(store):
     )
     stats.reset()
     assert _count(store, [exp], **window) == 40
-    assert stats.requests("Query") == stats.total_requests == periods * analytics_keys.STATS_SHARDS
-    assert stats.read_capacity < 4  # 40 stats items of ~200 bytes, eventually consistent
+    # The window starts and ends inside an hour: two edges.
+    reads = periods * trace_rollup_keys.ROLLUP_SHARDS + 2
+    assert stats.requests("Query") == stats.total_requests == reads
+    assert stats.read_capacity < 8  # ~40 cells of ~200 bytes, strongly consistent
 
     # Twice the traces: the same requests.
     for n in range(41, 81):
         _log(store, exp, n, n * HOUR)
     stats.reset()
     assert _count(store, [exp], **window) == 80
-    assert stats.total_requests == periods * analytics_keys.STATS_SHARDS
+    assert stats.total_requests == reads
 
-    # An open range first finds the experiment's oldest and newest trace (one Query each).
+    # An open range first finds the experiment's oldest and newest trace (one Query each);
+    # nothing lies beyond them, so their hours are whole cells: no edge.
     stats.reset()
     assert _count(store, [exp]) == 80
-    assert stats.requests("Query") == stats.total_requests == 2 + analytics_keys.STATS_SHARDS
+    assert stats.requests("Query") == stats.total_requests == 2 + trace_rollup_keys.ROLLUP_SHARDS
 
 
-def test_overview_chart_costs_the_same_requests_as_a_count(store):
+def test_overview_percentiles_read_the_stats_items_sums_the_cells(store):
     exp = store.create_experiment("overview")
     for n in range(1, 21):
         usage = {"input_tokens": n, "output_tokens": 1, "total_tokens": n + 1}
@@ -86,7 +91,8 @@ def test_overview_chart_costs_the_same_requests_as_a_count(store):
         [exp], TRACES, "input_tokens", [MetricAggregation(AggregationType.SUM)], **window
     )
     assert tokens[0].values == {"SUM": sum(range(1, 21))}
-    assert stats.total_requests == analytics_keys.STATS_SHARDS
+    # The cells of the whole hours + the two edges of the window.
+    assert stats.total_requests == trace_rollup_keys.ROLLUP_SHARDS + 2
 
 
 def _stats_item(store, trace_id: str) -> dict | None:
@@ -154,9 +160,10 @@ def test_backfill_writes_missing_stats_and_resumes_after_an_interruption(
     exps = [store.create_experiment(f"old{i}") for i in range(2)]
     for n in range(1, 8):
         _log(store, exps[n % 2], n, n * HOUR)
-    # As if logged before stats items existed.
+    # As if logged before stats items (and rollup cells) existed.
+    cells = [k for e in exps for k in experiment_cell_keys(store.gateway.unscoped, e)]
     store.gateway.unscoped.batch_write(
-        deletes=[analytics_keys.trace_stats_key(tid(n)) for n in range(1, 8)]
+        deletes=[analytics_keys.trace_stats_key(tid(n)) for n in range(1, 8)] + cells
     )
     assert _count(store, exps) == 0
 

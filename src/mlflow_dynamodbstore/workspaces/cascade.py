@@ -29,6 +29,7 @@ from mlflow_dynamodbstore.repositories.runs.changes import (
 )
 from mlflow_dynamodbstore.repositories.runs.changes import stored_run_name
 from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
+from mlflow_dynamodbstore.repositories.traces.rollups import experiment_cell_keys
 from mlflow_dynamodbstore.schema import dataset_keys, keys, lifecycle_keys, scorer_keys
 from mlflow_dynamodbstore.workspaces import ai_gateway, labeling, mcp_servers
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
@@ -102,6 +103,10 @@ class Cascade:
         self._forget_deletion(lifecycle_keys.KIND_EXPERIMENT, experiment_id, meta)
         for run in self.inventory.runs(experiment_id):
             self.run(run)
+        # The trace rollup cells before the traces: a rerun finds them by the traces left.
+        cells = experiment_cell_keys(self.gateway, experiment_id)
+        self.gateway.batch_write(deletes=cells)
+        self._done(len(cells))
         for trace in self.inventory.traces(experiment_id):
             self.delete_trace_postings(trace)
             self.delete_partition(keys.trace_pk(trace["trace_id"]))

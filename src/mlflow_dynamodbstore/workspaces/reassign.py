@@ -39,6 +39,7 @@ from mlflow_dynamodbstore.repositories.runs.changes import (
 )
 from mlflow_dynamodbstore.repositories.runs.changes import stored_run_name
 from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
+from mlflow_dynamodbstore.repositories.traces.rollups import experiment_cell_keys
 from mlflow_dynamodbstore.schema import (
     analytics_keys,
     dataset_keys,
@@ -195,6 +196,9 @@ class Reassign:
     def experiment(self, meta: Item) -> None:
         experiment_id = str(meta["experiment_id"])
         inventory = self.inventory
+        # The trace rollup cells first: a rerun finds the rest by the traces still here.
+        for key in experiment_cell_keys(self.gateway, experiment_id):
+            self._move(key, {}, bump=None)
         children = chain(
             (k for r in inventory.runs(experiment_id) for k in self._run_and_entries(r)),
             (self._trace_key_after_stats(t) for t in inventory.traces(experiment_id)),

@@ -188,19 +188,27 @@ class TraceRepository:
             raise TraceBusy(trace_id) from None
 
     def delete(self, trace_ids: Iterable[str]) -> None:
-        """Delete whole trace partitions (META, spans, chunks)."""
-        doomed: list[Item] = []
+        """Delete whole trace partitions (META, stats, spans, chunks) and name postings."""
+        heads: list[tuple[Item, Item | None]] = []
+        rest: list[Item] = []
         postings: list[Item] = []
         for trace_id in trace_ids:
-            for i in self.gateway.query(Key("PK").eq(keys.trace_pk(trace_id))):
-                doomed.append({"PK": i["PK"], "SK": i["SK"]})
-                if i["SK"] == keys.META:
-                    postings.extend(name_postings.posting_keys(i))
-        # META (and the stats item, so charts stop counting it) goes first: once it is gone
-        # the trace is invisible, never half-deleted. Its name postings go in the same
-        # batches (a posting left behind would only cost a search a candidate read).
-        first = (keys.META, analytics_keys.TRACE_STATS_SK)
-        spans = [k for k in doomed if k["SK"] not in first]
-        metas = [k for k in doomed if k["SK"] in first]
-        self.gateway.batch_write(deletes=[*metas, *postings])
-        self.gateway.batch_write(deletes=spans)
+            meta_key, stats = None, None
+            for item in self.gateway.query(Key("PK").eq(keys.trace_pk(trace_id)), consistent=True):
+                if item["SK"] == keys.META:
+                    meta_key = {"PK": item["PK"], "SK": item["SK"]}
+                    postings.extend(name_postings.posting_keys(item))
+                elif item["SK"] == analytics_keys.TRACE_STATS_SK:
+                    stats = item
+                else:
+                    rest.append({"PK": item["PK"], "SK": item["SK"]})
+            if meta_key is not None:
+                heads.append((meta_key, stats))
+            elif stats is not None:
+                heads.append(({"PK": stats["PK"], "SK": keys.META}, stats))
+        # META and the stats item go first, in transactions that subtract the stats item's
+        # rollup contribution: once META is gone the trace is invisible, never half-deleted,
+        # and the charts stop counting it at the same moment. Name postings go with the spans
+        # (a posting left behind would only cost a search a candidate read).
+        self.stats.rollups.delete_traces(heads)
+        self.gateway.batch_write(deletes=[*postings, *rest])

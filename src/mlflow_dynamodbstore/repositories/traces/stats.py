@@ -4,7 +4,8 @@ aggregate (docs/trace-analytics.md), kept beside the trace's META item.
 The item is a projection of META (timestamp, latency, status, name, the session/token/cost
 columns), rewritten after every META write that changes it. Each carries the META
 ``version`` it was projected from and is written only over an older one, so two servers
-writing one trace can finish in any order and the newest projection stays.
+writing one trace can finish in any order and the newest projection stays. Each write moves
+the rollup cells in the same transaction (``rollups.py``).
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr
-
-from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
+from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.repositories.traces.gateway_cost import GatewayCostRepository
+from mlflow_dynamodbstore.repositories.traces.rollups import (
+    MARKER,
+    TraceRollupRepository,
+    contribution,
+)
 from mlflow_dynamodbstore.schema import analytics_keys, indexes
 
 Item = dict[str, Any]
@@ -55,6 +59,8 @@ class TraceStatsRepository:
         self.gateway = gateway
         # The other projection of META kept the same way: gateway traces' cost items.
         self.gateway_costs = GatewayCostRepository(gateway)
+        # The rollup cells move with every stats write, in the same transaction.
+        self.rollups = TraceRollupRepository(gateway)
 
     def written(self, before: Item | None, after: Item) -> None:
         """Keep the stats item (and, for a gateway trace, its cost item) in step with a META
@@ -62,24 +68,17 @@ class TraceStatsRepository:
         self.gateway_costs.written(before, after)
         if before is not None and projection(before) == projection(after):
             return
-        self._put_stats(after)
+        # Believed stored: the projection of ``before`` (counted), none for a new trace.
+        believed = None if before is None else stats_item(before)
+        if believed is not None:
+            believed[MARKER] = contribution(believed).marker
+        self.rollups.write_stats(stats_item(after), believed, known=True)
 
     def put(self, meta: Item) -> bool:
-        """Write the projections of ``meta`` unless newer ones are there; True if the stats
-        item was written."""
+        """Write the projections of ``meta`` unless newer ones are there (and count a stats
+        item written before rollups existed); True if the stats item was written."""
         self.gateway_costs.put(meta)
-        return self._put_stats(meta)
-
-    def _put_stats(self, meta: Item) -> bool:
-        version = Attr("version")
-        try:
-            self.gateway.put_item(
-                stats_item(meta),
-                condition=version.not_exists() | version.lt(int(meta["version"])),
-            )
-        except ConditionFailed:
-            return False  # a newer META version's projection is already stored
-        return True
+        return self.rollups.write_stats(stats_item(meta), None, known=False)
 
     def list_range(
         self, experiment_id: str, period: int, shard: int, start_ms: int | None, end_ms: int | None

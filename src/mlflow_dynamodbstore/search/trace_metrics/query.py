@@ -27,6 +27,7 @@ from mlflow_dynamodbstore.repositories.traces.repository import TraceRepository
 from mlflow_dynamodbstore.repositories.traces.spans import SpanRepository, SpanRow
 from mlflow_dynamodbstore.search.trace_metrics.aggregate import MetricRow, aggregate
 from mlflow_dynamodbstore.search.trace_metrics.filters import ParsedFilters, parse_filters
+from mlflow_dynamodbstore.search.trace_metrics.rollup_query import RollupQuery, plan_rollup
 from mlflow_dynamodbstore.search.trace_metrics.traces_view import Record, TraceRecords
 
 _NS_PER_MS = 1_000_000
@@ -94,6 +95,17 @@ class TraceMetricsQuery:
     ) -> list[MetricDataPoint]:
         parsed = parse_filters(filters, view_type)
         bounds = _bounds(start_time_ms, end_time_ms)
+        if bounds is not None and experiment_ids:
+            # Pre-aggregated cells when they answer the query exactly (rollup_query.py).
+            plan = plan_rollup(
+                view_type, metric_name, aggregations, dimensions, filters, time_interval_seconds
+            )
+            if plan is not None:
+                points = RollupQuery(self.traces.stats.rollups, self.records).run(
+                    plan, experiment_ids, *bounds, max_results
+                )
+                if points is not None:
+                    return points
         rows: Iterable[MetricRow] = ()
         if bounds is not None and experiment_ids:
             match view_type:

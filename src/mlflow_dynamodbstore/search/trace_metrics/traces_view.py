@@ -57,7 +57,7 @@ class TraceRecords:
             return int(item["timestamp_ms"])
         return None
 
-    def _clipped(
+    def clipped(
         self, experiment_id: str, start_ms: int | None, end_ms: int | None
     ) -> tuple[int, int] | None:
         """The range narrowed to the experiment's traces; None when it holds none."""
@@ -89,7 +89,7 @@ class TraceRecords:
         """The raw stats items of the experiments with start <= timestamp <= end."""
         reads: list[tuple[str, int, int, int, int]] = []
         for experiment_id in experiment_ids:
-            clipped = self._clipped(experiment_id, start_ms, end_ms)
+            clipped = self.clipped(experiment_id, start_ms, end_ms)
             if clipped is None:
                 continue
             low, high = clipped
