@@ -231,6 +231,7 @@ class ArchivalPass:
                 trace_id,
                 mlflow_archival.TraceArchivalFailureReason.MALFORMED_TRACE.value,
                 generation,
+                current=meta,
             )
             return False
         uri = payload.payload_uri(location, meta["experiment_id"], trace_id)
@@ -240,7 +241,7 @@ class ArchivalPass:
             self._forget_payload(trace_id, uri)
             raise
         try:
-            flipped = self.repo.flip(trace_id, uri, generation)
+            flipped = self.repo.flip(trace_id, uri, generation, current=meta)
         except Exception as e:
             self._forget_payload(trace_id, uri)
             if isinstance(e, (MlflowException, GatewayError)):

@@ -241,9 +241,12 @@ class TraceArchivalRepository:
     def span_rows(span_items: list[Item]) -> list[SpanRow]:
         return rows_from_items(span_items)
 
-    def flip(self, trace_id: str, artifact_uri: str, generation: int) -> Item | None:
+    def flip(
+        self, trace_id: str, artifact_uri: str, generation: int, current: Item | None = None
+    ) -> Item | None:
         """Point META at the archived payload if nothing wrote spans since ``generation``
-        was read and the trace is still archivable: the new META, or None."""
+        was read and the trace is still archivable: the new META, or None. ``current``:
+        the META read with the spans (saves a read; re-read if another writer won)."""
         flipped = False
 
         def change(item: Item) -> Item | None:
@@ -261,12 +264,14 @@ class TraceArchivalRepository:
             return item
 
         try:
-            new = self.traces.mutate(trace_id, change)
+            new = self.traces.mutate(trace_id, change, current=current)
         except TraceMissing:
             return None
         return new if flipped else None
 
-    def mark_failure(self, trace_id: str, reason: str, generation: int | None) -> None:
+    def mark_failure(
+        self, trace_id: str, reason: str, generation: int | None, current: Item | None = None
+    ) -> None:
         """Record a terminal archival failure (``mlflow.trace.archivalFailure``) so later
         passes skip the trace, unless its spans changed since ``generation``."""
 
@@ -279,7 +284,7 @@ class TraceArchivalRepository:
             return item
 
         try:
-            self.traces.mutate(trace_id, change)
+            self.traces.mutate(trace_id, change, current=current)
         except TraceMissing:
             return
 
