@@ -1,7 +1,8 @@
-"""MLflow's trace archival helpers (server-owned archival arrived in MLflow 3.17).
+"""MLflow's trace archival helpers (every supported release, 3.15 to 3.17, has them).
 
-``AVAILABLE`` says whether the installed MLflow has them; before it the store reports no
-archival support (``supports_trace_archival`` False), as MLflow's own server expects.
+``AVAILABLE`` says whether the installed MLflow has them; a release without them makes the
+store report no archival support (``supports_trace_archival`` False), so MLflow's server
+refuses an archival config instead of the store failing mid-pass.
 """
 
 from __future__ import annotations
@@ -24,8 +25,14 @@ try:  # MLflow 3.17+
     )
 
     AVAILABLE = True
-except ImportError:  # pragma: no cover - older MLflow
+except ImportError:  # pragma: no cover - older MLflow: the names exist, archival is off
     AVAILABLE = False
+    MlflowTraceArchivalMalformedTrace = TraceArchivalFailureReason = TraceExperimentTagKey = None
+    _ArchiveNowRemainingState = _ArchiveNowRequest = None
+    _format_trace_archival_duration_millis = _parse_trace_archival_duration_millis = None
+    _resolve_effective_trace_archival_retention = None
+    TRACE_ARCHIVAL_FILENAME = spans_to_traces_data_pb = get_archive_uri_for_trace = None
+    _validate_trace_archival_location = _validate_trace_archival_retention_string = None
 
 __all__ = [
     "AVAILABLE",

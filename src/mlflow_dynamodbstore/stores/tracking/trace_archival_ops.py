@@ -1,4 +1,4 @@
-"""Server-owned trace archival (MLflow 3.17): ``archive_traces``, the scheduler's
+"""Server-owned trace archival: MLflow's ``archive_traces``, the scheduler's
 ``resolve_trace_archival_config`` and ``supports_trace_archival`` (MLflow's server refuses an
 archival config unless the tracking store says it supports it). The pass itself is in
 ``archival/runner.py``; docs/trace-archival.md describes it."""
