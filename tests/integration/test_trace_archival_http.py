@@ -43,7 +43,8 @@ def test_the_server_archives_old_traces_on_its_schedule(store_uri, tmp_path):
     with mlflow_server(
         store_uri, tmp_path / "server", ["--trace-archival-config", str(config)], env=SERVER_ENV
     ) as url:
-        info = requests.get(f"{url}/api/3.0/mlflow/server-info", timeout=10).json()
+        # (a generous timeout: the job runner's consumers start beside the first request)
+        info = requests.get(f"{url}/api/3.0/mlflow/server-info", timeout=120).json()
         assert info["trace_archival_enabled"] is True
         # The scheduler polls once a minute (huey's crontab).
         deadline = time.monotonic() + 240
