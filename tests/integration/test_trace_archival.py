@@ -219,3 +219,33 @@ def test_the_store_says_it_supports_archival(store):
     )
     assert (resolved.config.location, resolved.config.retention) == ("file:///d", "7d")
     assert resolved.append_workspace_prefix is False
+
+
+# ---- MLflow's scheduler -------------------------------------------------------------------
+def test_mlflow_scheduler_runs_a_pass_on_the_store(store, tmp_path, monkeypatch):
+    """What the server's periodic task runs (mlflow.tracing.trace_archival_service), in
+    process: MLflow's config file, its support check, its scope resolution, our pass."""
+    from mlflow.server.handlers import _verify_tracking_store_trace_archival_support
+    from mlflow.tracing.trace_archival_service import (
+        _get_trace_archival_scheduler_settings,
+        _run_trace_archival_scheduler,
+    )
+
+    exp = store.create_experiment("e")
+    store.log_spans(exp, simple_trace(1, 0, 20))
+    spans = [s.to_dict() for s in store.get_trace(tid(1)).data.spans]
+    archive = tmp_path / "archive"
+    config = tmp_path / "archival.yaml"
+    config.write_text(
+        f"trace_archival:\n  enabled: true\n  location: file://{archive}\n  retention: 1d\n"
+    )
+    monkeypatch.setenv("MLFLOW_TRACE_ARCHIVAL_CONFIG", str(config))
+    _verify_tracking_store_trace_archival_support(store)  # the server's start-up check
+    settings = _get_trace_archival_scheduler_settings()
+    assert _run_trace_archival_scheduler(store, settings=settings) == 1
+    _assert_archived_and_stripped(store, tid(1), spans)
+    assert (
+        store.get_trace_info(tid(1))
+        .tags[TraceTagKey.ARCHIVE_LOCATION]
+        .startswith(f"file://{archive}/")
+    )
