@@ -43,8 +43,18 @@ def table_name() -> str:
 def store_uri(dynamodb_local, table_name) -> str:
     """A ``dynamodb://`` URI naming a table that no other test uses; dropped afterwards so
     the worker's in-memory DynamoDB Local does not keep every test's data."""
-    yield f"dynamodb://127.0.0.1:{dynamodb_local.port}/{table_name}"
+    uri = f"dynamodb://127.0.0.1:{dynamodb_local.port}/{table_name}"
+    yield uri
     import boto3
+
+    from mlflow_dynamodbstore.stores import connection
+
+    # The process-wide connection cache holds one botocore client (~10 MB) per URI; a
+    # worker running a thousand tests would otherwise keep a thousand of them.
+    with connection._lock:
+        dropped = connection._connections.pop(uri, None)
+    if dropped is not None:
+        dropped.client.close()
 
     client = boto3.client(
         "dynamodb", endpoint_url=dynamodb_local.endpoint_url, region_name="us-east-1"

@@ -135,7 +135,8 @@ def test_backfill_interrupted_then_resumed_is_exact(store, store_uri, monkeypatc
     assert dry.exit_code == 0, dry.output
     counted = json.loads(dry.stdout)
     assert counted["entities"] == {
-        "experiment_name": 10, "model_name": 6, "run_name": 11, "logged_model_name": 2
+        "experiment_name": 10, "model_name": 6, "run_name": 11, "logged_model_name": 2,
+        "trace_name": 0,
     }  # fmt: skip
     assert counted["postings"] == len(expected)
     assert _stored(gateway) == partial  # a dry run writes nothing
@@ -176,8 +177,12 @@ def test_fts_cli_list_add_remove(store_uri, store):
     assert added.exit_code == 0, added.output
     row = {r["field"]: r for r in json.loads(added.stdout)}["experiment_description"]
     assert row == {
-        "field": "experiment_description", "always_on": False, "maintained": False, "ready": False
+        "field": "experiment_description", "always_on": False, "maintained": False,
+        "ready": False, "note": "not built by this version: nothing indexes it, no search uses it",
     }  # fmt: skip
+    assert "warning: experiment_description is not built by this version" in added.stderr
+    table = runner.invoke(cli, ["fts", "list", store_uri]).stdout
+    assert "not built by this version: no effect" in table
 
     refused = runner.invoke(cli, ["fts", "remove", store_uri, "run_name"])
     assert refused.exit_code == 2 and "cannot be removed" in refused.output

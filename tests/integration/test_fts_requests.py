@@ -108,3 +108,41 @@ def test_model_version_search_reads_postings_and_the_models(registry):
     assert [(v.name, int(v.version)) for v in page] == [("model-005-wyj", 1)]
     # the posting list, then the one candidate model's partition
     assert _ops(stats) == {"Query": FTS_SHARDS + 1}
+
+
+def test_a_selective_search_reads_its_matches_and_one_posting_list(store):
+    """Names shaped like real ones (<team>-<task>-<n>): the junction "k-o" of
+    '%risk-ocr%' lists only the 3 risk-ocr experiments, so one posting list (one Query per
+    shard) and the 3 matches are read. The rarest-letter guess read "sk-" (every risk-*
+    experiment, 12 candidates) instead."""
+    for team in ("fraud", "risk", "ads", "ops"):
+        for task in ("churn", "ranking", "ocr", "ner"):
+            for i in range(3):
+                store.create_experiment(f"{team}-{task}-{i:02d}")
+    store.search_experiments(filter_string="name LIKE '%warm%'")  # readiness is cached
+    page, stats = _counted(
+        store, lambda: store.search_experiments(filter_string="name LIKE '%risk-ocr%'")
+    )
+    assert sorted(e.name for e in page) == ["risk-ocr-00", "risk-ocr-01", "risk-ocr-02"]
+    assert _ops(stats) == {"Query": FTS_SHARDS, "BatchGetItem": 1}
+    # only the 3 matches are batch-read (0.5 read unit each); each shard's posting list is
+    # under 4 KB: at most 0.5 a Query (DynamoDB Local reports 0 for an empty shard)
+    assert stats["BatchGetItem"].read_capacity == 3 * 0.5
+    assert stats["Query"].read_capacity <= FTS_SHARDS * 0.5
+
+
+def test_run_name_search_reads_the_word_junction_first(store):
+    """MLflow's own run names (<adjective>-<animal>-<n>): '%jolly-quokka%' reads the
+    junction "y-q" (only the 4 jolly quokkas here), not the rarest-looking letters of
+    "quokka" (every quokka run), then the 4 matches."""
+    exp = store.create_experiment("e")
+    for i, adjective in enumerate(("lazy", "brave", "calm", "jolly") * 4):
+        store.create_run(exp, "u", i, [], f"{adjective}-{'quokka' if i % 2 else 'otter'}-{i}")
+    store.search_runs([exp], "attributes.run_name LIKE '%warm%'", ViewType.ALL)
+    runs, stats = _counted(
+        store, lambda: store.search_runs([exp], "run_name LIKE '%jolly-quokka%'", ViewType.ALL)
+    )
+    assert sorted(r.info.run_name for r in runs) == [f"jolly-quokka-{i}" for i in (11, 15, 3, 7)]
+    # the experiment and the 4 runs (2 BatchGetItem), the junction's list (1 Query a shard)
+    assert _ops(stats) == {"BatchGetItem": 2, "Query": FTS_SHARDS}
+    assert stats["BatchGetItem"].read_capacity == 0.5 + 4 * 0.5  # nothing but the matches

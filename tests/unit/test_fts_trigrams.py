@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlflow_dynamodbstore.fts.lookup import rarity_order
+from mlflow_dynamodbstore.fts.lookup import is_junction, rarity_order
 from mlflow_dynamodbstore.fts.postings import Document, PostingChange, moved, pack
 from mlflow_dynamodbstore.fts.trigrams import (
     literal_runs,
@@ -81,3 +81,18 @@ def test_rarity_order_prefers_rare_then_distant_trigrams():
     assert order[0] == "xyz"
     assert order[1] == "bcd"  # shares no character with xyz; the rarest of the rest
     assert order[2] == "abc"  # shares two characters with those read, as cde does; rarer
+
+
+def test_word_junctions_are_read_first():
+    """A separator between two word characters joins two words: "r-b" lists only names
+    where a word ending in r meets one starting with b, fewer than either word's trigrams."""
+    assert is_junction("r-b") and is_junction("a_1") and is_junction("t.2")
+    assert not is_junction("-be") and not is_junction("ocr") and not is_junction("a--")
+    order = rarity_order(trigrams("ocr-bert"))
+    assert order[0] == "r-b"
+
+
+def test_digits_rank_as_common_characters():
+    """Names carry dates and versions: "202" of a year is in nearly every dated name, so a
+    trigram of letters is tried before one of digits."""
+    assert rarity_order(trigrams("2025abc"))[0] == "abc"

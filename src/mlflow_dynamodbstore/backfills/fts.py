@@ -3,9 +3,10 @@
 A resumable job with a record in the table (``CONFIG`` / ``JOB#FTS_BACKFILL``). It walks
 the entity listings, never a Scan: every workspace (``default`` first, then by name); in
 each, the experiments (both lifecycle stages, GSI1), the registered models (GSI1), and per
-experiment its logged models (GSI4, every stage) and its runs (GSI1). Each listing page's
-postings are written with BatchWriteItem (puts of the same keys: idempotent, safe beside
-live traffic, which writes its own postings), then the record saves the cursor (the unit
+experiment its logged models (GSI4, every stage), its runs (GSI1) and its traces (GSI3;
+with the trace's ttl and the trace-name cap of repositories/traces/name_postings.py). Each
+listing page's postings are written with BatchWriteItem (puts of the same keys: idempotent,
+safe beside live traffic, which writes its own postings), then the record saves the cursor (the unit
 and the page's LastEvaluatedKey); a rerun resumes after the last saved page. When every
 unit is done the fields are marked ready (searches start using the index) and the record
 is deleted. Cost: the listings read once, 1 write unit per posting (one per distinct
@@ -27,6 +28,7 @@ from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.fts.lookup import READINESS
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.repositories.runs.items import is_spilled
+from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 from mlflow_dynamodbstore.repositories.workspaces import WorkspaceRepository
 from mlflow_dynamodbstore.schema import fts_keys, indexes, keys
 
@@ -38,6 +40,7 @@ FIELDS = (
     postings.MODEL_NAME,
     postings.RUN_NAME,
     postings.LOGGED_MODEL_NAME,
+    postings.TRACE_NAME,
 )
 
 
@@ -59,7 +62,16 @@ class _Unit:
     field: str
     condition: ConditionBase
     index: str
-    document: Callable[[Item], tuple[postings.Document, str | None]]
+    document: Callable[[Item], tuple[postings.Document, str | None]] | None = None
+    # the posting items of one listed entity, when not simply its document's keys
+    items: Callable[[Item], list[Item]] | None = None
+
+    def postings_of(self, item: Item) -> list[Item]:
+        if self.items is not None:
+            return self.items(item)
+        assert self.document is not None
+        document, text = self.document(item)
+        return document.keys(text)
 
 
 def _workspaces(gateway: TableGateway) -> list[str]:
@@ -106,6 +118,7 @@ def _units(gateway: TableGateway, workspace: str) -> Iterator[_Unit]:
         ),
     )
     run_listing = indexes.RUNS_BY_START_TIME
+    trace_listing = indexes.TRACES_BY_TIMESTAMP
     model_listing_lm = indexes.LOGGED_MODELS_BY_EXPERIMENT
     for experiment_id in _experiment_ids(gateway, workspace):
         yield _Unit(
@@ -127,6 +140,13 @@ def _units(gateway: TableGateway, workspace: str) -> Iterator[_Unit]:
                 postings.Document(workspace, postings.RUN_NAME, exp, item["run_id"]),
                 _run_name(gateway, item),
             ),
+        )
+        yield _Unit(
+            f"{workspace}/traces/{experiment_id}",
+            postings.TRACE_NAME,
+            trace_listing.pk_eq(keys.traces_gsi3pk(experiment_id)),
+            trace_listing.index,
+            items=trace_name_postings.posting_items,
         )
 
 
@@ -183,12 +203,7 @@ def _walk(
         items, start_key = gateway.query_page(
             unit.condition, index=unit.index, limit=PAGE, start_key=start_key
         )
-        puts = [
-            key
-            for item in items
-            for document, text in [unit.document(item)]
-            for key in document.keys(text)
-        ]
+        puts = [posting for item in items for posting in unit.postings_of(item)]
         report.entities[unit.field] += len(items)
         report.postings += len(puts)
         if not dry_run:

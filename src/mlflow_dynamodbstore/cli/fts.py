@@ -9,13 +9,17 @@ from dataclasses import replace
 
 import click
 
-from mlflow_dynamodbstore.backfills.fts import FIELDS as BUILT_FIELDS
 from mlflow_dynamodbstore.backfills.fts import backfill_fts
 from mlflow_dynamodbstore.config.items import ConfigItems
-from mlflow_dynamodbstore.config.settings import ALWAYS_TRIGRAM_FIELDS
+from mlflow_dynamodbstore.config.settings import (
+    ALWAYS_TRIGRAM_FIELDS,
+    BUILT_TRIGRAM_FIELDS,
+    unbuilt_trigram_fields,
+)
 from mlflow_dynamodbstore.fts.lookup import READINESS
 
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_NOT_BUILT = "not built by this version: nothing indexes it, no search uses it"
 
 
 def _connect(store_uri: str):
@@ -29,15 +33,16 @@ def _rows(conn) -> list[dict]:
     fields = (stored or conn.settings.current()).fts_trigram_fields
     rows = []
     for name in dict.fromkeys((*ALWAYS_TRIGRAM_FIELDS, *fields)):
-        built = name in BUILT_FIELDS
-        rows.append(
-            {
-                "field": name,
-                "always_on": name in ALWAYS_TRIGRAM_FIELDS,
-                "maintained": built,
-                "ready": built and READINESS.is_ready(conn.gateway, name),
-            }
-        )
+        built = name in BUILT_TRIGRAM_FIELDS
+        row = {
+            "field": name,
+            "always_on": name in ALWAYS_TRIGRAM_FIELDS,
+            "maintained": built,
+            "ready": built and READINESS.is_ready(conn.gateway, name),
+        }
+        if not built:
+            row["note"] = _NOT_BUILT
+        rows.append(row)
     return rows
 
 
@@ -48,7 +53,9 @@ def _show(rows: list[dict], as_json: bool) -> None:
     click.echo(f"{'FIELD':<20}  {'ALWAYS ON':<9}  {'INDEXED':<7}  READY")
     for r in rows:
         indexed = "yes" if r["maintained"] else "no"
-        ready = "yes" if r["ready"] else ("no (run fts backfill)" if r["maintained"] else "-")
+        ready = "yes" if r["ready"] else "no (run fts backfill)"
+        if not r["maintained"]:
+            ready = "- (not built by this version: no effect)"
         always = "yes" if r["always_on"] else "no"
         click.echo(f"{r['field']:<20}  {always:<9}  {indexed:<7}  {ready}")
 
@@ -85,10 +92,13 @@ def _change(store_uri: str, change, dry_run: bool, as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the resulting fields, change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def add(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
-    """Add FIELDS to the table's fts_trigram_fields (every server sees the change)."""
+    """Add FIELDS to the table's fts_trigram_fields (every server sees the change). This
+    version builds only the name fields; others are stored but have no effect."""
     for name in fields:
         if not _FIELD_NAME.match(name):
             raise click.BadParameter(f"{name!r} is not a field name (lower case, digits, _)")
+    for name in unbuilt_trigram_fields(fields):
+        click.echo(f"warning: {name} is {_NOT_BUILT} (stored for a later version)", err=True)
 
     def change(settings):
         merged = tuple(dict.fromkeys((*settings.fts_trigram_fields, *fields)))

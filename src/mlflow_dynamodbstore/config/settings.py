@@ -36,6 +36,16 @@ ALWAYS_TRIGRAM_FIELDS: tuple[str, ...] = (
     "trace_name",
 )
 
+# The fields this version indexes (docs/full-text-search.md): the names. Other field names
+# are kept in the settings for a later version, but nothing indexes them and no search
+# uses them; ``fts list`` / ``fts add`` and the server's start say so.
+BUILT_TRIGRAM_FIELDS: tuple[str, ...] = ALWAYS_TRIGRAM_FIELDS
+
+
+def unbuilt_trigram_fields(fields: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f for f in fields if f not in BUILT_TRIGRAM_FIELDS)
+
+
 DEFAULT_SOFT_DELETED_RETENTION_DAYS = 90
 
 

@@ -22,7 +22,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from mlflow_dynamodbstore.config.items import ConfigItems
 from mlflow_dynamodbstore.config.reconcile import EnvOverlay, env_overlay
-from mlflow_dynamodbstore.config.settings import StoreSettings
+from mlflow_dynamodbstore.config.settings import StoreSettings, unbuilt_trigram_fields
 
 _log = logging.getLogger(__name__)
 
@@ -130,6 +130,12 @@ class TableSettingsSource:
             self._overlay.apply, initial=StoreSettings(), only_if_changed=True
         )
         self._reconciled = True
+        if unbuilt := unbuilt_trigram_fields(self._settings.fts_trigram_fields):
+            _log.warning(
+                "Trigram fields %s are in the store settings but not built by this version: "
+                "nothing indexes them and no search uses them (docs/full-text-search.md)",
+                ", ".join(unbuilt),
+            )
 
     def _refresh(self) -> None:
         stored = self._items.load()

@@ -1,7 +1,7 @@
 """Reading the index: which entities may match, and whether the index can be trusted.
 
 ``candidates`` reads the posting lists of the required trigrams, one trigram at a time
-(all its shards; base-table Queries), rarest-looking first, and
+(all its shards; base-table Queries), word junctions and rarest-looking first, and
 intersects them; once the candidates are few (``ENOUGH``) reading more posting lists
 costs more than verifying the candidates, so it stops. The caller batch-gets the
 candidates and verifies each with the exact predicate: the index only narrows.
@@ -25,7 +25,13 @@ from mlflow_dynamodbstore.config.settings import ALWAYS_TRIGRAM_FIELDS, Settings
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.schema import fts_keys
 
-ENOUGH = 16
+# Stop reading posting lists once this few candidates remain. A list costs at least one
+# Query per shard (0.5 read unit each, eventually consistent), a candidate 0.5 read unit
+# (BatchGetItem of an item under 4 KB): stopping here, the candidates that do not match
+# cost no more than the posting list already read, so a search stays within 2x (matches +
+# postings). Stopping at 16 saved a list that could not narrow in one benchmark search but
+# let non-matches cost 4x a list (docs/benchmarks.md).
+ENOUGH = fts_keys.FTS_SHARDS
 # Posting lists read at most per lookup: each costs a Query per shard, and the trigrams of
 # one literal are correlated (neighbours share two characters), so a fourth list rarely
 # removes as many candidates as it costs.
@@ -35,16 +41,26 @@ MAX_LISTS = 3
 MAX_CANDIDATES = 1000
 RECHECK_SECONDS = 60.0
 
-# Most to least frequent in names (English letters, digits, separators): a trigram made of
-# rarer characters usually has a shorter posting list.
-_COMMON = "eatoinsrlhcdmup-_ 0123456789gbfywkv.xjqz"
+# Most to least frequent in names (digits, English letters, separators): a trigram made of
+# rarer characters usually has a shorter posting list. Digits come first: names carry dates,
+# versions and counters ("2025", "v1", "-01"), so "202" or "025" is in nearly every name.
+_COMMON = "0123456789eatoinsrlhcdmup-_ gbfywkv.xjqz"
 _RANK = {c: i for i, c in enumerate(_COMMON)}
 
 
+def is_junction(trigram: str) -> bool:
+    """A separator between two word characters (``"r-b"`` of ``"ocr-bert"``): it joins two
+    words, so it lists only the names where those two meet, a small part of either word's
+    list (the product of two word frequencies, not the frequency of one)."""
+    first, middle, last = trigram
+    return first.isalnum() and last.isalnum() and not middle.isalnum()
+
+
 def rarity_order(trigrams: Iterable[str]) -> list[str]:
-    """Rarest-looking first; after the first, the next is the rarest among those sharing
-    the fewest characters with the ones already chosen (neighbouring trigrams of a literal
-    list nearly the same entities, distant ones narrow more)."""
+    """Junctions of words first, then the rarest-looking; after the first, each next one is
+    chosen among those sharing the fewest characters with the ones already chosen
+    (neighbouring trigrams of a literal list nearly the same entities, distant ones narrow
+    more)."""
 
     def score(trigram: str) -> int:
         # characters outside the list (other scripts, symbols) rank rarest
@@ -54,7 +70,7 @@ def rarity_order(trigrams: Iterable[str]) -> list[str]:
     chosen: list[str] = []
     seen: set[str] = set()
     while left:
-        best = min(left, key=lambda t: (len(set(t) & seen), score(t), t))
+        best = min(left, key=lambda t: (not is_junction(t), len(set(t) & seen), score(t), t))
         left.remove(best)
         chosen.append(best)
         seen |= set(best)
@@ -83,6 +99,16 @@ def posting_list(
             if not start_key:
                 break
     return ids
+
+
+def overflow_list(gateway: TableGateway, workspace: str, field: str, scope: str) -> set[str] | None:
+    """The ids on a bounded field's overflow list (texts longer than what is indexed), or
+    None when it lists more than ``MAX_CANDIDATES`` (the search takes its usual path)."""
+    pk = fts_keys.overflow_pk(workspace, field, scope)
+    items, start_key = gateway.query_page(Key("PK").eq(pk), limit=MAX_CANDIDATES + 1)
+    if start_key is not None or len(items) > MAX_CANDIDATES:
+        return None
+    return {item["SK"] for item in items}
 
 
 def candidates(
@@ -176,3 +202,14 @@ class TrigramIndex:
         self, workspace: str, field: str, scope: str, required: set[str]
     ) -> set[str] | None:
         return candidates(self.gateway, workspace, field, scope, required)
+
+    def bounded_candidates(
+        self, workspace: str, field: str, scope: str, required: set[str]
+    ) -> set[str] | None:
+        """``candidates`` of a field indexed with a trigram cap: the posting lists' ids plus
+        the overflow list's (their texts may hold the pattern past the cap)."""
+        found = candidates(self.gateway, workspace, field, scope, required)
+        if found is None:
+            return None
+        overflowed = overflow_list(self.gateway, workspace, field, scope)
+        return None if overflowed is None else found | overflowed

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlflow_dynamodbstore.fts.trigrams import trigrams
+from mlflow_dynamodbstore.fts.trigrams import bounded_trigrams, trigrams
 from mlflow_dynamodbstore.gateway.limits import TRANSACTION_LIMIT
 from mlflow_dynamodbstore.schema import fts_keys
 
@@ -42,6 +42,28 @@ class Document:
 
     def keys(self, text: str | None) -> list[Item]:
         return [self.key_of(t) for t in sorted(trigrams(text))]
+
+    def overflow_key(self) -> Item:
+        return fts_keys.overflow_key(self.workspace, self.field, self.scope, self.entity_id)
+
+    def bounded_keys(self, text: str | None, cap: int) -> list[Item]:
+        """Postings of at most ``cap`` distinct trigrams; a longer text also goes on the
+        overflow list, so a search still takes it as a candidate (see ``bounded_trigrams``)."""
+        found, overflowed = bounded_trigrams(text, cap)
+        keys = [self.key_of(t) for t in sorted(found)]
+        return [*keys, self.overflow_key()] if overflowed else keys
+
+
+def diff(before: Sequence[Item], after: Sequence[Item], *, rewrite: bool = False) -> PostingChange:
+    """From posting items ``before`` to ``after`` (items: keys plus attributes such as
+    ``ttl``): keys only ``after`` has are put (all of ``after`` when ``rewrite``: its
+    attributes changed), keys only ``before`` has are deleted."""
+    old = {(i["PK"], i["SK"]) for i in before}
+    new = {(i["PK"], i["SK"]) for i in after}
+    return PostingChange(
+        puts=[i for i in after if rewrite or (i["PK"], i["SK"]) not in old],
+        deletes=[{"PK": i["PK"], "SK": i["SK"]} for i in before if (i["PK"], i["SK"]) not in new],
+    )
 
 
 @dataclass

@@ -33,6 +33,20 @@ def trigrams(text: str | None) -> set[str]:
     return {folded[i : i + N] for i in range(len(folded) - N + 1)}
 
 
+def bounded_trigrams(text: str | None, cap: int) -> tuple[set[str], bool]:
+    """The first ``cap`` distinct folded trigrams of ``text`` in text order, and whether
+    some were left out (the text then belongs on its field's overflow list)."""
+    if not text:
+        return set(), False
+    folded = fold(text)
+    found: dict[str, None] = {}
+    for i in range(len(folded) - N + 1):
+        found.setdefault(folded[i : i + N])
+        if len(found) > cap:
+            return set(list(found)[:cap]), True
+    return set(found), False
+
+
 def literal_runs(pattern: str) -> list[str]:
     """The literal parts of a LIKE pattern, between wildcards."""
     runs, current = [], []

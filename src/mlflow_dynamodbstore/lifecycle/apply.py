@@ -42,6 +42,7 @@ from mlflow_dynamodbstore.lifecycle.ttl import (
 from mlflow_dynamodbstore.lifecycle.writes import CountingGateway
 from mlflow_dynamodbstore.repositories.runs.metric_history import block_sort_keys
 from mlflow_dynamodbstore.repositories.runs.repository import effective_run_lifecycle
+from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 from mlflow_dynamodbstore.schema import indexes, keys, lifecycle_keys, table
 from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
 from mlflow_dynamodbstore.workspaces.inventory import WorkspaceInventory
@@ -213,6 +214,10 @@ class TtlApply:
                     # back; the stats item's version is META's, left alone
                     bump = item["SK"] == keys.META and "version" in item
                     self._set_ttl(key, ttl, Attr(table.SK).exists(), bump_version=bump)
+            # the name postings expire with the trace (docs/full-text-search.md)
+            self.writes.batch_write(
+                puts=trace_name_postings.posting_items({**trace, TTL_ATTRIBUTE: ttl})
+            )
             summary.traces += 1
         for run in inventory.runs(experiment_id):
             for metric_key in run.get("metrics") or {}:

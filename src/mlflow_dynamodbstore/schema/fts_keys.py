@@ -25,6 +25,12 @@ FTS_PREFIX = "FTS"
 FTS_SHARDS = 4
 WORKSPACE_SCOPE = "*"
 _CONFIG_PK = "CONFIG"
+# The overflow list's place of the trigram (8 characters: never a trigram and its shard).
+OVERFLOW = "OVERFLOW"
+# Fields whose ready marker is not named after the field: tables of an earlier version were
+# marked ready for ``trace_name`` before any trace posting was written, so trace names
+# have a marker of their own that only a table created with postings, or the backfill, sets.
+_READY_MARKERS = {"trace_name": "trace_name.postings"}
 
 
 def shard_of(entity_id: str) -> int:
@@ -44,10 +50,22 @@ def posting_key(
     }
 
 
+def overflow_pk(workspace: str, field: str, scope: str) -> str:
+    """The overflow list of a field with bounded indexing: the entities whose text had more
+    distinct trigrams than are indexed (every search of the scope takes them as candidates).
+    Unsharded: it lists only the rare long texts."""
+    return SEP.join((FTS_PREFIX, workspace, field, scope, OVERFLOW))
+
+
+def overflow_key(workspace: str, field: str, scope: str, entity_id: str) -> dict[str, str]:
+    return {"PK": overflow_pk(workspace, field, scope), "SK": entity_id}
+
+
 def ready_key(field: str) -> dict[str, str]:
     """Says the field's postings are complete for every entity of the table (written when
     the table is created, or when a backfill of the field finishes)."""
-    return {"PK": _CONFIG_PK, "SK": SEP.join((FTS_PREFIX, "READY", field))}
+    marker = _READY_MARKERS.get(field, field)
+    return {"PK": _CONFIG_PK, "SK": SEP.join((FTS_PREFIX, "READY", marker))}
 
 
 def backfill_record_key() -> dict[str, str]:

@@ -28,6 +28,7 @@ from mlflow_dynamodbstore.repositories.runs.changes import (
     name_document as run_name_document,
 )
 from mlflow_dynamodbstore.repositories.runs.changes import stored_run_name
+from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 from mlflow_dynamodbstore.schema import dataset_keys, keys, lifecycle_keys, scorer_keys
 from mlflow_dynamodbstore.workspaces import ai_gateway, labeling, mcp_servers
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
@@ -78,6 +79,12 @@ class Cascade:
         self.gateway.batch_write(deletes=postings_keys)
         self._done(len(postings_keys))
 
+    def delete_trace_postings(self, meta: Item) -> None:
+        """A trace's name postings (overflow entry included), before its partition."""
+        postings_keys = trace_name_postings.posting_keys(meta)
+        self.gateway.batch_write(deletes=postings_keys)
+        self._done(len(postings_keys))
+
     # ---- per root ------------------------------------------------------------------
     def run(self, meta: Item) -> None:
         run_id = meta["run_id"]
@@ -96,6 +103,7 @@ class Cascade:
         for run in self.inventory.runs(experiment_id):
             self.run(run)
         for trace in self.inventory.traces(experiment_id):
+            self.delete_trace_postings(trace)
             self.delete_partition(keys.trace_pk(trace["trace_id"]))
             self.progress(1)
         for model in self.inventory.logged_models(experiment_id):

@@ -38,6 +38,7 @@ from mlflow_dynamodbstore.repositories.runs.changes import (
     name_document as run_name_document,
 )
 from mlflow_dynamodbstore.repositories.runs.changes import stored_run_name
+from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 from mlflow_dynamodbstore.schema import (
     analytics_keys,
     dataset_keys,
@@ -147,10 +148,12 @@ class Reassign:
             raise
         self._done()
 
-    def _trace_key_after_stats(self, trace_id: str) -> Item:
-        """Move a trace's stats item (trace analytics; absent for traces logged before it)
-        and gateway cost item (gateway traces only) ahead of its META, which lists them for
-        a rerun; the META key is then moved by the caller."""
+    def _trace_key_after_stats(self, meta: Item) -> Item:
+        """Move a trace's stats item (trace analytics; absent for traces logged before it),
+        gateway cost item (gateway traces only) and name postings ahead of its META, which
+        lists them for a rerun; the META key is then moved by the caller."""
+        trace_id = meta["trace_id"]
+        self._move_trace_postings(meta)
         expression, names, values = _moved({}, "version")
         for key in (
             analytics_keys.trace_stats_key(trace_id),
@@ -172,6 +175,13 @@ class Reassign:
         target = replace(document, workspace=TARGET)
         self.gateway.batch_write(puts=target.keys(text), deletes=document.keys(text))
 
+    def _move_trace_postings(self, meta: Item) -> None:
+        """A trace's name postings (with their ttl) to the target's keys, before META."""
+        before = trace_name_postings.posting_items(meta)
+        after = trace_name_postings.posting_items({**meta, "workspace": TARGET})
+        moved_from = [{"PK": i["PK"], "SK": i["SK"]} for i in before]
+        self.gateway.batch_write(puts=after, deletes=moved_from)
+
     def _run_key_after_postings(self, meta: Item) -> Item:
         name = stored_run_name(meta, lambda want: self.gateway.batch_get(want, consistent=True))
         self._move_postings(run_name_document(meta), name)
@@ -187,7 +197,7 @@ class Reassign:
         inventory = self.inventory
         children = chain(
             (k for r in inventory.runs(experiment_id) for k in self._run_and_entries(r)),
-            (self._trace_key_after_stats(t["trace_id"]) for t in inventory.traces(experiment_id)),
+            (self._trace_key_after_stats(t) for t in inventory.traces(experiment_id)),
             (
                 self._logged_model_key_after_postings(m)
                 for m in inventory.logged_models(experiment_id)

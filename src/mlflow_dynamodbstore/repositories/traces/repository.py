@@ -16,9 +16,11 @@ from boto3.dynamodb.conditions import Attr, Key
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 
+from mlflow_dynamodbstore.fts.postings import transact_with_postings
 from mlflow_dynamodbstore.gateway import ConditionFailed, ItemTooLarge, TableGateway
-from mlflow_dynamodbstore.gateway.errors import Contention
+from mlflow_dynamodbstore.gateway.errors import Contention, TransactionCancelled
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
+from mlflow_dynamodbstore.repositories.traces import name_postings
 from mlflow_dynamodbstore.repositories.traces.codec import finalize
 from mlflow_dynamodbstore.repositories.traces.stats import TraceStatsRepository
 from mlflow_dynamodbstore.schema import analytics_keys, indexes, keys
@@ -126,7 +128,7 @@ class TraceRepository:
         item = finalize({**item, "version": 1})
         try:
             with _size_checked():
-                self.gateway.put_item(item, condition=Attr("PK").not_exists())
+                self._put_meta(None, item, Attr("PK").not_exists())
         except ConditionFailed:
             raise TraceExists(item["trace_id"]) from None
         self.stats.written(None, item)
@@ -137,9 +139,24 @@ class TraceRepository:
         version = version_of(old)
         item = finalize({**new, "version": version.next})
         with _size_checked():
-            self.gateway.put_item(item, condition=version.condition)
+            self._put_meta(old, item, version.condition)
         self.stats.written(old, item)
         return item
+
+    def _put_meta(self, old: Item | None, item: Item, condition) -> None:
+        """Put META on ``condition``; when the write changes the trace's name postings
+        (docs/full-text-search.md), in one transaction with them. ConditionFailed when the
+        condition is false either way."""
+        change = name_postings.name_change(old, item)
+        if not change:
+            self.gateway.put_item(item, condition=condition)
+            return
+        try:
+            transact_with_postings(self.gateway, [self.gateway.tx_put(item, condition)], change)
+        except TransactionCancelled as exc:
+            if 0 in exc.failed_conditions():
+                raise ConditionFailed(str(exc)) from None
+            raise
 
     def mutate(
         self,
@@ -173,15 +190,17 @@ class TraceRepository:
     def delete(self, trace_ids: Iterable[str]) -> None:
         """Delete whole trace partitions (META, spans, chunks)."""
         doomed: list[Item] = []
+        postings: list[Item] = []
         for trace_id in trace_ids:
-            doomed.extend(
-                {"PK": i["PK"], "SK": i["SK"]}
-                for i in self.gateway.query(Key("PK").eq(keys.trace_pk(trace_id)))
-            )
+            for i in self.gateway.query(Key("PK").eq(keys.trace_pk(trace_id))):
+                doomed.append({"PK": i["PK"], "SK": i["SK"]})
+                if i["SK"] == keys.META:
+                    postings.extend(name_postings.posting_keys(i))
         # META (and the stats item, so charts stop counting it) goes first: once it is gone
-        # the trace is invisible, never half-deleted.
+        # the trace is invisible, never half-deleted. Its name postings go in the same
+        # batches (a posting left behind would only cost a search a candidate read).
         first = (keys.META, analytics_keys.TRACE_STATS_SK)
         spans = [k for k in doomed if k["SK"] not in first]
         metas = [k for k in doomed if k["SK"] in first]
-        self.gateway.batch_write(deletes=metas)
+        self.gateway.batch_write(deletes=[*metas, *postings])
         self.gateway.batch_write(deletes=spans)

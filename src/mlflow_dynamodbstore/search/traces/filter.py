@@ -64,6 +64,8 @@ class TraceFilter:
     # Some span clause reads span content (attributes, content): META's facts cannot answer.
     span_needs_content: bool = False
     run_id: str | None = None
+    # (comparator, value) of the clauses on the trace name: the trigram index narrows them.
+    name_clauses: list[tuple[str, Any]] = field(default_factory=list)
     # Bounds on timestamp_ms a key condition can use (inclusive).
     newest: int | None = None
     oldest: int | None = None
@@ -205,6 +207,7 @@ def parse_trace_filter(filter_string: str | None) -> TraceFilter:
             result.stats_servable &= key in _STATS_ATTRIBUTES
         elif SearchTraceUtils.is_tag(key_type, comparator) and key == TraceTagKey.TRACE_NAME:
             result.trace_predicates.append(_column_predicate("trace_name", comparator, value))
+            result.name_clauses.append((comparator, value))
         elif (
             SearchTraceUtils.is_request_metadata(key_type, comparator)
             and key == TraceMetadataKey.TRACE_SESSION

@@ -6,8 +6,11 @@ Two plans:
   ``request_id ASC``: MLflow's default order). Each experiment's traces are read from GSI3
   forwards, already in that order, and the experiments are merged lazily on the sort key;
   reading stops once a page is full. Without a filter a page costs one Query per experiment
-  (``Limit`` = max_results). A ``timestamp_ms`` comparison narrows the key condition. The
-  page token is the last returned sort key, so the next page starts right after it.
+  (``Limit`` = max_results). A trace-name ``LIKE / ILIKE / =`` the trigram index can narrow
+  reads the candidates it names instead (search/traces/indexed.py), sorted the same way;
+  any other order verifies and sorts those candidates instead of every trace.
+  A ``timestamp_ms`` comparison narrows the key condition. The page token is the last
+  returned sort key, so the next page starts right after it.
 - **Any other order**: every trace of the experiments (within the timestamp bounds) is read,
   filtered and sorted in memory; the page token is an offset. O(traces in the experiments).
 
@@ -24,7 +27,7 @@ import base64
 import functools
 import heapq
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from mlflow.exceptions import MlflowException
@@ -33,12 +36,14 @@ from mlflow.tracing.constant import TraceMetadataKey, TraceTagKey
 from mlflow.utils.search_utils import SearchTraceUtils
 
 from mlflow_dynamodbstore.compat.trace_analytics import TRACE_ANALYTICS_COLUMNS_BY_METADATA_KEY
+from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.repositories.traces import span_facts
 from mlflow_dynamodbstore.repositories.traces.codec import decode_analytics
 from mlflow_dynamodbstore.repositories.traces.repository import TraceRepository
 from mlflow_dynamodbstore.repositories.traces.spans import SpanRepository
 from mlflow_dynamodbstore.schema import indexes
 from mlflow_dynamodbstore.search.traces.filter import TraceFilter, parse_trace_filter
+from mlflow_dynamodbstore.search.traces.indexed import indexed_traces
 
 Item = dict[str, Any]
 OrderKey = tuple[str, str, bool]  # (type, key, ascending)
@@ -151,10 +156,14 @@ class TraceSearch:
         traces: TraceRepository,
         spans: SpanRepository,
         missing_spans: MissingSpans | None = None,
+        fts: TrigramIndex | None = None,
+        workspace: str | None = None,
     ):
         self.traces = traces
         self.spans = spans
         self.missing_spans = missing_spans
+        self.fts = fts
+        self.workspace = workspace
 
     def _matches(self, item: Item, parsed: TraceFilter) -> bool:
         if not parsed.matches_trace(item):
@@ -191,8 +200,18 @@ class TraceSearch:
         token = _decode_token(page_token)
         if not experiment_ids:
             return [], None
+        named = indexed_traces(self.traces, self.fts, self.workspace, experiment_ids, parsed)
         if _is_listing_order(order) and "offset" not in token:
-            return self._search_listing(experiment_ids, parsed, max_results, token.get("after"))
+            after = token.get("after")
+            if named is not None:
+                sort_key = indexes.TRACES_BY_TIMESTAMP.sort_key
+                ordered = sorted(
+                    (i for i in named if after is None or sort_key(i) > after), key=sort_key
+                )
+                return self._page_in_listing_order(ordered, parsed, max_results)
+            return self._search_listing(experiment_ids, parsed, max_results, after)
+        if named is not None:
+            return self._page_sorted(named, parsed, max_results, order, token)
         return self._search_sorted(experiment_ids, parsed, max_results, order, token)
 
     def _search_listing(
@@ -203,6 +222,11 @@ class TraceSearch:
             *self._streams(experiment_ids, parsed, after, page),
             key=indexes.TRACES_BY_TIMESTAMP.sort_key,
         )
+        return self._page_in_listing_order(merged, parsed, max_results)
+
+    def _page_in_listing_order(
+        self, merged: Iterable[Item], parsed: TraceFilter, max_results: int
+    ) -> tuple[list[Item], str | None]:
         found: list[Item] = []
         for item in merged:
             if self._matches(item, parsed):
@@ -222,13 +246,19 @@ class TraceSearch:
         order: list[OrderKey],
         token: dict[str, Any],
     ) -> tuple[list[Item], str | None]:
+        items = (i for s in self._streams(experiment_ids, parsed, None, None) for i in s)
+        return self._page_sorted(items, parsed, max_results, order, token)
+
+    def _page_sorted(
+        self,
+        items: Iterable[Item],
+        parsed: TraceFilter,
+        max_results: int,
+        order: list[OrderKey],
+        token: dict[str, Any],
+    ) -> tuple[list[Item], str | None]:
         offset = int(token.get("offset", 0))
-        candidates = [
-            item
-            for stream in self._streams(experiment_ids, parsed, None, None)
-            for item in stream
-            if parsed.matches_trace(item)
-        ]
+        candidates = [item for item in items if parsed.matches_trace(item)]
         candidates.sort(key=functools.cmp_to_key(_sorter(order)))
         if parsed.span_predicates:
             candidates = [i for i in candidates if self._matches(i, parsed)]

@@ -45,6 +45,7 @@ from mlflow_dynamodbstore.compat.validation import (
     _resolve_experiment_ids_and_locations,
     _validate_trace_tag,
 )
+from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.lifecycle.policies import retention_of
 from mlflow_dynamodbstore.lifecycle.ttl import (
     LEGACY_TRACE_RETENTION_ENV,
@@ -589,7 +590,13 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps, TraceXRayOps):
             ]
         else:
             locations = self._visible_experiment_ids([str(e) for e in locations])
-        search = TraceSearch(self.traces, self.spans, self._xray_search_fallback(locations))
+        search = TraceSearch(
+            self.traces,
+            self.spans,
+            self._xray_search_fallback(locations),
+            fts=TrigramIndex(self.gateway, self._conn.settings),
+            workspace=self._get_active_workspace(),
+        )
         items, token = search.search(locations, filter_string, max_results, order_by, page_token)
         return [self._to_info(i) for i in items], token
 
