@@ -43,6 +43,7 @@ from mlflow_dynamodbstore.stores.tracking.review_queue_ops import ReviewQueueOps
 from mlflow_dynamodbstore.stores.tracking.run_ops import RunOps
 from mlflow_dynamodbstore.stores.tracking.scorer_ops import ScorerOps
 from mlflow_dynamodbstore.stores.tracking.search_run_ops import SearchRunOps
+from mlflow_dynamodbstore.stores.tracking.trace_archival_ops import TraceArchivalOps
 from mlflow_dynamodbstore.stores.tracking.trace_ops import TraceOps
 from mlflow_dynamodbstore.stores.tracking.unsupported import mark_unsupported
 
@@ -69,6 +70,7 @@ class DynamoDBTrackingStore(
     RunOps,
     ScorerOps,
     SearchRunOps,
+    TraceArchivalOps,
     TraceOps,
     WorkspaceAwareMixin,
     AbstractStore,

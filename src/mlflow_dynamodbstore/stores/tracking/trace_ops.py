@@ -13,7 +13,11 @@ from typing import Any
 from mlflow.entities import LifecycleStage, Trace, TraceData, TraceInfo
 from mlflow.entities.span import Span
 from mlflow.exceptions import MlflowException, MlflowTracingException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
+from mlflow.protos.databricks_pb2 import (
+    INVALID_PARAMETER_VALUE,
+    INVALID_STATE,
+    RESOURCE_DOES_NOT_EXIST,
+)
 from mlflow.store.tracking import (
     MAX_TRACE_LINKS_PER_REQUEST,
     SEARCH_MAX_RESULTS_THRESHOLD,
@@ -29,6 +33,7 @@ from mlflow.tracing.constant import (
 from mlflow.utils.mlflow_tags import MLFLOW_ARTIFACT_LOCATION
 from mlflow.utils.uri import append_to_uri_path
 
+from mlflow_dynamodbstore.archival import payload as archived_payload
 from mlflow_dynamodbstore.compat.spans import span_from_stored_content
 from mlflow_dynamodbstore.compat.trace_analytics import (
     PROMOTED_TRACE_METADATA_KEYS,
@@ -47,7 +52,7 @@ from mlflow_dynamodbstore.lifecycle.ttl import (
     TRACE_RETENTION_TAG,  # noqa: F401 (re-exported: the tag name callers know it by)
     trace_ttl,
 )
-from mlflow_dynamodbstore.repositories.traces import ingest, span_facts
+from mlflow_dynamodbstore.repositories.traces import archival, ingest, span_facts
 from mlflow_dynamodbstore.repositories.traces.codec import (
     assessment_columns,
     decode_analytics,
@@ -181,6 +186,11 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps, TraceXRayOps):
         tags_before: dict = {}
 
         def merge(current: dict) -> dict:
+            if not archival.is_db_backed(current):
+                raise MlflowException(
+                    f"Cannot update traces that are no longer DB-backed: '{trace_id}'.",
+                    INVALID_STATE,
+                )
             tags_before.clear()
             tags_before.update(current.get("tags") or {})
             current.update(fields)
@@ -221,6 +231,8 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps, TraceXRayOps):
         for trace_id, item in existing.items():
             if self._trace_item(trace_id, item) is None:
                 raise _not_found(trace_id)  # another workspace's trace
+        # Archived traces take no spans (the META write below checks again, atomically).
+        archival.refuse_span_writes(existing)
         # New traces: their META is computed in full here and written once, after their spans.
         fresh: dict[str, dict] = {}
         if any(trace_id not in existing for trace_id in by_trace):
@@ -248,7 +260,12 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps, TraceXRayOps):
             except TraceTooLarge:
                 raise _too_large(trace_id) from None
         for trace_id, before in existing.items():
-            self._apply_span_batch(trace_id, before, *aggregates[trace_id], by_trace[trace_id])
+            try:
+                self._apply_span_batch(trace_id, before, *aggregates[trace_id], by_trace[trace_id])
+            except archival.SpanWriteRefused:
+                # Archived after our span write: take the written content back out.
+                self.trace_archival.strip_written(self.trace_archival.read(trace_id)[1])
+                raise
         return spans
 
     def _new_trace_item(self, trace_id: str, experiment: dict, agg, trace_spans, rows) -> dict:
@@ -284,8 +301,8 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps, TraceXRayOps):
         if ingest.needs_stored_nodes(before, agg, False):
             batch_ids = {r.span_id for r in rows}
             stored = ingest.stored_nodes(self.spans.read(trace_id, with_content=False), batch_ids)
-        change = ingest.batch_change(
-            before, agg, False, stored, ingest.resource_tags(trace_spans), rows
+        change = archival.guarded(
+            ingest.batch_change(before, agg, False, stored, ingest.resource_tags(trace_spans), rows)
         )
         try:
             self.traces.mutate(trace_id, change, current=before)
@@ -313,6 +330,9 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps, TraceXRayOps):
         caller read the whole partition, else read here)."""
         info = self._to_info(meta)
         location = info.tags.get(TraceTagKey.SPANS_LOCATION)
+        if location == SpansLocation.ARCHIVE_REPO.value:
+            # As the SQL store: an archived trace is whole even if its payload is gone.
+            return Trace(info=info, data=TraceData(spans=archived_payload.archived_spans(info)))
         if location != SpansLocation.TRACKING_STORE.value:
             raise MlflowTracingException("Trace data not stored in tracking store")
         rows = sorted(
@@ -387,6 +407,9 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps, TraceXRayOps):
         traces: list[Trace | str] = []
         without_spans: list[dict] = []
         for item in self._batch_items(trace_ids, experiment_ids):
+            if archival.is_archived(item):
+                traces.append(self._trace_from_items(item, [], allow_partial=False))
+                continue
             if (
                 self._to_info(item).tags.get(TraceTagKey.SPANS_LOCATION)
                 != SpansLocation.TRACKING_STORE.value
@@ -509,6 +532,16 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps, TraceXRayOps):
             doomed = doomed[:max_traces] if max_traces is not None else doomed
         else:
             doomed = self._oldest_traces(experiment_id, max_timestamp_millis, max_traces)
+        # As the SQL store: an archived trace's payload goes first; a trace whose payload
+        # could not be deleted stays (and is not counted).
+        doomed = [
+            i
+            for i in doomed
+            if not archival.is_archived(i)
+            or archived_payload.delete_for_trace_deletion(
+                i["trace_id"], (i.get("tags") or {}).get(TraceTagKey.ARCHIVE_LOCATION)
+            )
+        ]
         deleted = [i["trace_id"] for i in doomed]
         self.traces.delete(deleted)
         # As the SQL store: a deleted trace leaves the review queues that hold it.

@@ -19,8 +19,8 @@ class NotSupportedByDynamoDBStore(MlflowNotImplementedException, NotImplementedE
 
 
 UNSUPPORTED_TRACKING_METHODS = (
-    # trace analytics and archival
-    "archive_traces", "get_online_trace_details", "unlink_traces_from_run",
+    # trace analytics
+    "get_online_trace_details", "unlink_traces_from_run",
     # MCP server registry: trace links (MLflow's SQL store does not implement them either)
     "get_mcp_server_versions_for_trace", "link_mcp_server_versions_to_trace",
 )  # fmt: skip
