@@ -44,6 +44,22 @@ def encode(search: str, order: Order, filter_string: str | None, after: list) ->
     return base64.b64encode(json.dumps(payload).encode("utf-8")).decode("ascii")
 
 
+def _payload(page_token: str | None) -> dict | None:
+    if not page_token:
+        return None
+    try:
+        data = json.loads(base64.b64decode(page_token, validate=True))
+    except (binascii.Error, ValueError, TypeError, UnicodeError):
+        return None
+    return data if isinstance(data, dict) and "after" in data else None
+
+
+def is_ours(page_token: str | None) -> bool:
+    """Whether the token is a keyset token of this module (of any search)."""
+    data = _payload(page_token)
+    return data is not None and "search" in data
+
+
 def decode(
     page_token: str | None,
     search: str,
@@ -53,14 +69,9 @@ def decode(
 ) -> list | None:
     """The sort values to resume after, or None (no token, or MLflow's offset token, which
     the caller parses). ``types``: the type of each order field's values."""
-    if not page_token:
-        return None
-    try:
-        data = json.loads(base64.b64decode(page_token, validate=True))
-    except (binascii.Error, ValueError, TypeError, UnicodeError):
+    data = _payload(page_token)
+    if data is None:
         return None  # not ours: the offset parser reports it as the SQL store does
-    if not isinstance(data, dict) or "after" not in data:
-        return None
     if data.get("search") != search:
         raise _invalid("it was issued by another search")
     if data.get("order") != [list(o) for o in order]:

@@ -9,13 +9,26 @@ Plan, from the cheapest read the filter allows:
 - ``name LIKE / ILIKE`` with a literal of 3+ characters: the models the trigram index
   names (``fts/``, the registered models' name postings), when at most
   ``_MAX_INDEXED_MODELS``: their partitions (1 Query each);
-- otherwise: every version of the workspace (GSI1 ``WS#<ws>#MVS``) and every model META
-  (GSI1 ``WS#<ws>#RMS``).
 
-Then in memory, with the SQL store's semantics: deleted versions dropped; unless the filter
-asks for prompts, every version of a model any of whose versions (deleted ones included) has
-the prompt tag is excluded (the SQL store's anti-join on version tags by model name); filter;
-order (default ``last_updated_timestamp DESC, name ASC, version_number DESC``); offset paging.
+  these few rows are sorted in memory and paged with keyset tokens;
+- otherwise a walk in the order's first field (version_walks.py), from the token's cursor
+  on, that stops after the page plus one match, so paging through the whole collection
+  reads it about once:
+
+  - ``last_updated_timestamp`` (the default order) or ``creation_timestamp``: the
+    workspace's live versions by that time (GSI3 ``WS#<ws>#MVUPD`` / GSI4
+    ``WS#<ws>#MVCRE``), ties sorted in memory;
+  - ``name``: the workspace's models by name (GSI1 ``WS#<ws>#RMS``) and each model's
+    versions from its partition;
+  - ``version_number`` first (no index has that order), or a table whose listings are not
+    backfilled yet: every version of the workspace (GSI1 ``WS#<ws>#MVS``) and every model
+    META (GSI1 ``WS#<ws>#RMS``), sorted in memory, with the SQL store's offset tokens.
+
+Semantics are the SQL store's, in memory: deleted versions dropped; unless the filter asks
+for prompts, every version of a model any of whose versions (deleted ones included) has the
+prompt tag is excluded (the SQL store's anti-join on version tags by model name; walks read
+it from META's ``prompt_versions``); order (default ``last_updated_timestamp DESC, name ASC,
+version_number DESC``).
 """
 
 from __future__ import annotations
