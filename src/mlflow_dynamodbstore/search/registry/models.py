@@ -261,7 +261,7 @@ def _walk_by_update(
             workspace,
             descending=not fields[0][1],
             start=None if after is None else int(after[0]),
-            first_page=max_results + 2,
+            first_page=max_results + 3,  # the cursor, the page, one more, one to close a group
         ),
         filed_at,
         rows_of,

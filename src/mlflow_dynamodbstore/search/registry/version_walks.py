@@ -68,7 +68,7 @@ def walk_by_time(
             by_update=by_update,
             descending=not ascending,
             start=start,
-            first_page=want + 1,
+            first_page=want + 2,  # the cursor, the page, one more, one to close a group
         ):
             unseen = sorted({i["model_id"] for i in page} - metas.keys())
             found = {m["model_id"]: m for m in models.get_many(unseen)} if unseen else {}
