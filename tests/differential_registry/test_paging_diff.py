@@ -110,6 +110,8 @@ def page_through(search, max_results, **kwargs):
     token = None
     for _ in range(60):
         result = search(max_results=max_results, page_token=token, **kwargs)
+        if result is None:  # an error, recorded (and compared) by the harness
+            return
         token = result.token
         if not token:
             return
@@ -158,6 +160,7 @@ def mv_writes_between_pages_that_keep_places(s):
     beyond the cursor (a new model in name order, read in name ASC) give the same pages."""
     populate(s)
     first = s.search_model_versions(max_results=5, order_by=["name ASC"])
+    assert first is not None
     s.set_model_version_tag("zz", 2, VT("late", "1"))
     s.create_registered_model("zzz")
     s.create_model_version("zzz", "s3://late")

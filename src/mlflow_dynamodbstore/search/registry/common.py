@@ -99,6 +99,15 @@ class _Key:
             return False
         return a < b
 
+    def __gt__(self, other: _Key) -> bool:
+        return other < self
+
+    def __le__(self, other: _Key) -> bool:
+        return not other < self
+
+    def __ge__(self, other: _Key) -> bool:
+        return not self < other
+
 
 def sort_rows(rows: list, terms: Sequence[tuple[Callable[[Any], Any], bool]]) -> list:
     return sorted(rows, key=lambda r: tuple(_Key(get(r), asc) for get, asc in terms))

@@ -138,7 +138,7 @@ def walk_by_name(
                 if not is_live(item):
                     continue
                 mv = to_model_version(item, meta)
-                if cursor is not None and key(mv) <= cursor:
+                if cursor is not None and not key(mv) > cursor:
                     continue
                 if wanted(mv):
                     rows.append(mv)
