@@ -219,3 +219,72 @@ def test_model_paging_by_last_update_reads_the_listing_about_once(registry):
         # one Query per page (the last may ask once more to learn the listing ended)
         assert whole_queries == 1 and stats.requests("Query") <= len(names) + 1
         assert stats.requests("Scan") == 0
+
+
+def test_backfill_order_gives_older_items_their_keys(registry, store_uri, monkeypatch):
+    """A table from before the listings (no keys, no ready item): the backfill command adds
+    exactly what live writes write, then the searches page with keyset tokens."""
+    from click.testing import CliRunner
+    from mlflow.entities.model_registry import ModelVersionTag
+
+    from mlflow_dynamodbstore.backfills import registry_order as backfill_module
+    from mlflow_dynamodbstore.cli.main import cli
+    from mlflow_dynamodbstore.schema import indexes
+
+    registry.rename_registered_model("m2", "m2-renamed")
+    registry.create_registered_model("prompt")
+    registry.create_model_version("prompt", "s3://p", tags=[ModelVersionTag(PROMPT, "true")])
+    registry.delete_model_version("m0", 3)
+    gateway = registry._conn.gateway
+
+    def registry_items() -> dict:
+        found = {}
+        for meta in registry.models.list_in_workspace("default"):
+            meta_item, versions = registry.versions.read_model(meta["model_id"])
+            for item in (meta_item, *versions):
+                found[(item["PK"], item["SK"])] = item
+        return found
+
+    before = registry_items()
+    model_keys = indexes.REGISTERED_MODELS_BY_LAST_UPDATE.key_attributes
+    version_keys = (
+        *indexes.MODEL_VERSIONS_BY_LAST_UPDATE.key_attributes,
+        *indexes.MODEL_VERSIONS_BY_CREATION.key_attributes,
+    )
+    for (pk, sk), item in before.items():
+        dropped = (*model_keys, "prompt_versions") if sk == "META" else version_keys
+        present = [a for a in dropped if a in item]
+        if present:
+            gateway.update_item(
+                {"PK": pk, "SK": sk},
+                "REMOVE " + ", ".join(f"#r{i}" for i in range(len(present))),
+                names={f"#r{i}": a for i, a in enumerate(present)},
+            )
+    order_state.READINESS.mark(gateway, False)
+    assert registry_items() != before
+    assert json.loads(base64.b64decode(registry.search_model_versions(max_results=2).token)) == {
+        "offset": 2
+    }
+
+    dry = CliRunner().invoke(cli, ["registry", "backfill-order", store_uri, "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout) == {
+        "models": 5,
+        "versions": 20,
+        "resumed": False,
+        "dry_run": True,
+    }
+    assert registry_items() != before  # a dry run writes nothing
+
+    monkeypatch.setattr(backfill_module, "PAGE", 2)  # several pages: the cursor moves
+    result = CliRunner().invoke(cli, ["registry", "backfill-order", store_uri, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["models"] == 5
+    assert registry_items() == before  # exactly what the live writes had written
+    assert gateway.get_item(backfill_module.registry_order_keys.backfill_record_key()) is None
+    order_state.READINESS.forget()
+    page = registry.search_model_versions(max_results=2)
+    assert "after" in json.loads(base64.b64decode(page.token))
+
+
+PROMPT = "mlflow.prompt.is_prompt"

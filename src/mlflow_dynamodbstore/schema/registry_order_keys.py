@@ -96,3 +96,8 @@ def moved_version_keys(version: dict, workspace: str) -> dict[str, str]:
 def time_of_sort_key(sort_key: str) -> int:
     """The time a listing entry is filed under (the first part of its sort key)."""
     return decode_int(sort_key.split(SEP, 1)[0])
+
+
+def backfill_record_key() -> dict[str, str]:
+    """The resumable ``registry backfill-order`` job's record (its cursor)."""
+    return {"PK": _CONFIG_PK, "SK": SEP.join(("JOB", "REGISTRY_ORDER_BACKFILL"))}
