@@ -179,7 +179,8 @@ class ModelVersionRepository:
         self, model_id: str, *, descending: bool, start: int | None = None, first_page: int = 100
     ) -> Iterator[Item]:
         """One model's version items (live or deleted) in version order, from version
-        ``start`` (inclusive) on, lazily (strongly consistent Queries of its partition)."""
+        ``start`` (inclusive) on, lazily (eventually consistent Queries of its partition, at
+        half the read units: searches read GSIs, which lag anyway)."""
         pk = Key("PK").eq(keys.registered_model_pk(model_id))
         if start is None:
             condition = pk & Key("SK").begins_with(keys.MODEL_VERSION_PREFIX)
@@ -198,7 +199,6 @@ class ModelVersionRepository:
                 forward=not descending,
                 limit=limit,
                 start_key=start_key,
-                consistent=True,
             )
             yield from items
             if not start_key:

@@ -124,7 +124,7 @@ def walk_by_name(
             continue
         at_cursor = after is not None and meta["name"] == start_name
         if version_ascending is None:
-            _, items = versions.read_model(meta["model_id"])
+            _, items = versions.read_model(meta["model_id"], consistent=False)
             candidates = [to_model_version(i, meta) for i in items if is_live(i)]
             rows.extend(keyset.after_cursor([mv for mv in candidates if wanted(mv)], key, cursor))
         else:
@@ -133,7 +133,8 @@ def walk_by_name(
                 meta["model_id"],
                 descending=not version_ascending,
                 start=start_version,
-                first_page=min(want + 1, 100),
+                # what the page still needs, and the cursor's own version
+                first_page=want - len(rows) + (1 if at_cursor else 0),
             ):
                 if not is_live(item):
                     continue
