@@ -228,21 +228,20 @@ class RegisteredModelRepository:
         """A rename to the same name: only the timestamps move, as in the SQL store (the
         versions' too, see ``stamp_versions``)."""
         order, order_names, order_values = update_order_fields(model_id, time)
-        item = self._update(
+        self.stamp_versions(model_id, time)
+        return self._update(
             model_id,
             f"SET #u_t = :u_t, #u_r = :u_t, {order}",
             {"#u_t": "last_updated_time", "#u_r": "renamed_time", **order_names},
             {":u_t": time, **order_values},
         )
-        self.stamp_versions(model_id, time)
-        return item
 
     def stamp_versions(self, model_id: str, time: int) -> None:
         """A rename sets every version's last update, as the SQL store does (so the versions
         move in MODEL_VERSIONS_BY_LAST_UPDATE): one Query of the partition and one
-        UpdateItem per live version, after the rename committed. Readers see the rename
-        time even before (a version's effective last update is ``max(own,
-        renamed_time)``, see entities.py); only the listing's order waits for these."""
+        UpdateItem per live version, written just before the rename's transaction, so a
+        failure in between leaves the rename undone and retryable (at worst versions
+        stamped by a rename that then lost a race for the name: a later last update)."""
         by_update = indexes.MODEL_VERSIONS_BY_LAST_UPDATE
         for item in self.gateway.query(
             Key("PK").eq(keys.registered_model_pk(model_id))
@@ -294,6 +293,9 @@ class RegisteredModelRepository:
         new_guard = {**keys.registered_model_name_key(workspace, new_name), "model_id": model_id}
         list_keys = keys.registered_model_list_keys(workspace, new_name)
         order, order_names, order_values = update_order_fields(model_id, time)
+        if self.get_id(workspace, new_name) is not None:
+            raise ModelNameTaken(new_name)  # before the versions are stamped
+        self.stamp_versions(model_id, time)
         actions = [
             self.gateway.tx_put(new_guard, Attr("PK").not_exists()),
             self.gateway.tx_delete(
@@ -328,7 +330,6 @@ class RegisteredModelRepository:
             if exc.is_condition_failure:
                 raise ModelNotFound(model_id) from None
             raise
-        self.stamp_versions(model_id, time)
         return {**item, "name": new_name, "last_updated_time": time, "renamed_time": time}
 
     def delete(self, item: Item) -> None:
