@@ -117,16 +117,22 @@ def test_workspaces_isolate_models_versions_and_webhooks(store, monkeypatch):
         assert len(store.search_model_versions("run_id = 'r1'")) == 1
 
 
-def test_rename_cost_does_not_grow_with_versions(store):
+def test_rename_stamps_each_live_version_as_sql_does(store):
+    """The rename itself is one transaction whatever the number of versions; then each live
+    version's last update is set to the rename time (the SQL store rewrites every version
+    row), one UpdateItem each, so versions move in the update-ordered listing."""
     store.create_registered_model("big")
     for i in range(30):
         store.create_model_version("big", f"s3://{i}")
+    store.delete_model_version("big", 7)
     store.gateway.stats.reset()
-    store.rename_registered_model("big", "bigger")
+    renamed = store.rename_registered_model("big", "bigger")
     ops = _requests(store)
     assert ops.get("TransactWriteItems") == 1
-    assert "BatchWriteItem" not in ops and "UpdateItem" not in ops and "Scan" not in ops
-    assert store.get_model_version("bigger", 30).name == "bigger"
+    assert ops.get("UpdateItem") == 29 and "BatchWriteItem" not in ops and "Scan" not in ops
+    version = store.get_model_version("bigger", 30)
+    assert version.name == "bigger"
+    assert version.last_updated_timestamp == renamed.last_updated_timestamp
 
 
 def test_request_counts_of_common_calls(store):

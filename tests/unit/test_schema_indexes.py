@@ -24,6 +24,7 @@ from mlflow_dynamodbstore.schema import (
     job_keys,
     keys,
     labeling_keys,
+    registry_order_keys,
     scorer_keys,
     tag_index_keys,
 )
@@ -165,6 +166,11 @@ PLACED = {
     indexes.JOBS_BY_STATUS: job_keys.job_status_keys("ws", "PENDING", 5, "job-1"),
     indexes.RUNS_BY_TAG: tag_index_keys.run_tag_index_keys("r1", "1", "mlflow.user", "u"),
     indexes.EXPERIMENTS_BY_TAG: tag_index_keys.experiment_tag_index_keys("ws", "1", "k", "v"),
+    indexes.REGISTERED_MODELS_BY_LAST_UPDATE: registry_order_keys.model_update_keys("ws", 5, "id"),
+    indexes.MODEL_VERSIONS_BY_LAST_UPDATE: registry_order_keys.version_update_keys(
+        "ws", 5, "id", 1
+    ),
+    indexes.MODEL_VERSIONS_BY_CREATION: registry_order_keys.version_creation_keys("ws", 5, "id", 1),
 }
 
 

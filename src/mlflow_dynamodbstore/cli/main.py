@@ -8,6 +8,7 @@ from mlflow_dynamodbstore.cli.auth import auth
 from mlflow_dynamodbstore.cli.config import config
 from mlflow_dynamodbstore.cli.fts import fts
 from mlflow_dynamodbstore.cli.local import local
+from mlflow_dynamodbstore.cli.registry import registry
 from mlflow_dynamodbstore.cli.table import deploy, destroy, install_dynamodb_local
 from mlflow_dynamodbstore.cli.tags import tags
 from mlflow_dynamodbstore.cli.traces import traces
@@ -32,6 +33,7 @@ cli.add_command(config)
 cli.add_command(ttl)
 cli.add_command(fts)
 cli.add_command(tags)
+cli.add_command(registry)
 
 if __name__ == "__main__":
     cli()

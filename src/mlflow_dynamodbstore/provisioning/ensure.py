@@ -16,6 +16,7 @@ from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.gateway.client import make_client
 from mlflow_dynamodbstore.provisioning.cloudformation import ensure_stack
 from mlflow_dynamodbstore.provisioning.direct import create_table_directly
+from mlflow_dynamodbstore.repositories.registry import order_state
 from mlflow_dynamodbstore.uri import DynamoDBUri
 
 PROVISION_ENV = "MLFLOW_DYNAMODB_PROVISION"
@@ -98,8 +99,10 @@ def _provision(
         )
     else:
         create_table_directly(client, table)
-    # A table created now has postings for every name from its first write.
+    # A table created now has postings for every name from its first write, and the
+    # registry's ordered listing keys on every model and version.
     mark_new_table_ready(TableGateway(client, table))
+    order_state.mark_new_table_ready(TableGateway(client, table))
 
 
 def forget_provisioned() -> None:

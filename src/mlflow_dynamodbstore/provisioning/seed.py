@@ -12,6 +12,7 @@ from mlflow_dynamodbstore.config.settings import ALWAYS_DENORMALIZED_TAGS
 from mlflow_dynamodbstore.fts.lookup import mark_new_table_ready
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
 from mlflow_dynamodbstore.repositories.experiments import ExperimentRepository
+from mlflow_dynamodbstore.repositories.registry import order_state
 from mlflow_dynamodbstore.repositories.tag_index import TABLE_SCOPE
 from mlflow_dynamodbstore.schema import keys, tag_index_keys
 
@@ -35,6 +36,8 @@ def ensure_seeded(gateway: TableGateway, default_experiment_artifact_location: s
     ExperimentRepository(gateway).ensure_default(default_experiment_artifact_location, now)
     # A new table indexes every name from its first write: the trigram index is complete.
     mark_new_table_ready(gateway)
+    # ... and the registry's ordered listings (keyset paging of the registry searches).
+    order_state.mark_new_table_ready(gateway)
     # A new table has no run or experiment without tag index entries: the always-indexed
     # globs are complete from the start (older tables need `tags backfill` first).
     _put_if_absent(

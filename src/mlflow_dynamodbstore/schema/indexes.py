@@ -151,15 +151,30 @@ EXPERIMENTS_BY_TAG = AccessPattern.on_gsi(
     2, "a workspace's experiments with one indexed tag, by the tag's value (tag index)"
 )
 
+# ---- GSI2 (overloaded): the registry's update order (schema/registry_order_keys.py) -------
+REGISTERED_MODELS_BY_LAST_UPDATE = AccessPattern.on_gsi(
+    2, "a workspace's registered models, by last update time"
+)
+
 # ---- GSI3: traces ----------------------------------------------------------------------
 TRACES_BY_TIMESTAMP = AccessPattern.on_gsi(3, "an experiment's traces, newest first")
 REVIEW_QUEUE_ITEMS_BY_STATUS = AccessPattern.on_gsi(
     3, "a review queue's items of one status, newest first"
 )
 
+# ---- GSI3 (overloaded): model versions by last update (schema/registry_order_keys.py) ----
+MODEL_VERSIONS_BY_LAST_UPDATE = AccessPattern.on_gsi(
+    3, "a workspace's live model versions, by last update time"
+)
+
 # ---- GSI4: logged models ---------------------------------------------------------------
 LOGGED_MODELS_BY_EXPERIMENT = AccessPattern.on_gsi(
     4, "an experiment's logged models of one lifecycle stage, newest first"
+)
+
+# ---- GSI4 (overloaded): model versions by creation (schema/registry_order_keys.py) ------
+MODEL_VERSIONS_BY_CREATION = AccessPattern.on_gsi(
+    4, "a workspace's live model versions, by creation time"
 )
 
 # ---- GSI4 (overloaded): trace analytics -------------------------------------------------
@@ -213,4 +228,7 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     JOBS_BY_STATUS,
     RUNS_BY_TAG,
     EXPERIMENTS_BY_TAG,
+    REGISTERED_MODELS_BY_LAST_UPDATE,
+    MODEL_VERSIONS_BY_LAST_UPDATE,
+    MODEL_VERSIONS_BY_CREATION,
 )

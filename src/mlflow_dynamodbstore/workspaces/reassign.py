@@ -47,6 +47,7 @@ from mlflow_dynamodbstore.schema import (
     indexes,
     job_keys,
     keys,
+    registry_order_keys,
     scorer_keys,
     tag_index_keys,
 )
@@ -276,12 +277,16 @@ class Reassign:
             fields = {indexes.MODEL_VERSIONS_BY_WORKSPACE.pk: keys.model_versions_gsi1pk(TARGET)}
             if by_run.pk in version:
                 fields[by_run.pk] = keys.model_versions_by_run_gsi2pk(TARGET, version["run_id"])
+            fields.update(registry_order_keys.moved_version_keys(version, TARGET))
             self._move({"PK": version["PK"], "SK": version["SK"]}, fields, bump=None)
         self._move_postings(model_name_document(self.inventory.workspace, model_id), name)
         self._move_root(
             "registered_models",
             keys.registered_model_key(model_id),
-            {indexes.REGISTERED_MODELS_BY_NAME.pk: keys.registered_models_gsi1pk(TARGET)},
+            {
+                indexes.REGISTERED_MODELS_BY_NAME.pk: keys.registered_models_gsi1pk(TARGET),
+                **registry_order_keys.moved_model_keys(meta, TARGET),
+            },
             (
                 keys.registered_model_name_key(self.inventory.workspace, name),
                 {**keys.registered_model_name_key(TARGET, name), "model_id": model_id},

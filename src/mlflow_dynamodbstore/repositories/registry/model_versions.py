@@ -23,14 +23,19 @@ from mlflow.entities.model_registry.model_version_stages import (
     STAGE_ARCHIVED,
     STAGE_DELETED_INTERNAL,
 )
+from mlflow.entities.model_registry.prompt_version import IS_PROMPT_TAG_KEY
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
 from mlflow_dynamodbstore.gateway.errors import Conflict, Contention
 from mlflow_dynamodbstore.gateway.limits import MAX_PARTITION_KEY_BYTES, TRANSACTION_LIMIT
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
-from mlflow_dynamodbstore.repositories.registry.registered_models import ModelNotFound
-from mlflow_dynamodbstore.schema import indexes, keys
+from mlflow_dynamodbstore.repositories.registry.order_state import walk_time_listing
+from mlflow_dynamodbstore.repositories.registry.registered_models import (
+    ModelNotFound,
+    update_order_fields,
+)
+from mlflow_dynamodbstore.schema import indexes, keys, registry_order_keys
 from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
 
 Item = dict[str, Any]
@@ -51,6 +56,10 @@ REDACTED_FIELDS = {
     "run_link": "REDACTED-RUN-LINK",
     "status_message": None,
 }
+
+
+# META's number set of the versions (live or deleted) whose prompt tag is "true".
+PROMPT_VERSIONS = "prompt_versions"
 
 
 class VersionNotFound(Exception):
@@ -145,6 +154,56 @@ class ModelVersionRepository:
         return self.gateway.query(
             by_run.pk_eq(keys.model_versions_by_run_gsi2pk(workspace, run_id)), index=by_run.index
         )
+
+    def walk_by_time(
+        self,
+        workspace: str,
+        *,
+        by_update: bool,
+        descending: bool,
+        start: int | None = None,
+        first_page: int = 100,
+    ) -> Iterator[list[Item]]:
+        """Pages of a workspace's live versions by last update (``by_update``) or creation
+        time (GSI3 / GSI4), from the entries at time ``start`` (inclusive) on, each Query
+        asking for twice the items of the one before (up to 1,000)."""
+        if by_update:
+            listing = indexes.MODEL_VERSIONS_BY_LAST_UPDATE
+            pk = registry_order_keys.versions_by_update_pk(workspace)
+        else:
+            listing = indexes.MODEL_VERSIONS_BY_CREATION
+            pk = registry_order_keys.versions_by_creation_pk(workspace)
+        return walk_time_listing(self.gateway, listing, pk, descending, start, first_page)
+
+    def walk_versions(
+        self, model_id: str, *, descending: bool, start: int | None = None, first_page: int = 100
+    ) -> Iterator[Item]:
+        """One model's version items (live or deleted) in version order, from version
+        ``start`` (inclusive) on, lazily (eventually consistent Queries of its partition, at
+        half the read units: searches read GSIs, which lag anyway)."""
+        pk = Key("PK").eq(keys.registered_model_pk(model_id))
+        if start is None:
+            condition = pk & Key("SK").begins_with(keys.MODEL_VERSION_PREFIX)
+        else:
+            bound = keys.model_version_key(model_id, start)["SK"]
+            lowest = keys.model_version_key(model_id, 0)["SK"]
+            condition = (
+                pk & Key("SK").between(lowest, bound)
+                if descending
+                else pk & Key("SK").between(bound, keys.MODEL_VERSION_PREFIX + "~")
+            )
+        limit, start_key = max(1, first_page), None
+        while True:
+            items, start_key = self.gateway.query_page(
+                condition,
+                forward=not descending,
+                limit=limit,
+                start_key=start_key,
+            )
+            yield from items
+            if not start_key:
+                return
+            limit = min(limit * 2, _PAGE_CAP)
 
     # ---- create ----------------------------------------------------------------------
     def create(self, meta: Item, fields: Item) -> Item:
@@ -241,6 +300,16 @@ class ModelVersionRepository:
             "version": version,
             **fields,
         }
+        item.update(
+            registry_order_keys.version_update_keys(
+                workspace, int(fields["last_updated_time"]), model_id, version
+            )
+        )
+        item.update(
+            registry_order_keys.version_creation_keys(
+                workspace, int(fields["creation_time"]), model_id, version
+            )
+        )
         if indexable_run_id(item.get("run_id")):
             item.update(keys.model_version_run_keys(workspace, item["run_id"], model_id, version))
         return item
@@ -260,9 +329,28 @@ class ModelVersionRepository:
         ``claimed``, ``next_version`` set to this version on condition it still holds
         ``claimed``; with ``with_latest``, ``latest`` of the stage on condition it is lower."""
         version, stage = item["version"], item["current_stage"]
-        names = {"#u_t": "last_updated_time", "#u_rev": "rev", "#u_f": "first", "#u_s": stage}
-        values: dict[str, Any] = {":u_t": item["creation_time"], ":u_one": 1, ":u_v": version}
-        sets = ["#u_t = :u_t", "#u_f.#u_s = if_not_exists(#u_f.#u_s, :u_v)"]
+        order, order_names, order_values = update_order_fields(
+            item["model_id"], int(item["creation_time"])
+        )
+        names = {
+            "#u_t": "last_updated_time",
+            "#u_rev": "rev",
+            "#u_f": "first",
+            "#u_s": stage,
+            **order_names,
+        }
+        values: dict[str, Any] = {
+            ":u_t": item["creation_time"],
+            ":u_one": 1,
+            ":u_v": version,
+            **order_values,
+        }
+        sets = ["#u_t = :u_t", "#u_f.#u_s = if_not_exists(#u_f.#u_s, :u_v)", order]
+        adds = ["#u_rev :u_one"]
+        if (item.get("tags") or {}).get(IS_PROMPT_TAG_KEY) == "true":
+            names["#u_pv"] = PROMPT_VERSIONS
+            values[":u_pv"] = {version}
+            adds.append("#u_pv :u_pv")
         condition = Attr("PK").exists()
         if claimed is not None:
             names["#u_nv"] = "next_version"
@@ -281,7 +369,7 @@ class ModelVersionRepository:
             )
         return self.gateway.tx_update(
             keys.registered_model_key(item["model_id"]),
-            f"SET {', '.join(sets)} ADD #u_rev :u_one",
+            f"SET {', '.join(sets)} ADD {', '.join(adds)}",
             names=names,
             values=values,
             condition=condition,
@@ -304,17 +392,72 @@ class ModelVersionRepository:
         assert attrs is not None
         return attrs
 
-    def set_tag(self, model_id: str, version: int, key: str, value: str) -> None:
-        self.update(
+    def update_description(
+        self, model_id: str, version: int, description: str | None, time: int
+    ) -> Item:
+        """New description and last update (which moves the version in
+        MODEL_VERSIONS_BY_LAST_UPDATE; the model's own last update stays, as in SQL)."""
+        sk = registry_order_keys.version_order_sk(time, model_id, version)
+        return self.update(
             model_id,
             version,
+            "SET #u_d = :u_d, #u_t = :u_t, #u_usk = :u_usk",
+            {
+                "#u_d": "description",
+                "#u_t": "last_updated_time",
+                "#u_usk": indexes.MODEL_VERSIONS_BY_LAST_UPDATE.sk,
+            },
+            {":u_d": description, ":u_t": time, ":u_usk": sk},
+        )
+
+    def set_tag(self, model_id: str, version: int, key: str, value: str) -> None:
+        expr, names, values = (
             "SET #u_tags.#u_k = :u_v",
             {"#u_tags": "tags", "#u_k": key},
             {":u_v": value},
         )
+        if key == IS_PROMPT_TAG_KEY:
+            self._update_with_prompt_mark(model_id, version, expr, names, values, value == "true")
+        else:
+            self.update(model_id, version, expr, names, values)
 
     def delete_tag(self, model_id: str, version: int, key: str) -> None:
-        self.update(model_id, version, "REMOVE #u_tags.#u_k", {"#u_tags": "tags", "#u_k": key}, {})
+        expr, names = "REMOVE #u_tags.#u_k", {"#u_tags": "tags", "#u_k": key}
+        if key == IS_PROMPT_TAG_KEY:
+            self._update_with_prompt_mark(model_id, version, expr, names, {}, False)
+        else:
+            self.update(model_id, version, expr, names, {})
+
+    def _update_with_prompt_mark(
+        self, model_id: str, version: int, expr: str, names: dict, values: dict, marked: bool
+    ) -> None:
+        """A change of the prompt tag also adds the version to (or removes it from) META's
+        ``prompt_versions``, in one transaction: searches exclude every version of a model
+        any version of which is a prompt (the SQL store's anti-join), from META alone."""
+        try:
+            self.gateway.transact_write(
+                [
+                    self.gateway.tx_update(
+                        keys.model_version_key(model_id, version),
+                        expr,
+                        names=names,
+                        values=values or None,
+                        condition=Attr("PK").exists()
+                        & Attr("current_stage").ne(STAGE_DELETED_INTERNAL),
+                    ),
+                    self.gateway.tx_update(
+                        keys.registered_model_key(model_id),
+                        f"{'ADD' if marked else 'DELETE'} #u_pv :u_pv",
+                        names={"#u_pv": PROMPT_VERSIONS},
+                        values={":u_pv": {version}},
+                        condition=Attr("PK").exists(),
+                    ),
+                ]
+            )
+        except TransactionCancelled as exc:
+            if exc.is_condition_failure:
+                raise VersionNotFound(f"{model_id}/{version}") from None
+            raise
 
     def set_alias(self, model_id: str, alias: str, version: int) -> None:
         """Point an alias at a live version: the version's liveness is checked in the same
@@ -431,16 +574,19 @@ class ModelVersionRepository:
                 "rev": rev.next,
             }
             actions = [self._version_update(v, fields) for v, fields in changes]
+            order, order_names, order_values = update_order_fields(model_id, now)
             actions.append(
                 self.gateway.tx_update(
                     keys.registered_model_key(model_id),
-                    "SET #u_l = :u_l, #u_f = :u_f, #u_a = :u_a, #u_t = :u_t, #u_rev = :u_rev",
+                    "SET #u_l = :u_l, #u_f = :u_f, #u_a = :u_a, #u_t = :u_t, #u_rev = :u_rev, "
+                    + order,
                     names={
                         "#u_l": "latest",
                         "#u_f": "first",
                         "#u_a": "aliases",
                         "#u_t": "last_updated_time",
                         "#u_rev": "rev",
+                        **order_names,
                     },
                     values={
                         ":u_l": new_meta["latest"],
@@ -448,6 +594,7 @@ class ModelVersionRepository:
                         ":u_a": aliases,
                         ":u_t": now,
                         ":u_rev": new_meta["rev"],
+                        **order_values,
                     },
                     condition=rev.condition,
                 )
@@ -471,10 +618,25 @@ class ModelVersionRepository:
             raise ConcurrentModification(model_id) from None
 
     def _version_update(self, item: Item, fields: dict) -> dict:
+        deleted = fields.get("current_stage") == STAGE_DELETED_INTERNAL
+        if "last_updated_time" in fields and not deleted:
+            # its new place in MODEL_VERSIONS_BY_LAST_UPDATE
+            fields = {
+                **fields,
+                indexes.MODEL_VERSIONS_BY_LAST_UPDATE.sk: registry_order_keys.version_order_sk(
+                    int(fields["last_updated_time"]), item["model_id"], int(item["version"])
+                ),
+            }
         expr, names, values = set_expression(fields)
-        if fields.get("current_stage") == STAGE_DELETED_INTERNAL or "run_id" in fields:
+        removed: list[str] = []
+        if deleted or "run_id" in fields:
             # a deleted version no longer belongs to its run
-            expr += f" {indexes.MODEL_VERSIONS_BY_RUN.remove_clause}"
+            removed += indexes.MODEL_VERSIONS_BY_RUN.key_attributes
+        if deleted:  # nor to the ordered listings searches walk
+            removed += indexes.MODEL_VERSIONS_BY_LAST_UPDATE.key_attributes
+            removed += indexes.MODEL_VERSIONS_BY_CREATION.key_attributes
+        if removed:
+            expr += " REMOVE " + ", ".join(removed)
         return self.gateway.tx_update(
             {"PK": item["PK"], "SK": item["SK"]},
             expr,
@@ -482,6 +644,9 @@ class ModelVersionRepository:
             values=values,
             condition=Attr("current_stage").eq(item["current_stage"]),
         )
+
+
+_PAGE_CAP = 1000  # items per Query once a walk has grown
 
 
 def _live(versions: list[Item], version: int) -> Item:

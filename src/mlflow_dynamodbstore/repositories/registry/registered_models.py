@@ -23,6 +23,7 @@ transaction as the META item). META carries the small per-model collections inli
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,11 +31,14 @@ from boto3.dynamodb.conditions import Attr, Key
 
 from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
-from mlflow_dynamodbstore.schema import indexes, keys
+from mlflow_dynamodbstore.repositories.registry.order_state import walk_time_listing
+from mlflow_dynamodbstore.schema import indexes, keys, registry_order_keys
 from mlflow_dynamodbstore.schema.fts_keys import WORKSPACE_SCOPE
 
 Item = dict[str, Any]
 
+
+_DELETED_STAGE = "Deleted_Internal"  # STAGE_DELETED_INTERNAL (model_versions imports us)
 
 # Sort keys are at most 1024 bytes; the facade refuses longer names at create/rename.
 _MAX_KEY_NAME_BYTES = 1000
@@ -43,6 +47,19 @@ _LIST_PAGE_CAP = 1000  # items per Query once a name walk has grown
 
 def _storable(name: str) -> bool:
     return len(name.encode("utf-8")) <= _MAX_KEY_NAME_BYTES
+
+
+def update_order_fields(model_id: str, time: int) -> tuple[str, dict, dict]:
+    """``SET`` clause (without the keyword), names and values that move a model to ``time``
+    in REGISTERED_MODELS_BY_LAST_UPDATE: every write of META's ``last_updated_time`` adds
+    it, so the listing's order is the model's last update. Only the sort key is set: an
+    item written before the listing existed has no partition key there until the backfill
+    adds both."""
+    return (
+        "#u_usk = :u_usk",
+        {"#u_usk": indexes.REGISTERED_MODELS_BY_LAST_UPDATE.sk},
+        {":u_usk": registry_order_keys.model_update_sk(time, model_id)},
+    )
 
 
 def name_document(workspace: str, model_id: str) -> postings.Document:
@@ -140,6 +157,20 @@ class RegisteredModelRepository:
                 return
             limit = min(limit * 2, _LIST_PAGE_CAP)
 
+    def walk_by_update(
+        self, workspace: str, *, descending: bool, start: int | None = None, first_page: int = 100
+    ) -> Iterator[list[Item]]:
+        """Pages of the workspace's model META items by last update (GSI2), from the
+        entries at time ``start`` (inclusive) on."""
+        return walk_time_listing(
+            self.gateway,
+            indexes.REGISTERED_MODELS_BY_LAST_UPDATE,
+            registry_order_keys.models_by_update_pk(workspace),
+            descending,
+            start,
+            first_page,
+        )
+
     # ---- writes ----------------------------------------------------------------------
     def create(
         self,
@@ -154,6 +185,7 @@ class RegisteredModelRepository:
         item = {
             **keys.registered_model_key(model_id),
             **keys.registered_model_list_keys(workspace, name),
+            **registry_order_keys.model_update_keys(workspace, creation_time, model_id),
             "model_id": model_id,
             "workspace": workspace,
             "name": name,
@@ -184,21 +216,52 @@ class RegisteredModelRepository:
         return item
 
     def update_description(self, model_id: str, description: str | None, time: int) -> Item:
+        order, order_names, order_values = update_order_fields(model_id, time)
         return self._update(
             model_id,
-            "SET #u_d = :u_d, #u_t = :u_t",
-            {"#u_d": "description", "#u_t": "last_updated_time"},
-            {":u_d": description, ":u_t": time},
+            f"SET #u_d = :u_d, #u_t = :u_t, {order}",
+            {"#u_d": "description", "#u_t": "last_updated_time", **order_names},
+            {":u_d": description, ":u_t": time, **order_values},
         )
 
     def touch_renamed(self, model_id: str, time: int) -> Item:
-        """A rename to the same name: only the timestamps move, as in the SQL store."""
+        """A rename to the same name: only the timestamps move, as in the SQL store (the
+        versions' too, see ``stamp_versions``)."""
+        order, order_names, order_values = update_order_fields(model_id, time)
+        self.stamp_versions(model_id, time)
         return self._update(
             model_id,
-            "SET #u_t = :u_t, #u_r = :u_t",
-            {"#u_t": "last_updated_time", "#u_r": "renamed_time"},
-            {":u_t": time},
+            f"SET #u_t = :u_t, #u_r = :u_t, {order}",
+            {"#u_t": "last_updated_time", "#u_r": "renamed_time", **order_names},
+            {":u_t": time, **order_values},
         )
+
+    def stamp_versions(self, model_id: str, time: int) -> None:
+        """A rename sets every version's last update, as the SQL store does (so the versions
+        move in MODEL_VERSIONS_BY_LAST_UPDATE): one Query of the partition and one
+        UpdateItem per live version, written just before the rename's transaction, so a
+        failure in between leaves the rename undone and retryable (at worst versions
+        stamped by a rename that then lost a race for the name: a later last update)."""
+        by_update = indexes.MODEL_VERSIONS_BY_LAST_UPDATE
+        for item in self.gateway.query(
+            Key("PK").eq(keys.registered_model_pk(model_id))
+            & Key("SK").begins_with(keys.MODEL_VERSION_PREFIX),
+            consistent=True,
+        ):
+            if item.get("current_stage") == _DELETED_STAGE:
+                continue
+            sk = registry_order_keys.version_order_sk(time, model_id, int(item["version"]))
+            # deleted meanwhile, or updated after the rename (its own time is later)
+            with contextlib.suppress(ConditionFailed):
+                self.gateway.update_item(
+                    {"PK": item["PK"], "SK": item["SK"]},
+                    "SET #u_t = :u_t, #u_sk = :u_sk",
+                    names={"#u_t": "last_updated_time", "#u_sk": by_update.sk},
+                    values={":u_t": time, ":u_sk": sk},
+                    condition=Attr("PK").exists()
+                    & Attr("current_stage").ne(_DELETED_STAGE)
+                    & Attr("last_updated_time").lte(time),
+                )
 
     def set_tag(self, model_id: str, key: str, value: str) -> None:
         self._update(
@@ -229,6 +292,10 @@ class RegisteredModelRepository:
         model_id, workspace, old_name = item["model_id"], item["workspace"], item["name"]
         new_guard = {**keys.registered_model_name_key(workspace, new_name), "model_id": model_id}
         list_keys = keys.registered_model_list_keys(workspace, new_name)
+        order, order_names, order_values = update_order_fields(model_id, time)
+        if self.get_id(workspace, new_name) is not None:
+            raise ModelNameTaken(new_name)  # before the versions are stamped
+        self.stamp_versions(model_id, time)
         actions = [
             self.gateway.tx_put(new_guard, Attr("PK").not_exists()),
             self.gateway.tx_delete(
@@ -237,17 +304,19 @@ class RegisteredModelRepository:
             ),
             self.gateway.tx_update(
                 keys.registered_model_key(model_id),
-                "SET #u_n = :u_n, #u_sk = :u_sk, #u_t = :u_t, #u_r = :u_t",
+                f"SET #u_n = :u_n, #u_sk = :u_sk, #u_t = :u_t, #u_r = :u_t, {order}",
                 names={
                     "#u_n": "name",
                     "#u_sk": indexes.REGISTERED_MODELS_BY_NAME.sk,
                     "#u_t": "last_updated_time",
                     "#u_r": "renamed_time",
+                    **order_names,
                 },
                 values={
                     ":u_n": new_name,
                     ":u_sk": indexes.REGISTERED_MODELS_BY_NAME.sort_key(list_keys),
                     ":u_t": time,
+                    **order_values,
                 },
                 condition=Attr("name").eq(old_name),
             ),

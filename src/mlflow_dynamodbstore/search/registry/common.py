@@ -99,6 +99,15 @@ class _Key:
             return False
         return a < b
 
+    def __gt__(self, other: _Key) -> bool:
+        return other < self
+
+    def __le__(self, other: _Key) -> bool:
+        return not other < self
+
+    def __ge__(self, other: _Key) -> bool:
+        return not self < other
+
 
 def sort_rows(rows: list, terms: Sequence[tuple[Callable[[Any], Any], bool]]) -> list:
     return sorted(rows, key=lambda r: tuple(_Key(get(r), asc) for get, asc in terms))
@@ -146,8 +155,8 @@ def decode_name_token(page_token: str | None, fields: list[tuple[str, bool]]) ->
         data = json.loads(base64.b64decode(page_token))
     except (binascii.Error, ValueError, TypeError, UnicodeError):
         return None  # not ours: the offset parser reports it as the SQL store does
-    if not isinstance(data, dict) or "after" not in data:
-        return None
+    if not isinstance(data, dict) or "after" not in data or "search" in data:
+        return None  # no name token (a "search" names search/registry/keyset.py's tokens)
     if not isinstance(data["after"], str) or data.get("order") != [list(f) for f in fields]:
         raise MlflowException(
             "Invalid page token: it was issued for a search with a different order_by",

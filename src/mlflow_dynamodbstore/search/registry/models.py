@@ -10,8 +10,12 @@ Plan:
   (GSI1 ``WS#<ws>#RMS``, META items with tags and aliases inline) is in that order; it is
   walked from the page token's cursor (the last name returned) and reading stops after the
   page plus one match. Paging through the whole collection reads it about once.
-- Any other order (``last_updated_timestamp`` first): no index has it; every model is read,
-  filtered and sorted in memory, with the SQL store's offset tokens.
+- Last update order (``last_updated_timestamp`` first): the workspace's models by last
+  update (GSI2 ``WS#<ws>#RMUPD``, schema/registry_order_keys.py), walked from the token's
+  cursor (the last row's time and name); models updated in the same millisecond are sorted
+  by name in memory (the SQL store's tie-break). Keyset tokens (search/registry/keyset.py).
+  On a table whose listing is not backfilled yet (``registry_order`` readiness), every
+  model is read, filtered and sorted in memory, with the SQL store's offset tokens.
 
 Filtering uses the SQL store's semantics in memory; the latest version per stage of the
 returned page comes from one BatchGetItem per 100.
@@ -30,6 +34,7 @@ from mlflow.utils.search_utils import SearchModelUtils, SearchUtils
 from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.fts.postings import MODEL_NAME
 from mlflow_dynamodbstore.fts.trigrams import required_trigrams
+from mlflow_dynamodbstore.repositories.registry import order_state
 from mlflow_dynamodbstore.repositories.registry.entities import (
     latest_version_keys,
     order_like_search,
@@ -37,8 +42,11 @@ from mlflow_dynamodbstore.repositories.registry.entities import (
     to_registered_model,
 )
 from mlflow_dynamodbstore.repositories.registry.model_versions import ModelVersionRepository
+from mlflow_dynamodbstore.repositories.registry.order_state import time_of_entry
 from mlflow_dynamodbstore.repositories.registry.registered_models import RegisteredModelRepository
+from mlflow_dynamodbstore.schema import indexes
 from mlflow_dynamodbstore.schema.fts_keys import WORKSPACE_SCOPE
+from mlflow_dynamodbstore.search.registry import keyset
 from mlflow_dynamodbstore.search.registry.common import (
     check_max_results_not_negative,
     check_tag_comparator,
@@ -155,7 +163,10 @@ def search_registered_models(
     fields = _order_fields(order_by)
     terms = [(_getter(f), asc) for f, asc in fields]
     after = decode_name_token(page_token, fields)
-    offset = 0 if after is not None else SearchUtils.parse_start_offset_from_page_token(page_token)
+    if keyset.is_ours(page_token):  # refuses a token of another search, order or filter
+        keyset.decode(page_token, _SEARCH, fields, filter_string, _FIELD_TYPES)
+    ours = after is not None or keyset.is_ours(page_token)
+    offset = 0 if ours else SearchUtils.parse_start_offset_from_page_token(page_token)
     _check_clauses(clauses)
 
     querying_prompts, clauses = split_prompt_clauses(clauses)
@@ -179,20 +190,122 @@ def search_registered_models(
             rows, token = _page_after(walked, fields, wanted, max_results, after)
         else:
             rows, token = _walk_by_name(models, workspace, fields, wanted, max_results, after)
+    elif ours or (offset == 0 and order_state.READINESS.is_ready(versions.gateway)):
+        # last update order: keyset tokens (the token is checked against this search)
+        cursor_values = keyset.decode(page_token, _SEARCH, fields, filter_string, _FIELD_TYPES)
+        if ours and after is not None:
+            raise MlflowException(
+                "Invalid page token: it was issued for a search in name order",
+                INVALID_PARAMETER_VALUE,
+            )
+        if named is not None:  # the trigram index's candidates (few), sorted here
+            listed = [m for m in models.get_many(sorted(named)) if wanted(m)]
+            rows, token = _keyset_page(
+                listed, fields, cursor_values, max_results, page_token, filter_string
+            )
+        else:  # the workspace's models by last update (GSI2), ties by name in memory
+            rows, token = _walk_by_update(
+                models,
+                workspace,
+                fields,
+                wanted,
+                max_results,
+                cursor_values,
+                page_token,
+                filter_string,
+            )
     else:
         if after is not None:
             raise MlflowException(
                 "Invalid page token: it was issued for a search in name order",
                 INVALID_PARAMETER_VALUE,
             )
-        # No index orders models by last update: read them all (or the trigram index's
-        # candidates), sort, cut the page (offset tokens, the SQL store's own format).
+        # A table whose update listing is not backfilled yet: read every model, sort, cut
+        # the page (the SQL store's offset tokens).
         listed = models.get_many(sorted(named)) if named is not None else None
         if listed is None:
             listed = models.list_in_workspace(workspace)
         matching = [m for m in listed if wanted(m)]
         rows, token = page(sort_rows(matching, terms), offset, max_results)
     return PagedList(_with_latest_versions(versions, rows), token)
+
+
+_SEARCH = "search_registered_models"
+_FIELD_TYPES = {"last_updated_time": int, "name": str}
+
+
+def _walk_by_update(
+    models: RegisteredModelRepository,
+    workspace: str,
+    fields: list[tuple[str, bool]],
+    wanted,
+    max_results: int,
+    after: list | None,
+    page_token: str | None,
+    filter_string: str | None,
+) -> tuple[list[Item], str | None]:
+    """Last update order is GSI2's (REGISTERED_MODELS_BY_LAST_UPDATE): walk from the
+    cursor's time, models of equal time sorted by name in memory (the SQL store's
+    tie-break), stop after max_results + 1 matches."""
+    listing = indexes.REGISTERED_MODELS_BY_LAST_UPDATE
+
+    def filed_at(meta: Item) -> int:
+        return time_of_entry(listing, meta)
+
+    def rows_of(group: list[Item]) -> list[Item]:
+        # its place in the listing decides its order (equal to last_updated_time)
+        return [{**m, "last_updated_time": filed_at(m)} for m in group if wanted(m)]
+
+    rows = keyset.grouped_walk(
+        models.walk_by_update(
+            workspace,
+            descending=not fields[0][1],
+            start=None if after is None else int(after[0]),
+            first_page=max_results + 3,  # the cursor, the page, one more, one to close a group
+        ),
+        filed_at,
+        rows_of,
+        _sort_key(fields),
+        None if after is None else keyset.sort_key(after, fields),
+        max_results + 1,
+    )
+    return _cut(rows, fields, max_results, page_token, filter_string)
+
+
+def _sort_key(fields: list[tuple[str, bool]]):
+    getters = [_getter(f) for f, _ in fields]
+    return lambda meta: keyset.sort_key([get(meta) for get in getters], fields)
+
+
+def _keyset_page(
+    listed: list[Item],
+    fields: list[tuple[str, bool]],
+    after: list | None,
+    max_results: int,
+    page_token: str | None,
+    filter_string: str | None,
+) -> tuple[list[Item], str | None]:
+    cursor = None if after is None else keyset.sort_key(after, fields)
+    rows = keyset.after_cursor(listed, _sort_key(fields), cursor)[: max_results + 1]
+    return _cut(rows, fields, max_results, page_token, filter_string)
+
+
+def _cut(
+    rows: list[Item],
+    fields: list[tuple[str, bool]],
+    max_results: int,
+    page_token: str | None,
+    filter_string: str | None,
+) -> tuple[list[Item], str | None]:
+    """The page and, when one more row matched, the token after its last row."""
+    if len(rows) <= max_results:
+        return rows, None
+    page_rows = rows[:max_results]
+    if not page_rows:  # max_results = 0: an empty page, and a token when a match exists
+        return page_rows, page_token or SearchUtils.create_page_token(0)
+    last = page_rows[-1]
+    values = [_getter(f)(last) for f, _ in fields]
+    return page_rows, keyset.encode(_SEARCH, fields, filter_string, values)
 
 
 def _walk_by_name(

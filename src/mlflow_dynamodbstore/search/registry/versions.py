@@ -9,13 +9,26 @@ Plan, from the cheapest read the filter allows:
 - ``name LIKE / ILIKE`` with a literal of 3+ characters: the models the trigram index
   names (``fts/``, the registered models' name postings), when at most
   ``_MAX_INDEXED_MODELS``: their partitions (1 Query each);
-- otherwise: every version of the workspace (GSI1 ``WS#<ws>#MVS``) and every model META
-  (GSI1 ``WS#<ws>#RMS``).
 
-Then in memory, with the SQL store's semantics: deleted versions dropped; unless the filter
-asks for prompts, every version of a model any of whose versions (deleted ones included) has
-the prompt tag is excluded (the SQL store's anti-join on version tags by model name); filter;
-order (default ``last_updated_timestamp DESC, name ASC, version_number DESC``); offset paging.
+  these few rows are sorted in memory and paged with keyset tokens;
+- otherwise a walk in the order's first field (version_walks.py), from the token's cursor
+  on, that stops after the page plus one match, so paging through the whole collection
+  reads it about once:
+
+  - ``last_updated_timestamp`` (the default order) or ``creation_timestamp``: the
+    workspace's live versions by that time (GSI3 ``WS#<ws>#MVUPD`` / GSI4
+    ``WS#<ws>#MVCRE``), ties sorted in memory;
+  - ``name``: the workspace's models by name (GSI1 ``WS#<ws>#RMS``) and each model's
+    versions from its partition;
+  - ``version_number`` first (no index has that order), or a table whose listings are not
+    backfilled yet: every version of the workspace (GSI1 ``WS#<ws>#MVS``) and every model
+    META (GSI1 ``WS#<ws>#RMS``), sorted in memory, with the SQL store's offset tokens.
+
+Semantics are the SQL store's, in memory: deleted versions dropped; unless the filter asks
+for prompts, every version of a model any of whose versions (deleted ones included) has the
+prompt tag is excluded (the SQL store's anti-join on version tags by model name; walks read
+it from META's ``prompt_versions``); order (default ``last_updated_timestamp DESC, name ASC,
+version_number DESC``).
 """
 
 from __future__ import annotations
@@ -29,6 +42,7 @@ from mlflow.store.model_registry import SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHO
 from mlflow.utils.search_utils import SearchModelVersionUtils, SearchUtils
 
 from mlflow_dynamodbstore.fts.lookup import TrigramIndex
+from mlflow_dynamodbstore.repositories.registry import order_state
 from mlflow_dynamodbstore.repositories.registry.entities import to_model_version
 from mlflow_dynamodbstore.repositories.registry.model_versions import (
     ModelVersionRepository,
@@ -36,6 +50,7 @@ from mlflow_dynamodbstore.repositories.registry.model_versions import (
     is_live,
 )
 from mlflow_dynamodbstore.repositories.registry.registered_models import RegisteredModelRepository
+from mlflow_dynamodbstore.search.registry import keyset, version_walks
 from mlflow_dynamodbstore.search.registry.common import (
     check_tag_comparator,
     compare,
@@ -54,6 +69,13 @@ Item = dict[str, Any]
 # Beyond this many candidate models one Query per model costs more than the listings.
 _MAX_INDEXED_MODELS = 100
 _DEFAULT_ORDER = ["last_updated_timestamp DESC", "name ASC", "version_number DESC"]
+_SEARCH = "search_model_versions"
+_FIELD_TYPES = {
+    "last_updated_timestamp": int,
+    "creation_timestamp": int,
+    "name": str,
+    "version": int,
+}
 _ORDER_FIELDS = {
     "version_number": "version",
     "creation_timestamp": "creation_timestamp",
@@ -101,7 +123,9 @@ def _check_clauses(clauses: list[dict]) -> None:
             raise invalid_token(c)
 
 
-def _order_terms(order_by: list[str]) -> list[tuple[Any, bool]]:
+def _order_fields(order_by: list[str]) -> list[tuple[str, bool]]:
+    """The SQL store's ORDER BY: the given fields, then ``name ASC`` and ``version DESC``
+    unless given."""
     terms: list[tuple[str, bool]] = []
     seen: set[str] = set()
     for clause in order_by:
@@ -121,10 +145,16 @@ def _order_terms(order_by: list[str]) -> list[tuple[Any, bool]]:
         terms.append(("name", True))
     if "version" not in seen:
         terms.append(("version", False))
-    return [(_getter(f), asc) for f, asc in terms]
+    return terms
+
+
+def _order_terms(fields: list[tuple[str, bool]]) -> list[tuple[Any, bool]]:
+    return [(_getter(f), asc) for f, asc in fields]
 
 
 def _getter(field: str):
+    if field == "version":
+        return lambda mv: int(mv.version)
     return lambda mv: getattr(mv, field)
 
 
@@ -154,14 +184,15 @@ def _narrowing(clauses: list[dict], key: str) -> list[str] | None:
     return None
 
 
-def _load(
+def _load_narrowed(
     models: RegisteredModelRepository,
     versions: ModelVersionRepository,
     workspace: str,
     clauses: list[dict],
     fts: TrigramIndex | None = None,
-) -> list[tuple[Item, list[Item]]]:
-    """(META, every version item) for each model the filter can possibly match."""
+) -> list[tuple[Item, list[Item]]] | None:
+    """(META, every version item) for each model the filter can possibly match, when the
+    filter names few models (by name, run or the trigram index); else None."""
     names = _narrowing(clauses, "name")
     if names is not None:
         metas = models.find_many(workspace, sorted(set(names))) if names else []
@@ -180,6 +211,13 @@ def _load(
         )
         loaded = [versions.read_model(m) for m in model_ids]
         return [(meta, vs) for meta, vs in loaded if meta is not None]
+    return None
+
+
+def _load_all(
+    models: RegisteredModelRepository, versions: ModelVersionRepository, workspace: str
+) -> list[tuple[Item, list[Item]]]:
+    """Every model META and version item of the workspace (two listings)."""
     by_model: dict[str, list[Item]] = {}
     for v in versions.list_in_workspace(workspace):
         by_model.setdefault(v["model_id"], []).append(v)
@@ -212,15 +250,107 @@ def search_model_versions(
         )
     clauses = parse_filter(SearchModelVersionUtils, filter_string)
     _check_clauses(clauses)
-    terms = _order_terms(order_by or _DEFAULT_ORDER)
-    offset = SearchUtils.parse_start_offset_from_page_token(page_token)
-
+    fields = _order_fields(order_by or _DEFAULT_ORDER)
+    terms = _order_terms(fields)
+    after = keyset.decode(page_token, _SEARCH, fields, filter_string, _FIELD_TYPES)
     querying_prompts, clauses = split_prompt_clauses(clauses)
+
+    if after is None and page_token:
+        # MLflow's offset token: page as the SQL store does
+        return _offset_page(
+            models,
+            versions,
+            workspace,
+            clauses,
+            querying_prompts,
+            terms,
+            max_results,
+            SearchUtils.parse_start_offset_from_page_token(page_token),
+            fts,
+        )
+    cursor = None if after is None else keyset.sort_key(after, fields)
+
+    def key(mv) -> tuple:
+        return keyset.sort_key([get(mv) for get, _ in terms], fields)
+
+    want = max_results + 1
+    narrowed = _load_narrowed(models, versions, workspace, clauses, fts)
+    if narrowed is not None:
+        rows = keyset.after_cursor(_rows(narrowed, clauses, querying_prompts), key, cursor)[:want]
+    elif fields[0][0] == "version" or not order_state.READINESS.is_ready(versions.gateway):
+        if cursor is not None:
+            raise MlflowException(
+                "Invalid page token: it was issued for another search", INVALID_PARAMETER_VALUE
+            )
+        # no index has this order (or the table's listings are not backfilled yet): the
+        # SQL store's offset paging over every version of the workspace
+        return _offset_page(
+            models, versions, workspace, clauses, querying_prompts, terms, max_results, 0, fts
+        )
+    elif fields[0][0] == "name":
+        second = fields[1]
+        rows = version_walks.walk_by_name(
+            models,
+            versions,
+            workspace,
+            ascending=fields[0][1],
+            version_ascending=second[1] if second[0] == "version" else None,
+            after=after,
+            cursor=cursor,
+            key=key,
+            wanted=lambda mv: _matches(mv, clauses),
+            model_wanted=lambda meta: _name_matches(meta["name"], clauses),
+            querying_prompts=querying_prompts,
+            want=want,
+        )
+    else:
+        rows = version_walks.walk_by_time(
+            models,
+            versions,
+            workspace,
+            by_update=fields[0][0] == "last_updated_timestamp",
+            ascending=fields[0][1],
+            after=after,
+            cursor=cursor,
+            key=key,
+            wanted=lambda mv: _matches(mv, clauses),
+            querying_prompts=querying_prompts,
+            want=want,
+        )
+    token = None
+    if len(rows) > max_results:
+        rows = rows[:max_results]
+        last = rows[-1]
+        token = keyset.encode(_SEARCH, fields, filter_string, [get(last) for get, _ in terms])
+    return PagedList(rows, token)
+
+
+def _name_matches(name: str, clauses: list[dict]) -> bool:
+    """The filter's name clauses, checked on a model before its versions are read."""
+    return all(
+        compare(c["comparator"], name, c["value"])
+        for c in clauses
+        if c["type"] == "attribute" and c["key"] == "name"
+    )
+
+
+def _rows(
+    loaded: list[tuple[Item, list[Item]]], clauses: list[dict], querying_prompts: bool
+) -> list:
     rows = []
-    for meta, items in _load(models, versions, workspace, clauses, fts):
+    for meta, items in loaded:
         if not querying_prompts and any(is_prompt_tags(v.get("tags")) for v in items):
             continue
         rows.extend(to_model_version(v, meta) for v in items if is_live(v))
-    matching = [mv for mv in rows if _matches(mv, clauses)]
+    return [mv for mv in rows if _matches(mv, clauses)]
+
+
+def _offset_page(
+    models, versions, workspace, clauses, querying_prompts, terms, max_results, offset, fts
+) -> PagedList:
+    loaded = _load_narrowed(models, versions, workspace, clauses, fts)
+    if loaded is None:
+        loaded = _load_all(models, versions, workspace)
+    matching = _rows(loaded, clauses, querying_prompts)
     result, token = page(sort_rows(matching, terms), offset, max_results)
     return PagedList(result, token)

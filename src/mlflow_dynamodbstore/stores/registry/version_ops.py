@@ -154,12 +154,8 @@ class ModelVersionOps:
         meta, item = self._version_items(name, version)
         check_item_payload("model version", description, item.get("tags"), *_fixed(item))
         try:
-            item = self.versions.update(
-                meta["model_id"],
-                int(item["version"]),
-                "SET #u_d = :u_d, #u_t = :u_t",
-                {"#u_d": "description", "#u_t": "last_updated_time"},
-                {":u_d": description, ":u_t": now},
+            item = self.versions.update_description(
+                meta["model_id"], int(item["version"]), description, now
             )
         except VersionNotFound:
             raise version_not_found(name, int(item["version"])) from None
