@@ -39,7 +39,7 @@ FAULTS = [
     {"kind": "read_timeout", "count": 2, "every": 3, "operations": WRITES},
 ]
 SECRETS = (ADMIN_PASSWORD, SECRET_KEY, "scrypt:", "pbkdf2:", "user-password-12345")
-LEAKS = ("Traceback", "botocore", "ClientError", "File \"")
+LEAKS = ("Traceback", "botocore", "ClientError", 'File "')
 
 
 def _call(url: str, method: str, path: str, **kwargs) -> requests.Response:

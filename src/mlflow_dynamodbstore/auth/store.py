@@ -136,7 +136,7 @@ class DynamoDBAuthStore(ResourceGrantsMixin):
             return
         from mlflow_dynamodbstore.stores.connection import connect
 
-        self.connection = connect(db_uri)
+        self.connection = connect(db_uri, serve_while_unavailable=True)
         self.gateway = self.connection.gateway
         self.users = UserRepository(self.gateway)
         self.roles = RoleRepository(self.gateway)
