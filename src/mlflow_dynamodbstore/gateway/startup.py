@@ -40,8 +40,6 @@ _TRANSIENT_CODES = frozenset(
         "RequestTimeoutException",
     }
 )
-# How long a request waits for another request that is running the start-up steps.
-WAIT_FOR_OPENING_SECONDS = 30.0
 
 
 def unavailability(exc: BaseException) -> str | None:
@@ -121,8 +119,11 @@ class StartupGate:
         back, or raise ``Unavailable``."""
         if self.is_open or self._opening():
             return
-        if not self._lock.acquire(timeout=WAIT_FOR_OPENING_SECONDS):
-            raise Unavailable("start-up", "another request is still opening the connection")
+        # Never wait for a request that is opening: it may itself wait on a lock this
+        # thread holds (the settings source's, around its first read); MLflow's client
+        # retries the 503.
+        if not self._lock.acquire(blocking=False):
+            raise Unavailable("start-up", f"{self._where}: start-up in progress")
         try:
             if not self.is_open:
                 self._open_locked(force=False)
