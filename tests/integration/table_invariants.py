@@ -4,8 +4,10 @@ A violation is a half-written entity a reader could see: children of a run, expe
 registered model or trace whose META is missing; a name guard whose entity is missing or
 has another name (or an entity without its guard); a model version number above the
 model's counter; an alias pointing at no live version; a span head whose chunks are not
-all there. ``check`` returns them as strings (empty: all held), how many items it read and
-how many it found unreachable (spans of a trace whose META was never written).
+all there; any item of a trace (spans included) whose META is missing: nothing could reach
+it to delete or expire it. ``check`` returns them as strings (empty: all held), how many
+items it read and how many span chunks no head uses (a write that stored a span's chunks but
+failed before its head: in the trace's partition, rewritten to the same keys by a retry).
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ def check(gateway) -> tuple[list[str], int, int]:
     items = scan(gateway)
     by_key = {(i["PK"], i["SK"]): i for i in items}
     problems: list[str] = []
-    unreachable: list[str] = []
 
     def meta(pk: str) -> dict | None:
         return by_key.get((pk, keys.META))
@@ -44,12 +45,6 @@ def check(gateway) -> tuple[list[str], int, int]:
     for item in items:
         pk, sk = item["PK"], item["SK"]
         parts = pk.split(keys.SEP)
-        # A new trace's spans (chunks, then heads) are written before its META, which makes
-        # it visible complete: a write failing in between leaves spans no reader can reach
-        # (a retry of log_spans completes them), not a half-written trace.
-        if parts[0] == "TRACE" and meta(keys.SEP.join(parts[:2])) is None:
-            unreachable.append(f"{pk}/{sk}")
-            continue
         if parts[0] in ROOTS and len(parts) >= 2:
             root = keys.SEP.join(parts[:2])
             if meta(root) is None:
@@ -95,6 +90,7 @@ def check(gateway) -> tuple[list[str], int, int]:
         run_meta = pk.startswith("RUN#") and pk.count(keys.SEP) == 1
         if run_meta and meta(keys.experiment_pk(str(item["experiment_id"]))) is None:
             problems.append(f"run {pk} in a missing experiment")
+    used_chunks: set[tuple[str, str]] = set()
     for item in items:
         pk, sk = item["PK"], item["SK"]
         if pk.startswith("TRACE#") and sk.startswith(keys.TRACE_SPAN_PREFIX) and "chunks" in item:
@@ -102,6 +98,14 @@ def check(gateway) -> tuple[list[str], int, int]:
                 chunk = keys.span_chunk_key(
                     pk.split(keys.SEP, 1)[1], item["span_id"], item["gen"], index
                 )
+                used_chunks.add((chunk["PK"], chunk["SK"]))
                 if (chunk["PK"], chunk["SK"]) not in by_key:
                     problems.append(f"span {pk}/{sk} lacks chunk {index}")
-    return problems, len(items), len(unreachable)
+    unused = [
+        key
+        for key in by_key
+        if key[0].startswith("TRACE#")
+        and key[1].startswith(keys.TRACE_SPAN_CHUNK_PREFIX)
+        and key not in used_chunks
+    ]
+    return problems, len(items), len(unused)

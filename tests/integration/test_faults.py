@@ -14,14 +14,17 @@ Three questions, for every fault kind:
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
+from boto3.dynamodb.conditions import Key
 from mlflow.entities import Metric, Param, RunTag, TraceInfo, TraceLocation, TraceState
 from mlflow.entities.model_registry import RegisteredModelTag
 from mlflow.exceptions import MlflowException
 
 from mlflow_dynamodbstore.gateway.faults import FaultInjector
+from mlflow_dynamodbstore.schema import keys
 from mlflow_dynamodbstore.stores.registry_store import DynamoDBRegistryStore
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 from tests.differential_traces.builders import span, tid
@@ -94,11 +97,15 @@ def verify(t, r, done: dict, n: int) -> None:
     _count("items verified", 60 + 5 + 2 + 2 + 1 + 2)
 
 
-def _assert_invariants(t) -> None:
-    problems, items, unreachable = table_invariants.check(t._conn.gateway)
+def _assert_invariants(t, *, settled: bool = False) -> None:
+    """``settled``: after a successful call, no span chunk is left unused either."""
+    problems, items, unused_chunks = table_invariants.check(t._conn.gateway)
     assert problems == []
-    FIGURES["unreachable span items (max)"] = max(
-        FIGURES.get("unreachable span items (max)", 0), unreachable
+    if settled:
+        assert unused_chunks == 0
+    FIGURES["span chunks left unused by a failed call, before its retry (max)"] = max(
+        FIGURES.get("span chunks left unused by a failed call, before its retry (max)", 0),
+        unused_chunks,
     )
     _count("invariant checks")
     _count("items checked for invariants", items)
@@ -187,10 +194,11 @@ def test_spent_retries_surface_as_temporarily_unavailable(store_uri, monkeypatch
 
 
 # ---- half-written ------------------------------------------------------------------------
-def _sweep(t, faults, kind: str, setup, act, *, tolerate=()) -> int:
+def _sweep(t, faults, kind: str, setup, act, *, tolerate=(), outcome=None) -> int:
     """Fail request k of ``act(setup(k))`` for k = 0, 1, ... until a run of it meets no
     fault; after each failure the invariants hold and ``act`` done again succeeds (or, with
-    a lost response, finds its own work done: ``tolerate``). Returns the requests of ``act``."""
+    a lost response, finds its own work done: ``tolerate``), after which ``outcome(state)``
+    (when given) checks what the call made. Returns the requests of ``act``."""
     k = 0
     while True:
         state = setup(k)
@@ -204,6 +212,9 @@ def _sweep(t, faults, kind: str, setup, act, *, tolerate=()) -> int:
         faults.clear()
         _count("operations run")
         if fault.injected == 0:
+            _assert_invariants(t, settled=True)
+            if outcome:
+                outcome(state)
             return k
         _count("faults injected")
         _assert_invariants(t)
@@ -213,8 +224,35 @@ def _sweep(t, faults, kind: str, setup, act, *, tolerate=()) -> int:
             except MlflowException as exc:
                 assert exc.error_code in tolerate, (k, exc.message)
             _count("operations run")
-            _assert_invariants(t)
+            _assert_invariants(t, settled=True)
+            if outcome:
+                outcome(state)
         k += 1
+
+
+def _exactly_the_trace(t, exp: str, logged) -> None:
+    """The trace a failed-then-retried log_spans made is the one a clean call makes: its
+    span with the same content, the same trace info (a reference trace logged once, ids
+    aside), and in its partition only META, the span head and the chunks the head uses."""
+    trace_id = logged.trace_id
+    trace = t.get_trace(trace_id)
+    assert [s.span_id for s in trace.data.spans] == [logged.span_id]
+    assert trace.data.spans[0].attributes["blob"] == logged.attributes["blob"]
+    number = int(trace_id.removeprefix("tr-"), 16)
+    reference = span(number + 10_000, 1, None, "s1", 0, 5, {"blob": logged.attributes["blob"]})
+    t.log_spans(exp, [reference])
+
+    def info(tid_: str) -> str:
+        return json.dumps(t.get_trace_info(tid_).to_dict(), sort_keys=True).replace(tid_, "ID")
+
+    assert info(trace_id) == info(reference.trace_id)
+    t.delete_traces(exp, trace_ids=[reference.trace_id])
+    items = list(
+        t._conn.gateway.query(Key("PK").eq(keys.trace_pk(trace_id)) & Key("SK").begins_with("SPAN"))
+    )
+    heads = [i for i in items if i["SK"].startswith(keys.TRACE_SPAN_PREFIX)]
+    assert len(heads) == 1 and len(items) == int(heads[0]["chunks"])
+    _count("retried log_spans checked against a clean one")
 
 
 def _sweep_all(store_uri, monkeypatch, kind: str, tolerate=()) -> None:
@@ -265,10 +303,14 @@ def _sweep_all(store_uri, monkeypatch, kind: str, tolerate=()) -> None:
             lambda k: int(r.create_model_version("base-model", f"s3://z/{k}").version),
             lambda v: r.delete_model_version("base-model", v),
         ),
-        "log_spans": (same, lambda k: t.log_spans(exp, [_big_span(5000 + k, 1)])),
+        # The retry sends the very spans again, as MLflow's client does.
+        "log_spans": (lambda k: _big_span(5000 + k, 1), lambda s: t.log_spans(exp, [s])),
     }
+    outcomes = {"log_spans": lambda s: _exactly_the_trace(t, exp, s)}
     for name, (setup, act) in steps.items():
-        requests = _sweep(t, faults, kind, setup, act, tolerate=tolerate)
+        requests = _sweep(
+            t, faults, kind, setup, act, tolerate=tolerate, outcome=outcomes.get(name)
+        )
         assert requests > 0, name
         _count(f"requests swept ({kind})", requests)
     versions = r.search_model_versions("name='base-model'", max_results=1000)

@@ -17,6 +17,7 @@ import time
 
 import boto3
 import pytest
+import requests
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
@@ -144,3 +145,54 @@ def test_steady_faults_under_a_server_are_retried_by_the_client(
         _verify(client, acknowledged, gateway)
     log = next((tmp_path / "server").glob("mlflow-server-*.log")).read_text()
     assert " 503" in log or "TEMPORARILY_UNAVAILABLE" in log or "503" in log
+
+
+def test_server_started_before_dynamodb_serves_once_it_is_up(tmp_path):
+    """`mlflow server` started against a DynamoDB Local port nothing listens on yet: it
+    starts, answers 503 at once (not a hang, not a 500) while DynamoDB is away, and serves
+    without a restart once DynamoDB Local is started on that port; the table (absent: the URI
+    asks for it to be created) is created and seeded then."""
+    from mlflow_dynamodbstore.local.dynamodb_local import free_port
+
+    port = free_port()
+    ddb = DynamoDBLocal(port=port)
+    uri = f"dynamodb://127.0.0.1:{port}/started-first"
+    search = "/api/2.0/mlflow/experiments/search"
+    try:
+        with mlflow_server(uri, tmp_path / "server") as url:
+            answers = []
+            for _ in range(3):
+                started = time.monotonic()
+                r = requests.get(url + search, params={"max_results": 10}, timeout=30)
+                answers.append((r.status_code, r.json().get("error_code"),
+                                time.monotonic() - started))  # fmt: skip
+                assert "Traceback" not in r.text and "botocore" not in r.text
+            print(f"\nwhile DynamoDB is down: {answers}")
+            assert {(s, c) for s, c, _ in answers} == {(503, "TEMPORARILY_UNAVAILABLE")}
+            assert max(t for _, _, t in answers) < 10
+            ddb.start()
+            deadline = time.monotonic() + 60
+            while True:
+                r = requests.get(url + search, params={"max_results": 10}, timeout=30)
+                if r.status_code == 200 or time.monotonic() > deadline:
+                    break
+                assert r.status_code == 503, r.text
+                time.sleep(0.5)
+            assert r.status_code == 200, r.text
+            assert [e["name"] for e in r.json()["experiments"]] == ["Default"]
+            client = MlflowClient(url)
+            exp = client.create_experiment("after-start")
+            run = client.create_run(exp).info.run_id
+            client.log_metric(run, "m", 1.0)
+            assert client.get_run(run).data.metrics == {"m": 1.0}
+            gateway = TableGateway(
+                boto3.client("dynamodb", endpoint_url=ddb.endpoint_url, region_name="us-east-1"),
+                "started-first",
+            )
+            problems, _, _ = table_invariants.check(gateway)
+            assert problems == []
+        log = next((tmp_path / "server").glob("mlflow-server-*.log")).read_text()
+        assert "is not available" in log and "available again" in log
+        assert " 500 " not in log
+    finally:
+        ddb.stop()

@@ -56,6 +56,7 @@ from mlflow_dynamodbstore.repositories.auth.roles import (
     UserGone,
 )
 from mlflow_dynamodbstore.repositories.auth.users import UserExists, UserMissing, UserRepository
+from mlflow_dynamodbstore.stores.errors import translate_gateway_errors
 
 Item = dict[str, Any]
 SCHEME = "dynamodb://"
@@ -111,6 +112,10 @@ def _busy(what: str) -> MlflowException:
     )
 
 
+# As the other stores: throttling or timeouts that outlast the retries answer
+# TEMPORARILY_UNAVAILABLE (503), what DynamoDB refuses INVALID_PARAMETER_VALUE naming the
+# largest value, never a 500 with a botocore traceback.
+@translate_gateway_errors
 class DynamoDBAuthStore(ResourceGrantsMixin):
     def __init__(self, store_uri: str | None = None):
         self.db_uri: str | None = None
@@ -131,7 +136,7 @@ class DynamoDBAuthStore(ResourceGrantsMixin):
             return
         from mlflow_dynamodbstore.stores.connection import connect
 
-        self.connection = connect(db_uri)
+        self.connection = connect(db_uri, serve_while_unavailable=True)
         self.gateway = self.connection.gateway
         self.users = UserRepository(self.gateway)
         self.roles = RoleRepository(self.gateway)

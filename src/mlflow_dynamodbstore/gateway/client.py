@@ -45,6 +45,18 @@ def make_session(uri: DynamoDBUri) -> boto3.session.Session:
     return session
 
 
+def probe_client(uri: DynamoDBUri) -> Any:
+    """A DynamoDB client for asking whether DynamoDB answers at all: one attempt, no
+    backoff (gateway/startup.py), so a server whose DynamoDB is down answers 503 at once. A
+    refused connection fails at once; the timeouts bound an unreachable host or a DynamoDB
+    too slow to answer (well inside MLflow's client timeout of 120 s)."""
+    kwargs = {"endpoint_url": uri.endpoint_url} if uri.endpoint_url else {}
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3, read_timeout=15
+    )
+    return make_session(uri).client("dynamodb", config=config, **kwargs)
+
+
 def make_client(uri: DynamoDBUri, service: str = "dynamodb", **kwargs: Any) -> Any:
     """A client for ``service``; DynamoDB goes to the URI's endpoint when it names one
     (otherwise boto3 applies ``AWS_ENDPOINT_URL_DYNAMODB`` itself)."""

@@ -37,6 +37,7 @@ from mlflow_dynamodbstore.gateway.limits import (
     TRANSACTION_LIMIT,
 )
 from mlflow_dynamodbstore.gateway.optimistic import full_jitter
+from mlflow_dynamodbstore.gateway.startup import StartupGate
 from mlflow_dynamodbstore.gateway.stats import RequestStats
 
 KEY_ATTRIBUTES = ("PK", "SK")
@@ -87,6 +88,8 @@ class TableGateway:
         # Called with (operation, request arguments, response) after each successful
         # request: benchmarks count writes per partition key (gateway/partition_writes.py).
         self.observers: list[Callable[[str, dict, dict], None]] = []
+        # The connection's start-up steps (gateway/startup.py): passed before every request.
+        self.gate: StartupGate | None = None
 
     # ---- marshalling ---------------------------------------------------------------
     def serialize(self, item: Item) -> dict:
@@ -113,6 +116,8 @@ class TableGateway:
         )
 
     def _call(self, operation: str, method: Callable[..., dict], **kwargs: Any) -> dict:
+        if self.gate is not None:
+            self.gate.check()
         kwargs.setdefault("ReturnConsumedCapacity", "TOTAL")
         try:
             response = method(**kwargs)
@@ -351,7 +356,9 @@ class TableGateway:
         after another they would add up their round trips). Every chunk is attempted; the
         first error is raised after all have finished."""
         chunks = list(_chunks(values, size))
-        if len(chunks) <= 1 or self._parallelism <= 1:
+        # Sequential while the gate is not open: start-up steps run in this thread only.
+        closed = self.gate is not None and not self.gate.is_open
+        if len(chunks) <= 1 or self._parallelism <= 1 or closed:
             return [fn(chunk) for chunk in chunks]
         with ThreadPoolExecutor(min(self._parallelism, len(chunks))) as pool:
             futures = [pool.submit(fn, chunk) for chunk in chunks]

@@ -102,7 +102,7 @@ class DynamoDBJobStore(WorkspaceAwareMixin, AbstractJobStore):
     def __init__(self, store_uri: str):
         super().__init__()
         self.store_uri = store_uri
-        self._conn = connect(store_uri)
+        self._conn = connect(store_uri, serve_while_unavailable=True)
         self.gateway = self._conn.workspace_scoped(self._get_active_workspace)
         self.jobs = JobRepository(self.gateway)
 

@@ -29,7 +29,7 @@ class DynamoDBRegistryStore(
         super().__init__(store_uri=store_uri, tracking_uri=tracking_uri)
         self.store_uri = store_uri
         self.tracking_uri = tracking_uri
-        self._conn = connect(store_uri)
+        self._conn = connect(store_uri, serve_while_unavailable=True)
         self.gateway = self._conn.workspace_scoped(self._get_active_workspace)
         self.models = RegisteredModelRepository(self.gateway)
         self.versions = ModelVersionRepository(self.gateway)

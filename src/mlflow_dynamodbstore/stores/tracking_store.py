@@ -81,7 +81,7 @@ class DynamoDBTrackingStore(
         super().__init__()
         self.store_uri = store_uri
         self.artifact_root_uri = resolve_uri_if_local(artifact_uri or DEFAULT_ARTIFACT_ROOT)
-        self._conn = connect(store_uri)
+        self._conn = connect(store_uri, serve_while_unavailable=True)
         # Seeding and workspace items are above any one workspace; everything else goes
         # through the request's workspace scope.
         self.gateway = self._conn.workspace_scoped(self._get_active_workspace)
@@ -93,7 +93,8 @@ class DynamoDBTrackingStore(
         self.review_queues = ReviewQueueRepository(self.gateway)
         self.queue_items = QueueItemRepository(self.gateway)
         self.issues = IssueRepository(self.gateway)
-        ensure_seeded(self._conn.gateway, self._get_artifact_location(DEFAULT_EXPERIMENT_ID))
+        location = self._get_artifact_location(DEFAULT_EXPERIMENT_ID)
+        self._conn.when_ready("seed", lambda: ensure_seeded(self._conn.gateway, location))
 
 
 mark_unsupported(DynamoDBTrackingStore, AbstractStore)

@@ -57,7 +57,8 @@ def _validated_archival(location: str | None, retention: str | None) -> tuple[An
 class DynamoDBWorkspaceProvider(AbstractStore):
     def __init__(self, workspace_uri: str):
         self.workspace_uri = workspace_uri
-        self.gateway = connect(workspace_uri).gateway  # workspaces are above any one
+        # Workspaces are above any one workspace: the unscoped gateway.
+        self.gateway = connect(workspace_uri, serve_while_unavailable=True).gateway
         self.workspaces = WorkspaceRepository(self.gateway)
 
     def list_workspaces(self) -> Iterable[Workspace]:

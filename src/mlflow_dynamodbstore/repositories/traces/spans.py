@@ -6,11 +6,16 @@ to ``CHUNK_BYTES`` compressed bytes lives in the head item; bigger content is cu
 chunks of that size in ``SPANC#<span id>#<generation>#<n>`` items, so no item comes near
 DynamoDB's 400 KB limit however large a span's inputs/outputs are. Reading joins the chunks
 and decompresses: the JSON text comes back byte for byte.
+
+The generation is a digest of the stored bytes: a span re-logged with other content gets
+other chunk keys (a reader never joins a head with another version's chunks), and a retry of
+the same content writes the same keys again (a failed write's chunks are overwritten, not
+left behind).
 """
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable
@@ -57,7 +62,7 @@ class SpanRepository:
         """The head item (and chunk items) storing one span."""
         data = zlib.compress(row.content.encode("utf-8"), 6)
         pieces = [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)] or [b""]
-        generation = uuid.uuid4().hex[:8]
+        generation = hashlib.blake2b(data, digest_size=8).hexdigest()
         head: dict[str, Any] = {
             **keys.span_key(row.trace_id, row.span_id),
             "trace_id": row.trace_id,

@@ -233,7 +233,12 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps, TraceXRayOps):
                 raise _not_found(trace_id)  # another workspace's trace
         # Archived traces take no spans (the META write below checks again, atomically).
         archival.refuse_span_writes(existing)
-        # New traces: their META is computed in full here and written once, after their spans.
+        # New traces: their META is computed in full here and written first (a conditional
+        # create), then their spans: every span item stored is reachable from its trace
+        # (deleted with it, expired with its TTL) whatever fails after. A call that fails
+        # half-way leaves a trace with fewer spans than it will have; MLflow's client retries
+        # the call, which finds the trace and merges the batch again (by span id: the same
+        # result), its span items written to the same keys (spans.py).
         fresh: dict[str, dict] = {}
         if any(trace_id not in existing for trace_id in by_trace):
             experiment = self._experiment_item(location)
@@ -243,12 +248,7 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps, TraceXRayOps):
                     fresh[trace_id] = self._new_trace_item(
                         trace_id, experiment, agg, by_trace[trace_id], rows
                     )
-        ttl = {tid: item.get("ttl") for tid, item in {**existing, **fresh}.items()}
-        self.spans.write(
-            [row for _, rows in aggregates.values() for row in rows],
-            {tid: int(v) if v is not None else None for tid, v in ttl.items()},
-        )
-        for trace_id, item in fresh.items():
+        for trace_id, item in list(fresh.items()):
             try:
                 self.traces.create(item)
             except TraceExists:
@@ -257,8 +257,14 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps, TraceXRayOps):
                 if current is None or self._trace_item(trace_id, current) is None:
                     raise _not_found(trace_id) from None
                 existing[trace_id] = current
+                del fresh[trace_id]
             except TraceTooLarge:
                 raise _too_large(trace_id) from None
+        ttl = {tid: item.get("ttl") for tid, item in {**existing, **fresh}.items()}
+        self.spans.write(
+            [row for _, rows in aggregates.values() for row in rows],
+            {tid: int(v) if v is not None else None for tid, v in ttl.items()},
+        )
         for trace_id, before in existing.items():
             try:
                 self._apply_span_batch(trace_id, before, *aggregates[trace_id], by_trace[trace_id])
