@@ -135,21 +135,23 @@ def test_indexed_trace_search_reads_postings_and_candidates(store):
 
 def test_trace_write_costs(store):
     """A named start_trace is one TransactWriteItems (META and postings) besides the stats
-    item; a tag that is not the name stays a PutItem; a rename is a transaction."""
+    item's (its rollup cells, docs/trace-analytics.md); a tag that is not the name stays a
+    PutItem; a rename is a transaction (and moves the trace's rollup contribution)."""
     exp = store.create_experiment("e")
     store.gateway.stats.reset()
     _start(store, exp, "tr-1", "my trace")
     ops = _ops(store)
-    assert ops["TransactWriteItems"] == 1 and "BatchWriteItem" not in ops
+    assert ops["TransactWriteItems"] == 2 and "BatchWriteItem" not in ops and "PutItem" not in ops
     store.gateway.stats.reset()
     store.set_trace_tag("tr-1", "k", "v")
     assert "TransactWriteItems" not in _ops(store)
     store.gateway.stats.reset()
     store.set_trace_tag("tr-1", TraceTagKey.TRACE_NAME, "renamed trace")
-    assert _ops(store)["TransactWriteItems"] == 1
+    assert _ops(store)["TransactWriteItems"] == 2
     store.gateway.stats.reset()
     _start(store, exp, "tr-2", None)
-    assert "TransactWriteItems" not in _ops(store)
+    ops = _ops(store)
+    assert ops["PutItem"] == 1 and ops["TransactWriteItems"] == 1  # META; stats and cells
 
 
 def test_postings_carry_the_trace_ttl_and_follow_ttl_apply(store):

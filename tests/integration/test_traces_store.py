@@ -248,15 +248,26 @@ def test_log_spans_request_counts(store):
     stats = store.gateway.stats
     stats.reset()
     store.log_spans(exp, [make_span(t, 1, None, "root", 0, 9), make_span(t, 2, 1, "c", 1, 2)])
-    # META read (absent), experiment, the span items, META written once, then its analytics
-    # stats item (docs/trace-analytics.md).
-    assert stats.snapshot().keys() == {"BatchGetItem", "GetItem", "BatchWriteItem", "PutItem"}
-    assert stats.total_requests == 5 and stats.requests("PutItem") == 2
+    # META read (absent), experiment, META written first, the span items, then its
+    # analytics stats item with its rollup cells (docs/trace-analytics.md).
+    assert stats.snapshot().keys() == {
+        "BatchGetItem",
+        "GetItem",
+        "BatchWriteItem",
+        "PutItem",
+        "TransactWriteItems",
+    }
+    assert stats.total_requests == 5 and stats.requests("PutItem") == 1
     stats.reset()
     store.log_spans(exp, [make_span(t, 3, 1, "late", 3, 12)])
     # META read, the span items, META updated (conditioned on the version read), and the
-    # stats item, since the trace's latency changed.
-    assert stats.snapshot().keys() == {"BatchGetItem", "BatchWriteItem", "PutItem"}
+    # stats item with its cells, since the trace's latency changed.
+    assert stats.snapshot().keys() == {
+        "BatchGetItem",
+        "BatchWriteItem",
+        "PutItem",
+        "TransactWriteItems",
+    }
     assert stats.total_requests == 4
     assert store.get_trace_info(f"tr-{t}").execution_duration == 12
 

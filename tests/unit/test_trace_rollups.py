@@ -12,7 +12,7 @@ from mlflow_dynamodbstore.repositories.traces.rollups import (
     count_attr,
     sum_attr,
 )
-from mlflow_dynamodbstore.schema.trace_rollup_keys import ROLLUP_BUCKET_MS, parse_rollup_sk
+from mlflow_dynamodbstore.schema.trace_rollup_keys import ROLLUP_BUCKET_MS, parse_rollup_cell
 from mlflow_dynamodbstore.search.trace_metrics.rollup_query import _split, plan_rollup
 
 H = ROLLUP_BUCKET_MS
@@ -42,7 +42,17 @@ def test_a_contribution_counts_present_values_only():
     assert c.hour_ms == 5 * H
     # The cell lives until its hour is over + the retention the trace's ttl carries.
     assert c.ttl == 1000 + (6 * H - (5 * H + 7)) // 1000
-    assert parse_rollup_sk(c.cell_key["SK"]) == (5 * H, "OK", "a")
+    assert parse_rollup_cell(c.cell_key) == (5 * H, "OK", "a")
+
+
+def test_a_long_name_is_digested_in_the_key_and_carried_by_the_cell():
+    name = "n" * 300 + "é" * 400  # 1,100 bytes: over DynamoDB's 1,024-byte sort keys
+    c = contribution(_stats(name=name))
+    assert len(c.cell_key["SK"].encode()) < 200
+    (delta,) = cell_deltas([(None, c)])
+    assert parse_rollup_cell({**c.cell_key, **delta.fields}) == (5 * H, "OK", name)
+    other = contribution(_stats(name=name[:-1] + "x"))
+    assert other.cell_key != c.cell_key
 
 
 def test_deltas_merge_per_cell_and_drop_what_cancels():

@@ -14,6 +14,9 @@ one write shard. Cells are base-table items (strongly consistent reads, no GSI),
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any
+
 from mlflow_dynamodbstore.schema.analytics_keys import STATS_SHARDS, stats_period, stats_shard
 from mlflow_dynamodbstore.schema.encoding import decode_int, encode_int
 from mlflow_dynamodbstore.schema.keys import SEP, experiment_pk
@@ -25,6 +28,10 @@ ROLLUP_SHARDS = STATS_SHARDS
 # A trace without a name (the SQL column is NULL) has this in the sort key, never a name:
 # names are written behind a "=" (docs/trace-analytics.md).
 _NO_NAME = "-"
+# DynamoDB refuses sort keys over 1,024 bytes: a longer name is written as "#<sha-256>" and
+# its cell carries the name itself in this attribute.
+_MAX_NAME_BYTES = 512
+DIGESTED_NAME_ATTR = "tn"
 
 
 def rollup_hour(timestamp_ms: int) -> int:
@@ -47,14 +54,32 @@ def rollup_sk_bound(hour_ms: int) -> str:
 def rollup_cell_key(
     experiment_id: str, hour_ms: int, shard: int, status: str | None, name: str | None
 ) -> dict[str, str]:
-    label = _NO_NAME if name is None else f"={name}"
     return {
         "PK": rollup_pk(experiment_id, stats_period(hour_ms), shard),
-        "SK": f"{rollup_sk_bound(hour_ms)}{SEP}{status or ''}{SEP}{label}",
+        "SK": f"{rollup_sk_bound(hour_ms)}{SEP}{status or ''}{SEP}{_label(name)}",
     }
 
 
-def parse_rollup_sk(sort_key: str) -> tuple[int, str | None, str | None]:
-    """(hour_ms, status, trace name) of a cell's sort key (cells keep no copies of them)."""
-    hour, status, label = sort_key.split(SEP, 2)
-    return decode_int(hour), status or None, None if label == _NO_NAME else label[1:]
+def name_is_digested(name: str | None) -> bool:
+    return name is not None and len(name.encode("utf-8")) > _MAX_NAME_BYTES
+
+
+def _label(name: str | None) -> str:
+    if name is None:
+        return _NO_NAME
+    if name_is_digested(name):
+        return "#" + hashlib.sha256(name.encode("utf-8")).hexdigest()
+    return f"={name}"
+
+
+def parse_rollup_cell(cell: dict[str, Any]) -> tuple[int, str | None, str | None]:
+    """(hour_ms, status, trace name) of a cell: from its sort key (cells keep no copies of
+    them), but for a digested long name, which the cell carries."""
+    hour, status, label = cell["SK"].split(SEP, 2)
+    if label == _NO_NAME:
+        name = None
+    elif label.startswith("#"):
+        name = cell[DIGESTED_NAME_ATTR]
+    else:
+        name = label[1:]
+    return decode_int(hour), status or None, name

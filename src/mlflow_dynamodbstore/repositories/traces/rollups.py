@@ -132,8 +132,12 @@ class CellDelta:
 
 
 def _cell_fields(c: Contribution) -> Item:
-    # Experiment, hour, shard, status and name are in the cell's keys.
-    return {} if c.workspace is None else {"workspace": c.workspace}
+    # Experiment, hour, shard, status and name are in the cell's keys (a long name only as
+    # its digest, so the cell carries it).
+    fields: Item = {} if c.workspace is None else {"workspace": c.workspace}
+    if trace_rollup_keys.name_is_digested(c.name):
+        fields[trace_rollup_keys.DIGESTED_NAME_ATTR] = c.name
+    return fields
 
 
 def cell_deltas(

@@ -40,7 +40,7 @@ from mlflow_dynamodbstore.repositories.traces.rollups import (
     count_attr,
     sum_attr,
 )
-from mlflow_dynamodbstore.schema.trace_rollup_keys import ROLLUP_BUCKET_MS, parse_rollup_sk
+from mlflow_dynamodbstore.schema.trace_rollup_keys import ROLLUP_BUCKET_MS, parse_rollup_cell
 from mlflow_dynamodbstore.search.trace_metrics.aggregate import (
     TIME_BUCKET_LABEL,
     bucket_label,
@@ -243,7 +243,7 @@ class RollupQuery:
         groups = _Groups(plan)
         for experiment_id, span in spans.items():
             for cell in self.rollups.cells(experiment_id, span.first_hour, span.end_hour - 1):
-                hour, status, name = parse_rollup_sk(cell["SK"])
+                hour, status, name = parse_rollup_cell(cell)
                 fields = {"status": status, "trace_name": name}
                 if plan.keeps(fields):
                     groups.add_cell(hour, fields, cell)
