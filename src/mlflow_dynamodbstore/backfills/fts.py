@@ -44,6 +44,7 @@ from mlflow_dynamodbstore.schema import fts_keys, indexes, keys
 Item = dict[str, Any]
 Progress = Callable[[int], None]  # called with the number of entities visited since last call
 PAGE = 100  # entities per listing page (and per saved cursor)
+SETTLE_MARGIN = 5.0  # seconds added to the servers' refresh interval (see wait_for_servers)
 FIELDS = (
     postings.EXPERIMENT_NAME,
     postings.MODEL_NAME,
@@ -175,12 +176,14 @@ def wait_for_servers(
     sleep: Callable[[float], None] = time.sleep,
 ) -> float:
     """Sleep until ``settle_seconds`` after trace names were last switched on or off (every
-    server writes their postings by then); the seconds slept."""
+    server writes their postings by then); the seconds slept. The marker is written just
+    before the settings item (and clocks differ a little): ``SETTLE_MARGIN`` more."""
     marker = gateway.get_item(fts_keys.ready_key(postings.TRACE_NAME)) or {}
     changed_at = marker.get("changed_at")
     if marker.get("complete") or changed_at is None:
         return 0.0
-    left = float(changed_at) + settle_seconds - time.time()
+    margin = SETTLE_MARGIN if settle_seconds else 0.0
+    left = float(changed_at) + settle_seconds + margin - time.time()
     if left > 0:
         sleep(left)
     return max(left, 0.0)

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import click
 
-from mlflow_dynamodbstore.backfills.fts import backfill_fts
+from mlflow_dynamodbstore.backfills.fts import SETTLE_MARGIN, backfill_fts
 from mlflow_dynamodbstore.config.items import ConfigItems
 from mlflow_dynamodbstore.config.settings import (
     ALWAYS_TRIGRAM_FIELDS,
@@ -19,6 +19,7 @@ from mlflow_dynamodbstore.config.settings import (
 )
 from mlflow_dynamodbstore.config.source import MAX_REFRESH_SECONDS
 from mlflow_dynamodbstore.fts.lookup import READINESS
+from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _NOT_BUILT = "not built by this version: nothing indexes it, no search uses it"
@@ -147,6 +148,13 @@ def backfill(store_uri: str, dry_run: bool, as_json: bool) -> None:
     trace_name is configured, then mark the fields ready. Resumable: an
     interrupted run continues after its last saved page when run again; idempotent."""
     conn = _connect(store_uri)
+    if not dry_run and trace_name_postings.configured(conn.gateway):
+        click.echo(
+            "trace_name: if it was switched on less than "
+            f"{MAX_REFRESH_SECONDS + SETTLE_MARGIN:g} s ago, waiting until every server has "
+            "seen it",
+            err=True,
+        )
     # the total is unknown until the listings are walked: the bar counts entities
     stderr = click.get_text_stream("stderr")
     with click.progressbar(length=0, label="entities", show_pos=True, file=stderr) as bar:

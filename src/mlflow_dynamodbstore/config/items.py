@@ -88,8 +88,10 @@ class ConfigItems:
             if only_if_changed and replace(proposed, version=base.version) == base:
                 return base
             changed = replace(proposed, version=version.next)
-            self._gateway.put_item(settings_to_item(changed), condition=version.condition)
+            # the marker first: a crash between the two writes leaves the index unready
+            # (a backfill too many), never ready with postings missing
             self._unready_switched_fields(base, changed)
+            self._gateway.put_item(settings_to_item(changed), condition=version.condition)
             return changed
 
         return optimistic(read, write, what="the table settings")
