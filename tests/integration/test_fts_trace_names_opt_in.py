@@ -175,3 +175,26 @@ def test_an_opt_in_fields_ready_cache_expires(store, monkeypatch):
     monkeypatch.setattr(lookup, "RECHECK_SECONDS", 0.0)
     assert not READINESS.is_ready(gateway, TRACE_NAME)
     assert READINESS.is_ready(gateway, "experiment_name")
+
+
+def test_workspace_moves_and_cascade_write_no_trace_postings_by_default(monkeypatch, store_uri):
+    from mlflow.entities.workspace import Workspace, WorkspaceDeletionMode
+    from mlflow.utils.workspace_context import WorkspaceContext
+
+    from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+    from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProvider
+
+    monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "true")
+    provider = DynamoDBWorkspaceProvider(store_uri)
+    tracking = DynamoDBTrackingStore(store_uri, "s3://b/a")
+    for n, ws in enumerate(("team-a", "team-b")):
+        provider.create_workspace(Workspace(ws))
+        with WorkspaceContext(ws):
+            exp = tracking.create_experiment(f"{ws} experiment")
+            _start(tracking, exp, f"tr-{n}", f"{ws} zqx trace")
+    provider.delete_workspace("team-a", WorkspaceDeletionMode.SET_DEFAULT)
+    provider.delete_workspace("team-b", WorkspaceDeletionMode.CASCADE)
+    assert _trace_postings(tracking.gateway.unscoped) == set()
+    with WorkspaceContext("default"):
+        [exp] = tracking.search_experiments(filter_string="name = 'team-a experiment'")
+        assert _ids(tracking, exp.experiment_id, "name LIKE '%zqx%'") == ["tr-0"]
