@@ -23,9 +23,13 @@ class FixedSettings:
 
 
 def set_policy(store, **days: int) -> RetentionPolicy:
-    """Retention policies on the store's connection (every store of the URI shares it)."""
+    """Retention policies on the store's connection (every store of the URI shares it);
+    the other settings stay (e.g. trace names switched on)."""
     policy = RetentionPolicy(**days)
-    store._conn.settings = FixedSettings(StoreSettings(retention=policy))
+    current = store._conn.settings.current()
+    store._conn.settings = FixedSettings(
+        StoreSettings(retention=policy, fts_trigram_fields=current.fts_trigram_fields)
+    )
     return policy
 
 

@@ -1,6 +1,8 @@
-"""Trace names in the trigram index: the postings follow start_trace, renames through the
-``mlflow.traceName`` tag, deletes, TTL, workspace moves and the backfill exactly; an
-indexed search reads only the posting lists and the candidates (request counts)."""
+"""Trace names in the trigram index, switched on (they are opt-in): the postings follow
+start_trace, renames through the ``mlflow.traceName`` tag, deletes, TTL, workspace moves
+and the backfill exactly; an indexed search reads only the posting lists and the
+candidates (request counts). tests/integration/test_fts_trace_names_opt_in.py covers the
+default (off) and switching."""
 
 from __future__ import annotations
 
@@ -21,9 +23,20 @@ from mlflow_dynamodbstore.lifecycle.ttl import DAY_MS, TRACE_RETENTION_TAG
 from mlflow_dynamodbstore.repositories.traces.name_postings import TRACE_NAME_CAP
 from mlflow_dynamodbstore.schema import fts_keys
 from mlflow_dynamodbstore.schema.fts_keys import FTS_SHARDS
+from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+from tests.fts.trace_names import build_trace_name_index, enable_trace_names
 from tests.integration.lifecycle_helpers import set_policy
 
 WS = "default"
+
+
+@pytest.fixture
+def store(store_uri, monkeypatch):
+    """The tracking store with trace names indexed (switched on, index built)."""
+    enable_trace_names(monkeypatch)
+    tracking = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
+    build_trace_name_index(tracking)
+    return tracking
 
 
 def _start(store, exp: str, trace_id: str, name: str | None, request_time: int = 1000) -> None:
@@ -211,7 +224,7 @@ def test_backfill_writes_trace_postings_resumably(store, store_uri, monkeypatch)
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        backfill_fts(gateway, interrupt)
+        backfill_fts(gateway, interrupt, settle_seconds=0)
     assert not READINESS.is_ready(gateway, postings.TRACE_NAME)
 
     dry = CliRunner().invoke(cli, ["fts", "backfill", store_uri, "--dry-run", "--json"])
@@ -233,12 +246,13 @@ def test_workspace_moves_and_cascade_carry_trace_postings(monkeypatch, store_uri
     from mlflow.entities.workspace import Workspace, WorkspaceDeletionMode
     from mlflow.utils.workspace_context import WorkspaceContext
 
-    from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
     from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProvider
 
     monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "true")
+    enable_trace_names(monkeypatch)
     provider = DynamoDBWorkspaceProvider(store_uri)
     tracking = DynamoDBTrackingStore(store_uri, "s3://b/a")
+    build_trace_name_index(tracking)
     for n, ws in enumerate(("team-a", "team-b")):
         provider.create_workspace(Workspace(ws))
         with WorkspaceContext(ws):
@@ -262,8 +276,6 @@ def test_concurrent_renames_leave_exactly_the_last_names_postings(store, store_u
     """Renames racing on two stores (servers): META's version condition is in the postings'
     transaction, so the postings always match the name that won."""
     import threading
-
-    from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 
     exp = store.create_experiment("e")
     _start(store, exp, "tr-1", "start name")

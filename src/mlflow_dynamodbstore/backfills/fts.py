@@ -11,10 +11,18 @@ and the page's LastEvaluatedKey); a rerun resumes after the last saved page. Whe
 unit is done the fields are marked ready (searches start using the index) and the record
 is deleted. Cost: the listings read once, 1 write unit per posting (one per distinct
 trigram of a name), 1 PutItem of the record per page.
+
+Trace names are opt-in (``trace_name`` in the stored settings, docs/full-text-search.md):
+only then are the traces walked and the field marked ready. Servers see a settings change
+within ``MAX_REFRESH_SECONDS``; until then some still write traces without postings, so
+the backfill first waits until that long after the field was switched on (its ready
+marker's ``changed_at``, written by ``ConfigItems.update``): no trace written after the
+walk passed its experiment lacks postings.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +32,7 @@ from mlflow.entities import LifecycleStage
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
+from mlflow_dynamodbstore.config.source import MAX_REFRESH_SECONDS
 from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.fts.lookup import READINESS
 from mlflow_dynamodbstore.gateway import TableGateway
@@ -35,6 +44,7 @@ from mlflow_dynamodbstore.schema import fts_keys, indexes, keys
 Item = dict[str, Any]
 Progress = Callable[[int], None]  # called with the number of entities visited since last call
 PAGE = 100  # entities per listing page (and per saved cursor)
+SETTLE_MARGIN = 5.0  # seconds added to the servers' refresh interval (see wait_for_servers)
 FIELDS = (
     postings.EXPERIMENT_NAME,
     postings.MODEL_NAME,
@@ -90,7 +100,7 @@ def _experiment_ids(gateway: TableGateway, workspace: str) -> list[str]:
     return ids
 
 
-def _units(gateway: TableGateway, workspace: str) -> Iterator[_Unit]:
+def _units(gateway: TableGateway, workspace: str, trace_names: bool) -> Iterator[_Unit]:
     scope = fts_keys.WORKSPACE_SCOPE
     exp_listing = indexes.EXPERIMENTS_BY_CREATION
     for stage in (LifecycleStage.ACTIVE, LifecycleStage.DELETED):
@@ -141,6 +151,8 @@ def _units(gateway: TableGateway, workspace: str) -> Iterator[_Unit]:
                 _run_name(gateway, item),
             ),
         )
+        if not trace_names:
+            continue
         yield _Unit(
             f"{workspace}/traces/{experiment_id}",
             postings.TRACE_NAME,
@@ -158,18 +170,44 @@ def _run_name(gateway: TableGateway, meta: Item) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def wait_for_servers(
+    gateway: TableGateway,
+    settle_seconds: float = MAX_REFRESH_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> float:
+    """Sleep until ``settle_seconds`` after trace names were last switched on or off (every
+    server writes their postings by then); the seconds slept. The marker is written just
+    before the settings item (and clocks differ a little): ``SETTLE_MARGIN`` more."""
+    marker = gateway.get_item(fts_keys.ready_key(postings.TRACE_NAME)) or {}
+    changed_at = marker.get("changed_at")
+    if marker.get("complete") or changed_at is None:
+        return 0.0
+    margin = SETTLE_MARGIN if settle_seconds else 0.0
+    left = float(changed_at) + settle_seconds + margin - time.time()
+    if left > 0:
+        sleep(left)
+    return max(left, 0.0)
+
+
 def backfill_fts(
-    gateway: TableGateway, progress: Progress | None = None, *, dry_run: bool = False
+    gateway: TableGateway,
+    progress: Progress | None = None,
+    *,
+    dry_run: bool = False,
+    settle_seconds: float = MAX_REFRESH_SECONDS,
 ) -> FtsBackfillReport:
     """Run (or resume) the backfill; ``gateway`` is unscoped. ``dry_run`` only counts (and
-    neither reads nor moves the cursor)."""
+    neither reads nor moves the cursor). ``settle_seconds``: see ``wait_for_servers``."""
+    trace_names = trace_name_postings.configured(gateway)
+    if trace_names and not dry_run:
+        wait_for_servers(gateway, settle_seconds)
     progress = progress or (lambda _n: None)
     record_key = fts_keys.backfill_record_key()
     cursor = {} if dry_run else (gateway.get_item(record_key) or {})
     report = FtsBackfillReport(resumed=bool(cursor))
     skipping = bool(cursor)
     for workspace in _workspaces(gateway):
-        for unit in _units(gateway, workspace):
+        for unit in _units(gateway, workspace, trace_names):
             start_key = None
             if skipping:
                 if unit.name != cursor.get("unit"):
@@ -182,10 +220,11 @@ def backfill_fts(
     if skipping:
         # the saved unit is gone (its workspace or experiment was deleted): start over
         gateway.delete_item(record_key)
-        return backfill_fts(gateway, progress, dry_run=dry_run)
+        return backfill_fts(gateway, progress, dry_run=dry_run, settle_seconds=settle_seconds)
     if not dry_run:
         for name in FIELDS:
-            READINESS.mark(gateway, name, True)
+            if name != postings.TRACE_NAME or trace_names:
+                READINESS.mark(gateway, name, True)
         gateway.delete_item(record_key)
     return report
 

@@ -9,14 +9,17 @@ from dataclasses import replace
 
 import click
 
-from mlflow_dynamodbstore.backfills.fts import backfill_fts
+from mlflow_dynamodbstore.backfills.fts import SETTLE_MARGIN, backfill_fts
 from mlflow_dynamodbstore.config.items import ConfigItems
 from mlflow_dynamodbstore.config.settings import (
     ALWAYS_TRIGRAM_FIELDS,
     BUILT_TRIGRAM_FIELDS,
+    OPT_IN_TRIGRAM_FIELDS,
     unbuilt_trigram_fields,
 )
+from mlflow_dynamodbstore.config.source import MAX_REFRESH_SECONDS
 from mlflow_dynamodbstore.fts.lookup import READINESS
+from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _NOT_BUILT = "not built by this version: nothing indexes it, no search uses it"
@@ -99,6 +102,13 @@ def add(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool) -
             raise click.BadParameter(f"{name!r} is not a field name (lower case, digits, _)")
     for name in unbuilt_trigram_fields(fields):
         click.echo(f"warning: {name} is {_NOT_BUILT} (stored for a later version)", err=True)
+    for name in (f for f in fields if f in OPT_IN_TRIGRAM_FIELDS):
+        click.echo(
+            f"note: {name} is searched through the index once `fts backfill` has built it "
+            f"(the backfill first waits {MAX_REFRESH_SECONDS:g} s for every server to see "
+            "the change); each new trace then writes its name's postings",
+            err=True,
+        )
 
     def change(settings):
         merged = tuple(dict.fromkeys((*settings.fts_trigram_fields, *fields)))
@@ -134,9 +144,17 @@ def remove(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def backfill(store_uri: str, dry_run: bool, as_json: bool) -> None:
     """Write the postings of every experiment, run, registered and logged model name of
-    STORE_URI (entities written before the index existed), then mark the fields ready. Resumable: an
+    STORE_URI (entities written before the index existed), and of every trace name when
+    trace_name is configured, then mark the fields ready. Resumable: an
     interrupted run continues after its last saved page when run again; idempotent."""
     conn = _connect(store_uri)
+    if not dry_run and trace_name_postings.configured(conn.gateway):
+        click.echo(
+            "trace_name: if it was switched on less than "
+            f"{MAX_REFRESH_SECONDS + SETTLE_MARGIN:g} s ago, waiting until every server has "
+            "seen it",
+            err=True,
+        )
     # the total is unknown until the listings are walked: the bar counts entities
     stderr = click.get_text_stream("stderr")
     with click.progressbar(length=0, label="entities", show_pos=True, file=stderr) as bar:

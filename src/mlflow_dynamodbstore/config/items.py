@@ -3,14 +3,20 @@ noticed by comparing one number."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import Any
 
-from mlflow_dynamodbstore.config.settings import RetentionPolicy, StoreSettings
+from mlflow_dynamodbstore.config.settings import (
+    OPT_IN_TRIGRAM_FIELDS,
+    RetentionPolicy,
+    StoreSettings,
+)
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.gateway.optimistic import Version, optimistic, version_of
 from mlflow_dynamodbstore.schema.config_keys import settings_key
+from mlflow_dynamodbstore.schema.fts_keys import ready_key
 
 
 def settings_to_item(settings: StoreSettings) -> dict[str, Any]:
@@ -82,7 +88,20 @@ class ConfigItems:
             if only_if_changed and replace(proposed, version=base.version) == base:
                 return base
             changed = replace(proposed, version=version.next)
+            # the marker first: a crash between the two writes leaves the index unready
+            # (a backfill too many), never ready with postings missing
+            self._unready_switched_fields(base, changed)
             self._gateway.put_item(settings_to_item(changed), condition=version.condition)
             return changed
 
         return optimistic(read, write, what="the table settings")
+
+    def _unready_switched_fields(self, before: StoreSettings, after: StoreSettings) -> None:
+        """An opt-in trigram field switched on or off has incomplete postings from now on
+        (traces written while it was off have none): its ready marker says not ready, with
+        the time, until ``fts backfill`` (which first waits until every server has seen the
+        change, ``backfills/fts.py``) rebuilds them. Off -> on -> off leaves it unready too."""
+        for field in OPT_IN_TRIGRAM_FIELDS:
+            if before.indexes_trigrams(field) != after.indexes_trigrams(field):
+                marker = {**ready_key(field), "complete": False, "changed_at": int(time.time())}
+                self._gateway.put_item(marker)

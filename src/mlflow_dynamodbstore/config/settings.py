@@ -33,13 +33,18 @@ ALWAYS_TRIGRAM_FIELDS: tuple[str, ...] = (
     "run_name",
     "model_name",
     "logged_model_name",
-    "trace_name",
 )
+
+# Built by this version but only when configured: a trace name's postings are written with
+# every trace (one per distinct trigram: a named start_trace becomes a transaction of ~38
+# write units instead of one PutItem), a cost every trace-heavy user would pay for a search
+# few run (docs/full-text-search.md, "Trace names are opt-in").
+OPT_IN_TRIGRAM_FIELDS: tuple[str, ...] = ("trace_name",)
 
 # The fields this version indexes (docs/full-text-search.md): the names. Other field names
 # are kept in the settings for a later version, but nothing indexes them and no search
 # uses them; ``fts list`` / ``fts add`` and the server's start say so.
-BUILT_TRIGRAM_FIELDS: tuple[str, ...] = ALWAYS_TRIGRAM_FIELDS
+BUILT_TRIGRAM_FIELDS: tuple[str, ...] = (*ALWAYS_TRIGRAM_FIELDS, *OPT_IN_TRIGRAM_FIELDS)
 
 
 def unbuilt_trigram_fields(fields: tuple[str, ...]) -> tuple[str, ...]:
@@ -75,6 +80,10 @@ class StoreSettings:
         """The table's tag globs plus the experiment's own."""
         own = dict(self.experiment_denormalize_tags).get(experiment_id or "", ())
         return _union(self.denormalize_tags, own)
+
+    def indexes_trigrams(self, field: str) -> bool:
+        """Whether ``field``'s postings are written (and may be searched)."""
+        return field in self.fts_trigram_fields
 
     def indexes_tag(self, experiment_id: str | None, key: str) -> bool:
         return any(fnmatch.fnmatchcase(key, glob) for glob in self.tag_patterns_for(experiment_id))

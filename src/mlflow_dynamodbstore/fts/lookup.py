@@ -9,7 +9,8 @@ candidates and verifies each with the exact predicate: the index only narrows.
 An index is only trusted for a field once it is complete: the table was created with
 this version (the seed marks the always-on fields ready) or a backfill of the field
 finished (``fts backfill``). Until then searches take the full-collection path. Ready is
-cached for the process (it never goes back for an always-on field); not-ready is
+cached for the process (it never goes back for an always-on field; an opt-in field's is
+re-checked every ``RECHECK_SECONDS``, as switching it on or off unreadies it); not-ready is
 re-checked every ``RECHECK_SECONDS``, so no search pays a read for it.
 """
 
@@ -140,10 +141,12 @@ class Readiness:
     def is_ready(self, gateway: TableGateway, field: str) -> bool:
         cache_key = (_table_of(gateway), field)
         with self._lock:
-            if self._ready.get(cache_key):
-                return True
             checked = self._checked.get(cache_key)
-            if checked is not None and time.monotonic() - checked < RECHECK_SECONDS:
+            fresh = checked is not None and time.monotonic() - checked < RECHECK_SECONDS
+            # an always-on field never goes back; an opt-in one does when switched on or off
+            if self._ready.get(cache_key) and (field in ALWAYS_TRIGRAM_FIELDS or fresh):
+                return True
+            if fresh:
                 return False
         item = gateway.get_item(fts_keys.ready_key(field))
         ready = bool(item and item.get("complete"))

@@ -90,6 +90,7 @@ class TtlApply:
         self.policy = policy
         self.clock = resolve(clock)
         self.dry_run = dry_run
+        self.trace_names = trace_name_postings.configured(gateway)
 
     # ---- the walk ------------------------------------------------------------------
     def workspaces(self) -> list[str]:
@@ -221,9 +222,10 @@ class TtlApply:
                     bump = item["SK"] == keys.META and "version" in item
                     self._set_ttl(key, ttl, Attr(table.SK).exists(), bump_version=bump)
             # the name postings expire with the trace (docs/full-text-search.md)
-            self.writes.batch_write(
-                puts=trace_name_postings.posting_items({**trace, TTL_ATTRIBUTE: ttl})
-            )
+            if self.trace_names:
+                self.writes.batch_write(
+                    puts=trace_name_postings.posting_items({**trace, TTL_ATTRIBUTE: ttl})
+                )
             summary.traces += 1
         for run in inventory.runs(experiment_id):
             for metric_key in run.get("metrics") or {}:

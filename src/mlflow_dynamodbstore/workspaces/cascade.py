@@ -49,6 +49,7 @@ class Cascade:
         self.gateway = inventory.gateway
         self.progress = progress or (lambda _n: None)
         self.deleted = 0
+        self.trace_names = trace_name_postings.configured(self.gateway)
 
     def _done(self, n: int) -> None:
         self.deleted += n
@@ -82,6 +83,8 @@ class Cascade:
 
     def delete_trace_postings(self, meta: Item) -> None:
         """A trace's name postings (overflow entry included), before its partition."""
+        if not self.trace_names:
+            return
         postings_keys = trace_name_postings.posting_keys(meta)
         self.gateway.batch_write(deletes=postings_keys)
         self._done(len(postings_keys))

@@ -109,6 +109,7 @@ class Reassign:
         self.gateway = inventory.gateway  # scoped to the source: only its items move
         self.progress = progress or (lambda _n: None)
         self.moved = 0
+        self.trace_names = trace_name_postings.configured(self.gateway)
 
     def _done(self) -> None:
         self.moved += 1
@@ -179,6 +180,8 @@ class Reassign:
 
     def _move_trace_postings(self, meta: Item) -> None:
         """A trace's name postings (with their ttl) to the target's keys, before META."""
+        if not self.trace_names:
+            return
         before = trace_name_postings.posting_items(meta)
         after = trace_name_postings.posting_items({**meta, "workspace": TARGET})
         moved_from = [{"PK": i["PK"], "SK": i["SK"]} for i in before]

@@ -1,10 +1,11 @@
 """A trace's name in the trigram index (``fts/``, docs/full-text-search.md).
 
-One posting list per experiment (the scope ``search_traces`` reads), keyed by the trace's
-workspace. Trace names may be 4,096 characters long, so at most ``TRACE_NAME_CAP`` distinct
-trigrams are indexed; a longer name puts its trace on the experiment's overflow list, which
-every indexed search takes as candidates, so results stay exact. Postings carry the trace's
-``ttl``: DynamoDB TTL removes them with the trace.
+Only when ``trace_name`` is configured (``fts add``; off by default: the write cost, see
+docs/full-text-search.md). One posting list per experiment (the scope ``search_traces``
+reads), keyed by the trace's workspace. Trace names may be 4,096 characters long, so at
+most ``TRACE_NAME_CAP`` distinct trigrams are indexed; a longer name puts its trace on the
+experiment's overflow list, which every indexed search takes as candidates, so results
+stay exact. Postings carry the trace's ``ttl``: DynamoDB TTL removes them with the trace.
 
 These functions only compute items; ``TraceRepository`` writes them with META (in its
 transaction), and the workspace jobs, TTL apply and the backfill reuse them.
@@ -16,7 +17,10 @@ from typing import Any
 
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
+from mlflow_dynamodbstore.config.items import ConfigItems
+from mlflow_dynamodbstore.config.settings import StoreSettings
 from mlflow_dynamodbstore.fts import postings
+from mlflow_dynamodbstore.gateway import TableGateway
 
 Item = dict[str, Any]
 
@@ -24,6 +28,15 @@ Item = dict[str, Any]
 # distinct trigrams than characters), a create stays within one transaction (100 actions)
 # plus one batch, and the worst name costs ~200 posting writes, not 4,094.
 TRACE_NAME_CAP = 200
+
+
+def configured(gateway: TableGateway) -> bool:
+    """Whether the table's stored settings index trace names (one GetItem): jobs ask once,
+    and skip the postings of a field that is off (any left from when it was on are stale
+    candidates a later backfill overwrites or a search's verification drops)."""
+    unscoped = getattr(gateway, "unscoped", gateway)
+    stored = ConfigItems(unscoped).load() or StoreSettings()
+    return stored.indexes_trigrams(postings.TRACE_NAME)
 
 
 def name_document(meta: Item) -> postings.Document:

@@ -16,7 +16,8 @@ from boto3.dynamodb.conditions import Attr, Key
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 
-from mlflow_dynamodbstore.fts.postings import transact_with_postings
+from mlflow_dynamodbstore.config.settings import SettingsSource
+from mlflow_dynamodbstore.fts.postings import TRACE_NAME, transact_with_postings
 from mlflow_dynamodbstore.gateway import ConditionFailed, ItemTooLarge, TableGateway
 from mlflow_dynamodbstore.gateway.errors import Contention, TransactionCancelled
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
@@ -59,8 +60,11 @@ def _size_checked() -> Iterator[None]:
 
 
 class TraceRepository:
-    def __init__(self, gateway: TableGateway):
+    def __init__(self, gateway: TableGateway, settings: SettingsSource | None = None):
         self.gateway = gateway
+        # trace names are indexed only when configured (docs/full-text-search.md); without
+        # settings (jobs that only read) nothing is indexed
+        self.settings = settings
         # Every META write goes through create/replace: the one place the trace's stats
         # item (analytics) is kept in step.
         self.stats = TraceStatsRepository(gateway)
@@ -147,7 +151,7 @@ class TraceRepository:
         """Put META on ``condition``; when the write changes the trace's name postings
         (docs/full-text-search.md), in one transaction with them. ConditionFailed when the
         condition is false either way."""
-        change = name_postings.name_change(old, item)
+        change = name_postings.name_change(old, item) if self._names_indexed() else None
         if not change:
             self.gateway.put_item(item, condition=condition)
             return
@@ -157,6 +161,9 @@ class TraceRepository:
             if 0 in exc.failed_conditions():
                 raise ConditionFailed(str(exc)) from None
             raise
+
+    def _names_indexed(self) -> bool:
+        return self.settings is not None and self.settings.current().indexes_trigrams(TRACE_NAME)
 
     def mutate(
         self,
@@ -192,12 +199,14 @@ class TraceRepository:
         heads: list[tuple[Item, Item | None]] = []
         rest: list[Item] = []
         postings: list[Item] = []
+        indexed = self._names_indexed()
         for trace_id in trace_ids:
             meta_key, stats = None, None
             for item in self.gateway.query(Key("PK").eq(keys.trace_pk(trace_id)), consistent=True):
                 if item["SK"] == keys.META:
                     meta_key = {"PK": item["PK"], "SK": item["SK"]}
-                    postings.extend(name_postings.posting_keys(item))
+                    if indexed:
+                        postings.extend(name_postings.posting_keys(item))
                 elif item["SK"] == analytics_keys.TRACE_STATS_SK:
                     stats = item
                 else:
