@@ -1,0 +1,156 @@
+"""Invoking AI gateway endpoints through a real ``mlflow server`` on this store, against a
+local fake of OpenAI's chat completions API, side by side with a SQLite-backed server: the
+same scenario (create a secret, a model definition and an endpoint over REST, invoke through
+``/gateway/<endpoint>/mlflow/invocations`` and the OpenAI-compatible
+``/gateway/mlflow/v1/chat/completions``, then a budget policy that rejects) gives the same
+answers, the upstream receives the decrypted key, traces and their cost land in the table,
+and no response body nor server log line carries the secret."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from mlflow.entities.gateway_budget_policy import (
+    BudgetAction,
+    BudgetDuration,
+    BudgetDurationUnit,
+    BudgetTargetScope,
+    BudgetUnit,
+)
+from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+from mlflow.tracking._tracking_service.utils import _get_store
+
+from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+from tests.fake_openai import COMPLETION_TEXT, fake_openai
+from tests.mlflow_server import mlflow_server
+
+pytestmark = pytest.mark.slow
+
+SECRET = "sk-invoke-SECRETVALUE-0123456789abcdef"
+SERVER_ENV = {
+    "MLFLOW_CRYPTO_KEK_PASSPHRASE": "test-only-passphrase-for-invocations",
+    # the fake upstream listens on http://127.0.0.1, which the gateway refuses by default
+    "MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS": "true",
+    "MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES": "http,https",
+    # budget policies are re-read every second instead of every 10 minutes
+    "MLFLOW_GATEWAY_BUDGET_REFRESH_INTERVAL": "1",
+}
+MESSAGES = [{"role": "user", "content": "Say hello"}]
+
+
+def _scenario(url: str, upstream: str, bodies: list[str]) -> dict:
+    rest = _get_store(url)
+    secret = rest.create_gateway_secret(
+        "openai-key", {"api_key": SECRET}, provider="openai", auth_config={"api_base": upstream}
+    )
+    definition = rest.create_gateway_model_definition(
+        "gpt", secret.secret_id, "openai", "gpt-4o-mini"
+    )
+    from mlflow.entities import GatewayEndpointModelConfig
+    from mlflow.entities.gateway_endpoint import GatewayModelLinkageType
+
+    endpoint = rest.create_gateway_endpoint(
+        "chat",
+        [
+            GatewayEndpointModelConfig(
+                model_definition_id=definition.model_definition_id,
+                linkage_type=GatewayModelLinkageType.PRIMARY,
+                weight=1.0,
+            )
+        ],
+    )
+
+    def post(path: str, body: dict) -> tuple[int, dict]:
+        response = requests.post(f"{url}{path}", json=body, timeout=60)
+        bodies.append(response.text)
+        return response.status_code, response.json()
+
+    outcome: dict = {}
+    status, answer = post("/gateway/chat/mlflow/invocations", {"messages": MESSAGES})
+    outcome["invocations"] = (status, answer["choices"][0]["message"]["content"])
+    status, answer = post(
+        "/gateway/mlflow/v1/chat/completions", {"model": "chat", "messages": MESSAGES}
+    )
+    outcome["chat_completions"] = (status, answer["choices"][0]["message"]["content"])
+    status, answer = post("/gateway/nope/mlflow/invocations", {"messages": MESSAGES})
+    outcome["unknown_endpoint"] = (status, answer)
+    listed = requests.get(f"{url}/gateway/mlflow/v1/models", timeout=30)
+    bodies.append(listed.text)
+    outcome["models"] = (listed.status_code, [m["id"] for m in listed.json()["data"]])
+
+    # the usage-tracking experiment gets one trace per invocation, each with its cost
+    experiment = rest.get_experiment_by_name("gateway/chat")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        traces = rest.search_traces(locations=[experiment.experiment_id])
+        if len(traces[0] if isinstance(traces, tuple) else traces) >= 2:
+            break
+        time.sleep(1)
+    traces = traces[0] if isinstance(traces, tuple) else traces
+    outcome["traces"] = sorted(t.state.value for t in traces)
+    outcome["trace_endpoint_ids"] = {
+        t.trace_metadata.get("mlflow.gateway.endpointId") == endpoint.endpoint_id for t in traces
+    }
+
+    # a budget that the two invocations already spent: the next invocation is refused
+    rest.create_budget_policy(
+        budget_unit=BudgetUnit.USD,
+        budget_amount=0.0000001,
+        duration=BudgetDuration(unit=BudgetDurationUnit.DAYS, value=1),
+        target_scope=BudgetTargetScope.GLOBAL,
+        budget_action=BudgetAction.REJECT,
+    )
+    time.sleep(2.5)  # past the refresh interval: the tracker reads the policy and past spend
+    status, answer = post("/gateway/chat/mlflow/invocations", {"messages": MESSAGES})
+    outcome["over_budget"] = (status, answer.get("detail", answer).split(". Limit")[0])
+    outcome["endpoint_id"] = endpoint.endpoint_id
+    return outcome
+
+
+def _run(backend: str, tmp_path) -> tuple[dict, list[dict], list[str], str]:
+    bodies: list[str] = []
+    with fake_openai() as (upstream, received):
+        with mlflow_server(backend, tmp_path, env=SERVER_ENV) as url:
+            outcome = _scenario(url, upstream, bodies)
+    log = "".join(p.read_text(errors="replace") for p in tmp_path.glob("mlflow-server-*.log"))
+    return outcome, received, bodies, log
+
+
+def _spend(store, endpoint_id: str) -> float:
+    now = int(time.time() * 1000)
+    return store.sum_gateway_trace_cost(now - 3_600_000, now + 60_000, endpoint_id=endpoint_id)
+
+
+def test_invocation_as_on_a_sqlite_server(store_uri, tmp_path):
+    sqlite_uri = f"sqlite:///{tmp_path}/mlflow.db"
+    sql_outcome, sql_received, _, _ = _run(sqlite_uri, tmp_path / "sql")
+    ours, received, bodies, log = _run(store_uri, tmp_path / "ddb")
+
+    sql_spend = _spend(SqlAlchemyStore(sqlite_uri, str(tmp_path / "a")), sql_outcome["endpoint_id"])
+    our_spend = _spend(DynamoDBTrackingStore(store_uri, "s3://b/a"), ours["endpoint_id"])
+    sql_outcome.pop("endpoint_id"), ours.pop("endpoint_id")
+    assert ours == sql_outcome
+    assert ours["invocations"] == (200, COMPLETION_TEXT)
+    assert ours["chat_completions"] == (200, COMPLETION_TEXT)
+    assert ours["unknown_endpoint"][0] == 404
+    assert ours["models"] == (200, ["chat"])
+    assert ours["traces"] == ["OK", "OK"] and ours["trace_endpoint_ids"] == {True}
+    assert ours["over_budget"] == (429, "Budget limit exceeded")
+    # the spend the budget tracker read back: both traces' cost, from the cost items
+    assert our_spend == pytest.approx(sql_spend) and our_spend > 0
+
+    # the upstream saw the decrypted key, twice (the refused call never left the server)
+    assert len(received) == len(sql_received) == 2
+    for request in received:
+        assert request["path"] == "/v1/chat/completions"
+        headers = {k.lower(): v for k, v in request["headers"].items()}
+        assert headers["authorization"] == f"Bearer {SECRET}", sorted(headers)
+        assert request["body"]["model"] == "gpt-4o-mini"
+        assert request["body"]["messages"] == MESSAGES
+    # and nothing the server answered or logged carries it
+    assert len(bodies) == 5
+    for text in [*bodies, log]:
+        assert "SECRETVALUE" not in text
+    assert "Traceback" not in log
