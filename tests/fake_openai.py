@@ -34,7 +34,7 @@ def fake_openai():
     received: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's name)
+        def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
             received.append({"path": self.path, "headers": dict(self.headers), "body": body})
             if self.path.endswith("/chat/completions"):

@@ -111,9 +111,11 @@ def _scenario(url: str, upstream: str, bodies: list[str]) -> dict:
 
 def _run(backend: str, tmp_path) -> tuple[dict, list[dict], list[str], str]:
     bodies: list[str] = []
-    with fake_openai() as (upstream, received):
-        with mlflow_server(backend, tmp_path, env=SERVER_ENV) as url:
-            outcome = _scenario(url, upstream, bodies)
+    with (
+        fake_openai() as (upstream, received),
+        mlflow_server(backend, tmp_path, env=SERVER_ENV) as url,
+    ):
+        outcome = _scenario(url, upstream, bodies)
     log = "".join(p.read_text(errors="replace") for p in tmp_path.glob("mlflow-server-*.log"))
     return outcome, received, bodies, log
 
