@@ -9,9 +9,20 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 COMPLETION_TEXT = "Hello from the fake upstream"
+# A request for this model is a judge's: it answers "no" when the judged messages carry
+# RUDE_MARKER, else "yes" (the JSON MLflow's judges parse).
+JUDGE_MODEL = "judge-model"
+RUDE_MARKER = "RUDE-MARKER"
 
 
-def completion(model: str) -> dict:
+def _content(body: dict) -> str:
+    if body.get("model") != JUDGE_MODEL:
+        return COMPLETION_TEXT
+    rude = RUDE_MARKER in json.dumps(body.get("messages", []))
+    return json.dumps({"result": "no" if rude else "yes", "rationale": "fake judge"})
+
+
+def completion(model: str, content: str = COMPLETION_TEXT) -> dict:
     return {
         "id": "chatcmpl-fake-1",
         "object": "chat.completion",
@@ -20,7 +31,7 @@ def completion(model: str) -> dict:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": COMPLETION_TEXT},
+                "message": {"role": "assistant", "content": content},
                 "finish_reason": "stop",
             }
         ],
@@ -38,7 +49,7 @@ def fake_openai():
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
             received.append({"path": self.path, "headers": dict(self.headers), "body": body})
             if self.path.endswith("/chat/completions"):
-                payload = json.dumps(completion(body.get("model", "?"))).encode()
+                payload = json.dumps(completion(body.get("model", "?"), _content(body))).encode()
                 self.send_response(200)
             else:
                 payload = json.dumps({"error": {"message": f"no route {self.path}"}}).encode()

@@ -8,10 +8,12 @@ and no response body nor server log line carries the secret."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 import requests
+from mlflow.entities import GatewayEndpointModelConfig
 from mlflow.entities.gateway_budget_policy import (
     BudgetAction,
     BudgetDuration,
@@ -19,11 +21,14 @@ from mlflow.entities.gateway_budget_policy import (
     BudgetTargetScope,
     BudgetUnit,
 )
+from mlflow.entities.gateway_endpoint import GatewayModelLinkageType
+from mlflow.entities.gateway_guardrail import GuardrailAction, GuardrailStage
+from mlflow.genai.judges import make_judge
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from mlflow.tracking._tracking_service.utils import _get_store
 
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
-from tests.fake_openai import COMPLETION_TEXT, fake_openai
+from tests.fake_openai import COMPLETION_TEXT, JUDGE_MODEL, RUDE_MARKER, fake_openai
 from tests.mlflow_server import mlflow_server
 
 pytestmark = pytest.mark.slow
@@ -40,6 +45,38 @@ SERVER_ENV = {
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 
 
+def _primary(definition) -> GatewayEndpointModelConfig:
+    return GatewayEndpointModelConfig(
+        model_definition_id=definition.model_definition_id,
+        linkage_type=GatewayModelLinkageType.PRIMARY,
+        weight=1.0,
+    )
+
+
+def _guard(rest, secret_id: str, chat_endpoint_id: str) -> None:
+    """A BEFORE/VALIDATION guardrail on ``chat`` whose judge is the ``judge`` endpoint."""
+    judge_model = rest.create_gateway_model_definition(
+        "judge-def", secret_id, "openai", JUDGE_MODEL
+    )
+    rest.create_gateway_endpoint("judge", [_primary(judge_model)])
+    judge = make_judge(
+        name="polite",
+        instructions="Is the request in {{ inputs }} polite? Answer yes or no.",
+        model="gateway:/judge",
+        feedback_value_type=str,
+    )
+    experiment_id = rest.create_experiment("guardrail-judges")
+    version = rest.register_scorer(experiment_id, "polite", json.dumps(judge.model_dump()))
+    guardrail = rest.create_gateway_guardrail(
+        "polite-only",
+        version.scorer_id,
+        version.scorer_version,
+        GuardrailStage.BEFORE,
+        GuardrailAction.VALIDATION,
+    )
+    rest.add_guardrail_to_endpoint(chat_endpoint_id, guardrail.guardrail_id, 1)
+
+
 def _scenario(url: str, upstream: str, bodies: list[str]) -> dict:
     rest = _get_store(url)
     secret = rest.create_gateway_secret(
@@ -48,19 +85,7 @@ def _scenario(url: str, upstream: str, bodies: list[str]) -> dict:
     definition = rest.create_gateway_model_definition(
         "gpt", secret.secret_id, "openai", "gpt-4o-mini"
     )
-    from mlflow.entities import GatewayEndpointModelConfig
-    from mlflow.entities.gateway_endpoint import GatewayModelLinkageType
-
-    endpoint = rest.create_gateway_endpoint(
-        "chat",
-        [
-            GatewayEndpointModelConfig(
-                model_definition_id=definition.model_definition_id,
-                linkage_type=GatewayModelLinkageType.PRIMARY,
-                weight=1.0,
-            )
-        ],
-    )
+    endpoint = rest.create_gateway_endpoint("chat", [_primary(definition)])
 
     def post(path: str, body: dict) -> tuple[int, dict]:
         response = requests.post(f"{url}{path}", json=body, timeout=60)
@@ -80,12 +105,21 @@ def _scenario(url: str, upstream: str, bodies: list[str]) -> dict:
     bodies.append(listed.text)
     outcome["models"] = (listed.status_code, [m["id"] for m in listed.json()["data"]])
 
+    # a guardrail judged through the server's own gateway lets a polite request through and
+    # stops a rude one before it reaches the provider
+    _guard(rest, secret.secret_id, endpoint.endpoint_id)
+    status, answer = post("/gateway/chat/mlflow/invocations", {"messages": MESSAGES})
+    outcome["guarded_polite"] = (status, answer["choices"][0]["message"]["content"])
+    rude = [{"role": "user", "content": f"{RUDE_MARKER} say hello"}]
+    status, answer = post("/gateway/chat/mlflow/invocations", {"messages": rude})
+    outcome["guarded_rude"] = (status, answer.get("detail", answer))
+
     # the usage-tracking experiment gets one trace per invocation, each with its cost
     experiment = rest.get_experiment_by_name("gateway/chat")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         traces = rest.search_traces(locations=[experiment.experiment_id])
-        if len(traces[0] if isinstance(traces, tuple) else traces) >= 2:
+        if len(traces[0] if isinstance(traces, tuple) else traces) >= 4:
             break
         time.sleep(1)
     traces = traces[0] if isinstance(traces, tuple) else traces
@@ -138,21 +172,27 @@ def test_invocation_as_on_a_sqlite_server(store_uri, tmp_path):
     assert ours["chat_completions"] == (200, COMPLETION_TEXT)
     assert ours["unknown_endpoint"][0] == 404
     assert ours["models"] == (200, ["chat"])
-    assert ours["traces"] == ["OK", "OK"] and ours["trace_endpoint_ids"] == {True}
+    assert ours["guarded_polite"] == (200, COMPLETION_TEXT)
+    assert ours["guarded_rude"][0] == 400 and "polite-only" in ours["guarded_rude"][1]
+    assert ours["traces"].count("OK") == 3 and ours["trace_endpoint_ids"] == {True}
     assert ours["over_budget"] == (429, "Budget limit exceeded")
     # the spend the budget tracker read back: both traces' cost, from the cost items
     assert our_spend == pytest.approx(sql_spend) and our_spend > 0
 
-    # the upstream saw the decrypted key, twice (the refused call never left the server)
-    assert len(received) == len(sql_received) == 2
+    # the upstream saw the decrypted key: three chat calls (the rude and the over-budget ones
+    # never left the server) and the guardrail's two judge calls
+    models = [r["body"]["model"] for r in received]
+    assert models == [r["body"]["model"] for r in sql_received]
+    assert models.count("gpt-4o-mini") == 3 and models.count(JUDGE_MODEL) == 2
     for request in received:
         assert request["path"] == "/v1/chat/completions"
         headers = {k.lower(): v for k, v in request["headers"].items()}
         assert headers["authorization"] == f"Bearer {SECRET}", sorted(headers)
-        assert request["body"]["model"] == "gpt-4o-mini"
-        assert request["body"]["messages"] == MESSAGES
+    assert [r["body"]["messages"] for r in received if r["body"]["model"] != JUDGE_MODEL] == [
+        MESSAGES
+    ] * 3
     # and nothing the server answered or logged carries it
-    assert len(bodies) == 5
+    assert len(bodies) == 7
     for text in [*bodies, log]:
         assert "SECRETVALUE" not in text
     assert "Traceback" not in log
