@@ -1,10 +1,11 @@
 """Invoking AI gateway endpoints through a real ``mlflow server`` on this store, against a
 local fake of OpenAI's chat completions API, side by side with a SQLite-backed server: the
-same scenario (create a secret, a model definition and an endpoint over REST, invoke through
-``/gateway/<endpoint>/mlflow/invocations`` and the OpenAI-compatible
-``/gateway/mlflow/v1/chat/completions``, then a budget policy that rejects) gives the same
-answers, the upstream receives the decrypted key, traces and their cost land in the table,
-and no response body nor server log line carries the secret."""
+same scenario (create a secret, a model definition and an endpoint over REST; invoke through
+``/gateway/<endpoint>/mlflow/invocations``, the OpenAI-compatible
+``/gateway/mlflow/v1/chat/completions`` and the OpenAI passthrough; then a guardrail and a
+budget policy that rejects) gives the same answers, the upstream receives the decrypted key,
+traces and their cost land in the table, and no response body nor server log line carries
+the secret."""
 
 from __future__ import annotations
 
@@ -99,6 +100,10 @@ def _scenario(url: str, upstream: str, bodies: list[str]) -> dict:
         "/gateway/mlflow/v1/chat/completions", {"model": "chat", "messages": MESSAGES}
     )
     outcome["chat_completions"] = (status, answer["choices"][0]["message"]["content"])
+    status, answer = post(
+        "/gateway/openai/v1/chat/completions", {"model": "chat", "messages": MESSAGES}
+    )
+    outcome["openai_passthrough"] = (status, answer["choices"][0]["message"]["content"])
     status, answer = post("/gateway/nope/mlflow/invocations", {"messages": MESSAGES})
     outcome["unknown_endpoint"] = (status, answer)
     listed = requests.get(f"{url}/gateway/mlflow/v1/models", timeout=30)
@@ -119,7 +124,7 @@ def _scenario(url: str, upstream: str, bodies: list[str]) -> dict:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         traces = rest.search_traces(locations=[experiment.experiment_id])
-        if len(traces[0] if isinstance(traces, tuple) else traces) >= 4:
+        if len(traces[0] if isinstance(traces, tuple) else traces) >= 5:
             break
         time.sleep(1)
     traces = traces[0] if isinstance(traces, tuple) else traces
@@ -170,29 +175,30 @@ def test_invocation_as_on_a_sqlite_server(store_uri, tmp_path):
     assert ours == sql_outcome
     assert ours["invocations"] == (200, COMPLETION_TEXT)
     assert ours["chat_completions"] == (200, COMPLETION_TEXT)
+    assert ours["openai_passthrough"] == (200, COMPLETION_TEXT)
     assert ours["unknown_endpoint"][0] == 404
     assert ours["models"] == (200, ["chat"])
     assert ours["guarded_polite"] == (200, COMPLETION_TEXT)
     assert ours["guarded_rude"][0] == 400 and "polite-only" in ours["guarded_rude"][1]
-    assert ours["traces"].count("OK") == 3 and ours["trace_endpoint_ids"] == {True}
+    assert ours["traces"].count("OK") == 4 and ours["trace_endpoint_ids"] == {True}
     assert ours["over_budget"] == (429, "Budget limit exceeded")
     # the spend the budget tracker read back: both traces' cost, from the cost items
     assert our_spend == pytest.approx(sql_spend) and our_spend > 0
 
-    # the upstream saw the decrypted key: three chat calls (the rude and the over-budget ones
+    # the upstream saw the decrypted key: four chat calls (the rude and the over-budget ones
     # never left the server) and the guardrail's two judge calls
     models = [r["body"]["model"] for r in received]
     assert models == [r["body"]["model"] for r in sql_received]
-    assert models.count("gpt-4o-mini") == 3 and models.count(JUDGE_MODEL) == 2
+    assert models.count("gpt-4o-mini") == 4 and models.count(JUDGE_MODEL) == 2
     for request in received:
         assert request["path"] == "/v1/chat/completions"
         headers = {k.lower(): v for k, v in request["headers"].items()}
         assert headers["authorization"] == f"Bearer {SECRET}", sorted(headers)
     assert [r["body"]["messages"] for r in received if r["body"]["model"] != JUDGE_MODEL] == [
         MESSAGES
-    ] * 3
+    ] * 4
     # and nothing the server answered or logged carries it
-    assert len(bodies) == 7
+    assert len(bodies) == 8
     for text in [*bodies, log]:
         assert "SECRETVALUE" not in text
     assert "Traceback" not in log
