@@ -14,8 +14,10 @@ from mlflow_dynamodbstore.local.dynamodb_local import free_port
 
 
 @contextmanager
-def mlflow_server(backend_store_uri: str, artifacts_dir: Path, extra_args=(), env=None, cwd=None):
-    port = free_port()
+def mlflow_server(
+    backend_store_uri: str, artifacts_dir: Path, extra_args=(), env=None, cwd=None, port=None
+):
+    port = port or free_port()
     log = artifacts_dir / f"mlflow-server-{port}.log"
     artifacts_dir.mkdir(parents=True, exist_ok=True)
     cmd = [
