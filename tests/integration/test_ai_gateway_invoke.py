@@ -138,3 +138,28 @@ def test_cache_requests_and_invalidation(store):
         config_resolver.get_endpoint_config("chat", store)
     # the cached value holds no plaintext (MLflow's SecretCache encrypts what it keeps)
     assert KEY not in repr(vars(store.secret_cache))
+
+
+def test_guardrail_loading_requests(store):
+    """What MLflow's ``load_guardrails`` asks per invocation of a guarded endpoint."""
+    from mlflow.entities.gateway_guardrail import GuardrailAction, GuardrailStage
+
+    from tests.differential.scenarios.scorers import judge
+
+    endpoint, _, _ = _setup(store)
+    experiment_id = store.create_experiment("judges")
+    version = store.register_scorer(experiment_id, "polite", judge(model="gateway:/chat"))
+    guardrail = store.create_gateway_guardrail(
+        "g", version.scorer_id, 1, GuardrailStage.BEFORE, GuardrailAction.VALIDATION
+    )
+    store.add_guardrail_to_endpoint(endpoint.endpoint_id, guardrail.guardrail_id, 1)
+
+    def load():
+        configs = store.list_endpoint_guardrail_configs(endpoint.endpoint_id)
+        return [store.resolve_endpoint_in_scorer(c.guardrail.scorer) for c in configs]
+
+    count, resolved = _requests(store, load)
+    assert len(resolved) == 1 and '"gateway:/chat"' in resolved[0]._serialized_scorer
+    # the endpoint's items (its guardrail configs among them), the guardrails, and the
+    # judge's endpoint by id (its items, definitions, secret names)
+    assert count == 5
