@@ -14,8 +14,10 @@ from mlflow_dynamodbstore.local.dynamodb_local import free_port
 
 
 @contextmanager
-def mlflow_server(backend_store_uri: str, artifacts_dir: Path, extra_args=(), env=None, cwd=None):
-    port = free_port()
+def mlflow_server(
+    backend_store_uri: str, artifacts_dir: Path, extra_args=(), env=None, cwd=None, port=None
+):
+    port = port or free_port()
     log = artifacts_dir / f"mlflow-server-{port}.log"
     artifacts_dir.mkdir(parents=True, exist_ok=True)
     cmd = [
@@ -43,7 +45,7 @@ def mlflow_server(backend_store_uri: str, artifacts_dir: Path, extra_args=(), en
             proc.kill()
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -1,7 +1,8 @@
 """Entry-point builders. MLflow loads entry points while ``import mlflow`` is still running,
 so this module imports nothing at load time and the store modules only on first use.
 
-Loading it also installs the job-store wiring (``jobs/mlflow_patch.py``, docs/jobs.md):
+Loading it also installs the job-store wiring (``jobs/mlflow_patch.py``, docs/jobs.md) and
+the AI gateway invocation wiring (``ai_gateway/mlflow_patch.py``, docs/ai-gateway.md):
 this module is the one part of the package that every MLflow process imports early (the
 server, its workers, the job runner and consumers, each job's subprocess), and MLflow has
 no entry point for job stores."""
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlflow_dynamodbstore.ai_gateway import mlflow_patch as ai_gateway_patch
 from mlflow_dynamodbstore.jobs import mlflow_patch
 
 mlflow_patch.install()
+ai_gateway_patch.install()
 
 
 def tracking_store(store_uri: str, artifact_uri: str | None = None) -> Any:

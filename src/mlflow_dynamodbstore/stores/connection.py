@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError, ReadTimeoutError
@@ -29,6 +29,10 @@ class Connection:
     gateway: TableGateway
     # What features read for index patterns, FTS fields and retention (config/settings.py).
     settings: SettingsSource
+    # Decrypted AI gateway endpoint configs (MLflow's SecretCache, built on first use): one
+    # per process and URI, so a change made through any store instance clears it for all.
+    _secret_cache: Any = field(default=None, repr=False, compare=False)
+    _secret_cache_lock: Any = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def xray_enabled(self) -> bool:
@@ -49,6 +53,20 @@ class Connection:
             step()
         else:
             self.gateway.gate.add(name, step)
+
+    def gateway_secret_cache(self) -> Any:
+        """The process's cache of decrypted gateway endpoint configs for this table."""
+        with self._secret_cache_lock:
+            if self._secret_cache is None:
+                from mlflow_dynamodbstore.compat.gateway import new_secret_cache
+
+                self._secret_cache = new_secret_cache()
+            return self._secret_cache
+
+    def clear_gateway_secret_cache(self) -> None:
+        """Forget every cached config (after a gateway change, as the SQL store does)."""
+        if self._secret_cache is not None:
+            self._secret_cache.clear()
 
     def workspace_scoped(self, active_workspace: Callable[[], str]) -> ScopedGateway:
         """The gateway every store operation uses: only the active workspace's items exist

@@ -29,6 +29,7 @@ from mlflow_dynamodbstore.stores.tracking.dataset_ops import DatasetOps
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import ExperimentOps
 from mlflow_dynamodbstore.stores.tracking.gateway_binding_ops import GatewayBindingOps
 from mlflow_dynamodbstore.stores.tracking.gateway_budget_ops import GatewayBudgetOps
+from mlflow_dynamodbstore.stores.tracking.gateway_config_ops import GatewayConfigOps
 from mlflow_dynamodbstore.stores.tracking.gateway_cost_ops import GatewayCostOps
 from mlflow_dynamodbstore.stores.tracking.gateway_endpoint_ops import GatewayEndpointOps
 from mlflow_dynamodbstore.stores.tracking.gateway_guardrail_ops import GatewayGuardrailOps
@@ -56,6 +57,7 @@ class DynamoDBTrackingStore(
     ExperimentOps,
     GatewayBindingOps,
     GatewayBudgetOps,
+    GatewayConfigOps,
     GatewayCostOps,
     GatewayEndpointOps,
     GatewayGuardrailOps,

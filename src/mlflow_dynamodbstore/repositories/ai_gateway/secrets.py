@@ -87,6 +87,11 @@ class SecretRepository(WorkspaceRepository):
             return {item["secret_id"]: item["secret_name"]} if item else {}
         return {i["secret_id"]: i["secret_name"] for i in self.list() if i["secret_id"] in wanted}
 
+    def many(self, secret_ids: set[str]) -> dict[str, Item]:
+        """secret id -> item (with its ciphertext: for ``decrypt`` only) for the ids that
+        exist (one consistent BatchGetItem per 100)."""
+        return self._items(ak.secret_key, "secret_id", {i for i in secret_ids if i})
+
     # ---- writes ------------------------------------------------------------------------
     def create(
         self,

@@ -74,6 +74,7 @@ class GatewayBindingOps:
                 f"Endpoint '{endpoint_id}' is already bound to {kind.value} '{resource_id}'",
                 BAD_REQUEST,
             ) from None
+        self._invalidate_secret_cache()
         return binding_entity(item)
 
     def delete_endpoint_binding(
@@ -87,6 +88,7 @@ class GatewayBindingOps:
                 f"resource_type='{resource_type}', resource_id='{resource_id}')",
                 RESOURCE_DOES_NOT_EXIST,
             ) from None
+        self._invalidate_secret_cache()
 
     def list_endpoint_bindings(
         self,

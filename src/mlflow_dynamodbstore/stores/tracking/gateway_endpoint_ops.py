@@ -258,6 +258,7 @@ class GatewayEndpointOps:
             raise MlflowException(
                 "A model definition was deleted meanwhile", RESOURCE_DOES_NOT_EXIST
             ) from None
+        self._invalidate_secret_cache()
         return self.get_gateway_endpoint(endpoint_id=endpoint_id)
 
     def delete_gateway_endpoint(self, endpoint_id: str) -> None:
@@ -269,6 +270,7 @@ class GatewayEndpointOps:
         # ON DELETE CASCADE: its bindings go too (after the endpoint, so none is added back)
         bindings = BindingRepository(self.gateway)
         bindings.delete_all(bindings.list(endpoint_id))
+        self._invalidate_secret_cache()
 
     def list_gateway_endpoints(
         self, provider: str | None = None, secret_id: str | None = None
@@ -319,6 +321,7 @@ class GatewayEndpointOps:
                 f"endpoint '{endpoint_id}'",
                 error_code=RESOURCE_ALREADY_EXISTS,
             ) from None
+        self._invalidate_secret_cache()
         definitions = {definition["model_definition_id"]: definition}
         return entities.mapping(mapping, definitions, self._secret_names_for([definition]))
 
@@ -339,6 +342,7 @@ class GatewayEndpointOps:
                 f"endpoint '{endpoint_id}'{linkage_str}",
                 error_code=RESOURCE_DOES_NOT_EXIST,
             ) from None
+        self._invalidate_secret_cache()
 
     # ---- tags --------------------------------------------------------------------------
     def set_gateway_endpoint_tag(self, endpoint_id: str, tag: GatewayEndpointTag) -> None:

@@ -55,9 +55,6 @@ class GatewaySecretOps:
     def ai_model_definitions(self) -> ModelDefinitionRepository:
         return ModelDefinitionRepository(self.gateway)
 
-    def _invalidate_secret_cache(self) -> None:
-        """Nothing to invalidate: this store keeps no decrypted configs in memory."""
-
     # ---- secrets -----------------------------------------------------------------------
     def create_gateway_secret(
         self,
@@ -114,6 +111,7 @@ class GatewaySecretOps:
             )
         except Missing:
             raise _secret_missing(secret_id) from None
+        self._invalidate_secret_cache()
         return entities.secret_info(item)
 
     def delete_gateway_secret(self, secret_id: str) -> None:
@@ -122,6 +120,7 @@ class GatewaySecretOps:
         except Missing:
             raise _secret_missing(secret_id) from None
         self.ai_model_definitions.clear_secret(secret_id)
+        self._invalidate_secret_cache()
 
     def list_secret_infos(self, provider: str | None = None) -> list[GatewaySecretInfo]:
         items = self.ai_secrets.list()
@@ -226,6 +225,7 @@ class GatewaySecretOps:
             raise MlflowException(
                 f"Model definition with name '{name}' already exists", RESOURCE_ALREADY_EXISTS
             ) from None
+        self._invalidate_secret_cache()
         return self._model_definition_entity(item)
 
     def delete_gateway_model_definition(self, model_definition_id: str) -> None:
@@ -241,3 +241,4 @@ class GatewaySecretOps:
                 "Detach it from all endpoints first.",
                 error_code=INVALID_STATE,
             ) from None
+        self._invalidate_secret_cache()
