@@ -140,11 +140,13 @@ class Readiness:
     def is_ready(self, gateway: TableGateway, field: str) -> bool:
         cache_key = (_table_of(gateway), field)
         with self._lock:
-            if self._ready.get(cache_key):
+            # Names stay ready for good; a configurable field can be removed (its marker
+            # cleared), so its "ready" is re-checked like "not ready".
+            if self._ready.get(cache_key) and field in ALWAYS_TRIGRAM_FIELDS:
                 return True
             checked = self._checked.get(cache_key)
             if checked is not None and time.monotonic() - checked < RECHECK_SECONDS:
-                return False
+                return self._ready.get(cache_key, False)
         item = gateway.get_item(fts_keys.ready_key(field))
         ready = bool(item and item.get("complete"))
         self._remember(_table_of(gateway), field, ready)

@@ -1,0 +1,65 @@
+"""Postings of configurable fields: tag and param values (docs/full-text-search.md,
+"Fields beyond names").
+
+A value is indexed under its key: one posting list per (scope, key, trigram), so a filter
+``tags.x LIKE '%abc%'`` reads only postings of values of ``x``. Values may be long (tag
+values up to 8,000 characters), so indexing is bounded like trace names: at most
+``VALUE_CAP`` distinct trigrams (in text order) per value; a value with more is also put
+on the (scope, key) overflow list, which every indexed search of that key reads, so
+results stay exact.
+
+These fields are only written and searched when configured (``fts_trigram_fields``), and
+only searched once ready (``fts backfill`` built them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlflow_dynamodbstore.fts import postings
+from mlflow_dynamodbstore.fts.postings import PostingChange
+from mlflow_dynamodbstore.schema import fts_keys
+
+Item = dict[str, Any]
+
+RUN_TAG_VALUE = "run_tag_value"
+RUN_PARAM_VALUE = "run_param_value"
+# Configurable fields this version builds (config/settings.py BUILT_TRIGRAM_FIELDS).
+VALUE_FIELDS: tuple[str, ...] = (RUN_TAG_VALUE, RUN_PARAM_VALUE)
+
+# Distinct trigrams indexed per value: a 200-character value has about 200, typical tag
+# and param values (ids, paths, short notes) far fewer. A longer value costs one overflow
+# entry instead of up to ~8,000 postings.
+VALUE_CAP = 200
+
+
+def value_document(workspace: str, field: str, scope: str, key: str, entity_id: str):
+    """The value of ``entity_id``'s tag/param ``key`` within ``scope``."""
+    return postings.Document(workspace, field, fts_keys.keyed_scope(scope, key), entity_id)
+
+
+def value_keys(document: postings.Document, value: Any) -> list[Item]:
+    """Posting keys of one value (bounded; the overflow entry when cut)."""
+    if not isinstance(value, str):
+        return []  # a tag set to None has no text to find
+    return document.bounded_keys(value, VALUE_CAP)
+
+
+def value_moved(document: postings.Document, old: Any, new: Any) -> PostingChange:
+    """From the postings of ``old`` to those of ``new``: only the difference is written."""
+    return postings.diff(value_keys(document, old), value_keys(document, new))
+
+
+def configured(fields: tuple[str, ...]) -> tuple[str, ...]:
+    """The value fields among configured ``fields`` that this version maintains."""
+    return tuple(f for f in VALUE_FIELDS if f in fields)
+
+
+def table_value_fields(gateway) -> tuple[str, ...]:
+    """The value fields configured in the table's settings item (admin jobs: cascades,
+    workspace moves, cleanup), 1 GetItem. Servers reconcile their environment into that
+    item at start, so it names every configured field."""
+    from mlflow_dynamodbstore.config.items import ConfigItems
+
+    stored = ConfigItems(getattr(gateway, "unscoped", gateway)).load()
+    return configured(stored.fts_trigram_fields) if stored is not None else ()
