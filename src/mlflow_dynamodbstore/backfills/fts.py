@@ -28,6 +28,7 @@ from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.fts.lookup import READINESS
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.repositories.runs.items import is_spilled
+from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
 from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 from mlflow_dynamodbstore.repositories.workspaces import WorkspaceRepository
 from mlflow_dynamodbstore.schema import fts_keys, indexes, keys
@@ -90,7 +91,9 @@ def _experiment_ids(gateway: TableGateway, workspace: str) -> list[str]:
     return ids
 
 
-def _units(gateway: TableGateway, workspace: str) -> Iterator[_Unit]:
+def _units(
+    gateway: TableGateway, workspace: str, value_fields: tuple[str, ...] = ()
+) -> Iterator[_Unit]:
     scope = fts_keys.WORKSPACE_SCOPE
     exp_listing = indexes.EXPERIMENTS_BY_CREATION
     for stage in (LifecycleStage.ACTIVE, LifecycleStage.DELETED):
@@ -141,6 +144,16 @@ def _units(gateway: TableGateway, workspace: str) -> Iterator[_Unit]:
                 _run_name(gateway, item),
             ),
         )
+        if value_fields:
+            yield _Unit(
+                f"{workspace}/run-values/{experiment_id}",
+                "+".join(value_fields),
+                run_listing.pk_eq(keys.runs_gsi1pk(experiment_id)),
+                run_listing.index,
+                items=lambda item: run_posting_keys(
+                    item, lambda want: gateway.batch_get(want, consistent=True), value_fields
+                ),
+            )
         yield _Unit(
             f"{workspace}/traces/{experiment_id}",
             postings.TRACE_NAME,
@@ -159,17 +172,22 @@ def _run_name(gateway: TableGateway, meta: Item) -> str | None:
 
 
 def backfill_fts(
-    gateway: TableGateway, progress: Progress | None = None, *, dry_run: bool = False
+    gateway: TableGateway,
+    progress: Progress | None = None,
+    *,
+    dry_run: bool = False,
+    value_fields: tuple[str, ...] = (),
 ) -> FtsBackfillReport:
     """Run (or resume) the backfill; ``gateway`` is unscoped. ``dry_run`` only counts (and
-    neither reads nor moves the cursor)."""
+    neither reads nor moves the cursor). ``value_fields``: the configured run tag / param
+    value fields, built too (their postings for every run) and marked ready."""
     progress = progress or (lambda _n: None)
     record_key = fts_keys.backfill_record_key()
     cursor = {} if dry_run else (gateway.get_item(record_key) or {})
     report = FtsBackfillReport(resumed=bool(cursor))
     skipping = bool(cursor)
     for workspace in _workspaces(gateway):
-        for unit in _units(gateway, workspace):
+        for unit in _units(gateway, workspace, value_fields):
             start_key = None
             if skipping:
                 if unit.name != cursor.get("unit"):
@@ -182,9 +200,9 @@ def backfill_fts(
     if skipping:
         # the saved unit is gone (its workspace or experiment was deleted): start over
         gateway.delete_item(record_key)
-        return backfill_fts(gateway, progress, dry_run=dry_run)
+        return backfill_fts(gateway, progress, dry_run=dry_run, value_fields=value_fields)
     if not dry_run:
-        for name in FIELDS:
+        for name in (*FIELDS, *value_fields):
             READINESS.mark(gateway, name, True)
         gateway.delete_item(record_key)
     return report
@@ -204,7 +222,7 @@ def _walk(
             unit.condition, index=unit.index, limit=PAGE, start_key=start_key
         )
         puts = [posting for item in items for posting in unit.postings_of(item)]
-        report.entities[unit.field] += len(items)
+        report.entities[unit.field] = report.entities.get(unit.field, 0) + len(items)
         report.postings += len(puts)
         if not dry_run:
             gateway.batch_write(puts=puts)

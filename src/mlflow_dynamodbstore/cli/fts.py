@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import replace
 
 import click
@@ -16,6 +17,8 @@ from mlflow_dynamodbstore.config.settings import (
     BUILT_TRIGRAM_FIELDS,
     unbuilt_trigram_fields,
 )
+from mlflow_dynamodbstore.config.source import MAX_REFRESH_SECONDS
+from mlflow_dynamodbstore.fts import field_postings
 from mlflow_dynamodbstore.fts.lookup import READINESS
 
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -92,8 +95,10 @@ def _change(store_uri: str, change, dry_run: bool, as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the resulting fields, change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def add(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
-    """Add FIELDS to the table's fts_trigram_fields (every server sees the change). This
-    version builds only the name fields; others are stored but have no effect."""
+    """Add FIELDS to the table's fts_trigram_fields (every server sees the change within
+    the settings refresh). run_tag_value and run_param_value are built: servers write their
+    postings from then on, and searches use them once `fts backfill` has run. Other names
+    are stored but have no effect."""
     for name in fields:
         if not _FIELD_NAME.match(name):
             raise click.BadParameter(f"{name!r} is not a field name (lower case, digits, _)")
@@ -104,6 +109,13 @@ def add(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool) -
         merged = tuple(dict.fromkeys((*settings.fts_trigram_fields, *fields)))
         return replace(settings, fts_trigram_fields=merged)
 
+    if not dry_run:
+        conn = _connect(store_uri)
+        before = (ConfigItems(conn.gateway).load() or conn.settings.current()).fts_trigram_fields
+        for name in field_postings.configured(fields):
+            if name not in before:
+                field_postings.mark_configured(conn.gateway, name, time.time())
+                click.echo(f"{name}: run `fts backfill` (searches use it once it has)", err=True)
     _change(store_uri, change, dry_run, as_json)
 
 
@@ -113,7 +125,9 @@ def add(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool) -
 @click.option("--dry-run", is_flag=True, help="Print the resulting fields, change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def remove(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
-    """Remove FIELDS from the table's fts_trigram_fields. The name fields are always on."""
+    """Remove FIELDS from the table's fts_trigram_fields. The name fields are always on. A
+    value field's ready marker is cleared (searches stop using it); its postings are left
+    in place (they cost storage only; a later add + backfill rewrites them)."""
     fixed = [f for f in fields if f in ALWAYS_TRIGRAM_FIELDS]
     if fixed:
         raise click.UsageError(
@@ -125,6 +139,10 @@ def remove(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool
         kept = tuple(f for f in settings.fts_trigram_fields if f not in fields)
         return replace(settings, fts_trigram_fields=kept)
 
+    if not dry_run:
+        conn = _connect(store_uri)
+        for name in field_postings.configured(fields):
+            READINESS.mark(conn.gateway, name, False)
     _change(store_uri, change, dry_run, as_json)
 
 
@@ -132,15 +150,32 @@ def remove(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool
 @click.argument("store_uri")
 @click.option("--dry-run", is_flag=True, help="Count entities and postings, write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def backfill(store_uri: str, dry_run: bool, as_json: bool) -> None:
+@click.option(
+    "--settle-seconds",
+    type=float,
+    default=MAX_REFRESH_SECONDS,
+    show_default=True,
+    help="Wait this long after a value field was added (every server must write its "
+    "postings before the backfill passes its runs).",
+)
+def backfill(store_uri: str, dry_run: bool, as_json: bool, settle_seconds: float) -> None:
     """Write the postings of every experiment, run, registered and logged model name of
     STORE_URI (entities written before the index existed), then mark the fields ready. Resumable: an
     interrupted run continues after its last saved page when run again; idempotent."""
     conn = _connect(store_uri)
+    stored = ConfigItems(conn.gateway).load() or conn.settings.current()
+    value_fields = field_postings.configured(stored.fts_trigram_fields)
+    if value_fields and not dry_run:
+        left = field_postings.settle_seconds_left(
+            conn.gateway, value_fields, settle_seconds, time.time()
+        )
+        if left > 0:
+            click.echo(f"waiting {left:.0f} s for every server to see the new fields", err=True)
+            time.sleep(left)
     # the total is unknown until the listings are walked: the bar counts entities
     stderr = click.get_text_stream("stderr")
     with click.progressbar(length=0, label="entities", show_pos=True, file=stderr) as bar:
-        report = backfill_fts(conn.gateway, bar.update, dry_run=dry_run)
+        report = backfill_fts(conn.gateway, bar.update, dry_run=dry_run, value_fields=value_fields)
     if as_json:
         click.echo(json.dumps({**report.as_dict(), "dry_run": dry_run}, indent=2))
         return

@@ -36,10 +36,15 @@ ALWAYS_TRIGRAM_FIELDS: tuple[str, ...] = (
     "trace_name",
 )
 
-# The fields this version indexes (docs/full-text-search.md): the names. Other field names
-# are kept in the settings for a later version, but nothing indexes them and no search
-# uses them; ``fts list`` / ``fts add`` and the server's start say so.
-BUILT_TRIGRAM_FIELDS: tuple[str, ...] = ALWAYS_TRIGRAM_FIELDS
+# The fields this version indexes (docs/full-text-search.md): the names, and when configured
+# run tag and param values (fts/field_postings.py VALUE_FIELDS). Other field names are kept
+# in the settings for a later version, but nothing indexes them and no search uses them;
+# ``fts list`` / ``fts add`` and the server's start say so.
+BUILT_TRIGRAM_FIELDS: tuple[str, ...] = (
+    *ALWAYS_TRIGRAM_FIELDS,
+    "run_tag_value",
+    "run_param_value",
+)
 
 
 def unbuilt_trigram_fields(fields: tuple[str, ...]) -> tuple[str, ...]:

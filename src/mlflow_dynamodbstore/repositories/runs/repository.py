@@ -36,8 +36,8 @@ from mlflow_dynamodbstore.repositories.runs.items import (
     is_spilled,
     latest_item,
 )
-from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
 from mlflow_dynamodbstore.repositories.runs.metric_update import MAX_KEYS, newer_metrics_update
+from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
 from mlflow_dynamodbstore.schema import indexes, keys
 
 Item = dict[str, Any]
