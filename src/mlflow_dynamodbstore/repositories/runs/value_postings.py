@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
+
 from mlflow_dynamodbstore.fts import field_postings
 from mlflow_dynamodbstore.fts.field_postings import RUN_PARAM_VALUE, RUN_TAG_VALUE
 from mlflow_dynamodbstore.fts.postings import PostingChange
@@ -19,6 +21,9 @@ from mlflow_dynamodbstore.repositories.runs.items import is_spilled
 from mlflow_dynamodbstore.schema import keys
 
 Item = dict[str, Any]
+# The run name tag is indexed as ``run_name`` already; search serves ``tags.mlflow.runName``
+# from those postings instead of writing every name twice.
+_NOT_VALUES = frozenset({MLFLOW_RUN_NAME})
 Fetch = Callable[[list[Item]], list[Item]]
 
 
@@ -61,12 +66,13 @@ def change_postings(
     change = PostingChange()
     if RUN_TAG_VALUE in fields and (tags or delete_tags):
         present = meta.get("tags") or {}
-        touched = [k for k in (*tags, *delete_tags) if k in present]
+        touched = [k for k in (*tags, *delete_tags) if k in present and k not in _NOT_VALUES]
         old = _resolve(meta, [("tags", k) for k in dict.fromkeys(touched)], fetch)
         final = {k: old.get(("tags", k)) for k in touched}
-        final.update(tags)
+        final.update((k, v) for k, v in tags.items() if k not in _NOT_VALUES)
         for key in delete_tags:
-            final[key] = None
+            if key not in _NOT_VALUES:
+                final[key] = None
         for key, new in final.items():
             before = old.get(("tags", key))
             if before != new:
@@ -86,7 +92,7 @@ def run_posting_keys(meta: Item, fetch: Fetch, fields: tuple[str, ...]) -> list[
     """Every value posting key of the run (to delete or move it with the run)."""
     wanted: list[tuple[str, str]] = []
     if RUN_TAG_VALUE in fields:
-        wanted += [("tags", k) for k in meta.get("tags") or {}]
+        wanted += [("tags", k) for k in meta.get("tags") or {} if k not in _NOT_VALUES]
     if RUN_PARAM_VALUE in fields:
         wanted += [("params", k) for k in meta.get("params") or {}]
     if not wanted or "experiment_id" not in meta:

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
+
 from mlflow_dynamodbstore.fts.field_postings import RUN_PARAM_VALUE, RUN_TAG_VALUE
 from mlflow_dynamodbstore.fts.lookup import TrigramIndex
+from mlflow_dynamodbstore.fts.postings import RUN_NAME
 from mlflow_dynamodbstore.fts.trigrams import required_trigrams
 from mlflow_dynamodbstore.schema import fts_keys
 from mlflow_dynamodbstore.search.runs.filter import PARAM, TAG, RunFilter
@@ -31,7 +34,9 @@ def value_candidates(
         return None
     clauses: dict[tuple[str, str], list] = defaultdict(list)
     for c in run_filter.clauses:
-        if c.kind in _FIELD_OF:
+        if c.kind == TAG and c.key == MLFLOW_RUN_NAME:
+            clauses[(RUN_NAME, c.key)].append((c.comparator, c.value))  # the name postings
+        elif c.kind in _FIELD_OF:
             clauses[(_FIELD_OF[c.kind], c.key)].append((c.comparator, c.value))
     for (field, key), on_key in clauses.items():
         required = required_trigrams(on_key)
@@ -48,8 +53,12 @@ def _read(
 ) -> list[str] | None:
     run_ids: list[str] = []
     for exp, item in experiments.items():
-        scope = fts_keys.keyed_scope(exp, key)
-        found = fts.bounded_candidates(str(item.get("workspace", "")), field, scope, required)
+        workspace = str(item.get("workspace", ""))
+        if field == RUN_NAME:
+            found = fts.candidates(workspace, field, exp, required)
+        else:
+            scope = fts_keys.keyed_scope(exp, key)
+            found = fts.bounded_candidates(workspace, field, scope, required)
         if found is None:
             return None
         run_ids.extend(sorted(found))
