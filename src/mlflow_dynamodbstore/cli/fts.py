@@ -143,6 +143,7 @@ def remove(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool
         conn = _connect(store_uri)
         for name in field_postings.configured(fields):
             READINESS.mark(conn.gateway, name, False)
+        field_postings.forget_table_fields()
     _change(store_uri, change, dry_run, as_json)
 
 

@@ -14,6 +14,7 @@ only searched once ready (``fts backfill`` built them).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from mlflow_dynamodbstore.fts import postings
@@ -55,14 +56,29 @@ def configured(fields: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f for f in VALUE_FIELDS if f in fields)
 
 
+_TABLE_FIELDS: dict[str, tuple[float, tuple[str, ...]]] = {}
+_TABLE_FIELDS_SECONDS = 60.0
+
+
 def table_value_fields(gateway) -> tuple[str, ...]:
-    """The value fields configured in the table's settings item (admin jobs: cascades,
-    workspace moves, cleanup), 1 GetItem. Servers reconcile their environment into that
-    item at start, so it names every configured field."""
+    """The value fields configured in the table's settings item, for admin jobs (cascades,
+    workspace moves, cleanup) that have no settings source: 1 GetItem, cached for 60 s per
+    table in this process (like the servers' settings). Servers reconcile their environment
+    into that item at start, so it names every configured field. A field added within the
+    cache's minute may leave postings of a run deleted meanwhile: candidates the search
+    verifies away."""
     from mlflow_dynamodbstore.config.items import ConfigItems
 
-    stored = ConfigItems(getattr(gateway, "unscoped", gateway)).load()
-    return configured(stored.fts_trigram_fields) if stored is not None else ()
+    unscoped = getattr(gateway, "unscoped", gateway)
+    endpoint = getattr(getattr(unscoped.client, "meta", None), "endpoint_url", "")
+    table = f"{endpoint}/{unscoped.table_name}"
+    cached = _TABLE_FIELDS.get(table)
+    if cached is not None and time.monotonic() - cached[0] < _TABLE_FIELDS_SECONDS:
+        return cached[1]
+    stored = ConfigItems(unscoped).load()
+    fields = configured(stored.fts_trigram_fields) if stored is not None else ()
+    _TABLE_FIELDS[table] = (time.monotonic(), fields)
+    return fields
 
 
 def mark_configured(gateway, field: str, now: float) -> None:
@@ -72,6 +88,7 @@ def mark_configured(gateway, field: str, now: float) -> None:
 
     gateway.put_item({**fts_keys.ready_key(field), "complete": False, "configured_at": int(now)})
     READINESS.forget()
+    _TABLE_FIELDS.clear()
 
 
 def settle_seconds_left(gateway, fields: tuple[str, ...], settle: float, now: float) -> float:
@@ -89,3 +106,8 @@ def settle_seconds_left(gateway, fields: tuple[str, ...], settle: float, now: fl
         waited = now - float(since) if since is not None else 0.0
         left = max(left, settle - waited)
     return left
+
+
+def forget_table_fields() -> None:
+    """Drop this process's cache of the table's value fields (after ``fts add/remove``)."""
+    _TABLE_FIELDS.clear()
