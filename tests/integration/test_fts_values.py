@@ -230,3 +230,61 @@ def test_backfill_waits_for_the_settings_to_settle(store_uri, store):
     assert result.exit_code == 0, result.output
     assert time.monotonic() - started >= 4.0 and "waiting" in result.stderr
     assert READINESS.is_ready(store.gateway.unscoped, RUN_PARAM_VALUE)
+
+
+def test_workspace_moves_and_cascade_carry_the_value_postings(monkeypatch, store_uri):
+    """SET_DEFAULT moves a workspace's value postings to default's keys (an indexed tag
+    search there finds the moved run, long values through the overflow list); CASCADE
+    deletes them."""
+    from mlflow.entities.workspace import Workspace, WorkspaceDeletionMode
+    from mlflow.utils.workspace_context import WorkspaceContext
+
+    from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProvider
+
+    monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "true")
+    monkeypatch.setenv(FTS_TRIGRAM_FIELDS_ENV, ",".join(VALUE_FIELDS))
+    provider = DynamoDBWorkspaceProvider(store_uri)
+    tracking = DynamoDBTrackingStore(store_uri, "s3://b/a")
+    gateway = tracking.gateway.unscoped
+    backfill_fts(gateway, value_fields=VALUE_FIELDS)
+    long_value = "".join(chr(0x4E00 + i) for i in range(VALUE_CAP + 20)) + "-zqx"
+    for ws in ("team-a", "team-b"):
+        provider.create_workspace(Workspace(ws))
+        with WorkspaceContext(ws):
+            exp = tracking.create_experiment(f"{ws} experiment")
+            run_id = tracking.create_run(
+                exp, "u", 1, [RunTag("note", f"{ws}-zqx")], "r"
+            ).info.run_id
+            tracking.log_batch(run_id, [], [Param("p", "v-zqx")], [RunTag("long", long_value)])
+    assert {pk.split("#")[1] for pk, _ in _value_postings_all(gateway)} == {"team-a", "team-b"}
+
+    provider.delete_workspace("team-a", WorkspaceDeletionMode.SET_DEFAULT)
+    provider.delete_workspace("team-b", WorkspaceDeletionMode.CASCADE)
+    assert {pk.split("#")[1] for pk, _ in _value_postings_all(gateway)} == {"default"}
+    with WorkspaceContext("default"):
+        [exp] = tracking.search_experiments(filter_string="name LIKE '%team-a%'")
+        for flt in ("tags.note LIKE '%zqx%'", "params.p ILIKE '%ZQX'", "tags.long LIKE '%zqx'"):
+            runs = tracking.search_runs([exp.experiment_id], flt, ViewType.ALL)
+            assert [r.info.run_id for r in runs] == [run_id_of(tracking, exp.experiment_id)]
+
+
+def run_id_of(tracking, experiment_id: str) -> str:
+    [run] = tracking.search_runs([experiment_id], "", ViewType.ALL)
+    return run.info.run_id
+
+
+def _value_postings_all(gateway) -> set[tuple[str, str]]:
+    """Value postings of every workspace (a Scan: test code only)."""
+    client, found, start = gateway.client, set(), None
+    while True:
+        kwargs = {"TableName": gateway.table_name}
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = client.scan(**kwargs)
+        for raw in page["Items"]:
+            parts = raw["PK"]["S"].split("#")
+            if parts[0] == "FTS" and len(parts) > 2 and parts[2] in VALUE_FIELDS:
+                found.add((raw["PK"]["S"], raw["SK"]["S"]))
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return found
