@@ -66,6 +66,8 @@ def _searches(store, exp_ids, pats) -> list:
         "tags.note = 'ab'",
         "tags.note LIKE '%ode%' AND params.path ILIKE '%BERT%'",
         "tags.other LIKE '%ode%'",
+        "tags.`mlflow.runName` LIKE '%un1%'",  # served by the run_name postings
+        "tags.`mlflow.runName` ILIKE 'RUN2_'",
     ]
     out += [_pages(store, exp_ids, flt, 2) for flt in extra]
     return out
@@ -82,7 +84,7 @@ def test_search_runs_by_tag_and_param_values(value_fields_on, sql_store, dynamo_
         for i, value in enumerate(values):
             exp = exp_a if i % 3 else exp_b
             tags = [RunTag("note", value)] if i % 2 else []
-            run = store.create_run(exp, "u", 1000 + i, tags, f"r{i:02d}")
+            run = store.create_run(exp, "u", 1000 + i, tags, f"run{i:02d}")
             if not i % 2:
                 store.set_tag(run.info.run_id, RunTag("note", value))
             store.log_batch(run.info.run_id, [], [Param("path", values[-1 - i])], [])
