@@ -37,6 +37,7 @@ from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.fts.lookup import READINESS
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.repositories.runs.items import is_spilled
+from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
 from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 from mlflow_dynamodbstore.repositories.workspaces import WorkspaceRepository
 from mlflow_dynamodbstore.schema import fts_keys, indexes, keys
@@ -100,7 +101,9 @@ def _experiment_ids(gateway: TableGateway, workspace: str) -> list[str]:
     return ids
 
 
-def _units(gateway: TableGateway, workspace: str, trace_names: bool) -> Iterator[_Unit]:
+def _units(
+    gateway: TableGateway, workspace: str, trace_names: bool, value_fields: tuple[str, ...] = ()
+) -> Iterator[_Unit]:
     scope = fts_keys.WORKSPACE_SCOPE
     exp_listing = indexes.EXPERIMENTS_BY_CREATION
     for stage in (LifecycleStage.ACTIVE, LifecycleStage.DELETED):
@@ -151,6 +154,16 @@ def _units(gateway: TableGateway, workspace: str, trace_names: bool) -> Iterator
                 _run_name(gateway, item),
             ),
         )
+        if value_fields:
+            yield _Unit(
+                f"{workspace}/run-values/{experiment_id}",
+                "+".join(value_fields),
+                run_listing.pk_eq(keys.runs_gsi1pk(experiment_id)),
+                run_listing.index,
+                items=lambda item: run_posting_keys(
+                    item, lambda want: gateway.batch_get(want, consistent=True), value_fields
+                ),
+            )
         if not trace_names:
             continue
         yield _Unit(
@@ -195,9 +208,12 @@ def backfill_fts(
     *,
     dry_run: bool = False,
     settle_seconds: float = MAX_REFRESH_SECONDS,
+    value_fields: tuple[str, ...] = (),
 ) -> FtsBackfillReport:
     """Run (or resume) the backfill; ``gateway`` is unscoped. ``dry_run`` only counts (and
-    neither reads nor moves the cursor). ``settle_seconds``: see ``wait_for_servers``."""
+    neither reads nor moves the cursor). ``settle_seconds``: see ``wait_for_servers``.
+    ``value_fields``: the configured run tag / param value fields, built too (their
+    postings for every run) and marked ready."""
     trace_names = trace_name_postings.configured(gateway)
     if trace_names and not dry_run:
         wait_for_servers(gateway, settle_seconds)
@@ -207,7 +223,7 @@ def backfill_fts(
     report = FtsBackfillReport(resumed=bool(cursor))
     skipping = bool(cursor)
     for workspace in _workspaces(gateway):
-        for unit in _units(gateway, workspace, trace_names):
+        for unit in _units(gateway, workspace, trace_names, value_fields):
             start_key = None
             if skipping:
                 if unit.name != cursor.get("unit"):
@@ -220,9 +236,15 @@ def backfill_fts(
     if skipping:
         # the saved unit is gone (its workspace or experiment was deleted): start over
         gateway.delete_item(record_key)
-        return backfill_fts(gateway, progress, dry_run=dry_run, settle_seconds=settle_seconds)
+        return backfill_fts(
+            gateway,
+            progress,
+            dry_run=dry_run,
+            settle_seconds=settle_seconds,
+            value_fields=value_fields,
+        )
     if not dry_run:
-        for name in FIELDS:
+        for name in (*FIELDS, *value_fields):
             if name != postings.TRACE_NAME or trace_names:
                 READINESS.mark(gateway, name, True)
         gateway.delete_item(record_key)
@@ -243,7 +265,7 @@ def _walk(
             unit.condition, index=unit.index, limit=PAGE, start_key=start_key
         )
         puts = [posting for item in items for posting in unit.postings_of(item)]
-        report.entities[unit.field] += len(items)
+        report.entities[unit.field] = report.entities.get(unit.field, 0) + len(items)
         report.postings += len(puts)
         if not dry_run:
             gateway.batch_write(puts=puts)

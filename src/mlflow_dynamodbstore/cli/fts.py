@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import replace
 
 import click
@@ -18,6 +19,7 @@ from mlflow_dynamodbstore.config.settings import (
     unbuilt_trigram_fields,
 )
 from mlflow_dynamodbstore.config.source import MAX_REFRESH_SECONDS
+from mlflow_dynamodbstore.fts import field_postings
 from mlflow_dynamodbstore.fts.lookup import READINESS
 from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 
@@ -95,8 +97,10 @@ def _change(store_uri: str, change, dry_run: bool, as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the resulting fields, change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def add(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
-    """Add FIELDS to the table's fts_trigram_fields (every server sees the change). This
-    version builds only the name fields; others are stored but have no effect."""
+    """Add FIELDS to the table's fts_trigram_fields (every server sees the change within
+    the settings refresh). run_tag_value and run_param_value are built: servers write their
+    postings from then on, and searches use them once `fts backfill` has run. Other names
+    are stored but have no effect."""
     for name in fields:
         if not _FIELD_NAME.match(name):
             raise click.BadParameter(f"{name!r} is not a field name (lower case, digits, _)")
@@ -114,6 +118,13 @@ def add(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool) -
         merged = tuple(dict.fromkeys((*settings.fts_trigram_fields, *fields)))
         return replace(settings, fts_trigram_fields=merged)
 
+    if not dry_run:
+        conn = _connect(store_uri)
+        before = (ConfigItems(conn.gateway).load() or conn.settings.current()).fts_trigram_fields
+        for name in field_postings.configured(fields):
+            if name not in before:
+                field_postings.mark_configured(conn.gateway, name, time.time())
+                click.echo(f"{name}: run `fts backfill` (searches use it once it has)", err=True)
     _change(store_uri, change, dry_run, as_json)
 
 
@@ -123,7 +134,9 @@ def add(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool) -
 @click.option("--dry-run", is_flag=True, help="Print the resulting fields, change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def remove(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
-    """Remove FIELDS from the table's fts_trigram_fields. The name fields are always on."""
+    """Remove FIELDS from the table's fts_trigram_fields. The name fields are always on. A
+    value field's ready marker is cleared (searches stop using it); its postings are left
+    in place (they cost storage only; a later add + backfill rewrites them)."""
     fixed = [f for f in fields if f in ALWAYS_TRIGRAM_FIELDS]
     if fixed:
         raise click.UsageError(
@@ -135,6 +148,11 @@ def remove(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool
         kept = tuple(f for f in settings.fts_trigram_fields if f not in fields)
         return replace(settings, fts_trigram_fields=kept)
 
+    if not dry_run:
+        conn = _connect(store_uri)
+        for name in field_postings.configured(fields):
+            READINESS.mark(conn.gateway, name, False)
+        field_postings.forget_table_fields()
     _change(store_uri, change, dry_run, as_json)
 
 
@@ -142,7 +160,15 @@ def remove(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool
 @click.argument("store_uri")
 @click.option("--dry-run", is_flag=True, help="Count entities and postings, write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def backfill(store_uri: str, dry_run: bool, as_json: bool) -> None:
+@click.option(
+    "--settle-seconds",
+    type=float,
+    default=MAX_REFRESH_SECONDS,
+    show_default=True,
+    help="Wait this long after a value field was added (every server must write its "
+    "postings before the backfill passes its runs).",
+)
+def backfill(store_uri: str, dry_run: bool, as_json: bool, settle_seconds: float) -> None:
     """Write the postings of every experiment, run, registered and logged model name of
     STORE_URI (entities written before the index existed), and of every trace name when
     trace_name is configured, then mark the fields ready. Resumable: an
@@ -155,10 +181,25 @@ def backfill(store_uri: str, dry_run: bool, as_json: bool) -> None:
             "seen it",
             err=True,
         )
+    stored = ConfigItems(conn.gateway).load() or conn.settings.current()
+    value_fields = field_postings.configured(stored.fts_trigram_fields)
+    if value_fields and not dry_run:
+        left = field_postings.settle_seconds_left(
+            conn.gateway, value_fields, settle_seconds, time.time()
+        )
+        if left > 0:
+            click.echo(f"waiting {left:.0f} s for every server to see the new fields", err=True)
+            time.sleep(left)
     # the total is unknown until the listings are walked: the bar counts entities
     stderr = click.get_text_stream("stderr")
     with click.progressbar(length=0, label="entities", show_pos=True, file=stderr) as bar:
-        report = backfill_fts(conn.gateway, bar.update, dry_run=dry_run)
+        report = backfill_fts(
+            conn.gateway,
+            bar.update,
+            dry_run=dry_run,
+            settle_seconds=settle_seconds,
+            value_fields=value_fields,
+        )
     if as_json:
         click.echo(json.dumps({**report.as_dict(), "dry_run": dry_run}, indent=2))
         return

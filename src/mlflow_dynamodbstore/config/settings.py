@@ -35,16 +35,22 @@ ALWAYS_TRIGRAM_FIELDS: tuple[str, ...] = (
     "logged_model_name",
 )
 
-# Built by this version but only when configured: a trace name's postings are written with
+# Built by this version but only when configured. A trace name's postings are written with
 # every trace (one per distinct trigram: a named start_trace becomes a transaction of ~38
 # write units instead of one PutItem), a cost every trace-heavy user would pay for a search
-# few run (docs/full-text-search.md, "Trace names are opt-in").
+# few run (docs/full-text-search.md, "Trace names are opt-in"). Run tag and param values
+# (fts/field_postings.py VALUE_FIELDS) likewise.
 OPT_IN_TRIGRAM_FIELDS: tuple[str, ...] = ("trace_name",)
 
-# The fields this version indexes (docs/full-text-search.md): the names. Other field names
-# are kept in the settings for a later version, but nothing indexes them and no search
-# uses them; ``fts list`` / ``fts add`` and the server's start say so.
-BUILT_TRIGRAM_FIELDS: tuple[str, ...] = (*ALWAYS_TRIGRAM_FIELDS, *OPT_IN_TRIGRAM_FIELDS)
+# The fields this version indexes (docs/full-text-search.md). Other field names are kept in
+# the settings for a later version, but nothing indexes them and no search uses them;
+# ``fts list`` / ``fts add`` and the server's start say so.
+BUILT_TRIGRAM_FIELDS: tuple[str, ...] = (
+    *ALWAYS_TRIGRAM_FIELDS,
+    *OPT_IN_TRIGRAM_FIELDS,
+    "run_tag_value",
+    "run_param_value",
+)
 
 
 def unbuilt_trigram_fields(fields: tuple[str, ...]) -> tuple[str, ...]:

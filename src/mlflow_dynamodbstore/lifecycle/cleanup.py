@@ -199,7 +199,8 @@ class Cleanup:
             workspace = meta.get("workspace") or workspace
             summary.runs += 1
             # Only what leads to the name postings: the marker is dropped once, below.
-            names = {k: meta[k] for k in ("experiment_id", "tags") if k in meta}
+            # (params too: their value postings, when run_param_value is configured)
+            names = {k: meta[k] for k in ("experiment_id", "tags", "params") if k in meta}
         else:
             summary.orphans += 1
             # What the marker recorded leads to the run's name postings.

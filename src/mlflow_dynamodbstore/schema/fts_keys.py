@@ -71,3 +71,10 @@ def ready_key(field: str) -> dict[str, str]:
 def backfill_record_key() -> dict[str, str]:
     """The resumable backfill job's record (its cursor)."""
     return {"PK": _CONFIG_PK, "SK": SEP.join(("JOB", "FTS_BACKFILL"))}
+
+
+def keyed_scope(scope: str, key: str) -> str:
+    """The scope of a keyed field (tag or param values): one posting list per (scope, key),
+    so ``tags.x LIKE '%abc%'`` reads only the postings of key ``x``. A scope (experiment
+    id or ``*``) never holds ``#``, so the key, whatever it holds, follows unambiguously."""
+    return SEP.join((scope, key))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from mlflow.entities import LifecycleStage
 
-from mlflow_dynamodbstore.fts import postings
+from mlflow_dynamodbstore.fts import field_postings, postings
 from mlflow_dynamodbstore.repositories.experiments import (
     name_document as experiment_name_document,
 )
@@ -28,6 +28,7 @@ from mlflow_dynamodbstore.repositories.runs.changes import (
     name_document as run_name_document,
 )
 from mlflow_dynamodbstore.repositories.runs.changes import stored_run_name
+from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
 from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 from mlflow_dynamodbstore.repositories.traces.rollups import experiment_cell_keys
 from mlflow_dynamodbstore.schema import dataset_keys, keys, lifecycle_keys, scorer_keys
@@ -50,6 +51,13 @@ class Cascade:
         self.progress = progress or (lambda _n: None)
         self.deleted = 0
         self.trace_names = trace_name_postings.configured(self.gateway)
+        self._value_fields: tuple[str, ...] | None = None
+
+    def value_fields(self) -> tuple[str, ...]:
+        """Configured tag/param value fields (read once per job)."""
+        if self._value_fields is None:
+            self._value_fields = field_postings.table_value_fields(self.gateway)
+        return self._value_fields
 
     def _done(self, n: int) -> None:
         self.deleted += n
@@ -96,6 +104,9 @@ class Cascade:
         if "experiment_id" in meta:  # else an expired run's META is gone and so is its name
             fetch = lambda want: self.gateway.batch_get(want, consistent=True)  # noqa: E731
             self.delete_postings(run_name_document(meta), stored_run_name(meta, fetch))
+            values = run_posting_keys(meta, fetch, self.value_fields())
+            self.gateway.batch_write(deletes=values)
+            self._done(len(values))
         for key in meta.get("metrics") or {}:
             self.delete_partition(keys.metric_history_pk(run_id, key), root_sk=None)
         self.delete_partition(keys.run_pk(run_id))

@@ -22,7 +22,7 @@ from boto3.dynamodb.conditions import Attr
 from mlflow.entities import LifecycleStage
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
-from mlflow_dynamodbstore.fts import postings
+from mlflow_dynamodbstore.fts import field_postings, postings
 from mlflow_dynamodbstore.gateway import ConditionFailed, TransactionCancelled
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.repositories.experiments import (
@@ -38,6 +38,7 @@ from mlflow_dynamodbstore.repositories.runs.changes import (
     name_document as run_name_document,
 )
 from mlflow_dynamodbstore.repositories.runs.changes import stored_run_name
+from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
 from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 from mlflow_dynamodbstore.repositories.traces.rollups import experiment_cell_keys
 from mlflow_dynamodbstore.schema import (
@@ -110,6 +111,7 @@ class Reassign:
         self.progress = progress or (lambda _n: None)
         self.moved = 0
         self.trace_names = trace_name_postings.configured(self.gateway)
+        self._value_fields: tuple[str, ...] | None = None
 
     def _done(self) -> None:
         self.moved += 1
@@ -188,8 +190,15 @@ class Reassign:
         self.gateway.batch_write(puts=after, deletes=moved_from)
 
     def _run_key_after_postings(self, meta: Item) -> Item:
-        name = stored_run_name(meta, lambda want: self.gateway.batch_get(want, consistent=True))
+        fetch = lambda want: self.gateway.batch_get(want, consistent=True)  # noqa: E731
+        name = stored_run_name(meta, fetch)
         self._move_postings(run_name_document(meta), name)
+        if self._value_fields is None:
+            self._value_fields = field_postings.table_value_fields(self.gateway)
+        before = run_posting_keys(meta, fetch, self._value_fields)
+        if before:
+            after = run_posting_keys({**meta, "workspace": TARGET}, fetch, self._value_fields)
+            self.gateway.batch_write(puts=after, deletes=before)
         return keys.run_key(meta["run_id"])
 
     def _logged_model_key_after_postings(self, meta: Item) -> Item:

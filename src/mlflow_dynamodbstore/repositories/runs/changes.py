@@ -15,6 +15,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
 from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.fts.postings import PostingChange
+from mlflow_dynamodbstore.repositories.runs import value_postings
 from mlflow_dynamodbstore.repositories.runs.items import (
     META_SOFT_LIMIT_BYTES,
     estimate_item_size,
@@ -128,11 +129,16 @@ def _name_change(meta: Item, change: RunChange, fetch: Fetch) -> PostingChange:
 
 
 def plan_change(
-    meta: Item, change: RunChange, fetch: Fetch, indexed: Indexed | None = None
+    meta: Item,
+    change: RunChange,
+    fetch: Fetch,
+    indexed: Indexed | None = None,
+    value_fields: tuple[str, ...] = (),
 ) -> RunWrite | None:
     """The write that applies ``change`` to ``meta``, or None when nothing would change.
     ``fetch`` reads items (spilled values) consistently; tags whose keys ``indexed`` accepts
-    get their tag index entry put (or deleted) in the same write."""
+    get their tag index entry put (or deleted) in the same write; ``value_fields`` (the
+    configured run_tag_value / run_param_value) get their trigram postings moved with it."""
     spilled = _fetch_spilled(meta, change, fetch)
     _check_params(meta, change, spilled)
 
@@ -211,6 +217,11 @@ def plan_change(
         return None
     write.puts.extend(change.extra_puts)
     write.names = _name_change(meta, change, fetch)
+    write.names.extend(
+        value_postings.change_postings(
+            meta, change.tags, change.delete_tags, change.params, fetch, value_fields
+        )
+    )
     if estimate_item_size(new) > META_HARD_LIMIT_BYTES:
         raise RunTooLarge(run_id)
     return write

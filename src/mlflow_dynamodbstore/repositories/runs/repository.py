@@ -14,7 +14,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from mlflow.entities import LifecycleStage
 
 from mlflow_dynamodbstore.config.settings import SettingsSource
-from mlflow_dynamodbstore.fts import postings
+from mlflow_dynamodbstore.fts import field_postings, postings
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
 from mlflow_dynamodbstore.gateway.errors import Conflict, Contention
 from mlflow_dynamodbstore.gateway.limits import TRANSACTION_LIMIT
@@ -42,6 +42,7 @@ from mlflow_dynamodbstore.repositories.runs.metric_buffer import (
     latest_action,
 )
 from mlflow_dynamodbstore.repositories.runs.metric_update import MAX_KEYS, newer_metrics_update
+from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
 from mlflow_dynamodbstore.schema import indexes, keys
 
 Item = dict[str, Any]
@@ -155,7 +156,9 @@ class RunRepository:
             "version": 0,
         }
         indexed = self.tag_indexed(meta["experiment_id"])
-        write = plan_change(base, RunChange(tags=tags), self.fetch, indexed) or RunWrite(base)
+        write = plan_change(
+            base, RunChange(tags=tags), self.fetch, indexed, self.value_fields()
+        ) or RunWrite(base)
         write.meta["version"] = 1
         condition = Attr("PK").not_exists()
         try:
@@ -279,6 +282,11 @@ class RunRepository:
                 meta, lambda want: [by_sk[w["SK"]] for w in want if w["SK"] in by_sk]
             )
             names = postings.removed(name_document(meta), name).deletes
+            names += run_posting_keys(
+                meta,
+                lambda want: [by_sk[w["SK"]] for w in want if w["SK"] in by_sk],
+                self.value_fields(),
+            )
         self.gateway.batch_write(deletes=[*({"PK": i["PK"], "SK": i["SK"]} for i in items), *names])
 
     # ---- writes ----------------------------------------------------------------------
@@ -399,7 +407,7 @@ class RunRepository:
 
         def write(read_meta: Item) -> Item:
             indexed = self.tag_indexed(read_meta["experiment_id"])
-            planned = plan_change(read_meta, change, self.fetch, indexed)
+            planned = plan_change(read_meta, change, self.fetch, indexed, self.value_fields())
             if planned is None:
                 self.gateway.batch_write(change.extra_puts)  # nothing else to write with
                 return read_meta
@@ -453,6 +461,13 @@ class RunRepository:
         settings = self._settings.current()
         experiment = str(experiment_id)
         return lambda key: settings.indexes_tag(experiment, key)
+
+    def value_fields(self) -> tuple[str, ...]:
+        """The configured value fields (run tag / param values) whose postings run writes
+        maintain (the settings in force now)."""
+        if self._settings is None:
+            return ()
+        return field_postings.configured(self._settings.current().fts_trigram_fields)
 
     def fetch(self, wanted: list[Item]) -> list[Item]:
         return self.gateway.batch_get(wanted, consistent=True)

@@ -15,6 +15,9 @@
 - Else ``attributes.run_name LIKE / ILIKE / =`` with a literal of 3+ characters, any order: the
   trigram index (``fts/``) names the candidate runs of each experiment; BatchGetItem of
   their META items, verified by the whole filter and sorted in memory.
+- Else ``tags.<k>`` / ``params.<k> LIKE / ILIKE / =`` with a literal of 3+ characters, when
+  run_tag_value / run_param_value is configured and ready: the value postings of (experiment,
+  key) name the candidates (search/runs/values.py), verified and sorted the same way.
 - Anything else: read every run of the experiments from GSI1 and sort in memory.
 
 Runs that tie on the column an index orders by are collected as one group and sorted by
@@ -70,6 +73,7 @@ from mlflow_dynamodbstore.search.runs.reads import (
     run_list_condition,
     walk,
 )
+from mlflow_dynamodbstore.search.runs.values import value_candidates
 from mlflow_dynamodbstore.search.runs.view import DatasetRef, RunView, sql_metric_value
 
 Groups = Iterator[list[RunView]]
@@ -109,6 +113,8 @@ class RunSearch:
             return "tag"
         if self._named_run_ids() is not None:
             return "names"
+        if self._valued_run_ids() is not None:
+            return "values"
         first = self.order.clauses[0] if self.order.clauses else None
         if first is None or (first.kind == ATTRIBUTE and first.key == "start_time"):
             return "start_time"
@@ -124,6 +130,7 @@ class RunSearch:
         groups = {
             "ids": self._listed_groups,
             "names": self._named_groups,
+            "values": self._valued_groups,
             "tag": self._tag_groups,
             "start_time": self._start_time_groups,
             "metric": self._metric_groups,
@@ -213,6 +220,18 @@ class RunSearch:
     def _named_groups(self, cursor_raw: list | None) -> Groups:
         """The index's candidates of every experiment, as one group sorted in memory."""
         metas = read_metas(self.gateway, self._named_run_ids() or [])
+        views = self.loader.load(list(metas.values()))
+        if views:
+            yield views
+
+    # ---- tags.<k> / params.<k> LIKE: candidates from the value postings ----------------
+    def _valued_run_ids(self) -> list[str] | None:
+        if not hasattr(self, "_valued"):
+            self._valued = value_candidates(self.fts, self.experiments, self.run_filter)
+        return self._valued
+
+    def _valued_groups(self, cursor_raw: list | None) -> Groups:
+        metas = read_metas(self.gateway, self._valued_run_ids() or [])
         views = self.loader.load(list(metas.values()))
         if views:
             yield views

@@ -1,0 +1,113 @@
+"""Postings of configurable fields: tag and param values (docs/full-text-search.md,
+"Fields beyond names").
+
+A value is indexed under its key: one posting list per (scope, key, trigram), so a filter
+``tags.x LIKE '%abc%'`` reads only postings of values of ``x``. Values may be long (tag
+values up to 8,000 characters), so indexing is bounded like trace names: at most
+``VALUE_CAP`` distinct trigrams (in text order) per value; a value with more is also put
+on the (scope, key) overflow list, which every indexed search of that key reads, so
+results stay exact.
+
+These fields are only written and searched when configured (``fts_trigram_fields``), and
+only searched once ready (``fts backfill`` built them).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from mlflow_dynamodbstore.fts import postings
+from mlflow_dynamodbstore.fts.postings import PostingChange
+from mlflow_dynamodbstore.schema import fts_keys
+
+Item = dict[str, Any]
+
+RUN_TAG_VALUE = "run_tag_value"
+RUN_PARAM_VALUE = "run_param_value"
+# Configurable fields this version builds (config/settings.py BUILT_TRIGRAM_FIELDS).
+VALUE_FIELDS: tuple[str, ...] = (RUN_TAG_VALUE, RUN_PARAM_VALUE)
+
+# Distinct trigrams indexed per value: a 200-character value has about 200, typical tag
+# and param values (ids, paths, short notes) far fewer. A longer value costs one overflow
+# entry instead of up to ~8,000 postings.
+VALUE_CAP = 200
+
+
+def value_document(workspace: str, field: str, scope: str, key: str, entity_id: str):
+    """The value of ``entity_id``'s tag/param ``key`` within ``scope``."""
+    return postings.Document(workspace, field, fts_keys.keyed_scope(scope, key), entity_id)
+
+
+def value_keys(document: postings.Document, value: Any) -> list[Item]:
+    """Posting keys of one value (bounded; the overflow entry when cut)."""
+    if not isinstance(value, str):
+        return []  # a tag set to None has no text to find
+    return document.bounded_keys(value, VALUE_CAP)
+
+
+def value_moved(document: postings.Document, old: Any, new: Any) -> PostingChange:
+    """From the postings of ``old`` to those of ``new``: only the difference is written."""
+    return postings.diff(value_keys(document, old), value_keys(document, new))
+
+
+def configured(fields: tuple[str, ...]) -> tuple[str, ...]:
+    """The value fields among configured ``fields`` that this version maintains."""
+    return tuple(f for f in VALUE_FIELDS if f in fields)
+
+
+_TABLE_FIELDS: dict[str, tuple[float, tuple[str, ...]]] = {}
+_TABLE_FIELDS_SECONDS = 60.0
+
+
+def table_value_fields(gateway) -> tuple[str, ...]:
+    """The value fields configured in the table's settings item, for admin jobs (cascades,
+    workspace moves, cleanup) that have no settings source: 1 GetItem, cached for 60 s per
+    table in this process (like the servers' settings). Servers reconcile their environment
+    into that item at start, so it names every configured field. A field added within the
+    cache's minute may leave postings of a run deleted meanwhile: candidates the search
+    verifies away."""
+    from mlflow_dynamodbstore.config.items import ConfigItems
+
+    unscoped = getattr(gateway, "unscoped", gateway)
+    endpoint = getattr(getattr(unscoped.client, "meta", None), "endpoint_url", "")
+    table = f"{endpoint}/{unscoped.table_name}"
+    cached = _TABLE_FIELDS.get(table)
+    if cached is not None and time.monotonic() - cached[0] < _TABLE_FIELDS_SECONDS:
+        return cached[1]
+    stored = ConfigItems(unscoped).load()
+    fields = configured(stored.fts_trigram_fields) if stored is not None else ()
+    _TABLE_FIELDS[table] = (time.monotonic(), fields)
+    return fields
+
+
+def mark_configured(gateway, field: str, now: float) -> None:
+    """A value field was just added: not ready (searches take the full path), and when it
+    was added, so the backfill can wait until every server writes its postings."""
+    from mlflow_dynamodbstore.fts.lookup import READINESS
+
+    gateway.put_item({**fts_keys.ready_key(field), "complete": False, "configured_at": int(now)})
+    READINESS.forget()
+    _TABLE_FIELDS.clear()
+
+
+def settle_seconds_left(gateway, fields: tuple[str, ...], settle: float, now: float) -> float:
+    """How long the backfill must still wait for every server to have seen ``fields``
+    (each server re-reads the settings within ``settle`` seconds of a change and writes the
+    postings of a configured field from then on; a posting written by nobody while the
+    backfill passed its run would be missing). A field with no record of when it was added
+    (configured through a server's environment) waits the whole ``settle``."""
+    left = 0.0
+    for name in fields:
+        item = gateway.get_item(fts_keys.ready_key(name)) or {}
+        if item.get("complete"):
+            continue
+        since = item.get("configured_at")
+        waited = now - float(since) if since is not None else 0.0
+        left = max(left, settle - waited)
+    return left
+
+
+def forget_table_fields() -> None:
+    """Drop this process's cache of the table's value fields (after ``fts add/remove``)."""
+    _TABLE_FIELDS.clear()
