@@ -14,7 +14,8 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from contextvars import copy_context
+from typing import Any, TypeVar
 
 from boto3.dynamodb.conditions import ConditionBase, ConditionExpressionBuilder
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -457,6 +458,22 @@ def batch_parallelism() -> int:
         raise ValueError(
             f"MLFLOW_DYNAMODB_BATCH_PARALLELISM must be a whole number, not {raw!r}"
         ) from None
+
+
+_A = TypeVar("_A")
+_R = TypeVar("_R")
+
+
+def map_side_by_side(fn: Callable[[_A], _R], args: Sequence[_A], workers: int) -> list[_R]:
+    """``[fn(a) for a in args]``, at most ``workers`` at a time, in order. Each call runs in
+    a copy of the caller's context: the scoped gateway finds the request's workspace in a
+    ContextVar, which worker threads do not inherit."""
+    workers = min(workers, len(args))
+    if workers <= 1:
+        return [fn(a) for a in args]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(copy_context().run, fn, a) for a in args]
+        return [f.result() for f in futures]
 
 
 def set_expression(fields: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:

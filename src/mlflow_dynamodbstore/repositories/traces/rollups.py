@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextvars import copy_context
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +30,7 @@ from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.gateway.errors import Contention, TransactionCancelled
 from mlflow_dynamodbstore.gateway.limits import TRANSACTION_LIMIT
-from mlflow_dynamodbstore.gateway.table_gateway import batch_parallelism
+from mlflow_dynamodbstore.gateway.table_gateway import batch_parallelism, map_side_by_side
 from mlflow_dynamodbstore.repositories.traces.codec import TOKEN_COLUMN_BY_KEY, decode_analytics
 from mlflow_dynamodbstore.schema import analytics_keys, indexes, keys, trace_rollup_keys
 
@@ -318,14 +316,7 @@ class TraceRollupRepository:
             condition = Key("PK").eq(pk) & Key("SK").between(lower, upper)
             return list(self.gateway.query(condition))
 
-        workers = min(batch_parallelism(), len(reads))
-        if workers <= 1:
-            results: Iterable[list[Item]] = map(read, reads)
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                futures = [pool.submit(copy_context().run, read, args) for args in reads]
-                results = [f.result() for f in futures]
-        for items in results:
+        for items in map_side_by_side(read, reads, batch_parallelism()):
             yield from items
 
 

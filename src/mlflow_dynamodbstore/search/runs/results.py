@@ -13,13 +13,12 @@ costs a few round trips of latency.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from contextvars import copy_context
 from typing import Any
 
 from mlflow.entities import Run, RunInputs
 
 from mlflow_dynamodbstore.gateway import TableGateway
+from mlflow_dynamodbstore.gateway.table_gateway import map_side_by_side
 from mlflow_dynamodbstore.repositories.runs.entities import to_run
 from mlflow_dynamodbstore.repositories.runs.items import IO_ITEMS_FLAG, apply_spilled, is_spilled
 from mlflow_dynamodbstore.schema import keys
@@ -48,14 +47,7 @@ def result_runs(
             items = read_run_partition(gateway, view.run_id)
         return _to_search_run(gateway, items, experiments)
 
-    if len(views) <= 1:
-        runs = [one(v) for v in views]
-    else:
-        with ThreadPoolExecutor(max_workers=min(_READERS, len(views))) as pool:
-            # Each read runs in a copy of the caller's context: the scoped gateway finds the
-            # request's workspace in a ContextVar, which worker threads do not inherit.
-            futures = [pool.submit(copy_context().run, one, v) for v in views]
-            runs = [future.result() for future in futures]
+    runs = map_side_by_side(one, views, _READERS)
     return [run for run in runs if run is not None]
 
 

@@ -14,12 +14,10 @@ A range open on either side is first clipped to the experiment's oldest / newest
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextvars import copy_context
+from collections.abc import Iterator
 from typing import Any
 
-from mlflow_dynamodbstore.gateway.table_gateway import batch_parallelism
+from mlflow_dynamodbstore.gateway.table_gateway import batch_parallelism, map_side_by_side
 from mlflow_dynamodbstore.repositories.traces.codec import decode_analytics
 from mlflow_dynamodbstore.repositories.traces.repository import TraceRepository
 from mlflow_dynamodbstore.schema import analytics_keys
@@ -103,16 +101,8 @@ class TraceRecords:
             return list(self.traces.stats.list_range(*args))
 
         # The (period, shard) keys are independent: read them side by side (the same
-        # requests, a fraction of the latency). Each task runs in a copy of this context,
-        # so the workspace scope of the request holds in the worker threads.
-        workers = min(batch_parallelism(), len(reads))
-        if workers <= 1:
-            results: Iterable[list[Item]] = map(read, reads)
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                futures = [pool.submit(copy_context().run, read, args) for args in reads]
-                results = [f.result() for f in futures]
-        for items in results:
+        # requests, a fraction of the latency).
+        for items in map_side_by_side(read, reads, batch_parallelism()):
             yield from items
 
     def from_meta(
