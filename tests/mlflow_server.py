@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from mlflow_dynamodbstore.local.dynamodb_local import free_port
@@ -32,17 +33,31 @@ def mlflow_server(
     # MLFLOW_SERVER_ENABLE_JOB_EXECUTION=true in ``env``.
     full_env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=full_env, cwd=cwd)
+        # Its own process group: the server's uvicorn worker, job runner and huey consumers
+        # go with it (terminating the server alone left them running for the whole suite).
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            cwd=cwd,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc, log)
         yield url
     finally:
-        proc.terminate()
-        try:
+        _signal_group(proc, signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _signal_group(proc, signal.SIGKILL)  # whatever of the group is still there
+        proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 240) -> None:
