@@ -112,6 +112,8 @@ def _repositories(store) -> list:
     for name in dir(store):
         if name.startswith("__") or name == "_conn":  # the connection: seeding, workspaces
             continue
+        if name == "_archival_workspace_provider":  # MLflow's workspace store: workspaces
+            continue
         try:
             value = getattr(store, name)
         except Exception:  # properties that need a request context
