@@ -6,6 +6,7 @@ field; never a 500, and no body carries a traceback, a botocore name or a secret
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import requests
@@ -30,7 +31,8 @@ EXP = "/api/2.0/mlflow/experiments"
 ADMIN_AUTH = (ADMIN, ADMIN_PASSWORD)
 # Reads the auth store makes on every request (the user record, permissions, roles) and the
 # writes of user and role creation. The table is seeded and the admin created before the
-# server starts, so its start-up makes a few reads only (let through by ``skip``).
+# server starts; ``skip`` lets most of its start-up reads through, and the test waits for its
+# start-up gate to open in case a fault still meets one.
 READS = ["GetItem", "Query", "BatchGetItem"]
 WRITES = ["PutItem", "UpdateItem", "TransactWriteItems"]
 FAULTS = [
@@ -56,19 +58,17 @@ def _check_body(r: requests.Response) -> dict:
 
 
 def _until_not_503(url: str, method: str, path: str, **kwargs) -> requests.Response:
+    # Waits between tries as MLflow's client does (its backoff): the start-up gate probes
+    # DynamoDB at most once a second, so 503s in a tight loop would not test it.
     for _ in range(30):
         r = _call(url, method, path, **kwargs)
         _check_body(r)
         if r.status_code != 503:
             return r
+        time.sleep(0.5)
     raise AssertionError(f"{path} answered 503 thirty times")
 
 
-@pytest.mark.xfail(
-    reason="failed in the final gate after the merges (users/create answered 503 thirty "
-    "times); not diagnosed yet, see the session note",
-    strict=False,
-)
 def test_auth_store_faults_answer_503_and_refusals_400(tmp_path, store_uri):
     DynamoDBTrackingStore(store_uri)  # seeds the table
     DynamoDBAuthStore(store_uri).create_user(ADMIN, ADMIN_PASSWORD, is_admin=True)
@@ -82,6 +82,9 @@ def test_auth_store_faults_answer_503_and_refusals_400(tmp_path, store_uri):
         },
     )
     with mlflow_server(store_uri, tmp_path, ["--app-name", "dynamodb-auth"], env=env) as url:
+        # A fault during the server's start-up steps closes its start-up gate (503 until the
+        # next probe); wait for it to open so that what follows tests the auth store's answers.
+        assert _until_not_503(url, "GET", f"{USERS}/get", params={"username": ADMIN}).ok
         answers: list[tuple[str, int, str | None]] = []
         for i in range(25):
             for label, method, path, kwargs in [
@@ -99,7 +102,9 @@ def test_auth_store_faults_answer_503_and_refusals_400(tmp_path, store_uri):
         # Nothing else than success or "try again" (a retried create may find its user).
         assert statuses <= {200, 503, 400}, answers
         assert all(code == "TEMPORARILY_UNAVAILABLE" for _, _, code in unavailable)
-        assert {label for label, _, _ in unavailable} >= {"get admin", "create user"}
+        # Which calls meet a fault depends on how many reads each makes; reads and writes do.
+        labels = {label for label, _, _ in unavailable}
+        assert "create user" in labels and labels & {"get admin", "list roles"}, labels
         refused = [a for a in answers if a[1] == 400]
         assert all(a[0] == "create user" and a[2] == "RESOURCE_ALREADY_EXISTS" for a in refused)
 
