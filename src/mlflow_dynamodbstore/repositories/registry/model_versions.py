@@ -29,6 +29,7 @@ from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, Transact
 from mlflow_dynamodbstore.gateway.errors import Conflict, Contention
 from mlflow_dynamodbstore.gateway.limits import MAX_PARTITION_KEY_BYTES, TRANSACTION_LIMIT
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
+from mlflow_dynamodbstore.gateway.paging import growing_walk
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.repositories.registry.order_state import walk_time_listing
 from mlflow_dynamodbstore.repositories.registry.registered_models import (
@@ -192,18 +193,9 @@ class ModelVersionRepository:
                 if descending
                 else pk & Key("SK").between(bound, keys.MODEL_VERSION_PREFIX + "~")
             )
-        limit, start_key = max(1, first_page), None
-        while True:
-            items, start_key = self.gateway.query_page(
-                condition,
-                forward=not descending,
-                limit=limit,
-                start_key=start_key,
-            )
-            yield from items
-            if not start_key:
-                return
-            limit = min(limit * 2, _PAGE_CAP)
+        yield from growing_walk(
+            self.gateway, condition, forward=not descending, first_page=first_page
+        )
 
     # ---- create ----------------------------------------------------------------------
     def create(self, meta: Item, fields: Item) -> Item:
@@ -644,9 +636,6 @@ class ModelVersionRepository:
             values=values,
             condition=Attr("current_stage").eq(item["current_stage"]),
         )
-
-
-_PAGE_CAP = 1000  # items per Query once a walk has grown
 
 
 def _live(versions: list[Item], version: int) -> Item:

@@ -31,6 +31,7 @@ from boto3.dynamodb.conditions import Attr, Key
 
 from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
+from mlflow_dynamodbstore.gateway.paging import growing_walk
 from mlflow_dynamodbstore.repositories.registry.order_state import walk_time_listing
 from mlflow_dynamodbstore.schema import indexes, keys, registry_order_keys
 from mlflow_dynamodbstore.schema.fts_keys import WORKSPACE_SCOPE
@@ -42,7 +43,6 @@ _DELETED_STAGE = "Deleted_Internal"  # STAGE_DELETED_INTERNAL (model_versions im
 
 # Sort keys are at most 1024 bytes; the facade refuses longer names at create/rename.
 _MAX_KEY_NAME_BYTES = 1000
-_LIST_PAGE_CAP = 1000  # items per Query once a name walk has grown
 
 
 def _storable(name: str) -> bool:
@@ -143,19 +143,13 @@ class RegisteredModelRepository:
             condition = listing.key_condition(pk, upper=start)
         else:
             condition = listing.key_condition(pk, lower=start)
-        limit, start_key = max(1, first_page), None
-        while True:
-            items, start_key = self.gateway.query_page(
-                condition,
-                index=listing.index,
-                forward=not descending,
-                limit=limit,
-                start_key=start_key,
-            )
-            yield from items
-            if not start_key:
-                return
-            limit = min(limit * 2, _LIST_PAGE_CAP)
+        yield from growing_walk(
+            self.gateway,
+            condition,
+            index=listing.index,
+            forward=not descending,
+            first_page=first_page,
+        )
 
     def walk_by_update(
         self, workspace: str, *, descending: bool, start: int | None = None, first_page: int = 100
