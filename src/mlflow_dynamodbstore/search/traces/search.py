@@ -129,8 +129,9 @@ class TraceSearch:
             )
         if order.starts_with(*TIE_BREAKERS):
             return self._listing_page(experiment_ids, parsed, max_results, after)
-        # One entry past the page tells that its last group (of ties) has ended.
-        page_size = max_results + 1 if parsed.empty else None
+        # One entry past the page tells that its last group (of ties) has ended; a walk from
+        # a position reads that position's entry again (the start of its group).
+        page_size = max_results + 1 + (after is not None) if parsed.empty else None
         walk = timestamp_walk(
             self.traces, experiment_ids, order, parsed, after, page_size
         ) or execution_time_walk(self.traces.gateway, experiment_ids, order, after, page_size)
