@@ -11,6 +11,7 @@ import json
 import pytest
 from click.testing import CliRunner
 from mlflow.entities import ExperimentTag, TraceInfo, TraceLocation, TraceState
+from mlflow.exceptions import MlflowException
 from mlflow.tracing.constant import TraceTagKey
 
 from mlflow_dynamodbstore.backfills import fts as backfill_module
@@ -134,11 +135,14 @@ def test_indexed_trace_search_reads_postings_and_candidates(store):
 
     # pages with the index: same tokens as the listing walk would give
     store.gateway.stats.reset()
-    first, token = store.search_traces([exp], "trace.name ILIKE '%ZQX'", max_results=1)
+    first, token = store.search_traces([exp], "name LIKE '%zqx'", max_results=1)
     second, last = store.search_traces([exp], "name LIKE '%zqx'", max_results=1, page_token=token)
     assert [first[0].trace_id, second[0].trace_id] == ["tr-042", "tr-007"]
     assert _ops(store) == {"Query": 2 * (FTS_SHARDS + 1), "BatchGetItem": 2}
     assert store.search_traces([exp], "name LIKE '%zqx'", max_results=1, page_token=last)[0] == []
+    # a token pages only the filter that issued it (docs/trace-paging.md)
+    with pytest.raises(MlflowException, match="different filter"):
+        store.search_traces([exp], "trace.name ILIKE '%ZQX'", max_results=1, page_token=token)
 
     # a pattern that cannot narrow (2 characters) walks the listing as before
     store.gateway.stats.reset()

@@ -27,6 +27,7 @@ from mlflow_dynamodbstore.schema import (
     registry_order_keys,
     scorer_keys,
     tag_index_keys,
+    trace_order_keys,
 )
 from mlflow_dynamodbstore.schema.table import create_table_request
 
@@ -171,6 +172,7 @@ PLACED = {
         "ws", 5, "id", 1
     ),
     indexes.MODEL_VERSIONS_BY_CREATION: registry_order_keys.version_creation_keys("ws", 5, "id", 1),
+    indexes.TRACES_BY_EXECUTION_TIME: trace_order_keys.execution_time_keys("1", 7, 5, "tr-1"),
 }
 
 

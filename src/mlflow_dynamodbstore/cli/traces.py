@@ -1,5 +1,6 @@
 """``traces backfill-stats``: write the trace analytics stats items of traces logged before
-they existed (docs/trace-analytics.md). ``traces cache``: copy recent traces' spans from
+they existed (docs/trace-analytics.md). ``traces backfill-order``: give older traces their
+execution-time listing keys (docs/trace-paging.md). ``traces cache``: copy recent traces' spans from
 AWS X-Ray into the table (docs/xray.md)."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import json
 
 import click
 
+from mlflow_dynamodbstore.backfills.trace_order import backfill_trace_order
 from mlflow_dynamodbstore.backfills.trace_stats import backfill_trace_stats
 
 
@@ -37,6 +39,27 @@ def backfill_stats(store_uri: str) -> None:
 
     report = backfill_trace_stats(_gateway(store_uri), progress)
     click.echo(f"{report.traces} traces visited, {report.written} stats items written")
+
+
+@traces.command("backfill-order")
+@click.argument("store_uri")
+@click.option("--dry-run", is_flag=True, help="Count the traces that lack the keys, write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def backfill_order(store_uri: str, dry_run: bool, as_json: bool) -> None:
+    """Add the execution-time listing keys to every trace of STORE_URI that lacks them, then
+    mark the table ready (search_traces pages execution-time orders by that index).
+    Resumable and idempotent; safe beside live traffic once every server runs this version."""
+    from mlflow_dynamodbstore.stores.connection import connect
+
+    conn = connect(store_uri, shared=False)
+    stderr = click.get_text_stream("stderr")
+    with click.progressbar(length=0, label="traces", show_pos=True, file=stderr) as bar:
+        report = backfill_trace_order(conn.gateway, bar.update, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps({**report.as_dict(), "dry_run": dry_run}, indent=2))
+        return
+    verb = "lack their keys" if dry_run else "keyed"
+    click.echo(f"{report.traces} traces visited, {report.keyed} {verb}")
 
 
 # Traces cached per round: one BatchGetItem of X-Ray states, BatchGetTraces of 5 ids.

@@ -17,6 +17,7 @@ from mlflow_dynamodbstore.gateway.client import make_client
 from mlflow_dynamodbstore.provisioning.cloudformation import ensure_stack
 from mlflow_dynamodbstore.provisioning.direct import create_table_directly
 from mlflow_dynamodbstore.repositories.registry import order_state
+from mlflow_dynamodbstore.repositories.traces import listings as trace_listings
 from mlflow_dynamodbstore.uri import DynamoDBUri
 
 PROVISION_ENV = "MLFLOW_DYNAMODB_PROVISION"
@@ -103,6 +104,7 @@ def _provision(
     # registry's ordered listing keys on every model and version.
     mark_new_table_ready(TableGateway(client, table))
     order_state.mark_new_table_ready(TableGateway(client, table))
+    trace_listings.mark_new_table_ready(TableGateway(client, table))
 
 
 def forget_provisioned() -> None:

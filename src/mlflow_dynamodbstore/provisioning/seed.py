@@ -14,6 +14,7 @@ from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
 from mlflow_dynamodbstore.repositories.experiments import ExperimentRepository
 from mlflow_dynamodbstore.repositories.registry import order_state
 from mlflow_dynamodbstore.repositories.tag_index import TABLE_SCOPE
+from mlflow_dynamodbstore.repositories.traces import listings as trace_listings
 from mlflow_dynamodbstore.schema import keys, tag_index_keys
 
 
@@ -38,6 +39,8 @@ def ensure_seeded(gateway: TableGateway, default_experiment_artifact_location: s
     mark_new_table_ready(gateway)
     # ... and the registry's ordered listings (keyset paging of the registry searches).
     order_state.mark_new_table_ready(gateway)
+    # ... and the trace listing by execution time (keyset paging of search_traces).
+    trace_listings.mark_new_table_ready(gateway)
     # A new table has no run or experiment without tag index entries: the always-indexed
     # globs are complete from the start (older tables need `tags backfill` first).
     _put_if_absent(

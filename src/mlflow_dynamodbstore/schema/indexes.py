@@ -156,6 +156,11 @@ REGISTERED_MODELS_BY_LAST_UPDATE = AccessPattern.on_gsi(
     2, "a workspace's registered models, by last update time"
 )
 
+# ---- GSI2 (overloaded): traces by execution time (schema/trace_order_keys.py) ----------
+TRACES_BY_EXECUTION_TIME = AccessPattern.on_gsi(
+    2, "an experiment's traces by execution time (traces without one apart, newest first)"
+)
+
 # ---- GSI3: traces ----------------------------------------------------------------------
 TRACES_BY_TIMESTAMP = AccessPattern.on_gsi(3, "an experiment's traces, newest first")
 REVIEW_QUEUE_ITEMS_BY_STATUS = AccessPattern.on_gsi(
@@ -231,4 +236,5 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     REGISTERED_MODELS_BY_LAST_UPDATE,
     MODEL_VERSIONS_BY_LAST_UPDATE,
     MODEL_VERSIONS_BY_CREATION,
+    TRACES_BY_EXECUTION_TIME,
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from mlflow_dynamodbstore.gateway import TableGateway
@@ -24,7 +24,11 @@ RECHECK_SECONDS = 60.0
 
 
 class OrderReadiness:
-    def __init__(self) -> None:
+    """Whether one family of ordered-listing keys is complete on a table, read from a marker
+    item (``ready_key``: the registry's by default; traces use their own)."""
+
+    def __init__(self, ready_key: Callable[[], Item] = registry_order_keys.ready_key) -> None:
+        self._ready_key = ready_key
         self._lock = threading.Lock()
         self._ready: set[str] = set()
         self._checked: dict[str, float] = {}
@@ -37,16 +41,16 @@ class OrderReadiness:
             checked = self._checked.get(table)
             if checked is not None and time.monotonic() - checked < RECHECK_SECONDS:
                 return False
-        item = gateway.get_item(registry_order_keys.ready_key())
+        item = gateway.get_item(self._ready_key())
         ready = bool(item and item.get("complete"))
         self._remember(table, ready)
         return ready
 
     def mark(self, gateway: TableGateway, ready: bool) -> None:
         if ready:
-            gateway.put_item({**registry_order_keys.ready_key(), "complete": True})
+            gateway.put_item({**self._ready_key(), "complete": True})
         else:
-            gateway.delete_item(registry_order_keys.ready_key())
+            gateway.delete_item(self._ready_key())
         self._remember(_table_of(gateway), ready)
 
     def forget(self) -> None:

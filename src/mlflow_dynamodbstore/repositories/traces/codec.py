@@ -36,7 +36,7 @@ from mlflow_dynamodbstore.compat.trace_analytics import (
     TOKEN_COLUMN_BY_KEY,
     compatibility_metadata_from_columns,
 )
-from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema import keys, trace_order_keys
 
 TOKEN_COLUMNS = frozenset(TOKEN_COLUMN_BY_KEY.values())
 COST_COLUMNS = frozenset(COST_COLUMN_BY_KEY.values())
@@ -75,10 +75,18 @@ def finalize(item: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in item.items() if v is not None}
     out.update(keys.trace_key(item["trace_id"]))
     out.update(keys.trace_list_keys(item["experiment_id"], item["timestamp_ms"], item["trace_id"]))
+    out.update(execution_time_keys(item))
     for linked in ("linked_runs", "linked_prompts"):
         if not out.get(linked):
             out.pop(linked, None)  # DynamoDB string sets cannot be empty
     return out
+
+
+def execution_time_keys(item: dict[str, Any]) -> dict[str, str]:
+    """The trace's TRACES_BY_EXECUTION_TIME keys (schema/trace_order_keys.py)."""
+    return trace_order_keys.execution_time_keys(
+        item["experiment_id"], item.get("execution_time_ms"), item["timestamp_ms"], item["trace_id"]
+    )
 
 
 # ---- analytics columns ---------------------------------------------------------------

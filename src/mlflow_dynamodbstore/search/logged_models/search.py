@@ -45,6 +45,7 @@ from mlflow_dynamodbstore.repositories.logged_models.repository import (
     to_logged_model,
 )
 from mlflow_dynamodbstore.schema import indexes
+from mlflow_dynamodbstore.search.candidates import named_items
 from mlflow_dynamodbstore.search.logged_models.match import (
     check_comparisons,
     check_order_by,
@@ -195,18 +196,15 @@ def _indexed_candidates(
     required = required_trigrams(clauses)
     if not required or fts is None or workspace is None or not fts.usable(LOGGED_MODEL_NAME):
         return None
-    ids: set[str] = set()
-    for experiment_id in experiment_ids:
-        found = fts.candidates(workspace, LOGGED_MODEL_NAME, experiment_id, required)
-        if found is None:
-            return None
-        ids |= found
-    return [
-        meta
-        for meta in models.get_metas(ids).values()
-        if meta.get("lifecycle_stage") == LifecycleStage.ACTIVE
-        and str(meta["experiment_id"]) in experiment_ids
-    ]
+    return named_items(
+        experiment_ids,
+        lambda e: fts.candidates(workspace, LOGGED_MODEL_NAME, e, required),
+        models.get_metas,
+        lambda meta: (
+            meta.get("lifecycle_stage") == LifecycleStage.ACTIVE
+            and str(meta["experiment_id"]) in experiment_ids
+        ),
+    )
 
 
 def _in_listing_order(metas: list[Item], experiment_ids: list[str], merged: bool) -> list[Item]:

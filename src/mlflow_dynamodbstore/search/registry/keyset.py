@@ -65,10 +65,11 @@ def decode(
     search: str,
     order: Order,
     filter_string: str | None,
-    types: dict[str, type],
+    types: dict[str, type | tuple[type, ...]],
 ) -> list | None:
     """The sort values to resume after, or None (no token, or MLflow's offset token, which
-    the caller parses). ``types``: the type of each order field's values."""
+    the caller parses). ``types``: the type of each order field's values (a tuple: any of
+    them, ``type(None)`` for a field that may be NULL)."""
     data = _payload(page_token)
     if data is None:
         return None  # not ours: the offset parser reports it as the SQL store does
@@ -83,7 +84,8 @@ def decode(
         raise _invalid("malformed position")
     for (field, _), value in zip(order, after, strict=True):
         expected = types[field]
-        if type(value) is not expected:  # bool is not int; None is never written
+        allowed = expected if isinstance(expected, tuple) else (expected,)
+        if type(value) not in allowed:  # bool is not int
             raise _invalid("malformed position")
     return after
 

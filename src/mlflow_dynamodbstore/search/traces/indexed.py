@@ -17,6 +17,7 @@ from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.fts.postings import TRACE_NAME
 from mlflow_dynamodbstore.fts.trigrams import required_trigrams
 from mlflow_dynamodbstore.repositories.traces.repository import TraceRepository
+from mlflow_dynamodbstore.search.candidates import named_items
 from mlflow_dynamodbstore.search.traces.filter import TraceFilter
 
 Item = dict[str, Any]
@@ -39,11 +40,10 @@ def indexed_traces(
     required = required_trigrams(parsed.name_clauses)
     if not required or not fts.usable(TRACE_NAME):
         return None
-    ids: set[str] = set()
-    for experiment_id in experiment_ids:
-        found = fts.bounded_candidates(workspace, TRACE_NAME, experiment_id, required)
-        if found is None:
-            return None
-        ids |= found
     wanted = set(experiment_ids)
-    return [i for i in traces.batch_get(ids).values() if str(i["experiment_id"]) in wanted]
+    return named_items(
+        experiment_ids,
+        lambda e: fts.bounded_candidates(workspace, TRACE_NAME, e, required),
+        traces.batch_get,
+        lambda item: str(item["experiment_id"]) in wanted,
+    )

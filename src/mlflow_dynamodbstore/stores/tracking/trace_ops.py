@@ -588,6 +588,7 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps, TraceXRayOps):
     ) -> tuple[list[TraceInfo], str | None]:
         locations = _resolve_experiment_ids_and_locations(experiment_ids, locations)
         _validate_max_results(max_results)
+        requested = None if locations is None else [str(e) for e in locations]
         if locations is None:
             # No location: every experiment of the workspace, as the SQL store's unscoped query.
             locations = [
@@ -603,7 +604,9 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps, TraceXRayOps):
             fts=TrigramIndex(self.gateway, self._conn.settings),
             workspace=self._get_active_workspace(),
         )
-        items, token = search.search(locations, filter_string, max_results, order_by, page_token)
+        items, token = search.search(
+            locations, filter_string, max_results, order_by, page_token, requested=requested
+        )
         return [self._to_info(i) for i in items], token
 
     def _visible_experiment_ids(self, experiment_ids: list[str]) -> list[str]:
