@@ -9,7 +9,8 @@ on the (scope, key) overflow list, which every indexed search of that key reads,
 results stay exact.
 
 These fields are only written and searched when configured (``fts_trigram_fields``), and
-only searched once ready (``fts backfill`` built them).
+only searched once ready: switching one on marks it unready (config/items.py, as for every
+opt-in field) until ``fts backfill`` has built its postings.
 """
 
 from __future__ import annotations
@@ -79,33 +80,6 @@ def table_value_fields(gateway) -> tuple[str, ...]:
     fields = configured(stored.fts_trigram_fields) if stored is not None else ()
     _TABLE_FIELDS[table] = (time.monotonic(), fields)
     return fields
-
-
-def mark_configured(gateway, field: str, now: float) -> None:
-    """A value field was just added: not ready (searches take the full path), and when it
-    was added, so the backfill can wait until every server writes its postings."""
-    from mlflow_dynamodbstore.fts.lookup import READINESS
-
-    gateway.put_item({**fts_keys.ready_key(field), "complete": False, "configured_at": int(now)})
-    READINESS.forget()
-    _TABLE_FIELDS.clear()
-
-
-def settle_seconds_left(gateway, fields: tuple[str, ...], settle: float, now: float) -> float:
-    """How long the backfill must still wait for every server to have seen ``fields``
-    (each server re-reads the settings within ``settle`` seconds of a change and writes the
-    postings of a configured field from then on; a posting written by nobody while the
-    backfill passed its run would be missing). A field with no record of when it was added
-    (configured through a server's environment) waits the whole ``settle``."""
-    left = 0.0
-    for name in fields:
-        item = gateway.get_item(fts_keys.ready_key(name)) or {}
-        if item.get("complete"):
-            continue
-        since = item.get("configured_at")
-        waited = now - float(since) if since is not None else 0.0
-        left = max(left, settle - waited)
-    return left
 
 
 def forget_table_fields() -> None:
