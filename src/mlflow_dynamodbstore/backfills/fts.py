@@ -43,6 +43,7 @@ from mlflow_dynamodbstore.config.source import MAX_REFRESH_SECONDS
 from mlflow_dynamodbstore.fts import field_postings, postings
 from mlflow_dynamodbstore.fts.lookup import READINESS
 from mlflow_dynamodbstore.gateway import TableGateway
+from mlflow_dynamodbstore.repositories import experiment_tag_values
 from mlflow_dynamodbstore.repositories.runs.items import is_spilled
 from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
 from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
@@ -112,11 +113,25 @@ def _experiment_ids(gateway: TableGateway, workspace: str) -> list[str]:
 
 
 def _units(
-    gateway: TableGateway, workspace: str, trace_names: bool, value_fields: tuple[str, ...] = ()
+    gateway: TableGateway,
+    workspace: str,
+    trace_names: bool,
+    value_fields: tuple[str, ...] = (),
+    opt_in: tuple[str, ...] = (),
 ) -> Iterator[_Unit]:
     scope = fts_keys.WORKSPACE_SCOPE
     exp_listing = indexes.EXPERIMENTS_BY_CREATION
     for stage in (LifecycleStage.ACTIVE, LifecycleStage.DELETED):
+        if field_postings.EXPERIMENT_TAG_VALUE in opt_in:
+            yield _Unit(
+                f"{workspace}/experiment-tags/{stage}",
+                field_postings.EXPERIMENT_TAG_VALUE,
+                exp_listing.pk_eq(keys.experiments_gsi1pk(workspace, stage)),
+                exp_listing.index,
+                items=lambda item: experiment_tag_values.tag_posting_keys(
+                    workspace, str(item["experiment_id"]), item.get("tags") or {}
+                ),
+            )
         yield _Unit(
             f"{workspace}/experiments/{stage}",
             postings.EXPERIMENT_NAME,
@@ -270,7 +285,11 @@ def backfill_fts(
     trace_names = postings.TRACE_NAME in opt_in
     if value_fields is None:
         value_fields = field_postings.configured(opt_in)
-    built_opt_in = (*((postings.TRACE_NAME,) if trace_names else ()), *value_fields)
+    built_opt_in = (
+        *((postings.TRACE_NAME,) if trace_names else ()),
+        *value_fields,
+        *(f for f in opt_in if f == field_postings.EXPERIMENT_TAG_VALUE),
+    )
     seen: dict[str, Item] = {}
     if not dry_run:
         seen = _markers(gateway, built_opt_in)
@@ -283,7 +302,7 @@ def backfill_fts(
     report = FtsBackfillReport(resumed=bool(cursor))
     skipping = bool(cursor)
     for workspace in _workspaces(gateway):
-        for unit in _units(gateway, workspace, trace_names, value_fields):
+        for unit in _units(gateway, workspace, trace_names, value_fields, opt_in):
             start_key = None
             if skipping:
                 if unit.name != cursor.get("unit"):
