@@ -44,6 +44,7 @@ from mlflow_dynamodbstore.fts import field_postings, postings
 from mlflow_dynamodbstore.fts.lookup import READINESS
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.repositories import experiment_tag_values
+from mlflow_dynamodbstore.repositories.registry import model_tag_values
 from mlflow_dynamodbstore.repositories.runs.items import is_spilled
 from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
 from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
@@ -53,6 +54,8 @@ from mlflow_dynamodbstore.schema import fts_keys, indexes, keys
 Item = dict[str, Any]
 Progress = Callable[[int], None]  # called with the number of entities visited since last call
 PAGE = 100  # entities per listing page (and per saved cursor)
+# opt-in tag value fields of workspace-wide collections, walked with their listings
+_WORKSPACE_TAG_FIELDS = (field_postings.EXPERIMENT_TAG_VALUE, field_postings.MODEL_TAG_VALUE)
 SETTLE_MARGIN = 5.0  # seconds added to the servers' refresh interval (see wait_for_servers)
 FIELDS = (
     postings.EXPERIMENT_NAME,
@@ -155,6 +158,16 @@ def _units(
             item.get("name"),
         ),
     )
+    if field_postings.MODEL_TAG_VALUE in opt_in:
+        yield _Unit(
+            f"{workspace}/model-tags",
+            field_postings.MODEL_TAG_VALUE,
+            model_listing.pk_eq(keys.registered_models_gsi1pk(workspace)),
+            model_listing.index,
+            items=lambda item: model_tag_values.tag_posting_keys(
+                workspace, item["model_id"], item.get("tags") or {}
+            ),
+        )
     run_listing = indexes.RUNS_BY_START_TIME
     trace_listing = indexes.TRACES_BY_TIMESTAMP
     model_listing_lm = indexes.LOGGED_MODELS_BY_EXPERIMENT
@@ -288,7 +301,7 @@ def backfill_fts(
     built_opt_in = (
         *((postings.TRACE_NAME,) if trace_names else ()),
         *value_fields,
-        *(f for f in opt_in if f == field_postings.EXPERIMENT_TAG_VALUE),
+        *(f for f in opt_in if f in _WORKSPACE_TAG_FIELDS),
     )
     seen: dict[str, Item] = {}
     if not dry_run:

@@ -48,6 +48,7 @@ OPT_IN_TRIGRAM_FIELDS: tuple[str, ...] = (
     "run_tag_value",
     "run_param_value",
     "experiment_tag_value",
+    "model_tag_value",
 )
 
 # The fields this version indexes (docs/full-text-search.md). Other field names are kept in

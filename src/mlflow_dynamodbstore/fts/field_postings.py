@@ -32,6 +32,8 @@ VALUE_FIELDS: tuple[str, ...] = (RUN_TAG_VALUE, RUN_PARAM_VALUE)
 # Experiment tag values, descriptions (the mlflow.note.content tag) included
 # (repositories/experiment_tag_values.py).
 EXPERIMENT_TAG_VALUE = "experiment_tag_value"
+# Registered model tag values (repositories/registry/model_tag_values.py).
+MODEL_TAG_VALUE = "model_tag_value"
 
 # Distinct trigrams indexed per value: a 200-character value has about 200, typical tag
 # and param values (ids, paths, short notes) far fewer. A longer value costs one overflow

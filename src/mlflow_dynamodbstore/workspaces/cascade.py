@@ -22,6 +22,7 @@ from mlflow_dynamodbstore.repositories.experiments import (
 from mlflow_dynamodbstore.repositories.logged_models.repository import (
     name_document as logged_model_name_document,
 )
+from mlflow_dynamodbstore.repositories.registry import model_tag_values
 from mlflow_dynamodbstore.repositories.registry.registered_models import (
     name_document as model_name_document,
 )
@@ -155,6 +156,12 @@ class Cascade:
         for model in self.inventory.registered_models():
             document = model_name_document(self.inventory.workspace, model["model_id"])
             self.delete_postings(document, model.get("name"))
+            if field_postings.table_indexes(self.gateway, field_postings.MODEL_TAG_VALUE):
+                values = model_tag_values.tag_posting_keys(
+                    self.inventory.workspace, model["model_id"], model.get("tags") or {}
+                )
+                self.gateway.batch_write(deletes=values)
+                self._done(len(values))
             self.delete_partition(keys.registered_model_pk(model["model_id"]))
             self.progress(1)
         for dataset in self.inventory.evaluation_datasets():

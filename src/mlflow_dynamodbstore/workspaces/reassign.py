@@ -32,6 +32,7 @@ from mlflow_dynamodbstore.repositories.experiments import (
 from mlflow_dynamodbstore.repositories.logged_models.repository import (
     name_document as logged_model_name_document,
 )
+from mlflow_dynamodbstore.repositories.registry import model_tag_values
 from mlflow_dynamodbstore.repositories.registry.registered_models import (
     name_document as model_name_document,
 )
@@ -300,6 +301,11 @@ class Reassign:
             fields.update(registry_order_keys.moved_version_keys(version, TARGET))
             self._move({"PK": version["PK"], "SK": version["SK"]}, fields, bump=None)
         self._move_postings(model_name_document(self.inventory.workspace, model_id), name)
+        if field_postings.table_indexes(self.gateway, field_postings.MODEL_TAG_VALUE):
+            tags = meta.get("tags") or {}
+            before = model_tag_values.tag_posting_keys(self.inventory.workspace, model_id, tags)
+            after = model_tag_values.tag_posting_keys(TARGET, model_id, tags)
+            self.gateway.batch_write(puts=after, deletes=before)
         self._move_root(
             "registered_models",
             keys.registered_model_key(model_id),
