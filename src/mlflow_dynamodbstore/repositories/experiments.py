@@ -26,6 +26,7 @@ from mlflow_dynamodbstore.gateway import (
 )
 from mlflow_dynamodbstore.gateway.errors import Conflict, Contention
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic
+from mlflow_dynamodbstore.gateway.paging import growing_walk
 from mlflow_dynamodbstore.repositories import experiment_tag_values as tag_values
 from mlflow_dynamodbstore.schema import indexes, keys, tag_index_keys
 from mlflow_dynamodbstore.schema.fts_keys import WORKSPACE_SCOPE
@@ -40,7 +41,6 @@ EXPERIMENT_COUNTER = "EXPERIMENT"
 _ID_ATTEMPTS = 30
 LIFECYCLE_STAGES = (LifecycleStage.ACTIVE, LifecycleStage.DELETED)
 # Items per Query when listing lazily; an experiment item is ~0.5 KB, so 1,000 stay < 1 MB.
-_LIST_PAGE_CAP = 1000
 
 
 class ExperimentNameTaken(Exception):
@@ -257,15 +257,9 @@ class ExperimentRepository:
         condition = listing.key_condition(
             keys.experiments_gsi1pk(workspace, lifecycle_stage), below=below
         )
-        limit, start_key = max(1, first_page), None
-        while True:
-            items, start_key = self.gateway.query_page(
-                condition, index=listing.index, forward=False, limit=limit, start_key=start_key
-            )
-            yield from items
-            if not start_key:
-                return
-            limit = min(limit * 2, _LIST_PAGE_CAP)
+        yield from growing_walk(
+            self.gateway, condition, index=listing.index, forward=False, first_page=first_page
+        )
 
     # ---- lifecycle -------------------------------------------------------------------
     def set_lifecycle(

@@ -25,6 +25,7 @@ from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.gateway import ConditionFailed, ItemTooLarge, TableGateway
 from mlflow_dynamodbstore.gateway.errors import Contention
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
+from mlflow_dynamodbstore.gateway.paging import growing_walk
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.repositories.logged_models.metrics import rows_of, to_metric
 from mlflow_dynamodbstore.schema import indexes, keys
@@ -156,16 +157,12 @@ class LoggedModelRepository:
         return islice(items, limit) if limit else items
 
     def _growing_walk(self, condition, first_page: int) -> Iterator[Item]:
-        index = indexes.LOGGED_MODELS_BY_EXPERIMENT.index
-        limit, start_key = first_page, None
-        while True:
-            items, start_key = self.gateway.query_page(
-                condition, index=index, limit=limit, start_key=start_key
-            )
-            yield from items
-            if not start_key:
-                return
-            limit = min(limit * 2, 1000)
+        return growing_walk(
+            self.gateway,
+            condition,
+            index=indexes.LOGGED_MODELS_BY_EXPERIMENT.index,
+            first_page=first_page,
+        )
 
     def delete_partition(self, model_id: str) -> None:
         """Remove the model for good (``mlflow gc``): 1 Query per MB of the partition +

@@ -15,22 +15,22 @@ Deleting a version is a soft delete, as in MLflow's SQL store: the item stays wi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr
 from mlflow.entities.model_registry.model_version_stages import (
     STAGE_ARCHIVED,
     STAGE_DELETED_INTERNAL,
 )
 from mlflow.entities.model_registry.prompt_version import IS_PROMPT_TAG_KEY
 
-from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
+from mlflow_dynamodbstore.gateway import ConditionFailed, TransactionCancelled
 from mlflow_dynamodbstore.gateway.errors import Conflict, Contention
 from mlflow_dynamodbstore.gateway.limits import MAX_PARTITION_KEY_BYTES, TRANSACTION_LIMIT
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
-from mlflow_dynamodbstore.repositories.registry.order_state import walk_time_listing
+from mlflow_dynamodbstore.repositories.registry.model_version_reads import ModelVersionReads
 from mlflow_dynamodbstore.repositories.registry.registered_models import (
     ModelNotFound,
     update_order_fields,
@@ -111,100 +111,7 @@ def first_by_stage(versions: list[Item]) -> dict[str, int]:
     return first
 
 
-class ModelVersionRepository:
-    def __init__(self, gateway: TableGateway):
-        self.gateway = gateway
-
-    # ---- reads -----------------------------------------------------------------------
-    def get(self, model_id: str, version: int, *, consistent: bool = True) -> Item | None:
-        return self.gateway.get_item(
-            keys.model_version_key(model_id, version), consistent=consistent
-        )
-
-    def get_many(self, pairs: list[tuple[str, int]]) -> list[Item]:
-        return self.gateway.batch_get(
-            [keys.model_version_key(m, v) for m, v in pairs], consistent=True
-        )
-
-    def read_model(
-        self, model_id: str, *, consistent: bool = True
-    ) -> tuple[Item | None, list[Item]]:
-        """META and every version (live or deleted) of one model: one Query of its partition."""
-        meta = None
-        versions = []
-        for item in self.gateway.query(
-            Key("PK").eq(keys.registered_model_pk(model_id)), consistent=consistent
-        ):
-            if item["SK"] == keys.META:
-                meta = item
-            elif item["SK"].startswith(keys.MODEL_VERSION_PREFIX):
-                versions.append(item)
-        return meta, versions
-
-    def list_in_workspace(self, workspace: str) -> Iterator[Item]:
-        """Every version item of a workspace (GSI1)."""
-        listing = indexes.MODEL_VERSIONS_BY_WORKSPACE
-        return self.gateway.query(
-            listing.pk_eq(keys.model_versions_gsi1pk(workspace)), index=listing.index
-        )
-
-    def list_by_run(self, workspace: str, run_id: str) -> Iterator[Item]:
-        """The live versions registered from one run (GSI2)."""
-        by_run = indexes.MODEL_VERSIONS_BY_RUN
-        return self.gateway.query(
-            by_run.pk_eq(keys.model_versions_by_run_gsi2pk(workspace, run_id)), index=by_run.index
-        )
-
-    def walk_by_time(
-        self,
-        workspace: str,
-        *,
-        by_update: bool,
-        descending: bool,
-        start: int | None = None,
-        first_page: int = 100,
-    ) -> Iterator[list[Item]]:
-        """Pages of a workspace's live versions by last update (``by_update``) or creation
-        time (GSI3 / GSI4), from the entries at time ``start`` (inclusive) on, each Query
-        asking for twice the items of the one before (up to 1,000)."""
-        if by_update:
-            listing = indexes.MODEL_VERSIONS_BY_LAST_UPDATE
-            pk = registry_order_keys.versions_by_update_pk(workspace)
-        else:
-            listing = indexes.MODEL_VERSIONS_BY_CREATION
-            pk = registry_order_keys.versions_by_creation_pk(workspace)
-        return walk_time_listing(self.gateway, listing, pk, descending, start, first_page)
-
-    def walk_versions(
-        self, model_id: str, *, descending: bool, start: int | None = None, first_page: int = 100
-    ) -> Iterator[Item]:
-        """One model's version items (live or deleted) in version order, from version
-        ``start`` (inclusive) on, lazily (eventually consistent Queries of its partition, at
-        half the read units: searches read GSIs, which lag anyway)."""
-        pk = Key("PK").eq(keys.registered_model_pk(model_id))
-        if start is None:
-            condition = pk & Key("SK").begins_with(keys.MODEL_VERSION_PREFIX)
-        else:
-            bound = keys.model_version_key(model_id, start)["SK"]
-            lowest = keys.model_version_key(model_id, 0)["SK"]
-            condition = (
-                pk & Key("SK").between(lowest, bound)
-                if descending
-                else pk & Key("SK").between(bound, keys.MODEL_VERSION_PREFIX + "~")
-            )
-        limit, start_key = max(1, first_page), None
-        while True:
-            items, start_key = self.gateway.query_page(
-                condition,
-                forward=not descending,
-                limit=limit,
-                start_key=start_key,
-            )
-            yield from items
-            if not start_key:
-                return
-            limit = min(limit * 2, _PAGE_CAP)
-
+class ModelVersionRepository(ModelVersionReads):
     # ---- create ----------------------------------------------------------------------
     def create(self, meta: Item, fields: Item) -> Item:
         """Write the next version of the model and bump META in one transaction: the
@@ -644,9 +551,6 @@ class ModelVersionRepository:
             values=values,
             condition=Attr("current_stage").eq(item["current_stage"]),
         )
-
-
-_PAGE_CAP = 1000  # items per Query once a walk has grown
 
 
 def _live(versions: list[Item], version: int) -> Item:

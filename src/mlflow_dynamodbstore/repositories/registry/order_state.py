@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from mlflow_dynamodbstore.gateway import TableGateway
+from mlflow_dynamodbstore.gateway.paging import growing_pages
 from mlflow_dynamodbstore.schema import indexes, registry_order_keys
 
 Item = dict[str, Any]
-_PAGE_CAP = 1000  # items per Query once a walk has grown
 
 RECHECK_SECONDS = 60.0
 
@@ -93,15 +93,9 @@ def walk_time_listing(
         condition = listing.key_condition(pk, below=registry_order_keys.time_bound(start + 1))
     else:
         condition = listing.key_condition(pk, lower=registry_order_keys.time_bound(start))
-    limit, start_key = max(1, first_page), None
-    while True:
-        items, start_key = gateway.query_page(
-            condition, index=listing.index, forward=not descending, limit=limit, start_key=start_key
-        )
-        yield items
-        if not start_key:
-            return
-        limit = min(limit * 2, _PAGE_CAP)
+    return growing_pages(
+        gateway, condition, index=listing.index, forward=not descending, first_page=first_page
+    )
 
 
 def time_of_entry(listing: indexes.AccessPattern, item: Item) -> int:

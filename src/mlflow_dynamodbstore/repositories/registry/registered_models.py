@@ -33,6 +33,7 @@ from mlflow_dynamodbstore.config.settings import SettingsSource
 from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.fts.field_postings import MODEL_TAG_VALUE
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
+from mlflow_dynamodbstore.gateway.paging import growing_walk
 from mlflow_dynamodbstore.repositories.registry import model_tag_values
 from mlflow_dynamodbstore.repositories.registry.order_state import walk_time_listing
 from mlflow_dynamodbstore.repositories.tag_value_writes import REMOVE, TagValueWrite
@@ -46,7 +47,6 @@ _DELETED_STAGE = "Deleted_Internal"  # STAGE_DELETED_INTERNAL (model_versions im
 
 # Sort keys are at most 1024 bytes; the facade refuses longer names at create/rename.
 _MAX_KEY_NAME_BYTES = 1000
-_LIST_PAGE_CAP = 1000  # items per Query once a name walk has grown
 
 
 def _storable(name: str) -> bool:
@@ -154,19 +154,13 @@ class RegisteredModelRepository:
             condition = listing.key_condition(pk, upper=start)
         else:
             condition = listing.key_condition(pk, lower=start)
-        limit, start_key = max(1, first_page), None
-        while True:
-            items, start_key = self.gateway.query_page(
-                condition,
-                index=listing.index,
-                forward=not descending,
-                limit=limit,
-                start_key=start_key,
-            )
-            yield from items
-            if not start_key:
-                return
-            limit = min(limit * 2, _LIST_PAGE_CAP)
+        yield from growing_walk(
+            self.gateway,
+            condition,
+            index=listing.index,
+            forward=not descending,
+            first_page=first_page,
+        )
 
     def walk_by_update(
         self, workspace: str, *, descending: bool, start: int | None = None, first_page: int = 100
