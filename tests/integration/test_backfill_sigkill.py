@@ -5,27 +5,22 @@ what the live writes had made (issue #15)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from mlflow.entities import ExperimentTag, RunTag, ViewType
 
-import mlflow_dynamodbstore
 from mlflow_dynamodbstore.backfills.fts import FIELDS as FTS_FIELDS
 from mlflow_dynamodbstore.fts.lookup import READINESS
 from mlflow_dynamodbstore.repositories.tag_index import TABLE_SCOPE, TagIndexState
 from mlflow_dynamodbstore.schema import fts_keys, tag_index_keys
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+from tests.fts.helpers import cli_process
 
 RUNS = 1200
-SRC = str(Path(mlflow_dynamodbstore.__file__).resolve().parents[1])
 _DESERIALIZE = TypeDeserializer().deserialize
 
 
@@ -63,23 +58,12 @@ def _snapshot(store) -> dict[tuple[str, str], dict]:
             return found
 
 
-def _cli(uri: str, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": SRC}
-    return subprocess.Popen(
-        [sys.executable, "-m", "mlflow_dynamodbstore.cli.main", *args, uri, "--json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def _kill_after_progress(uri: str, args: tuple[str, ...], record_key: dict, store) -> dict:
     """Start the command, SIGKILL it once its record holds a cursor; the record left."""
     client = store._conn.gateway.client
     table = store._conn.gateway.table_name
     key = {k: {"S": v} for k, v in record_key.items()}
-    process = _cli(uri, *args)
+    process = cli_process(uri, *args)
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline:
@@ -100,7 +84,7 @@ def _kill_after_progress(uri: str, args: tuple[str, ...], record_key: dict, stor
 
 
 def _run_to_end(uri: str, *args: str) -> dict:
-    process = _cli(uri, *args)
+    process = cli_process(uri, *args)
     out, err = process.communicate(timeout=600)
     assert process.returncode == 0, err
     return json.loads(out)

@@ -7,16 +7,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 from mlflow.entities import RunStatus, RunTag, ViewType
 
 from mlflow_dynamodbstore.backfills import fts as backfill_module
 from mlflow_dynamodbstore.backfills.fts import backfill_fts
-from mlflow_dynamodbstore.cli.main import cli
 from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.fts.lookup import READINESS
 from mlflow_dynamodbstore.schema import fts_keys
 from mlflow_dynamodbstore.stores.registry_store import DynamoDBRegistryStore
+from tests.fts.helpers import run_cli
 
 WS = "default"
 
@@ -131,8 +130,7 @@ def test_backfill_interrupted_then_resumed_is_exact(store, store_uri, monkeypatc
     partial = _stored(gateway)
     assert partial and partial < expected
 
-    dry = CliRunner().invoke(cli, ["fts", "backfill", store_uri, "--dry-run", "--json"])
-    assert dry.exit_code == 0, dry.output
+    dry = run_cli("fts", "backfill", store_uri, "--dry-run", "--json")
     counted = json.loads(dry.stdout)
     assert counted["entities"] == {
         "experiment_name": 10, "model_name": 6, "run_name": 11, "logged_model_name": 2,
@@ -141,15 +139,14 @@ def test_backfill_interrupted_then_resumed_is_exact(store, store_uri, monkeypatc
     assert counted["postings"] == len(expected)
     assert _stored(gateway) == partial  # a dry run writes nothing
 
-    result = CliRunner().invoke(cli, ["fts", "backfill", store_uri, "--json"])
-    assert result.exit_code == 0, result.output
+    result = run_cli("fts", "backfill", store_uri, "--json")
     assert json.loads(result.stdout)["resumed"] is True
     assert _stored(gateway) == expected
     assert gateway.get_item(fts_keys.backfill_record_key()) is None
     assert READINESS.is_ready(gateway, postings.RUN_NAME)
 
     # idempotent: a second run changes nothing
-    assert CliRunner().invoke(cli, ["fts", "backfill", store_uri]).exit_code == 0
+    run_cli("fts", "backfill", store_uri)
     assert _stored(gateway) == expected
     store.gateway.stats.reset()
     hits = store.search_runs([exps[1]], "attributes.run_name LIKE '%un-1%'", ViewType.ALL)
@@ -161,41 +158,37 @@ def test_backfill_interrupted_then_resumed_is_exact(store, store_uri, monkeypatc
 
 
 def test_fts_cli_list_add_remove(store_uri, store):
-    runner = CliRunner()
-    listed = runner.invoke(cli, ["fts", "list", store_uri, "--json"])
-    assert listed.exit_code == 0, listed.output
+    listed = run_cli("fts", "list", store_uri, "--json")
     rows = {r["field"]: r for r in json.loads(listed.stdout)}
     assert rows["run_name"] == {
         "field": "run_name", "always_on": True, "maintained": True, "ready": True
     }  # fmt: skip
 
-    dry = runner.invoke(cli, ["fts", "add", store_uri, "experiment_description", "--dry-run"])
-    assert dry.exit_code == 0 and "experiment_description" in dry.stdout
-    assert "experiment_description" not in runner.invoke(cli, ["fts", "list", store_uri]).stdout
+    dry = run_cli("fts", "add", store_uri, "experiment_description", "--dry-run")
+    assert "experiment_description" in dry.stdout
+    assert "experiment_description" not in run_cli("fts", "list", store_uri).stdout
 
-    added = runner.invoke(cli, ["fts", "add", store_uri, "experiment_description", "--json"])
-    assert added.exit_code == 0, added.output
+    added = run_cli("fts", "add", store_uri, "experiment_description", "--json")
     row = {r["field"]: r for r in json.loads(added.stdout)}["experiment_description"]
     assert row == {
         "field": "experiment_description", "always_on": False, "maintained": False,
         "ready": False, "note": "not built by this version: nothing indexes it, no search uses it",
     }  # fmt: skip
     assert "warning: experiment_description is not built by this version" in added.stderr
-    table = runner.invoke(cli, ["fts", "list", store_uri]).stdout
+    table = run_cli("fts", "list", store_uri).stdout
     assert "not built by this version: no effect" in table
 
-    refused = runner.invoke(cli, ["fts", "remove", store_uri, "run_name"])
+    refused = run_cli("fts", "remove", store_uri, "run_name", ok=None)
     assert refused.exit_code == 2 and "cannot be removed" in refused.output
-    bad = runner.invoke(cli, ["fts", "add", store_uri, "Bad Field"])
+    bad = run_cli("fts", "add", store_uri, "Bad Field", ok=None)
     assert bad.exit_code == 2
 
-    removed = runner.invoke(cli, ["fts", "remove", store_uri, "experiment_description"])
-    assert removed.exit_code == 0, removed.output
+    removed = run_cli("fts", "remove", store_uri, "experiment_description")
     assert "experiment_description" not in removed.stdout
-    table = runner.invoke(cli, ["fts", "list", store_uri]).stdout
+    table = run_cli("fts", "list", store_uri).stdout
     assert table.splitlines()[0].split() == ["FIELD", "ALWAYS", "ON", "INDEXED", "READY"]
     for option in ("--json", "--dry-run"):
-        assert option in runner.invoke(cli, ["fts", "backfill", "--help"]).stdout
+        assert option in run_cli("fts", "backfill", "--help").stdout
 
 
 def test_workspace_moves_and_cascade_carry_the_postings(monkeypatch, store_uri):

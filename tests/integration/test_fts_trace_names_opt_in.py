@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 
-from click.testing import CliRunner
 from mlflow.entities import TraceInfo, TraceLocation, TraceState
 from mlflow.tracing.constant import TraceTagKey
 
 from mlflow_dynamodbstore.backfills import fts as backfill_module
 from mlflow_dynamodbstore.backfills.fts import SETTLE_MARGIN, backfill_fts, wait_for_servers
-from mlflow_dynamodbstore.cli.main import cli
 from mlflow_dynamodbstore.config.settings import ALWAYS_TRIGRAM_FIELDS, StoreSettings
 from mlflow_dynamodbstore.config.source import MAX_REFRESH_SECONDS
 from mlflow_dynamodbstore.fts import lookup
@@ -22,6 +20,7 @@ from mlflow_dynamodbstore.fts.lookup import READINESS
 from mlflow_dynamodbstore.fts.postings import TRACE_NAME
 from mlflow_dynamodbstore.lifecycle.apply import TtlApply
 from mlflow_dynamodbstore.schema import fts_keys
+from tests.fts.helpers import refresh_settings_now, run_cli
 from tests.integration.lifecycle_helpers import set_policy
 
 NAME = "ChatModel.invoke v2"  # 19 characters: 17 distinct trigrams
@@ -57,10 +56,6 @@ def _trace_postings(gateway) -> set[tuple[str, str]]:
 
 def _ops(store) -> dict[str, int]:
     return {name: op.requests for name, op in store.gateway.stats.snapshot().items()}
-
-
-def _refresh_now(store) -> None:
-    store._conn.settings._next_check = float("-inf")
 
 
 def _ids(store, exp: str, flt: str) -> list[str]:
@@ -109,17 +104,15 @@ def test_switching_on_needs_the_backfill_and_switching_off_stops_the_writes(stor
     gateway = store.gateway.unscoped
     exp = store.create_experiment("e")
     _start(store, exp, "tr-old", "old zqx trace", 1000)
-    runner = CliRunner()
 
-    added = runner.invoke(cli, ["fts", "add", store_uri, TRACE_NAME, "--json"])
-    assert added.exit_code == 0, added.output
+    added = run_cli("fts", "add", store_uri, TRACE_NAME, "--json")
     assert "fts backfill" in added.stderr
     marker = gateway.get_item(fts_keys.ready_key(TRACE_NAME))
     assert marker["complete"] is False and marker["changed_at"] > 0
     row = {r["field"]: r for r in json.loads(added.stdout)}[TRACE_NAME]
     assert row["maintained"] and not row["ready"]
 
-    _refresh_now(store)  # this server's refresh interval has passed
+    refresh_settings_now(store)  # this server's refresh interval has passed
     _start(store, exp, "tr-new", "new zqx trace", 2000)
     assert {sk for _, sk in _trace_postings(gateway)} == {"tr-new"}
     # not ready: the old trace has no postings, so the search walks the listing
@@ -139,11 +132,10 @@ def test_switching_on_needs_the_backfill_and_switching_off_stops_the_writes(stor
     assert _ops(store)["BatchGetItem"] == 1  # through the index
     assert wait_for_servers(gateway, sleep=slept.append) == 0  # ready: nothing to wait for
 
-    removed = runner.invoke(cli, ["fts", "remove", store_uri, TRACE_NAME, "--json"])
-    assert removed.exit_code == 0, removed.output
+    run_cli("fts", "remove", store_uri, TRACE_NAME, "--json")
     assert gateway.get_item(fts_keys.ready_key(TRACE_NAME))["complete"] is False
     before = _trace_postings(gateway)
-    _refresh_now(store)
+    refresh_settings_now(store)
     store.gateway.stats.reset()
     _start(store, exp, "tr-after", "after zqx trace", 3000)
     assert _ops(store).get("TransactWriteItems") == 1  # the stats item's, not META's

@@ -9,14 +9,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 from mlflow.entities import ExperimentTag, TraceInfo, TraceLocation, TraceState
 from mlflow.exceptions import MlflowException
 from mlflow.tracing.constant import TraceTagKey
 
 from mlflow_dynamodbstore.backfills import fts as backfill_module
 from mlflow_dynamodbstore.backfills.fts import backfill_fts
-from mlflow_dynamodbstore.cli.main import cli
 from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.fts.lookup import READINESS
 from mlflow_dynamodbstore.lifecycle.apply import TtlApply
@@ -25,6 +23,7 @@ from mlflow_dynamodbstore.repositories.traces.name_postings import TRACE_NAME_CA
 from mlflow_dynamodbstore.schema import fts_keys
 from mlflow_dynamodbstore.schema.fts_keys import FTS_SHARDS
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+from tests.fts.helpers import run_cli
 from tests.fts.trace_names import build_trace_name_index, enable_trace_names
 from tests.integration.lifecycle_helpers import set_policy
 
@@ -231,12 +230,10 @@ def test_backfill_writes_trace_postings_resumably(store, store_uri, monkeypatch)
         backfill_fts(gateway, interrupt, settle_seconds=0)
     assert not READINESS.is_ready(gateway, postings.TRACE_NAME)
 
-    dry = CliRunner().invoke(cli, ["fts", "backfill", store_uri, "--dry-run", "--json"])
-    assert dry.exit_code == 0, dry.output
+    dry = run_cli("fts", "backfill", store_uri, "--dry-run", "--json")
     assert json.loads(dry.stdout)["entities"]["trace_name"] == 9
 
-    result = CliRunner().invoke(cli, ["fts", "backfill", store_uri, "--json"])
-    assert result.exit_code == 0, result.output
+    result = run_cli("fts", "backfill", store_uri, "--json")
     assert json.loads(result.stdout)["resumed"] is True
     assert _trace_postings(gateway) == expected  # with their ttl
     assert READINESS.is_ready(gateway, postings.TRACE_NAME)

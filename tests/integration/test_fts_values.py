@@ -8,11 +8,9 @@ import json
 import time
 
 import pytest
-from click.testing import CliRunner
 from mlflow.entities import Param, RunTag, ViewType
 
 from mlflow_dynamodbstore.backfills.fts import backfill_fts
-from mlflow_dynamodbstore.cli.main import cli
 from mlflow_dynamodbstore.config.settings import FTS_TRIGRAM_FIELDS_ENV
 from mlflow_dynamodbstore.config.source import REFRESH_SECONDS_ENV
 from mlflow_dynamodbstore.fts.field_postings import (
@@ -26,6 +24,7 @@ from mlflow_dynamodbstore.fts.field_postings import (
 from mlflow_dynamodbstore.fts.lookup import READINESS
 from mlflow_dynamodbstore.schema.fts_keys import FTS_SHARDS
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+from tests.fts.helpers import run_cli
 
 WS = "default"
 
@@ -61,7 +60,8 @@ def valued(monkeypatch, store_uri):
     """A store whose settings name both value fields, ready (new table, empty backfill)."""
     monkeypatch.setenv(FTS_TRIGRAM_FIELDS_ENV, ",".join(VALUE_FIELDS))
     store = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
-    backfill_fts(store.gateway.unscoped, value_fields=VALUE_FIELDS)
+    # switched on by the env: unready, built by the backfill (no servers to wait for)
+    backfill_fts(store.gateway.unscoped, settle_seconds=0)
     return store
 
 
@@ -151,7 +151,7 @@ def test_write_overhead_per_set_tag(monkeypatch, store_uri):
     value = "abcdefghijklmnopqrst"  # 20 characters: 18 distinct trigrams
     _, off = _counted(store, lambda: store.set_tag(run_id, RunTag("k1", value)))
 
-    assert CliRunner().invoke(cli, ["fts", "add", store_uri, RUN_TAG_VALUE]).exit_code == 0
+    run_cli("fts", "add", store_uri, RUN_TAG_VALUE)
     time.sleep(0.3)  # the settings refresh
     assert RUN_TAG_VALUE in store._conn.settings.current().fts_trigram_fields
     _, on = _counted(store, lambda: store.set_tag(run_id, RunTag("k2", value)))
@@ -171,10 +171,8 @@ def test_field_configured_through_cli_then_backfilled_then_removed(monkeypatch, 
     exp = store.create_experiment("e")
     old = store.create_run(exp, "u", 1, [RunTag("note", "before-zqx")], "old").info.run_id
     assert _value_postings(gateway) == set()  # not configured: nothing written
-    runner = CliRunner()
 
-    added = runner.invoke(cli, ["fts", "add", store_uri, RUN_TAG_VALUE, "--json"])
-    assert added.exit_code == 0, added.output
+    added = run_cli("fts", "add", store_uri, RUN_TAG_VALUE, "--json")
     row = {r["field"]: r for r in json.loads(added.stdout)}[RUN_TAG_VALUE]
     assert row == {"field": RUN_TAG_VALUE, "always_on": False, "maintained": True, "ready": False}
     assert "fts backfill" in added.stderr
@@ -191,8 +189,7 @@ def test_field_configured_through_cli_then_backfilled_then_removed(monkeypatch, 
     assert sorted(r.info.run_name for r in runs) == ["new", "old"]
     assert _ops(stats).get("Query") != FTS_SHARDS + 1
 
-    result = runner.invoke(cli, ["fts", "backfill", store_uri, "--settle-seconds", "0", "--json"])
-    assert result.exit_code == 0, result.output
+    result = run_cli("fts", "backfill", store_uri, "--settle-seconds", "0", "--json")
     report = json.loads(result.stdout)
     assert report["entities"][RUN_TAG_VALUE] == 2
     both = _expected(
@@ -200,7 +197,7 @@ def test_field_configured_through_cli_then_backfilled_then_removed(monkeypatch, 
         (RUN_TAG_VALUE, exp, "note", old, "before-zqx"),
     )
     assert _value_postings(gateway) == both
-    listed = json.loads(runner.invoke(cli, ["fts", "list", store_uri, "--json"]).stdout)
+    listed = json.loads(run_cli("fts", "list", store_uri, "--json").stdout)
     assert {r["field"]: r["ready"] for r in listed}[RUN_TAG_VALUE] is True
     runs, stats = _counted(store, search)
     assert sorted(r.info.run_name for r in runs) == ["new", "old"]
@@ -209,8 +206,7 @@ def test_field_configured_through_cli_then_backfilled_then_removed(monkeypatch, 
         "Query": FTS_SHARDS + 1,
     }  # indexed (a GetItem: the 0.1 s settings refresh)
 
-    removed = runner.invoke(cli, ["fts", "remove", store_uri, RUN_TAG_VALUE, "--json"])
-    assert removed.exit_code == 0, removed.output
+    removed = run_cli("fts", "remove", store_uri, RUN_TAG_VALUE, "--json")
     assert RUN_TAG_VALUE not in {r["field"] for r in json.loads(removed.stdout)}
     time.sleep(0.3)
     runs, stats = _counted(store, search)
@@ -222,12 +218,10 @@ def test_field_configured_through_cli_then_backfilled_then_removed(monkeypatch, 
 
 
 def test_backfill_waits_for_the_settings_to_settle(store_uri, store):
-    runner = CliRunner()
-    assert runner.invoke(cli, ["fts", "add", store_uri, RUN_PARAM_VALUE]).exit_code == 0
+    run_cli("fts", "add", store_uri, RUN_PARAM_VALUE)
     started = time.monotonic()
     # (the add itself may take a few seconds here: the wait counts from the add's record)
-    result = runner.invoke(cli, ["fts", "backfill", store_uri, "--settle-seconds", "12"])
-    assert result.exit_code == 0, result.output
+    result = run_cli("fts", "backfill", store_uri, "--settle-seconds", "12")
     assert time.monotonic() - started >= 4.0 and "waiting" in result.stderr
     assert READINESS.is_ready(store.gateway.unscoped, RUN_PARAM_VALUE)
 
@@ -246,7 +240,7 @@ def test_workspace_moves_and_cascade_carry_the_value_postings(monkeypatch, store
     provider = DynamoDBWorkspaceProvider(store_uri)
     tracking = DynamoDBTrackingStore(store_uri, "s3://b/a")
     gateway = tracking.gateway.unscoped
-    backfill_fts(gateway, value_fields=VALUE_FIELDS)
+    backfill_fts(gateway, settle_seconds=0)
     long_value = "".join(chr(0x4E00 + i) for i in range(VALUE_CAP + 20)) + "-zqx"
     for ws in ("team-a", "team-b"):
         provider.create_workspace(Workspace(ws))

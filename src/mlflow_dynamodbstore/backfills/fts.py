@@ -12,12 +12,13 @@ unit is done the fields are marked ready (searches start using the index) and th
 is deleted. Cost: the listings read once, 1 write unit per posting (one per distinct
 trigram of a name), 1 PutItem of the record per page.
 
-Trace names are opt-in (``trace_name`` in the stored settings, docs/full-text-search.md):
-only then are the traces walked and the field marked ready. Servers see a settings change
-within ``MAX_REFRESH_SECONDS``; until then some still write traces without postings, so
-the backfill first waits until that long after the field was switched on (its ready
-marker's ``changed_at``, written by ``ConfigItems.update``): no trace written after the
-walk passed its experiment lacks postings.
+Opt-in fields (trace names, run tag / param values: ``OPT_IN_TRIGRAM_FIELDS``) are walked
+and marked ready only while configured in the stored settings. Servers see a settings
+change within ``MAX_REFRESH_SECONDS``; until then some still write without postings, so the
+backfill first waits until that long after each such field was switched on (its ready
+marker's ``changed_at``, written by ``ConfigItems.update`` however it was switched): no
+entity written after the walk passed it lacks postings. A field switched again while the
+backfill ran is not marked ready (the marker's ``changed_at`` moved): run it again.
 """
 
 from __future__ import annotations
@@ -32,10 +33,18 @@ from mlflow.entities import LifecycleStage
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
+from mlflow_dynamodbstore.config.items import ConfigItems
+from mlflow_dynamodbstore.config.settings import (
+    ALWAYS_TRIGRAM_FIELDS,
+    OPT_IN_TRIGRAM_FIELDS,
+    StoreSettings,
+)
 from mlflow_dynamodbstore.config.source import MAX_REFRESH_SECONDS
-from mlflow_dynamodbstore.fts import postings
+from mlflow_dynamodbstore.fts import field_postings, postings
 from mlflow_dynamodbstore.fts.lookup import READINESS
 from mlflow_dynamodbstore.gateway import TableGateway
+from mlflow_dynamodbstore.repositories import experiment_tag_values
+from mlflow_dynamodbstore.repositories.registry import model_tag_values
 from mlflow_dynamodbstore.repositories.runs.items import is_spilled
 from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
 from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
@@ -45,6 +54,8 @@ from mlflow_dynamodbstore.schema import fts_keys, indexes, keys
 Item = dict[str, Any]
 Progress = Callable[[int], None]  # called with the number of entities visited since last call
 PAGE = 100  # entities per listing page (and per saved cursor)
+# opt-in tag value fields of workspace-wide collections, walked with their listings
+_WORKSPACE_TAG_FIELDS = (field_postings.EXPERIMENT_TAG_VALUE, field_postings.MODEL_TAG_VALUE)
 SETTLE_MARGIN = 5.0  # seconds added to the servers' refresh interval (see wait_for_servers)
 FIELDS = (
     postings.EXPERIMENT_NAME,
@@ -60,9 +71,12 @@ class FtsBackfillReport:
     entities: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FIELDS, 0))
     postings: int = 0  # postings written (or, in a dry run, that would be)
     resumed: bool = False
+    # opt-in fields switched again while the backfill ran: left unready (run it again)
+    not_ready: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"entities": self.entities, "postings": self.postings, "resumed": self.resumed}
+        report = {"entities": self.entities, "postings": self.postings, "resumed": self.resumed}
+        return {**report, "not_ready": self.not_ready} if self.not_ready else report
 
 
 @dataclass(frozen=True)
@@ -102,11 +116,25 @@ def _experiment_ids(gateway: TableGateway, workspace: str) -> list[str]:
 
 
 def _units(
-    gateway: TableGateway, workspace: str, trace_names: bool, value_fields: tuple[str, ...] = ()
+    gateway: TableGateway,
+    workspace: str,
+    trace_names: bool,
+    value_fields: tuple[str, ...] = (),
+    opt_in: tuple[str, ...] = (),
 ) -> Iterator[_Unit]:
     scope = fts_keys.WORKSPACE_SCOPE
     exp_listing = indexes.EXPERIMENTS_BY_CREATION
     for stage in (LifecycleStage.ACTIVE, LifecycleStage.DELETED):
+        if field_postings.EXPERIMENT_TAG_VALUE in opt_in:
+            yield _Unit(
+                f"{workspace}/experiment-tags/{stage}",
+                field_postings.EXPERIMENT_TAG_VALUE,
+                exp_listing.pk_eq(keys.experiments_gsi1pk(workspace, stage)),
+                exp_listing.index,
+                items=lambda item: experiment_tag_values.tag_posting_keys(
+                    workspace, str(item["experiment_id"]), item.get("tags") or {}
+                ),
+            )
         yield _Unit(
             f"{workspace}/experiments/{stage}",
             postings.EXPERIMENT_NAME,
@@ -130,6 +158,16 @@ def _units(
             item.get("name"),
         ),
     )
+    if field_postings.MODEL_TAG_VALUE in opt_in:
+        yield _Unit(
+            f"{workspace}/model-tags",
+            field_postings.MODEL_TAG_VALUE,
+            model_listing.pk_eq(keys.registered_models_gsi1pk(workspace)),
+            model_listing.index,
+            items=lambda item: model_tag_values.tag_posting_keys(
+                workspace, item["model_id"], item.get("tags") or {}
+            ),
+        )
     run_listing = indexes.RUNS_BY_START_TIME
     trace_listing = indexes.TRACES_BY_TIMESTAMP
     model_listing_lm = indexes.LOGGED_MODELS_BY_EXPERIMENT
@@ -183,20 +221,62 @@ def _run_name(gateway: TableGateway, meta: Item) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def configured_opt_in(gateway: TableGateway) -> tuple[str, ...]:
+    """The opt-in fields of the table's stored settings (one GetItem)."""
+    unscoped = getattr(gateway, "unscoped", gateway)
+    stored = ConfigItems(unscoped).load() or StoreSettings()
+    return tuple(f for f in OPT_IN_TRIGRAM_FIELDS if stored.indexes_trigrams(f))
+
+
+def _switched_at(marker: Item) -> float | None:
+    """When the field was last switched (``configured_at``: markers of the earlier ``fts
+    add``); None when the marker records no switch (the field was configured before
+    switches were recorded, so every server has long written its postings)."""
+    when = marker.get("changed_at", marker.get("configured_at"))
+    return None if when is None else float(when)
+
+
+def _markers(gateway: TableGateway, fields: tuple[str, ...]) -> dict[str, Item]:
+    return {name: gateway.get_item(fts_keys.ready_key(name)) or {} for name in fields}
+
+
+def seconds_to_settle(
+    markers: dict[str, Item], settle_seconds: float, now: float | None = None
+) -> float:
+    """How long until ``settle_seconds`` have passed since the last switch of every field
+    not yet ready. The marker is written just before the settings item (and clocks differ
+    a little): ``SETTLE_MARGIN`` more."""
+    now = time.time() if now is None else now
+    margin = SETTLE_MARGIN if settle_seconds else 0.0
+    left = 0.0
+    for marker in markers.values():
+        when = _switched_at(marker)
+        if marker.get("complete") or when is None:
+            continue
+        left = max(left, when + settle_seconds + margin - now)
+    return left
+
+
+def settle_left(
+    gateway: TableGateway, settle_seconds: float = MAX_REFRESH_SECONDS
+) -> tuple[float, tuple[str, ...]]:
+    """Seconds the backfill will wait (``seconds_to_settle``) and the configured opt-in
+    fields, for the CLI to say so before it starts."""
+    fields = configured_opt_in(gateway)
+    return seconds_to_settle(_markers(gateway, fields), settle_seconds), fields
+
+
 def wait_for_servers(
     gateway: TableGateway,
     settle_seconds: float = MAX_REFRESH_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
+    fields: tuple[str, ...] | None = None,
 ) -> float:
-    """Sleep until ``settle_seconds`` after trace names were last switched on or off (every
-    server writes their postings by then); the seconds slept. The marker is written just
-    before the settings item (and clocks differ a little): ``SETTLE_MARGIN`` more."""
-    marker = gateway.get_item(fts_keys.ready_key(postings.TRACE_NAME)) or {}
-    changed_at = marker.get("changed_at")
-    if marker.get("complete") or changed_at is None:
-        return 0.0
-    margin = SETTLE_MARGIN if settle_seconds else 0.0
-    left = float(changed_at) + settle_seconds + margin - time.time()
+    """Sleep until ``settle_seconds`` after the configured opt-in ``fields`` (default: all
+    of them) were last switched on or off (every server writes their postings by then);
+    the seconds slept."""
+    names = configured_opt_in(gateway) if fields is None else fields
+    left = seconds_to_settle(_markers(gateway, names), settle_seconds)
     if left > 0:
         sleep(left)
     return max(left, 0.0)
@@ -208,22 +288,34 @@ def backfill_fts(
     *,
     dry_run: bool = False,
     settle_seconds: float = MAX_REFRESH_SECONDS,
-    value_fields: tuple[str, ...] = (),
+    value_fields: tuple[str, ...] | None = None,
 ) -> FtsBackfillReport:
     """Run (or resume) the backfill; ``gateway`` is unscoped. ``dry_run`` only counts (and
     neither reads nor moves the cursor). ``settle_seconds``: see ``wait_for_servers``.
-    ``value_fields``: the configured run tag / param value fields, built too (their
-    postings for every run) and marked ready."""
-    trace_names = trace_name_postings.configured(gateway)
-    if trace_names and not dry_run:
-        wait_for_servers(gateway, settle_seconds)
+    ``value_fields``: the run tag / param value fields to build (default: those
+    configured), their postings for every run, then marked ready."""
+    opt_in = configured_opt_in(gateway)
+    trace_names = postings.TRACE_NAME in opt_in
+    if value_fields is None:
+        value_fields = field_postings.configured(opt_in)
+    built_opt_in = (
+        *((postings.TRACE_NAME,) if trace_names else ()),
+        *value_fields,
+        *(f for f in opt_in if f in _WORKSPACE_TAG_FIELDS),
+    )
+    seen: dict[str, Item] = {}
+    if not dry_run:
+        seen = _markers(gateway, built_opt_in)
+        left = seconds_to_settle(seen, settle_seconds)
+        if left > 0:
+            time.sleep(left)
     progress = progress or (lambda _n: None)
     record_key = fts_keys.backfill_record_key()
     cursor = {} if dry_run else (gateway.get_item(record_key) or {})
     report = FtsBackfillReport(resumed=bool(cursor))
     skipping = bool(cursor)
     for workspace in _workspaces(gateway):
-        for unit in _units(gateway, workspace, trace_names, value_fields):
+        for unit in _units(gateway, workspace, trace_names, value_fields, opt_in):
             start_key = None
             if skipping:
                 if unit.name != cursor.get("unit"):
@@ -244,9 +336,15 @@ def backfill_fts(
             value_fields=value_fields,
         )
     if not dry_run:
-        for name in (*FIELDS, *value_fields):
-            if name != postings.TRACE_NAME or trace_names:
+        for name in FIELDS:
+            if name in ALWAYS_TRIGRAM_FIELDS:
                 READINESS.mark(gateway, name, True)
+        for name in built_opt_in:
+            # not when switched again meanwhile: its postings may lack that switch's writes
+            if not READINESS.mark_ready_unless_switched(
+                gateway, name, seen.get(name, {}).get("changed_at")
+            ):
+                report.not_ready.append(name)
         gateway.delete_item(record_key)
     return report
 

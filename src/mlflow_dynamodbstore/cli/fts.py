@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import re
-import time
+import sys
 from dataclasses import replace
 
 import click
 
-from mlflow_dynamodbstore.backfills.fts import SETTLE_MARGIN, backfill_fts
+from mlflow_dynamodbstore.backfills.fts import (
+    SETTLE_MARGIN,
+    backfill_fts,
+    settle_left,
+)
 from mlflow_dynamodbstore.config.items import ConfigItems
 from mlflow_dynamodbstore.config.settings import (
     ALWAYS_TRIGRAM_FIELDS,
@@ -21,7 +25,6 @@ from mlflow_dynamodbstore.config.settings import (
 from mlflow_dynamodbstore.config.source import MAX_REFRESH_SECONDS
 from mlflow_dynamodbstore.fts import field_postings
 from mlflow_dynamodbstore.fts.lookup import READINESS
-from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _NOT_BUILT = "not built by this version: nothing indexes it, no search uses it"
@@ -87,7 +90,10 @@ def _change(store_uri: str, change, dry_run: bool, as_json: bool) -> None:
         click.echo(json.dumps(list(after.fts_trigram_fields)) if as_json else
                    "would set: " + ", ".join(after.fts_trigram_fields))  # fmt: skip
         return
+    # the update marks each opt-in field switched on or off unready (config/items.py)
     items.update(change, initial=conn.settings.current())
+    READINESS.forget()
+    field_postings.forget_table_fields()
     _show(_rows(conn), as_json)
 
 
@@ -98,21 +104,15 @@ def _change(store_uri: str, change, dry_run: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def add(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
     """Add FIELDS to the table's fts_trigram_fields (every server sees the change within
-    the settings refresh). run_tag_value and run_param_value are built: servers write their
-    postings from then on, and searches use them once `fts backfill` has run. Other names
-    are stored but have no effect."""
+    the settings refresh). The opt-in fields this version builds (trace_name, tag and param
+    values; `fts list`) are marked not ready: servers write their postings from their next
+    refresh on, and searches use them once `fts backfill` has run. Other names are stored
+    but have no effect."""
     for name in fields:
         if not _FIELD_NAME.match(name):
             raise click.BadParameter(f"{name!r} is not a field name (lower case, digits, _)")
     for name in unbuilt_trigram_fields(fields):
         click.echo(f"warning: {name} is {_NOT_BUILT} (stored for a later version)", err=True)
-    for name in (f for f in fields if f in OPT_IN_TRIGRAM_FIELDS):
-        click.echo(
-            f"note: {name} is searched through the index once `fts backfill` has built it "
-            f"(the backfill first waits {MAX_REFRESH_SECONDS:g} s for every server to see "
-            "the change); each new trace then writes its name's postings",
-            err=True,
-        )
 
     def change(settings):
         merged = tuple(dict.fromkeys((*settings.fts_trigram_fields, *fields)))
@@ -121,10 +121,14 @@ def add(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool) -
     if not dry_run:
         conn = _connect(store_uri)
         before = (ConfigItems(conn.gateway).load() or conn.settings.current()).fts_trigram_fields
-        for name in field_postings.configured(fields):
-            if name not in before:
-                field_postings.mark_configured(conn.gateway, name, time.time())
-                click.echo(f"{name}: run `fts backfill` (searches use it once it has)", err=True)
+        for name in (f for f in fields if f in OPT_IN_TRIGRAM_FIELDS and f not in before):
+            click.echo(
+                f"note: {name} is searched through the index once `fts backfill` has built "
+                f"it (the backfill first waits {MAX_REFRESH_SECONDS + SETTLE_MARGIN:g} s "
+                "after this change for every server to see it); servers write its postings "
+                "from their next settings refresh on",
+                err=True,
+            )
     _change(store_uri, change, dry_run, as_json)
 
 
@@ -134,9 +138,9 @@ def add(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool) -
 @click.option("--dry-run", is_flag=True, help="Print the resulting fields, change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def remove(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
-    """Remove FIELDS from the table's fts_trigram_fields. The name fields are always on. A
-    value field's ready marker is cleared (searches stop using it); its postings are left
-    in place (they cost storage only; a later add + backfill rewrites them)."""
+    """Remove FIELDS from the table's fts_trigram_fields. The name fields are always on. An
+    opt-in field is marked not ready (searches stop using it); its postings are left in
+    place (they cost storage only; a later add + backfill rewrites them)."""
     fixed = [f for f in fields if f in ALWAYS_TRIGRAM_FIELDS]
     if fixed:
         raise click.UsageError(
@@ -148,11 +152,6 @@ def remove(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool
         kept = tuple(f for f in settings.fts_trigram_fields if f not in fields)
         return replace(settings, fts_trigram_fields=kept)
 
-    if not dry_run:
-        conn = _connect(store_uri)
-        for name in field_postings.configured(fields):
-            READINESS.mark(conn.gateway, name, False)
-        field_postings.forget_table_fields()
     _change(store_uri, change, dry_run, as_json)
 
 
@@ -165,41 +164,29 @@ def remove(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool
     type=float,
     default=MAX_REFRESH_SECONDS,
     show_default=True,
-    help="Wait this long after a value field was added (every server must write its "
-    "postings before the backfill passes its runs).",
+    help="Wait this long after an opt-in field was switched on (every server must write "
+    "its postings before the backfill passes the entities).",
 )
 def backfill(store_uri: str, dry_run: bool, as_json: bool, settle_seconds: float) -> None:
     """Write the postings of every experiment, run, registered and logged model name of
-    STORE_URI (entities written before the index existed), and of every trace name when
-    trace_name is configured, then mark the fields ready. Resumable: an
+    STORE_URI (entities written before the index existed), and of each configured opt-in
+    field (trace names, tag and param values), then mark the fields ready. Resumable: an
     interrupted run continues after its last saved page when run again; idempotent."""
     conn = _connect(store_uri)
-    if not dry_run and trace_name_postings.configured(conn.gateway):
-        click.echo(
-            "trace_name: if it was switched on less than "
-            f"{MAX_REFRESH_SECONDS + SETTLE_MARGIN:g} s ago, waiting until every server has "
-            "seen it",
-            err=True,
-        )
-    stored = ConfigItems(conn.gateway).load() or conn.settings.current()
-    value_fields = field_postings.configured(stored.fts_trigram_fields)
-    if value_fields and not dry_run:
-        left = field_postings.settle_seconds_left(
-            conn.gateway, value_fields, settle_seconds, time.time()
-        )
+    if not dry_run:
+        left, switched = settle_left(conn.gateway, settle_seconds)
         if left > 0:
-            click.echo(f"waiting {left:.0f} s for every server to see the new fields", err=True)
-            time.sleep(left)
+            click.echo(
+                f"waiting {left:.0f} s for every server to see the switch of {', '.join(switched)}",
+                err=True,
+            )
     # the total is unknown until the listings are walked: the bar counts entities
-    stderr = click.get_text_stream("stderr")
-    with click.progressbar(length=0, label="entities", show_pos=True, file=stderr) as bar:
+    with click.progressbar(length=0, label="entities", show_pos=True, file=sys.stderr) as bar:
         report = backfill_fts(
-            conn.gateway,
-            bar.update,
-            dry_run=dry_run,
-            settle_seconds=settle_seconds,
-            value_fields=value_fields,
+            conn.gateway, bar.update, dry_run=dry_run, settle_seconds=settle_seconds
         )
+    for name in report.not_ready:
+        click.echo(f"{name} was switched again meanwhile: not ready, run it again", err=True)
     if as_json:
         click.echo(json.dumps({**report.as_dict(), "dry_run": dry_run}, indent=2))
         return

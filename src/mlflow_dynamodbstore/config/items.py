@@ -97,10 +97,13 @@ class ConfigItems:
         return optimistic(read, write, what="the table settings")
 
     def _unready_switched_fields(self, before: StoreSettings, after: StoreSettings) -> None:
-        """An opt-in trigram field switched on or off has incomplete postings from now on
-        (traces written while it was off have none): its ready marker says not ready, with
-        the time, until ``fts backfill`` (which first waits until every server has seen the
-        change, ``backfills/fts.py``) rebuilds them. Off -> on -> off leaves it unready too."""
+        """An opt-in trigram field (trace names, tag and param values) switched on or off,
+        however (``fts add`` / ``fts remove``, or a server starting with a different env),
+        has incomplete postings from now on (entities written while it was off have none):
+        its ready marker says not ready, with the time, until ``fts backfill`` (which first
+        waits until every server has seen the change, ``backfills/fts.py``) rebuilds them
+        and marks it ready. Searches take the exact path meanwhile. Off -> on -> off leaves
+        it unready too. The one readiness mechanism of every opt-in field."""
         for field in OPT_IN_TRIGRAM_FIELDS:
             if before.indexes_trigrams(field) != after.indexes_trigrams(field):
                 marker = {**ready_key(field), "complete": False, "changed_at": int(time.time())}

@@ -35,22 +35,26 @@ ALWAYS_TRIGRAM_FIELDS: tuple[str, ...] = (
     "logged_model_name",
 )
 
-# Built by this version but only when configured. A trace name's postings are written with
-# every trace (one per distinct trigram: a named start_trace becomes a transaction of ~38
-# write units instead of one PutItem), a cost every trace-heavy user would pay for a search
-# few run (docs/full-text-search.md, "Trace names are opt-in"). Run tag and param values
-# (fts/field_postings.py VALUE_FIELDS) likewise.
-OPT_IN_TRIGRAM_FIELDS: tuple[str, ...] = ("trace_name",)
+# Built by this version but only when configured (opt-in): each costs writes on every
+# write of what it indexes, for searches only some users run. A trace name's postings are
+# written with every trace (one per distinct trigram: a named start_trace becomes a
+# transaction of ~38 write units instead of one PutItem; docs/full-text-search.md, "Trace
+# names are opt-in"); tag and param values (fts/field_postings.py) likewise. One mechanism
+# for all of them, however switched (env at a server's start or ``fts add``/``fts remove``):
+# the switch marks the field unready (config/items.py), searches take the exact path until
+# ``fts backfill`` has built its postings and marked it ready.
+OPT_IN_TRIGRAM_FIELDS: tuple[str, ...] = (
+    "trace_name",
+    "run_tag_value",
+    "run_param_value",
+    "experiment_tag_value",
+    "model_tag_value",
+)
 
 # The fields this version indexes (docs/full-text-search.md). Other field names are kept in
 # the settings for a later version, but nothing indexes them and no search uses them;
 # ``fts list`` / ``fts add`` and the server's start say so.
-BUILT_TRIGRAM_FIELDS: tuple[str, ...] = (
-    *ALWAYS_TRIGRAM_FIELDS,
-    *OPT_IN_TRIGRAM_FIELDS,
-    "run_tag_value",
-    "run_param_value",
-)
+BUILT_TRIGRAM_FIELDS: tuple[str, ...] = (*ALWAYS_TRIGRAM_FIELDS, *OPT_IN_TRIGRAM_FIELDS)
 
 
 def unbuilt_trigram_fields(fields: tuple[str, ...]) -> tuple[str, ...]:

@@ -9,7 +9,8 @@ on the (scope, key) overflow list, which every indexed search of that key reads,
 results stay exact.
 
 These fields are only written and searched when configured (``fts_trigram_fields``), and
-only searched once ready (``fts backfill`` built them).
+only searched once ready: switching one on marks it unready (config/items.py, as for every
+opt-in field) until ``fts backfill`` has built its postings.
 """
 
 from __future__ import annotations
@@ -25,8 +26,14 @@ Item = dict[str, Any]
 
 RUN_TAG_VALUE = "run_tag_value"
 RUN_PARAM_VALUE = "run_param_value"
-# Configurable fields this version builds (config/settings.py BUILT_TRIGRAM_FIELDS).
+# The run value fields (repositories/runs/value_postings.py); opt-in like every value field
+# (config/settings.py OPT_IN_TRIGRAM_FIELDS).
 VALUE_FIELDS: tuple[str, ...] = (RUN_TAG_VALUE, RUN_PARAM_VALUE)
+# Experiment tag values, descriptions (the mlflow.note.content tag) included
+# (repositories/experiment_tag_values.py).
+EXPERIMENT_TAG_VALUE = "experiment_tag_value"
+# Registered model tag values (repositories/registry/model_tag_values.py).
+MODEL_TAG_VALUE = "model_tag_value"
 
 # Distinct trigrams indexed per value: a 200-character value has about 200, typical tag
 # and param values (ids, paths, short notes) far fewer. A longer value costs one overflow
@@ -60,13 +67,9 @@ _TABLE_FIELDS: dict[str, tuple[float, tuple[str, ...]]] = {}
 _TABLE_FIELDS_SECONDS = 60.0
 
 
-def table_value_fields(gateway) -> tuple[str, ...]:
-    """The value fields configured in the table's settings item, for admin jobs (cascades,
-    workspace moves, cleanup) that have no settings source: 1 GetItem, cached for 60 s per
-    table in this process (like the servers' settings). Servers reconcile their environment
-    into that item at start, so it names every configured field. A field added within the
-    cache's minute may leave postings of a run deleted meanwhile: candidates the search
-    verifies away."""
+def _table_fields(gateway) -> tuple[str, ...]:
+    """Every field configured in the table's settings item: 1 GetItem, cached for 60 s per
+    table in this process (like the servers' settings)."""
     from mlflow_dynamodbstore.config.items import ConfigItems
 
     unscoped = getattr(gateway, "unscoped", gateway)
@@ -76,36 +79,23 @@ def table_value_fields(gateway) -> tuple[str, ...]:
     if cached is not None and time.monotonic() - cached[0] < _TABLE_FIELDS_SECONDS:
         return cached[1]
     stored = ConfigItems(unscoped).load()
-    fields = configured(stored.fts_trigram_fields) if stored is not None else ()
+    fields = stored.fts_trigram_fields if stored is not None else ()
     _TABLE_FIELDS[table] = (time.monotonic(), fields)
     return fields
 
 
-def mark_configured(gateway, field: str, now: float) -> None:
-    """A value field was just added: not ready (searches take the full path), and when it
-    was added, so the backfill can wait until every server writes its postings."""
-    from mlflow_dynamodbstore.fts.lookup import READINESS
+def table_value_fields(gateway) -> tuple[str, ...]:
+    """The run value fields configured in the table's settings item, for admin jobs
+    (cascades, workspace moves, cleanup) that have no settings source. Servers reconcile
+    their environment into that item at start, so it names every configured field. A field
+    added within the cache's minute may leave postings of a run deleted meanwhile:
+    candidates the search verifies away."""
+    return configured(_table_fields(gateway))
 
-    gateway.put_item({**fts_keys.ready_key(field), "complete": False, "configured_at": int(now)})
-    READINESS.forget()
-    _TABLE_FIELDS.clear()
 
-
-def settle_seconds_left(gateway, fields: tuple[str, ...], settle: float, now: float) -> float:
-    """How long the backfill must still wait for every server to have seen ``fields``
-    (each server re-reads the settings within ``settle`` seconds of a change and writes the
-    postings of a configured field from then on; a posting written by nobody while the
-    backfill passed its run would be missing). A field with no record of when it was added
-    (configured through a server's environment) waits the whole ``settle``."""
-    left = 0.0
-    for name in fields:
-        item = gateway.get_item(fts_keys.ready_key(name)) or {}
-        if item.get("complete"):
-            continue
-        since = item.get("configured_at")
-        waited = now - float(since) if since is not None else 0.0
-        left = max(left, settle - waited)
-    return left
+def table_indexes(gateway, field: str) -> bool:
+    """Whether the table's settings item configures ``field`` (as ``table_value_fields``)."""
+    return field in _table_fields(gateway)
 
 
 def forget_table_fields() -> None:

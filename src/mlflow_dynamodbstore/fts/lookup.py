@@ -20,10 +20,10 @@ import threading
 import time
 from collections.abc import Iterable
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 
 from mlflow_dynamodbstore.config.settings import ALWAYS_TRIGRAM_FIELDS, SettingsSource
-from mlflow_dynamodbstore.gateway import TableGateway
+from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
 from mlflow_dynamodbstore.schema import fts_keys
 
 # Stop reading posting lists once this few candidates remain. A list costs at least one
@@ -165,6 +165,25 @@ class Readiness:
         else:
             gateway.delete_item(fts_keys.ready_key(field))
         self._remember(_table_of(gateway), field, ready)
+
+    def mark_ready_unless_switched(
+        self, gateway: TableGateway, field: str, changed_at: object | None
+    ) -> bool:
+        """Mark an opt-in field ready, unless it was switched on or off again since its
+        marker said ``changed_at`` (None: the marker recorded no switch then); False when
+        it was (the marker stays unready)."""
+        unchanged = (
+            Attr("changed_at").not_exists()
+            if changed_at is None
+            else Attr("changed_at").eq(changed_at)
+        )
+        try:
+            gateway.put_item({**fts_keys.ready_key(field), "complete": True}, condition=unchanged)
+        except ConditionFailed:
+            self._remember(_table_of(gateway), field, False)
+            return False
+        self._remember(_table_of(gateway), field, True)
+        return True
 
     def forget(self) -> None:
         with self._lock:

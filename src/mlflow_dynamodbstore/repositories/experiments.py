@@ -17,6 +17,7 @@ from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
 from mlflow_dynamodbstore.config.settings import SettingsSource
 from mlflow_dynamodbstore.fts import postings
+from mlflow_dynamodbstore.fts.field_postings import EXPERIMENT_TAG_VALUE
 from mlflow_dynamodbstore.gateway import (
     ConditionFailed,
     ItemTooLarge,
@@ -26,6 +27,7 @@ from mlflow_dynamodbstore.gateway import (
 from mlflow_dynamodbstore.gateway.errors import Conflict, Contention
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic
 from mlflow_dynamodbstore.gateway.paging import growing_walk
+from mlflow_dynamodbstore.repositories import experiment_tag_values as tag_values
 from mlflow_dynamodbstore.schema import indexes, keys, tag_index_keys
 from mlflow_dynamodbstore.schema.fts_keys import WORKSPACE_SCOPE
 from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
@@ -85,6 +87,12 @@ class ExperimentRepository:
         if self._settings is None or not tag_index_keys.indexable_key(key):
             return False
         return self._settings.current().indexes_tag(None, key)
+
+    def tag_values_indexed(self) -> bool:
+        """Are tag values trigram-indexed (``experiment_tag_value`` configured)?"""
+        return self._settings is not None and self._settings.current().indexes_trigrams(
+            EXPERIMENT_TAG_VALUE
+        )
 
     def _tag_entries(self, workspace: str, experiment_id: str, tags: dict[str, Any]) -> list:
         return [
@@ -177,6 +185,8 @@ class ExperimentRepository:
             *self._tag_entries(workspace, experiment_id, dict(tags or {})),
         ]
         names = postings.created(name_document(workspace, experiment_id), name)
+        if tags and self.tag_values_indexed():
+            names.puts.extend(tag_values.tag_posting_keys(workspace, experiment_id, tags))
         try:
             postings.transact_with_postings(
                 self.gateway, actions if claim is None else [*actions, claim], names
@@ -395,6 +405,17 @@ class ExperimentRepository:
         )
         names = {"#u_tags": "tags", "#u_key": key}
         values = {":u_value": value}
+        if self.tag_values_indexed():
+            entry = tag_index_keys.experiment_entry(workspace, experiment_id, key, value)
+            indexed = value is not None and self.tag_indexed(key)
+            extra = [self.gateway.tx_put(entry)] if indexed else []
+            self._with_values(
+                lambda: tag_values.ExperimentTagValues(self.gateway).set_tag(
+                    experiment_id, workspace, key, value, extra
+                ),
+                experiment_id,
+            )
+            return
         if value is not None and self.tag_indexed(key):
             entry = tag_index_keys.experiment_entry(workspace, experiment_id, key, value)
             try:
@@ -422,7 +443,18 @@ class ExperimentRepository:
 
     def delete_tag(self, experiment_id: str, workspace: str, key: str) -> None:
         """One UpdateItem: REMOVE of a missing map key is a no-op, and the old value returned
-        (UPDATED_OLD) tells whether the key was there."""
+        (UPDATED_OLD) tells whether the key was there. With tag values trigram-indexed: the
+        value's postings go in the same transaction (tag_values.ExperimentTagValues)."""
+        if self.tag_values_indexed():
+            entry_key = tag_index_keys.experiment_entry_key(experiment_id, key)
+            extra = [self.gateway.tx_delete(entry_key)] if self.tag_indexed(key) else []
+            self._with_values(
+                lambda: tag_values.ExperimentTagValues(self.gateway).delete_tag(
+                    experiment_id, workspace, key, extra
+                ),
+                experiment_id,
+            )
+            return
         try:
             old = self.gateway.update_item(
                 keys.experiment_key(experiment_id),
@@ -439,6 +471,19 @@ class ExperimentRepository:
             # after the tag: a crash in between leaves an entry the search's check on META
             # rejects, never a tag without its entry
             self.gateway.delete_item(tag_index_keys.experiment_entry_key(experiment_id, key))
+
+    def _with_values(self, write: Callable[[], None], experiment_id: str) -> None:
+        """A tag write with its value postings, its failures as the plain write's."""
+        try:
+            write()
+        except tag_values.NotActive as exc:
+            raise self._why_not_active(experiment_id, exc.item) from None
+        except tag_values.TagAbsent as exc:
+            raise TagMissing(str(exc)) from None
+        except ItemTooLarge:
+            raise ExperimentTooLarge(experiment_id) from None
+        except Contention:
+            raise ExperimentBusy(experiment_id) from None
 
     def _why_not_active(self, experiment_id: str, item: dict[str, Any] | None) -> Exception:
         if item is None:  # DynamoDB returns the old item only when it exists

@@ -34,6 +34,7 @@ from mlflow_dynamodbstore.fts.trigrams import required_trigrams
 from mlflow_dynamodbstore.repositories.experiments import ExperimentRepository, to_experiment
 from mlflow_dynamodbstore.repositories.tag_index import TagIndexReader, narrows
 from mlflow_dynamodbstore.schema.fts_keys import WORKSPACE_SCOPE
+from mlflow_dynamodbstore.search.tag_values import experiment_candidates
 from mlflow_dynamodbstore.search.validation import integer_attribute_value, validate_max_results
 
 _DEFAULT_ORDER = ["creation_time DESC", "experiment_id ASC"]
@@ -225,6 +226,10 @@ def search_experiments_in_memory(
         if indexed is not None:
             key, comparator, value = indexed
             ids = tag_index.experiment_ids(workspace, key, comparator, value)
+            candidates = [to_experiment(item) for item in repository.get_many(sorted(ids))]
+    if candidates is None:
+        ids = experiment_candidates(fts, workspace, filter_string)  # experiment_tag_value
+        if ids is not None:
             candidates = [to_experiment(item) for item in repository.get_many(sorted(ids))]
     if candidates is not None:
         found = [e for e in candidates if e.lifecycle_stage in stages and matches(e)]

@@ -31,6 +31,6 @@ class DynamoDBRegistryStore(
         self.tracking_uri = tracking_uri
         self._conn = connect(store_uri, serve_while_unavailable=True)
         self.gateway = self._conn.workspace_scoped(self._get_active_workspace)
-        self.models = RegisteredModelRepository(self.gateway)
+        self.models = RegisteredModelRepository(self.gateway, self._conn.settings)
         self.versions = ModelVersionRepository(self.gateway)
         self.webhooks = WebhookRepository(self.gateway)

@@ -15,12 +15,14 @@ from collections.abc import Callable
 from mlflow.entities import LifecycleStage
 
 from mlflow_dynamodbstore.fts import field_postings, postings
+from mlflow_dynamodbstore.repositories import experiment_tag_values
 from mlflow_dynamodbstore.repositories.experiments import (
     name_document as experiment_name_document,
 )
 from mlflow_dynamodbstore.repositories.logged_models.repository import (
     name_document as logged_model_name_document,
 )
+from mlflow_dynamodbstore.repositories.registry import model_tag_values
 from mlflow_dynamodbstore.repositories.registry.registered_models import (
     name_document as model_name_document,
 )
@@ -137,6 +139,12 @@ class Cascade:
         self.delete_partition(keys.datasets_pk(experiment_id), root_sk=None)
         document = experiment_name_document(self.inventory.workspace, experiment_id)
         self.delete_postings(document, meta.get("name"))
+        if field_postings.table_indexes(self.gateway, field_postings.EXPERIMENT_TAG_VALUE):
+            values = experiment_tag_values.tag_posting_keys(
+                self.inventory.workspace, experiment_id, meta.get("tags") or {}
+            )
+            self.gateway.batch_write(deletes=values)
+            self._done(len(values))
         self.delete_partition(keys.experiment_pk(experiment_id))
         self.progress(1)
 
@@ -148,6 +156,12 @@ class Cascade:
         for model in self.inventory.registered_models():
             document = model_name_document(self.inventory.workspace, model["model_id"])
             self.delete_postings(document, model.get("name"))
+            if field_postings.table_indexes(self.gateway, field_postings.MODEL_TAG_VALUE):
+                values = model_tag_values.tag_posting_keys(
+                    self.inventory.workspace, model["model_id"], model.get("tags") or {}
+                )
+                self.gateway.batch_write(deletes=values)
+                self._done(len(values))
             self.delete_partition(keys.registered_model_pk(model["model_id"]))
             self.progress(1)
         for dataset in self.inventory.evaluation_datasets():

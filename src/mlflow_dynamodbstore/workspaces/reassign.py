@@ -25,12 +25,14 @@ from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 from mlflow_dynamodbstore.fts import field_postings, postings
 from mlflow_dynamodbstore.gateway import ConditionFailed, TransactionCancelled
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
+from mlflow_dynamodbstore.repositories import experiment_tag_values
 from mlflow_dynamodbstore.repositories.experiments import (
     name_document as experiment_name_document,
 )
 from mlflow_dynamodbstore.repositories.logged_models.repository import (
     name_document as logged_model_name_document,
 )
+from mlflow_dynamodbstore.repositories.registry import model_tag_values
 from mlflow_dynamodbstore.repositories.registry.registered_models import (
     name_document as model_name_document,
 )
@@ -228,6 +230,13 @@ class Reassign:
         self._move_tag_entries(keys.experiment_pk(experiment_id), workspace_keyed=True)
         name, stage = meta["name"], meta.get("lifecycle_stage", LifecycleStage.ACTIVE)
         self._move_postings(experiment_name_document(self.inventory.workspace, experiment_id), name)
+        if field_postings.table_indexes(self.gateway, field_postings.EXPERIMENT_TAG_VALUE):
+            tags = meta.get("tags") or {}
+            before = experiment_tag_values.tag_posting_keys(
+                self.inventory.workspace, experiment_id, tags
+            )
+            after = experiment_tag_values.tag_posting_keys(TARGET, experiment_id, tags)
+            self.gateway.batch_write(puts=after, deletes=before)
         listing = indexes.EXPERIMENTS_BY_CREATION
         self._move_root(
             "experiments",
@@ -292,6 +301,11 @@ class Reassign:
             fields.update(registry_order_keys.moved_version_keys(version, TARGET))
             self._move({"PK": version["PK"], "SK": version["SK"]}, fields, bump=None)
         self._move_postings(model_name_document(self.inventory.workspace, model_id), name)
+        if field_postings.table_indexes(self.gateway, field_postings.MODEL_TAG_VALUE):
+            tags = meta.get("tags") or {}
+            before = model_tag_values.tag_posting_keys(self.inventory.workspace, model_id, tags)
+            after = model_tag_values.tag_posting_keys(TARGET, model_id, tags)
+            self.gateway.batch_write(puts=after, deletes=before)
         self._move_root(
             "registered_models",
             keys.registered_model_key(model_id),

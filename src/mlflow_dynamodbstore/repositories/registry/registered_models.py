@@ -29,10 +29,14 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
+from mlflow_dynamodbstore.config.settings import SettingsSource
 from mlflow_dynamodbstore.fts import postings
+from mlflow_dynamodbstore.fts.field_postings import MODEL_TAG_VALUE
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
 from mlflow_dynamodbstore.gateway.paging import growing_walk
+from mlflow_dynamodbstore.repositories.registry import model_tag_values
 from mlflow_dynamodbstore.repositories.registry.order_state import walk_time_listing
+from mlflow_dynamodbstore.repositories.tag_value_writes import REMOVE, TagValueWrite
 from mlflow_dynamodbstore.schema import indexes, keys, registry_order_keys
 from mlflow_dynamodbstore.schema.fts_keys import WORKSPACE_SCOPE
 
@@ -77,8 +81,15 @@ class ModelNotFound(Exception):
 
 
 class RegisteredModelRepository:
-    def __init__(self, gateway: TableGateway):
+    def __init__(self, gateway: TableGateway, settings: SettingsSource | None = None):
         self.gateway = gateway
+        # which trigram fields are on (model_tag_value); None: tag values are not indexed
+        self._settings = settings
+
+    def tag_values_indexed(self) -> bool:
+        return self._settings is not None and self._settings.current().indexes_trigrams(
+            MODEL_TAG_VALUE
+        )
 
     # ---- reads -----------------------------------------------------------------------
     def get_id(self, workspace: str, name: str) -> str | None:
@@ -201,7 +212,7 @@ class RegisteredModelRepository:
                     self.gateway.tx_put(guard, Attr("PK").not_exists()),
                     self.gateway.tx_put(item, Attr("PK").not_exists()),
                 ],
-                postings.created(name_document(workspace, model_id), name),
+                self._created_postings(workspace, model_id, name, tags),
             )
         except TransactionCancelled as exc:
             if exc.is_condition_failure:
@@ -257,12 +268,49 @@ class RegisteredModelRepository:
                     & Attr("last_updated_time").lte(time),
                 )
 
-    def set_tag(self, model_id: str, key: str, value: str) -> None:
+    def _created_postings(
+        self, workspace: str, model_id: str, name: str, tags: dict[str, Any]
+    ) -> postings.PostingChange:
+        change = postings.created(name_document(workspace, model_id), name)
+        if tags and self.tag_values_indexed():
+            change.puts.extend(model_tag_values.tag_posting_keys(workspace, model_id, tags))
+        return change
+
+    def _tag_writer(self, model_id: str, meta: Item | None) -> TagValueWrite:
+        """A tag write with its value postings; ``meta``: META as the caller just read it
+        (the first attempt's state; a lost race reads it again)."""
+
+        def read(lost: object) -> Item:
+            item = meta if lost is None and meta is not None else None
+            item = item or self.gateway.get_item(keys.registered_model_key(model_id))
+            if item is None:
+                raise ModelNotFound(model_id)
+            return item
+
+        workspace = str((meta or {}).get("workspace") or "")
+        return TagValueWrite(
+            self.gateway,
+            keys.registered_model_key(model_id),
+            read,
+            lambda key: model_tag_values.document(workspace, model_id, key),
+            what=f"registered model {model_id}",
+            guard="attribute_exists(#u_pk)",
+            guard_names={"#u_pk": "PK"},
+        )
+
+    def set_tag(self, model_id: str, key: str, value: str, meta: Item | None = None) -> None:
+        if self.tag_values_indexed() and meta is not None:
+            self._tag_writer(model_id, meta).write(key, value, [])
+            return
         self._update(
             model_id, "SET #u_tags.#u_k = :u_v", {"#u_tags": "tags", "#u_k": key}, {":u_v": value}
         )
 
-    def delete_tag(self, model_id: str, key: str) -> None:
+    def delete_tag(self, model_id: str, key: str, meta: Item | None = None) -> None:
+        if self.tag_values_indexed() and meta is not None:
+            # an absent key too: the condition then holds it absent (a REMOVE no-op)
+            self._tag_writer(model_id, meta).write(key, REMOVE, [])
+            return
         self._update(model_id, "REMOVE #u_tags.#u_k", {"#u_tags": "tags", "#u_k": key}, {})
 
     def _update(self, model_id: str, expr: str, names: dict, values: dict) -> Item:
@@ -331,6 +379,8 @@ class RegisteredModelRepository:
         of its partition (versions) in batches."""
         model_id = item["model_id"]
         names = postings.removed(name_document(item["workspace"], model_id), item["name"])
+        if self.tag_values_indexed():
+            names.deletes.extend(model_tag_values.meta_posting_keys(item))
         try:
             postings.transact_with_postings(
                 self.gateway,

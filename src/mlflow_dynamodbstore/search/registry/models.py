@@ -46,6 +46,7 @@ from mlflow_dynamodbstore.repositories.registry.order_state import time_of_entry
 from mlflow_dynamodbstore.repositories.registry.registered_models import RegisteredModelRepository
 from mlflow_dynamodbstore.schema import indexes
 from mlflow_dynamodbstore.schema.fts_keys import WORKSPACE_SCOPE
+from mlflow_dynamodbstore.search import tag_values
 from mlflow_dynamodbstore.search.registry import keyset
 from mlflow_dynamodbstore.search.registry.common import (
     check_max_results_not_negative,
@@ -178,6 +179,8 @@ def search_registered_models(
 
     exact = [c["value"] for c in clauses if c["type"] == "attribute" and c["comparator"] == "="]
     named = None if exact else indexed_model_ids(fts, workspace, clauses)
+    if named is None and not exact:  # tag values (model_tag_value), when configured
+        named = tag_values.model_candidates(fts, workspace, clauses)
     if exact:
         found = models.find(workspace, exact[0])
         matching = [found] if found and wanted(found) else []

@@ -178,7 +178,7 @@ class RegisteredModelOps:
         tags = {**(meta.get("tags") or {}), tag.key: tag.value}
         check_item_payload("registered model", meta.get("description"), tags, meta.get("aliases"))
         try:
-            self.models.set_tag(meta["model_id"], tag.key, tag.value)
+            self.models.set_tag(meta["model_id"], tag.key, tag.value, meta)
         except ModelNotFound:
             raise model_not_found(name) from None
 
@@ -187,6 +187,6 @@ class RegisteredModelOps:
         _validate_tag_name(key)
         meta = self._model_item(name)
         try:
-            self.models.delete_tag(meta["model_id"], key)
+            self.models.delete_tag(meta["model_id"], key, meta)
         except ModelNotFound:
             raise model_not_found(name) from None
