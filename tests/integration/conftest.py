@@ -7,6 +7,7 @@ import pytest
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+from tests.sqlite_template import migrated_sqlite_uri
 
 
 @pytest.fixture
@@ -16,4 +17,4 @@ def store(store_uri):
 
 @pytest.fixture
 def sql(tmp_path):
-    return SqlAlchemyStore(f"sqlite:///{tmp_path}/m.db", str(tmp_path / "a"))
+    return SqlAlchemyStore(migrated_sqlite_uri(tmp_path / "m.db"), str(tmp_path / "a"))
