@@ -142,3 +142,23 @@ def pytest_collection_modifyitems(config, items):
     from tests.compat import mark_reference_differences
 
     mark_reference_differences(items)
+    _longest_files_first(items)
+
+
+def _longest_files_first(items) -> None:
+    """Run the files that start external servers (marked ``slow``) first, then the others
+    by their number of tests, keeping each file's own order. scripts/test.sh hands xdist
+    whole files in this order (``--dist loadfile --no-loadscope-reorder``): xdist's own
+    reorder (by test count alone) put the one-test files that each start servers, the
+    longest ones, at the end, where one of them could keep a worker busy while the other
+    had nothing left to do."""
+    from collections import Counter
+
+    per_file = Counter(item.nodeid.split("::")[0] for item in items)
+
+    def key(item) -> tuple[int, int]:
+        if item.get_closest_marker("slow"):
+            return (0, 0)
+        return (1, -per_file[item.nodeid.split("::")[0]])
+
+    items.sort(key=key)  # stable: ties keep the collection order
