@@ -32,6 +32,7 @@ from mlflow_dynamodbstore.local.dynamodb_local import free_port
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 from tests.fake_openai import COMPLETION_TEXT, JUDGE_MODEL, RUDE_MARKER, fake_openai
 from tests.mlflow_server import mlflow_server
+from tests.sqlite_template import migrated_sqlite_uri
 
 pytestmark = pytest.mark.slow
 
@@ -181,7 +182,7 @@ def _spend(store, endpoint_id: str) -> float:
 
 
 def test_invocation_as_on_a_sqlite_server(store_uri, tmp_path):
-    sqlite_uri = f"sqlite:///{tmp_path}/mlflow.db"
+    sqlite_uri = migrated_sqlite_uri(tmp_path / "mlflow.db")
     sql_outcome, sql_received, _, _ = _run(sqlite_uri, tmp_path / "sql")
     ours, received, bodies, log = _run(store_uri, tmp_path / "ddb")
 

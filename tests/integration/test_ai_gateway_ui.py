@@ -7,7 +7,6 @@ then every page loads with no failed API call, the server logs no traceback, and
 from __future__ import annotations
 
 import contextlib
-import shutil
 import time
 
 import pytest
@@ -18,12 +17,11 @@ from mlflow.tracking._tracking_service.utils import _get_store
 
 from tests.fake_openai import fake_openai
 from tests.integration.test_ai_gateway_invoke_http import SERVER_ENV
+from tests.integration.ui_pages import CHROMIUM, FLAGS, visit
 from tests.mlflow_server import mlflow_server
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
 SECRET = "sk-ui-SECRETVALUE-0123456789abcdef"
 LATER_SECRET = "sk-ui-LATERSECRET-0123456789abcdef"
 # Without an auth app MLflow has no user routes ("who am I", the usage page's user filter):
@@ -63,31 +61,6 @@ def _setup(url: str, upstream: str) -> tuple[str, str]:
     return endpoint.endpoint_id, experiment_id
 
 
-def _visit(page, url: str, path: str, responses: list) -> list[str]:
-    """Open the page, wait until it stops asking; its failed API calls."""
-    failures: list[str] = []
-    seen: list[str] = []
-
-    def on_response(response):
-        if "api/" not in response.url:
-            return
-        responses.append(response)
-        if response.status >= 400 and not response.url.split("?")[0].endswith(NO_AUTH_APP):
-            failures.append(f"{response.status} {response.request.method} {response.url}")
-
-    page.on("response", on_response)
-    page.on("request", lambda request: seen.append(request.url))
-    page.goto(f"{url}/#/{path}", wait_until="load")
-    quiet_since, deadline = len(seen), time.monotonic() + 45
-    while time.monotonic() < deadline:
-        page.wait_for_timeout(3_000)
-        if len(seen) == quiet_since:
-            break
-        quiet_since = len(seen)
-    page.remove_listener("response", on_response)
-    return failures
-
-
 def test_gateway_pages_and_overview_load_without_failed_calls(store_uri, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -121,8 +94,10 @@ def test_gateway_pages_and_overview_load_without_failed_calls(store_uri, tmp_pat
                         )
                         assert created.status_code == 200
                         bodies.append(created.text)
-                    if failed := _visit(page, url, path, responses):
-                        failures[path] = failed
+                    got = visit(page, url, path, NO_AUTH_APP)
+                    responses.extend(got.responses)
+                    if got.failures:
+                        failures[path] = got.failures
                     page.screenshot(path=str(tmp_path / f"{path.replace('/', '-')}.png"))
                 for response in responses:
                     # a body the browser did not keep (a redirect) has nothing to check

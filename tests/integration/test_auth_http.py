@@ -22,6 +22,7 @@ from tests.integration.auth_servers import (
     write_ini,
 )
 from tests.mlflow_server import mlflow_server
+from tests.sqlite_template import migrated_sqlite_uri
 
 pytestmark = pytest.mark.slow
 
@@ -149,7 +150,7 @@ def test_same_answers_as_basic_auth_on_sqlite(
     with (
         mlflow_server(store_uri, ours_dir, ["--app-name", "dynamodb-auth"],
                       env=server_env(ours_ini, entry_points), cwd=ours_dir) as ours,
-        mlflow_server(f"sqlite:///{theirs_dir}/mlflow.db", theirs_dir,
+        mlflow_server(migrated_sqlite_uri(theirs_dir / "mlflow.db"), theirs_dir,
                       ["--app-name", "basic-auth"], env=server_env(theirs_ini),
                       cwd=theirs_dir) as theirs,
     ):  # fmt: skip

@@ -35,6 +35,7 @@ from tests.integration.auth_matrix import (
 from tests.integration.auth_matrix_calls import run_identity, run_workspace_identity
 from tests.integration.auth_servers import entry_point_env, server_env, write_ini
 from tests.mlflow_server import mlflow_server
+from tests.sqlite_template import migrated_sqlite_uri
 
 pytestmark = pytest.mark.slow
 
@@ -80,8 +81,8 @@ def pair(request, dynamodb_local, entry_points, tmp_path_factory):
             ["--app-name", "dynamodb-auth", *flags], env=server_env(ini["ours"], entry_points),
         ),
         "theirs": mlflow_server(
-            f"sqlite:///{root}/mlflow.db", root / "theirs", ["--app-name", "basic-auth", *flags],
-            env=server_env(ini["theirs"]),
+            migrated_sqlite_uri(root / "mlflow.db"), root / "theirs",
+            ["--app-name", "basic-auth", *flags], env=server_env(ini["theirs"]),
         ),
     }  # fmt: skip
     with ExitStack() as stack:

@@ -27,6 +27,7 @@ import pytest
 import requests
 
 from tests.mlflow_server import mlflow_server
+from tests.sqlite_template import migrated_sqlite_uri
 
 pytestmark = pytest.mark.slow
 
@@ -593,7 +594,7 @@ def servers(dynamodb_local, tmp_path_factory):
     table = f"t{uuid.uuid4().hex[:16]}"
     uris = {
         "dynamodb": f"dynamodb://127.0.0.1:{dynamodb_local.port}/{table}",
-        "sqlite": f"sqlite:///{root}/m.db",
+        "sqlite": migrated_sqlite_uri(root / "m.db"),
     }
     with ExitStack() as stack:
         managers = {name: mlflow_server(uri, root / name) for name, uri in uris.items()}

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from tests.mlflow_server import mlflow_server
+from tests.sqlite_template import migrated_sqlite_uri
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +49,7 @@ def _workload(tracking_uri: str) -> pd.DataFrame:
 def test_fluent_api_matches_sqlite_server(store_uri, tmp_path):
     with mlflow_server(store_uri, tmp_path / "ddb") as url:
         ours = _workload(url)
-    with mlflow_server(f"sqlite:///{tmp_path / 'ref.db'}", tmp_path / "sql") as url:
+    with mlflow_server(migrated_sqlite_uri(tmp_path / "ref.db"), tmp_path / "sql") as url:
         reference = _workload(url)
     assert len(ours) == 2  # run-0 ends with acc = 0.4
     pd.testing.assert_frame_equal(ours, reference)

@@ -12,6 +12,7 @@ from mlflow.genai.scorers import scorer
 from mlflow.tracking import MlflowClient
 
 from tests.mlflow_server import mlflow_server
+from tests.sqlite_template import migrated_sqlite_uri
 
 pytestmark = pytest.mark.slow
 
@@ -75,7 +76,7 @@ def test_genai_evaluate_with_a_dataset_and_scorers_as_on_sqlite(store_uri, tmp_p
     try:
         with mlflow_server(store_uri, tmp_path / "dynamodb") as url:
             ours = _evaluate_on(url)
-        with mlflow_server(f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "sql") as url:
+        with mlflow_server(migrated_sqlite_uri(tmp_path / "mlflow.db"), tmp_path / "sql") as url:
             reference = _evaluate_on(url)
     finally:
         mlflow.set_tracking_uri(previous)

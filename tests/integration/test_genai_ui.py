@@ -5,20 +5,15 @@ server log (Debian's chromium driven by Playwright; no browser download)."""
 
 from __future__ import annotations
 
-import shutil
-import time
-
 import mlflow
 import pytest
 from mlflow.genai import datasets as genai_datasets
 from mlflow.genai.scorers import scorer
 
+from tests.integration.ui_pages import CHROMIUM, FLAGS, visit
 from tests.mlflow_server import mlflow_server
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
 
 # The experiment tabs of MLflow 3.17's GenAI experience (routes of the UI's router).
 GENAI_PAGES = (
@@ -35,7 +30,7 @@ GENAI_PAGES = (
 )
 # The UI asks who is signed in; without an auth app MLflow has no such route (404 on a
 # SQLite-backed server too), and the UI then carries on anonymously.
-NO_AUTH_APP = "/mlflow/users/current"
+NO_AUTH_APP = ("/mlflow/users/current",)
 
 
 @scorer
@@ -63,32 +58,6 @@ def _populate(url: str) -> str:
         mlflow.set_tracking_uri(previous)
 
 
-def _visit(page, url: str, path: str) -> tuple[list[str], int]:
-    """The page's failed API calls, and how many trace-metrics calls it made."""
-    failures: list[str] = []
-    metric_calls: list[str] = []
-
-    def on_response(response):
-        if "/traces/metrics" in response.url:
-            metric_calls.append(response.url)
-        if "api/" in response.url and response.status >= 400 and NO_AUTH_APP not in response.url:
-            failures.append(f"{response.status} {response.request.method} {response.url}")
-
-    seen: list[str] = []
-    page.on("response", on_response)
-    page.on("request", lambda request: seen.append(request.url))
-    page.goto(f"{url}/#/experiments/{path}", wait_until="load")
-    # The pages poll, so the network never idles: wait until 3 s pass with no new request.
-    quiet_since, deadline = len(seen), time.monotonic() + 45
-    while time.monotonic() < deadline:
-        page.wait_for_timeout(3_000)
-        if len(seen) == quiet_since:
-            break
-        quiet_since = len(seen)
-    page.remove_listener("response", on_response)
-    return failures, len(metric_calls)
-
-
 def test_genai_pages_load_without_failed_api_calls(store_uri, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -101,10 +70,11 @@ def test_genai_pages_load_without_failed_api_calls(store_uri, tmp_path):
             try:
                 page = browser.new_page()
                 for tab in GENAI_PAGES:
-                    failed, metric_calls[tab] = _visit(page, url, f"{experiment_id}/{tab}")
+                    got = visit(page, url, f"experiments/{experiment_id}/{tab}", NO_AUTH_APP)
+                    metric_calls[tab] = got.count("/traces/metrics")
                     page.screenshot(path=str(tmp_path / f"{tab.replace('/', '-')}.png"))
-                    if failed:
-                        failures[tab] = failed
+                    if got.failures:
+                        failures[tab] = got.failures
             finally:
                 browser.close()
     server_log = "".join(p.read_text() for p in tmp_path.glob("mlflow-server-*.log"))

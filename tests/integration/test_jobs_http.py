@@ -16,6 +16,7 @@ from mlflow.genai.scorers import scorer
 from mlflow.tracking._tracking_service.utils import _get_store
 
 from tests.mlflow_server import mlflow_server
+from tests.sqlite_template import migrated_sqlite_uri
 
 pytestmark = pytest.mark.slow
 
@@ -107,7 +108,7 @@ def test_scorer_invoke_job_runs_to_completion_as_on_sqlite(store_uri, tmp_path, 
     monkeypatch.setenv("MLFLOW_SERVER_ENABLE_CUSTOM_SCORERS", "true")
     with mlflow_server(store_uri, tmp_path / "dynamo", env=SERVER_ENV) as url:
         ours = _workload(url)
-    sqlite_uri = f"sqlite:///{tmp_path}/mlflow.db"
+    sqlite_uri = migrated_sqlite_uri(tmp_path / "mlflow.db")
     with mlflow_server(sqlite_uri, tmp_path / "sql", env=SERVER_ENV) as url:
         reference = _workload(url)
     assert ours == reference

@@ -23,6 +23,7 @@ from mlflow.utils.workspace_context import WorkspaceContext
 from mlflow_dynamodbstore.jobs import mlflow_patch
 from mlflow_dynamodbstore.stores.job_store import DynamoDBJobStore
 from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProvider
+from tests.sqlite_template import migrated_sqlite_uri
 
 
 @pytest.fixture
@@ -120,7 +121,7 @@ def test_wiring_resolves_the_job_store_by_uri(
     assert server_jobs.get_job(created.job_id).job_id == created.job_id
 
     monkeypatch.setattr(handlers, "_job_store", None)
-    sqlite_uri = f"sqlite:///{tmp_path}/jobs.db"
+    sqlite_uri = migrated_sqlite_uri(tmp_path / "jobs.db")
     monkeypatch.setenv(mlflow_patch.BACKEND_STORE_URI_ENV_VAR, sqlite_uri)
     assert type(handlers._get_job_store()) is SqlAlchemyJobStore
 

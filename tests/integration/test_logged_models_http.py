@@ -9,6 +9,7 @@ from mlflow.entities import LoggedModelStatus, Metric
 from mlflow.exceptions import MlflowException
 
 from tests.mlflow_server import mlflow_server
+from tests.sqlite_template import migrated_sqlite_uri
 
 pytestmark = pytest.mark.slow
 
@@ -99,7 +100,7 @@ def _workload(url: str) -> dict:
 def test_logged_models_match_sqlite_server(store_uri, tmp_path):
     with mlflow_server(store_uri, tmp_path / "ddb") as url:
         ours = _workload(url)
-    with mlflow_server(f"sqlite:///{tmp_path / 'ref.db'}", tmp_path / "sql") as url:
+    with mlflow_server(migrated_sqlite_uri(tmp_path / "ref.db"), tmp_path / "sql") as url:
         reference = _workload(url)
     assert ours == reference
     assert len(ours["search 0"]) == 2 and ours["pages"] == [["model-1"], ["model-0"]]

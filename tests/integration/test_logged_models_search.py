@@ -14,6 +14,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+from tests.sqlite_template import migrated_sqlite_uri
 
 # name, experiment, params, tags, model type, metrics (key, value, timestamp, step, dataset)
 MODELS = [
@@ -133,7 +134,7 @@ def stores(dynamodb_local, tmp_path_factory):
     ours = DynamoDBTrackingStore(
         f"dynamodb://127.0.0.1:{dynamodb_local.port}/{table}", "s3://bucket/artifacts"
     )
-    sql = SqlAlchemyStore(f"sqlite:///{tmp_path}/m.db", str(tmp_path / "a"))
+    sql = SqlAlchemyStore(migrated_sqlite_uri(tmp_path / "m.db"), str(tmp_path / "a"))
     for s in (ours, sql):
         _populate(s)
     yield ours, sql

@@ -15,6 +15,7 @@ from tests.integration.auth_servers import (
     write_ini,
 )
 from tests.mlflow_server import mlflow_server
+from tests.sqlite_template import migrated_sqlite_uri
 
 pytestmark = pytest.mark.slow
 
@@ -91,7 +92,7 @@ def test_auth_app_answers_as_basic_auth(store_uri, tmp_path, tmp_path_factory):
     with (
         mlflow_server(store_uri, ours_dir, ["--app-name", "dynamodb-auth"],
                       env=server_env(ours_ini, entry_points), cwd=ours_dir) as ours,
-        mlflow_server(f"sqlite:///{theirs_dir}/mlflow.db", theirs_dir,
+        mlflow_server(migrated_sqlite_uri(theirs_dir / "mlflow.db"), theirs_dir,
                       ["--app-name", "basic-auth"], env=server_env(theirs_ini),
                       cwd=theirs_dir) as theirs,
     ):  # fmt: skip

@@ -6,6 +6,8 @@ from __future__ import annotations
 import mlflow
 import pytest
 
+from tests.sqlite_template import migrated_sqlite_uri
+
 
 class _Echo(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):
@@ -15,7 +17,7 @@ class _Echo(mlflow.pyfunc.PythonModel):
 @pytest.fixture
 def uris(store_uri, tmp_path):
     previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/tracking.db")
+    mlflow.set_tracking_uri(migrated_sqlite_uri(tmp_path / "tracking.db"))
     mlflow.set_registry_uri(store_uri)
     yield
     mlflow.set_tracking_uri(previous[0])

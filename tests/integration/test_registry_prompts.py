@@ -6,12 +6,14 @@ import mlflow
 import pytest
 from mlflow.exceptions import MlflowException
 
+from tests.sqlite_template import migrated_sqlite_uri
+
 
 @pytest.fixture
 def registry(store_uri, tmp_path):
     previous_registry = mlflow.get_registry_uri()
     previous_tracking = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/tracking.db")
+    mlflow.set_tracking_uri(migrated_sqlite_uri(tmp_path / "tracking.db"))
     mlflow.set_registry_uri(store_uri)
     yield store_uri
     mlflow.set_registry_uri(previous_registry)

@@ -13,6 +13,7 @@ from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
 from mlflow_dynamodbstore.repositories.runs.repository import effective_run_lifecycle
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+from tests.sqlite_template import migrated_sqlite_uri
 
 
 @pytest.mark.parametrize(
@@ -62,7 +63,7 @@ def test_effective_run_lifecycle(run, experiment, expected):
 
 def test_random_lifecycle_sequences_match_sql(store_uri, tmp_path):
     ours = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
-    sql = SqlAlchemyStore(f"sqlite:///{tmp_path}/m.db", str(tmp_path / "a"))
+    sql = SqlAlchemyStore(migrated_sqlite_uri(tmp_path / "m.db"), str(tmp_path / "a"))
     rng = random.Random(11)
     stores = {"ours": ours, "sql": sql}
     exp = {name: s.create_experiment("life") for name, s in stores.items()}
@@ -94,7 +95,7 @@ def test_random_lifecycle_sequences_match_sql(store_uri, tmp_path):
 def test_gc_helpers(store_uri, tmp_path):
     """What `mlflow gc` calls: _get_deleted_runs then _hard_delete_run, as in SQL."""
     ours = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
-    sql = SqlAlchemyStore(f"sqlite:///{tmp_path}/m.db", str(tmp_path / "a"))
+    sql = SqlAlchemyStore(migrated_sqlite_uri(tmp_path / "m.db"), str(tmp_path / "a"))
     for s in (ours, sql):
         exp = s.create_experiment("gc")
         keep, gone = (s.create_run(exp, "u", 1, [], "r").info.run_id for _ in range(2))

@@ -10,13 +10,14 @@ from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
+from tests.sqlite_template import migrated_sqlite_uri
 
 
 @pytest.fixture
 def stores(store_uri, tmp_path):
     return (
         DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts"),
-        SqlAlchemyStore(f"sqlite:///{tmp_path}/m.db", str(tmp_path / "a")),
+        SqlAlchemyStore(migrated_sqlite_uri(tmp_path / "m.db"), str(tmp_path / "a")),
     )
 
 

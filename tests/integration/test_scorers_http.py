@@ -13,6 +13,7 @@ from mlflow.genai.scorers import delete_scorer, get_scorer, list_scorers, scorer
 from mlflow.tracking._tracking_service.utils import _get_store
 
 from tests.mlflow_server import mlflow_server
+from tests.sqlite_template import migrated_sqlite_uri
 
 pytestmark = pytest.mark.slow
 
@@ -83,7 +84,7 @@ def test_scorers_through_the_server_as_on_sqlite(store_uri, tmp_path, monkeypatc
     monkeypatch.setenv("MLFLOW_SERVER_ENABLE_CUSTOM_SCORERS", "true")
     with mlflow_server(store_uri, tmp_path / "dynamo", env=CUSTOM_SCORERS) as url:
         ours = _workload(url)
-    sqlite_uri = f"sqlite:///{tmp_path}/mlflow.db"
+    sqlite_uri = migrated_sqlite_uri(tmp_path / "mlflow.db")
     with mlflow_server(sqlite_uri, tmp_path / "sql", env=CUSTOM_SCORERS) as url:
         reference = _workload(url)
     assert ours == reference

@@ -18,6 +18,7 @@ from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 from tests.search_runs_data import BASE_TIME, FILTERS, ORDERS, populate
+from tests.sqlite_template import migrated_sqlite_uri
 
 
 @contextlib.contextmanager
@@ -37,7 +38,7 @@ def _module_table(dynamodb_local):
 @pytest.fixture(scope="module")
 def stores(dynamodb_local, tmp_path_factory):
     path = tmp_path_factory.mktemp("search-runs")
-    sql = SqlAlchemyStore(f"sqlite:///{path}/m.db", str(path / "artifacts"))
+    sql = SqlAlchemyStore(migrated_sqlite_uri(path / "m.db"), str(path / "artifacts"))
     with _module_table(dynamodb_local) as uri:
         ddb = DynamoDBTrackingStore(uri, str(path / "artifacts"))
         sql_ids = populate(sql)
@@ -293,7 +294,7 @@ def test_runs_added_between_pages_neither_repeat_nor_skip(ddb, order_by):
 
 
 def test_runs_of_a_deleted_experiment_are_deleted(ddb, tmp_path):
-    sql = SqlAlchemyStore(f"sqlite:///{tmp_path}/m.db", str(tmp_path / "artifacts"))
+    sql = SqlAlchemyStore(migrated_sqlite_uri(tmp_path / "m.db"), str(tmp_path / "artifacts"))
     results = []
     for store in (sql, ddb):
         kept, gone = store.create_experiment("kept"), store.create_experiment("gone")

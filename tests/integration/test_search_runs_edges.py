@@ -11,6 +11,7 @@ from mlflow.utils.workspace_context import WorkspaceContext
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProvider
 from tests.search_runs_data import BASE_TIME, run_uuid
+from tests.sqlite_template import migrated_sqlite_uri
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def ddb(store_uri, tmp_path):
 
 @pytest.fixture
 def sql(tmp_path):
-    store = SqlAlchemyStore(f"sqlite:///{tmp_path}/m.db", str(tmp_path / "artifacts"))
+    store = SqlAlchemyStore(migrated_sqlite_uri(tmp_path / "m.db"), str(tmp_path / "artifacts"))
     yield store
     store.engine.dispose()
 

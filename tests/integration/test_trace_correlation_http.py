@@ -14,6 +14,7 @@ from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 from tests.differential_traces.builders import BASE_MS, span, tid
 from tests.mlflow_server import mlflow_server
+from tests.sqlite_template import migrated_sqlite_uri
 
 pytestmark = pytest.mark.slow
 HOUR = 3600 * 1000
@@ -74,7 +75,7 @@ def _post(url: str, body: dict) -> tuple[int, object]:
 
 
 def test_correlation_endpoint_answers_as_a_sqlite_server(store_uri, tmp_path):
-    sqlite_uri = f"sqlite:///{tmp_path}/m.db"
+    sqlite_uri = migrated_sqlite_uri(tmp_path / "m.db")
     sql_exp = _populate(SqlAlchemyStore(sqlite_uri, str(tmp_path / "sql-artifacts")))
     ddb_exp = _populate(DynamoDBTrackingStore(store_uri, str(tmp_path / "ddb-artifacts")))
     with mlflow_server(sqlite_uri, tmp_path / "sql") as sql_url:

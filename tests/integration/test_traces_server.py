@@ -13,20 +13,19 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from tests.mlflow_server import mlflow_server
-
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def server(store_uri, tmp_path):
-    with mlflow_server(store_uri, tmp_path) as url:
-        previous = mlflow.get_tracking_uri()
-        mlflow.set_tracking_uri(url)
-        try:
-            yield url
-        finally:
-            mlflow.set_tracking_uri(previous)
+def server(module_server):
+    """The module's server (its tests each use experiments of their own), as this test's
+    tracking URI."""
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(module_server)
+    try:
+        yield module_server
+    finally:
+        mlflow.set_tracking_uri(previous)
 
 
 @mlflow.trace(span_type=SpanType.RETRIEVER)

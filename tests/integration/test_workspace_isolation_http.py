@@ -27,6 +27,7 @@ from contextlib import ExitStack, suppress
 import pytest
 
 from tests.mlflow_server import mlflow_server
+from tests.sqlite_template import migrated_sqlite_uri
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +55,7 @@ def module_store_uri(dynamodb_local):
 def servers(module_store_uri, tmp_path_factory):
     """{"dynamodb": url, "sqlite": url}, started side by side (each takes seconds)."""
     root = tmp_path_factory.mktemp("isolation")
-    uris = {"dynamodb": module_store_uri, "sqlite": f"sqlite:///{root}/m.db"}
+    uris = {"dynamodb": module_store_uri, "sqlite": migrated_sqlite_uri(root / "m.db")}
     with ExitStack() as stack:
         managers = {
             name: mlflow_server(uri, root / name, ["--enable-workspaces"], ENV)

@@ -18,12 +18,13 @@ from mlflow_dynamodbstore.search.runs.token import decode_page_token, encode_pag
 from mlflow_dynamodbstore.search.runs.view import view_from_run
 from tests.compat import SQL_NAN_AS_ZERO, skip_before
 from tests.search_runs_data import FILTERS, NAN_SENSITIVE_FILTERS, ORDERS, populate
+from tests.sqlite_template import migrated_sqlite_uri
 
 
 @pytest.fixture(scope="module")
 def sql(tmp_path_factory):
     path = tmp_path_factory.mktemp("sql")
-    store = SqlAlchemyStore(f"sqlite:///{path}/m.db", str(path / "artifacts"))
+    store = SqlAlchemyStore(migrated_sqlite_uri(path / "m.db"), str(path / "artifacts"))
     ids = populate(store)
     all_runs = store.search_runs(list(ids.values()), None, ViewType.ALL, max_results=50000)
     yield store, list(ids.values()), all_runs
