@@ -312,7 +312,10 @@ class TraceArchivalRepository:
         try:
             self.traces.mutate(trace_id, done, current=meta)
         except TraceMissing:
-            return
+            # Deleted while we stripped: the heads we put back are out of its deletion's
+            # reach, so they go here.
+            heads, _ = _stripped(span_items)
+            self.gateway.batch_write(deletes=[{"PK": h["PK"], "SK": h["SK"]} for h in heads])
 
     def strip_written(self, span_items: list[Item]) -> None:
         """Strip these span items (also those a refused writer had already put: its trace

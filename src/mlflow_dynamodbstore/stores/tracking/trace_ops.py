@@ -272,6 +272,10 @@ class TraceOps(TraceAssessmentOps, TraceMetricsOps, TraceXRayOps):
                 # Archived after our span write: take the written content back out.
                 self.trace_archival.strip_written(self.trace_archival.read(trace_id)[1])
                 raise
+            except TraceMissing:
+                # Deleted after our span write: nothing reaches those items any more.
+                self.spans.delete_items(trace_id)
+                raise archival.write_conflict({}, [trace_id]) from None
         return spans
 
     def _new_trace_item(self, trace_id: str, experiment: dict, agg, trace_spans, rows) -> dict:
