@@ -14,10 +14,10 @@ from mlflow.utils.workspace_context import WorkspaceContext
 
 from mlflow_dynamodbstore.gateway.faults import FaultInjector
 from mlflow_dynamodbstore.repositories.traces import archival
-from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema import indexes, keys, trace_archival_keys
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProvider
-from tests.differential_traces.builders import simple_trace, span, tid
+from tests.differential_traces.builders import BASE_MS, info, simple_trace, span, tid
 
 
 @pytest.fixture
@@ -62,19 +62,86 @@ def test_a_pass_costs_reads_per_experiment_and_a_few_writes_per_trace(store, tmp
     stats = store.gateway.stats
     stats.reset()
     assert _archive(store, tmp_path / "archive") == 4
-    # The experiments listing (1 Query), each experiment's trace listing (2: experiment 0
-    # and ours); per trace: its partition (1 Query), the flip and the strip mark's removal
+    # The experiments listing (1 Query), each experiment's archival listing (2: experiment
+    # 0 and ours); per trace: its partition (1 Query), the flip and the strip mark's removal
     # (2 PutItem), the strip (1 BatchWriteItem per 25 span heads, +1 for chunk deletes).
-    assert stats.requests("Query") == 1 + 2 + 4
-    assert stats.requests("PutItem") == 2 * 4
+    # Once per experiment and process: its listing state (1 GetItem); the first pass ever
+    # over an experiment walks its trace listing (1 Query) and records the state (1 PutItem).
+    assert stats.requests("Query") == 1 + 2 + 4 + 2
+    assert stats.requests("PutItem") == 2 * 4 + 2
+    assert stats.requests("GetItem") == 2
     assert stats.requests("BatchWriteItem") == 4 + 1
-    assert stats.total_requests == 7 + 8 + 5
+    assert stats.total_requests == 9 + 10 + 2 + 5
     # A pass with nothing to do reads only the listings.
     stats.reset()
     assert _archive(store, tmp_path / "archive") == 0
     assert stats.total_requests == stats.requests("Query") == 3
     # The archived partitions are small: heads without content, no chunk items.
     assert all("z" in i and bytes(i["z"]) == b"" for i in _span_items(store, tid(4)))
+
+
+class _ItemsRead:
+    """Items DynamoDB read for the Query requests of one client (``ScannedCount``)."""
+
+    def __init__(self, store):
+        self.events = store._conn.client.meta.events
+        self.items = 0
+        self.events.register("after-call.dynamodb.Query", self)
+
+    def __call__(self, parsed, **_):
+        self.items += int(parsed.get("ScannedCount", 0))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.events.unregister("after-call.dynamodb.Query", self)
+
+
+def test_a_pass_reads_only_the_traces_it_has_not_archived(store, tmp_path):
+    """Archived traces leave archival's listing: the next pass reads the new traces only,
+    not every trace up to the cutoff again."""
+    exp = store.create_experiment("e")
+    for n in range(1, 31):
+        store.log_spans(exp, simple_trace(n, n * 10, 5))
+    store.start_trace(info(tid(99), exp, BASE_MS))  # no spans (nothing to archive): listed
+    assert _archive(store, tmp_path / "archive") == 30
+    stats = store.gateway.stats
+    for n in range(31, 33):
+        store.log_spans(exp, simple_trace(n, n * 10, 5))
+    stats.reset()
+    with _ItemsRead(store) as read:
+        assert _archive(store, tmp_path / "archive") == 2
+    # Listings: 2 experiments + the trace without spans + the 2 new ones (not the 30 archived);
+    # then each new trace's partition (META, its stats item, 2 spans).
+    assert read.items == 2 + 1 + 2 + 2 * 4
+    assert stats.requests("Query") == 3 + 2
+    stats.reset()
+    with _ItemsRead(store) as read:
+        assert _archive(store, tmp_path / "archive") == 0
+    assert read.items == 2 + 1
+    assert stats.total_requests == stats.requests("Query") == 3
+
+
+def test_traces_stored_before_the_listing_are_listed_by_the_first_pass(store, tmp_path):
+    """An experiment whose traces predate archival's listing (no listing keys, no state
+    item): the first pass walks its trace listing once, lists the traces archival still has
+    work on, archives them; later passes read the listing only."""
+    exp = store.create_experiment("e")
+    for n in range(1, 4):
+        store.log_spans(exp, simple_trace(n, n * 10, 5))
+    gateway = store._conn.gateway
+    for n in range(1, 4):  # as a table written by an older release
+        gateway.update_item(keys.trace_key(tid(n)), indexes.TRACES_NOT_ARCHIVED.remove_clause)
+    for experiment_id in ("0", exp):
+        gateway.delete_item(trace_archival_keys.index_state_key(experiment_id))
+    fresh = DynamoDBTrackingStore(store.store_uri, str(tmp_path / "artifacts"))
+    assert _archive(fresh, tmp_path / "archive") == 3
+    assert gateway.get_item(trace_archival_keys.index_state_key(exp)) is not None
+    stats = fresh.gateway.stats
+    stats.reset()
+    assert _archive(fresh, tmp_path / "archive") == 0
+    assert stats.total_requests == stats.requests("Query") == 3
 
 
 # ---- crash safety -------------------------------------------------------------------------

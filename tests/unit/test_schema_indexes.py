@@ -27,6 +27,7 @@ from mlflow_dynamodbstore.schema import (
     registry_order_keys,
     scorer_keys,
     tag_index_keys,
+    trace_archival_keys,
     trace_order_keys,
 )
 from mlflow_dynamodbstore.schema.table import create_table_request
@@ -163,6 +164,7 @@ PLACED = {
     ),
     indexes.TRACE_STATS_BY_TIME: analytics_keys.trace_stats_list_keys("1", 5, "tr-1"),
     indexes.GATEWAY_TRACE_COSTS_BY_TIME: gateway_cost_keys.gateway_cost_list_keys(5, "tr-1"),
+    indexes.TRACES_NOT_ARCHIVED: trace_archival_keys.unarchived_list_keys("1", 5, "tr-1"),
     indexes.JOBS_BY_CREATION: job_keys.job_list_keys("ws", 5, "job-1"),
     indexes.JOBS_BY_STATUS: job_keys.job_status_keys("ws", "PENDING", 5, "job-1"),
     indexes.RUNS_BY_TAG: tag_index_keys.run_tag_index_keys("r1", "1", "mlflow.user", "u"),

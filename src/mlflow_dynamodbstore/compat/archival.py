@@ -18,6 +18,7 @@ try:  # MLflow 3.17+
     )
     from mlflow.tracing.constant import TraceArchivalFailureReason, TraceExperimentTagKey
     from mlflow.tracing.otel.otel_archival import TRACE_ARCHIVAL_FILENAME, spans_to_traces_data_pb
+    from mlflow.tracing.trace_archival_config import get_trace_archival_server_config
     from mlflow.tracing.utils.artifact_utils import get_archive_uri_for_trace
     from mlflow.utils.validation import (
         _validate_trace_archival_location,
@@ -33,6 +34,7 @@ except ImportError:  # pragma: no cover - older MLflow: the names exist, archiva
     _resolve_effective_trace_archival_retention = None
     TRACE_ARCHIVAL_FILENAME = spans_to_traces_data_pb = get_archive_uri_for_trace = None
     _validate_trace_archival_location = _validate_trace_archival_retention_string = None
+    get_trace_archival_server_config = None
 
 __all__ = [
     "AVAILABLE",
@@ -48,5 +50,6 @@ __all__ = [
     "_validate_trace_archival_location",
     "_validate_trace_archival_retention_string",
     "get_archive_uri_for_trace",
+    "get_trace_archival_server_config",
     "spans_to_traces_data_pb",
 ]

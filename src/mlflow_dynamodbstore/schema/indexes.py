@@ -192,6 +192,11 @@ GATEWAY_TRACE_COSTS_BY_TIME = AccessPattern.on_gsi(
     4, "every workspace's gateway trace cost items of one period and shard, by timestamp"
 )
 
+# ---- GSI4 (overloaded, sparse): trace archival's candidates (schema/trace_archival_keys.py)
+TRACES_NOT_ARCHIVED = AccessPattern.on_gsi(
+    4, "an experiment's traces whose spans are still in the table, newest first"
+)
+
 # ---- LSI3: an evaluation dataset's records in the SQL store's order -------------------------
 # Records are keyed by their inputs (deduplication is a conditional write on that key) but
 # paged by (created_time, record id); a local index gives that order inside the dataset's
@@ -229,6 +234,7 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     DATASET_RECORDS_BY_CREATION,
     TRACE_STATS_BY_TIME,
     GATEWAY_TRACE_COSTS_BY_TIME,
+    TRACES_NOT_ARCHIVED,
     JOBS_BY_CREATION,
     JOBS_BY_STATUS,
     RUNS_BY_TAG,

@@ -34,15 +34,15 @@ from mlflow.tracing.constant import SpansLocation, TraceTagKey
 from mlflow_dynamodbstore.gateway import ConditionFailed
 from mlflow_dynamodbstore.repositories.experiments import ExperimentRepository
 from mlflow_dynamodbstore.repositories.traces import span_facts
+from mlflow_dynamodbstore.repositories.traces.codec import STRIP_PENDING, awaits_archival
 from mlflow_dynamodbstore.repositories.traces.repository import TraceMissing, TraceRepository
 from mlflow_dynamodbstore.repositories.traces.spans import SpanRow, rows_from_items
-from mlflow_dynamodbstore.schema import keys, tag_index_keys
+from mlflow_dynamodbstore.schema import indexes, keys, tag_index_keys, trace_archival_keys
 
 Item = dict[str, Any]
 
 PAYLOAD_GEN = "payload_gen"
 _TAG_CLEAR_ATTEMPTS = 5
-STRIP_PENDING = "archive_strip"
 # The states whose spans are complete (the SQL store's finalize-time check).
 _FINISHED = {TraceState.OK.value, TraceState.ERROR.value, TraceState.STATE_UNSPECIFIED.value}
 
@@ -143,6 +143,9 @@ class TraceArchivalRepository:
         self.traces = traces
         self.experiments = experiments
         self.gateway = traces.gateway
+        # Experiments whose archival listing is known complete (the state item was read or
+        # written): only ever grows, so being stale costs at most one GetItem.
+        self._listed: set[str] = set()
 
     # ---- experiments -----------------------------------------------------------------
     def active_experiments(self, workspace: str) -> list[Item]:
@@ -177,9 +180,41 @@ class TraceArchivalRepository:
 
     # ---- candidates ------------------------------------------------------------------
     def listed_up_to(self, experiment_id: str, cutoff_ms: int | None) -> Iterator[Item]:
-        """An experiment's trace META items with timestamp_ms <= cutoff (all if None),
-        oldest first, from the trace-by-timestamp listing (GSI3; may lag the table)."""
-        return self.traces.list_experiment(experiment_id, newest=cutoff_ms, oldest_first=True)
+        """The META items of an experiment's traces that archival still has work on (spans
+        in the table, or a strip pending) with timestamp_ms <= cutoff (all if None), oldest
+        first, from archival's sparse listing (GSI4; may lag the table): traces already
+        archived are not read. An experiment whose older traces predate the listing has
+        them listed first (``ensure_listed``)."""
+        self.ensure_listed(experiment_id)
+        low = keys.trace_list_sk_bound(cutoff_ms) if cutoff_ms is not None else None
+        listing = indexes.TRACES_NOT_ARCHIVED
+        condition = listing.key_condition(
+            trace_archival_keys.unarchived_traces_pk(experiment_id), lower=low
+        )
+        return self.gateway.query(condition, index=listing.index, forward=False)
+
+    def ensure_listed(self, experiment_id: str) -> None:
+        """Make the experiment's archival listing complete, once: traces written before the
+        listing existed lack its keys; each that archival still has work on is rewritten
+        (its META put again: the keys come with it), then the experiment's state item says
+        the listing is complete. Resumable: a crash before the state item only redoes the
+        walk. The state item is the table's, not a workspace's (experiment ids are global;
+        a workspace move must not make it invisible)."""
+        if experiment_id in self._listed:
+            return
+        table = getattr(self.gateway, "unscoped", self.gateway)
+        state_key = trace_archival_keys.index_state_key(experiment_id)
+        if table.get_item(state_key) is None:
+            attribute = indexes.TRACES_NOT_ARCHIVED.pk
+            for item in self.traces.list_experiment(experiment_id):
+                if attribute in item or not awaits_archival(item):
+                    continue
+                try:
+                    self.traces.mutate(item["trace_id"], _relisted)
+                except TraceMissing:
+                    continue
+            table.put_item({**state_key, "experiment_id": str(experiment_id)})
+        self._listed.add(experiment_id)
 
     def may_have_spans(self, item: Item) -> bool:
         """Whether the trace has span items: META's span facts say so; a trace without
@@ -312,7 +347,10 @@ class TraceArchivalRepository:
         try:
             self.traces.mutate(trace_id, done, current=meta)
         except TraceMissing:
-            return
+            # Deleted while we stripped: the heads we put back are out of its deletion's
+            # reach, so they go here.
+            heads, _ = _stripped(span_items)
+            self.gateway.batch_write(deletes=[{"PK": h["PK"], "SK": h["SK"]} for h in heads])
 
     def strip_written(self, span_items: list[Item]) -> None:
         """Strip these span items (also those a refused writer had already put: its trace
@@ -322,6 +360,11 @@ class TraceArchivalRepository:
             self.gateway.batch_write(deletes=chunks)
         if heads:
             self.gateway.batch_write(puts=heads)
+
+
+def _relisted(item: Item) -> Item:
+    """A META write with no change: putting it again adds the keys it lacks."""
+    return item
 
 
 def _stripped(span_items: list[Item]) -> tuple[list[Item], list[Item]]:

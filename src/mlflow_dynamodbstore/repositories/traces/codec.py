@@ -27,7 +27,7 @@ from typing import Any
 from mlflow.entities import TraceInfo, TraceLocation, TraceState
 from mlflow.entities.assessment import Assessment
 from mlflow.store.tracking.dbmodels.models import SqlAssessments
-from mlflow.tracing.constant import TraceTagKey
+from mlflow.tracing.constant import SpansLocation, TraceTagKey
 
 from mlflow_dynamodbstore.compat.assessments import aggregate_columns, sql_assessment_row
 from mlflow_dynamodbstore.compat.trace_analytics import (
@@ -36,7 +36,7 @@ from mlflow_dynamodbstore.compat.trace_analytics import (
     TOKEN_COLUMN_BY_KEY,
     compatibility_metadata_from_columns,
 )
-from mlflow_dynamodbstore.schema import keys, trace_order_keys
+from mlflow_dynamodbstore.schema import indexes, keys, trace_archival_keys, trace_order_keys
 
 TOKEN_COLUMNS = frozenset(TOKEN_COLUMN_BY_KEY.values())
 COST_COLUMNS = frozenset(COST_COLUMN_BY_KEY.values())
@@ -64,10 +64,22 @@ _ASSESSMENT_COLUMNS = (
 )
 
 
+# Set on META by archival's flip, removed once the span items lost their content
+# (repositories/traces/archival.py).
+STRIP_PENDING = "archive_strip"
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
+
+
+def awaits_archival(item: dict[str, Any]) -> bool:
+    """Whether archival still has work on this trace: its spans are in the table, or it was
+    archived and the strip of its span items is pending."""
+    location = (item.get("tags") or {}).get(TraceTagKey.SPANS_LOCATION)
+    return location in (None, SpansLocation.TRACKING_STORE.value) or bool(item.get(STRIP_PENDING))
 
 
 def finalize(item: dict[str, Any]) -> dict[str, Any]:
@@ -76,6 +88,16 @@ def finalize(item: dict[str, Any]) -> dict[str, Any]:
     out.update(keys.trace_key(item["trace_id"]))
     out.update(keys.trace_list_keys(item["experiment_id"], item["timestamp_ms"], item["trace_id"]))
     out.update(execution_time_keys(item))
+    # Archival's listing holds only the traces it still has work on (sparse): the META
+    # write that archives a trace takes it out.
+    for attribute in indexes.TRACES_NOT_ARCHIVED.key_attributes:
+        out.pop(attribute, None)
+    if awaits_archival(out):
+        out.update(
+            trace_archival_keys.unarchived_list_keys(
+                item["experiment_id"], item["timestamp_ms"], item["trace_id"]
+            )
+        )
     for linked in ("linked_runs", "linked_prompts"):
         if not out.get(linked):
             out.pop(linked, None)  # DynamoDB string sets cannot be empty

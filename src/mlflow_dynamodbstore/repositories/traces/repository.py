@@ -23,6 +23,7 @@ from mlflow_dynamodbstore.gateway.errors import Contention, TransactionCancelled
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
 from mlflow_dynamodbstore.repositories.traces import name_postings
 from mlflow_dynamodbstore.repositories.traces.codec import finalize
+from mlflow_dynamodbstore.repositories.traces.rollups import TraceHead
 from mlflow_dynamodbstore.repositories.traces.stats import TraceStatsRepository
 from mlflow_dynamodbstore.schema import analytics_keys, indexes, keys
 
@@ -195,29 +196,50 @@ class TraceRepository:
             raise TraceBusy(trace_id) from None
 
     def delete(self, trace_ids: Iterable[str]) -> None:
-        """Delete whole trace partitions (META, stats, spans, chunks) and name postings."""
-        heads: list[tuple[Item, Item | None]] = []
-        rest: list[Item] = []
-        postings: list[Item] = []
-        indexed = self._names_indexed()
+        """Delete whole trace partitions (spans, chunks, X-Ray state, cost item, name
+        postings, then META with its stats item).
+
+        Children go first, META last: whatever fails in between leaves the trace listed
+        and readable (with fewer spans), so deleting it again finishes the job; no item is
+        ever left that nothing reaches. META and the stats item then go in transactions
+        that subtract the stats item's rollup contribution (rollups.py), META conditioned
+        on the version read with the children: a span writer that got in between makes
+        the transaction fail, and the trace's partition is read and emptied again."""
+        heads: list[TraceHead] = []
+        children: list[Item] = []
         for trace_id in trace_ids:
-            meta_key, stats = None, None
-            for item in self.gateway.query(Key("PK").eq(keys.trace_pk(trace_id)), consistent=True):
-                if item["SK"] == keys.META:
-                    meta_key = {"PK": item["PK"], "SK": item["SK"]}
-                    if indexed:
-                        postings.extend(name_postings.posting_keys(item))
-                elif item["SK"] == analytics_keys.TRACE_STATS_SK:
-                    stats = item
-                else:
-                    rest.append({"PK": item["PK"], "SK": item["SK"]})
-            if meta_key is not None:
-                heads.append((meta_key, stats))
-            elif stats is not None:
-                heads.append(({"PK": stats["PK"], "SK": keys.META}, stats))
-        # META and the stats item go first, in transactions that subtract the stats item's
-        # rollup contribution: once META is gone the trace is invisible, never half-deleted,
-        # and the charts stop counting it at the same moment. Name postings go with the spans
-        # (a posting left behind would only cost a search a candidate read).
-        self.stats.rollups.delete_traces(heads)
-        self.gateway.batch_write(deletes=[*postings, *rest])
+            head, keys_ = self._read_for_delete(trace_id)
+            children.extend(keys_)
+            if head is not None:
+                heads.append(head)
+        self.gateway.batch_write(deletes=children)
+        self.stats.rollups.delete_traces(heads, refresh=self._redo_children)
+
+    def _read_for_delete(self, trace_id: str) -> tuple[TraceHead | None, list[Item]]:
+        """(the trace's head: META key, its version, the stats item; None if neither is
+        there) and the keys of every other item to delete: the partition's other items
+        and META's name postings."""
+        meta, stats = None, None
+        children: list[Item] = []
+        for item in self.gateway.query(Key("PK").eq(keys.trace_pk(trace_id)), consistent=True):
+            if item["SK"] == keys.META:
+                meta = item
+                if self._names_indexed():
+                    children.extend(name_postings.posting_keys(item))
+            elif item["SK"] == analytics_keys.TRACE_STATS_SK:
+                stats = item
+            else:
+                children.append({"PK": item["PK"], "SK": item["SK"]})
+        if meta is None and stats is None:
+            return None, children
+        meta_key = {"PK": keys.trace_pk(trace_id), "SK": keys.META}
+        version = None if meta is None else int(meta.get("version", 0))
+        return TraceHead(meta_key, meta is not None, version, stats), children
+
+    def _redo_children(self, head: TraceHead) -> TraceHead | None:
+        """A head's transaction failed its condition (the trace was written meanwhile):
+        delete the children found now and return the head as it is now."""
+        trace_id = head.meta_key["PK"].split(keys.SEP, 1)[1]
+        fresh, children = self._read_for_delete(trace_id)
+        self.gateway.batch_write(deletes=children)
+        return fresh

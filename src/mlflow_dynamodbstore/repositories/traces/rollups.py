@@ -21,8 +21,8 @@ trace's next write or ``traces backfill-stats`` counts them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
@@ -179,6 +179,25 @@ def _update(gateway: TableGateway, delta: CellDelta) -> dict:
 
 
 @dataclass(frozen=True)
+class TraceHead:
+    """What a trace deletion removes in its transaction: META (key; whether it was there
+    and the version read) and the stats item as read (None if there was none)."""
+
+    meta_key: dict[str, str]
+    meta_exists: bool
+    meta_version: int | None
+    stats: Item | None
+
+    def meta_condition(self) -> ConditionBase | None:
+        """META as read: still there at that version, or still absent."""
+        if not self.meta_exists:
+            return Attr("PK").not_exists()
+        if not self.meta_version:
+            return Attr("version").not_exists() | Attr("version").eq(0)
+        return Attr("version").eq(self.meta_version)
+
+
+@dataclass(frozen=True)
 class _Counted:
     """What the stored stats item is, as far as the rollups go."""
 
@@ -240,46 +259,61 @@ class TraceRollupRepository:
                 current = None  # someone else wrote it: read what is counted, try again
         raise Contention(f"trace stats {stats['trace_id']}", _ATTEMPTS)
 
-    def delete_traces(self, parts: list[tuple[dict[str, str], Item | None]]) -> None:
-        """Delete each (META key, stats item) pair, subtracting what the stats item counted,
-        a transaction per group of traces (cells merged, at most 100 actions)."""
-        group: list[tuple[dict[str, str], Item | None]] = []
-        for part in parts:
-            group.append(part)
+    def delete_traces(
+        self,
+        heads: list[TraceHead],
+        refresh: Callable[[TraceHead], TraceHead | None] | None = None,
+    ) -> None:
+        """Delete each trace's META and stats item, subtracting what the stats item
+        counted, a transaction per group of traces (cells merged, at most 100 actions).
+        META is deleted only at the version read; when a condition fails, each trace of the
+        group goes alone: ``refresh`` (if given) makes the head current again (and may
+        finish other work first), else only the stats item is re-read. The stats item's
+        condition (its version and marker) means a retried or raced deletion never
+        subtracts twice: once it is gone, nothing is subtracted again."""
+        group: list[TraceHead] = []
+        for head in heads:
+            group.append(head)
             if 3 * len(group) + 2 >= TRANSACTION_LIMIT:
-                self._delete_group(group)
+                self._delete_group(group, refresh)
                 group = []
         if group:
-            self._delete_group(group)
+            self._delete_group(group, refresh)
 
-    def _delete_group(self, group: list[tuple[dict[str, str], Item | None]]) -> None:
+    def _delete_group(self, group: list[TraceHead], refresh) -> None:
         try:
             self.gateway.transact_write(self._delete_actions(group))
         except TransactionCancelled as exc:
             if not exc.is_condition_failure:
                 raise
             # A trace of the group was rewritten meanwhile: one by one, re-reading each.
-            for meta_key, stats in group:
-                self._delete_one(meta_key, stats)
+            for head in group:
+                self._delete_one(head, refresh)
 
-    def _delete_one(self, meta_key: dict[str, str], stats: Item | None) -> None:
+    def _delete_one(self, head: TraceHead, refresh) -> None:
+        current: TraceHead | None = head
         for _ in range(_ATTEMPTS):
+            if current is None:
+                return  # nothing left of the trace (its deletion landed, answer lost)
             try:
-                self.gateway.transact_write(self._delete_actions([(meta_key, stats)]))
+                self.gateway.transact_write(self._delete_actions([current]))
                 return
             except TransactionCancelled as exc:
                 if not exc.is_condition_failure:
                     raise
-                trace_key = {"PK": meta_key["PK"], "SK": analytics_keys.TRACE_STATS_SK}
-                stats = self.gateway.get_item(trace_key)
-        raise Contention(f"trace {meta_key['PK']}", _ATTEMPTS)
+                if refresh is not None:
+                    current = refresh(current)
+                else:
+                    trace_key = {"PK": current.meta_key["PK"], "SK": analytics_keys.TRACE_STATS_SK}
+                    current = replace(current, stats=self.gateway.get_item(trace_key))
+        raise Contention(f"trace {head.meta_key['PK']}", _ATTEMPTS)
 
-    def _delete_actions(self, group: list[tuple[dict[str, str], Item | None]]) -> list[dict]:
+    def _delete_actions(self, group: list[TraceHead]) -> list[dict]:
         actions, changes = [], []
-        for meta_key, stats in group:
-            actions.append(self.gateway.tx_delete(meta_key))
-            stats_key = {"PK": meta_key["PK"], "SK": analytics_keys.TRACE_STATS_SK}
-            counted = _Counted.of(stats)
+        for head in group:
+            actions.append(self.gateway.tx_delete(head.meta_key, head.meta_condition()))
+            stats_key = {"PK": head.meta_key["PK"], "SK": analytics_keys.TRACE_STATS_SK}
+            counted = _Counted.of(head.stats)
             if not counted.exists:
                 actions.append(self.gateway.tx_delete(stats_key, Attr("PK").not_exists()))
                 continue

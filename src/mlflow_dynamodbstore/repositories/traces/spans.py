@@ -110,6 +110,14 @@ class SpanRepository:
             )
         )
 
+    def delete_items(self, trace_id: str) -> None:
+        """Delete every span head and chunk item of a trace (a writer whose trace was
+        deleted after it wrote them takes them back out)."""
+        found = self.gateway.query(
+            Key("PK").eq(keys.trace_pk(trace_id)) & Key("SK").begins_with("SPAN"), consistent=True
+        )
+        self.gateway.batch_write(deletes=[{"PK": i["PK"], "SK": i["SK"]} for i in found])
+
     def read(self, trace_id: str, *, with_content: bool = True) -> list[SpanRow]:
         """Every span of a trace."""
         return rows_from_items(self.read_items(trace_id), with_content=with_content)

@@ -141,7 +141,9 @@ class ExperimentOps:
             ) from None
 
     def get_experiment(self, experiment_id) -> Experiment:
-        return to_experiment(self._experiment_item(experiment_id))
+        experiment = to_experiment(self._experiment_item(experiment_id))
+        self._with_effective_retention([experiment])
+        return experiment
 
     def get_experiment_by_name(self, experiment_name) -> Experiment | None:
         workspace = self._get_active_workspace()
@@ -149,7 +151,11 @@ class ExperimentOps:
         if experiment_id is None:
             return None
         item = self.experiments.get(experiment_id)
-        return to_experiment(item) if item else None
+        if not item:
+            return None
+        experiment = to_experiment(item)
+        self._with_effective_retention([experiment])
+        return experiment
 
     def delete_experiment(self, experiment_id) -> None:
         self._move_lifecycle(experiment_id, LifecycleStage.ACTIVE, LifecycleStage.DELETED)
@@ -255,7 +261,7 @@ class ExperimentOps:
         order_by=None,
         page_token=None,
     ) -> PagedList[Experiment]:
-        return search_experiments_in_memory(
+        found = search_experiments_in_memory(
             self.experiments,
             self._get_active_workspace(),
             view_type=view_type,
@@ -267,6 +273,8 @@ class ExperimentOps:
             tag_index=TagIndexReader(self.gateway),
             tag_ready=self._experiment_tag_index_ready(filter_string),
         )
+        self._with_effective_retention(found)
+        return found
 
     def _experiment_tag_index_ready(self, filter_string) -> Callable[[str], bool] | None:
         """tag key -> may search_experiments trust the tag index? The key must match a
