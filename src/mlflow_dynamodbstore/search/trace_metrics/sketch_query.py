@@ -168,10 +168,12 @@ def _value(aggregation: MetricAggregation, partial: _Partial) -> Any:
         return float(partial.total) / partial.count
     if partial.count == 1:  # one value: the sum is that value, exactly
         return float(partial.total) if kind == AggregationType.PERCENTILE else partial.total
+    # The true minimum is an integer <= the mean, the maximum one >= it: moving an estimate
+    # past the mean only brings it closer.
     if kind == AggregationType.MIN:
-        return partial.sketch.minimum()
+        return min(partial.sketch.minimum(), partial.total // partial.count)
     if kind == AggregationType.MAX:
-        return partial.sketch.maximum()
+        return max(partial.sketch.maximum(), -(-partial.total // partial.count))
     return partial.sketch.percentile(aggregation.percentile_value)
 
 
