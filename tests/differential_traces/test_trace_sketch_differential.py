@@ -32,6 +32,8 @@ SKETCHED = {"MIN", "MAX"}
 def _sketched(key: str) -> bool:
     """MIN, MAX and percentiles (``P50``, ``P99.9``): the values the sketch answers."""
     return key in SKETCHED or (key[:1] == "P" and key[1:2].isdigit())
+
+
 UNALIGNED = {"start_time_ms": BASE_MS + 5 * HOUR + 1234, "end_time_ms": BASE_MS + 2 * DAY + 789}
 ALIGNED = {"start_time_ms": BASE_MS - BASE_MS % DAY, "end_time_ms": BASE_MS + 4 * DAY - 1}
 
