@@ -86,8 +86,17 @@ def write_overhead_phase(tracking, traces: int) -> dict[str, Any]:
 
         return go
 
+    from mlflow_dynamodbstore.repositories.traces import value_sketch
+
     stats = tracking.gateway.stats
     with_cells = _measure(stats, workload(tracking.create_experiment("overhead-cells")))
+    # The cells without the value sketches (as before PERCENTILE/MIN/MAX came from cells).
+    sketch_counters = value_sketch.counters
+    value_sketch.counters = lambda values, sign: {}
+    try:
+        no_sketch = _measure(stats, workload(tracking.create_experiment("overhead-nosketch")))
+    finally:
+        value_sketch.counters = sketch_counters
 
     def plain_put(self, item, stored, *, known):  # the stats write before rollups
         version = Attr("version")
@@ -113,7 +122,11 @@ def write_overhead_phase(tracking, traces: int) -> dict[str, Any]:
                 op: round(v / traces, 2) for op, v in sorted(r["by_operation"].items())
             },
         }
-        for k, r in (("with_rollups", with_cells), ("stats_put_only", without))
+        for k, r in (
+            ("with_rollups", with_cells),
+            ("rollups_without_sketches", no_sketch),
+            ("stats_put_only", without),
+        )
     }
     per["extra_per_trace"] = {
         "requests": round(
@@ -124,7 +137,79 @@ def write_overhead_phase(tracking, traces: int) -> dict[str, Any]:
             per["with_rollups"]["wcu_per_trace"] - per["stats_put_only"]["wcu_per_trace"], 2
         ),
     }
+    per["sketch_extra_per_trace"] = {
+        "requests": round(
+            per["with_rollups"]["requests_per_trace"]
+            - per["rollups_without_sketches"]["requests_per_trace"],
+            2,
+        ),
+        "wcu": round(
+            per["with_rollups"]["wcu_per_trace"] - per["rollups_without_sketches"]["wcu_per_trace"],
+            2,
+        ),
+    }
     return per
+
+
+def dense_hour_phase(tracking, traces: int) -> dict[str, Any]:
+    """Heavy traffic: ``traces`` traces of one name in one hour (a quarter of them in each
+    shard's cell), with and without the sketches: what the cells' growth costs per write."""
+    from mlflow.tracing.constant import TraceTagKey
+
+    from mlflow_dynamodbstore.repositories.traces import value_sketch
+    from tests.differential_traces.builders import BASE_MS, tid
+
+    rng = random.Random(9)
+    offset = [5_000_000]
+
+    def workload(experiment_id: str):
+        def go():
+            for _ in range(traces):
+                offset[0] += 1
+                n = offset[0]
+                # One hour (the builders' spans start at BASE_MS + start).
+                start = 3_000 * 3600_000 - BASE_MS % 3600_000 + rng.randrange(3600_000)
+                tracking.log_spans(experiment_id, _spans(n, start, rng))
+                tracking.set_trace_tag(tid(n), TraceTagKey.TRACE_NAME, "busy")
+            return traces
+
+        return go
+
+    def cell_bytes(experiment_id: str) -> list[int]:
+        from mlflow_dynamodbstore.repositories.traces.rollups import experiment_cell_keys
+
+        keys = experiment_cell_keys(tracking.gateway, experiment_id)
+        return [_item_bytes(tracking.gateway.get_item(k)) for k in keys]
+
+    stats = tracking.gateway.stats
+    out: dict[str, Any] = {}
+    exp = tracking.create_experiment("dense-sketch")
+    row = _measure(stats, workload(exp))
+    out["with_sketches"] = {"wcu_per_trace": round(row["wcu"] / traces, 2),
+                            "cell_bytes": cell_bytes(exp)}  # fmt: skip
+    original = value_sketch.counters
+    value_sketch.counters = lambda values, sign: {}
+    try:
+        exp = tracking.create_experiment("dense-plain")
+        row = _measure(stats, workload(exp))
+    finally:
+        value_sketch.counters = original
+    out["without_sketches"] = {"wcu_per_trace": round(row["wcu"] / traces, 2),
+                               "cell_bytes": cell_bytes(exp)}  # fmt: skip
+    out["traces"] = traces
+    return out
+
+
+def _item_bytes(item: dict[str, Any]) -> int:
+    """DynamoDB's item size: attribute names + values (numbers ~ digits / 2 + 1)."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        if isinstance(value, str):
+            size += len(value.encode())
+        else:
+            size += len(str(value).lstrip("-").replace(".", "")) // 2 + 1
+    return size
 
 
 def _template_meta(tracking) -> dict[str, Any]:
@@ -207,9 +292,12 @@ def load_phase(
         {**d.key, **d.fields, **d.counters} for d in rollups.cell_deltas(contributions)
     ]  # fmt: skip
     gateway.batch_write(puts=chunk + cells)
+    sizes = [_item_bytes(c) for c in cells]
     return experiment_id, {
         "traces": traces,
         "cells": len(cells),
+        "cell_bytes_mean": round(sum(sizes) / max(len(sizes), 1)),
+        "cell_bytes_max": max(sizes, default=0),
         "seconds": round(time.perf_counter() - started, 1),
         "meta_items": "all" if with_meta else "first and last two days only",
         "batch_write_requests": stats.total_requests,
@@ -217,7 +305,7 @@ def load_phase(
     }
 
 
-def _asker(tracking, experiment_id: str, spec: tuple, low: int, high: int):
+def _asker(tracking, experiment_id: str, spec: tuple, low: int, high: int, keep=None):
     from mlflow.entities.trace_metrics import MetricViewType
 
     metric, aggregations, dimensions, interval = spec
@@ -233,6 +321,8 @@ def _asker(tracking, experiment_id: str, spec: tuple, low: int, high: int):
             start_time_ms=low,
             end_time_ms=high,
         )
+        if keep is not None:
+            keep.extend(points)
         return len(points)
 
     return ask
@@ -249,14 +339,12 @@ def query_phase(tracking, experiment_id: str, days: int) -> dict[str, Any]:
     agg = MetricAggregation
     count, avg = [agg(AggregationType.COUNT)], [agg(AggregationType.AVG)]
     sums = [agg(AggregationType.SUM)]
-    pcts = [agg(AggregationType.PERCENTILE, 50), agg(AggregationType.PERCENTILE, 95)]
     queries = {
         "trace_count by status per day": ("trace_count", count, ["trace_status"], 86400),
         "trace_count by status per hour": ("trace_count", count, ["trace_status"], 3600),
         "latency AVG per day by name": ("latency", avg, ["trace_name"], 86400),
         "total_tokens SUM per day by name": ("total_tokens", sums, ["trace_name"], 86400),
         "input_tokens SUM per day": ("input_tokens", sums, None, 86400),
-        "latency p50/p95 per day (exact path)": ("latency", pcts, None, 86400),
     }
     ranges = {
         "last 30 days (unaligned, as the UI sends)": (END_MS - days * DAY_MS, END_MS),
@@ -290,6 +378,84 @@ def query_phase(tracking, experiment_id: str, days: int) -> dict[str, Any]:
         rows["trace_count by status per day, exact path"] = exact
         out[range_name] = rows
     return out
+
+
+def percentile_phase(tracking, experiment_id: str, days: int) -> dict[str, Any]:
+    """The Overview's PERCENTILE / MIN / MAX charts from the cells' sketches, the same through
+    the exact path (every stats item), and the largest relative difference between them."""
+    from mlflow.entities.trace_metrics import AggregationType, MetricAggregation
+
+    from mlflow_dynamodbstore.schema.trace_rollup_keys import ROLLUP_BUCKET_MS
+    from mlflow_dynamodbstore.search.trace_metrics import query as query_module
+
+    stats = tracking.gateway.stats
+    rollups = tracking.traces.stats.rollups
+    agg = MetricAggregation
+    ui_pcts = [agg(AggregationType.PERCENTILE, p) for p in (50, 90, 99)]
+    queries = {
+        "latency p50/p95 per day": (
+            "latency", [agg(AggregationType.PERCENTILE, 50), agg(AggregationType.PERCENTILE, 95)],
+            None, 86400,
+        ),
+        "latency p50/p90/p99 per hour (UI)": ("latency", ui_pcts, None, 3600),
+        "total_tokens p50/p90/p99 per day (UI)": ("total_tokens", ui_pcts, None, 86400),
+        "latency MIN/MAX per day by name": (
+            "latency", [agg(AggregationType.MIN), agg(AggregationType.MAX)], ["trace_name"], 86400,
+        ),
+        "input_tokens p95 + AVG, all range": (
+            "input_tokens", [agg(AggregationType.PERCENTILE, 95), agg(AggregationType.AVG)],
+            None, None,
+        ),
+    }  # fmt: skip
+    ranges = {
+        "last 30 days (unaligned, as the UI sends)": (END_MS - days * DAY_MS, END_MS),
+        "30 whole days (aligned)": (
+            (END_MS // DAY_MS - days + 1) * DAY_MS,
+            (END_MS // DAY_MS + 1) * DAY_MS - 1,
+        ),
+    }
+    out: dict[str, Any] = {}
+    for range_name, (low, high) in ranges.items():
+        first = -(-low // ROLLUP_BUCKET_MS) * ROLLUP_BUCKET_MS
+        end = ((high + 1) // ROLLUP_BUCKET_MS) * ROLLUP_BUCKET_MS
+        buckets = _measure(stats, lambda f=first, e=end: sum(1 for _ in rollups.cells(
+            experiment_id, f, e - ROLLUP_BUCKET_MS)))  # fmt: skip
+        buckets.pop("result")
+        rows: dict[str, Any] = {"reading the cells it covers": buckets}
+        for label, spec in queries.items():
+            sketched: list = []
+            row = _measure(stats, _asker(tracking, experiment_id, spec, low, high, sketched))
+            row["points"] = row.pop("result")
+            exact_points: list = []
+            original = (query_module.plan_rollup, query_module.plan_sketch)
+            query_module.plan_rollup = query_module.plan_sketch = lambda *a, **k: None
+            try:
+                exact = _measure(
+                    stats, _asker(tracking, experiment_id, spec, low, high, exact_points)
+                )
+            finally:
+                query_module.plan_rollup, query_module.plan_sketch = original
+            row["max_relative_error"] = _max_relative_error(sketched, exact_points)
+            row["exact_path"] = {k: exact[k] for k in ("requests", "rcu", "seconds")}
+            rows[label] = row
+        out[range_name] = rows
+    return out
+
+
+def _max_relative_error(ours: list, exact: list) -> float | None:
+    """The largest |ours - exact| / |exact| over the points' values (same points or None)."""
+    if [p.dimensions for p in ours] != [p.dimensions for p in exact]:
+        return None
+    worst = 0.0
+    for mine, theirs in zip(ours, exact, strict=True):
+        if mine.values.keys() != theirs.values.keys():
+            return None
+        for key, value in theirs.values.items():
+            if value:
+                worst = max(worst, abs(float(mine.values[key]) - float(value)) / abs(value))
+            elif mine.values[key]:
+                return None
+    return round(worst, 5)
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -334,13 +500,51 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for key, label in (
         ("stats_put_only", "conditional PutItem (before rollups)"),
-        ("with_rollups", "TransactWriteItems with the cells (now)"),
+        ("rollups_without_sketches", "TransactWriteItems with the cells, no sketches"),
+        ("with_rollups", "TransactWriteItems with the cells and sketches (now)"),
     ):
+        if key not in overhead:
+            continue
         row = overhead[key]
         ops = ", ".join(f"{k} {v}" for k, v in row["by_operation_per_trace"].items())
         lines.append(f"| {label} | {row['requests_per_trace']} | {row['wcu_per_trace']} | {ops} |")
     extra = overhead["extra_per_trace"]
     lines += ["", f"Extra per trace: {extra['requests']} requests, {extra['wcu']} WCU."]
+    if "sketch_extra_per_trace" in overhead:
+        extra = overhead["sketch_extra_per_trace"]
+        lines[-1] += f" Of which the sketches: {extra['requests']} requests, {extra['wcu']} WCU."
+    if "cell_bytes_mean" in load:
+        lines += ["", f"Cells: {load['cell_bytes_mean']} B on average, "
+                  f"{load['cell_bytes_max']} B the largest."]  # fmt: skip
+    dense = report.get("dense_hour")
+    if dense:
+        lines += ["", f"**Heavy traffic**: {dense['traces']} traces of one name in one hour "
+                  "(through the store):", "",
+                  "| cells | WCU / trace | cell bytes (the 4 largest: each shard's OK cell) |",
+                  "| --- | ---: | --- |"]  # fmt: skip
+        for key in ("without_sketches", "with_sketches"):
+            row = dense[key]
+            sizes = ", ".join(str(b) for b in sorted(row["cell_bytes"])[-4:])
+            lines.append(f"| {key.replace('_', ' ')} | {row['wcu_per_trace']} | {sizes} |")
+    for range_name, rows in report.get("percentiles", {}).items():
+        lines += [
+            "",
+            f"**Percentiles, MIN, MAX — {range_name}**",
+            "",
+            "| query | requests (cells) | RCU | requests ÷ cells' requests | points "
+            "| max relative error | exact path: requests, RCU |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        cells = rows["reading the cells it covers"]["requests"]
+        for label, row in rows.items():
+            ops = ", ".join(f"{k} {v}" for k, v in sorted(row["by_operation"].items()))
+            exact = row.get("exact_path")
+            exact_cost = "" if exact is None else f"{exact['requests']}, {exact['rcu']:,}"
+            lines.append(
+                f"| {label} | {row['requests']} ({ops}) | {row['rcu']:,} "
+                f"| {row['requests'] / max(cells, 1):.2f} | {row.get('points', '')} "
+                f"| {row.get('max_relative_error', '')} | {exact_cost} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -349,6 +553,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--traces", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--write-traces", type=int, default=200)
+    parser.add_argument("--dense-traces", type=int, default=400)
     parser.add_argument("--all-meta", action="store_true", help="a META item for every trace")
     parser.add_argument("--out", default="benchmarks/results/trace-rollups.json")
     parser.add_argument("--render", help="print the markdown of a saved report and exit")
@@ -368,9 +573,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         report: dict[str, Any] = {
             "write_overhead": write_overhead_phase(tracking, args.write_traces)
         }
+        report["dense_hour"] = dense_hour_phase(tracking, args.dense_traces)
         print(json.dumps(report, indent=2), flush=True)
         experiment_id, report["load"] = load_phase(tracking, args.traces, args.days, args.all_meta)
         report["queries"] = query_phase(tracking, experiment_id, args.days)
+        report["percentiles"] = percentile_phase(tracking, experiment_id, args.days)
     text = json.dumps(report, indent=2)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:

@@ -31,6 +31,7 @@ from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.gateway.errors import Contention, TransactionCancelled
 from mlflow_dynamodbstore.gateway.limits import TRANSACTION_LIMIT
 from mlflow_dynamodbstore.gateway.table_gateway import batch_parallelism, map_side_by_side
+from mlflow_dynamodbstore.repositories.traces import value_sketch
 from mlflow_dynamodbstore.repositories.traces.codec import TOKEN_COLUMN_BY_KEY, decode_analytics
 from mlflow_dynamodbstore.schema import analytics_keys, indexes, keys, trace_rollup_keys
 
@@ -40,6 +41,9 @@ Item = dict[str, Any]
 ROLLUP_COLUMNS = ("execution_time_ms", *TOKEN_COLUMN_BY_KEY.values())
 MARKER = "rollup"
 COUNT_ATTR = "n"
+# The last element of a marker whose contribution includes the value sketch's buckets
+# (value_sketch.py); markers written before sketches end with the values.
+SKETCH_MARK = 1
 _ATTEMPTS = 8
 
 
@@ -65,6 +69,9 @@ class Contribution:
     values: tuple[int | None, ...]
     ttl: int | None
     workspace: str | None
+    # False for what a stats item counted before sketches existed (its marker says so):
+    # subtracting it must not take buckets it never added.
+    sketched: bool = True
 
     @property
     def cell_key(self) -> dict[str, str]:
@@ -75,7 +82,14 @@ class Contribution:
     @property
     def marker(self) -> str:
         return json.dumps(
-            [self.experiment_id, self.hour_ms, self.status, self.name, list(self.values)],
+            [
+                self.experiment_id,
+                self.hour_ms,
+                self.status,
+                self.name,
+                list(self.values),
+                *([SKETCH_MARK] if self.sketched else []),
+            ],
             separators=(",", ":"),
         )
 
@@ -85,7 +99,13 @@ class Contribution:
             if value is not None:
                 counters[sum_attr(column)] = sign * value
                 counters[count_attr(column)] = sign
+        if self.sketched:
+            counters.update(value_sketch.counters(self.values, sign))
         return counters
+
+
+def marker_is_sketched(marker: str | None) -> bool:
+    return marker is not None and marker.endswith(f",{SKETCH_MARK}]")
 
 
 def contribution(stats: Item) -> Contribution:
@@ -217,10 +237,17 @@ class _Counted:
             return Attr("PK").not_exists()
         if self.marker is None:
             return Attr(MARKER).not_exists() & Attr("version").lte(new_version)
+        if not marker_is_sketched(self.marker):  # counted before sketches: may be recounted
+            return Attr(MARKER).eq(self.marker) & Attr("version").lte(new_version)
         return Attr(MARKER).eq(self.marker) & Attr("version").lt(new_version)
 
     def counted(self) -> Contribution | None:
-        return None if self.marker is None or self.item is None else contribution(self.item)
+        if self.marker is None or self.item is None:
+            return None
+        counted = contribution(self.item)
+        if marker_is_sketched(self.marker):
+            return counted
+        return replace(counted, sketched=False)
 
 
 class TraceRollupRepository:
@@ -245,7 +272,7 @@ class TraceRollupRepository:
             if current.exists and (
                 current.version is None
                 or current.version > version
-                or (current.marker is not None and current.version == version)
+                or (marker_is_sketched(current.marker) and current.version == version)
             ):
                 return False  # a newer (or this) projection is there already
             actions = [self.gateway.tx_put(item, condition=current.condition(version))]

@@ -28,6 +28,7 @@ from mlflow_dynamodbstore.repositories.traces.spans import SpanRepository, SpanR
 from mlflow_dynamodbstore.search.trace_metrics.aggregate import MetricRow, aggregate
 from mlflow_dynamodbstore.search.trace_metrics.filters import ParsedFilters, parse_filters
 from mlflow_dynamodbstore.search.trace_metrics.rollup_query import RollupQuery, plan_rollup
+from mlflow_dynamodbstore.search.trace_metrics.sketch_query import SketchQuery, plan_sketch
 from mlflow_dynamodbstore.search.trace_metrics.traces_view import Record, TraceRecords
 
 _NS_PER_MS = 1_000_000
@@ -103,6 +104,16 @@ class TraceMetricsQuery:
             if plan is not None:
                 points = RollupQuery(self.traces.stats.rollups, self.records).run(
                     plan, experiment_ids, *bounds, max_results
+                )
+                if points is not None:
+                    return points
+            # PERCENTILE / MIN / MAX from the cells' value sketches (sketch_query.py).
+            sketch_plan = plan_sketch(
+                view_type, metric_name, aggregations, dimensions, filters, time_interval_seconds
+            )
+            if sketch_plan is not None:
+                points = SketchQuery(self.traces.stats.rollups, self.records).run(
+                    sketch_plan, experiment_ids, *bounds, max_results
                 )
                 if points is not None:
                     return points
