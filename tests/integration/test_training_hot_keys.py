@@ -200,3 +200,40 @@ def test_search_by_metric_requests_grow_with_the_page_not_the_runs(store):
         assert values == sorted((float(i % 89) for i in range(200)), reverse=True)[:size]
         counts[size] = stats.total_requests
     assert counts[200] <= 2 * counts[20], counts
+
+
+def test_backfill_moves_unsharded_entries_and_marks_the_experiment(store, store_uri):
+    import json
+
+    from click.testing import CliRunner
+
+    from mlflow_dynamodbstore.cli.main import cli
+
+    exp = store.create_experiment("old")
+    store.gateway.update_item(
+        keys.experiment_key(exp), "REMOVE #f", names={"#f": SHARDED_RANKS_ATTRIBUTE}
+    )
+    runs = [store.create_run(exp, "u", 1 + i, [], f"r{i}").info.run_id for i in range(3)]
+    legacy_pk = keys.metric_rank_pk(exp, "acc")
+    for i, run_id in enumerate(runs):
+        store.log_batch(run_id, [Metric("acc", float(i), 1, 0)], [], [])
+        store.gateway.update_item(
+            keys.metric_latest_key(run_id, "acc"),
+            "SET #pk = :pk",
+            names={"#pk": table.gsi_pk(2)},
+            values={":pk": legacy_pk},
+        )
+    dry = CliRunner().invoke(cli, ["runs", "backfill-ranks", store_uri, "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout)["entries"] == 3
+    result = CliRunner().invoke(cli, ["runs", "backfill-ranks", store_uri, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["entries"] == 3
+    legacy = store.gateway.query(Key(table.gsi_pk(2)).eq(legacy_pk), index=table.gsi_name(2))
+    assert list(legacy) == []
+    assert store.gateway.get_item(keys.experiment_key(exp))[SHARDED_RANKS_ATTRIBUTE] == RANK_SHARDS
+    found = store.search_runs([exp], "", ViewType.ALL, 10, ["metrics.acc DESC"])
+    assert [r.data.metrics["acc"] for r in found] == [2.0, 1.0, 0.0]
+    # a rerun finds the experiment marked and moves nothing
+    again = CliRunner().invoke(cli, ["runs", "backfill-ranks", store_uri, "--json"])
+    assert json.loads(again.stdout)["entries"] == 0
