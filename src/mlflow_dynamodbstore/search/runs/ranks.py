@@ -98,15 +98,17 @@ def _rest(
 
 
 def chunks(entries: Iterator[Item], first: int | None) -> Iterator[list[Item]]:
-    """Consecutive lists of entries: ``first`` (100 when None), then growing geometrically,
-    so each chunk is one batch read of its runs."""
+    """Consecutive lists of entries, each one batch read of its runs: ``first`` (100 when
+    None); then half as many (a search usually needs only a few more to close a group of
+    ties, and they are mostly in the shards' first pages already), growing geometrically."""
     size = first or 100
     chunk: list[Item] = []
+    following = max(4, size // 2)
     for entry in entries:
         chunk.append(entry)
         if len(chunk) >= size:
             yield chunk
             chunk = []
-            size = min(size * 2, MAX_PAGE_LIMIT)
+            size, following = following, min(following * 2, MAX_PAGE_LIMIT)
     if chunk:
         yield chunk
