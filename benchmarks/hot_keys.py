@@ -61,6 +61,17 @@ def sweep(tracking, runs: int, steps: int, metric_keys: int) -> dict[str, Any]:
     report["wcu"] = round(stats.write_capacity, 1)
     total = counter.total
     report["item_writes"] = total
+    run_steps_all = runs * steps
+    table_writes = sum(c for (where, _), c in counter.counts.items() if where == "table")
+    report["per_run_step"] = {
+        "requests": round(stats.total_requests / run_steps_all, 2),
+        "items": round(table_writes / run_steps_all, 2),
+        "wcu": round(stats.write_capacity / run_steps_all, 2),
+    }
+    report["writes_by_index"] = {
+        where: sum(c for (w, _), c in counter.counts.items() if w == where)
+        for where in sorted({w for w, _ in counter.counts})
+    }
     report["hottest"] = [
         {"where": where, "key": key, "writes": count, "share": round(count / total, 4)}
         for where, key, count in counter.hottest(8)

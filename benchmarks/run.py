@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from benchmarks.workload import PHASES, State
+from benchmarks.workload import PHASES, STEPS, State
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
@@ -49,11 +49,18 @@ def _dynamodb_stores(endpoint_port: int):
     return tracking, registry
 
 
-def _run_phases(tracking, registry, runs: int, stats=None) -> dict[str, dict[str, Any]]:
+def _run_phases(
+    tracking, registry, runs: int, stats=None, writes=None
+) -> dict[str, dict[str, Any]]:
+    """Each phase's wall time; with ``stats``, its requests and capacity units; with
+    ``writes`` (a PartitionWrites counter on the gateway), the items it wrote and the
+    largest share of those writes one partition key (table or GSI) received."""
     state = State(runs=runs)
     out: dict[str, dict[str, Any]] = {}
     for name, phase in PHASES:
         before = stats.snapshot() if stats else {}
+        if writes is not None:
+            writes.reset()
         start = time.perf_counter()
         error = None
         try:
@@ -80,6 +87,17 @@ def _run_phases(tracking, registry, runs: int, stats=None) -> dict[str, dict[str
             row["rcu"] = round(sum(o["rcu"] for o in ops.values()), 1)
             row["wcu"] = round(sum(o["wcu"] for o in ops.values()), 1)
             row["by_operation"] = ops
+        if writes is not None and writes.total:
+            row["items_written"] = sum(c for (w, _), c in writes.counts.items() if w == "table")
+            where, key, count = writes.hottest(1)[0]
+            row["hottest"] = {"where": where, "key": key, "share": round(count / writes.total, 4)}
+        if name == "log_batch_per_step" and "items_written" in row:
+            steps = runs * STEPS
+            row["per_step"] = {
+                "requests": round(row["requests"] / steps, 2),
+                "items": round(row["items_written"] / steps, 2),
+                "wcu": round(row["wcu"] / steps, 2),
+            }
         out[name] = row
     out["_results"] = state.results
     return out
@@ -89,23 +107,36 @@ def _markdown(report: dict[str, Any]) -> str:
     lines = [
         f"Runs per experiment: {report['runs']}",
         "",
-        "| phase | SQLite s | DynamoDB s | requests | RCU | WCU | requests by operation |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| phase | SQLite s | DynamoDB s | requests | RCU | WCU | items written | hottest key's"
+        " share of writes | requests by operation |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     sql, ddb = report["sqlite"], report["dynamodb"]
     for name, _ in PHASES:
         s, d = sql[name], ddb[name]
         if d.get("error"):
-            lines.append(f"| {name} | {s['seconds']} | error | | | | {d['error']} |")
+            lines.append(f"| {name} | {s['seconds']} | error | | | | | | {d['error']} |")
             continue
         ops = ", ".join(f"{op} {v['requests']}" for op, v in sorted(d["by_operation"].items()))
+        hottest = d.get("hottest")
+        share = f"{hottest['share']} ({hottest['where']} `{hottest['key']}`)" if hottest else ""
         lines.append(
             f"| {name} | {s['seconds']} | {d['seconds']} | {d['requests']} | {d['rcu']} "
-            f"| {d['wcu']} | {ops} |"
+            f"| {d['wcu']} | {d.get('items_written', '')} | {share} | {ops} |"
         )
     total_s = sum(sql[n]["seconds"] for n, _ in PHASES)
     total_d = sum(ddb[n]["seconds"] for n, _ in PHASES)
     lines += ["", f"Total wall time: SQLite {total_s:.1f} s, DynamoDB Local {total_d:.1f} s"]
+    per_step = ddb["log_batch_per_step"].get("per_step")
+    if per_step:
+        sql_seconds = max(sql["log_batch_per_step"]["seconds"], 1e-9)
+        ratio = ddb["log_batch_per_step"]["seconds"] / sql_seconds
+        lines += [
+            "",
+            f"log_batch_per_step, per step: {per_step['requests']} requests, "
+            f"{per_step['items']} items, {per_step['wcu']} WCU (DynamoDB Local's billing); "
+            f"wall time {ratio:.2f}x SQLite's",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -123,8 +154,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         tracking, registry = _sqlite_stores(Path(tmp))
         report["sqlite"] = _run_phases(tracking, registry, runs)
     with DynamoDBLocal() as ddb:
+        from mlflow_dynamodbstore.gateway.partition_writes import PartitionWrites
+        from mlflow_dynamodbstore.schema import table
+
         tracking, registry = _dynamodb_stores(ddb.port)
-        report["dynamodb"] = _run_phases(tracking, registry, runs, tracking.gateway.stats)
+        writes = PartitionWrites({table.gsi_name(n): table.gsi_pk(n) for n in range(1, 6)})
+        tracking.gateway.observers.append(writes.observe)
+        report["dynamodb"] = _run_phases(tracking, registry, runs, tracking.gateway.stats, writes)
 
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = "scale" if args.scale else "base"

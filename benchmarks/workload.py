@@ -121,6 +121,19 @@ def search_page_by_metric(tracking, _registry, state: State) -> None:
     state.results["search_page_by_metric"] = len(runs)
 
 
+def search_step_runs_by_metric(tracking, _registry, state: State) -> None:
+    """one page: max_results=20 of the per-step runs ordered by metrics.m0 DESC (their
+    latest values were logged step by step: on DynamoDB, in their LIVE items)"""
+    runs = tracking.search_runs(
+        [state.step_experiment_id],
+        "",
+        ViewType.ACTIVE_ONLY,
+        max_results=20,
+        order_by=["metrics.m0 DESC"],
+    )
+    state.results["search_step_runs_by_metric"] = [r.data.metrics["m0"] for r in runs]
+
+
 def page_through_runs(tracking, _registry, state: State) -> None:
     """page through all runs 7 at a time (default order)"""
     token, seen = None, 0
@@ -177,6 +190,7 @@ PHASES: list[tuple[str, Callable[..., None]]] = [
     ("get_metric_history", metric_histories),
     ("search_runs_by_metric", search_by_metric),
     ("search_runs_page_by_metric", search_page_by_metric),
+    ("search_step_runs_by_metric", search_step_runs_by_metric),
     ("page_runs_by_7", page_through_runs),
     ("create_30_experiments", create_experiments),
     ("search_experiments_like", search_experiments_like),

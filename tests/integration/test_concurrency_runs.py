@@ -10,7 +10,7 @@ from boto3.dynamodb.conditions import Key
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
-from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema import keys, metric_rank_keys
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 
 THREADS = 8
@@ -67,7 +67,7 @@ def test_concurrent_log_batch_keeps_every_point(store_uri):
     # the GSI2 rank item agrees with META: one entry for the run, at the latest value
     latest = store.gateway.get_item(keys.metric_latest_key(run_id, "shared"))
     assert float(latest["value"]) == run.data.metrics["shared"]
-    rank_key = keys.metric_rank_keys("0", "shared", 0.0, run_id)["GSI2PK"]
+    rank_key = metric_rank_keys.sharded_rank_keys("0", "shared", 0.0, run_id)["GSI2PK"]
     ranked = list(store.gateway.query(Key("GSI2PK").eq(rank_key), index="GSI2"))
     assert [(r["run_id"], float(r["value"])) for r in ranked] == [
         (run_id, run.data.metrics["shared"])

@@ -1,5 +1,5 @@
 """Recent points riding in LATEST items (repositories/runs/metric_buffer.py): a training step
-is one transaction of META + one LATEST item per key; full buffers are flushed into blocks;
+is one transaction of LIVE + one LATEST item per key; full buffers are flushed into blocks;
 every read (history, pages, bulk interval, max step) sees buffered, flushed and older points
 alike, the read-plan-write path keeps buffers, concurrent writers lose and duplicate nothing,
 and ``ttl apply`` flushes buffers into blocks with a ``ttl``."""
@@ -68,7 +68,8 @@ def test_steps_ride_in_latest_items_and_flush_into_blocks(store, run_id):
 
 
 def test_a_ten_key_step_writes_eleven_items(store, run_id):
-    """META and the 10 LATEST items, nothing else (issue #20: <= 12 items per step)."""
+    """LIVE (in the run partition) and the 10 LATEST items, nothing else (issue #20: <= 12
+    items per step)."""
     counter = PartitionWrites({table.gsi_name(n): table.gsi_pk(n) for n in range(1, 6)})
     store.gateway.observers.append(counter.observe)
     store.log_batch(run_id, _step(0, 10), [], [])

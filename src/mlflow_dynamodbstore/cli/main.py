@@ -9,6 +9,7 @@ from mlflow_dynamodbstore.cli.config import config
 from mlflow_dynamodbstore.cli.fts import fts
 from mlflow_dynamodbstore.cli.local import local
 from mlflow_dynamodbstore.cli.registry import registry
+from mlflow_dynamodbstore.cli.runs import runs
 from mlflow_dynamodbstore.cli.table import deploy, destroy, install_dynamodb_local
 from mlflow_dynamodbstore.cli.tags import tags
 from mlflow_dynamodbstore.cli.traces import traces
@@ -34,6 +35,7 @@ cli.add_command(ttl)
 cli.add_command(fts)
 cli.add_command(tags)
 cli.add_command(registry)
+cli.add_command(runs)
 
 if __name__ == "__main__":
     cli()

@@ -30,6 +30,7 @@ from mlflow_dynamodbstore.gateway.paging import growing_walk
 from mlflow_dynamodbstore.repositories import experiment_tag_values as tag_values
 from mlflow_dynamodbstore.schema import indexes, keys, tag_index_keys
 from mlflow_dynamodbstore.schema.fts_keys import WORKSPACE_SCOPE
+from mlflow_dynamodbstore.schema.metric_rank_keys import RANK_SHARDS, SHARDED_RANKS_ATTRIBUTE
 from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
 
 DEFAULT_EXPERIMENT_ID = "0"
@@ -174,6 +175,8 @@ class ExperimentRepository:
             "creation_time": creation_time,
             "last_update_time": creation_time,
             "tags": dict(tags or {}),
+            # its runs' metric rank entries are all sharded: searches skip the old key
+            SHARDED_RANKS_ATTRIBUTE: RANK_SHARDS,
         }
         guard = {
             **keys.experiment_name_key(workspace, name),

@@ -96,6 +96,9 @@ class RunWrite:
     # trigram postings of the run name (the ``mlflow.runName`` tag, which search_runs'
     # ``attributes.run_name`` compares), when the change moves it
     names: PostingChange = field(default_factory=PostingChange)
+    # per metric key written: the entry its new point was compared with (None: none), which
+    # its LATEST item must still hold when the write lands (metric_update.replaces_condition)
+    replaced: dict[str, Item | None] = field(default_factory=dict)
 
 
 def name_document(meta: Item) -> postings.Document:
@@ -205,6 +208,7 @@ def plan_change(
         ):
             continue
         changed = True
+        write.replaced[key] = current_entry
         entry = metric_entry(value, timestamp, step)
         if is_spilled(current) or (current is None and budget.full):
             new["metrics"][key] = spill_marker()

@@ -12,6 +12,7 @@ from typing import Any
 
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema.metric_rank_keys import sharded_rank_keys
 
 # A param/tag value longer than this (UTF-8 bytes) lives in its own item.
 SPILL_VALUE_BYTES = 1024
@@ -81,10 +82,11 @@ def metric_entry(value: float, timestamp: int, step: int) -> dict[str, Any]:
 def latest_item(
     run_id: str, experiment_id: str, key: str, value: float, timestamp: int, step: int
 ) -> dict[str, Any]:
-    """The LATEST item of one (run, metric key): its latest value and GSI2 rank keys."""
+    """The LATEST item of one (run, metric key): its latest value and its rank entry's keys
+    (in the run's shard, schema/metric_rank_keys.py)."""
     return {
         **keys.metric_latest_key(run_id, key),
-        **keys.metric_rank_keys(experiment_id, key, value, run_id),
+        **sharded_rank_keys(experiment_id, key, value, run_id),
         "run_id": run_id,
         "experiment_id": experiment_id,
         "key": key,

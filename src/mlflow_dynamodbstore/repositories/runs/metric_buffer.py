@@ -21,6 +21,7 @@ from typing import Any
 
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.repositories.runs.metric_history import RECENT, RECENT_SEQ
+from mlflow_dynamodbstore.repositories.runs.metric_update import Guard
 from mlflow_dynamodbstore.schema import keys
 
 Item = dict[str, Any]
@@ -49,17 +50,24 @@ def _set_attributes(item: Item, prefix: str) -> tuple[list[str], dict[str, str],
     return sets, names, values
 
 
-def latest_action(gateway: TableGateway, item: Item) -> dict:
+def latest_action(gateway: TableGateway, item: Item, guard: Guard | None = None) -> dict:
     """The transaction action writing ``item``: an update for a LATEST item (its buffer
-    stays), a put for anything else."""
+    stays), a put for anything else. With ``guard`` (metric_update.newer_condition or
+    replaces_condition: expression, names, values), only if it holds."""
     if item.get("SK") != keys.METRIC_LATEST_SK:
         return gateway.tx_put(item)
     sets, names, values = _set_attributes(item, "l")
+    condition = None
+    if guard is not None:
+        condition, more_names, more_values = guard
+        names.update(more_names)
+        values.update(more_values)
     return gateway.tx_update(
         {"PK": item["PK"], "SK": item["SK"]},
         "SET " + ", ".join(sets),
         names=names,
         values=values,
+        condition_expression=condition,
     )
 
 
@@ -68,6 +76,7 @@ def buffered_latest_action(
     item: Item,
     packed: list[bytes],
     flushed: tuple[int | None, int] | None = None,
+    guard: Guard | None = None,
 ) -> dict:
     """The step's update of one LATEST item: its new value and rank keys, and ``packed``
     appended to the buffer if they fit. After a flush (``flushed`` = (recent_seq, size)
@@ -93,6 +102,11 @@ def buffered_latest_action(
             values[":rseq"] = seq
             condition = "#rs = :rseq AND size(#rb) = :rsize"
         update = "SET " + ", ".join(sets) + " ADD #rs :rone"
+    if guard is not None:
+        guard_expression, more_names, more_values = guard
+        names.update(more_names)
+        values.update(more_values)
+        condition = f"({condition}) AND ({guard_expression})"
     return gateway.tx_update(
         {"PK": item["PK"], "SK": item["SK"]},
         update,

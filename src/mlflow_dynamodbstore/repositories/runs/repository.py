@@ -35,13 +35,27 @@ from mlflow_dynamodbstore.repositories.runs.items import (
     apply_spilled,
     is_spilled,
     latest_item,
+    metric_entry_value,
+)
+from mlflow_dynamodbstore.repositories.runs.live import (
+    LIVE_FLAG,
+    has_live,
+    is_live_item,
+    live_key,
+    merge_live,
 )
 from mlflow_dynamodbstore.repositories.runs.metric_buffer import (
     BuffersFull,
     buffered_latest_action,
     latest_action,
 )
-from mlflow_dynamodbstore.repositories.runs.metric_update import MAX_KEYS, newer_metrics_update
+from mlflow_dynamodbstore.repositories.runs.metric_update import (
+    MAX_KEYS,
+    live_update,
+    newer_condition,
+    replaces_condition,
+    run_ready_condition,
+)
 from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
 from mlflow_dynamodbstore.schema import indexes, keys
 
@@ -58,6 +72,9 @@ TX_EXTRA_ITEMS = TRANSACTION_LIMIT - 2
 # Runs this process remembers for the metric fast path (dropped whole when full, which
 # costs one read per run afterwards).
 _RUN_CACHE_SIZE = 100_000
+# Actions before the LATEST updates in log_newer_metrics: META's and the experiment's
+# checks, LIVE's update.
+_FAST_PATH_CHECKS = 3
 
 
 class RunMissing(Exception):
@@ -208,9 +225,10 @@ class RunRepository:
         return item
 
     def get_partition(self, run_id: str) -> tuple[Item, list[Item]]:
-        """META with its spilled params/tags resolved, plus the run's other items (inputs,
-        outputs): one consistent Query on the run partition (more pages only past 1 MB), and
-        a BatchGetItem only for metrics spilled out of a full META."""
+        """META with its spilled params/tags resolved and its LIVE entries merged (live.py),
+        plus the run's other items (inputs, outputs): one consistent Query on the run
+        partition (more pages only past 1 MB), and a BatchGetItem only for metrics spilled
+        out of a full META."""
         if not _plausible_run_id(run_id):
             raise RunMissing(run_id)
         items = list(self.gateway.query(Key("PK").eq(keys.run_pk(run_id)), consistent=True))
@@ -218,10 +236,16 @@ class RunRepository:
         if meta is None:
             raise RunMissing(run_id)
         self._remember(meta)
+        live = next((i for i in items if is_live_item(i)), None)
+        meta = merge_live(meta, live) if has_live(meta) else meta
         spill_prefixes = (keys.PARAM_PREFIX, keys.RUN_TAG_PREFIX)
         spilled = [i for i in items if i["SK"].startswith(spill_prefixes)]
         others = [
-            i for i in items if i["SK"] != keys.META and not i["SK"].startswith(spill_prefixes)
+            i
+            for i in items
+            if i["SK"] != keys.META
+            and not is_live_item(i)
+            and not i["SK"].startswith(spill_prefixes)
         ]
         spilled_metrics = [
             keys.metric_latest_key(run_id, k)
@@ -300,45 +324,55 @@ class RunRepository:
         flushed: dict[str, tuple[int | None, int]] | None = None,
     ) -> bool:
         """Record ``metrics`` (the best new point per key) and ``extra_puts`` (a few history
-        points) in one TransactWriteItems, without reading META, when the run is active in
-        ``workspace``, its experiment is active and every key already holds an inline entry
-        older in (step, timestamp). False (nothing written) otherwise: the caller then takes
-        the read-plan-write path (``commit``), which gives the exact answer or error.
+        points) in one TransactWriteItems, without reading or writing META, when the run is
+        active in ``workspace`` with a LIVE item (live.py), its experiment is active and
+        every key's LATEST item holds an older point in (step, timestamp): LIVE and the
+        LATEST items are updated (metric_update.py). False (nothing written) otherwise: the
+        caller then takes the read-plan-write path (``commit``), which gives the exact
+        answer or error.
 
         ``recent`` holds, per key, the packed points to append to its LATEST item's buffer
-        (metric_buffer.py); BuffersFull names the keys whose buffers they do not fit when
-        that is the only failed condition. ``flushed`` (keys flushed since: recent_seq and
-        size read) replaces those buffers instead."""
+        (metric_buffer.py); BuffersFull names the keys whose LATEST conditions failed when
+        those are the only failed conditions (a full buffer, or a point not newer: the
+        caller reads them to tell). ``flushed`` (keys flushed since: recent_seq and size
+        read) replaces those buffers instead."""
         experiment_id, inline_keys = self._known.get(run_id, (None, frozenset()))
         if (
             experiment_id is None
             or not metrics
             or not inline_keys.issuperset(metrics)
             or len(metrics) > MAX_KEYS
-            or len(metrics) + len(extra_puts) + 2 > TRANSACTION_LIMIT
+            or len(metrics) + len(extra_puts) + _FAST_PATH_CHECKS > TRANSACTION_LIMIT
         ):
             return False
         recent = recent or {}
         flushed = flushed or {}
-        update, condition, names, values = newer_metrics_update(workspace, metrics)
+        update, live_condition, names, values = live_update(run_id, metrics)
         ordered = list(metrics)
         latest = [(key, latest_item(run_id, experiment_id, key, *metrics[key])) for key in ordered]
         actions = [
-            self.gateway.tx_update(
-                keys.run_key(run_id),
-                update,
-                names=names,
-                values=values,
-                condition_expression=condition,
-            ),
+            self.gateway.tx_check(keys.run_key(run_id), run_ready_condition(workspace)),
             self.gateway.tx_check(
                 keys.experiment_key(experiment_id),
                 Attr("lifecycle_stage").eq(LifecycleStage.ACTIVE),
             ),
+            self.gateway.tx_update(
+                live_key(run_id),
+                update,
+                names=names,
+                values=values,
+                condition_expression=live_condition,
+            ),
             *(
-                buffered_latest_action(self.gateway, item, recent[key], flushed.get(key))
+                buffered_latest_action(
+                    self.gateway,
+                    item,
+                    recent[key],
+                    flushed.get(key),
+                    guard=newer_condition("n", metrics[key]),
+                )
                 if key in recent
-                else latest_action(self.gateway, item)
+                else latest_action(self.gateway, item, newer_condition("n", metrics[key]))
                 for key, item in latest
             ),
             *(self.gateway.tx_put(item) for item in extra_puts),
@@ -347,8 +381,11 @@ class RunRepository:
             self.gateway.transact_write(actions)
         except TransactionCancelled as exc:
             failed = exc.failed_conditions()
-            full = [ordered[i - 2] for i in failed if 2 <= i < 2 + len(ordered)]
-            if full and len(full) == len(failed) and not flushed:
+            first = _FAST_PATH_CHECKS
+            full = [ordered[i - first] for i in failed if first <= i < first + len(ordered)]
+            if recent and full and len(full) == len(failed) and not flushed:
+                # a full buffer, or a point not newer than LATEST's: the caller reads the
+                # LATEST items to tell which
                 raise BuffersFull(full) from None
             return False  # a failed condition, or conflicts that outlasted the retries
         return True
@@ -396,8 +433,10 @@ class RunRepository:
         require_active: bool,
     ) -> Item:
         def read(lost: Lost | None) -> Item:
+            nonlocal lost_once
             if lost is None:
                 return meta
+            lost_once = True
             # A failed PutItem returns the item that beat us (the scoped gateway only returns
             # it in its own workspace): no re-read needed then.
             fresh = lost.item if lost.item is not None else self.get_meta(run_id)
@@ -405,13 +444,27 @@ class RunRepository:
                 self.check_active(fresh, experiment)
             return fresh
 
+        lost_once = False
+
         def write(read_meta: Item) -> Item:
-            indexed = self.tag_indexed(read_meta["experiment_id"])
-            planned = plan_change(read_meta, change, self.fetch, indexed, self.value_fields())
+            base, create_live = read_meta, False
+            if change.metrics:
+                if not has_live(read_meta):
+                    create_live = True  # this write gives the run its LIVE item
+                elif lost_once:
+                    # a LATEST guard may have failed on a training step's newer point: plan
+                    # against META merged with LIVE this time
+                    base = merge_live(read_meta, self.gateway.get_item(live_key(run_id)))
+            indexed = self.tag_indexed(base["experiment_id"])
+            planned = plan_change(base, change, self.fetch, indexed, self.value_fields())
             if planned is None:
                 self.gateway.batch_write(change.extra_puts)  # nothing else to write with
-                return read_meta
-            written, current = self._try_write(read_meta, planned)
+                return base
+            if create_live and planned.replaced:
+                planned.meta[LIVE_FLAG] = True
+            else:
+                create_live = False
+            written, current = self._try_write(base, planned, create_live)
             if not written:
                 raise Conflict(current)
             self._remember(planned.meta)
@@ -424,22 +477,28 @@ class RunRepository:
         except Contention:
             raise RunContention(run_id) from None
 
-    def _try_write(self, meta: Item, write: RunWrite) -> tuple[bool, Item | None]:
-        """Write the plan if META is still at the version read. (False, current META if
-        DynamoDB returned it) when it moved on."""
+    def _try_write(
+        self, meta: Item, write: RunWrite, create_live: bool = False
+    ) -> tuple[bool, Item | None]:
+        """Write the plan if META is still at the version read and each LATEST item it
+        updates still holds what the plan compared with (a training step may have moved it
+        through LIVE, live.py); with ``create_live``, create the run's LIVE item too. (False,
+        current META if DynamoDB returned it) when either moved on."""
         version = version_of(meta)
         write.meta["version"] = version.next
         condition = version.condition
+        extra = [self._create_live(meta["run_id"])] if create_live else []
         try:
-            if not write.puts and not write.deletes and not write.names:
+            if not write.puts and not write.deletes and not write.names and not extra:
                 self.gateway.put_item(write.meta, condition=condition)
             else:
                 postings.transact_with_postings(
                     self.gateway,
                     [
                         self.gateway.tx_put(write.meta, condition),
+                        *extra,
                         # LATEST items are updated, not put: their buffered points stay
-                        *(latest_action(self.gateway, item) for item in write.puts),
+                        *(self._latest_write(item, write) for item in write.puts),
                         *(self.gateway.tx_delete(key) for key in write.deletes),
                     ],
                     write.names,
@@ -447,11 +506,26 @@ class RunRepository:
         except ConditionFailed as exc:
             return False, exc.item
         except TransactionCancelled as exc:
-            stale = exc.reasons[:1] == ["ConditionalCheckFailed"]
-            if stale or "TransactionConflict" in exc.reasons:
+            if exc.is_condition_failure or exc.has_conflict:
                 return False, None
             raise
         return True, None
+
+    def _latest_write(self, item: Item, write: RunWrite) -> dict:
+        if item.get("SK") != keys.METRIC_LATEST_SK or item["key"] not in write.replaced:
+            return latest_action(self.gateway, item)
+        point = (metric_entry_value(item), item["timestamp"], item["step"])
+        guard = replaces_condition("n", point, write.replaced[item["key"]])
+        return latest_action(self.gateway, item, guard)
+
+    def _create_live(self, run_id: str) -> dict:
+        """The run's LIVE item, empty (kept as is if it exists)."""
+        return self.gateway.tx_update(
+            live_key(run_id),
+            "SET #lm = if_not_exists(#lm, :lempty), #lr = :lrun",
+            names={"#lm": "metrics", "#lr": "run_id"},
+            values={":lempty": {}, ":lrun": run_id},
+        )
 
     def tag_indexed(self, experiment_id: Any) -> Callable[[str], bool] | None:
         """Which tag keys of this experiment's runs get tag index entries (the settings in

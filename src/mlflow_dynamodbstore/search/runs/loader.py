@@ -18,11 +18,12 @@ from mlflow_dynamodbstore.repositories.runs.items import (
     metric_entry_value,
     resolve_spilled,
 )
+from mlflow_dynamodbstore.repositories.runs.live import has_live, merge_live
 from mlflow_dynamodbstore.repositories.runs.repository import effective_run_lifecycle
 from mlflow_dynamodbstore.schema import keys
 from mlflow_dynamodbstore.search.runs.filter import DATASET, METRIC, PARAM, TAG, RunFilter
 from mlflow_dynamodbstore.search.runs.order import RunOrder
-from mlflow_dynamodbstore.search.runs.reads import read_run_partition
+from mlflow_dynamodbstore.search.runs.reads import read_lives, read_run_partition
 from mlflow_dynamodbstore.search.runs.view import DatasetRef, MetricValue, RunView
 
 Item = dict[str, Any]
@@ -52,7 +53,11 @@ class ViewLoader:
         # Run partitions already read (for dataset filters), reused to build the results.
         self.partitions: dict[str, list[Item]] = {}
 
-    def load(self, metas: list[Item]) -> list[RunView]:
+    def load(self, metas: list[Item], lives: dict[str, Item] | None = None) -> list[RunView]:
+        """Views of the runs among ``metas`` the search may return. Runs whose META says a
+        LIVE item may hold newer metric values (repositories/runs/live.py) get them merged:
+        from ``lives`` when the caller read them, else one BatchGetItem for the page."""
+        metas = self._merge_live(metas, lives)
         views = []
         for meta in metas:
             experiment = self.experiments.get(str(meta.get("experiment_id")))
@@ -70,6 +75,14 @@ class ViewLoader:
             for view in out:
                 view.datasets = datasets_of(self.partition(view.run_id))
         return out
+
+    def _merge_live(self, metas: list[Item], lives: dict[str, Item] | None) -> list[Item]:
+        flagged = [m["run_id"] for m in metas if has_live(m)]
+        if not flagged:
+            return metas
+        if lives is None:
+            lives = read_lives(self.gateway, flagged)
+        return [merge_live(m, lives.get(m["run_id"])) if has_live(m) else m for m in metas]
 
     def partition(self, run_id: str) -> list[Item]:
         if run_id not in self.partitions:

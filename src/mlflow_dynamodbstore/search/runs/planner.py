@@ -4,7 +4,8 @@
   start-time order, k-way merged across experiments; stop once the page plus one match is
   found. For exactly the default order the index order *is* the SQL order, so no read-ahead.
 - ``metrics.<key>`` first: walk the experiments' GSI2 rankings of that metric in value
-  order (BatchGetItem of the META items of each page of ranks), then the runs whose value
+  order, each the merge of its shards (search/runs/ranks.py; BatchGetItem of the META and
+  LIVE items of each chunk of ranks), then the runs whose value
   is NaN (one group: SQL ties them), then the runs without the metric (a GSI1 walk skipping
   runs that have it), which is where SQL places them for both directions.
 - ``attributes.run_id = / IN`` in the filter, any order: BatchGetItem of the listed runs.
@@ -65,11 +66,13 @@ from mlflow_dynamodbstore.search.runs.page import (
     merge_streams,
     take_page,
 )
+from mlflow_dynamodbstore.search.runs.ranks import chunks, experiment_rank_pks, rank_walk
 from mlflow_dynamodbstore.search.runs.reads import (
     metric_rank_condition,
     metric_rank_prefix_condition,
     read_dataset_summaries,
     read_metas,
+    read_metas_with_live,
     run_list_condition,
     walk,
 )
@@ -341,26 +344,25 @@ class RunSearch:
     def _rank_stream(
         self, experiment_id: str, key: str, ascending: bool, key_range: KeyRange
     ) -> Iterator[Candidate]:
-        condition = metric_rank_condition(
-            experiment_id, key, lower=key_range.lower, upper=key_range.upper
-        )
-        for page in walk(
+        entries = rank_walk(
             self.gateway,
-            condition,
-            index=indexes.RUNS_BY_METRIC.index,
-            forward=ascending,
+            experiment_rank_pks(self.experiments[experiment_id], key),
+            lambda pk: metric_rank_condition(pk, lower=key_range.lower, upper=key_range.upper),
+            ascending=ascending,
             first_limit=self.first_limit,
-        ):
-            metas = read_metas(self.gateway, [rank["run_id"] for rank in page])
-            views = {v.run_id: v for v in self.loader.load(list(metas.values()))}
-            for rank in page:
+        )
+        for chunk in chunks(entries, self.first_limit):
+            metas, lives = read_metas_with_live(self.gateway, [rank["run_id"] for rank in chunk])
+            views = {v.run_id: v for v in self.loader.load(list(metas.values()), lives)}
+            for rank in chunk:
                 view = views.get(rank["run_id"])
                 if view is None:
                     continue
                 metric = view.metrics.get(key)
                 ranked = sql_metric_value(float(rank["value"]))
-                # a rank not matching META is stale (the index lags a write): skip it, the
-                # run's current rank lists it where it belongs now
+                # a rank not matching the run's latest value is stale (the index lags a
+                # write, or an unsharded entry not yet gone): skip it, the run's current
+                # rank lists it where it belongs now
                 if metric is None or metric.is_nan or metric.value != ranked:
                     continue
                 yield (ranked if ascending else Desc(ranked)), ranked, view
@@ -369,20 +371,19 @@ class RunSearch:
         prefix = keys.metric_rank_value_prefix(math.nan)
         run_ids = [
             rank["run_id"]
-            for exp in self.experiments
-            for page in walk(
+            for exp, item in self.experiments.items()
+            for rank in rank_walk(
                 self.gateway,
-                metric_rank_prefix_condition(exp, key, prefix),
-                index=indexes.RUNS_BY_METRIC.index,
-                forward=True,
+                experiment_rank_pks(item, key),
+                lambda pk: metric_rank_prefix_condition(pk, prefix),
+                ascending=True,
                 first_limit=None,
             )
-            for rank in page
         ]
-        metas = read_metas(self.gateway, run_ids)
+        metas, lives = read_metas_with_live(self.gateway, list(dict.fromkeys(run_ids)))
         group = [
             v
-            for v in self.loader.load(list(metas.values()))
+            for v in self.loader.load(list(metas.values()), lives)
             if key in v.metrics and v.metrics[key].is_nan
         ]
         if group:

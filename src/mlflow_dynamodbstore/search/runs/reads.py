@@ -17,6 +17,7 @@ from boto3.dynamodb.conditions import ConditionBase, Key
 
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.schema import indexes, keys
+from mlflow_dynamodbstore.schema.metric_rank_keys import LIVE_SK, live_key
 
 Item = dict[str, Any]
 
@@ -65,19 +66,15 @@ def run_list_condition(
 
 
 def metric_rank_condition(
-    experiment_id: str, key: str, *, lower: str | None = None, upper: str | None = None
+    rank_pk: str, *, lower: str | None = None, upper: str | None = None
 ) -> ConditionBase:
-    """RUNS_BY_METRIC condition on an experiment's ranking by one metric:
-    ``lower <= sort key <= upper`` (either may be None)."""
-    return indexes.RUNS_BY_METRIC.key_condition(
-        keys.metric_rank_pk(experiment_id, key), lower=lower, upper=upper
-    )
+    """RUNS_BY_METRIC condition on one partition (a shard, search/runs/ranks.py) of an
+    experiment's ranking by one metric: ``lower <= sort key <= upper`` (either may be None)."""
+    return indexes.RUNS_BY_METRIC.key_condition(rank_pk, lower=lower, upper=upper)
 
 
-def metric_rank_prefix_condition(experiment_id: str, key: str, prefix: str) -> ConditionBase:
-    return indexes.RUNS_BY_METRIC.key_condition(
-        keys.metric_rank_pk(experiment_id, key), prefix=prefix
-    )
+def metric_rank_prefix_condition(rank_pk: str, prefix: str) -> ConditionBase:
+    return indexes.RUNS_BY_METRIC.key_condition(rank_pk, prefix=prefix)
 
 
 def after_prefix(prefix: str) -> str:
@@ -91,6 +88,28 @@ def read_metas(gateway: TableGateway, run_ids: list[str]) -> dict[str, Item]:
     if not run_ids:
         return {}
     return {i["run_id"]: i for i in gateway.batch_get([keys.run_key(r) for r in run_ids])}
+
+
+def read_metas_with_live(
+    gateway: TableGateway, run_ids: list[str]
+) -> tuple[dict[str, Item], dict[str, Item]]:
+    """({run id: META}, {run id: LIVE}) in the same BatchGetItem requests (50 runs per
+    request): a ranked page's runs are mostly running ones, whose latest values LIVE holds
+    (repositories/runs/live.py)."""
+    if not run_ids:
+        return {}, {}
+    wanted = [k for r in run_ids for k in (keys.run_key(r), live_key(r))]
+    metas, lives = {}, {}
+    for item in gateway.batch_get(wanted):
+        (lives if item["SK"] == LIVE_SK else metas)[item["run_id"]] = item
+    return metas, lives
+
+
+def read_lives(gateway: TableGateway, run_ids: list[str]) -> dict[str, Item]:
+    """{run id: LIVE item} of the runs that have one (BatchGetItem, 100 per request)."""
+    if not run_ids:
+        return {}
+    return {i["run_id"]: i for i in gateway.batch_get([live_key(r) for r in run_ids])}
 
 
 def read_run_partition(gateway: TableGateway, run_id: str) -> list[Item]:

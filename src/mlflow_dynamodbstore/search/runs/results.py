@@ -21,6 +21,7 @@ from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.gateway.table_gateway import map_side_by_side
 from mlflow_dynamodbstore.repositories.runs.entities import to_run
 from mlflow_dynamodbstore.repositories.runs.items import IO_ITEMS_FLAG, apply_spilled, is_spilled
+from mlflow_dynamodbstore.repositories.runs.live import has_live, is_live_item, merge_live
 from mlflow_dynamodbstore.schema import keys
 from mlflow_dynamodbstore.search.runs.reads import read_run_partition
 from mlflow_dynamodbstore.search.runs.view import RunView
@@ -69,8 +70,15 @@ def _to_search_run(
     meta = next((i for i in items if i["SK"] == keys.META), None)
     if meta is None:
         return None  # deleted for good (mlflow gc) since it was listed
+    live = next((i for i in items if is_live_item(i)), None)
+    if live is not None and has_live(meta):
+        meta = merge_live(meta, live)  # a partition read: LIVE came with it
     spilled = [i for i in items if i["SK"].startswith(_SPILL_PREFIXES)]
-    others = [i for i in items if i["SK"] != keys.META and not i["SK"].startswith(_SPILL_PREFIXES)]
+    others = [
+        i
+        for i in items
+        if i["SK"] != keys.META and not is_live_item(i) and not i["SK"].startswith(_SPILL_PREFIXES)
+    ]
     # metrics spilled out of a full META live in their LATEST items, outside the partition
     spilled_metrics = [
         keys.metric_latest_key(meta["run_id"], k)

@@ -74,6 +74,15 @@ def _buffer_entries(points: list[Point]) -> dict[str, list[bytes]] | None:
     return {key: list(entries.values()) for key, entries in by_key.items()}
 
 
+def _stored_order(latest: dict) -> tuple[int, int]:
+    return (int(latest["step"]), int(latest["timestamp"]))
+
+
+def _point_order(point: MetricPoint) -> tuple[int, int]:
+    _, timestamp, step = point
+    return (int(step), int(timestamp))
+
+
 def _int_or_none(value) -> int | None:
     return None if value is None else int(value)
 
@@ -115,7 +124,9 @@ class RunMetricOps:
             try:
                 return self.runs.log_newer_metrics(run_id, workspace, best, [], recent)
             except BuffersFull as full:
-                flushed = self._flush_buffers(run_id, full.metric_keys)
+                flushed = self._flush_buffers(run_id, full.metric_keys, best)
+                if flushed is None:
+                    return False  # a point not newer than the stored one: the exact path
                 try:
                     return self.runs.log_newer_metrics(run_id, workspace, best, [], recent, flushed)
                 except BuffersFull:
@@ -131,11 +142,19 @@ class RunMetricOps:
             self.metric_history.write(items)
         return True
 
-    def _flush_buffers(self, run_id: str, metric_keys: list[str]) -> dict:
+    def _flush_buffers(
+        self, run_id: str, metric_keys: list[str], best: dict[str, MetricPoint]
+    ) -> dict | None:
         """Write the buffered points of these keys as blocks (1 BatchGetItem + 1
         BatchWriteItem) and return {key: (recent_seq, size)} as read, which the retried
-        step's condition checks before it empties the buffer."""
+        step's condition checks before it empties the buffer. None (nothing written) when
+        a key's stored point is not older than the step's (or the key has no LATEST item):
+        its condition failed for that, not for a full buffer."""
         latest = self.metric_history.read_buffers(run_id, metric_keys)
+        for key in metric_keys:
+            item = latest.get(key)
+            if item is None or _stored_order(item) >= _point_order(best[key]):
+                return None
         history = self.metric_history
         history.write([b for item in latest.values() for b in history.flushed_items(run_id, item)])
         return {

@@ -1,0 +1,40 @@
+"""``runs backfill-ranks``: move the metric rank entries of experiments created before
+sharding into their shards, so searches ordered by a metric skip the unsharded partition
+(docs/schema.md, "Rank entries are sharded"). Optional: searches read both layouts."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from mlflow_dynamodbstore.backfills.metric_ranks import backfill_metric_ranks
+
+
+@click.group("runs")
+def runs() -> None:
+    """The runs' indexes."""
+
+
+@runs.command("backfill-ranks")
+@click.argument("store_uri")
+@click.option("--dry-run", is_flag=True, help="Count experiments and entries, write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def backfill_ranks(store_uri: str, dry_run: bool, as_json: bool) -> None:
+    """Move every unsharded metric rank entry of STORE_URI's experiments into its shard and
+    mark each experiment done. Resumable (marked experiments are skipped) and idempotent;
+    safe beside live traffic once every server runs a version that shards."""
+    from mlflow_dynamodbstore.stores.connection import connect
+
+    conn = connect(store_uri, shared=False)
+    stderr = click.get_text_stream("stderr")
+    with click.progressbar(length=0, label="experiments", show_pos=True, file=stderr) as bar:
+        report = backfill_metric_ranks(conn.gateway, bar.update, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps({**report.as_dict(), "dry_run": dry_run}, indent=2))
+        return
+    verb = "would move" if dry_run else "moved"
+    click.echo(
+        f"{report.experiments} experiments: {verb} {report.entries} rank entries "
+        f"({report.skipped} sharded already)"
+    )
