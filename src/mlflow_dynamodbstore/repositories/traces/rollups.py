@@ -31,6 +31,7 @@ from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.gateway.errors import Contention, TransactionCancelled
 from mlflow_dynamodbstore.gateway.limits import TRANSACTION_LIMIT
 from mlflow_dynamodbstore.gateway.table_gateway import batch_parallelism, map_side_by_side
+from mlflow_dynamodbstore.repositories.traces import view_rollups
 from mlflow_dynamodbstore.repositories.traces.codec import TOKEN_COLUMN_BY_KEY, decode_analytics
 from mlflow_dynamodbstore.schema import analytics_keys, indexes, keys, trace_rollup_keys
 
@@ -215,7 +216,7 @@ class TraceRollupRepository:
         is stored (``known``: a belief worth trying before reading). False when a newer
         version is already there."""
         new = contribution(stats)
-        item = {**stats, MARKER: new.marker}
+        item = {**stats, MARKER: new.marker, **view_rollups.markers(stats)}
         version = int(stats["version"])
         current = _Counted.of(stored) if known else None
         for _ in range(_ATTEMPTS):
@@ -229,8 +230,16 @@ class TraceRollupRepository:
                 or (current.marker is not None and current.version == version)
             ):
                 return False  # a newer (or this) projection is there already
-            actions = [self.gateway.tx_put(item, condition=current.condition(version))]
+            condition = current.condition(version)
+            if (views := view_rollups.condition(current.item)) is not None:
+                condition = condition & views
+            actions = [self.gateway.tx_put(item, condition=condition)]
             actions += [_update(self.gateway, d) for d in cell_deltas([(current.counted(), new)])]
+            # The SPANS / ASSESSMENTS view cells, by the difference of the summaries.
+            actions += view_rollups.updates(
+                self.gateway,
+                [(view_rollups.counted(current.item), view_rollups.contribution(item))],
+            )
             try:
                 self.gateway.transact_write(actions)
                 return True
@@ -244,11 +253,15 @@ class TraceRollupRepository:
         """Delete each (META key, stats item) pair, subtracting what the stats item counted,
         a transaction per group of traces (cells merged, at most 100 actions)."""
         group: list[tuple[dict[str, str], Item | None]] = []
+        size = 0
         for part in parts:
-            group.append(part)
-            if 3 * len(group) + 2 >= TRANSACTION_LIMIT:
+            # META, stats item, its TRACES cell and its SPANS / ASSESSMENTS view cells.
+            weight = 3 + view_rollups.cell_count(part[1])
+            if group and size + weight > TRANSACTION_LIMIT:
                 self._delete_group(group)
-                group = []
+                group, size = [], 0
+            group.append(part)
+            size += weight
         if group:
             self._delete_group(group)
 
@@ -275,7 +288,7 @@ class TraceRollupRepository:
         raise Contention(f"trace {meta_key['PK']}", _ATTEMPTS)
 
     def _delete_actions(self, group: list[tuple[dict[str, str], Item | None]]) -> list[dict]:
-        actions, changes = [], []
+        actions, changes, view_changes = [], [], []
         for meta_key, stats in group:
             actions.append(self.gateway.tx_delete(meta_key))
             stats_key = {"PK": meta_key["PK"], "SK": analytics_keys.TRACE_STATS_SK}
@@ -288,9 +301,13 @@ class TraceRollupRepository:
                 if counted.marker is None
                 else Attr(MARKER).eq(counted.marker)
             )
+            if (views := view_rollups.condition(stats)) is not None:
+                condition = condition & views
             actions.append(self.gateway.tx_delete(stats_key, condition))
             changes.append((counted.counted(), None))
+            view_changes.append((view_rollups.counted(stats), None))
         actions += [_update(self.gateway, d) for d in cell_deltas(changes)]
+        actions += view_rollups.updates(self.gateway, view_changes)
         return actions
 
     # ---- reads -------------------------------------------------------------------------

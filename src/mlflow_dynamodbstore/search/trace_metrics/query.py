@@ -29,6 +29,10 @@ from mlflow_dynamodbstore.search.trace_metrics.aggregate import MetricRow, aggre
 from mlflow_dynamodbstore.search.trace_metrics.filters import ParsedFilters, parse_filters
 from mlflow_dynamodbstore.search.trace_metrics.rollup_query import RollupQuery, plan_rollup
 from mlflow_dynamodbstore.search.trace_metrics.traces_view import Record, TraceRecords
+from mlflow_dynamodbstore.search.trace_metrics.view_rollups import (
+    ViewRollupQuery,
+    plan_view_rollup,
+)
 
 _NS_PER_MS = 1_000_000
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -106,6 +110,13 @@ class TraceMetricsQuery:
                 )
                 if points is not None:
                     return points
+            view_plan = plan_view_rollup(
+                view_type, metric_name, aggregations, dimensions, filters, time_interval_seconds
+            )
+            if view_plan is not None:
+                points = self._view_rollups(view_plan, experiment_ids, parsed, bounds, max_results)
+                if points is not None:
+                    return points
         rows: Iterable[MetricRow] = ()
         if bounds is not None and experiment_ids:
             match view_type:
@@ -128,6 +139,21 @@ class TraceMetricsQuery:
             distinct=view_type == MetricViewType.TRACES
             and metric_name == TraceMetricKey.SESSION_COUNT,
         )
+
+    def _view_rollups(self, plan, experiment_ids, parsed, bounds, max_results):
+        """The SPANS / ASSESSMENTS views from their cells (view_rollups.py); the hours the
+        cells cannot answer from this class's exact rows."""
+
+        def exact_rows(experiment_id: str, low: int, high: int) -> Iterable[MetricRow]:
+            if plan.view_type == MetricViewType.SPANS:
+                return self._span_rows(
+                    [experiment_id], plan.metric_name, plan.dimensions, parsed, (low, high),
+                    low, high,
+                )  # fmt: skip
+            return self._assessment_rows([experiment_id], plan.metric_name, parsed, (low, high))
+
+        query = ViewRollupQuery(self.traces.gateway, self.records, exact_rows)
+        return query.run(plan, experiment_ids, *bounds, max_results)
 
     # ---- TRACES ----------------------------------------------------------------------
     def _traces(
