@@ -78,7 +78,9 @@ def corpus(store) -> tuple[str, str]:
     )  # fmt: skip
     for n in range(40, 44):
         store.log_spans(e2, _spans(n, n * 2 * HOUR + 5))
-        store.create_assessment(Feedback(name="correct", value=True, source=SOURCE, trace_id=tid(n)))
+        store.create_assessment(
+            Feedback(name="correct", value=True, source=SOURCE, trace_id=tid(n))
+        )
     return e1, e2
 
 

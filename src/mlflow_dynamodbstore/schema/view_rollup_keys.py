@@ -5,10 +5,11 @@ A cell pre-aggregates, for one experiment, one trace hour and one write shard, t
 one (span start hour, type, status, name) or the valid assessments of one (name, type,
 value). Base-table items under
 
-    EXP#<experiment>#VROLLUP#<period>#<shard>   /   S#<trace hour enc>#<start hour enc>#<type>#<status>#<name>
-                                                    S#<trace hour enc>#?          (traces whose spans are not summed)
-                                                    A#<trace hour enc>#<type>#<name>#<value>
-                                                    A#<trace hour enc>#?          (traces whose assessments are not summed)
+    PK  EXP#<experiment>#VROLLUP#<period>#<shard>
+    SK  S#<trace hour>#<start hour>#<type>#<status>#<name>   spans
+        S#<trace hour>#?                                     traces whose spans are not summed
+        A#<trace hour>#<type>#<name>#<value>                 valid assessments
+        A#<trace hour>#?                                     traces whose assessments are not summed
 
 - **period** and **shard** are the trace rollup cells' (the stats listing's 30-day period,
   ``crc32(trace_id) % 4``): one partition holds at most 30 days of one shard, and a trace's

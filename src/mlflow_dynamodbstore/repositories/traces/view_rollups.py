@@ -244,11 +244,12 @@ def read_cells(
     """The cells of one kind of the trace hours holding first..last (inclusive), every shard:
     one Query per (period, shard) per MB, side by side; eventually consistent, as the TRACES
     cells."""
+    periods = range(
+        analytics_keys.stats_period(first_hour_ms), analytics_keys.stats_period(last_hour_ms) + 1
+    )
     reads = [
         (period, shard)
-        for period in range(
-            analytics_keys.stats_period(first_hour_ms), analytics_keys.stats_period(last_hour_ms) + 1
-        )
+        for period in periods
         for shard in range(view_rollup_keys.VIEW_ROLLUP_SHARDS)
     ]
     lower = view_rollup_keys.view_sk_bound(kind, rollup_hour(first_hour_ms))
@@ -281,4 +282,3 @@ def experiment_view_cell_keys(gateway: TableGateway, experiment_id: str) -> list
             pk = view_rollup_keys.view_rollup_pk(experiment_id, period, shard)
             found += [{"PK": c["PK"], "SK": c["SK"]} for c in gateway.query(Key("PK").eq(pk))]
     return found
-
