@@ -377,9 +377,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.views:  # benchmarks/view_rollups.py: the SPANS and ASSESSMENTS view cells
             from benchmarks import view_rollups
 
-            report["views"] = view_rollups.run(
-                tracking, args.traces, args.days, args.write_traces
-            )
+            report["views"] = view_rollups.run(tracking, args.traces, args.days, args.write_traces)
     text = json.dumps(report, indent=2)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:

@@ -250,10 +250,10 @@ def view_query_phase(tracking, experiment_id: str, days: int) -> dict[str, Any]:
             rows[f"reading the {label} cells it covers"] = bare
         for label, (view, metric, aggs, dims, filters, interval) in queries.items():
 
-            def ask(v=view, m=metric, a=aggs, d=dims, f=filters, i=interval):
+            def ask(v=view, m=metric, a=aggs, d=dims, f=filters, i=interval, lo=low, hi=high):
                 return len(tracking.query_trace_metrics(
                     [experiment_id], v, m, a, dimensions=d, filters=f, time_interval_seconds=i,
-                    start_time_ms=low, end_time_ms=high,
+                    start_time_ms=lo, end_time_ms=hi,
                 ))  # fmt: skip
 
             row = _measure(stats, ask)
