@@ -100,7 +100,7 @@ def overview(store, experiments: list[str], **range_: Any) -> dict[str, Any]:
                                     dimensions=["span_name"], filters=TOOL, **range_),
         "tool_latency": ask(store, experiments, SPANS, "latency", AVG, filters=TOOL, **range_),
         "spans": ask(store, experiments, SPANS, "span_count", COUNT, **range_),
-        "latency_by_status": ask(store, experiments, SPANS, "latency", ALL,
+        "latency_by_status": ask(store, experiments, SPANS, "latency", AVG,
                                  dimensions=["span_status"], **range_),
         "errors_by_type": ask(store, experiments, SPANS, "span_count", COUNT,
                               dimensions=["span_type"], filters=["span.status = 'ERROR'"],
@@ -115,7 +115,7 @@ def overview(store, experiments: list[str], **range_: Any) -> dict[str, Any]:
                                    dimensions=["assessment_name"], filters=FEEDBACK, **range_),
         "assessments": ask(store, experiments, ASSESSMENTS, "assessment_count", COUNT,
                            **range_),
-        "values_by_name": ask(store, experiments, ASSESSMENTS, "assessment_value", ALL,
+        "values_by_name": ask(store, experiments, ASSESSMENTS, "assessment_value", AVG,
                               dimensions=["assessment_name"], **range_),
         "rating_values": ask(store, experiments, ASSESSMENTS, "assessment_value", AVG,
                              filters=["assessment.name = 'rating'"], **range_),
@@ -236,4 +236,5 @@ def view_rollups_bad_and_empty(store):
                                       time_interval_seconds=3600),
         "bad_dimension": ask(store, [e1], ASSESSMENTS, "assessment_count", COUNT,
                              dimensions=["span_name"]),
+        "bad_aggregation": ask(store, [e1], SPANS, "latency", ALL),
     }  # fmt: skip

@@ -27,7 +27,6 @@ DAY = 24 * HOUR
 SPANS, ASSESSMENTS = MetricViewType.SPANS, MetricViewType.ASSESSMENTS
 COUNT = [MetricAggregation(AggregationType.COUNT)]
 AVG = [MetricAggregation(AggregationType.AVG)]
-ALL = [*COUNT, MetricAggregation(AggregationType.SUM), *AVG]
 TOOL = {"mlflow.spanType": SpanType.TOOL}
 SOURCE = AssessmentSource("HUMAN", "u")
 
@@ -64,9 +63,9 @@ def _overview(store, experiments, **window) -> dict:
                      filters=["span.type = 'TOOL'"], **window),
         "tools_daily": ask(SPANS, "span_count", COUNT, dimensions=["span_name"],
                            filters=["span.type = 'TOOL'"], **daily, **window),
-        "latency": ask(SPANS, "latency", ALL, dimensions=["span_name"], **window),
+        "latency": ask(SPANS, "latency", AVG, dimensions=["span_name"], **window),
         "by_type": ask(SPANS, "span_count", COUNT, dimensions=["span_type"], **daily, **window),
-        "ratings": ask(ASSESSMENTS, "assessment_value", ALL, dimensions=["assessment_name"],
+        "ratings": ask(ASSESSMENTS, "assessment_value", AVG, dimensions=["assessment_name"],
                        **daily, **window),
         "by_value": ask(ASSESSMENTS, "assessment_count", COUNT,
                         dimensions=["assessment_name", "assessment_value"], **window),
