@@ -187,6 +187,14 @@ def test_an_overview_chart_reads_only_cells_and_costs_the_same_at_twice_the_trac
                 time_interval_seconds=86400, **window,
             )  # fmt: skip
             assert stats.requests("Query") == stats.total_requests == cell_reads
+            # Unaligned ("the last 7 days" from inside an hour): + 1 listing Query per edge
+            # hour; the edges' spans come from META's span facts, no span is read.
+            stats.reset()
+            store.query_trace_metrics(
+                [exp], view, metric, aggregations, dimensions=dims, filters=filters,
+                start_time_ms=start + 4 * HOUR + 7, end_time_ms=start + 7 * DAY - HOUR // 2,
+            )  # fmt: skip
+            assert stats.requests("Query") == stats.total_requests == cell_reads + 2
 
 
 def test_write_cost_of_a_trace(store):

@@ -31,6 +31,7 @@ from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.gateway.table_gateway import batch_parallelism, map_side_by_side
 from mlflow_dynamodbstore.repositories.traces import span_facts
+from mlflow_dynamodbstore.repositories.traces.spans import SpanRow
 from mlflow_dynamodbstore.schema import analytics_keys, indexes, keys, view_rollup_keys
 from mlflow_dynamodbstore.schema.trace_rollup_keys import (
     ROLLUP_BUCKET_MS,
@@ -282,3 +283,33 @@ def experiment_view_cell_keys(gateway: TableGateway, experiment_id: str) -> list
             pk = view_rollup_keys.view_rollup_pk(experiment_id, period, shard)
             found += [{"PK": c["PK"], "SK": c["SK"]} for c in gateway.query(Key("PK").eq(pk))]
     return found
+
+
+def timed_rows(meta: Item) -> list[SpanRow] | None:
+    """Content-less span rows of a trace from META's span facts, with start and latency (the
+    SPANS view's count and latency need nothing else), or None when the facts cannot say
+    (none recorded, too many spans, facts written before they carried times): the spans
+    must be read."""
+    facts = meta.get(span_facts.FACTS)
+    if facts is None or meta.get(span_facts.OVERFLOW):
+        return None
+    rows = []
+    for span_id, fact in facts.items():
+        if len(fact) < 5:
+            return None
+        name, span_type, status, start_ms, latency = fact[:5]
+        start_ns = int(start_ms) * 1_000_000
+        rows.append(
+            SpanRow(
+                trace_id=meta["trace_id"],
+                span_id=span_id,
+                parent_span_id=None,
+                name=name,
+                span_type=span_type,
+                status=status,
+                start_time_ns=start_ns,
+                end_time_ns=None if latency is None else start_ns + int(latency) * 1_000_000,
+                content="",
+            )
+        )
+    return rows

@@ -23,6 +23,7 @@ from mlflow_dynamodbstore.compat.trace_analytics import (
     bounded_model_dimension,
     finite_float_or_none,
 )
+from mlflow_dynamodbstore.repositories.traces import view_rollups as view_rollup_cells
 from mlflow_dynamodbstore.repositories.traces.repository import TraceRepository
 from mlflow_dynamodbstore.repositories.traces.spans import SpanRepository, SpanRow
 from mlflow_dynamodbstore.search.trace_metrics.aggregate import MetricRow, aggregate
@@ -145,15 +146,29 @@ class TraceMetricsQuery:
         cells cannot answer from this class's exact rows."""
 
         def exact_rows(experiment_id: str, low: int, high: int) -> Iterable[MetricRow]:
-            if plan.view_type == MetricViewType.SPANS:
-                return self._span_rows(
-                    [experiment_id], plan.metric_name, plan.dimensions, parsed, (low, high),
-                    low, high,
-                )  # fmt: skip
-            return self._assessment_rows([experiment_id], plan.metric_name, parsed, (low, high))
+            if plan.view_type == MetricViewType.ASSESSMENTS:
+                return self._assessment_rows([experiment_id], plan.metric_name, parsed, (low, high))
+            return self._timed_span_rows(experiment_id, plan, parsed, low, high)
 
         query = ViewRollupQuery(self.traces.gateway, self.records, exact_rows)
         return query.run(plan, experiment_ids, *bounds, max_results)
+
+    def _timed_span_rows(self, experiment_id, plan, parsed, low, high) -> Iterator[MetricRow]:
+        """The SPANS view's count/latency rows of the traces low..high from META's span facts
+        (one listing Query per MB), reading the spans only of traces whose facts cannot say."""
+        column = _span_value_column(plan.metric_name)
+        for item in self.traces.list_experiment(experiment_id, newest=high, oldest=low):
+            rows = view_rollup_cells.timed_rows(item)
+            if rows is None:
+                rows = self.spans.read(item["trace_id"], with_content=False)
+            for row in rows:
+                span = span_record(row, False)
+                if all(p(span) for p in parsed.span):
+                    yield MetricRow(
+                        row.start_time_ns,
+                        span.get(column),
+                        {d: span.get(_SPAN_DIMENSION_COLUMN[d]) for d in plan.dimensions},
+                    )
 
     # ---- TRACES ----------------------------------------------------------------------
     def _traces(
