@@ -236,3 +236,32 @@ def test_cells_follow_set_default_and_go_with_cascade(store, store_uri, monkeypa
     assert _view_cells(gateway, b)
     provider.delete_workspace("team-b", mode=WorkspaceDeletionMode.CASCADE)
     assert _view_cells(gateway, b) == []
+
+
+def test_stats_items_from_before_the_view_cells_count_after_the_backfill(store, monkeypatch):
+    """Stats items counted in the TRACES cells but without the view summary (written by an
+    older version): ``traces backfill-stats`` (its conditional put) counts their summary,
+    and the TRACES cells do not move."""
+    from mlflow_dynamodbstore.repositories.traces import rollups
+    from mlflow_dynamodbstore.repositories.traces.stats import stats_item
+
+    exp = store.create_experiment("legacy")
+    for n in range(1, 6):
+        _log(store, exp, n, n * HOUR)
+        _rate(store, n, n % 2 == 0)
+    gateway = store.gateway.unscoped
+    gateway.batch_write(deletes=[{"PK": c["PK"], "SK": c["SK"]} for c in _view_cells(gateway, exp)])
+    for n in range(1, 6):
+        old = stats_item(store.traces.get(tid(n)))
+        old.pop(view_rollups.VIEWS)
+        old[rollups.MARKER] = rollups.contribution(old).marker
+        gateway.put_item(old)
+    assert store.query_trace_metrics([exp], SPANS, "span_count", COUNT)[0].values == {"COUNT": 0}
+    trace_cells = list(rollups.TraceRollupRepository(gateway).cells(exp, BASE_MS, BASE_MS + DAY))
+    for n in range(1, 6):
+        assert store.traces.stats.put(store.traces.get(tid(n))) is True
+        assert store.traces.stats.put(store.traces.get(tid(n))) is False  # counted once
+    assert _overview(store, [exp]) == _exact(store, monkeypatch, [exp])
+    assert store.query_trace_metrics([exp], SPANS, "span_count", COUNT)[0].values == {"COUNT": 15}
+    after = list(rollups.TraceRollupRepository(gateway).cells(exp, BASE_MS, BASE_MS + DAY))
+    assert after == trace_cells

@@ -224,13 +224,28 @@ class TraceRollupRepository:
                 current = _Counted.of(
                     self.gateway.get_item(analytics_keys.trace_stats_key(stats["trace_id"]))
                 )
-            if current.exists and (
-                current.version is None
-                or current.version > version
-                or (current.marker is not None and current.version == version)
+            # This projection is there, counted before the view cells existed: count its
+            # summary now (``traces backfill-stats``), the TRACES cells move by nothing.
+            uncounted_views = (
+                current.exists
+                and current.marker is not None
+                and current.version == version
+                and view_rollups.uncounted(current.item, item)
+            )
+            if not uncounted_views and (
+                current.exists
+                and (
+                    current.version is None
+                    or current.version > version
+                    or (current.marker is not None and current.version == version)
+                )
             ):
                 return False  # a newer (or this) projection is there already
-            condition = current.condition(version)
+            condition = (
+                Attr(MARKER).eq(current.marker) & Attr("version").eq(version)
+                if uncounted_views
+                else current.condition(version)
+            )
             if (views := view_rollups.condition(current.item)) is not None:
                 condition = condition & views
             actions = [self.gateway.tx_put(item, condition=condition)]

@@ -179,6 +179,12 @@ def counted(stored: Item | None) -> ViewContribution | None:
     return contribution(stored)
 
 
+def uncounted(stored: Item | None, new: Item) -> bool:
+    """The stored stats item does not count a summary the new one has (written before the
+    view cells existed)."""
+    return stored is not None and MARKER not in stored and VIEWS in new
+
+
 def condition(stored: Item | None) -> ConditionBase | None:
     """That the stored stats item still counts what ``stored`` counts (None: nothing to add
     to a condition on a stats item that does not exist)."""
