@@ -219,6 +219,11 @@ def view_rollups_with_unsummed_hours(store):
         store.create_assessment(
             Feedback(name="score", value=0.1 * n, source=SOURCE, trace_id=tid(n))
         )
+    # Labels a key cannot hold as they are (a "#", over 256 bytes): digested, carried.
+    store.create_assessment(Feedback(name="grade#1", value="A#", source=SOURCE, trace_id=tid(9)))
+    tool = {"mlflow.spanType": SpanType.TOOL}
+    start = 11 * 127 * 60 * 1000 + 11 * 991
+    store.log_spans(e1, [span(11, 7, 1, "t" * 300, start + 9, start + 19, tool)])
     return ranges(store, [e1])
 
 

@@ -18,7 +18,7 @@ value). Base-table items under
   assessments by their trace's timestamp; spans are bucketed by their own start (the start
   hour is in the key). A range is a sort-key range on the trace hour.
 - User strings (names, types, values) longer than 256 bytes or holding the separator are
-  written as ``#<sha-256>`` and the cell carries the text in an attribute.
+  written as ``~<sha-256>`` and the cell carries the text in an attribute.
 """
 
 from __future__ import annotations
@@ -53,14 +53,15 @@ def _label(text: str | None) -> tuple[str, str | None]:
     if text is None:
         return _NONE, None
     if len(text.encode("utf-8")) > _MAX_LABEL_BYTES or SEP in text:
-        return "#" + hashlib.sha256(text.encode("utf-8")).hexdigest(), text
+        # "~", not the separator: the key is split on "#" when parsed.
+        return "~" + hashlib.sha256(text.encode("utf-8")).hexdigest(), text
     return f"={text}", None
 
 
 def _unlabel(label: str, carried: str | None) -> str | None:
     if label == _NONE:
         return None
-    if label.startswith("#"):
+    if label.startswith("~"):
         return carried
     return label[1:]
 
