@@ -30,7 +30,7 @@ def test_cell_keys_parse_back_to_their_labels():
 
 
 def _meta(facts, assessments=None):
-    return {"span_facts": facts, "assessments": assessments or {}}
+    return {"span_facts": facts, "assessments": assessments or {}, "timestamp_ms": T}
 
 
 def test_summary_groups_spans_and_valid_assessments():
@@ -49,10 +49,14 @@ def test_summary_groups_spans_and_valid_assessments():
     }  # fmt: skip
     summary = json.loads(view_rollups.projection(_meta(facts, assessments))[view_rollups.VIEWS])
     hour = T - T % HOUR
+    # Start hours as hours after the trace's.
     assert sorted(map(tuple, summary["s"])) == [
-        (hour, "TOOL", "OK", "search", 2, 40, 2),
-        (hour + HOUR, "TOOL", "ERROR", "calc", 1, 0, 0),
+        (0, "TOOL", "OK", "search", 2, 40, 2),
+        (1, "TOOL", "ERROR", "calc", 1, 0, 0),
     ]
+    stats = {"experiment_id": "1", "timestamp_ms": T, "trace_id": "tr-1", **_projection(facts)}
+    spans = view_rollups.contribution(stats).spans
+    assert sorted(spans)[0][:4] == (hour, "TOOL", "OK", "search")
     assert sorted(map(tuple, summary["a"])) == [
         ("feedback", "correct", "true", 1, 1, 1),
         ("feedback", "rating", "4", 1, 4, 1),
@@ -64,7 +68,12 @@ def test_what_cannot_be_summed_exactly_is_flagged():
     fractional = {"x": {"name": "s", "assessment_type": "feedback", "value": "0.25",
                         "aggregate_value": "0.25"}}  # fmt: skip
     many = {str(i): [f"tool{i}", "TOOL", "OK", T, 1] for i in range(31)}
-    for meta in (_meta(old_facts, fractional), _meta(many), {"span_facts_overflow": True}):
+    overflow = {"span_facts_overflow": True, "timestamp_ms": T}
+    for meta in (_meta(old_facts, fractional), _meta(many), overflow):
         summary = json.loads(view_rollups.projection(meta)[view_rollups.VIEWS])
         assert summary["s"] is None
     assert json.loads(view_rollups.projection(_meta({}, fractional))["vr"])["a"] is None
+
+
+def _projection(facts):
+    return view_rollups.projection(_meta(facts))

@@ -62,12 +62,15 @@ def _span_groups(meta: Item) -> list[list[Any]] | None:
     facts = meta.get(span_facts.FACTS)
     if span_facts.FACTS not in meta or meta.get(span_facts.OVERFLOW) or facts is None:
         return None
+    trace_hour = rollup_hour(int(meta["timestamp_ms"]))
     groups: dict[tuple, list[int]] = {}
     for fact in facts.values():
         if len(fact) < 5:
             return None  # stored before facts carried start and latency
         name, span_type, status, start_ms, latency = fact[:5]
-        key = (rollup_hour(int(start_ms)), span_type, status, name)
+        # The start hour as hours after the trace's hour (mostly 0): a few bytes per group.
+        offset = (rollup_hour(int(start_ms)) - trace_hour) // ROLLUP_BUCKET_MS
+        key = (offset, span_type, status, name)
         group = groups.setdefault(key, [0, 0, 0])
         group[0] += 1
         if latency is not None:
@@ -140,6 +143,13 @@ def _tuples(groups: list[list[Any]] | None) -> tuple[tuple[Any, ...], ...] | Non
     return None if groups is None else tuple(tuple(g) for g in groups)
 
 
+def _span_tuples(groups: list[list[Any]] | None, hour: int) -> tuple[tuple[Any, ...], ...] | None:
+    """Span groups with their start hour made absolute (stored as hours after the trace's)."""
+    if groups is None:
+        return None
+    return tuple((hour + int(g[0]) * ROLLUP_BUCKET_MS, *g[1:]) for g in groups)
+
+
 def contribution(stats: Item) -> ViewContribution | None:
     """What a stats item adds to the view cells (None: it has no summary)."""
     text = stats.get(VIEWS)
@@ -155,7 +165,7 @@ def contribution(stats: Item) -> ViewContribution | None:
         experiment_id=str(stats["experiment_id"]),
         hour_ms=hour,
         shard=rollup_shard(stats["trace_id"]),
-        spans=_tuples(summary.get("s")),
+        spans=_span_tuples(summary.get("s"), hour),
         assessments=_tuples(summary.get("a")),
         ttl=ttl,
         workspace=stats.get("workspace"),
