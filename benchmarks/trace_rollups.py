@@ -557,6 +557,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--all-meta", action="store_true", help="a META item for every trace")
     parser.add_argument("--out", default="benchmarks/results/trace-rollups.json")
     parser.add_argument("--render", help="print the markdown of a saved report and exit")
+    parser.add_argument(
+        "--views", action="store_true", help="also the SPANS/ASSESSMENTS view phases"
+    )
     args = parser.parse_args(argv)
     if args.render:
         with open(args.render) as f:
@@ -578,12 +581,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         experiment_id, report["load"] = load_phase(tracking, args.traces, args.days, args.all_meta)
         report["queries"] = query_phase(tracking, experiment_id, args.days)
         report["percentiles"] = percentile_phase(tracking, experiment_id, args.days)
+        if args.views:  # benchmarks/view_rollups.py: the SPANS and ASSESSMENTS view cells
+            from benchmarks import view_rollups
+
+            report["views"] = view_rollups.run(tracking, args.traces, args.days, args.write_traces)
     text = json.dumps(report, indent=2)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         f.write(text)
     print(text)
     print(markdown(report))
+    if "views" in report:
+        from benchmarks import view_rollups
+
+        print(view_rollups.markdown(report["views"]))
     return report
 
 

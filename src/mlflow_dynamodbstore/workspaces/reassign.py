@@ -43,6 +43,7 @@ from mlflow_dynamodbstore.repositories.runs.changes import stored_run_name
 from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
 from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 from mlflow_dynamodbstore.repositories.traces.rollups import experiment_cell_keys
+from mlflow_dynamodbstore.repositories.traces.view_rollups import experiment_view_cell_keys
 from mlflow_dynamodbstore.schema import (
     analytics_keys,
     dataset_keys,
@@ -213,6 +214,8 @@ class Reassign:
         inventory = self.inventory
         # The trace rollup cells first: a rerun finds the rest by the traces still here.
         for key in experiment_cell_keys(self.gateway, experiment_id):
+            self._move(key, {}, bump=None)
+        for key in experiment_view_cell_keys(self.gateway, experiment_id):  # SPANS/ASSESSMENTS
             self._move(key, {}, bump=None)
         children = chain(
             (k for r in inventory.runs(experiment_id) for k in self._run_and_entries(r)),

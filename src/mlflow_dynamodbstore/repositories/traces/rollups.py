@@ -31,7 +31,7 @@ from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.gateway.errors import Contention, TransactionCancelled
 from mlflow_dynamodbstore.gateway.limits import TRANSACTION_LIMIT
 from mlflow_dynamodbstore.gateway.table_gateway import batch_parallelism, map_side_by_side
-from mlflow_dynamodbstore.repositories.traces import value_sketch
+from mlflow_dynamodbstore.repositories.traces import value_sketch, view_rollups
 from mlflow_dynamodbstore.repositories.traces.codec import TOKEN_COLUMN_BY_KEY, decode_analytics
 from mlflow_dynamodbstore.schema import analytics_keys, indexes, keys, trace_rollup_keys
 
@@ -261,7 +261,7 @@ class TraceRollupRepository:
         is stored (``known``: a belief worth trying before reading). False when a newer
         version is already there."""
         new = contribution(stats)
-        item = {**stats, MARKER: new.marker}
+        item = {**stats, MARKER: new.marker, **view_rollups.markers(stats)}
         version = int(stats["version"])
         current = _Counted.of(stored) if known else None
         for _ in range(_ATTEMPTS):
@@ -269,14 +269,37 @@ class TraceRollupRepository:
                 current = _Counted.of(
                     self.gateway.get_item(analytics_keys.trace_stats_key(stats["trace_id"]))
                 )
-            if current.exists and (
-                current.version is None
-                or current.version > version
-                or (marker_is_sketched(current.marker) and current.version == version)
+            # This projection is there, counted before the view cells existed: count its
+            # summary now (``traces backfill-stats``), the TRACES cells move by nothing.
+            uncounted_views = (
+                current.exists
+                and current.marker is not None
+                and current.version == version
+                and view_rollups.uncounted(current.item, item)
+            )
+            if not uncounted_views and (
+                current.exists
+                and (
+                    current.version is None
+                    or current.version > version
+                    or (marker_is_sketched(current.marker) and current.version == version)
+                )
             ):
                 return False  # a newer (or this) projection is there already
-            actions = [self.gateway.tx_put(item, condition=current.condition(version))]
+            condition = (
+                Attr(MARKER).eq(current.marker) & Attr("version").eq(version)
+                if uncounted_views
+                else current.condition(version)
+            )
+            if (views := view_rollups.condition(current.item)) is not None:
+                condition = condition & views
+            actions = [self.gateway.tx_put(item, condition=condition)]
             actions += [_update(self.gateway, d) for d in cell_deltas([(current.counted(), new)])]
+            # The SPANS / ASSESSMENTS view cells, by the difference of the summaries.
+            actions += view_rollups.updates(
+                self.gateway,
+                [(view_rollups.counted(current.item), view_rollups.contribution(item))],
+            )
             try:
                 self.gateway.transact_write(actions)
                 return True
@@ -299,11 +322,15 @@ class TraceRollupRepository:
         condition (its version and marker) means a retried or raced deletion never
         subtracts twice: once it is gone, nothing is subtracted again."""
         group: list[TraceHead] = []
+        size = 0
         for head in heads:
-            group.append(head)
-            if 3 * len(group) + 2 >= TRANSACTION_LIMIT:
+            # META, stats item, its TRACES cell and its SPANS / ASSESSMENTS view cells.
+            weight = 3 + view_rollups.cell_count(head.stats)
+            if group and size + weight > TRANSACTION_LIMIT:
                 self._delete_group(group, refresh)
-                group = []
+                group, size = [], 0
+            group.append(head)
+            size += weight
         if group:
             self._delete_group(group, refresh)
 
@@ -336,7 +363,7 @@ class TraceRollupRepository:
         raise Contention(f"trace {head.meta_key['PK']}", _ATTEMPTS)
 
     def _delete_actions(self, group: list[TraceHead]) -> list[dict]:
-        actions, changes = [], []
+        actions, changes, view_changes = [], [], []
         for head in group:
             actions.append(self.gateway.tx_delete(head.meta_key, head.meta_condition()))
             stats_key = {"PK": head.meta_key["PK"], "SK": analytics_keys.TRACE_STATS_SK}
@@ -349,9 +376,13 @@ class TraceRollupRepository:
                 if counted.marker is None
                 else Attr(MARKER).eq(counted.marker)
             )
+            if (views := view_rollups.condition(head.stats)) is not None:
+                condition = condition & views
             actions.append(self.gateway.tx_delete(stats_key, condition))
             changes.append((counted.counted(), None))
+            view_changes.append((view_rollups.counted(head.stats), None))
         actions += [_update(self.gateway, d) for d in cell_deltas(changes)]
+        actions += view_rollups.updates(self.gateway, view_changes)
         return actions
 
     # ---- reads -------------------------------------------------------------------------

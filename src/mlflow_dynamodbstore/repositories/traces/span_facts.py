@@ -1,6 +1,8 @@
-"""Span facts on a trace's META item: for each stored span its name, type and status
-(``span_facts``: span id -> [name, type, status]), so ``span.name``/``span.type``/
-``span.status`` filters are answered from META without reading span items.
+"""Span facts on a trace's META item: for each stored span its name, type, status, start
+(ms) and latency (ms) (``span_facts``: span id -> [name, type, status, start, latency]), so
+``span.name``/``span.type``/``span.status`` filters are answered from META without reading
+span items, and the SPANS view's rollup cells are kept from META (view_rollups.py; facts
+written before they carried start and latency have three elements).
 
 Kept by every write of spans (``log_spans``, the X-Ray cache), merged by span id so a
 re-logged span replaces its earlier facts. A trace whose facts would not fit in
@@ -28,8 +30,22 @@ def _text(value: Any) -> str | None:
     return str(getattr(value, "value", value))
 
 
-def facts_of(rows: Iterable[SpanRow]) -> dict[str, list[str | None]]:
-    return {r.span_id: [r.name, _text(r.span_type), _text(r.status)] for r in rows}
+def _latency_ms(row: SpanRow) -> int | None:
+    # As the SQL view: (end - start) // 1e6, NULL while the span has no end.
+    return None if row.end_time_ns is None else (row.end_time_ns - row.start_time_ns) // 1_000_000
+
+
+def facts_of(rows: Iterable[SpanRow]) -> dict[str, list[Any]]:
+    return {
+        r.span_id: [
+            r.name,
+            _text(r.span_type),
+            _text(r.status),
+            int(r.start_time_ns) // 1_000_000,
+            _latency_ms(r),
+        ]
+        for r in rows
+    }
 
 
 def merge_into(item: dict[str, Any], rows: Iterable[SpanRow], *, created: bool) -> None:
@@ -41,7 +57,8 @@ def merge_into(item: dict[str, Any], rows: Iterable[SpanRow], *, created: bool) 
     if not created and FACTS not in item:
         return
     facts = {**(item.get(FACTS) or {}), **facts_of(rows)}
-    if len(json.dumps(facts)) > MAX_FACTS_BYTES:
+    # Stored numbers come back as Decimal: sized as their text.
+    if len(json.dumps(facts, default=str)) > MAX_FACTS_BYTES:
         item.pop(FACTS, None)
         item[OVERFLOW] = True
         return

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mlflow_dynamodbstore.gateway import TableGateway
+from mlflow_dynamodbstore.repositories.traces import view_rollups
 from mlflow_dynamodbstore.repositories.traces.gateway_cost import GatewayCostRepository
 from mlflow_dynamodbstore.repositories.traces.rollups import (
     MARKER,
@@ -39,7 +40,9 @@ STATS_FIELDS = (
 
 
 def projection(meta: Item) -> Item:
-    return {f: meta[f] for f in STATS_FIELDS if meta.get(f) is not None}
+    fields = {f: meta[f] for f in STATS_FIELDS if meta.get(f) is not None}
+    # The SPANS / ASSESSMENTS views' summary, counted in their rollup cells.
+    return {**fields, **view_rollups.projection(meta)}
 
 
 def stats_item(meta: Item) -> Item:
@@ -72,6 +75,7 @@ class TraceStatsRepository:
         believed = None if before is None else stats_item(before)
         if believed is not None:
             believed[MARKER] = contribution(believed).marker
+            believed.update(view_rollups.markers(believed))
         self.rollups.write_stats(stats_item(after), believed, known=True)
 
     def put(self, meta: Item) -> bool:

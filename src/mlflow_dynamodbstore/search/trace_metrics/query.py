@@ -23,6 +23,7 @@ from mlflow_dynamodbstore.compat.trace_analytics import (
     bounded_model_dimension,
     finite_float_or_none,
 )
+from mlflow_dynamodbstore.repositories.traces import view_rollups as view_rollup_cells
 from mlflow_dynamodbstore.repositories.traces.repository import TraceRepository
 from mlflow_dynamodbstore.repositories.traces.spans import SpanRepository, SpanRow
 from mlflow_dynamodbstore.search.trace_metrics.aggregate import MetricRow, aggregate
@@ -30,6 +31,10 @@ from mlflow_dynamodbstore.search.trace_metrics.filters import ParsedFilters, par
 from mlflow_dynamodbstore.search.trace_metrics.rollup_query import RollupQuery, plan_rollup
 from mlflow_dynamodbstore.search.trace_metrics.sketch_query import SketchQuery, plan_sketch
 from mlflow_dynamodbstore.search.trace_metrics.traces_view import Record, TraceRecords
+from mlflow_dynamodbstore.search.trace_metrics.view_rollups import (
+    ViewRollupQuery,
+    plan_view_rollup,
+)
 
 _NS_PER_MS = 1_000_000
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -117,6 +122,13 @@ class TraceMetricsQuery:
                 )
                 if points is not None:
                     return points
+            view_plan = plan_view_rollup(
+                view_type, metric_name, aggregations, dimensions, filters, time_interval_seconds
+            )
+            if view_plan is not None:
+                points = self._view_rollups(view_plan, experiment_ids, parsed, bounds, max_results)
+                if points is not None:
+                    return points
         rows: Iterable[MetricRow] = ()
         if bounds is not None and experiment_ids:
             match view_type:
@@ -139,6 +151,35 @@ class TraceMetricsQuery:
             distinct=view_type == MetricViewType.TRACES
             and metric_name == TraceMetricKey.SESSION_COUNT,
         )
+
+    def _view_rollups(self, plan, experiment_ids, parsed, bounds, max_results):
+        """The SPANS / ASSESSMENTS views from their cells (view_rollups.py); the hours the
+        cells cannot answer from this class's exact rows."""
+
+        def exact_rows(experiment_id: str, low: int, high: int) -> Iterable[MetricRow]:
+            if plan.view_type == MetricViewType.ASSESSMENTS:
+                return self._assessment_rows([experiment_id], plan.metric_name, parsed, (low, high))
+            return self._timed_span_rows(experiment_id, plan, parsed, low, high)
+
+        query = ViewRollupQuery(self.traces.gateway, self.records, exact_rows)
+        return query.run(plan, experiment_ids, *bounds, max_results)
+
+    def _timed_span_rows(self, experiment_id, plan, parsed, low, high) -> Iterator[MetricRow]:
+        """The SPANS view's count/latency rows of the traces low..high from META's span facts
+        (one listing Query per MB), reading the spans only of traces whose facts cannot say."""
+        column = _span_value_column(plan.metric_name)
+        for item in self.traces.list_experiment(experiment_id, newest=high, oldest=low):
+            rows = view_rollup_cells.timed_rows(item)
+            if rows is None:
+                rows = self.spans.read(item["trace_id"], with_content=False)
+            for row in rows:
+                span = span_record(row, False)
+                if all(p(span) for p in parsed.span):
+                    yield MetricRow(
+                        row.start_time_ns,
+                        span.get(column),
+                        {d: span.get(_SPAN_DIMENSION_COLUMN[d]) for d in plan.dimensions},
+                    )
 
     # ---- TRACES ----------------------------------------------------------------------
     def _traces(
