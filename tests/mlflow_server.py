@@ -48,11 +48,17 @@ def mlflow_server(
         _wait_healthy(url, proc, log)
         yield url
     finally:
-        _signal_group(proc, signal.SIGTERM)
-        with suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=20)
-        _signal_group(proc, signal.SIGKILL)  # whatever of the group is still there
-        proc.wait()
+        stop_process_group(proc)
+
+
+def stop_process_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the server's process group, then SIGKILL what is left after 20 s (a loaded
+    machine can take longer than that to wind down uvicorn and its job runners)."""
+    _signal_group(proc, signal.SIGTERM)
+    with suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=20)
+    _signal_group(proc, signal.SIGKILL)  # whatever of the group is still there
+    proc.wait()
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:

@@ -33,7 +33,7 @@ from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProvider
 from tests.differential.scenarios.scorers import custom_scorer
 from tests.differential_traces.builders import BASE_MS, info, span
-from tests.mlflow_server import _wait_healthy, mlflow_server
+from tests.mlflow_server import _wait_healthy, mlflow_server, stop_process_group
 
 EVENT = WebhookEvent.from_str("registered_model.created")
 # MLflow answers INVALID_STATE (e.g. RESTRICT on a non-empty workspace) with this status, on
@@ -297,8 +297,7 @@ def test_server_killed_during_cascade_then_rerun_finishes(
         status, body = _rest(url, "DELETE", "/api/3.0/mlflow/workspaces/team-a?mode=CASCADE")
         assert status == 204, body
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        stop_process_group(proc)
     after = scan(ddb_client, table_name)
     assert keys_of(after) & owned == set()
     assert mentions(after, "team-a") == []
