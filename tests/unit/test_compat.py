@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
+import re
 
 import pytest
 
@@ -131,3 +132,72 @@ def test_the_trace_analytics_seam_works_on_this_release():
         "input_cost": 0.5,
         "total_cost": None,
     }
+
+
+def _clause(key: str, comparator: str, value) -> dict:
+    return {"type": "attribute", "key": key, "comparator": comparator, "value": value}
+
+
+LIST_ERROR = "Only {} attributes support comparison with a list of quoted string values."
+
+
+@pytest.mark.parametrize(
+    ("parser", "filter_string", "expected"),
+    [
+        # sqlparse reads `version` and `server_name` as SQL keywords: 3.17's parsers name them
+        (
+            "SearchMCPServerVersionUtils",
+            "version >= '1.2.0-alpha.2' AND status = 'draft'",
+            [_clause("version", ">=", "1.2.0-alpha.2"), _clause("status", "=", "draft")],
+        ),
+        # ...without touching a quoted value (the 3.15/3.16 SQL store's regex did)
+        (
+            "SearchMCPServerVersionUtils",
+            "name = 'version = 1'",
+            [_clause("name", "=", "version = 1")],
+        ),
+        (
+            "SearchMCPServerVersionUtils",
+            "status IN ('draft', 'Active')",
+            [_clause("status", "IN", ("draft", "Active"))],  # before 3.17 'Active' was dropped
+        ),
+        ("SearchMCPServerVersionUtils", "version IN ('1.0.0')", LIST_ERROR.format("['status']")),
+        (
+            "SearchMCPServerUtils",
+            "name IN ('com.example/S00', 'io.x/y')",
+            [_clause("name", "IN", ("com.example/S00", "io.x/y"))],
+        ),
+        ("SearchMCPServerUtils", "display_name IN ('A')", LIST_ERROR.format("['name', 'status']")),
+        (
+            "SearchMCPAccessEndpointUtils",
+            "server_name = 'com.example/weather' AND status = 'active'",
+            [_clause("server_name", "=", "com.example/weather"), _clause("status", "=", "active")],
+        ),
+        (
+            "SearchMCPAccessEndpointUtils",
+            "server_name IN ('A/b')",
+            [_clause("server_name", "IN", ("A/b",))],
+        ),
+    ],
+)
+def test_mcp_filters_parse_as_mlflow_3_17_parses_them(parser, filter_string, expected):
+    from mlflow.exceptions import MlflowException
+
+    from mlflow_dynamodbstore.compat import mcp_search
+
+    parse = getattr(mcp_search, parser).parse_search_filter
+    if isinstance(expected, str):
+        with pytest.raises(MlflowException, match=re.escape(expected)) as refused:
+            parse(filter_string)
+        assert refused.value.error_code == "INVALID_PARAMETER_VALUE"
+    else:
+        assert parse(filter_string) == expected
+
+
+def test_the_mcp_parsers_are_mlflows_own_from_3_17():
+    from mlflow.utils import search_utils
+
+    from mlflow_dynamodbstore.compat import mcp_search
+
+    for name in mcp_search.__all__:
+        assert (getattr(mcp_search, name) is getattr(search_utils, name)) == mlflow_at_least("3.17")

@@ -356,8 +356,7 @@ def search_versions(store):
     return _norm(out)
 
 
-@scenario()
-def search_endpoints(store):
+def _endpoints_corpus(store) -> None:
     store.create_mcp_server_version(server_json("1.0.0"), status=MCPStatus.ACTIVE)
     store.create_mcp_server_version(server_json("2.0.0"))
     store.create_mcp_server_version(server_json("0.1.0", name=OTHER))
@@ -369,6 +368,30 @@ def search_endpoints(store):
         NAME, "https://l", server_alias="latest", transport_type=MCPRemoteTransportType.SSE
     )
     store.create_mcp_access_endpoint(OTHER, "https://o", server_version="0.1.0")
+
+
+@scenario(
+    reference_since=(
+        "3.17",
+        "before it SqlAlchemyStore could not parse a server_name filter (a SQL keyword to "
+        "sqlparse) nor take a list for it",
+    )
+)
+def search_endpoints_by_server_name_filter(store):
+    _endpoints_corpus(store)
+    by_time = partial(store.search_mcp_access_endpoints, order_by=["created_at"])
+    return _norm(
+        [
+            by_time(filter_string=f"server_name IN ('{OTHER}')"),
+            by_time(filter_string=f"server_name = '{NAME}' AND status = 'active'"),
+            by_time(filter_string=f"server_name != '{NAME}'"),
+        ]
+    )
+
+
+@scenario()
+def search_endpoints(store):
+    _endpoints_corpus(store)
     search = store.search_mcp_access_endpoints
     by_time = partial(search, order_by=["created_at"])
     out = [
@@ -382,7 +405,6 @@ def search_endpoints(store):
         by_time(server_version="2.0.0", server_alias="prod"),
         by_time(filter_string="status = 'active'"),
         by_time(filter_string="transport_type = 'sse'"),
-        by_time(filter_string=f"server_name IN ('{OTHER}')"),
         by_time(server_name="com.example/missing"),
         attempt(lambda: search(filter_string="url = 'x'")),
         attempt(lambda: search(order_by=["url"])),

@@ -1,6 +1,7 @@
 """Filter strings of the MCP registry searches, parsed by MLflow's own parsers
-(``SearchMCPServerUtils`` and friends) and evaluated in memory with SQLite's semantics
-(case-sensitive LIKE, NULL never matching, SemVer precedence for version ranges)."""
+(``SearchMCPServerUtils`` and friends, as in MLflow 3.17 on every release: compat/mcp_search.py)
+and evaluated in memory with SQLite's semantics (case-sensitive LIKE, NULL never matching,
+SemVer precedence for version ranges)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from typing import Any
 
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-from mlflow.utils.search_utils import (
+from mlflow.utils.semver_utils import encode_prerelease_sort_key, parse_semver
+
+from mlflow_dynamodbstore.compat.mcp_search import (
     SearchMCPAccessEndpointUtils,
     SearchMCPServerUtils,
     SearchMCPServerVersionUtils,
 )
-from mlflow.utils.semver_utils import encode_prerelease_sort_key, parse_semver
-
 from mlflow_dynamodbstore.search.logged_models.match import compare
 
 VALID_COMPARATORS = {"=", "!=", ">", ">=", "<", "<=", "LIKE", "ILIKE", "IN", "NOT IN"}
