@@ -89,16 +89,16 @@ def load_phase(tracking, traces: int, days: int) -> tuple[str, dict[str, Any]]:
             at += rng.randint(20_000, 5 * MIN_MS)  # the next turn of the chat
             flush()
     for session_id, times in heads.items():
-        first, last = min(times), max(times)
+        # The head as the settle writes it (sessions._desired: first, last, timestamps).
+        desired = sessions._desired([{"timestamp_ms": t} for t in times])
         chunk.append(
             {
                 **session_keys.head_key(experiment_id, session_id),
-                **session_keys.by_last_keys(experiment_id, session_id, last),
+                **session_keys.by_last_keys(experiment_id, session_id, desired["last"]),
+                **{k: v for k, v in desired.items() if v is not None},
                 "sid": session_id,
                 "experiment_id": experiment_id,
                 **({"workspace": template["workspace"]} if template.get("workspace") else {}),
-                "first": first,
-                "last": last,
                 sessions.TOKEN: "",
                 sessions.SETTLED: "",
             }

@@ -98,6 +98,7 @@ def _completed(store, exp: str) -> dict[str, Any]:
         "exact_edges": find(BASE_MS + 20 * MIN, BASE_MS + 3 * HOUR),
         "empty_window": find(BASE_MS + 4 * HOUR, BASE_MS + 5 * HOUR),
         "reversed": find(end, 0),
+        "reversed_narrow": find(BASE_MS + 2 * HOUR, BASE_MS + HOUR),
         "limited": find(0, end, max_results=3),
         "limited_tie": find(BASE_MS + 26 * HOUR, end, max_results=1),
         "zero": find(0, end, max_results=0),

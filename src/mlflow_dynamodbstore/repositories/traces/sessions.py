@@ -40,6 +40,8 @@ from mlflow_dynamodbstore.schema import analytics_keys, indexes, session_keys
 Item = dict[str, Any]
 TOKEN = "tok"
 SETTLED = "stok"  # the token the head's first/last were computed at
+TIMES = "ts"
+MAX_TIMES = 64
 _ATTEMPTS = 8
 
 
@@ -155,12 +157,45 @@ class SessionHead:
     session_id: str
     first_ms: int
     last_ms: int
+    # The distinct timestamps of its traces, oldest first (None for a long session).
+    times: tuple[int, ...] | None = None
 
 
 def _head(item: Item) -> SessionHead:
+    first = int(item["first"])
+    offsets = item.get(TIMES)
     return SessionHead(
-        str(item["experiment_id"]), str(item["sid"]), int(item["first"]), int(item["last"])
+        str(item["experiment_id"]),
+        str(item["sid"]),
+        first,
+        int(item["last"]),
+        None if offsets is None else tuple(first + int(o, 36) for o in offsets.split(",")),
     )
+
+
+def _desired(members: list[Item]) -> Item:
+    """What a settled head holds for these members (sorted by timestamp)."""
+    times = sorted({int(m["timestamp_ms"]) for m in members})
+    ttls = [int(m["ttl"]) for m in members if m.get("ttl") is not None]
+    first = times[0]
+    return {
+        "first": first,
+        "last": times[-1],
+        "ttl": max(ttls) if len(ttls) == len(members) else None,
+        # Small sessions carry their timestamps (offsets from first, base 36): a
+        # session_count bucket needs no read of their members.
+        TIMES: ",".join(_base36(t - first) for t in times) if len(times) <= MAX_TIMES else None,
+    }
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if not n:
+            return out
 
 
 class SessionRepository:
@@ -189,49 +224,39 @@ class SessionRepository:
                     if head is not None:
                         self.gateway.delete_item(key, condition=condition)
                     return
-                first, last = int(members[0]["timestamp_ms"]), int(members[-1]["timestamp_ms"])
-                ttls = [int(m["ttl"]) for m in members if m.get("ttl") is not None]
-                ttl = max(ttls) if len(ttls) == len(members) else None
+                desired = _desired(members)
                 if (
                     head is not None
                     and head.get(SETTLED) == token
-                    and head.get("first") == first
-                    and head.get("last") == last
-                    and head.get("ttl") == ttl
+                    and all(head.get(k) == v for k, v in desired.items())
                 ):
                     return
-                self._write_head(key, experiment_id, session_id, first, last, ttl, token, condition)
+                self._write_head(key, experiment_id, session_id, desired, token, condition)
                 return
             except ConditionFailed:
                 continue  # a transaction touched the session meanwhile: read again
         raise Contention(f"session {session_id!r} of experiment {experiment_id}", _ATTEMPTS)
 
-    def _write_head(self, key, experiment_id, session_id, first, last, ttl, token, condition):
-        listing = session_keys.by_last_keys(experiment_id, session_id, last)
-        names = {"#f": "first", "#l": "last", "#s": "sid", "#e": "experiment_id", "#k": SETTLED}
-        values: dict[str, Any] = {
-            ":f": first,
-            ":l": last,
-            ":s": session_id,
-            ":e": experiment_id,
-            ":k": token or "",
+    def _write_head(self, key, experiment_id, session_id, desired, token, condition) -> None:
+        fields: Item = {
+            **{k: v for k, v in desired.items() if v is not None},
+            **session_keys.by_last_keys(experiment_id, session_id, desired["last"]),
+            "sid": session_id,
+            "experiment_id": experiment_id,
+            SETTLED: token or "",
         }
-        sets = ["#f = :f", "#l = :l", "#s = :s", "#e = :e", "#k = :k"]
-        for i, (attr, value) in enumerate(listing.items()):
-            names[f"#x{i}"], values[f":x{i}"] = attr, value
-            sets.append(f"#x{i} = :x{i}")
-        expression = "SET " + ", ".join(sets)
-        if ttl is None:
-            expression += " REMOVE #ttl"
-        else:
-            values[":ttl"] = ttl
-            expression = expression.replace("SET ", "SET #ttl = :ttl, ", 1)
-        names["#ttl"] = "ttl"
         if token is None:
-            # A head that was never touched (members written by a backfill step): start one.
-            names["#t"], values[":t"] = TOKEN, ""
-            expression = expression.replace("SET ", "SET #t = :t, ", 1)
-            values[":k"] = ""
+            fields[TOKEN] = ""  # a head never touched (defensive): start one
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets, removes = [], []
+        for i, (attr, value) in enumerate(sorted(fields.items())):
+            names[f"#a{i}"], values[f":a{i}"] = attr, value
+            sets.append(f"#a{i} = :a{i}")
+        for i, attr in enumerate(sorted(k for k, v in desired.items() if v is None)):
+            names[f"#r{i}"] = attr
+            removes.append(f"#r{i}")
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         self.gateway.update_item(key, expression, names=names, values=values, condition=condition)
 
     def backfill(self, trace_id: str) -> bool:
@@ -262,6 +287,8 @@ class SessionRepository:
     def by_last(self, experiment_id: str, low_ms: int, high_ms: int) -> Iterator[SessionHead]:
         """The settled sessions whose last trace is in low..high (GSI4: one Query per
         (period, shard) per MB, side by side; eventually consistent)."""
+        if low_ms > high_ms:
+            return
         listing = indexes.SESSIONS_BY_LAST_TRACE
         lower = session_keys.by_last_sk_bound(low_ms)
         upper = session_keys.by_last_sk_bound(high_ms) + "$"

@@ -68,15 +68,21 @@ def session_count_rows(
             if inside and bucket(head.first_ms) == bucket(head.last_ms):
                 yield MetricRow(head.first_ms * _NS_PER_MS, head.session_id)
                 continue
-            times = sessions.member_times(
-                experiment_id,
-                head.session_id,
-                max(low, head.first_ms),
-                min(high, head.last_ms),
-                limit=None if time_interval_seconds else 1,
-            )
+            if head.times is not None:  # a small session carries its timestamps
+                times = [t for t in head.times if low <= t <= high]
+            else:
+                times = [
+                    t
+                    for t, _ in sessions.member_times(
+                        experiment_id,
+                        head.session_id,
+                        max(low, head.first_ms),
+                        min(high, head.last_ms),
+                        limit=None if time_interval_seconds else 1,
+                    )
+                ]
             seen: set[int | None] = set()
-            for ts, _ in times:
+            for ts in times:
                 if bucket(ts) not in seen:
                     seen.add(bucket(ts))
                     yield MetricRow(ts * _NS_PER_MS, head.session_id)
