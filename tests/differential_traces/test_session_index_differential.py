@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from mlflow.entities.trace_metrics import AggregationType, MetricAggregation, MetricViewType
 
+from mlflow_dynamodbstore.repositories.traces import sessions
 from mlflow_dynamodbstore.search.trace_metrics import traces_view
 from tests.differential.harness import attempt
 from tests.differential_traces.builders import BASE_MS, span, tid
@@ -107,9 +108,11 @@ def _completed(store, exp: str) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def session_items_only(monkeypatch):
-    """Our store's exact path fails: the answers must come from the session items."""
+@pytest.fixture(params=[64, 1], ids=["timestamps-on-heads", "members-read"])
+def session_items_only(monkeypatch, request):
+    """Our store's exact path fails: the answers must come from the session items. With
+    ``MAX_TIMES`` = 1 no head carries its timestamps: straddling sessions read members."""
+    monkeypatch.setattr(sessions, "MAX_TIMES", request.param)
     real = traces_view.TraceRecords.stats_items
 
     def refuse(self, *args, **kwargs):
