@@ -39,7 +39,10 @@ def backfill_stats(store_uri: str) -> None:
             click.echo(f"... {visited} traces", err=True)
 
     report = backfill_trace_stats(_gateway(store_uri), progress)
-    click.echo(f"{report.traces} traces visited, {report.written} stats items written")
+    click.echo(
+        f"{report.traces} traces visited, {report.written} stats items written, "
+        f"{report.sessions} session members recorded"
+    )
 
 
 @traces.command("backfill-order")
