@@ -128,14 +128,15 @@ def test_tokens_page_only_their_search(registry):
         with pytest.raises(MlflowException, match="Invalid page token") as info:
             call()
         assert info.value.error_code == "INVALID_PARAMETER_VALUE"
-    forged = json.loads(base64.b64decode(token))
-    forged["after"] = ["1", "m00"]
-    with pytest.raises(MlflowException, match="Invalid page token"):
-        search(
-            max_results=3,
-            order_by=["version_number ASC"],
-            page_token=base64.b64encode(json.dumps(forged).encode()).decode(),
-        )
+    for position in (["1", "m00"], [1 << 70, "m00"], [1, 2]):
+        forged = {**json.loads(base64.b64decode(token)), "after": position}
+        with pytest.raises(MlflowException, match="Invalid page token") as info:
+            search(
+                max_results=3,
+                order_by=["version_number ASC"],
+                page_token=base64.b64encode(json.dumps(forged).encode()).decode(),
+            )
+        assert info.value.error_code == "INVALID_PARAMETER_VALUE"
 
 
 def _listing_keys(registry, name: str) -> dict[int, str]:

@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from mlflow_dynamodbstore.gateway.paging import PAGE_CAP
 from mlflow_dynamodbstore.repositories.registry import version_number_order
@@ -44,6 +46,8 @@ Item = dict[str, Any]
 Key = Callable[[ModelVersion], tuple]
 Wanted = Callable[[ModelVersion], bool]
 _LISTING = version_number_order.LISTING
+# what a sort key can hold (schema/encoding.py: signed 64-bit)
+_MIN_VERSION, _MAX_VERSION = -(1 << 63), (1 << 63) - 1
 
 
 def walk_by_number(
@@ -59,6 +63,8 @@ def walk_by_number(
     querying_prompts: bool,
     want: int,
 ) -> list[ModelVersion]:
+    if after is not None and not _MIN_VERSION <= after[0] <= _MAX_VERSION:
+        raise MlflowException("Invalid page token: malformed position", INVALID_PARAMETER_VALUE)
     numbers_ascending = fields[0][1]
     second, names_ascending = fields[1]
     gateway = versions.gateway
