@@ -120,7 +120,9 @@ def test_workspaces_isolate_models_versions_and_webhooks(store, monkeypatch):
 def test_rename_stamps_each_live_version_as_sql_does(store):
     """The rename itself is one transaction whatever the number of versions; then each live
     version's last update is set to the rename time (the SQL store rewrites every version
-    row), one UpdateItem each, so versions move in the update-ordered listing."""
+    row), one UpdateItem each, so versions move in the update-ordered listing; after the
+    rename, one more transaction per 99 versions files them under the new name in
+    version-number order (docs/version-number-paging.md)."""
     store.create_registered_model("big")
     for i in range(30):
         store.create_model_version("big", f"s3://{i}")
@@ -128,7 +130,7 @@ def test_rename_stamps_each_live_version_as_sql_does(store):
     store.gateway.stats.reset()
     renamed = store.rename_registered_model("big", "bigger")
     ops = _requests(store)
-    assert ops.get("TransactWriteItems") == 1
+    assert ops.get("TransactWriteItems") == 2  # the rename, the 29 live versions re-keyed
     assert ops.get("UpdateItem") == 29 and "BatchWriteItem" not in ops and "Scan" not in ops
     version = store.get_model_version("bigger", 30)
     assert version.name == "bigger"

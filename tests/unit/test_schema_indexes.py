@@ -30,6 +30,7 @@ from mlflow_dynamodbstore.schema import (
     tag_index_keys,
     trace_archival_keys,
     trace_order_keys,
+    version_number_keys,
 )
 from mlflow_dynamodbstore.schema.table import create_table_request
 
@@ -137,7 +138,7 @@ PLACED = {
     indexes.RUNS_BY_START_TIME: keys.run_list_keys("1", 5, "ab"),
     indexes.RUNS_BY_METRIC: keys.metric_rank_keys("1", "m", 0.5, "ab"),
     indexes.REGISTERED_MODELS_BY_NAME: keys.registered_model_list_keys("ws", "m"),
-    indexes.MODEL_VERSIONS_BY_WORKSPACE: keys.model_version_list_keys("ws", "id", 1),
+    indexes.MODEL_VERSIONS_BY_WORKSPACE: version_number_keys.live_version_keys("ws", 1, "m"),
     indexes.MODEL_VERSIONS_BY_RUN: keys.model_version_run_keys("ws", "r", "id", 1),
     indexes.WEBHOOKS_BY_CREATION: keys.webhook_list_keys("ws", 5, "w"),
     indexes.AUTH_USERS_BY_ID: keys.auth_user_list_keys(1),

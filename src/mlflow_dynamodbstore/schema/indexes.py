@@ -104,7 +104,7 @@ EXPERIMENTS_BY_CREATION = AccessPattern.on_gsi(
 RUNS_BY_START_TIME = AccessPattern.on_gsi(1, "an experiment's runs, by start time")
 REGISTERED_MODELS_BY_NAME = AccessPattern.on_gsi(1, "a workspace's registered models, by name")
 MODEL_VERSIONS_BY_WORKSPACE = AccessPattern.on_gsi(
-    1, "a workspace's model versions, by model id and version"
+    1, "a workspace's model versions: live ones by number and model name, then deleted ones"
 )
 WEBHOOKS_BY_CREATION = AccessPattern.on_gsi(
     1, "a workspace's webhooks, live or deleted (two keys), by creation time"

@@ -277,12 +277,7 @@ def model_versions_gsi1pk(workspace: str) -> str:
     return f"{workspace_pk(workspace)}{SEP}MVS"
 
 
-def model_version_list_keys(workspace: str, model_id: str, version: int) -> dict[str, str]:
-    """MODEL_VERSIONS_BY_WORKSPACE (GSI1): every version of a workspace (for searches not
-    narrowed to a model or run)."""
-    return indexes.MODEL_VERSIONS_BY_WORKSPACE.keys(
-        model_versions_gsi1pk(workspace), f"{model_id}{SEP}{encode_int(version)}"
-    )
+# MODEL_VERSIONS_BY_WORKSPACE's sort keys (version-number order): version_number_keys.py
 
 
 def model_versions_by_run_gsi2pk(workspace: str, run_id: str) -> str:

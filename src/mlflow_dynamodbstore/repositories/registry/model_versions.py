@@ -35,7 +35,7 @@ from mlflow_dynamodbstore.repositories.registry.registered_models import (
     ModelNotFound,
     update_order_fields,
 )
-from mlflow_dynamodbstore.schema import indexes, keys, registry_order_keys
+from mlflow_dynamodbstore.schema import indexes, keys, registry_order_keys, version_number_keys
 from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
 
 Item = dict[str, Any]
@@ -173,11 +173,15 @@ class ModelVersionRepository(ModelVersionReads):
         with_latest = True
 
         def write(_item: Item) -> Item:
-            nonlocal with_latest
+            nonlocal with_latest, item
             try:
                 return self._write_version(item, claimed=None, with_latest=with_latest)
             except TransactionCancelled as exc:
                 if exc.reasons[1:2] == ["ConditionalCheckFailed"]:
+                    renamed = self._renamed(item)
+                    if renamed is not None:  # listed under the model's new name, then retry
+                        item = {**item, **renamed}
+                        raise Conflict() from None
                     if not with_latest:
                         raise ModelNotFound(model_id) from None
                     # A higher version already is the latest of its stage (or the model is
@@ -196,12 +200,25 @@ class ModelVersionRepository(ModelVersionReads):
         except Contention:
             raise ConcurrentModification(model_id) from None
 
+    def _renamed(self, item: Item) -> dict[str, str] | None:
+        """The listing keys of ``item`` under its model's current name, if a rename changed
+        it since the item was built (None otherwise, or when the model is gone)."""
+        meta = self.gateway.get_item(keys.registered_model_key(item["model_id"]))
+        if meta is None:
+            return None
+        listed = version_number_keys.live_version_keys(
+            meta["workspace"], int(item["version"]), meta["name"]
+        )
+        by_workspace = indexes.MODEL_VERSIONS_BY_WORKSPACE
+        return None if listed[by_workspace.sk] == item[by_workspace.sk] else listed
+
     @staticmethod
     def _version_item(meta: Item, version: int, fields: Item) -> Item:
         model_id, workspace = meta["model_id"], meta["workspace"]
         item: Item = {
             **keys.model_version_key(model_id, version),
-            **keys.model_version_list_keys(workspace, model_id, version),
+            # MODEL_VERSIONS_BY_WORKSPACE, in version-number order under the model's name
+            **version_number_keys.live_version_keys(workspace, version, meta["name"]),
             "model_id": model_id,
             "workspace": workspace,
             "version": version,
@@ -258,7 +275,11 @@ class ModelVersionRepository(ModelVersionReads):
             names["#u_pv"] = PROMPT_VERSIONS
             values[":u_pv"] = {version}
             adds.append("#u_pv :u_pv")
-        condition = Attr("PK").exists()
+        # the name the version is listed under (version_number_keys) is still the model's
+        listed_under = version_number_keys.name_of_live_sk(
+            item[indexes.MODEL_VERSIONS_BY_WORKSPACE.sk]
+        )
+        condition = Attr("PK").exists() & Attr("name").eq(listed_under)
         if claimed is not None:
             names["#u_nv"] = "next_version"
             sets.append("#u_nv = :u_v")
@@ -532,6 +553,13 @@ class ModelVersionRepository(ModelVersionReads):
                 **fields,
                 indexes.MODEL_VERSIONS_BY_LAST_UPDATE.sk: registry_order_keys.version_order_sk(
                     int(fields["last_updated_time"]), item["model_id"], int(item["version"])
+                ),
+            }
+        if deleted:  # out of the live versions' number order (version_number_keys)
+            fields = {
+                **fields,
+                indexes.MODEL_VERSIONS_BY_WORKSPACE.sk: version_number_keys.deleted_sk(
+                    item["model_id"], int(item["version"])
                 ),
             }
         expr, names, values = set_expression(fields)

@@ -16,7 +16,7 @@ from typing import Any
 
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.gateway.paging import growing_pages
-from mlflow_dynamodbstore.schema import indexes, registry_order_keys
+from mlflow_dynamodbstore.schema import indexes, registry_order_keys, version_number_keys
 
 Item = dict[str, Any]
 
@@ -77,8 +77,10 @@ READINESS = OrderReadiness()
 
 
 def mark_new_table_ready(gateway: TableGateway) -> None:
-    """A new table writes the listing keys with every model and version from the start."""
+    """A new table writes the listing keys with every model and version from the start
+    (the time listings, and the version-number order of schema/version_number_keys.py)."""
     gateway.put_item({**registry_order_keys.ready_key(), "complete": True})
+    gateway.put_item({**version_number_keys.ready_key(), "complete": True})
 
 
 def walk_time_listing(

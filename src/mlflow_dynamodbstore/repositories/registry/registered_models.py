@@ -24,6 +24,7 @@ transaction as the META item). META carries the small per-model collections inli
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,14 +35,14 @@ from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.fts.field_postings import MODEL_TAG_VALUE
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
 from mlflow_dynamodbstore.gateway.paging import growing_walk
-from mlflow_dynamodbstore.repositories.registry import model_tag_values
+from mlflow_dynamodbstore.repositories.registry import model_tag_values, version_number_order
 from mlflow_dynamodbstore.repositories.registry.order_state import walk_time_listing
 from mlflow_dynamodbstore.repositories.tag_value_writes import REMOVE, TagValueWrite
 from mlflow_dynamodbstore.schema import indexes, keys, registry_order_keys
 from mlflow_dynamodbstore.schema.fts_keys import WORKSPACE_SCOPE
 
 Item = dict[str, Any]
-
+_log = logging.getLogger(__name__)
 
 _DELETED_STAGE = "Deleted_Internal"  # STAGE_DELETED_INTERNAL (model_versions imports us)
 
@@ -330,7 +331,8 @@ class RegisteredModelRepository:
 
     def rename(self, item: Item, new_name: str, time: int) -> Item:
         """Move the name guard and rename META in one transaction (3 writes, whatever the
-        number of versions)."""
+        number of versions), then file the versions under the new name in version-number
+        order (1 Query, 1 transaction per 99 versions: version_number_order.py)."""
         model_id, workspace, old_name = item["model_id"], item["workspace"], item["name"]
         new_guard = {**keys.registered_model_name_key(workspace, new_name), "model_id": model_id}
         list_keys = keys.registered_model_list_keys(workspace, new_name)
@@ -372,6 +374,11 @@ class RegisteredModelRepository:
             if exc.is_condition_failure:
                 raise ModelNotFound(model_id) from None
             raise
+        # the versions' place in version-number order follows the name
+        try:
+            version_number_order.rekey_model(self.gateway, model_id)
+        except version_number_order.ModelKeepsChanging:
+            _log.warning("model %s: versions not re-keyed after its rename", model_id)
         return {**item, "name": new_name, "last_updated_time": time, "renamed_time": time}
 
     def delete(self, item: Item) -> None:

@@ -20,9 +20,11 @@ Plan, from the cheapest read the filter allows:
     ``WS#<ws>#MVCRE``), ties sorted in memory;
   - ``name``: the workspace's models by name (GSI1 ``WS#<ws>#RMS``) and each model's
     versions from its partition;
-  - ``version_number`` first (no index has that order), or a table whose listings are not
-    backfilled yet: every version of the workspace (GSI1 ``WS#<ws>#MVS``) and every model
-    META (GSI1 ``WS#<ws>#RMS``), sorted in memory, with the SQL store's offset tokens.
+  - ``version_number``: the workspace's live versions by number and model name (GSI1
+    ``WS#<ws>#MVS``, version_number_walk.py);
+  - a table whose listings are not backfilled yet: every version of the workspace (GSI1
+    ``WS#<ws>#MVS``) and every model META (GSI1 ``WS#<ws>#RMS``), sorted in memory, with
+    the SQL store's offset tokens.
 
 Semantics are the SQL store's, in memory: deleted versions dropped; unless the filter asks
 for prompts, every version of a model any of whose versions (deleted ones included) has the
@@ -42,7 +44,7 @@ from mlflow.store.model_registry import SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHO
 from mlflow.utils.search_utils import SearchModelVersionUtils, SearchUtils
 
 from mlflow_dynamodbstore.fts.lookup import TrigramIndex
-from mlflow_dynamodbstore.repositories.registry import order_state
+from mlflow_dynamodbstore.repositories.registry import order_state, version_number_order
 from mlflow_dynamodbstore.repositories.registry.entities import to_model_version
 from mlflow_dynamodbstore.repositories.registry.model_versions import (
     ModelVersionRepository,
@@ -50,7 +52,7 @@ from mlflow_dynamodbstore.repositories.registry.model_versions import (
     is_live,
 )
 from mlflow_dynamodbstore.repositories.registry.registered_models import RegisteredModelRepository
-from mlflow_dynamodbstore.search.registry import keyset, version_walks
+from mlflow_dynamodbstore.search.registry import keyset, version_number_walk, version_walks
 from mlflow_dynamodbstore.search.registry.common import (
     check_tag_comparator,
     compare,
@@ -277,15 +279,28 @@ def search_model_versions(
     narrowed = _load_narrowed(models, versions, workspace, clauses, fts)
     if narrowed is not None:
         rows = keyset.after_cursor(_rows(narrowed, clauses, querying_prompts), key, cursor)[:want]
-    elif fields[0][0] == "version" or not order_state.READINESS.is_ready(versions.gateway):
+    elif not _walkable(fields, versions):
         if cursor is not None:
             raise MlflowException(
                 "Invalid page token: it was issued for another search", INVALID_PARAMETER_VALUE
             )
-        # no index has this order (or the table's listings are not backfilled yet): the
-        # SQL store's offset paging over every version of the workspace
+        # the table's listings are not backfilled yet: the SQL store's offset paging over
+        # every version of the workspace
         return _offset_page(
             models, versions, workspace, clauses, querying_prompts, terms, max_results, 0, fts
+        )
+    elif fields[0][0] == "version":
+        rows = version_number_walk.walk_by_number(
+            models,
+            versions,
+            workspace,
+            fields=fields,
+            after=after,
+            cursor=cursor,
+            key=key,
+            wanted=lambda mv: _matches(mv, clauses),
+            querying_prompts=querying_prompts,
+            want=want,
         )
     elif fields[0][0] == "name":
         second = fields[1]
@@ -323,6 +338,15 @@ def search_model_versions(
         last = rows[-1]
         token = keyset.encode(_SEARCH, fields, filter_string, [get(last) for get, _ in terms])
     return PagedList(rows, token)
+
+
+def _walkable(fields: list[tuple[str, bool]], versions: ModelVersionRepository) -> bool:
+    """Whether the table has the listing the order's first field walks (a table older than
+    it has until its backfill ran: ``registry backfill-order``, and for version numbers
+    ``registry backfill-version-order``)."""
+    if not order_state.READINESS.is_ready(versions.gateway):
+        return False
+    return fields[0][0] != "version" or version_number_order.READINESS.is_ready(versions.gateway)
 
 
 def _name_matches(name: str, clauses: list[dict]) -> bool:
