@@ -15,10 +15,16 @@ from mlflow.entities import AssessmentSource, Expectation, Feedback, SpanType, T
 from mlflow.entities.assessment import FeedbackValue
 from mlflow.entities.trace_metrics import AggregationType, MetricAggregation
 
-from mlflow_dynamodbstore.compat import mlflow_at_least
 from tests.differential_traces.builders import BASE_MS, info, span, tid
 from tests.differential_traces.registry import TraceScenario
-from tests.differential_traces.scenarios_metrics import ASSESSMENTS, DAY, HOUR, SPANS, ask
+from tests.differential_traces.scenarios_metrics import (
+    ASSESSMENTS,
+    DAY,
+    HOUR,
+    SPANS,
+    _as_3_17_assessment_buckets,
+    ask,
+)
 
 VIEW_ROLLUP_SCENARIOS: list[TraceScenario] = []
 
@@ -85,23 +91,6 @@ def corpus(store) -> tuple[str, str]:
     return e1, e2
 
 
-def _assessment_buckets(result: Any) -> Any:
-    """Before 3.17 SqlAlchemyStore put an ASSESSMENTS data point in the time bucket of the
-    assessment's creation (``created_timestamp``: ``get_time_bucket_expression`` in
-    mlflow/store/tracking/utils/sql_trace_metrics_utils.py) while its range filter reads the
-    trace's time; 3.17 buckets by the trace's time (``trace_timestamp_ms``), as this store does
-    on every release. So before 3.17 a bucketed assessment chart is compared by the series it
-    answers for (metric and dimensions without the bucket), not by bucket; from 3.17 on as it
-    is. Every other chart is compared as it is on every release."""
-    if mlflow_at_least("3.17") or not isinstance(result, list):
-        return result  # from 3.17 on, or a Failed
-    series = set()
-    for p in result:
-        dims = {k: v for k, v in p["dimensions"].items() if k != "time_bucket"}
-        series.add((p["metric"], tuple(sorted(dims.items()))))
-    return sorted(series)
-
-
 UNALIGNED = {"start_time_ms": BASE_MS + 5 * HOUR + 1234, "end_time_ms": BASE_MS + 2 * DAY + 789}
 ALIGNED = {"start_time_ms": BASE_MS - BASE_MS % DAY, "end_time_ms": BASE_MS + 4 * DAY - 1}
 NARROW = {"start_time_ms": BASE_MS + 7 * HOUR + 1, "end_time_ms": BASE_MS + 7 * HOUR + 600_000}
@@ -144,7 +133,7 @@ def overview(store, experiments: list[str], **range_: Any) -> dict[str, Any]:
                 store, experiments, SPANS, "span_count", COUNT, dimensions=["span_name"],
                 filters=TOOL, time_interval_seconds=interval, **range_,
             )  # fmt: skip
-            out[f"values_{label}"] = _assessment_buckets(ask(
+            out[f"values_{label}"] = _as_3_17_assessment_buckets(ask(
                 store, experiments, ASSESSMENTS, "assessment_value", AVG,
                 dimensions=["assessment_name"], filters=FEEDBACK,
                 time_interval_seconds=interval, **range_,

@@ -27,8 +27,8 @@ TRACES = MetricViewType.TRACES
 A = MetricAggregation
 PCTS = [A(AggregationType.PERCENTILE, p) for p in (0, 1, 50, 90, 95, 99, 99.9, 100)]
 # Before 3.17 SqlAlchemyStore refuses MIN/MAX on these metrics ("Supported aggregation types:
-# ['AVG', 'PERCENTILE']"); there the charts ask AVG and the percentiles only (this store answers
-# MIN/MAX as 3.17 on every release).
+# ['AVG', 'PERCENTILE']"), and so does this store there (it validates with the installed
+# MLflow's validate_query_trace_metrics_params): the charts ask AVG and the percentiles only.
 MIN_MAX = [A(AggregationType.MIN), A(AggregationType.MAX)] if mlflow_at_least("3.17") else []
 ALL = [*MIN_MAX, A(AggregationType.AVG), *PCTS]
 TOKENS = ("input_tokens", "output_tokens", "total_tokens", "cache_read_input_tokens")
