@@ -75,7 +75,6 @@ _ANALYTICS = "before it SqlAlchemyStore had no promoted token/cost columns or nu
 REFERENCE_SINCE: dict[str, tuple[str, str]] = {
     "correlation_bad_input": ("3.17", _BAD_ID),
     "traces_bad_input": ("3.17", _BAD_ID),
-    "assessments_view": ("3.17", _ANALYTICS),
     "prompt_links": ("3.17", "before it SqlAlchemyStore linked prompts to a missing trace"),
     "create_assessment_overriding_missing": ("3.17", _MESSAGE),
     "create_assessment_on_missing_trace": ("3.17", _MESSAGE),

@@ -60,6 +60,23 @@ def _as_3_17_sums(values: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _as_3_17_assessment_buckets(result: Any) -> Any:
+    """Before 3.17 SqlAlchemyStore put an ASSESSMENTS data point in the time bucket of the
+    assessment's creation (``created_timestamp``: ``get_time_bucket_expression`` in
+    mlflow/store/tracking/utils/sql_trace_metrics_utils.py) while its range filter reads the
+    trace's time; 3.17 buckets by the trace's time (``trace_timestamp_ms``), as this store does
+    on every release. So before 3.17 a bucketed assessment chart is compared by the series it
+    answers for (metric and dimensions without the bucket), not by bucket; from 3.17 on as it
+    is."""
+    if mlflow_at_least("3.17") or not isinstance(result, list):
+        return result  # from 3.17 on, or a Failed
+    series = set()
+    for p in result:
+        dims = {k: v for k, v in p["dimensions"].items() if k != "time_bucket"}
+        series.add((p["metric"], tuple(sorted(dims.items()))))
+    return sorted(series)
+
+
 def points(result: Any) -> Any:
     """Comparable data points: values exactly, and their types."""
     if not isinstance(result, list) and not hasattr(result, "token"):
@@ -331,8 +348,9 @@ def assessments_view(store):
         "count": ask(store, [e1], ASSESSMENTS, "assessment_count", COUNT),
         "by_name_value": ask(store, [e1], ASSESSMENTS, "assessment_count", COUNT,
                              dimensions=["assessment_name", "assessment_value"]),
-        "daily": ask(store, [e1], ASSESSMENTS, "assessment_count", COUNT,
-                     time_interval_seconds=86400, dimensions=["assessment_name"], **WHOLE),
+        "daily": _as_3_17_assessment_buckets(
+            ask(store, [e1], ASSESSMENTS, "assessment_count", COUNT,
+                time_interval_seconds=86400, dimensions=["assessment_name"], **WHOLE)),
         "values": ask(store, [e1], ASSESSMENTS, "assessment_value", value,
                       dimensions=["assessment_name"]),
         "filtered": ask(store, [e1], ASSESSMENTS, "assessment_count", COUNT,

@@ -17,7 +17,14 @@ from mlflow.entities.trace_metrics import AggregationType, MetricAggregation
 
 from tests.differential_traces.builders import BASE_MS, info, span, tid
 from tests.differential_traces.registry import TraceScenario
-from tests.differential_traces.scenarios_metrics import ASSESSMENTS, DAY, HOUR, SPANS, ask
+from tests.differential_traces.scenarios_metrics import (
+    ASSESSMENTS,
+    DAY,
+    HOUR,
+    SPANS,
+    _as_3_17_assessment_buckets,
+    ask,
+)
 
 VIEW_ROLLUP_SCENARIOS: list[TraceScenario] = []
 
@@ -126,11 +133,11 @@ def overview(store, experiments: list[str], **range_: Any) -> dict[str, Any]:
                 store, experiments, SPANS, "span_count", COUNT, dimensions=["span_name"],
                 filters=TOOL, time_interval_seconds=interval, **range_,
             )  # fmt: skip
-            out[f"values_{label}"] = ask(
+            out[f"values_{label}"] = _as_3_17_assessment_buckets(ask(
                 store, experiments, ASSESSMENTS, "assessment_value", AVG,
                 dimensions=["assessment_name"], filters=FEEDBACK,
                 time_interval_seconds=interval, **range_,
-            )  # fmt: skip
+            ))  # fmt: skip
         out["tool_latency_daily"] = ask(
             store, experiments, SPANS, "latency", AVG, dimensions=["span_name"], filters=TOOL,
             time_interval_seconds=86400, **range_,
