@@ -13,7 +13,8 @@ is deleted. Cost: the listings read once, 1 write unit per posting (one per dist
 trigram of a name), 1 PutItem of the record per page.
 
 Opt-in fields (run tag / param values, experiment / model tag values:
-``OPT_IN_TRIGRAM_FIELDS``) are walked and marked ready only while configured in the stored settings. Servers see a settings
+``OPT_IN_TRIGRAM_FIELDS``) are walked and marked ready only while configured in the stored
+settings. Servers see a settings
 change within ``MAX_REFRESH_SECONDS``; until then some still write without postings, so the
 backfill first waits until that long after each such field was switched on (its ready
 marker's ``changed_at``, written by ``ConfigItems.update`` however it was switched): no
