@@ -144,8 +144,11 @@ def _make_old(gateway) -> None:
     for pk, sk in _dictionary_items(gateway):
         gateway.delete_item({"PK": pk, "SK": sk})
     listing = indexes.TRACES_BY_NAME
+
     def named_trace(raw) -> bool:
-        return listing.pk in raw and raw["PK"]["S"].startswith("TRACE#") and raw["SK"]["S"] == "META"
+
+        pk, sk = raw["PK"]["S"], raw["SK"]["S"]
+        return listing.pk in raw and pk.startswith("TRACE#") and sk == "META"
 
     for meta in _scan(gateway, named_trace):
         gateway.update_item(
