@@ -16,7 +16,6 @@ from boto3.dynamodb.conditions import Attr, Key
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 
-from mlflow_dynamodbstore.config.settings import SettingsSource
 from mlflow_dynamodbstore.gateway import ConditionFailed, ItemTooLarge, TableGateway
 from mlflow_dynamodbstore.gateway.errors import Contention
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
@@ -60,9 +59,8 @@ def _size_checked() -> Iterator[None]:
 
 
 class TraceRepository:
-    def __init__(self, gateway: TableGateway, settings: SettingsSource | None = None):
+    def __init__(self, gateway: TableGateway):
         self.gateway = gateway
-        self.settings = settings
         # Each distinct (experiment, name) is indexed once, before the first META naming it
         # is written (docs/full-text-search.md, "Trace names").
         self.names = NameDictionary(gateway)
