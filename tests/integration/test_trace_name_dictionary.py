@@ -15,7 +15,11 @@ from mlflow_dynamodbstore.backfills.fts import backfill_fts
 from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.fts.lookup import READINESS
 from mlflow_dynamodbstore.lifecycle.purge import purge_experiment
-from mlflow_dynamodbstore.repositories.traces.name_dictionary import SEEN
+from mlflow_dynamodbstore.repositories.traces.name_dictionary import (
+    SEEN,
+    NameDictionary,
+    posting_items,
+)
 from mlflow_dynamodbstore.schema import fts_keys, indexes, trace_name_keys
 from mlflow_dynamodbstore.schema.fts_keys import FTS_SHARDS
 from mlflow_dynamodbstore.search.traces import search as trace_search
@@ -228,3 +232,34 @@ def test_purge_deletes_the_experiments_dictionary(store):
     assert kept and kept < before
     purge_experiment(store.gateway.unscoped, "default", gone, "gone")
     assert _dictionary_items(store.gateway.unscoped) == kept
+
+
+def test_a_crash_between_postings_and_entry_is_repaired_by_the_next_trace(store, monkeypatch):
+    exp = store.create_experiment("e")
+    original = NameDictionary.write
+
+    def crash_after_postings(self, experiment_id, name):
+        self.gateway.batch_write(puts=posting_items(experiment_id, name))
+        raise ConnectionError("server died before the entry")
+
+    monkeypatch.setattr(NameDictionary, "write", crash_after_postings)
+    with pytest.raises(ConnectionError):
+        _start(store, exp, 1, "crashy-zqx-name")
+    # META was never written: nothing to find, and the orphan postings find nothing
+    assert store.search_traces([exp], "name LIKE '%zqx%'")[0] == []
+    monkeypatch.setattr(NameDictionary, "write", original)
+    _start(store, exp, 2, "crashy-zqx-name")
+    assert _names(store.search_traces([exp], "name LIKE '%zqx%'")[0]) == ["crashy-zqx-name"]
+
+
+def test_a_stale_entry_costs_one_empty_listing_query(store):
+    exp = store.create_experiment("e")
+    gone = _start(store, exp, 1, "stale-zqx-name")
+    store.set_trace_tag(_start(store, exp, 2, "moved-zqx-name"), TraceTagKey.TRACE_NAME, "other")
+    store.delete_traces(exp, trace_ids=[gone])
+    store.search_traces([exp], "name LIKE '%warm%'")
+    store.gateway.stats.reset()
+    assert store.search_traces([exp], "name LIKE '%zqx%'")[0] == []
+    # postings (4 shards) + overflow, 2 entries, then each stale name's empty listing
+    assert _ops(store) == {"Query": FTS_SHARDS + 1 + 2, "BatchGetItem": 1}
+    assert _names(store.search_traces([exp], "name = 'other'")[0]) == ["other"]
