@@ -1,10 +1,11 @@
-"""The trigram index of trace names against the SQL store: search_traces with name LIKE /
-ILIKE / = filters over generated names (mixed case, accents, CJK, emoji, ``%``, ``_``,
-quotes, 1-2 characters, one name past the indexed trigram cap), every wildcard placement,
-paging with small max_results (following each store's own tokens), other orders, renames
-(``mlflow.traceName`` set and deleted) and deletes between searches. Both stores must give
-the same pages, with trace names indexed (switched on and built) and with the default
-(off: every search takes the listing walk)."""
+"""The trace-name dictionary against the SQL store: search_traces with name LIKE / ILIKE / =
+filters over generated names (mixed case, accents, CJK, emoji, ``%``, ``_``, quotes, 1-2
+characters, one name past the indexed trigram cap), every wildcard placement, paging with
+small max_results (following each store's own tokens), other orders, renames
+(``mlflow.traceName`` set and deleted) and deletes between searches, in several
+experiments. Both stores must give the same pages, with the index (the default) and on a
+table whose index is not ready (an upgraded table before ``fts backfill``: every search
+takes the listing walk)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from mlflow.entities import TraceState
 from mlflow.exceptions import MlflowException
 from mlflow.tracing.constant import TraceTagKey
 
+from mlflow_dynamodbstore.fts import postings
+from mlflow_dynamodbstore.fts.lookup import READINESS
 from mlflow_dynamodbstore.search.traces import search as trace_search
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 from tests.differential_traces.builders import info, tid
 from tests.fts.names import generated_names, patterns
-from tests.fts.trace_names import build_trace_name_index, enable_trace_names
 
 # Over 200 distinct trigrams (the index keeps the first 200): a pattern from its end is
 # only found through the experiment's overflow list.
@@ -54,21 +56,22 @@ def _searches(store, exp_ids: list[str], pats: list[str]) -> list:
     out.append(_pages(store, exp_ids, "name LIKE '%ode%' AND trace.status = 'OK'", 2))
     out.append(_pages(store, exp_ids, "name ILIKE '%TRAIN%' AND timestamp_ms > 1005", 1000))
     out.append(_pages(store, exp_ids, "name = 'model-train'", 1000))
+    for name in pats[:4]:  # = on a pattern (its % and _ are plain characters under =)
+        out.append(_pages(store, exp_ids, f"trace.name = '{name}'", 2))
     out.append(_pages(store, exp_ids, "name != 'model-train' AND name LIKE '%mod%'", 4))
     out.append(_pages(store, exp_ids, "name LIKE '%tail-ZQX'", 1000))
     out.append(_pages(store, exp_ids, "name ILIKE '%-TAIL-%'", 1000, ["timestamp_ms ASC"]))
     return out
 
 
-@pytest.fixture(params=["indexed", "default"])
-def dynamo_store(request, store_uri, artifact_root, fake_clock, monkeypatch):
-    """The store with trace names indexed, or with the default (not indexed)."""
-    if request.param == "indexed":
-        enable_trace_names(monkeypatch)
+@pytest.fixture(params=["indexed", "not ready"])
+def dynamo_store(request, store_uri, artifact_root, fake_clock):
+    """The store as created (trace names indexed: the default), or with the index not
+    ready (a table of the previous version before ``fts backfill``)."""
     store = DynamoDBTrackingStore(store_uri, artifact_root)
-    if request.param == "indexed":
-        build_trace_name_index(store)
     store.indexed_names = request.param == "indexed"
+    if not store.indexed_names:
+        READINESS.mark(store._conn.gateway, postings.TRACE_NAME, False)
     return store
 
 
@@ -80,18 +83,21 @@ def test_search_traces_by_name(sql_store, dynamo_store, monkeypatch):
         indexed.append(found is not None)
         return found
 
-    original = trace_search.indexed_traces
-    monkeypatch.setattr(trace_search, "indexed_traces", counted)
+    original = trace_search.named_traces
+    monkeypatch.setattr(trace_search, "named_traces", counted)
     names = generated_names(36, seed=31)
+    # traces share names (the dictionary's case): each name on up to three traces
+    names = [*names, *names[:12], *names[5:11]]
     pats = patterns(names, 30, seed=37)
 
     def scenario(store) -> list:
         exp_a, exp_b = store.create_experiment("a"), store.create_experiment("b")
+        exp_c = store.create_experiment("c")
         for n, name in enumerate([*names, LONG_NAME], start=1):
             store.start_trace(
                 info(
                     tid(n),
-                    exp_a if n % 3 else exp_b,
+                    exp_a if n % 3 else (exp_b if n % 2 else exp_c),
                     1000 + n // 2,  # timestamp ties: the trace id orders them
                     state=TraceState.ERROR if n % 5 == 0 else TraceState.OK,
                     tags={TraceTagKey.TRACE_NAME: name},
@@ -99,16 +105,17 @@ def test_search_traces_by_name(sql_store, dynamo_store, monkeypatch):
             )
         for n in (90, 91):  # traces without a name
             store.start_trace(info(tid(n), exp_a, 1001))
-        log = _searches(store, [exp_a, exp_b], pats)
+        log = _searches(store, [exp_a, exp_b, exp_c], pats)
         # renames, a removed name, a name given later, and deletes between searches
         for n in range(1, 7):
             store.set_trace_tag(tid(n), TraceTagKey.TRACE_NAME, names[n - 1] + "·v2")
         store.delete_trace_tag(tid(7), TraceTagKey.TRACE_NAME)
         store.set_trace_tag(tid(90), TraceTagKey.TRACE_NAME, "late model name")
         store.delete_traces(exp_a, trace_ids=[tid(n) for n in (8, 10, 11, len(names) + 1)])
-        store.delete_traces(exp_b, trace_ids=[tid(9), tid(12)])
-        log += _searches(store, [exp_a, exp_b], [*pats[:12], "%·v2", "%V2%", "%late%"])
+        store.delete_traces(exp_b, trace_ids=[tid(9), tid(12), tid(15)])
+        log += _searches(store, [exp_a, exp_b, exp_c], [*pats[:12], "%·v2", "%V2%", "%late%"])
         log += _searches(store, [exp_b], pats[12:20])
+        log += _searches(store, [exp_c, exp_a], pats[20:26])
         return log
 
     assert scenario(dynamo_store) == scenario(sql_store)
@@ -117,4 +124,4 @@ def test_search_traces_by_name(sql_store, dynamo_store, monkeypatch):
         # (short patterns, wildcards only) took the full path
         assert sum(indexed) > 40 and not all(indexed), (sum(indexed), len(indexed))
     else:
-        assert indexed and not any(indexed)  # off by default: always the listing walk
+        assert indexed and not any(indexed)  # not ready: always the listing walk

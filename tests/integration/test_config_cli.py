@@ -37,9 +37,9 @@ def test_show_prints_every_setting_and_the_version(store_uri):
     assert rows == {
         "version": "1",
         "denormalize_tags": "mlflow.*, team",
-        # trace_name is opt-in (not among the always-on fields)
+        # trace_name is always on (the name dictionary)
         "fts_trigram_fields": "experiment_name, run_name, model_name, logged_model_name, "
-        "run_param_value",
+        "trace_name, run_param_value",
         "soft_deleted_retention_days": "30",
         "trace_retention_days": "7",
         "metric_history_retention_days": "0 (keep forever)",
@@ -59,6 +59,7 @@ def test_show_json(store_uri):
             "run_name",
             "model_name",
             "logged_model_name",
+            "trace_name",
             "run_param_value",
         ],
         "retention": {

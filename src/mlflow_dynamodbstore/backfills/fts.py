@@ -3,8 +3,8 @@
 A resumable job with a record in the table (``CONFIG`` / ``JOB#FTS_BACKFILL``). It walks
 the entity listings, never a Scan: every workspace (``default`` first, then by name); in
 each, the experiments (both lifecycle stages, GSI1), the registered models (GSI1), and per
-experiment its logged models (GSI4, every stage), its runs (GSI1) and its traces (GSI3;
-with the trace's ttl and the trace-name cap of repositories/traces/name_postings.py). Each
+experiment its logged models (GSI4, every stage), its runs (GSI1) and its traces (GSI3:
+their names into the experiment's name dictionary, backfills/trace_names.py). Each
 listing page's postings are written with BatchWriteItem (puts of the same keys: idempotent,
 safe beside live traffic, which writes its own postings), then the record saves the cursor (the unit
 and the page's LastEvaluatedKey); a rerun resumes after the last saved page. When every
@@ -12,8 +12,9 @@ unit is done the fields are marked ready (searches start using the index) and th
 is deleted. Cost: the listings read once, 1 write unit per posting (one per distinct
 trigram of a name), 1 PutItem of the record per page.
 
-Opt-in fields (trace names, run tag / param values: ``OPT_IN_TRIGRAM_FIELDS``) are walked
-and marked ready only while configured in the stored settings. Servers see a settings
+Opt-in fields (run tag / param values, experiment / model tag values:
+``OPT_IN_TRIGRAM_FIELDS``) are walked and marked ready only while configured in the stored
+settings. Servers see a settings
 change within ``MAX_REFRESH_SECONDS``; until then some still write without postings, so the
 backfill first waits until that long after each such field was switched on (its ready
 marker's ``changed_at``, written by ``ConfigItems.update`` however it was switched): no
@@ -33,6 +34,7 @@ from mlflow.entities import LifecycleStage
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
+from mlflow_dynamodbstore.backfills import trace_names as trace_name_backfill
 from mlflow_dynamodbstore.config.items import ConfigItems
 from mlflow_dynamodbstore.config.settings import (
     ALWAYS_TRIGRAM_FIELDS,
@@ -47,7 +49,6 @@ from mlflow_dynamodbstore.repositories import experiment_tag_values
 from mlflow_dynamodbstore.repositories.registry import model_tag_values
 from mlflow_dynamodbstore.repositories.runs.items import is_spilled
 from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
-from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 from mlflow_dynamodbstore.repositories.workspaces import WorkspaceRepository
 from mlflow_dynamodbstore.schema import fts_keys, indexes, keys
 
@@ -90,6 +91,8 @@ class _Unit:
     document: Callable[[Item], tuple[postings.Document, str | None]] | None = None
     # the posting items of one listed entity, when not simply its document's keys
     items: Callable[[Item], list[Item]] | None = None
+    # a page's own writes, when not posting puts (trace names); the items written
+    visit: Callable[[list[Item]], int] | None = None
 
     def postings_of(self, item: Item) -> list[Item]:
         if self.items is not None:
@@ -118,7 +121,7 @@ def _experiment_ids(gateway: TableGateway, workspace: str) -> list[str]:
 def _units(
     gateway: TableGateway,
     workspace: str,
-    trace_names: bool,
+    trace_names: trace_name_backfill.TraceNameBackfill | None,
     value_fields: tuple[str, ...] = (),
     opt_in: tuple[str, ...] = (),
 ) -> Iterator[_Unit]:
@@ -202,14 +205,15 @@ def _units(
                     item, lambda want: gateway.batch_get(want, consistent=True), value_fields
                 ),
             )
-        if not trace_names:
+        if trace_names is None:
             continue
         yield _Unit(
             f"{workspace}/traces/{experiment_id}",
             postings.TRACE_NAME,
             trace_listing.pk_eq(keys.traces_gsi3pk(experiment_id)),
             trace_listing.index,
-            items=trace_name_postings.posting_items,
+            items=lambda _item: [],
+            visit=trace_names.page,
         )
 
 
@@ -295,11 +299,11 @@ def backfill_fts(
     ``value_fields``: the run tag / param value fields to build (default: those
     configured), their postings for every run, then marked ready."""
     opt_in = configured_opt_in(gateway)
-    trace_names = postings.TRACE_NAME in opt_in
+    drop_legacy = trace_name_backfill.had_trace_postings(gateway)
+    trace_names = trace_name_backfill.TraceNameBackfill(gateway, drop_legacy)
     if value_fields is None:
         value_fields = field_postings.configured(opt_in)
     built_opt_in = (
-        *((postings.TRACE_NAME,) if trace_names else ()),
         *value_fields,
         *(f for f in opt_in if f in _WORKSPACE_TAG_FIELDS),
     )
@@ -339,6 +343,8 @@ def backfill_fts(
         for name in FIELDS:
             if name in ALWAYS_TRIGRAM_FIELDS:
                 READINESS.mark(gateway, name, True)
+        if drop_legacy:
+            trace_name_backfill.forget_trace_postings(gateway)
         for name in built_opt_in:
             # not when switched again meanwhile: its postings may lack that switch's writes
             if not READINESS.mark_ready_unless_switched(
@@ -367,6 +373,8 @@ def _walk(
         report.postings += len(puts)
         if not dry_run:
             gateway.batch_write(puts=puts)
+            if unit.visit is not None:
+                report.postings += unit.visit(items)
             record = {**record_key, "unit": unit.name, "finished": start_key is None}
             if start_key is not None:
                 record["after"] = start_key

@@ -104,7 +104,7 @@ def _change(store_uri: str, change, dry_run: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def add(store_uri: str, fields: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
     """Add FIELDS to the table's fts_trigram_fields (every server sees the change within
-    the settings refresh). The opt-in fields this version builds (trace_name, tag and param
+    the settings refresh). The opt-in fields this version builds (tag and param
     values; `fts list`) are marked not ready: servers write their postings from their next
     refresh on, and searches use them once `fts backfill` has run. Other names are stored
     but have no effect."""

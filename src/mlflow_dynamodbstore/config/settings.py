@@ -33,18 +33,18 @@ ALWAYS_TRIGRAM_FIELDS: tuple[str, ...] = (
     "run_name",
     "model_name",
     "logged_model_name",
+    # Indexed once per distinct (experiment, name), not per trace: a trace write costs
+    # nothing extra once its name is known (docs/full-text-search.md, "Trace names").
+    "trace_name",
 )
 
 # Built by this version but only when configured (opt-in): each costs writes on every
-# write of what it indexes, for searches only some users run. A trace name's postings are
-# written with every trace (one per distinct trigram: a named start_trace becomes a
-# transaction of ~38 write units instead of one PutItem; docs/full-text-search.md, "Trace
-# names are opt-in"); tag and param values (fts/field_postings.py) likewise. One mechanism
+# write of what it indexes, for searches only some users run: tag and param values
+# (fts/field_postings.py). One mechanism
 # for all of them, however switched (env at a server's start or ``fts add``/``fts remove``):
 # the switch marks the field unready (config/items.py), searches take the exact path until
 # ``fts backfill`` has built its postings and marked it ready.
 OPT_IN_TRIGRAM_FIELDS: tuple[str, ...] = (
-    "trace_name",
     "run_tag_value",
     "run_param_value",
     "experiment_tag_value",

@@ -215,7 +215,10 @@ class TrigramIndex:
         self.settings = settings
 
     def usable(self, field: str) -> bool:
-        if field not in self.settings.current().fts_trigram_fields:
+        # always-on fields are in every server's settings (a stored settings item of an
+        # older version may lack a field made always-on since)
+        configured = self.settings.current().fts_trigram_fields
+        if field not in ALWAYS_TRIGRAM_FIELDS and field not in configured:
             return False
         unscoped = getattr(self.gateway, "unscoped", self.gateway)
         return READINESS.is_ready(unscoped, field)

@@ -48,7 +48,6 @@ from mlflow_dynamodbstore.repositories.runs.metric_history import (
     block_sort_keys,
 )
 from mlflow_dynamodbstore.repositories.runs.repository import effective_run_lifecycle
-from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 from mlflow_dynamodbstore.schema import indexes, keys, lifecycle_keys, table
 from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
 from mlflow_dynamodbstore.workspaces.inventory import WorkspaceInventory
@@ -90,7 +89,6 @@ class TtlApply:
         self.policy = policy
         self.clock = resolve(clock)
         self.dry_run = dry_run
-        self.trace_names = trace_name_postings.configured(gateway)
 
     # ---- the walk ------------------------------------------------------------------
     def workspaces(self) -> list[str]:
@@ -221,11 +219,6 @@ class TtlApply:
                     # back; the stats item's version is META's, left alone
                     bump = item["SK"] == keys.META and "version" in item
                     self._set_ttl(key, ttl, Attr(table.SK).exists(), bump_version=bump)
-            # the name postings expire with the trace (docs/full-text-search.md)
-            if self.trace_names:
-                self.writes.batch_write(
-                    puts=trace_name_postings.posting_items({**trace, TTL_ATTRIBUTE: ttl})
-                )
             summary.traces += 1
         for run in inventory.runs(experiment_id):
             for metric_key in run.get("metrics") or {}:

@@ -27,10 +27,15 @@ WORKSPACE_SCOPE = "*"
 _CONFIG_PK = "CONFIG"
 # The overflow list's place of the trigram (8 characters: never a trigram and its shard).
 OVERFLOW = "OVERFLOW"
-# Fields whose ready marker is not named after the field: tables of an earlier version were
-# marked ready for ``trace_name`` before any trace posting was written, so trace names
-# have a marker of their own that only a table created with postings, or the backfill, sets.
-_READY_MARKERS = {"trace_name": "trace_name.postings"}
+# Fields whose ready marker is not named after the field. Trace names: tables of earlier
+# versions were marked ``trace_name`` (before any trace posting existed) or
+# ``trace_name.postings`` (per-trace postings, opt-in); neither has the name dictionary and
+# the name listing (schema/trace_name_keys.py), so the marker of those is its own, set only
+# by a table created with them or by ``fts backfill``.
+_READY_MARKERS = {"trace_name": "trace_name.dictionary"}
+# The marker of the earlier per-trace postings: the backfill deletes those it finds while
+# this marker item exists (repositories/traces/name_dictionary.py).
+LEGACY_TRACE_NAME_MARKER = "trace_name.postings"
 
 
 def shard_of(entity_id: str) -> int:
@@ -64,7 +69,10 @@ def overflow_key(workspace: str, field: str, scope: str, entity_id: str) -> dict
 def ready_key(field: str) -> dict[str, str]:
     """Says the field's postings are complete for every entity of the table (written when
     the table is created, or when a backfill of the field finishes)."""
-    marker = _READY_MARKERS.get(field, field)
+    return marker_key(_READY_MARKERS.get(field, field))
+
+
+def marker_key(marker: str) -> dict[str, str]:
     return {"PK": _CONFIG_PK, "SK": SEP.join((FTS_PREFIX, "READY", marker))}
 
 

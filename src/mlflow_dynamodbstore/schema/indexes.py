@@ -129,6 +129,11 @@ JOBS_BY_CREATION = AccessPattern.on_gsi(
     1, "a workspace's jobs (MLflow's job backend), by creation time"
 )
 
+# ---- GSI1 (overloaded): trace META items by name (schema/trace_name_keys.py) -------------
+TRACES_BY_NAME = AccessPattern.on_gsi(
+    1, "an experiment's traces of one name, newest first (the trace-name dictionary)"
+)
+
 # ---- GSI2: rankings and reverse lookups ------------------------------------------------
 RUNS_BY_METRIC = AccessPattern.on_gsi(2, "an experiment's runs ranked by one metric's latest value")
 MODEL_VERSIONS_BY_RUN = AccessPattern.on_gsi(
@@ -249,4 +254,5 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     MODEL_VERSIONS_BY_LAST_UPDATE,
     MODEL_VERSIONS_BY_CREATION,
     TRACES_BY_EXECUTION_TIME,
+    TRACES_BY_NAME,
 )

@@ -31,7 +31,7 @@ from mlflow_dynamodbstore.repositories.runs.changes import (
 )
 from mlflow_dynamodbstore.repositories.runs.changes import stored_run_name
 from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
-from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
+from mlflow_dynamodbstore.repositories.traces.name_dictionary import NameDictionary
 from mlflow_dynamodbstore.repositories.traces.rollups import experiment_cell_keys
 from mlflow_dynamodbstore.repositories.traces.sessions import trace_session_keys
 from mlflow_dynamodbstore.repositories.traces.view_rollups import experiment_view_cell_keys
@@ -54,7 +54,6 @@ class Cascade:
         self.gateway = inventory.gateway
         self.progress = progress or (lambda _n: None)
         self.deleted = 0
-        self.trace_names = trace_name_postings.configured(self.gateway)
         self._value_fields: tuple[str, ...] | None = None
 
     def value_fields(self) -> tuple[str, ...]:
@@ -93,14 +92,6 @@ class Cascade:
         self.gateway.batch_write(deletes=postings_keys)
         self._done(len(postings_keys))
 
-    def delete_trace_postings(self, meta: Item) -> None:
-        """A trace's name postings (overflow entry included), before its partition."""
-        if not self.trace_names:
-            return
-        postings_keys = trace_name_postings.posting_keys(meta)
-        self.gateway.batch_write(deletes=postings_keys)
-        self._done(len(postings_keys))
-
     # ---- per root ------------------------------------------------------------------
     def run(self, meta: Item) -> None:
         run_id = meta["run_id"]
@@ -127,10 +118,12 @@ class Cascade:
         self.gateway.batch_write(deletes=cells)
         self._done(len(cells))
         for trace in self.inventory.traces(experiment_id):
-            self.delete_trace_postings(trace)
             self.gateway.batch_write(deletes=trace_session_keys(trace))  # before its META
             self.delete_partition(keys.trace_pk(trace["trace_id"]))
             self.progress(1)
+        # The trace-name dictionary after the traces (keyed by the experiment: a rerun
+        # finds it while the experiment's META is there).
+        self._done(NameDictionary(self.gateway).delete_experiment(experiment_id))
         for model in self.inventory.logged_models(experiment_id):
             self.delete_postings(logged_model_name_document(model), model.get("name"))
             self.delete_partition(keys.logged_model_pk(model["model_id"]))

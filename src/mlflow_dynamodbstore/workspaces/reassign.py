@@ -41,7 +41,6 @@ from mlflow_dynamodbstore.repositories.runs.changes import (
 )
 from mlflow_dynamodbstore.repositories.runs.changes import stored_run_name
 from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
-from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 from mlflow_dynamodbstore.repositories.traces.rollups import experiment_cell_keys
 from mlflow_dynamodbstore.repositories.traces.sessions import trace_session_keys
 from mlflow_dynamodbstore.repositories.traces.view_rollups import experiment_view_cell_keys
@@ -114,7 +113,6 @@ class Reassign:
         self.gateway = inventory.gateway  # scoped to the source: only its items move
         self.progress = progress or (lambda _n: None)
         self.moved = 0
-        self.trace_names = trace_name_postings.configured(self.gateway)
         self._value_fields: tuple[str, ...] | None = None
 
     def _done(self) -> None:
@@ -159,10 +157,9 @@ class Reassign:
 
     def _trace_key_after_stats(self, meta: Item) -> Item:
         """Move a trace's stats item (trace analytics; absent for traces logged before it),
-        gateway cost item (gateway traces only) and name postings ahead of its META, which
+        and gateway cost item (gateway traces only) ahead of its META, which
         lists them for a rerun; the META key is then moved by the caller."""
         trace_id = meta["trace_id"]
-        self._move_trace_postings(meta)
         expression, names, values = _moved({}, "version")
         for key in (
             analytics_keys.trace_stats_key(trace_id),
@@ -184,15 +181,6 @@ class Reassign:
         (before the entity moves: a rerun after a crash writes them again, idempotently)."""
         target = replace(document, workspace=TARGET)
         self.gateway.batch_write(puts=target.keys(text), deletes=document.keys(text))
-
-    def _move_trace_postings(self, meta: Item) -> None:
-        """A trace's name postings (with their ttl) to the target's keys, before META."""
-        if not self.trace_names:
-            return
-        before = trace_name_postings.posting_items(meta)
-        after = trace_name_postings.posting_items({**meta, "workspace": TARGET})
-        moved_from = [{"PK": i["PK"], "SK": i["SK"]} for i in before]
-        self.gateway.batch_write(puts=after, deletes=moved_from)
 
     def _run_key_after_postings(self, meta: Item) -> Item:
         fetch = lambda want: self.gateway.batch_get(want, consistent=True)  # noqa: E731

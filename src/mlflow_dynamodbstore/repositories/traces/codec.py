@@ -36,7 +36,13 @@ from mlflow_dynamodbstore.compat.trace_analytics import (
     TOKEN_COLUMN_BY_KEY,
     compatibility_metadata_from_columns,
 )
-from mlflow_dynamodbstore.schema import indexes, keys, trace_archival_keys, trace_order_keys
+from mlflow_dynamodbstore.schema import (
+    indexes,
+    keys,
+    trace_archival_keys,
+    trace_name_keys,
+    trace_order_keys,
+)
 
 TOKEN_COLUMNS = frozenset(TOKEN_COLUMN_BY_KEY.values())
 COST_COLUMNS = frozenset(COST_COLUMN_BY_KEY.values())
@@ -88,6 +94,12 @@ def finalize(item: dict[str, Any]) -> dict[str, Any]:
     out.update(keys.trace_key(item["trace_id"]))
     out.update(keys.trace_list_keys(item["experiment_id"], item["timestamp_ms"], item["trace_id"]))
     out.update(execution_time_keys(item))
+    # The name listing (schema/trace_name_keys.py): a renamed trace moves, an unnamed one
+    # (the SQL store's NULL) is in none.
+    for attribute in indexes.TRACES_BY_NAME.key_attributes:
+        out.pop(attribute, None)
+    if out.get("trace_name") is not None:
+        out.update(name_listing_keys(out))
     # Archival's listing holds only the traces it still has work on (sparse): the META
     # write that archives a trace takes it out.
     for attribute in indexes.TRACES_NOT_ARCHIVED.key_attributes:
@@ -102,6 +114,13 @@ def finalize(item: dict[str, Any]) -> dict[str, Any]:
         if not out.get(linked):
             out.pop(linked, None)  # DynamoDB string sets cannot be empty
     return out
+
+
+def name_listing_keys(item: dict[str, Any]) -> dict[str, str]:
+    """The trace's TRACES_BY_NAME keys (it must have a name)."""
+    return trace_name_keys.by_name_keys(
+        item["experiment_id"], item["trace_name"], item["timestamp_ms"], item["trace_id"]
+    )
 
 
 def execution_time_keys(item: dict[str, Any]) -> dict[str, str]:

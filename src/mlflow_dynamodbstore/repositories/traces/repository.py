@@ -16,16 +16,14 @@ from boto3.dynamodb.conditions import Attr, Key
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 
-from mlflow_dynamodbstore.config.settings import SettingsSource
-from mlflow_dynamodbstore.fts.postings import TRACE_NAME, transact_with_postings
 from mlflow_dynamodbstore.gateway import ConditionFailed, ItemTooLarge, TableGateway
-from mlflow_dynamodbstore.gateway.errors import Contention, TransactionCancelled
+from mlflow_dynamodbstore.gateway.errors import Contention
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
-from mlflow_dynamodbstore.repositories.traces import name_postings
 from mlflow_dynamodbstore.repositories.traces.codec import finalize
+from mlflow_dynamodbstore.repositories.traces.name_dictionary import NameDictionary
 from mlflow_dynamodbstore.repositories.traces.rollups import TraceHead
 from mlflow_dynamodbstore.repositories.traces.stats import TraceStatsRepository
-from mlflow_dynamodbstore.schema import analytics_keys, indexes, keys
+from mlflow_dynamodbstore.schema import analytics_keys, indexes, keys, trace_name_keys
 
 Item = dict[str, Any]
 
@@ -61,11 +59,11 @@ def _size_checked() -> Iterator[None]:
 
 
 class TraceRepository:
-    def __init__(self, gateway: TableGateway, settings: SettingsSource | None = None):
+    def __init__(self, gateway: TableGateway):
         self.gateway = gateway
-        # trace names are indexed only when configured (docs/full-text-search.md); without
-        # settings (jobs that only read) nothing is indexed
-        self.settings = settings
+        # Each distinct (experiment, name) is indexed once, before the first META naming it
+        # is written (docs/full-text-search.md, "Trace names").
+        self.names = NameDictionary(gateway)
         # Every META write goes through create/replace: the one place the trace's stats
         # item (analytics) is kept in step.
         self.stats = TraceStatsRepository(gateway)
@@ -113,6 +111,43 @@ class TraceRepository:
         """An experiment's trace META items from GSI3, newest first (timestamp DESC, trace id
         ASC) or reversed; ``newest``/``oldest`` bound timestamp_ms (inclusive), ``after``
         resumes strictly after a GSI3 sort key. Lazy: stop iterating to stop reading."""
+        return self._listing(
+            indexes.TRACES_BY_TIMESTAMP,
+            keys.traces_gsi3pk(experiment_id),
+            newest,
+            oldest,
+            after,
+            page_size,
+            oldest_first,
+        )
+
+    def list_by_name(
+        self,
+        experiment_id: str,
+        name: str,
+        *,
+        newest: int | None = None,
+        oldest: int | None = None,
+        after: str | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Item]:
+        """The experiment's traces named ``name`` (or sharing its digest: callers compare
+        the name) from the name listing (GSI1), in ``list_experiment``'s order and bounds."""
+        pk = trace_name_keys.by_name_pk(experiment_id, name)
+        return self._listing(
+            indexes.TRACES_BY_NAME, pk, newest, oldest, after, page_size, oldest_first=False
+        )
+
+    def _listing(
+        self,
+        listing: indexes.AccessPattern,
+        pk: str,
+        newest: int | None,
+        oldest: int | None,
+        after: str | None,
+        page_size: int | None,
+        oldest_first: bool,
+    ) -> Iterator[Item]:
         low = keys.trace_list_sk_bound(newest) if newest is not None else None
         high = keys.trace_list_sk_bound(oldest) + "$" if oldest is not None else None
         if after is not None:
@@ -121,8 +156,7 @@ class TraceRepository:
             low = after_low if low is None or after_low > low else low
         if low is not None and high is not None and low > high:
             return iter(())
-        listing = indexes.TRACES_BY_TIMESTAMP
-        condition = listing.key_condition(keys.traces_gsi3pk(experiment_id), lower=low, upper=high)
+        condition = listing.key_condition(pk, lower=low, upper=high)
         return self.gateway.query(
             condition, index=listing.index, limit=page_size, forward=not oldest_first
         )
@@ -149,22 +183,16 @@ class TraceRepository:
         return item
 
     def _put_meta(self, old: Item | None, item: Item, condition) -> None:
-        """Put META on ``condition``; when the write changes the trace's name postings
-        (docs/full-text-search.md), in one transaction with them. ConditionFailed when the
-        condition is false either way."""
-        change = name_postings.name_change(old, item) if self._names_indexed() else None
-        if not change:
-            self.gateway.put_item(item, condition=condition)
-            return
-        try:
-            transact_with_postings(self.gateway, [self.gateway.tx_put(item, condition)], change)
-        except TransactionCancelled as exc:
-            if 0 in exc.failed_conditions():
-                raise ConditionFailed(str(exc)) from None
-            raise
-
-    def _names_indexed(self) -> bool:
-        return self.settings is not None and self.settings.current().indexes_trigrams(TRACE_NAME)
+        """Put META on ``condition`` (ConditionFailed when false), once its name is in the
+        experiment's name dictionary (a write that keeps the name reads nothing more)."""
+        name = item.get("trace_name")
+        renamed = old is None or (old.get("trace_name"), str(old.get("experiment_id"))) != (
+            name,
+            str(item.get("experiment_id")),
+        )
+        if name is not None and renamed:
+            self.names.ensure(str(item["experiment_id"]), name)
+        self.gateway.put_item(item, condition=condition)
 
     def mutate(
         self,
@@ -196,8 +224,8 @@ class TraceRepository:
             raise TraceBusy(trace_id) from None
 
     def delete(self, trace_ids: Iterable[str]) -> None:
-        """Delete whole trace partitions (spans, chunks, X-Ray state, cost item, name
-        postings, then META with its stats item).
+        """Delete whole trace partitions (spans, chunks, X-Ray state, cost item,
+        then META with its stats item).
 
         Children go first, META last: whatever fails in between leaves the trace listed
         and readable (with fewer spans), so deleting it again finishes the job; no item is
@@ -218,14 +246,12 @@ class TraceRepository:
     def _read_for_delete(self, trace_id: str) -> tuple[TraceHead | None, list[Item]]:
         """(the trace's head: META key, its version, the stats item; None if neither is
         there) and the keys of every other item to delete: the partition's other items
-        and META's name postings."""
+        (the name dictionary stays: see name_dictionary.py)."""
         meta, stats = None, None
         children: list[Item] = []
         for item in self.gateway.query(Key("PK").eq(keys.trace_pk(trace_id)), consistent=True):
             if item["SK"] == keys.META:
                 meta = item
-                if self._names_indexed():
-                    children.extend(name_postings.posting_keys(item))
             elif item["SK"] == analytics_keys.TRACE_STATS_SK:
                 stats = item
             else:

@@ -85,6 +85,21 @@ class TraceFilter:
                 return False
         return all(p(item) for p in self.trace_predicates)
 
+    def name_matches(self, name: str) -> bool:
+        """Whether a trace of this name passes every clause on the name (the same
+        predicates as on META: SQL LIKE / ILIKE / = semantics)."""
+        item = {"trace_name": name}
+        return all(_column_predicate("trace_name", c, v)(item) for c, v in self.name_clauses)
+
+    @property
+    def only_names(self) -> bool:
+        """Every clause is on the trace name (a trace of a kept name matches)."""
+        return (
+            len(self.trace_predicates) == len(self.name_clauses)
+            and not self.span_predicates
+            and not self.run_id
+        )
+
     def matches_spans(self, spans: list[SpanRow]) -> bool:
         return any(all(p(s) for p in self.span_predicates) for s in spans)
 

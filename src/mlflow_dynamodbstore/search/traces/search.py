@@ -18,8 +18,9 @@ trace returned, bound to the experiments, filter and order that issued it. The p
   and sorted in memory, and the page taken after the position: O(traces in the experiments)
   per page (docs/access-patterns.md).
 
-A trace-name ``LIKE / ILIKE / =`` the trigram index can narrow reads the candidates it names
-instead (search/traces/indexed.py), sorted in memory, in any order.
+A trace-name ``LIKE / ILIKE / =`` the name dictionary can narrow reads only the traces of the
+matching names (search/traces/by_name.py): in the default order straight from their name
+listings, merged; in any other order sorted in memory.
 
 Filters are evaluated in memory on the META items (search/traces/filter.py); ``span.*``
 clauses on name, type and status are answered from META's span facts when it has them
@@ -40,8 +41,8 @@ from mlflow_dynamodbstore.repositories.traces.repository import TraceRepository
 from mlflow_dynamodbstore.repositories.traces.spans import SpanRepository
 from mlflow_dynamodbstore.schema import indexes, keys
 from mlflow_dynamodbstore.search.registry import keyset
+from mlflow_dynamodbstore.search.traces.by_name import NamedTraces, named_traces
 from mlflow_dynamodbstore.search.traces.filter import TraceFilter, parse_trace_filter
-from mlflow_dynamodbstore.search.traces.indexed import indexed_traces
 from mlflow_dynamodbstore.search.traces.order import (
     TIE_BREAKERS,
     PageTokens,
@@ -122,11 +123,9 @@ class TraceSearch:
         after: list | None,
     ) -> list[Item]:
         cursor = None if after is None else order.key_of(after)
-        named = indexed_traces(self.traces, self.fts, self.workspace, experiment_ids, parsed)
+        named = named_traces(self.traces, self.fts, experiment_ids, parsed)
         if named is not None:
-            return self._first_matching(
-                keyset.after_cursor(named, order.key, cursor), parsed, max_results
-            )
+            return self._named_page(named, parsed, max_results, order, after)
         if order.starts_with(*TIE_BREAKERS):
             return self._listing_page(experiment_ids, parsed, max_results, after)
         # One entry past the page tells that its last group (of ties) has ended; a walk from
@@ -146,6 +145,27 @@ class TraceSearch:
             ]
 
         return walk.rows(rows_of, order.key, max_results)
+
+    def _named_page(
+        self,
+        named: NamedTraces,
+        parsed: TraceFilter,
+        max_results: int,
+        order: TraceOrder,
+        after: list | None,
+    ) -> list[Item]:
+        """The traces of the names kept: the default order from their listings, exactly
+        after the position; another order read whole and sorted."""
+        if order.starts_with(*TIE_BREAKERS):
+            after_sk = None if after is None else keys.trace_list_sk(after[0], after[1])
+            page = max_results if parsed.only_names else None
+            merged = named.stream(parsed.newest, parsed.oldest, after_sk, page)
+            return self._first_matching(merged, parsed, max_results)
+        cursor = None if after is None else order.key_of(after)
+        every = list(named.stream(parsed.newest, parsed.oldest, None, None))
+        return self._first_matching(
+            keyset.after_cursor(every, order.key, cursor), parsed, max_results
+        )
 
     def _listing_page(
         self, experiment_ids: list[str], parsed: TraceFilter, max_results: int, after: list | None
