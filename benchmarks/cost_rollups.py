@@ -171,7 +171,7 @@ def cost_load_phase(tracking, traces: int, days: int) -> tuple[str, dict[str, An
         item.update(view_rollups.markers(item))
         item.update(cost_rollups.markers(item))
         contribution = cost_rollups.contribution(item)
-        for key, carried, counters, hour in contribution.cells(+1):
+        for key, carried, counters, _hour in contribution.cells(+1):
             cell = cells.setdefault((key["PK"], key["SK"]), {**key, **carried})
             if contribution.workspace is not None:
                 cell["workspace"] = contribution.workspace
