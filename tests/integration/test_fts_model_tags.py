@@ -21,44 +21,27 @@ from mlflow_dynamodbstore.schema import fts_keys
 from mlflow_dynamodbstore.schema.fts_keys import FTS_SHARDS
 from mlflow_dynamodbstore.stores.registry_store import DynamoDBRegistryStore
 from tests.fts.helpers import refresh_settings_now, run_cli
+from tests.fts.tag_value_postings import (
+    expected_postings,
+    request_counts,
+    requests_but_getitem,
+    stored_postings,
+)
 
 WS = "default"
 LONG = "".join(chr(0x4E00 + i) for i in range(VALUE_CAP + 50)) + "-tail"
 
 
 def _postings(gateway) -> set[tuple[str, str]]:
-    """Every model tag value posting (a Scan: test code only)."""
-    client, found, start = gateway.client, set(), None
-    while True:
-        kwargs = {"TableName": gateway.table_name}
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = client.scan(**kwargs)
-        for raw in page["Items"]:
-            parts = raw["PK"]["S"].split("#")
-            if parts[0] == "FTS" and len(parts) > 2 and parts[2] == MODEL_TAG_VALUE:
-                found.add((raw["PK"]["S"], raw["SK"]["S"]))
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return found
+    return stored_postings(gateway, MODEL_TAG_VALUE)
 
 
 def _expected(*tags: tuple[str, str, str], workspace: str = WS) -> set[tuple[str, str]]:
     """Postings of (model id, key, value)."""
-    return {
-        (k["PK"], k["SK"])
-        for model_id, key, value in tags
-        for k in tag_posting_keys(workspace, model_id, {key: value})
-    }
+    return expected_postings(tag_posting_keys, tags, workspace)
 
 
-def _ops(store) -> dict[str, int]:
-    return {name: op.requests for name, op in store.gateway.stats.snapshot().items()}
-
-
-def _reads(store) -> dict[str, int]:
-    """``_ops`` but GetItem: the periodic settings / readiness re-read may fall in any call."""
-    return {k: v for k, v in _ops(store).items() if k != "GetItem"}
+_ops, _reads = request_counts, requests_but_getitem
 
 
 def _id(registry, name: str) -> str:

@@ -166,3 +166,31 @@ def test_cells_counted_before_sketches_answer_exactly_until_the_backfill(store, 
     exact = _exact(store, monkeypatch, exp)
     _refuse_exact_path(monkeypatch)
     assert _within(_ask(store, exp), exact)
+
+
+def test_deleting_a_full_group_of_one_cell_subtracts_every_bucket(store, monkeypatch):
+    """40 traces of one cell (same hour, shard, name, status), each value in its own sketch
+    bucket, deleted by one call: each transaction group (up to 100 actions) merges its
+    traces' subtractions into one UpdateItem of the cell, an ADD term per bucket (about
+    three per trace here), and the cell ends empty."""
+    from mlflow_dynamodbstore.schema.analytics_keys import stats_shard
+
+    exp = store.create_experiment("bulk")
+    numbers = [n for n in range(1, 400) if stats_shard(tid(n)) == 0][:40]
+    for i, n in enumerate(numbers):
+        # latencies and tokens ~5 % apart: every value lands in a bucket of its own
+        _log(store, exp, n, 1000 + i, int(100 * 1.05**i), tokens=int(50 * 1.05**i))
+    (cell,) = _cells(store, exp)
+    assert (
+        sum(1 for k in cell if value_sketch.parse_attr(k) is not None) >= 120
+    )  # latency, input and total tokens
+    deleted = store.delete_traces(exp, trace_ids=[tid(n) for n in numbers])
+    assert deleted == 40
+    for cell in _cells(store, exp):
+        counters = {k: v for k, v in cell.items() if value_sketch.parse_attr(k) is not None}
+        assert all(int(v) == 0 for v in counters.values()), counters
+        assert int(cell[rollups.count_attr("execution_time_ms")]) == 0
+    # as the SQL store: one point counting 0
+    assert _ask(store, exp, aggs=[A(AggregationType.COUNT)], metric="trace_count") == [
+        ({}, {"COUNT": 0})
+    ]

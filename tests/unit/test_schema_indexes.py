@@ -26,6 +26,7 @@ from mlflow_dynamodbstore.schema import (
     labeling_keys,
     registry_order_keys,
     scorer_keys,
+    session_keys,
     tag_index_keys,
     trace_archival_keys,
     trace_order_keys,
@@ -175,6 +176,7 @@ PLACED = {
     ),
     indexes.MODEL_VERSIONS_BY_CREATION: registry_order_keys.version_creation_keys("ws", 5, "id", 1),
     indexes.TRACES_BY_EXECUTION_TIME: trace_order_keys.execution_time_keys("1", 7, 5, "tr-1"),
+    indexes.SESSIONS_BY_LAST_TRACE: session_keys.by_last_keys("1", "s-1", 1_000),
 }
 
 

@@ -8,7 +8,8 @@ every META write makes, so running it beside live traffic is safe). The record h
 cursor (workspace, experiment, last trace listing key), saved every ``SAVE_EVERY`` traces
 and after each experiment; a rerun resumes there, and a finished run deletes it. Reads are
 listings only, never a Scan: O(experiments + traces) requests, 1 conditional PutItem per
-trace.
+trace; traces with a session id also get their session member and head (1 GetItem,
+1 TransactWriteItems, 1 Query of the session, ≤ 1 UpdateItem: repositories/traces/sessions.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ Progress = Callable[[int], None]  # called with the number of traces visited sin
 class BackfillReport:
     traces: int = 0  # traces visited
     written: int = 0  # stats items written (the rest were already current)
+    sessions: int = 0  # traces with a session whose member was (re)written and settled
 
 
 def _workspaces(gateway: TableGateway) -> list[str]:
@@ -76,6 +78,8 @@ def backfill_trace_stats(gateway: TableGateway, progress: Progress | None = None
             for meta in traces.list_experiment(experiment_id, after=after):
                 report.traces += 1
                 report.written += traces.stats.put(meta)
+                # Its session's member and head (traces counted before sessions existed).
+                report.sessions += traces.stats.rollups.sessions.backfill(meta["trace_id"])
                 visited += 1
                 if visited % SAVE_EVERY == 0:
                     save(workspace, experiment_id, listing.sort_key(meta), False)

@@ -5,6 +5,7 @@ sharding into their shards, so searches ordered by a metric skip the unsharded p
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -27,7 +28,7 @@ def backfill_ranks(store_uri: str, dry_run: bool, as_json: bool) -> None:
     from mlflow_dynamodbstore.stores.connection import connect
 
     conn = connect(store_uri, shared=False)
-    stderr = click.get_text_stream("stderr")
+    stderr = sys.stderr
     with click.progressbar(length=0, label="experiments", show_pos=True, file=stderr) as bar:
         report = backfill_metric_ranks(conn.gateway, bar.update, dry_run=dry_run)
     if as_json:

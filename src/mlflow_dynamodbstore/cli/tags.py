@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 from dataclasses import replace
 from typing import Any
 
@@ -162,7 +163,7 @@ def backfill(
     settings = _settings(conn)
     # progress on stderr, so --json output stays parseable; length unknown: runs counted
     with click.progressbar(
-        itertools.repeat(None), label="runs", show_pos=True, file=click.get_text_stream("stderr")
+        itertools.repeat(None), label="runs", show_pos=True, file=sys.stderr
     ) as bar:
 
         def progress(n: int) -> None:

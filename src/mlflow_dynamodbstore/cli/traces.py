@@ -6,6 +6,7 @@ AWS X-Ray into the table (docs/xray.md)."""
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -38,7 +39,10 @@ def backfill_stats(store_uri: str) -> None:
             click.echo(f"... {visited} traces", err=True)
 
     report = backfill_trace_stats(_gateway(store_uri), progress)
-    click.echo(f"{report.traces} traces visited, {report.written} stats items written")
+    click.echo(
+        f"{report.traces} traces visited, {report.written} stats items written, "
+        f"{report.sessions} session members recorded"
+    )
 
 
 @traces.command("backfill-order")
@@ -52,7 +56,7 @@ def backfill_order(store_uri: str, dry_run: bool, as_json: bool) -> None:
     from mlflow_dynamodbstore.stores.connection import connect
 
     conn = connect(store_uri, shared=False)
-    stderr = click.get_text_stream("stderr")
+    stderr = sys.stderr
     with click.progressbar(length=0, label="traces", show_pos=True, file=stderr) as bar:
         report = backfill_trace_order(conn.gateway, bar.update, dry_run=dry_run)
     if as_json:
@@ -104,7 +108,7 @@ def cache(
         with click.progressbar(
             length=len(metas),
             label="Caching spans from X-Ray",
-            file=click.get_text_stream("stderr"),
+            file=sys.stderr,
         ) as bar:
             for start in range(0, len(metas), _CACHE_BATCH):
                 chunk = metas[start : start + _CACHE_BATCH]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -158,9 +159,7 @@ def delete(store_uri: str, name: str, mode: str, yes: bool, dry_run: bool, as_js
             f"{what.capitalize()} everything in workspace '{name}' ({roots})?", abort=True
         )
     total = sum(roots.values())
-    with click.progressbar(
-        length=total, label=f"{mode} {name}", file=click.get_text_stream("stderr")
-    ) as bar:
+    with click.progressbar(length=total, label=f"{mode} {name}", file=sys.stderr) as bar:
         result = _run(lambda: provider.delete_workspace(name, deletion_mode, progress=bar.update))
     summary = {"workspace": name, "mode": mode, "items": result.items, **roots}
     click.echo(json.dumps(summary, indent=2) if as_json else _describe(summary))

@@ -187,6 +187,11 @@ TRACE_STATS_BY_TIME = AccessPattern.on_gsi(
     4, "an experiment's trace stats items of one period and shard, by timestamp"
 )
 
+# ---- GSI4 (overloaded): trace sessions by their last trace (schema/session_keys.py) -------
+SESSIONS_BY_LAST_TRACE = AccessPattern.on_gsi(
+    4, "an experiment's trace sessions of one period and shard, by last trace timestamp"
+)
+
 # ---- GSI4 (overloaded): the AI gateway's trace costs (budget policies) ----------------------
 GATEWAY_TRACE_COSTS_BY_TIME = AccessPattern.on_gsi(
     4, "every workspace's gateway trace cost items of one period and shard, by timestamp"
@@ -233,6 +238,7 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     DATASETS_BY_EXPERIMENT,
     DATASET_RECORDS_BY_CREATION,
     TRACE_STATS_BY_TIME,
+    SESSIONS_BY_LAST_TRACE,
     GATEWAY_TRACE_COSTS_BY_TIME,
     TRACES_NOT_ARCHIVED,
     JOBS_BY_CREATION,

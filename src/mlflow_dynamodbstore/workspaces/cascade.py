@@ -34,6 +34,7 @@ from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_ke
 from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 from mlflow_dynamodbstore.repositories.traces.cost_rollups import experiment_cost_cell_keys
 from mlflow_dynamodbstore.repositories.traces.rollups import experiment_cell_keys
+from mlflow_dynamodbstore.repositories.traces.sessions import trace_session_keys
 from mlflow_dynamodbstore.repositories.traces.view_rollups import experiment_view_cell_keys
 from mlflow_dynamodbstore.schema import dataset_keys, keys, lifecycle_keys, scorer_keys
 from mlflow_dynamodbstore.workspaces import ai_gateway, labeling, mcp_servers
@@ -129,6 +130,7 @@ class Cascade:
         self._done(len(cells))
         for trace in self.inventory.traces(experiment_id):
             self.delete_trace_postings(trace)
+            self.gateway.batch_write(deletes=trace_session_keys(trace))  # before its META
             self.delete_partition(keys.trace_pk(trace["trace_id"]))
             self.progress(1)
         for model in self.inventory.logged_models(experiment_id):

@@ -44,6 +44,7 @@ from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_ke
 from mlflow_dynamodbstore.repositories.traces import name_postings as trace_name_postings
 from mlflow_dynamodbstore.repositories.traces.cost_rollups import experiment_cost_cell_keys
 from mlflow_dynamodbstore.repositories.traces.rollups import experiment_cell_keys
+from mlflow_dynamodbstore.repositories.traces.sessions import trace_session_keys
 from mlflow_dynamodbstore.repositories.traces.view_rollups import experiment_view_cell_keys
 from mlflow_dynamodbstore.schema import (
     analytics_keys,
@@ -167,6 +168,7 @@ class Reassign:
         for key in (
             analytics_keys.trace_stats_key(trace_id),
             gateway_cost_keys.gateway_cost_key(trace_id),
+            *trace_session_keys(meta),  # its session's member and head
         ):
             with suppress(ConditionFailed):
                 self.gateway.update_item(

@@ -60,10 +60,10 @@ def count_attr(column: str) -> str:
 # that are multiples of 10^-24 below 10^6 stay exact up to 10^14 (10^8 spans of one cell).
 _MIN_EXPONENT = -24
 _MAX_VALUE = Decimal(10) ** 6
-# A stats write's transaction holds the stats item, 2 TRACES cells and the view and cost
-# cells of the old and the new summary: each summary may move at most this many view + cost
-# cells (2 x 48 + 3 < 100 actions).
-MAX_CELLS_PER_SUMMARY = 48
+# A stats write's transaction holds the stats item, 2 TRACES cells, up to 4 session items and
+# the view and cost cells of the old and the new summary: each summary may move at most this
+# many view + cost cells (1 + 2 + 4 + 2 x 46 = 99 <= 100 actions).
+MAX_CELLS_PER_SUMMARY = 46
 
 
 # Decimal arithmetic here must not round (Python's default context keeps 28 digits).

@@ -31,7 +31,12 @@ from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.gateway.errors import Contention, TransactionCancelled
 from mlflow_dynamodbstore.gateway.limits import TRANSACTION_LIMIT
 from mlflow_dynamodbstore.gateway.table_gateway import batch_parallelism, map_side_by_side
-from mlflow_dynamodbstore.repositories.traces import cost_rollups, value_sketch, view_rollups
+from mlflow_dynamodbstore.repositories.traces import (
+    cost_rollups,
+    sessions,
+    value_sketch,
+    view_rollups,
+)
 from mlflow_dynamodbstore.repositories.traces.codec import TOKEN_COLUMN_BY_KEY, decode_analytics
 from mlflow_dynamodbstore.schema import analytics_keys, indexes, keys, trace_rollup_keys
 
@@ -253,6 +258,8 @@ class _Counted:
 class TraceRollupRepository:
     def __init__(self, gateway: TableGateway):
         self.gateway = gateway
+        # Session members and heads move in the same transaction (sessions.py).
+        self.sessions = sessions.SessionRepository(gateway)
 
     # ---- writes ------------------------------------------------------------------------
     def write_stats(self, stats: Item, stored: Item | None, *, known: bool) -> bool:
@@ -315,8 +322,13 @@ class TraceRollupRepository:
                 self.gateway,
                 [(cost_rollups.counted(current.item), cost_rollups.contribution(item))],
             )
+            session_actions, touched = sessions.transaction_actions(
+                self.gateway, [(sessions.membership(current.item), sessions.membership(item))]
+            )
+            actions += session_actions
             try:
                 self.gateway.transact_write(actions)
+                self.sessions.settle(touched)
                 return True
             except TransactionCancelled as exc:
                 if 0 not in exc.failed_conditions():
@@ -340,7 +352,13 @@ class TraceRollupRepository:
         size = 0
         for head in heads:
             # META, stats item, its TRACES cell and its SPANS / ASSESSMENTS view cells.
-            weight = 3 + view_rollups.cell_count(head.stats) + cost_rollups.cell_count(head.stats)
+            # (and its span cost cells and session items).
+            weight = (
+                3
+                + view_rollups.cell_count(head.stats)
+                + cost_rollups.cell_count(head.stats)
+                + sessions.action_count(head.stats, None)
+            )
             if group and size + weight > TRANSACTION_LIMIT:
                 self._delete_group(group, refresh)
                 group, size = [], 0
@@ -352,6 +370,7 @@ class TraceRollupRepository:
     def _delete_group(self, group: list[TraceHead], refresh) -> None:
         try:
             self.gateway.transact_write(self._delete_actions(group))
+            self.sessions.settle(_sessions_of(group))
         except TransactionCancelled as exc:
             if not exc.is_condition_failure:
                 raise
@@ -366,6 +385,7 @@ class TraceRollupRepository:
                 return  # nothing left of the trace (its deletion landed, answer lost)
             try:
                 self.gateway.transact_write(self._delete_actions([current]))
+                self.sessions.settle(_sessions_of([current]))
                 return
             except TransactionCancelled as exc:
                 if not exc.is_condition_failure:
@@ -402,7 +422,11 @@ class TraceRollupRepository:
         actions += [_update(self.gateway, d) for d in cell_deltas(changes)]
         actions += view_rollups.updates(self.gateway, view_changes)
         actions += cost_rollups.updates(self.gateway, cost_changes)
-        return actions
+        session_actions, _ = sessions.transaction_actions(
+            self.gateway,
+            [(sessions.membership(head.stats), None) for head in group if head.stats is not None],
+        )
+        return actions + session_actions
 
     # ---- reads -------------------------------------------------------------------------
     def cells(self, experiment_id: str, first_hour_ms: int, last_hour_ms: int) -> Iterator[Item]:
@@ -429,6 +453,11 @@ class TraceRollupRepository:
 
         for items in map_side_by_side(read, reads, batch_parallelism()):
             yield from items
+
+
+def _sessions_of(group: list[TraceHead]) -> set[tuple[str, str]]:
+    found = (sessions.membership(head.stats) for head in group)
+    return {m.session for m in found if m is not None}
 
 
 def experiment_cell_keys(gateway: TableGateway, experiment_id: str) -> list[Item]:

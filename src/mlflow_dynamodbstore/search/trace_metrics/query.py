@@ -33,6 +33,7 @@ from mlflow_dynamodbstore.search.trace_metrics.cost_rollups import (
 )
 from mlflow_dynamodbstore.search.trace_metrics.filters import ParsedFilters, parse_filters
 from mlflow_dynamodbstore.search.trace_metrics.rollup_query import RollupQuery, plan_rollup
+from mlflow_dynamodbstore.search.trace_metrics.session_index import session_count_rows
 from mlflow_dynamodbstore.search.trace_metrics.sketch_query import SketchQuery, plan_sketch
 from mlflow_dynamodbstore.search.trace_metrics.traces_view import Record, TraceRecords
 from mlflow_dynamodbstore.search.trace_metrics.view_rollups import (
@@ -147,6 +148,13 @@ class TraceMetricsQuery:
         rows: Iterable[MetricRow] = ()
         if bounds is not None and experiment_ids:
             match view_type:
+                case MetricViewType.TRACES if metric_name == TraceMetricKey.SESSION_COUNT and not (
+                    filters
+                ):
+                    # Distinct sessions from the session heads (session_index.py).
+                    rows = session_count_rows(
+                        self.traces, experiment_ids, *bounds, time_interval_seconds
+                    )
                 case MetricViewType.TRACES:
                     rows = self._trace_rows(experiment_ids, metric_name, dimensions, parsed, bounds)
                 case MetricViewType.ASSESSMENTS:

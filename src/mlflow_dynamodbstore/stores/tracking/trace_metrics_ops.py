@@ -17,7 +17,7 @@ from mlflow.tracing.analysis import TraceFilterCorrelationResult
 from mlflow_dynamodbstore.compat.validation import _parse_experiment_id
 from mlflow_dynamodbstore.search.trace_metrics.correlation import TraceFilterCorrelation
 from mlflow_dynamodbstore.search.trace_metrics.query import TraceMetricsQuery
-from mlflow_dynamodbstore.search.trace_metrics.sessions import find_completed_sessions
+from mlflow_dynamodbstore.search.trace_metrics.session_index import find_completed_sessions
 
 
 class TraceMetricsOps:
