@@ -31,6 +31,7 @@ from mlflow_dynamodbstore.repositories.runs.changes import (
 )
 from mlflow_dynamodbstore.repositories.runs.changes import stored_run_name
 from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
+from mlflow_dynamodbstore.repositories.traces.cost_rollups import experiment_cost_cell_keys
 from mlflow_dynamodbstore.repositories.traces.name_dictionary import NameDictionary
 from mlflow_dynamodbstore.repositories.traces.rollups import experiment_cell_keys
 from mlflow_dynamodbstore.repositories.traces.sessions import trace_session_keys
@@ -115,6 +116,7 @@ class Cascade:
         # The trace rollup cells before the traces: a rerun finds them by the traces left.
         cells = experiment_cell_keys(self.gateway, experiment_id)
         cells += experiment_view_cell_keys(self.gateway, experiment_id)  # SPANS/ASSESSMENTS
+        cells += experiment_cost_cell_keys(self.gateway, experiment_id)  # span costs
         self.gateway.batch_write(deletes=cells)
         self._done(len(cells))
         for trace in self.inventory.traces(experiment_id):

@@ -41,6 +41,7 @@ from mlflow_dynamodbstore.repositories.runs.changes import (
 )
 from mlflow_dynamodbstore.repositories.runs.changes import stored_run_name
 from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
+from mlflow_dynamodbstore.repositories.traces.cost_rollups import experiment_cost_cell_keys
 from mlflow_dynamodbstore.repositories.traces.rollups import experiment_cell_keys
 from mlflow_dynamodbstore.repositories.traces.sessions import trace_session_keys
 from mlflow_dynamodbstore.repositories.traces.view_rollups import experiment_view_cell_keys
@@ -206,6 +207,8 @@ class Reassign:
         for key in experiment_cell_keys(self.gateway, experiment_id):
             self._move(key, {}, bump=None)
         for key in experiment_view_cell_keys(self.gateway, experiment_id):  # SPANS/ASSESSMENTS
+            self._move(key, {}, bump=None)
+        for key in experiment_cost_cell_keys(self.gateway, experiment_id):  # span costs
             self._move(key, {}, bump=None)
         children = chain(
             (k for r in inventory.runs(experiment_id) for k in self._run_and_entries(r)),

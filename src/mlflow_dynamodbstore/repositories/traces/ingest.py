@@ -48,7 +48,7 @@ from mlflow_dynamodbstore.compat.trace_analytics import (
     validate_trace_name,
 )
 from mlflow_dynamodbstore.compat.validation import _validate_trace_tag
-from mlflow_dynamodbstore.repositories.traces import span_facts
+from mlflow_dynamodbstore.repositories.traces import span_costs, span_facts
 from mlflow_dynamodbstore.repositories.traces.codec import (
     decode_analytics,
     encode_analytics,
@@ -247,6 +247,7 @@ def apply_batch(
     the item as it was when the call started (previews and authority are judged on it);
     ``rows`` are the batch's stored spans, whose facts META keeps (span_facts.py)."""
     span_facts.merge_into(item, rows, created=created)
+    span_costs.merge_into(item, rows, created=created)
     # As in the SQL store, start_trace()'s finalized time range is only protected when the
     # batch carries token usage, cost or a session id (it reads the marker only then).
     carries_analytics = bool(agg.aggregated_token_usage or agg.aggregated_cost or agg.session_id)

@@ -31,7 +31,12 @@ from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.gateway.errors import Contention, TransactionCancelled
 from mlflow_dynamodbstore.gateway.limits import TRANSACTION_LIMIT
 from mlflow_dynamodbstore.gateway.table_gateway import batch_parallelism, map_side_by_side
-from mlflow_dynamodbstore.repositories.traces import sessions, value_sketch, view_rollups
+from mlflow_dynamodbstore.repositories.traces import (
+    cost_rollups,
+    sessions,
+    value_sketch,
+    view_rollups,
+)
 from mlflow_dynamodbstore.repositories.traces.codec import TOKEN_COLUMN_BY_KEY, decode_analytics
 from mlflow_dynamodbstore.schema import analytics_keys, indexes, keys, trace_rollup_keys
 
@@ -263,7 +268,12 @@ class TraceRollupRepository:
         is stored (``known``: a belief worth trying before reading). False when a newer
         version is already there."""
         new = contribution(stats)
-        item = {**stats, MARKER: new.marker, **view_rollups.markers(stats)}
+        item = {
+            **stats,
+            MARKER: new.marker,
+            **view_rollups.markers(stats),
+            **cost_rollups.markers(stats),
+        }
         version = int(stats["version"])
         current = _Counted.of(stored) if known else None
         for _ in range(_ATTEMPTS):
@@ -277,7 +287,10 @@ class TraceRollupRepository:
                 current.exists
                 and current.marker is not None
                 and current.version == version
-                and view_rollups.uncounted(current.item, item)
+                and (
+                    view_rollups.uncounted(current.item, item)
+                    or cost_rollups.uncounted(current.item, item)
+                )
             )
             if not uncounted_views and (
                 current.exists
@@ -295,12 +308,19 @@ class TraceRollupRepository:
             )
             if (views := view_rollups.condition(current.item)) is not None:
                 condition = condition & views
+            if (costs := cost_rollups.condition(current.item)) is not None:
+                condition = condition & costs
             actions = [self.gateway.tx_put(item, condition=condition)]
             actions += [_update(self.gateway, d) for d in cell_deltas([(current.counted(), new)])]
             # The SPANS / ASSESSMENTS view cells, by the difference of the summaries.
             actions += view_rollups.updates(
                 self.gateway,
                 [(view_rollups.counted(current.item), view_rollups.contribution(item))],
+            )
+            # The span cost cells (cost_rollups.py), likewise.
+            actions += cost_rollups.updates(
+                self.gateway,
+                [(cost_rollups.counted(current.item), cost_rollups.contribution(item))],
             )
             session_actions, touched = sessions.transaction_actions(
                 self.gateway, [(sessions.membership(current.item), sessions.membership(item))]
@@ -332,8 +352,12 @@ class TraceRollupRepository:
         size = 0
         for head in heads:
             # META, stats item, its TRACES cell and its SPANS / ASSESSMENTS view cells.
+            # (and its span cost cells and session items).
             weight = (
-                3 + view_rollups.cell_count(head.stats) + sessions.action_count(head.stats, None)
+                3
+                + view_rollups.cell_count(head.stats)
+                + cost_rollups.cell_count(head.stats)
+                + sessions.action_count(head.stats, None)
             )
             if group and size + weight > TRANSACTION_LIMIT:
                 self._delete_group(group, refresh)
@@ -374,7 +398,7 @@ class TraceRollupRepository:
         raise Contention(f"trace {head.meta_key['PK']}", _ATTEMPTS)
 
     def _delete_actions(self, group: list[TraceHead]) -> list[dict]:
-        actions, changes, view_changes = [], [], []
+        actions, changes, view_changes, cost_changes = [], [], [], []
         for head in group:
             actions.append(self.gateway.tx_delete(head.meta_key, head.meta_condition()))
             stats_key = {"PK": head.meta_key["PK"], "SK": analytics_keys.TRACE_STATS_SK}
@@ -389,11 +413,15 @@ class TraceRollupRepository:
             )
             if (views := view_rollups.condition(head.stats)) is not None:
                 condition = condition & views
+            if (costs := cost_rollups.condition(head.stats)) is not None:
+                condition = condition & costs
             actions.append(self.gateway.tx_delete(stats_key, condition))
             changes.append((counted.counted(), None))
             view_changes.append((view_rollups.counted(head.stats), None))
+            cost_changes.append((cost_rollups.counted(head.stats), None))
         actions += [_update(self.gateway, d) for d in cell_deltas(changes)]
         actions += view_rollups.updates(self.gateway, view_changes)
+        actions += cost_rollups.updates(self.gateway, cost_changes)
         session_actions, _ = sessions.transaction_actions(
             self.gateway,
             [(sessions.membership(head.stats), None) for head in group if head.stats is not None],

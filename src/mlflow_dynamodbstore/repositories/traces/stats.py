@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mlflow_dynamodbstore.gateway import TableGateway
-from mlflow_dynamodbstore.repositories.traces import view_rollups
+from mlflow_dynamodbstore.repositories.traces import cost_rollups, view_rollups
 from mlflow_dynamodbstore.repositories.traces.gateway_cost import GatewayCostRepository
 from mlflow_dynamodbstore.repositories.traces.rollups import (
     MARKER,
@@ -41,8 +41,10 @@ STATS_FIELDS = (
 
 def projection(meta: Item) -> Item:
     fields = {f: meta[f] for f in STATS_FIELDS if meta.get(f) is not None}
-    # The SPANS / ASSESSMENTS views' summary, counted in their rollup cells.
-    return {**fields, **view_rollups.projection(meta)}
+    # The SPANS / ASSESSMENTS views' summary, counted in their rollup cells, and the span
+    # costs' (cost_rollups.py), sized to fit one transaction together.
+    views = view_rollups.projection(meta)
+    return {**fields, **views, **cost_rollups.projection(meta, views)}
 
 
 def stats_item(meta: Item) -> Item:
@@ -76,6 +78,7 @@ class TraceStatsRepository:
         if believed is not None:
             believed[MARKER] = contribution(believed).marker
             believed.update(view_rollups.markers(believed))
+            believed.update(cost_rollups.markers(believed))
         self.rollups.write_stats(stats_item(after), believed, known=True)
 
     def put(self, meta: Item) -> bool:

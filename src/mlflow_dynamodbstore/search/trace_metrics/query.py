@@ -27,6 +27,10 @@ from mlflow_dynamodbstore.repositories.traces import view_rollups as view_rollup
 from mlflow_dynamodbstore.repositories.traces.repository import TraceRepository
 from mlflow_dynamodbstore.repositories.traces.spans import SpanRepository, SpanRow
 from mlflow_dynamodbstore.search.trace_metrics.aggregate import MetricRow, aggregate
+from mlflow_dynamodbstore.search.trace_metrics.cost_rollups import (
+    CostRollupQuery,
+    plan_cost_rollup,
+)
 from mlflow_dynamodbstore.search.trace_metrics.filters import ParsedFilters, parse_filters
 from mlflow_dynamodbstore.search.trace_metrics.rollup_query import RollupQuery, plan_rollup
 from mlflow_dynamodbstore.search.trace_metrics.session_index import session_count_rows
@@ -120,6 +124,17 @@ class TraceMetricsQuery:
             if sketch_plan is not None:
                 points = SketchQuery(self.traces.stats.rollups, self.records).run(
                     sketch_plan, experiment_ids, *bounds, max_results
+                )
+                if points is not None:
+                    return points
+            # Span costs by model / provider from the cost cells (cost_rollups.py); the
+            # Overview always sends both ends of the range.
+            cost_plan = plan_cost_rollup(
+                view_type, metric_name, aggregations, dimensions, filters, time_interval_seconds
+            )
+            if cost_plan is not None and None not in bounds:
+                points = CostRollupQuery(self.traces.gateway, self.traces).run(
+                    cost_plan, experiment_ids, *bounds, max_results
                 )
                 if points is not None:
                     return points

@@ -50,7 +50,7 @@ from mlflow_dynamodbstore.lifecycle.ttl import (
     TRACE_RETENTION_TAG,  # noqa: F401 (re-exported: the tag name callers know it by)
     trace_ttl,
 )
-from mlflow_dynamodbstore.repositories.traces import archival, span_facts
+from mlflow_dynamodbstore.repositories.traces import archival, span_costs, span_facts
 from mlflow_dynamodbstore.repositories.traces.codec import (
     assessment_columns,
     decode_analytics,
@@ -161,6 +161,7 @@ class TraceOps(TraceSpanOps, TraceAssessmentOps, TraceMetricsOps, TraceXRayOps):
             "ttl": self._trace_ttl(experiment, trace_info.request_time),
             # No span stored yet: log_spans adds each span's facts (span_facts.py).
             span_facts.FACTS: {},
+            span_costs.COSTS: {},  # and their costs (span_costs.py)
         }
         try:
             return to_trace_info(self.traces.create(item))
