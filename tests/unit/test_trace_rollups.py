@@ -13,7 +13,8 @@ from mlflow_dynamodbstore.repositories.traces.rollups import (
     sum_attr,
 )
 from mlflow_dynamodbstore.schema.trace_rollup_keys import ROLLUP_BUCKET_MS, parse_rollup_cell
-from mlflow_dynamodbstore.search.trace_metrics.rollup_query import _split, plan_rollup
+from mlflow_dynamodbstore.search.trace_metrics.cells import whole_hours
+from mlflow_dynamodbstore.search.trace_metrics.rollup_query import plan_rollup
 
 H = ROLLUP_BUCKET_MS
 COUNT = [MetricAggregation(AggregationType.COUNT)]
@@ -66,11 +67,11 @@ def test_deltas_merge_per_cell_and_drop_what_cancels():
 
 
 def test_a_range_splits_into_whole_hours_and_edges():
-    assert _split(H + 5, 4 * H + 9, False, False).edges == ((H + 5, 2 * H - 1), (4 * H, 4 * H + 9))
-    aligned = _split(H, 4 * H - 1, False, False)
+    assert whole_hours(H + 5, 4 * H + 9).edges == ((H + 5, 2 * H - 1), (4 * H, 4 * H + 9))
+    aligned = whole_hours(H, 4 * H - 1)
     assert (aligned.first_hour, aligned.end_hour, aligned.edges) == (H, 4 * H, ())
-    assert _split(H + 5, 2 * H + 3, False, False) is None  # no whole hour inside
-    opened = _split(H + 5, 2 * H + 3, True, True)  # clipped to the traces: whole hours
+    assert whole_hours(H + 5, 2 * H + 3) is None  # no whole hour inside
+    opened = whole_hours(H + 5, 2 * H + 3, True, True)  # clipped to the traces: whole hours
     assert (opened.first_hour, opened.end_hour, opened.edges) == (H, 3 * H, ())
 
 

@@ -42,10 +42,9 @@ from mlflow_dynamodbstore.repositories.traces.repository import TraceRepository
 from mlflow_dynamodbstore.schema.cost_rollup_keys import parse_cost_cell
 from mlflow_dynamodbstore.schema.trace_rollup_keys import ROLLUP_BUCKET_MS, rollup_hour
 from mlflow_dynamodbstore.search.trace_metrics.aggregate import (
-    TIME_BUCKET_LABEL,
-    bucket_label,
     time_bucket,
 )
+from mlflow_dynamodbstore.search.trace_metrics.cells import cell_points, whole_hours
 
 _NS_PER_MS = 1_000_000
 _AGGREGATIONS = {AggregationType.SUM, AggregationType.AVG}
@@ -120,48 +119,20 @@ class _Groups:
 
     def points(self, max_results: int) -> list[MetricDataPoint]:
         plan = self.plan
-        ordered = sorted(self.groups)
-        points = []
-        for key in ordered if int(max_results) < 0 else ordered[: int(max_results)]:
-            parts = list(key)
-            labels: dict[str, Any] = {}
-            if plan.time_interval_seconds:
-                labels[TIME_BUCKET_LABEL] = bucket_label(parts.pop(0))
-            labels.update(zip(plan.dimensions, parts, strict=True))
-            partial = self.groups[key]
+
+        def values(partial: _Partial) -> dict[str, Any]:
             total = float(partial.total)  # the exact sum, rounded once
-            values = {
+            return {
                 str(a): total
                 if a.aggregation_type == AggregationType.SUM
                 else total / partial.count
                 for a in plan.aggregations
             }
-            points.append(
-                MetricDataPoint(metric_name=plan.metric_name, dimensions=labels, values=values)
-            )
-        return points
 
-
-@dataclass(frozen=True)
-class _Span:
-    """The whole hours [first, end) of a range and its partial hours (low, high)."""
-
-    first_hour: int
-    end_hour: int
-    edges: tuple[tuple[int, int], ...]
-
-
-def _split(start_ms: int, end_ms: int) -> _Span | None:
-    first = -(-start_ms // ROLLUP_BUCKET_MS) * ROLLUP_BUCKET_MS
-    end = ((end_ms + 1) // ROLLUP_BUCKET_MS) * ROLLUP_BUCKET_MS
-    if first >= end:
-        return None  # no whole hour: the exact path
-    edges = []
-    if start_ms < first:
-        edges.append((start_ms, first - 1))
-    if end_ms >= end:
-        edges.append((end, end_ms))
-    return _Span(first, end, tuple(edges))
+        return cell_points(
+            plan.metric_name, plan.time_interval_seconds, plan.dimensions, self.groups,
+            max_results, values,
+        )  # fmt: skip
 
 
 class CostRollupQuery:
@@ -179,7 +150,7 @@ class CostRollupQuery:
     ) -> list[MetricDataPoint] | None:
         """The data points, or None when the cells cannot answer (no whole hour in the range,
         a trace whose costs are not summed): the caller takes the exact path."""
-        span = _split(start_ms, end_ms)
+        span = whole_hours(start_ms, end_ms)
         if span is None:
             return None
         groups = _Groups(plan)

@@ -42,10 +42,9 @@ from mlflow_dynamodbstore.repositories.traces.rollups import (
 )
 from mlflow_dynamodbstore.schema.trace_rollup_keys import ROLLUP_BUCKET_MS, parse_rollup_cell
 from mlflow_dynamodbstore.search.trace_metrics.aggregate import (
-    TIME_BUCKET_LABEL,
-    bucket_label,
     time_bucket,
 )
+from mlflow_dynamodbstore.search.trace_metrics.cells import cell_points, whole_hours
 from mlflow_dynamodbstore.search.trace_metrics.traces_view import Record, TraceRecords
 
 _NS_PER_MS = 1_000_000
@@ -160,25 +159,15 @@ class _Groups:
 
     def points(self, max_results: int) -> list[MetricDataPoint]:
         plan = self.plan
-        groups = dict(self.groups)
-        if not plan.time_interval_seconds and not plan.dimensions and not groups:
-            groups[()] = _Partial()  # an aggregate without GROUP BY always returns one row
-        ordered = sorted(groups)
-        points = []
-        for key in ordered if int(max_results) < 0 else ordered[: int(max_results)]:
-            parts = list(key)
-            labels: dict[str, Any] = {}
-            if plan.time_interval_seconds:
-                labels[TIME_BUCKET_LABEL] = bucket_label(parts.pop(0))
-            labels.update(zip(plan.dimensions, parts, strict=True))
-            partial = groups[key]
-            values = {str(a): _value(a, partial) for a in plan.aggregations}
-            values = {k: v for k, v in values.items() if v is not None}
-            if values:
-                points.append(
-                    MetricDataPoint(metric_name=plan.metric_name, dimensions=labels, values=values)
-                )
-        return points
+        return cell_points(
+            plan.metric_name,
+            plan.time_interval_seconds,
+            plan.dimensions,
+            self.groups,
+            max_results,
+            lambda partial: {str(a): _value(a, partial) for a in plan.aggregations},
+            no_group=_Partial(),
+        )
 
 
 def _value(aggregation: MetricAggregation, partial: _Partial) -> Any:
@@ -189,31 +178,6 @@ def _value(aggregation: MetricAggregation, partial: _Partial) -> Any:
     if aggregation.aggregation_type == AggregationType.SUM:
         return partial.total
     return float(partial.total) / partial.count  # AVG
-
-
-@dataclass(frozen=True)
-class _Span:
-    """One experiment's part of the range: whole hours from cells, edges from the listing."""
-
-    first_hour: int
-    end_hour: int  # exclusive
-    edges: tuple[tuple[int, int], ...]
-
-
-def _split(low: int, high: int, open_start: bool, open_end: bool) -> _Span | None:
-    size = ROLLUP_BUCKET_MS
-    # An open side was clipped to the experiment's oldest/newest trace: nothing lies beyond
-    # it, so its hour is whole.
-    first = (low // size) * size if open_start else -(-low // size) * size
-    end = (high // size + 1) * size if open_end else ((high + 1) // size) * size
-    if first >= end:
-        return None
-    edges = []
-    if low < first:
-        edges.append((low, first - 1))
-    if end <= high:
-        edges.append((end, high))
-    return _Span(first, end, tuple(edges))
 
 
 class RollupQuery:
@@ -236,7 +200,7 @@ class RollupQuery:
             clipped = self.records.clipped(experiment_id, start_ms, end_ms)
             if clipped is None:
                 continue  # no traces in the range
-            span = _split(*clipped, start_ms is None, end_ms is None)
+            span = whole_hours(*clipped, start_ms is None, end_ms is None)
             if span is None:
                 return None
             spans[experiment_id] = span

@@ -42,12 +42,10 @@ from mlflow_dynamodbstore.repositories.traces import view_rollups as cells_repo
 from mlflow_dynamodbstore.schema.trace_rollup_keys import ROLLUP_BUCKET_MS
 from mlflow_dynamodbstore.schema.view_rollup_keys import ASSESSMENTS, SPANS, parse_view_cell
 from mlflow_dynamodbstore.search.trace_metrics.aggregate import (
-    TIME_BUCKET_LABEL,
     MetricRow,
-    bucket_label,
     time_bucket,
 )
-from mlflow_dynamodbstore.search.trace_metrics.rollup_query import _split
+from mlflow_dynamodbstore.search.trace_metrics.cells import cell_points, whole_hours
 from mlflow_dynamodbstore.search.trace_metrics.traces_view import TraceRecords
 
 _NS_PER_MS = 1_000_000
@@ -192,24 +190,15 @@ class _Groups:
 
     def points(self, max_results: int) -> list[MetricDataPoint]:
         plan = self.plan
-        groups = dict(self.groups)
-        if not plan.time_interval_seconds and not plan.dimensions and not groups:
-            groups[()] = _Partial()  # an aggregate without GROUP BY always returns one row
-        ordered = sorted(groups)
-        points = []
-        for key in ordered if int(max_results) < 0 else ordered[: int(max_results)]:
-            parts = list(key)
-            labels: dict[str, Any] = {}
-            if plan.time_interval_seconds:
-                labels[TIME_BUCKET_LABEL] = bucket_label(parts.pop(0))
-            labels.update(zip(plan.dimensions, parts, strict=True))
-            values = {str(a): _value(a, groups[key]) for a in plan.aggregations}
-            values = {k: v for k, v in values.items() if v is not None}
-            if values:
-                points.append(
-                    MetricDataPoint(metric_name=plan.metric_name, dimensions=labels, values=values)
-                )
-        return points
+        return cell_points(
+            plan.metric_name,
+            plan.time_interval_seconds,
+            plan.dimensions,
+            self.groups,
+            max_results,
+            lambda partial: {str(a): _value(a, partial) for a in plan.aggregations},
+            no_group=_Partial(),
+        )
 
 
 def _value(aggregation: MetricAggregation, partial: _Partial) -> Any:
@@ -257,7 +246,7 @@ class ViewRollupQuery:
             clipped = self.records.clipped(experiment_id, start_ms, end_ms)
             if clipped is None:
                 continue  # no traces in the range
-            span = _split(*clipped, start_ms is None, end_ms is None)
+            span = whole_hours(*clipped, start_ms is None, end_ms is None)
             if span is None:
                 return None
             spans[experiment_id] = span
