@@ -254,6 +254,7 @@ def test_backfill_order_gives_older_items_their_keys(registry, store_uri, monkey
     from click.testing import CliRunner
     from mlflow.entities.model_registry import ModelVersionTag
 
+    from mlflow_dynamodbstore.backfills import model_walk
     from mlflow_dynamodbstore.backfills import registry_order as backfill_module
     from mlflow_dynamodbstore.cli.main import cli
     from mlflow_dynamodbstore.schema import indexes
@@ -303,7 +304,7 @@ def test_backfill_order_gives_older_items_their_keys(registry, store_uri, monkey
     }
     assert registry_items() != before  # a dry run writes nothing
 
-    monkeypatch.setattr(backfill_module, "PAGE", 2)  # several pages: the cursor moves
+    monkeypatch.setattr(model_walk, "PAGE", 2)  # several pages: the cursor moves
     result = CliRunner().invoke(cli, ["registry", "backfill-order", store_uri, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["models"] == 5

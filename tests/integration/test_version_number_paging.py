@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from mlflow.exceptions import MlflowException
 
+from mlflow_dynamodbstore.backfills import model_walk
 from mlflow_dynamodbstore.backfills import version_number_order as backfill_module
 from mlflow_dynamodbstore.cli.main import cli
 from mlflow_dynamodbstore.repositories.registry import version_number_order
@@ -218,7 +219,7 @@ def test_backfill_version_order_rekeys_older_tables(registry, store_uri, monkeyp
             "resumed": False,
             "dry_run": True,
         }
-        monkeypatch.setattr(backfill_module, "PAGE", 7)  # several pages: the cursor moves
+        monkeypatch.setattr(model_walk, "PAGE", 7)  # several pages: the cursor moves
         result = CliRunner().invoke(
             cli, ["registry", "backfill-version-order", store_uri, "--json"]
         )
@@ -247,7 +248,7 @@ def test_backfill_version_order_rekeys_older_tables(registry, store_uri, monkeyp
 def test_backfill_resumes_after_its_last_saved_page(registry, store_uri, monkeypatch):
     gateway = registry._conn.gateway
     version_number_order.READINESS.mark(gateway, False)
-    monkeypatch.setattr(backfill_module, "PAGE", 5)
+    monkeypatch.setattr(model_walk, "PAGE", 5)
     calls = {"n": 0}
     original = backfill_module._model
 

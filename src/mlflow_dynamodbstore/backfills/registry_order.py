@@ -22,24 +22,20 @@ version, 1 PutItem of the record per page.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 from mlflow.entities.model_registry.prompt_version import IS_PROMPT_TAG_KEY
-from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
+from mlflow_dynamodbstore.backfills.model_walk import Progress, walk_models
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
 from mlflow_dynamodbstore.repositories.registry.entities import effective_last_updated
 from mlflow_dynamodbstore.repositories.registry.model_versions import PROMPT_VERSIONS, is_live
 from mlflow_dynamodbstore.repositories.registry.order_state import READINESS
-from mlflow_dynamodbstore.repositories.workspaces import WorkspaceRepository
 from mlflow_dynamodbstore.schema import indexes, keys, registry_order_keys
 
 Item = dict[str, Any]
-Progress = Callable[[int], None]  # called with the number of models done since last call
-PAGE = 50
 _ATTEMPTS = 10
 
 
@@ -53,44 +49,20 @@ class RegistryOrderBackfillReport:
         return asdict(self)
 
 
-def _workspaces(gateway: TableGateway) -> list[str]:
-    names = sorted(w.name for w in WorkspaceRepository(gateway).list())
-    return [DEFAULT_WORKSPACE_NAME] + [n for n in names if n != DEFAULT_WORKSPACE_NAME]
-
-
 def backfill_registry_order(
     gateway: TableGateway, progress: Progress | None = None, *, dry_run: bool = False
 ) -> RegistryOrderBackfillReport:
     """Run (or resume) the backfill; ``gateway`` is unscoped. ``dry_run`` only counts."""
-    progress = progress or (lambda _n: None)
+    report = RegistryOrderBackfillReport()
+
+    def visit(meta: Item) -> None:
+        report.versions += _model(gateway, meta["model_id"], dry_run)
+        report.models += 1
+
     record_key = registry_order_keys.backfill_record_key()
-    cursor = {} if dry_run else (gateway.get_item(record_key) or {})
-    report = RegistryOrderBackfillReport(resumed=bool(cursor))
-    workspaces = _workspaces(gateway)
-    first = workspaces.index(cursor["workspace"]) if cursor.get("workspace") in workspaces else 0
-    listing = indexes.REGISTERED_MODELS_BY_NAME
-    for i, workspace in enumerate(workspaces[first:]):
-        start_key = cursor.get("after") if i == 0 else None
-        if i == 0 and cursor.get("finished"):
-            continue
-        while True:
-            metas, start_key = gateway.query_page(
-                listing.pk_eq(keys.registered_models_gsi1pk(workspace)),
-                index=listing.index,
-                limit=PAGE,
-                start_key=start_key,
-            )
-            for meta in metas:
-                report.versions += _model(gateway, meta["model_id"], dry_run)
-                report.models += 1
-            if not dry_run:
-                record = {**record_key, "workspace": workspace, "finished": start_key is None}
-                if start_key is not None:
-                    record["after"] = start_key
-                gateway.put_item(record)
-            progress(len(metas))
-            if start_key is None:
-                break
+    report.resumed = walk_models(
+        gateway, record_key, visit, progress or (lambda _n: None), dry_run=dry_run
+    )
     if not dry_run:
         READINESS.mark(gateway, True)
         gateway.delete_item(record_key)
