@@ -41,7 +41,8 @@ def backfill_stats(store_uri: str) -> None:
     report = backfill_trace_stats(_gateway(store_uri), progress)
     click.echo(
         f"{report.traces} traces visited, {report.written} stats items written, "
-        f"{report.sessions} session members recorded"
+        f"{report.sessions} session members recorded, "
+        f"{report.cost_records} span cost records built"
     )
 
 
