@@ -238,3 +238,18 @@ def test_archived_traces_stay_not_summed(store, monkeypatch):
     # Not summed: exactly one "?" count, the archived trace's.
     unknown = [c for c in _cells(gateway, exp) if c["SK"].endswith(f"{keys.SEP}?")]
     assert sum(int(c.get("u", 0)) for c in unknown) == 1
+
+
+def test_cost_of_a_trace_whose_stats_item_predates_the_cost_summary(store):
+    """Its stats item has no cost marker: the stats transaction believed from META is refused,
+    the stats item read and the transaction made again (+ 1 GetItem, + 1 transaction)."""
+    exp = store.create_experiment("older")
+    _log(store, exp, 1, HOUR)
+    _to_pre_change(store, exp, [1])
+    stats = store.gateway.unscoped.stats
+    stats.reset()
+    assert backfill_trace_stats(store.gateway.unscoped).cost_records == 1
+    assert stats.requests("TransactWriteItems") == 2
+    assert stats.requests("GetItem") == 1 + 1 + 1  # cursor, stats item, session backfill
+    assert stats.requests("PutItem") == 1 + 2
+    assert _cells(store.gateway.unscoped, exp)

@@ -28,7 +28,8 @@ def traces() -> None:
 @traces.command("backfill-stats")
 @click.argument("store_uri")
 def backfill_stats(store_uri: str) -> None:
-    """Write the analytics stats item of every trace of STORE_URI that lacks a current one.
+    """Write the analytics stats item of every trace of STORE_URI that lacks a current one
+    (building the span cost record of traces stored before span cost facts existed).
     Resumable: an interrupted run continues where it stopped when run again."""
     visited = 0
 
