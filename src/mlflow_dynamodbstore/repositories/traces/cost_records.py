@@ -18,21 +18,25 @@ Which traces get one:
   their content, so their model name / provider are gone from the table (the SQL store keeps
   them as columns). Reading them back means one artifact-store read per trace; the backfill
   does not, and such traces stay "not summed" (the exact path answers them);
-- not overflowed (more than ``MAX_COST_FACTS_BYTES`` of facts stay unknown).
+- not overflowed (more than ``MAX_COST_FACTS_BYTES`` of facts stay unknown), and META has
+  room for the facts under DynamoDB's 400 KB (else it stays "not summed", logged).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from mlflow_dynamodbstore.gateway import ConditionFailed
 from mlflow_dynamodbstore.gateway.errors import Contention
 from mlflow_dynamodbstore.repositories.traces import archival, span_costs
 from mlflow_dynamodbstore.repositories.traces.codec import STRIP_PENDING
-from mlflow_dynamodbstore.repositories.traces.repository import TraceRepository
+from mlflow_dynamodbstore.repositories.traces.repository import TraceRepository, TraceTooLarge
 from mlflow_dynamodbstore.repositories.traces.spans import rows_from_items
 
 Item = dict[str, Any]
+
+_logger = logging.getLogger(__name__)
 
 _ATTEMPTS = 8
 
@@ -70,4 +74,8 @@ def build_cost_record(traces: TraceRepository, trace_id: str) -> Item | None:
             return traces.replace(meta, with_record(meta, items))
         except ConditionFailed:
             continue  # a concurrent write won: read META and the spans again
+        except TraceTooLarge:
+            # META near 400 KB: the trace stays "not summed" rather than stop the job.
+            _logger.warning("Trace %s: no room on META for its cost record", trace_id)
+            return None
     raise Contention(f"trace {trace_id}", _ATTEMPTS)
