@@ -10,6 +10,11 @@ and after each experiment; a rerun resumes there, and a finished run deletes it.
 listings only, never a Scan: O(experiments + traces) requests, 1 conditional PutItem per
 trace; traces with a session id also get their session member and head (1 GetItem,
 1 TransactWriteItems, 1 Query of the session, ≤ 1 UpdateItem: repositories/traces/sessions.py).
+
+A trace whose spans were stored before span cost facts existed (META without ``span_costs``)
+first gets its cost record built from its stored spans (repositories/traces/cost_records.py:
+1 consistent Query of its partition, 1 conditional PutItem of META, whose stats write is the
+1 TransactWriteItems moving its cells out of "not summed"); archived traces keep none.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 
 from mlflow_dynamodbstore.gateway import TableGateway
+from mlflow_dynamodbstore.repositories.traces import cost_records
 from mlflow_dynamodbstore.repositories.traces.repository import TraceRepository
 from mlflow_dynamodbstore.repositories.workspaces import WorkspaceRepository
 from mlflow_dynamodbstore.schema import analytics_keys, indexes
@@ -34,6 +40,7 @@ class BackfillReport:
     traces: int = 0  # traces visited
     written: int = 0  # stats items written (the rest were already current)
     sessions: int = 0  # traces with a session whose member was (re)written and settled
+    cost_records: int = 0  # traces whose cost record was built from their stored spans
 
 
 def _workspaces(gateway: TableGateway) -> list[str]:
@@ -77,7 +84,15 @@ def backfill_trace_stats(gateway: TableGateway, progress: Progress | None = None
             visited = 0
             for meta in traces.list_experiment(experiment_id, after=after):
                 report.traces += 1
-                report.written += traces.stats.put(meta)
+                built = None
+                if cost_records.needs_record(meta):  # (re-checked on a consistent read)
+                    built = cost_records.build_cost_record(traces, meta["trace_id"])
+                if built is not None:
+                    # Its stats item was written with META, at the new version.
+                    report.cost_records += 1
+                    report.written += 1
+                else:
+                    report.written += traces.stats.put(meta)
                 # Its session's member and head (traces counted before sessions existed).
                 report.sessions += traces.stats.rollups.sessions.backfill(meta["trace_id"])
                 visited += 1

@@ -28,7 +28,8 @@ def traces() -> None:
 @traces.command("backfill-stats")
 @click.argument("store_uri")
 def backfill_stats(store_uri: str) -> None:
-    """Write the analytics stats item of every trace of STORE_URI that lacks a current one.
+    """Write the analytics stats item of every trace of STORE_URI that lacks a current one
+    (building the span cost record of traces stored before span cost facts existed).
     Resumable: an interrupted run continues where it stopped when run again."""
     visited = 0
 
@@ -41,7 +42,8 @@ def backfill_stats(store_uri: str) -> None:
     report = backfill_trace_stats(_gateway(store_uri), progress)
     click.echo(
         f"{report.traces} traces visited, {report.written} stats items written, "
-        f"{report.sessions} session members recorded"
+        f"{report.sessions} session members recorded, "
+        f"{report.cost_records} span cost records built"
     )
 
 
