@@ -9,11 +9,14 @@ import threading
 
 import pytest
 from boto3.dynamodb.conditions import Key
+from mlflow.entities import ExperimentTag
 from mlflow.entities.trace_metrics import AggregationType, MetricAggregation, MetricViewType
 from mlflow.entities.workspace import Workspace, WorkspaceDeletionMode
 from mlflow.utils.workspace_context import WorkspaceContext
 
 from mlflow_dynamodbstore.backfills.trace_stats import backfill_trace_stats
+from mlflow_dynamodbstore.lifecycle.ttl import TRACE_RETENTION_TAG
+from mlflow_dynamodbstore.repositories.traces.sessions import SessionRepository
 from mlflow_dynamodbstore.schema import session_keys
 from mlflow_dynamodbstore.search.trace_metrics import query as query_module
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
@@ -199,3 +202,133 @@ def test_session_items_follow_set_default_and_go_with_cascade(store, store_uri, 
     assert len(list(gateway.query(Key("PK").eq(pk_b)))) == 2
     provider.delete_workspace("team-b", mode=WorkspaceDeletionMode.CASCADE)
     assert list(gateway.query(Key("PK").eq(pk_b))) == []
+
+
+def _bulk_members(store, exp: str, session: str, times_ms: list[int], ttl_s: int) -> None:
+    """Members as the stats transaction writes them, put in bulk (logging hundreds of traces
+    through the store is slow and not what is measured)."""
+    items = [
+        {
+            **session_keys.member_key(exp, session, BASE_MS + ts, f"bulk-{i}"),
+            "trace_id": f"bulk-{i}",
+            "timestamp_ms": BASE_MS + ts,
+            "ttl": ttl_s,
+        }
+        for i, ts in enumerate(times_ms)
+    ]
+    store.gateway.unscoped.batch_write(puts=items)
+
+
+def _head_item(store, exp: str, session: str) -> dict:
+    return store.gateway.unscoped.get_item(session_keys.head_key(exp, session))
+
+
+def test_a_settle_costs_the_same_for_a_session_of_5_80_or_500_traces(store):
+    """A new trace's write (transaction + settle) costs the same requests whatever its
+    session's length: sessions of more than 64 members add one one-item Query (their last
+    member), never a read of the members."""
+    exp = store.create_experiment("long")
+    store.set_experiment_tag(exp, ExperimentTag(TRACE_RETENTION_TAG, "30d"))
+    stats = store.gateway.stats
+    costs = {}
+    for size in (5, 80, 500):
+        session = f"s{size}"
+        _log(store, exp, size, 0, session)  # the head, settled by this release
+        if size > 5:
+            _bulk_members(store, exp, session, [MIN + k * 1000 for k in range(size - 2)], 7)
+        else:
+            for k in range(1, size - 1):
+                _log(store, exp, size * 1000 + k, MIN + k * 1000, session)
+        stats.reset()
+        _log(store, exp, size * 1000 + 999, HOUR, session)  # the session's last trace
+        costs[size] = (
+            stats.requests("Query"),
+            stats.requests("TransactWriteItems"),
+            stats.requests("UpdateItem"),
+            stats.total_requests,
+        )
+        head = _head_item(store, exp, session)
+        assert (int(head["first"]), int(head["last"])) == (BASE_MS, BASE_MS + HOUR)
+        # ttl: the latest member's (the new trace: its timestamp + 30 days)
+        assert int(head["ttl"]) == (BASE_MS + HOUR + 30 * DAY) // 1000
+        assert ("ts" in head) == (size <= 64)
+    assert costs[80] == costs[500]
+    assert costs[5][0] == 1 and costs[500][0] == 2  # + the last member of a long session
+    assert costs[5][1:3] == costs[500][1:3] == (1, 1)
+    assert costs[500][3] == costs[5][3] + 1
+    got = _completed(store, exp, 0, BASE_MS + DAY)
+    assert {s: (f, last) for s, f, last in got} == {
+        f"s{n}": (BASE_MS, BASE_MS + HOUR) for n in (5, 80, 500)
+    }
+
+
+def test_a_long_sessions_head_keeps_an_upper_bound_ttl_and_first_and_last(store):
+    """Past 64 members the head's ttl only grows (to each new member's), goes once a member
+    without one comes; deleting the last trace moves `last` back with 2 one-item reads."""
+    exp = store.create_experiment("long-ttl")
+    _log(store, exp, 1, 0, "s")
+    _bulk_members(store, exp, "s", [MIN + k for k in range(100)], 5)
+    store.set_experiment_tag(exp, ExperimentTag(TRACE_RETENTION_TAG, "30d"))
+    _log(store, exp, 2, 2 * HOUR, "s")
+    # trace 1 has no ttl: the head keeps none (as the first release's exact settle gave)
+    assert "ttl" not in _head_item(store, exp, "s")
+    stats = store.gateway.stats
+    stats.reset()
+    store.delete_traces(exp, trace_ids=[tid(2)])
+    assert stats.requests("Query") <= 4  # the deletion's own reads + the 2 of the settle
+    head = _head_item(store, exp, "s")
+    assert (int(head["first"]), int(head["last"])) == (BASE_MS, BASE_MS + MIN + 99)
+
+
+def test_a_head_settled_by_the_first_release_is_read_whole_once(store):
+    """Heads written before this format (no `sv`) of a long session: the next settle reads
+    the whole session once (its exact ttl), later ones are bounded again."""
+    exp = store.create_experiment("legacy-head")
+    _log(store, exp, 1, 0, "s")
+    _bulk_members(store, exp, "s", [MIN + k for k in range(150)], 9)
+    gateway = store.gateway.unscoped
+    key = session_keys.head_key(exp, "s")
+    gateway.update_item(key, "REMOVE sv, pt")
+    # The trace without ttl is gone (its head kept none): only a whole read gives the
+    # head a ttl again, the latest of its members'.
+    gateway.delete_item(session_keys.member_key(exp, "s", BASE_MS, tid(1)))
+    store.set_experiment_tag(exp, ExperimentTag(TRACE_RETENTION_TAG, "30d"))
+    _log(store, exp, 2, HOUR, "s")
+    head = _head_item(store, exp, "s")
+    assert int(head["ttl"]) == (BASE_MS + HOUR + 30 * DAY) // 1000 and int(head["sv"]) == 2
+    assert (int(head["first"]), int(head["last"])) == (BASE_MS + MIN, BASE_MS + HOUR)
+    stats = store.gateway.stats
+    stats.reset()
+    _log(store, exp, 3, 2 * HOUR, "s")
+    assert stats.requests("Query") == 2  # bounded again
+    assert int(_head_item(store, exp, "s")["ttl"]) == (BASE_MS + 2 * HOUR + 30 * DAY) // 1000
+
+
+def test_a_crash_before_the_settle_is_settled_by_readers(store, monkeypatch):
+    """A server dying between the stats transaction and the settle: readers that meet the
+    head unsettled settle it (a new session is listed at its first trace from the start),
+    and answer as if the writer had."""
+    exp = store.create_experiment("crash")
+    _log(store, exp, 1, 0, "old")
+    with monkeypatch.context() as m:
+        m.setattr(SessionRepository, "settle", lambda self, sessions: None)  # the crash
+        _log(store, exp, 2, 10 * MIN, "old")  # extends a session
+        _log(store, exp, 3, 20 * MIN, "new")  # starts one
+    for s in ("old", "new"):
+        head = _head_item(store, exp, s)
+        assert head["tok"] != head.get("stok")
+    assert _completed(store, exp, 0, BASE_MS + DAY) == [
+        ("old", BASE_MS, BASE_MS + 10 * MIN),
+        ("new", BASE_MS + 20 * MIN, BASE_MS + 20 * MIN),
+    ]
+    for s in ("old", "new"):
+        head = _head_item(store, exp, s)
+        assert head["tok"] == head["stok"]
+    _log(store, exp, 4, 30 * MIN, "later")
+    with monkeypatch.context() as m:
+        m.setattr(SessionRepository, "settle", lambda self, sessions: None)
+        store.delete_traces(exp, trace_ids=[tid(3)])  # empties "new"
+    window = {"start_time_ms": BASE_MS + 15 * MIN, "end_time_ms": BASE_MS + DAY}
+    assert _session_count(store, [exp], **window) == [({}, {"COUNT": 1})]
+    assert _head_item(store, exp, "new") is None  # its reader deleted the emptied head
+    assert _session_count(store, [exp]) == [({}, {"COUNT": 2})]

@@ -6,20 +6,32 @@ Write path, in two steps:
 
 1. **In the trace's stats transaction** (``rollups.py``): the member of the trace's old
    (session, timestamp) is deleted, the new one put, and each head touched: ``tok`` set to a
-   fresh random token. Member writes are idempotent (keyed by trace and timestamp) and the
-   stats transaction is conditioned on the stored stats item, so members always mirror the
-   stats items: one member per trace with a session id.
-2. **Settle** (right after the transaction, or by anyone who finds a head unsettled): read
-   the session's partition (strongly consistent; a session has few traces), take its first
-   and last member, and write them to the head with its listing key, conditioned on ``tok``
-   being the token read. A transaction that touched the session meanwhile changed ``tok``,
-   so a settle computed from an older member set never lands; the loop re-reads. An empty
-   session's head is deleted (conditioned the same way); tokens are random, so a head
-   recreated later never matches a stale settle.
+   fresh random token; a head gaining a member also gets that member's ttl added to its
+   pending set ``pt`` (0 for none) and, when the head is new, ``first`` / ``last`` / its
+   listing key at the member's timestamp (``if_not_exists``: no condition, so the stats
+   transaction never fails on a head). Member writes are idempotent (keyed by trace and
+   timestamp) and the stats transaction is conditioned on the stored stats item, so members
+   always mirror the stats items: one member per trace with a session id.
+2. **Settle** (right after the transaction, or by a reader that meets a head unsettled):
+   read the head and the session's first MAX_TIMES + 1 members (one strongly consistent
+   Query: the head sorts before the members, which sort by timestamp); a longer session
+   adds one ``Limit=1`` Query of its last member. Write them to the head with its listing
+   key, conditioned on ``tok`` being the token read. A transaction that touched the session
+   meanwhile changed ``tok``, so a settle computed from an older member set never lands; the
+   loop re-reads. An empty session's head is deleted (conditioned the same way); tokens are
+   random, so a head recreated later never matches a stale settle.
+
+The head's ``ttl`` (so it expires with its members): exact for a session read whole (at most
+MAX_TIMES members: the latest member ttl, none if a member has none); for a longer one the
+previous ttl raised to the pending members' ttls (none once a member without one came): an
+upper bound, never earlier than a member's (docs/trace-analytics.md, "Limits"). A head that
+no settle of this format wrote (``sv`` missing: settled by the first release, or recreated)
+of a long session is read whole once.
 
 Cost per write of a trace with a session: 1 member put (+ 1 delete when the session or
-timestamp changed) and 1 head update inside the existing transaction, then 1 Query of the
-session's partition and, when first or last moved, 1 UpdateItem.
+timestamp changed) and 1 head update inside the existing transaction, then 1 Query (+ 1
+one-item Query past MAX_TIMES members) and, when something moved, 1 UpdateItem: the same
+whatever the session's length.
 """
 
 from __future__ import annotations
@@ -29,7 +41,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.gateway.errors import ConditionFailed, Contention, TransactionCancelled
@@ -41,7 +53,10 @@ Item = dict[str, Any]
 TOKEN = "tok"
 SETTLED = "stok"  # the token the head's first/last were computed at
 TIMES = "ts"
-MAX_TIMES = 64
+PENDING = "pt"  # ttls of members added since the last settle (number set; 0: no ttl)
+FORMAT = "sv"  # present once a settle of this format wrote the head (its ttl is a bound)
+FORMAT_VERSION = 2
+MAX_TIMES = 64  # a session of at most this many members is read whole by its settle
 _ATTEMPTS = 8
 
 
@@ -92,7 +107,10 @@ def _member_item(m: Membership) -> Item:
     return item
 
 
-def _touch(gateway: TableGateway, m: Membership) -> dict:
+def _touch(gateway: TableGateway, m: Membership, added: Membership | None) -> dict:
+    """The head's update in a transaction: a fresh token; with a member ``added``, its ttl
+    into the pending set and, on a new head, first / last / listing key at its timestamp
+    (so a crash before the settle leaves the head listed where readers settle it)."""
     names = {"#t": TOKEN, "#s": "sid", "#e": "experiment_id"}
     values: dict[str, Any] = {
         ":t": uuid.uuid4().hex[:16],
@@ -103,11 +121,21 @@ def _touch(gateway: TableGateway, m: Membership) -> dict:
     if m.workspace is not None:
         names["#w"], values[":w"] = "workspace", m.workspace
         sets.append("#w = :w")
+    adds = []
+    if added is not None:
+        names["#p"], values[":p"] = PENDING, {added.ttl or 0}
+        adds.append("#p :p")
+        fields = {
+            "first": added.timestamp_ms,
+            "last": added.timestamp_ms,
+            **session_keys.by_last_keys(added.experiment_id, added.session_id, added.timestamp_ms),
+        }
+        for i, (attr, value) in enumerate(sorted(fields.items())):
+            names[f"#h{i}"], values[f":h{i}"] = attr, value
+            sets.append(f"#h{i} = if_not_exists(#h{i}, :h{i})")
+    expression = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
     return gateway.tx_update(
-        session_keys.head_key(*m.session),
-        "SET " + ", ".join(sets),
-        names=names,
-        values=values,
+        session_keys.head_key(*m.session), expression, names=names, values=values
     )
 
 
@@ -118,6 +146,7 @@ def transaction_actions(
     touched once), and the sessions to settle after it."""
     actions: list[dict] = []
     heads: dict[tuple[str, str], Membership] = {}
+    added: dict[tuple[str, str], Membership] = {}
     for old, new in changes:
         if old == new:
             continue
@@ -138,8 +167,8 @@ def transaction_actions(
             heads.setdefault(old.session, old)
         if new is not None:
             actions.append(gateway.tx_put(_member_item(new)))
-            heads[new.session] = new
-    actions += [_touch(gateway, m) for m in heads.values()]
+            heads[new.session] = added[new.session] = new
+    actions += [_touch(gateway, m, added.get(session)) for session, m in heads.items()]
     return actions, set(heads)
 
 
@@ -174,7 +203,7 @@ def _head(item: Item) -> SessionHead:
 
 
 def _desired(members: list[Item]) -> Item:
-    """What a settled head holds for these members (sorted by timestamp)."""
+    """What a settled head holds for a whole member set (sorted by timestamp): exact."""
     times = sorted({int(m["timestamp_ms"]) for m in members})
     ttls = [int(m["ttl"]) for m in members if m.get("ttl") is not None]
     first = times[0]
@@ -185,6 +214,25 @@ def _desired(members: list[Item]) -> Item:
         # Small sessions carry their timestamps (offsets from first, base 36): a
         # session_count bucket needs no read of their members.
         TIMES: ",".join(_base36(t - first) for t in times) if len(times) <= MAX_TIMES else None,
+        PENDING: None,
+        FORMAT: FORMAT_VERSION,
+    }
+
+
+def _desired_long(head: Item, first: Item, last: Item) -> Item:
+    """What a settled head of a long session holds, from its first and last member and
+    its previous state: ttl only grows (to the pending members' ttls), and is gone once a
+    member without one came; no timestamps."""
+    pending = {int(t) for t in head.get(PENDING) or ()}
+    ttl = head.get("ttl")
+    ttl = max([int(ttl), *pending]) if ttl is not None and 0 not in pending else None
+    return {
+        "first": int(first["timestamp_ms"]),
+        "last": int(last["timestamp_ms"]),
+        "ttl": ttl,
+        TIMES: None,
+        PENDING: None,
+        FORMAT: FORMAT_VERSION,
     }
 
 
@@ -207,35 +255,51 @@ class SessionRepository:
         for experiment_id, session_id in sessions:
             self.settle_one(experiment_id, session_id)
 
-    def settle_one(self, experiment_id: str, session_id: str) -> None:
-        """Make the head's first / last (and listing key) those of the session's members."""
+    def settle_one(self, experiment_id: str, session_id: str) -> SessionHead | None:
+        """Make the head's first / last (and listing key) those of the session's members;
+        the head as settled (None: the session has no members). Reads are bounded: 1 Query
+        of the head and up to MAX_TIMES + 1 members, + 1 one-item Query for a longer
+        session (+ its whole partition once, for a head no settle of this format wrote)."""
         key = session_keys.head_key(experiment_id, session_id)
+        pk = Key("PK").eq(key["PK"])
         for _ in range(_ATTEMPTS):
-            head, members = None, []
-            for item in self.gateway.query(Key("PK").eq(key["PK"]), consistent=True):
-                if item["SK"] == session_keys.HEAD_SK:
-                    head = item
-                elif item["SK"].startswith(session_keys.MEMBER_PREFIX):
-                    members.append(item)
+            # The head sorts before the members: it is read first, so a transaction landing
+            # during the reads changed the token this settle is conditioned on.
+            page, more = self.gateway.query_page(pk, limit=MAX_TIMES + 2, consistent=True)
+            head = page[0] if page and page[0]["SK"] == session_keys.HEAD_SK else None
+            members = [i for i in page if i["SK"].startswith(session_keys.MEMBER_PREFIX)]
             token = None if head is None else head.get(TOKEN)
             condition = Attr(TOKEN).not_exists() if token is None else Attr(TOKEN).eq(token)
             try:
                 if not members:
                     if head is not None:
                         self.gateway.delete_item(key, condition=condition)
-                    return
-                desired = _desired(members)
+                    return None
+                if more is not None and (head is None or head.get(FORMAT) != FORMAT_VERSION):
+                    members += self.gateway.query(pk, start_key=more, consistent=True)
+                    more = None  # read whole, once: its ttl from every member
+                if more is None:
+                    desired = _desired(members)
+                elif (last := self._last_member(pk)) is None:
+                    continue  # emptied since the first read: read again
+                else:
+                    desired = _desired_long(head, members[0], last)
                 if (
                     head is not None
                     and head.get(SETTLED) == token
                     and all(head.get(k) == v for k, v in desired.items())
                 ):
-                    return
+                    return _head(head)
                 self._write_head(key, experiment_id, session_id, desired, token, condition)
-                return
+                return _head({**desired, "sid": session_id, "experiment_id": experiment_id})
             except ConditionFailed:
                 continue  # a transaction touched the session meanwhile: read again
         raise Contention(f"session {session_id!r} of experiment {experiment_id}", _ATTEMPTS)
+
+    def _last_member(self, pk: ConditionBase) -> Item | None:
+        condition = pk & Key("SK").begins_with(session_keys.MEMBER_PREFIX)
+        items, _ = self.gateway.query_page(condition, forward=False, limit=1, consistent=True)
+        return items[0] if items else None
 
     def _write_head(self, key, experiment_id, session_id, desired, token, condition) -> None:
         fields: Item = {
@@ -285,8 +349,10 @@ class SessionRepository:
 
     # ---- reads -------------------------------------------------------------------------
     def by_last(self, experiment_id: str, low_ms: int, high_ms: int) -> Iterator[SessionHead]:
-        """The settled sessions whose last trace is in low..high (GSI4: one Query per
-        (period, shard) per MB, side by side; eventually consistent)."""
+        """The sessions listed with their last trace in low..high (GSI4: one Query per
+        (period, shard) per MB, side by side; eventually consistent). A head met unsettled
+        (its writer died before settling, or is settling right now) is settled first and
+        given as settled (its first / last may then lie outside low..high; callers check)."""
         if low_ms > high_ms:
             return
         listing = indexes.SESSIONS_BY_LAST_TRACE
@@ -305,9 +371,21 @@ class SessionRepository:
             condition = listing.key_condition(pk, lower=lower, upper=upper)
             return list(self.gateway.query(condition, index=listing.index))
 
+        seen: set[str] = set()  # a head settled here may be listed again further on
         for items in map_side_by_side(read, reads, batch_parallelism()):
             for item in items:
-                yield _head(item)
+                head = self._settled(item)
+                if head is not None and head.session_id not in seen:
+                    seen.add(head.session_id)
+                    yield head
+
+    def _settled(self, item: Item) -> SessionHead | None:
+        if item.get(TOKEN) == item.get(SETTLED):
+            return _head(item)
+        try:
+            return self.settle_one(str(item["experiment_id"]), str(item["sid"]))
+        except Contention:
+            return _head(item)  # a busy session: its writers settle it
 
     def member_times(
         self,

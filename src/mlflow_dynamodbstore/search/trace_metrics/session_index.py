@@ -10,6 +10,9 @@ sessions of the answer, not the experiment's traces (docs/trace-analytics.md, "S
 - ``find_completed_sessions``: the heads whose last trace lies in the window, by (last,
   session id); with a filter, each candidate's first trace(s) (members at the first
   timestamp) are read and matched, in order, until ``max_results`` sessions matched.
+
+Both list heads through ``SessionRepository.by_last``, which settles a head it meets
+unsettled (a writer died between its transaction and its settle) before giving it.
 """
 
 from __future__ import annotations
