@@ -21,6 +21,7 @@ from mlflow.entities import SpanType, TraceState
 from mlflow.entities.trace_metrics import AggregationType, MetricAggregation
 from mlflow.tracing.constant import SpanAttributeKey
 
+from mlflow_dynamodbstore.compat import mlflow_at_least
 from tests.differential_traces.builders import BASE_MS, info, span, tid
 from tests.differential_traces.registry import TraceScenario
 from tests.differential_traces.scenarios_metrics import DAY, HOUR, SPANS, ask
@@ -128,10 +129,14 @@ def overview(store, experiments: list[str], range_: dict[str, int]) -> dict[str,
             store, experiments, SPANS, metric, SUM_AVG,
             dimensions=["span_model_name", "span_model_provider"], **range_,
         )  # fmt: skip
-    out["limited"] = ask(
-        store, experiments, SPANS, "total_cost", SUM, dimensions=["span_model_name"],
-        time_interval_seconds=3600, max_results=4, **range_,
-    )  # fmt: skip
+    # Before 3.17 the SQL store let groups whose model name or cost is NULL take LIMIT slots
+    # and dropped them after (fewer points than max_results); 3.17 filters them first, as
+    # this store does (sql_trace_metrics_utils.query_metrics): compared from 3.17 on.
+    if mlflow_at_least("3.17"):
+        out["limited"] = ask(
+            store, experiments, SPANS, "total_cost", SUM, dimensions=["span_model_name"],
+            time_interval_seconds=3600, max_results=4, **range_,
+        )  # fmt: skip
     return out
 
 
