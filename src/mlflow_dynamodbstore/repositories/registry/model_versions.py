@@ -25,16 +25,21 @@ from mlflow.entities.model_registry.model_version_stages import (
 )
 from mlflow.entities.model_registry.prompt_version import IS_PROMPT_TAG_KEY
 
-from mlflow_dynamodbstore.gateway import ConditionFailed, TransactionCancelled
+from mlflow_dynamodbstore.config.settings import SettingsSource
+from mlflow_dynamodbstore.fts import postings
+from mlflow_dynamodbstore.fts.field_postings import MODEL_VERSION_TAG_VALUE
+from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
 from mlflow_dynamodbstore.gateway.errors import Conflict, Contention
 from mlflow_dynamodbstore.gateway.limits import MAX_PARTITION_KEY_BYTES, TRANSACTION_LIMIT
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
+from mlflow_dynamodbstore.repositories.registry import model_version_tag_values
 from mlflow_dynamodbstore.repositories.registry.model_version_reads import ModelVersionReads
 from mlflow_dynamodbstore.repositories.registry.registered_models import (
     ModelNotFound,
     update_order_fields,
 )
+from mlflow_dynamodbstore.repositories.tag_value_writes import REMOVE, TagValueWrite
 from mlflow_dynamodbstore.schema import indexes, keys, registry_order_keys, version_number_keys
 from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
 
@@ -112,6 +117,16 @@ def first_by_stage(versions: list[Item]) -> dict[str, int]:
 
 
 class ModelVersionRepository(ModelVersionReads):
+    def __init__(self, gateway: TableGateway, settings: SettingsSource | None = None):
+        super().__init__(gateway)
+        # which trigram fields are on (model_version_tag_value); None: not indexed
+        self._settings = settings
+
+    def tag_values_indexed(self) -> bool:
+        return self._settings is not None and self._settings.current().indexes_trigrams(
+            MODEL_VERSION_TAG_VALUE
+        )
+
     # ---- create ----------------------------------------------------------------------
     def create(self, meta: Item, fields: Item) -> Item:
         """Write the next version of the model and bump META in one transaction: the
@@ -239,12 +254,20 @@ class ModelVersionRepository(ModelVersionReads):
         return item
 
     def _write_version(self, item: Item, *, claimed: int | None, with_latest: bool) -> Item:
-        """One transaction: the version put (``attribute_not_exists``) and META's update."""
-        self.gateway.transact_write(
+        """One transaction: the version put (``attribute_not_exists``) and META's update,
+        with its tag values' postings when indexed (as far as they fit; the rest written
+        just before: a posting of a version that does not exist, e.g. a lost number claim,
+        is a candidate the search verifies away)."""
+        change = postings.PostingChange()
+        if item.get("tags") and self.tag_values_indexed():
+            change.puts.extend(model_version_tag_values.item_posting_keys(item))
+        postings.transact_with_postings(
+            self.gateway,
             [
                 self.gateway.tx_put(item, Attr("PK").not_exists()),
                 self._meta_update(item, claimed=claimed, with_latest=with_latest),
-            ]
+            ],
+            change,
         )
         return item
 
@@ -338,7 +361,63 @@ class ModelVersionRepository(ModelVersionReads):
             {":u_d": description, ":u_t": time, ":u_usk": sk},
         )
 
-    def set_tag(self, model_id: str, version: int, key: str, value: str) -> None:
+    def _tag_writer(self, model_id: str, version: int, item: Item | None) -> TagValueWrite:
+        """A tag write with its value postings; ``item``: the version as the caller just
+        read it (the first attempt's state; a lost race reads it again)."""
+
+        def read(lost: object) -> Item:
+            found = item if lost is None and item is not None else None
+            found = found or self.get(model_id, version)
+            if found is None or not is_live(found):
+                raise VersionNotFound(f"{model_id}/{version}")
+            return found
+
+        workspace = str((item or {}).get("workspace") or "")
+        return TagValueWrite(
+            self.gateway,
+            keys.model_version_key(model_id, version),
+            read,
+            lambda key: model_version_tag_values.document(workspace, model_id, version, key),
+            what=f"model version {model_id}/{version}",
+            guard="attribute_exists(#u_pk) AND #u_stage <> :u_deleted",
+            guard_names={"#u_pk": "PK", "#u_stage": "current_stage"},
+            guard_values={":u_deleted": STAGE_DELETED_INTERNAL},
+        )
+
+    def _prompt_mark(self, model_id: str, version: int, marked: bool) -> dict:
+        """META's side of a prompt tag change (see ``_update_with_prompt_mark``)."""
+        return self.gateway.tx_update(
+            keys.registered_model_key(model_id),
+            f"{'ADD' if marked else 'DELETE'} #u_pv :u_pv",
+            names={"#u_pv": PROMPT_VERSIONS},
+            values={":u_pv": {version}},
+            condition=Attr("PK").exists(),
+        )
+
+    def _indexed_tag_write(
+        self, model_id: str, version: int, key: str, value: Any, item: Item | None
+    ) -> bool:
+        """The tag write with its postings, when indexed and the caller read the version;
+        False when not (the plain update then)."""
+        if item is None or not self.tag_values_indexed():
+            return False
+        extra = []
+        if key == IS_PROMPT_TAG_KEY:
+            marked = value is not REMOVE and value == "true"
+            extra.append(self._prompt_mark(model_id, version, marked))
+        try:
+            self._tag_writer(model_id, version, item).write(key, value, extra)
+        except Contention:
+            raise ConcurrentModification(model_id) from None
+        return True
+
+    def set_tag(
+        self, model_id: str, version: int, key: str, value: str, item: Item | None = None
+    ) -> None:
+        """``item``: the live version as just read (needed to move its value's postings
+        when tag values are indexed)."""
+        if self._indexed_tag_write(model_id, version, key, value, item):
+            return
         expr, names, values = (
             "SET #u_tags.#u_k = :u_v",
             {"#u_tags": "tags", "#u_k": key},
@@ -349,7 +428,10 @@ class ModelVersionRepository(ModelVersionReads):
         else:
             self.update(model_id, version, expr, names, values)
 
-    def delete_tag(self, model_id: str, version: int, key: str) -> None:
+    def delete_tag(self, model_id: str, version: int, key: str, item: Item | None = None) -> None:
+        # an absent key too: the condition then holds it absent (a REMOVE no-op)
+        if self._indexed_tag_write(model_id, version, key, REMOVE, item):
+            return
         expr, names = "REMOVE #u_tags.#u_k", {"#u_tags": "tags", "#u_k": key}
         if key == IS_PROMPT_TAG_KEY:
             self._update_with_prompt_mark(model_id, version, expr, names, {}, False)
@@ -373,13 +455,7 @@ class ModelVersionRepository(ModelVersionReads):
                         condition=Attr("PK").exists()
                         & Attr("current_stage").ne(STAGE_DELETED_INTERNAL),
                     ),
-                    self.gateway.tx_update(
-                        keys.registered_model_key(model_id),
-                        f"{'ADD' if marked else 'DELETE'} #u_pv :u_pv",
-                        names={"#u_pv": PROMPT_VERSIONS},
-                        values={":u_pv": {version}},
-                        condition=Attr("PK").exists(),
-                    ),
+                    self._prompt_mark(model_id, version, marked),
                 ]
             )
         except TransactionCancelled as exc:
@@ -466,7 +542,19 @@ class ModelVersionRepository(ModelVersionReads):
                 )
             ]
 
-        self._commit(model_id, plan, now, drop_aliases_of=version)
+        _, versions = self._commit(model_id, plan, now, drop_aliases_of=version)
+        if self.tag_values_indexed():
+            # after the deletion: a crash in between leaves stale candidates, verified away
+            deleted = [v for v in versions if int(v["version"]) == version]
+            self.gateway.batch_write(
+                deletes=[
+                    p
+                    for v in deleted
+                    for p in model_version_tag_values.tag_posting_keys(
+                        str(v["workspace"]), model_id, version, v.get("tags") or {}
+                    )
+                ]
+            )
 
     def _commit(
         self,
