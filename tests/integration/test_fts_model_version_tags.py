@@ -262,3 +262,48 @@ def test_workspace_moves_and_cascade_carry_the_postings(monkeypatch, store_uri):
             ("team-a model", "1"),
         ]
         assert _reads(registry) == {"Query": FTS_SHARDS + 1, "BatchGetItem": 2}  # the index
+
+
+def test_backfill_interrupted_then_resumed_is_exact(monkeypatch, store_uri):
+    from mlflow_dynamodbstore.backfills import fts as backfill_module
+
+    monkeypatch.setattr(backfill_module, "PAGE", 3)
+    registry = DynamoDBRegistryStore(store_uri)  # the field off: no postings written
+    gateway = registry.gateway.unscoped
+    registry.create_registered_model("a")
+    registry.create_registered_model("b")
+    want = []
+    for i in range(10):
+        name = "ab"[i % 2]
+        registry.create_model_version(name, "s3://x", tags=[ModelVersionTag("t", f"v{i}-zqx")])
+        want.append((_id(registry, name), i // 2 + 1, "t", f"v{i}-zqx"))
+    registry.delete_model_version("a", "5")  # deleted versions get no postings
+    want = [w for w in want if w[:2] != (_id(registry, "a"), 5)]
+    assert _postings(gateway) == set()
+    run_cli("fts", "add", store_uri, MODEL_VERSION_TAG_VALUE)
+
+    full_pages = []
+
+    def interrupt(n: int) -> None:
+        full_pages.append(n == 3)  # version listing pages (2 models: a page of 2)
+        if sum(full_pages) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        backfill_fts(gateway, interrupt, settle_seconds=0)
+    assert gateway.get_item(fts_keys.backfill_record_key()) is not None
+    READINESS.forget()
+    assert not READINESS.is_ready(gateway, MODEL_VERSION_TAG_VALUE)
+    partial = _postings(gateway)
+    assert partial and partial < _expected(*want)
+
+    report = json.loads(
+        run_cli("fts", "backfill", store_uri, "--settle-seconds", "0", "--json").stdout
+    )
+    assert report["resumed"] is True
+    assert _postings(gateway) == _expected(*want)
+    assert gateway.get_item(fts_keys.backfill_record_key()) is None
+    READINESS.forget()
+    assert READINESS.is_ready(gateway, MODEL_VERSION_TAG_VALUE)
+    run_cli("fts", "backfill", store_uri, "--settle-seconds", "0")  # idempotent
+    assert _postings(gateway) == _expected(*want)
