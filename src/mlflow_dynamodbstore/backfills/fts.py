@@ -4,7 +4,8 @@ A resumable job with a record in the table (``CONFIG`` / ``JOB#FTS_BACKFILL``). 
 the entity listings, never a Scan: every workspace (``default`` first, then by name); in
 each, the experiments (both lifecycle stages, GSI1), the registered models (GSI1), and per
 experiment its logged models (GSI4, every stage), its runs (GSI1) and its traces (GSI3:
-their names into the experiment's name dictionary, backfills/trace_names.py). Each
+their names into the experiment's name dictionary, backfills/trace_names.py); with
+``model_version_tag_value`` configured, the workspace's model versions (GSI1). Each
 listing page's postings are written with BatchWriteItem (puts of the same keys: idempotent,
 safe beside live traffic, which writes its own postings), then the record saves the cursor (the unit
 and the page's LastEvaluatedKey); a rerun resumes after the last saved page. When every
@@ -12,7 +13,7 @@ unit is done the fields are marked ready (searches start using the index) and th
 is deleted. Cost: the listings read once, 1 write unit per posting (one per distinct
 trigram of a name), 1 PutItem of the record per page.
 
-Opt-in fields (run tag / param values, experiment / model tag values:
+Opt-in fields (run tag / param values, experiment / model / model version tag values:
 ``OPT_IN_TRIGRAM_FIELDS``) are walked and marked ready only while configured in the stored
 settings. Servers see a settings
 change within ``MAX_REFRESH_SECONDS``; until then some still write without postings, so the
@@ -46,7 +47,7 @@ from mlflow_dynamodbstore.fts import field_postings, postings
 from mlflow_dynamodbstore.fts.lookup import READINESS
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.repositories import experiment_tag_values
-from mlflow_dynamodbstore.repositories.registry import model_tag_values
+from mlflow_dynamodbstore.repositories.registry import model_tag_values, model_version_tag_values
 from mlflow_dynamodbstore.repositories.runs.items import is_spilled
 from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
 from mlflow_dynamodbstore.repositories.workspaces import WorkspaceRepository
@@ -56,7 +57,11 @@ Item = dict[str, Any]
 Progress = Callable[[int], None]  # called with the number of entities visited since last call
 PAGE = 100  # entities per listing page (and per saved cursor)
 # opt-in tag value fields of workspace-wide collections, walked with their listings
-_WORKSPACE_TAG_FIELDS = (field_postings.EXPERIMENT_TAG_VALUE, field_postings.MODEL_TAG_VALUE)
+_WORKSPACE_TAG_FIELDS = (
+    field_postings.EXPERIMENT_TAG_VALUE,
+    field_postings.MODEL_TAG_VALUE,
+    field_postings.MODEL_VERSION_TAG_VALUE,
+)
 SETTLE_MARGIN = 5.0  # seconds added to the servers' refresh interval (see wait_for_servers)
 FIELDS = (
     postings.EXPERIMENT_NAME,
@@ -170,6 +175,16 @@ def _units(
             items=lambda item: model_tag_values.tag_posting_keys(
                 workspace, item["model_id"], item.get("tags") or {}
             ),
+        )
+    if field_postings.MODEL_VERSION_TAG_VALUE in opt_in:
+        # every version of the workspace (deleted ones have no postings)
+        version_listing = indexes.MODEL_VERSIONS_BY_WORKSPACE
+        yield _Unit(
+            f"{workspace}/model-version-tags",
+            field_postings.MODEL_VERSION_TAG_VALUE,
+            version_listing.pk_eq(keys.model_versions_gsi1pk(workspace)),
+            version_listing.index,
+            items=lambda item: model_version_tag_values.item_posting_keys(item, workspace),
         )
     run_listing = indexes.RUNS_BY_START_TIME
     trace_listing = indexes.TRACES_BY_TIMESTAMP

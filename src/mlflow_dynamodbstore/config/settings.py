@@ -49,6 +49,7 @@ OPT_IN_TRIGRAM_FIELDS: tuple[str, ...] = (
     "run_param_value",
     "experiment_tag_value",
     "model_tag_value",
+    "model_version_tag_value",
 )
 
 # The fields this version indexes (docs/full-text-search.md). Other field names are kept in

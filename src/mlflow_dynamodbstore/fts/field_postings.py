@@ -34,6 +34,8 @@ VALUE_FIELDS: tuple[str, ...] = (RUN_TAG_VALUE, RUN_PARAM_VALUE)
 EXPERIMENT_TAG_VALUE = "experiment_tag_value"
 # Registered model tag values (repositories/registry/model_tag_values.py).
 MODEL_TAG_VALUE = "model_tag_value"
+# Model version tag values (repositories/registry/model_version_tag_values.py).
+MODEL_VERSION_TAG_VALUE = "model_version_tag_value"
 
 # Distinct trigrams indexed per value: a 200-character value has about 200, typical tag
 # and param values (ids, paths, short notes) far fewer. A longer value costs one overflow

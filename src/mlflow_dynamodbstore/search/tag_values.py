@@ -1,7 +1,9 @@
 """Search candidates from the trigram postings of workspace-wide tag values: experiment tag
 values in search_experiments (``experiment_tag_value``, repositories/experiment_tag_values.py)
-and registered model tag values in search_registered_models (``model_tag_value``,
-repositories/registry/model_tag_values.py).
+registered model tag values in search_registered_models (``model_tag_value``,
+repositories/registry/model_tag_values.py) and model version tag values in
+search_model_versions (``model_version_tag_value``,
+repositories/registry/model_version_tag_values.py).
 
 A ``tags.<key>`` clause with ``LIKE`` / ``ILIKE`` / ``=`` and a literal run of 3+
 characters narrows the search to the entities of the workspace whose value of that key
@@ -19,10 +21,15 @@ from typing import Any
 
 from mlflow.utils.search_utils import SearchExperimentsUtils
 
-from mlflow_dynamodbstore.fts.field_postings import EXPERIMENT_TAG_VALUE, MODEL_TAG_VALUE
+from mlflow_dynamodbstore.fts.field_postings import (
+    EXPERIMENT_TAG_VALUE,
+    MODEL_TAG_VALUE,
+    MODEL_VERSION_TAG_VALUE,
+)
 from mlflow_dynamodbstore.fts.lookup import TrigramIndex
 from mlflow_dynamodbstore.fts.trigrams import required_trigrams
 from mlflow_dynamodbstore.schema import fts_keys
+from mlflow_dynamodbstore.schema.model_version_tag_keys import parse_version_entity_id
 
 _NARROWING = ("LIKE", "ILIKE", "=")
 
@@ -66,3 +73,14 @@ def model_candidates(
 ) -> set[str] | None:
     """``candidates`` of a search_registered_models filter (its parsed clauses)."""
     return candidates(fts, workspace, MODEL_TAG_VALUE, clauses)
+
+
+def version_candidates(
+    fts: TrigramIndex | None, workspace: str, clauses: list[dict[str, Any]]
+) -> list[tuple[str, int]] | None:
+    """``candidates`` of a search_model_versions filter (its parsed clauses), as sorted
+    (model id, version) pairs."""
+    found = candidates(fts, workspace, MODEL_VERSION_TAG_VALUE, clauses)
+    if found is None:
+        return None
+    return sorted(p for e in found if (p := parse_version_entity_id(e)) is not None)

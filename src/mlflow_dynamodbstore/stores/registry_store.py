@@ -32,5 +32,5 @@ class DynamoDBRegistryStore(
         self._conn = connect(store_uri, serve_while_unavailable=True)
         self.gateway = self._conn.workspace_scoped(self._get_active_workspace)
         self.models = RegisteredModelRepository(self.gateway, self._conn.settings)
-        self.versions = ModelVersionRepository(self.gateway)
+        self.versions = ModelVersionRepository(self.gateway, self._conn.settings)
         self.webhooks = WebhookRepository(self.gateway)

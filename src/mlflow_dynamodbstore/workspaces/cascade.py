@@ -22,7 +22,7 @@ from mlflow_dynamodbstore.repositories.experiments import (
 from mlflow_dynamodbstore.repositories.logged_models.repository import (
     name_document as logged_model_name_document,
 )
-from mlflow_dynamodbstore.repositories.registry import model_tag_values
+from mlflow_dynamodbstore.repositories.registry import model_tag_values, model_version_tag_values
 from mlflow_dynamodbstore.repositories.registry.registered_models import (
     name_document as model_name_document,
 )
@@ -147,6 +147,20 @@ class Cascade:
         self.delete_partition(keys.experiment_pk(experiment_id))
         self.progress(1)
 
+    def _version_tag_postings(self, model_id: str) -> None:
+        """The tag value postings of a model's versions, before its partition (a rerun
+        finds the versions and deletes them again)."""
+        values = [
+            posting
+            for item in self.inventory.partition(keys.registered_model_pk(model_id))
+            if item["SK"].startswith(keys.MODEL_VERSION_PREFIX)
+            for posting in model_version_tag_values.item_posting_keys(
+                item, self.inventory.workspace
+            )
+        ]
+        self.gateway.batch_write(deletes=values)
+        self._done(len(values))
+
     def run_all(self) -> int:
         """Delete every root of the workspace and what hangs off it; the workspace item
         itself (the job record) is left for the caller. Returns the items deleted."""
@@ -161,6 +175,8 @@ class Cascade:
                 )
                 self.gateway.batch_write(deletes=values)
                 self._done(len(values))
+            if field_postings.table_indexes(self.gateway, field_postings.MODEL_VERSION_TAG_VALUE):
+                self._version_tag_postings(model["model_id"])
             self.delete_partition(keys.registered_model_pk(model["model_id"]))
             self.progress(1)
         for dataset in self.inventory.evaluation_datasets():

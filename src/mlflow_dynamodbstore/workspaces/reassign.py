@@ -32,7 +32,7 @@ from mlflow_dynamodbstore.repositories.experiments import (
 from mlflow_dynamodbstore.repositories.logged_models.repository import (
     name_document as logged_model_name_document,
 )
-from mlflow_dynamodbstore.repositories.registry import model_tag_values
+from mlflow_dynamodbstore.repositories.registry import model_tag_values, model_version_tag_values
 from mlflow_dynamodbstore.repositories.registry.registered_models import (
     name_document as model_name_document,
 )
@@ -290,7 +290,16 @@ class Reassign:
     def registered_model(self, meta: Item) -> None:
         model_id, name = meta["model_id"], meta["name"]
         by_run = indexes.MODEL_VERSIONS_BY_RUN
+        version_values = field_postings.table_indexes(
+            self.gateway, field_postings.MODEL_VERSION_TAG_VALUE
+        )
         for version in self._versions(model_id):
+            if version_values:  # its tag value postings to the target's keys first
+                before = model_version_tag_values.item_posting_keys(
+                    version, self.inventory.workspace
+                )
+                after = model_version_tag_values.item_posting_keys(version, TARGET)
+                self.gateway.batch_write(puts=after, deletes=before)
             fields = {indexes.MODEL_VERSIONS_BY_WORKSPACE.pk: keys.model_versions_gsi1pk(TARGET)}
             if by_run.pk in version:
                 fields[by_run.pk] = keys.model_versions_by_run_gsi2pk(TARGET, version["run_id"])

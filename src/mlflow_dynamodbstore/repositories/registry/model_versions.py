@@ -25,12 +25,20 @@ from mlflow.entities.model_registry.model_version_stages import (
 )
 from mlflow.entities.model_registry.prompt_version import IS_PROMPT_TAG_KEY
 
+from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.gateway import ConditionFailed, TransactionCancelled
 from mlflow_dynamodbstore.gateway.errors import Conflict, Contention
 from mlflow_dynamodbstore.gateway.limits import MAX_PARTITION_KEY_BYTES, TRANSACTION_LIMIT
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
-from mlflow_dynamodbstore.repositories.registry.model_version_reads import ModelVersionReads
+from mlflow_dynamodbstore.repositories.registry import model_version_tag_values
+from mlflow_dynamodbstore.repositories.registry.model_version_writes import (
+    PROMPT_VERSIONS,  # re-exported: searches and backfills import them from here
+    ConcurrentModification,
+    ModelVersionTagWrites,
+    VersionNotFound,
+    is_live,
+)
 from mlflow_dynamodbstore.repositories.registry.registered_models import (
     ModelNotFound,
     update_order_fields,
@@ -58,18 +66,6 @@ REDACTED_FIELDS = {
 }
 
 
-# META's number set of the versions (live or deleted) whose prompt tag is "true".
-PROMPT_VERSIONS = "prompt_versions"
-
-
-class VersionNotFound(Exception):
-    """No live version with this number."""
-
-
-class ConcurrentModification(Exception):
-    """META's ``rev`` kept changing under us for every retry."""
-
-
 class _NumberStillOurs(Exception):
     """A claim failed on another condition while the number was still free."""
 
@@ -83,10 +79,6 @@ def indexable_run_id(run_id: str | None) -> bool:
     """Whether versions of this run are in the by-run index (GSI2). Empty or huge run ids
     are not: searches for them read the workspace's version listing instead."""
     return bool(run_id) and len(run_id.encode()) <= _MAX_INDEXED_RUN_ID_BYTES
-
-
-def is_live(item: Item) -> bool:
-    return item.get("current_stage") != STAGE_DELETED_INTERNAL
 
 
 def latest_by_stage(versions: list[Item]) -> dict[str, int]:
@@ -111,7 +103,7 @@ def first_by_stage(versions: list[Item]) -> dict[str, int]:
     return first
 
 
-class ModelVersionRepository(ModelVersionReads):
+class ModelVersionRepository(ModelVersionTagWrites):
     # ---- create ----------------------------------------------------------------------
     def create(self, meta: Item, fields: Item) -> Item:
         """Write the next version of the model and bump META in one transaction: the
@@ -239,12 +231,20 @@ class ModelVersionRepository(ModelVersionReads):
         return item
 
     def _write_version(self, item: Item, *, claimed: int | None, with_latest: bool) -> Item:
-        """One transaction: the version put (``attribute_not_exists``) and META's update."""
-        self.gateway.transact_write(
+        """One transaction: the version put (``attribute_not_exists``) and META's update,
+        with its tag values' postings when indexed (as far as they fit; the rest written
+        just before: a posting of a version that does not exist, e.g. a lost number claim,
+        is a candidate the search verifies away)."""
+        change = postings.PostingChange()
+        if item.get("tags") and self.tag_values_indexed():
+            change.puts.extend(model_version_tag_values.item_posting_keys(item))
+        postings.transact_with_postings(
+            self.gateway,
             [
                 self.gateway.tx_put(item, Attr("PK").not_exists()),
                 self._meta_update(item, claimed=claimed, with_latest=with_latest),
-            ]
+            ],
+            change,
         )
         return item
 
@@ -304,22 +304,6 @@ class ModelVersionRepository(ModelVersionReads):
         )
 
     # ---- single-version updates that do not change stages ----------------------------
-    def update(self, model_id: str, version: int, expr: str, names: dict, values: dict) -> Item:
-        """Update a live version; VersionNotFound if it does not exist or was deleted."""
-        try:
-            attrs = self.gateway.update_item(
-                keys.model_version_key(model_id, version),
-                expr,
-                names=names,
-                values=values,
-                condition=Attr("PK").exists() & Attr("current_stage").ne(STAGE_DELETED_INTERNAL),
-                return_values="ALL_NEW",
-            )
-        except ConditionFailed:
-            raise VersionNotFound(f"{model_id}/{version}") from None
-        assert attrs is not None
-        return attrs
-
     def update_description(
         self, model_id: str, version: int, description: str | None, time: int
     ) -> Item:
@@ -337,55 +321,6 @@ class ModelVersionRepository(ModelVersionReads):
             },
             {":u_d": description, ":u_t": time, ":u_usk": sk},
         )
-
-    def set_tag(self, model_id: str, version: int, key: str, value: str) -> None:
-        expr, names, values = (
-            "SET #u_tags.#u_k = :u_v",
-            {"#u_tags": "tags", "#u_k": key},
-            {":u_v": value},
-        )
-        if key == IS_PROMPT_TAG_KEY:
-            self._update_with_prompt_mark(model_id, version, expr, names, values, value == "true")
-        else:
-            self.update(model_id, version, expr, names, values)
-
-    def delete_tag(self, model_id: str, version: int, key: str) -> None:
-        expr, names = "REMOVE #u_tags.#u_k", {"#u_tags": "tags", "#u_k": key}
-        if key == IS_PROMPT_TAG_KEY:
-            self._update_with_prompt_mark(model_id, version, expr, names, {}, False)
-        else:
-            self.update(model_id, version, expr, names, {})
-
-    def _update_with_prompt_mark(
-        self, model_id: str, version: int, expr: str, names: dict, values: dict, marked: bool
-    ) -> None:
-        """A change of the prompt tag also adds the version to (or removes it from) META's
-        ``prompt_versions``, in one transaction: searches exclude every version of a model
-        any version of which is a prompt (the SQL store's anti-join), from META alone."""
-        try:
-            self.gateway.transact_write(
-                [
-                    self.gateway.tx_update(
-                        keys.model_version_key(model_id, version),
-                        expr,
-                        names=names,
-                        values=values or None,
-                        condition=Attr("PK").exists()
-                        & Attr("current_stage").ne(STAGE_DELETED_INTERNAL),
-                    ),
-                    self.gateway.tx_update(
-                        keys.registered_model_key(model_id),
-                        f"{'ADD' if marked else 'DELETE'} #u_pv :u_pv",
-                        names={"#u_pv": PROMPT_VERSIONS},
-                        values={":u_pv": {version}},
-                        condition=Attr("PK").exists(),
-                    ),
-                ]
-            )
-        except TransactionCancelled as exc:
-            if exc.is_condition_failure:
-                raise VersionNotFound(f"{model_id}/{version}") from None
-            raise
 
     def set_alias(self, model_id: str, alias: str, version: int) -> None:
         """Point an alias at a live version: the version's liveness is checked in the same
@@ -466,7 +401,19 @@ class ModelVersionRepository(ModelVersionReads):
                 )
             ]
 
-        self._commit(model_id, plan, now, drop_aliases_of=version)
+        _, versions = self._commit(model_id, plan, now, drop_aliases_of=version)
+        if self.tag_values_indexed():
+            # after the deletion: a crash in between leaves stale candidates, verified away
+            deleted = [v for v in versions if int(v["version"]) == version]
+            self.gateway.batch_write(
+                deletes=[
+                    p
+                    for v in deleted
+                    for p in model_version_tag_values.tag_posting_keys(
+                        str(v["workspace"]), model_id, version, v.get("tags") or {}
+                    )
+                ]
+            )
 
     def _commit(
         self,

@@ -32,10 +32,14 @@ from boto3.dynamodb.conditions import Attr, Key
 
 from mlflow_dynamodbstore.config.settings import SettingsSource
 from mlflow_dynamodbstore.fts import postings
-from mlflow_dynamodbstore.fts.field_postings import MODEL_TAG_VALUE
+from mlflow_dynamodbstore.fts.field_postings import MODEL_TAG_VALUE, MODEL_VERSION_TAG_VALUE
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
 from mlflow_dynamodbstore.gateway.paging import growing_walk
-from mlflow_dynamodbstore.repositories.registry import model_tag_values, version_number_order
+from mlflow_dynamodbstore.repositories.registry import (
+    model_tag_values,
+    model_version_tag_values,
+    version_number_order,
+)
 from mlflow_dynamodbstore.repositories.registry.order_state import walk_time_listing
 from mlflow_dynamodbstore.repositories.tag_value_writes import REMOVE, TagValueWrite
 from mlflow_dynamodbstore.schema import indexes, keys, registry_order_keys
@@ -88,9 +92,10 @@ class RegisteredModelRepository:
         self._settings = settings
 
     def tag_values_indexed(self) -> bool:
-        return self._settings is not None and self._settings.current().indexes_trigrams(
-            MODEL_TAG_VALUE
-        )
+        return self._indexes(MODEL_TAG_VALUE)
+
+    def _indexes(self, field: str) -> bool:
+        return self._settings is not None and self._settings.current().indexes_trigrams(field)
 
     # ---- reads -----------------------------------------------------------------------
     def get_id(self, workspace: str, name: str) -> str | None:
@@ -406,5 +411,16 @@ class RegisteredModelRepository:
             if exc.is_condition_failure:
                 raise ModelNotFound(model_id) from None
             raise
-        rest = self.gateway.query(Key("PK").eq(keys.registered_model_pk(model_id)), consistent=True)
+        rest = list(
+            self.gateway.query(Key("PK").eq(keys.registered_model_pk(model_id)), consistent=True)
+        )
+        if self._indexes(MODEL_VERSION_TAG_VALUE):  # the versions' tag value postings
+            self.gateway.batch_write(
+                deletes=[
+                    p
+                    for i in rest
+                    if i["SK"].startswith(keys.MODEL_VERSION_PREFIX)
+                    for p in model_version_tag_values.item_posting_keys(i)
+                ]
+            )
         self.gateway.batch_write(deletes=[{"PK": i["PK"], "SK": i["SK"]} for i in rest])

@@ -9,6 +9,9 @@ Plan, from the cheapest read the filter allows:
 - ``name LIKE / ILIKE`` with a literal of 3+ characters: the models the trigram index
   names (``fts/``, the registered models' name postings), when at most
   ``_MAX_INDEXED_MODELS``: their partitions (1 Query each);
+- ``tags.<key> LIKE / ILIKE / =`` with a literal of 3+ characters, when
+  ``model_version_tag_value`` is configured and ready: the versions its postings name
+  (search/tag_values.py) and their models' META (BatchGetItem each);
 
   these few rows are sorted in memory and paged with keyset tokens;
 - otherwise a walk in the order's first field (version_walks.py), from the token's cursor
@@ -65,6 +68,8 @@ from mlflow_dynamodbstore.search.registry.common import (
     split_prompt_clauses,
 )
 from mlflow_dynamodbstore.search.registry.models import indexed_model_ids
+from mlflow_dynamodbstore.search.registry.version_walks import is_prompt_model
+from mlflow_dynamodbstore.search.tag_values import version_candidates
 
 Item = dict[str, Any]
 
@@ -213,7 +218,26 @@ def _load_narrowed(
         )
         loaded = [versions.read_model(m) for m in model_ids]
         return [(meta, vs) for meta, vs in loaded if meta is not None]
+    if order_state.READINESS.is_ready(versions.gateway):  # META's prompt_versions is kept
+        pairs = version_candidates(fts, workspace, clauses)
+        if pairs is not None:
+            return _load_candidates(models, versions, pairs)
     return None
+
+
+def _load_candidates(
+    models: RegisteredModelRepository,
+    versions: ModelVersionRepository,
+    pairs: list[tuple[str, int]],
+) -> list[tuple[Item, list[Item]]]:
+    """(META, the candidate version items) per model of the tag value postings' candidates:
+    1 BatchGetItem per 100 versions, then per 100 models. Prompt exclusion reads META's
+    ``prompt_versions`` (``_rows``), as the walks do, since not every version is read."""
+    by_model: dict[str, list[Item]] = {}
+    for item in versions.get_many(pairs) if pairs else []:
+        by_model.setdefault(item["model_id"], []).append(item)
+    metas = models.get_many(sorted(by_model)) if by_model else []
+    return [(meta, by_model[meta["model_id"]]) for meta in metas]
 
 
 def _load_all(
@@ -363,7 +387,9 @@ def _rows(
 ) -> list:
     rows = []
     for meta, items in loaded:
-        if not querying_prompts and any(is_prompt_tags(v.get("tags")) for v in items):
+        if not querying_prompts and (
+            is_prompt_model(meta) or any(is_prompt_tags(v.get("tags")) for v in items)
+        ):
             continue
         rows.extend(to_model_version(v, meta) for v in items if is_live(v))
     return [mv for mv in rows if _matches(mv, clauses)]

@@ -226,19 +226,23 @@ class ModelVersionOps:
         tags = {**(item.get("tags") or {}), tag.key: tag.value}
         check_item_payload("model version", item.get("description"), tags, *_fixed(item))
         try:
-            self.versions.set_tag(meta["model_id"], number, tag.key, tag.value)
+            self.versions.set_tag(meta["model_id"], number, tag.key, tag.value, item)
         except VersionNotFound:
             raise version_not_found(name, number) from None
+        except ConcurrentModification:
+            raise _busy(name) from None
 
     def delete_model_version_tag(self, name, version, key) -> None:
         _validate_model_name(name)
         number = _validate_model_version(version)
         _validate_tag_name(key)
-        meta, _ = self._version_items(name, number)
+        meta, item = self._version_items(name, number)
         try:
-            self.versions.delete_tag(meta["model_id"], number, key)
+            self.versions.delete_tag(meta["model_id"], number, key, item)
         except VersionNotFound:
             raise version_not_found(name, number) from None
+        except ConcurrentModification:
+            raise _busy(name) from None
 
     # ---- aliases ---------------------------------------------------------------------
     def set_registered_model_alias(self, name, alias, version) -> None:
