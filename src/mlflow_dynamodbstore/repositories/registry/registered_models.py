@@ -34,6 +34,7 @@ from mlflow_dynamodbstore.config.settings import SettingsSource
 from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.fts.field_postings import MODEL_TAG_VALUE, MODEL_VERSION_TAG_VALUE
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
+from mlflow_dynamodbstore.gateway.errors import GatewayError
 from mlflow_dynamodbstore.gateway.paging import growing_walk
 from mlflow_dynamodbstore.repositories.registry import (
     model_tag_values,
@@ -379,11 +380,19 @@ class RegisteredModelRepository:
             if exc.is_condition_failure:
                 raise ModelNotFound(model_id) from None
             raise
-        # the versions' place in version-number order follows the name
+        # The versions' place in version-number order follows the name. The rename has
+        # committed: a failure here must not answer an error for it (a retried rename would
+        # find no model of the old name); the keys stay under the old name until the next
+        # rename or `registry backfill-version-order` (docs/version-number-paging.md).
         try:
             version_number_order.rekey_model(self.gateway, model_id)
-        except version_number_order.ModelKeepsChanging:
-            _log.warning("model %s: versions not re-keyed after its rename", model_id)
+        except (version_number_order.ModelKeepsChanging, GatewayError) as exc:
+            _log.warning(
+                "model %s: versions not re-keyed after its rename (%s); run `registry "
+                "backfill-version-order` to file them under the new name",
+                model_id,
+                type(exc).__name__,
+            )
         return {**item, "name": new_name, "last_updated_time": time, "renamed_time": time}
 
     def delete(self, item: Item) -> None:
