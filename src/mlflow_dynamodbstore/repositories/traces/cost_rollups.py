@@ -21,18 +21,18 @@ Kept exactly as the view cells (``view_rollups.py``), by the same transaction:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Context, Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, ConditionBase, Key
+from boto3.dynamodb.conditions import Key
 
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.gateway.table_gateway import batch_parallelism, map_side_by_side
 from mlflow_dynamodbstore.repositories.traces import span_costs
+from mlflow_dynamodbstore.repositories.traces.summary_marker import SummaryMarker
 from mlflow_dynamodbstore.schema import analytics_keys, cost_rollup_keys, indexes, keys
 from mlflow_dynamodbstore.schema.trace_rollup_keys import (
     ROLLUP_BUCKET_MS,
@@ -178,14 +178,11 @@ def contribution(stats: Item) -> CostContribution | None:
     )
 
 
-def marker(stats: Item) -> str:
-    text = json.dumps([str(stats["experiment_id"]), int(stats["timestamp_ms"]), stats[SUMMARY]])
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
-
-
-def markers(stats: Item) -> Item:
-    """The marker attribute a stats item is written with (its summary is counted)."""
-    return {MARKER: marker(stats)} if SUMMARY in stats else {}
+_MARKS = SummaryMarker(SUMMARY, MARKER)
+marker = _MARKS.digest
+markers = _MARKS.markers
+uncounted = _MARKS.uncounted
+condition = _MARKS.condition
 
 
 def counted(stored: Item | None) -> CostContribution | None:
@@ -193,21 +190,6 @@ def counted(stored: Item | None) -> CostContribution | None:
     if stored is None or MARKER not in stored:
         return None
     return contribution(stored)
-
-
-def uncounted(stored: Item | None, new: Item) -> bool:
-    """The stored stats item does not count a summary the new one has (written before the
-    cost cells existed)."""
-    return stored is not None and MARKER not in stored and SUMMARY in new
-
-
-def condition(stored: Item | None) -> ConditionBase | None:
-    """That the stored stats item still counts what ``stored`` counts."""
-    if stored is None:
-        return None
-    if MARKER not in stored:
-        return Attr(MARKER).not_exists()
-    return Attr(MARKER).eq(stored[MARKER])
 
 
 def cell_count(stored: Item | None) -> int:
