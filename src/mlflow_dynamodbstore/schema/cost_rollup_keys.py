@@ -22,18 +22,17 @@ their trace's hour to the span's start hour, almost always 0). Base-table items 
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from mlflow_dynamodbstore.schema.analytics_keys import stats_period
+from mlflow_dynamodbstore.schema.cell_labels import label as _label
+from mlflow_dynamodbstore.schema.cell_labels import unlabel as _unlabel
 from mlflow_dynamodbstore.schema.encoding import decode_int, encode_int
 from mlflow_dynamodbstore.schema.keys import SEP, experiment_pk
 from mlflow_dynamodbstore.schema.trace_rollup_keys import ROLLUP_SHARDS, rollup_hour
 
 COST_ROLLUP_SHARDS = ROLLUP_SHARDS
 UNKNOWN = "?"
-_NONE = "-"
-_MAX_LABEL_BYTES = 256
 _CARRIED = ("l0", "l1")
 
 
@@ -44,22 +43,6 @@ def cost_rollup_pk(experiment_id: str, period: int, shard: int) -> str:
 def cost_sk_bound(hour_ms: int) -> str:
     """The sort key prefix of every cell of one hour (for range conditions)."""
     return encode_int(int(rollup_hour(hour_ms)))
-
-
-def _label(text: str | None) -> tuple[str, str | None]:
-    if text is None:
-        return _NONE, None
-    if len(text.encode("utf-8")) > _MAX_LABEL_BYTES or SEP in text:
-        return "~" + hashlib.sha256(text.encode("utf-8")).hexdigest(), text
-    return f"={text}", None
-
-
-def _unlabel(label: str, carried: str | None) -> str | None:
-    if label == _NONE:
-        return None
-    if label.startswith("~"):
-        return carried
-    return label[1:]
 
 
 def cost_cell_key(

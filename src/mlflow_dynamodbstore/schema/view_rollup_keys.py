@@ -23,10 +23,11 @@ value). Base-table items under
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from mlflow_dynamodbstore.schema.analytics_keys import stats_period
+from mlflow_dynamodbstore.schema.cell_labels import label as _label
+from mlflow_dynamodbstore.schema.cell_labels import unlabel as _unlabel
 from mlflow_dynamodbstore.schema.encoding import decode_int, encode_int
 from mlflow_dynamodbstore.schema.keys import SEP, experiment_pk
 from mlflow_dynamodbstore.schema.trace_rollup_keys import ROLLUP_SHARDS, rollup_hour
@@ -35,8 +36,6 @@ SPANS = "S"
 ASSESSMENTS = "A"
 UNKNOWN = "?"
 VIEW_ROLLUP_SHARDS = ROLLUP_SHARDS
-_NONE = "-"
-_MAX_LABEL_BYTES = 256
 
 
 def view_rollup_pk(experiment_id: str, period: int, shard: int) -> str:
@@ -46,24 +45,6 @@ def view_rollup_pk(experiment_id: str, period: int, shard: int) -> str:
 def view_sk_bound(kind: str, hour_ms: int) -> str:
     """The sort key prefix of every cell of one kind and trace hour."""
     return f"{kind}{SEP}{encode_int(int(hour_ms))}"
-
-
-def _label(text: str | None) -> tuple[str, str | None]:
-    """(key label, the text when the key holds only its digest)."""
-    if text is None:
-        return _NONE, None
-    if len(text.encode("utf-8")) > _MAX_LABEL_BYTES or SEP in text:
-        # "~", not the separator: the key is split on "#" when parsed.
-        return "~" + hashlib.sha256(text.encode("utf-8")).hexdigest(), text
-    return f"={text}", None
-
-
-def _unlabel(label: str, carried: str | None) -> str | None:
-    if label == _NONE:
-        return None
-    if label.startswith("~"):
-        return carried
-    return label[1:]
 
 
 # Attributes that carry digested labels' text, by position in the key.
