@@ -37,6 +37,7 @@ from mlflow_dynamodbstore.repositories.traces import (
     value_sketch,
     view_rollups,
 )
+from mlflow_dynamodbstore.repositories.traces.cell_update import cell_update
 from mlflow_dynamodbstore.repositories.traces.codec import TOKEN_COLUMN_BY_KEY, decode_analytics
 from mlflow_dynamodbstore.schema import analytics_keys, indexes, keys, trace_rollup_keys
 
@@ -188,21 +189,6 @@ def cell_deltas(
     return [d for d in cells.values() if not d.empty]
 
 
-def _update(gateway: TableGateway, delta: CellDelta) -> dict:
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    adds, sets = [], []
-    for i, (attr, amount) in enumerate(sorted(delta.counters.items())):
-        if amount:
-            names[f"#a{i}"], values[f":a{i}"] = attr, amount
-            adds.append(f"#a{i} :a{i}")
-    for i, (attr, value) in enumerate(sorted(delta.fields.items())):
-        names[f"#f{i}"], values[f":f{i}"] = attr, value
-        sets.append(f"#f{i} = :f{i}")
-    expression = "ADD " + ", ".join(adds) + (" SET " + ", ".join(sets) if sets else "")
-    return gateway.tx_update(delta.key, expression, names=names, values=values)
-
-
 @dataclass(frozen=True)
 class TraceHead:
     """What a trace deletion removes in its transaction: META (key; whether it was there
@@ -311,7 +297,10 @@ class TraceRollupRepository:
             if (costs := cost_rollups.condition(current.item)) is not None:
                 condition = condition & costs
             actions = [self.gateway.tx_put(item, condition=condition)]
-            actions += [_update(self.gateway, d) for d in cell_deltas([(current.counted(), new)])]
+            actions += [
+                cell_update(self.gateway, d.key, d.fields, d.counters)
+                for d in cell_deltas([(current.counted(), new)])
+            ]
             # The SPANS / ASSESSMENTS view cells, by the difference of the summaries.
             actions += view_rollups.updates(
                 self.gateway,
@@ -419,7 +408,9 @@ class TraceRollupRepository:
             changes.append((counted.counted(), None))
             view_changes.append((view_rollups.counted(head.stats), None))
             cost_changes.append((cost_rollups.counted(head.stats), None))
-        actions += [_update(self.gateway, d) for d in cell_deltas(changes)]
+        actions += [
+            cell_update(self.gateway, d.key, d.fields, d.counters) for d in cell_deltas(changes)
+        ]
         actions += view_rollups.updates(self.gateway, view_changes)
         actions += cost_rollups.updates(self.gateway, cost_changes)
         session_actions, _ = sessions.transaction_actions(

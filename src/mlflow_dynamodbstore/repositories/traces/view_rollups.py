@@ -30,6 +30,7 @@ from boto3.dynamodb.conditions import Key
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.gateway.table_gateway import batch_parallelism, map_side_by_side
 from mlflow_dynamodbstore.repositories.traces import span_facts
+from mlflow_dynamodbstore.repositories.traces.cell_update import cell_update
 from mlflow_dynamodbstore.repositories.traces.spans import SpanRow
 from mlflow_dynamodbstore.repositories.traces.summary_marker import SummaryMarker
 from mlflow_dynamodbstore.schema import analytics_keys, indexes, keys, view_rollup_keys
@@ -214,25 +215,10 @@ def updates(
                 for name, amount in counters.items():
                     total[name] = total.get(name, 0) + amount
     return [
-        _update(gateway, key, fields, counters)
+        cell_update(gateway, key, fields, counters)
         for key, fields, counters in cells.values()
         if any(counters.values())
     ]
-
-
-def _update(gateway: TableGateway, key: dict[str, str], fields: Item, counters: dict) -> dict:
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    adds, sets = [], []
-    for i, (attr, amount) in enumerate(sorted(counters.items())):
-        if amount:
-            names[f"#a{i}"], values[f":a{i}"] = attr, amount
-            adds.append(f"#a{i} :a{i}")
-    for i, (attr, value) in enumerate(sorted(fields.items())):
-        names[f"#f{i}"], values[f":f{i}"] = attr, value
-        sets.append(f"#f{i} = :f{i}")
-    expression = "ADD " + ", ".join(adds) + (" SET " + ", ".join(sets) if sets else "")
-    return gateway.tx_update(key, expression, names=names, values=values)
 
 
 # ---- reads ------------------------------------------------------------------------------
