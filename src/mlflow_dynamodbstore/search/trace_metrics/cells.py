@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from mlflow.entities.trace_metrics import MetricDataPoint
+from mlflow.entities.trace_metrics import AggregationType, MetricAggregation, MetricDataPoint
 
 from mlflow_dynamodbstore.schema.trace_rollup_keys import ROLLUP_BUCKET_MS
 from mlflow_dynamodbstore.search.trace_metrics.aggregate import TIME_BUCKET_LABEL, bucket_label
@@ -77,3 +77,42 @@ def cell_points(
                 MetricDataPoint(metric_name=metric_name, dimensions=labels, values=values)
             )
     return points
+
+
+@dataclass
+class CountSum:
+    """A group's mergeable aggregate for COUNT / SUM / AVG: rows counted, and the sum of
+    their integer values."""
+
+    count: int = 0
+    total: int = 0
+
+
+def count_sum_value(aggregation: MetricAggregation, partial: CountSum) -> Any:
+    if aggregation.aggregation_type == AggregationType.COUNT:
+        return partial.count
+    if not partial.count:
+        return None
+    if aggregation.aggregation_type == AggregationType.SUM:
+        return partial.total
+    return float(partial.total) / partial.count  # AVG
+
+
+def count_sum_points(
+    metric_name: str,
+    time_interval_seconds: int | None,
+    dimensions: Sequence[str],
+    aggregations: Sequence[MetricAggregation],
+    groups: Mapping[tuple, CountSum],
+    max_results: int,
+) -> list[MetricDataPoint]:
+    """``cell_points`` of COUNT / SUM / AVG groups."""
+    return cell_points(
+        metric_name,
+        time_interval_seconds,
+        dimensions,
+        groups,
+        max_results,
+        lambda partial: {str(a): count_sum_value(a, partial) for a in aggregations},
+        no_group=CountSum(),
+    )

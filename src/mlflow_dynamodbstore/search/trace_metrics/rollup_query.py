@@ -44,7 +44,11 @@ from mlflow_dynamodbstore.schema.trace_rollup_keys import ROLLUP_BUCKET_MS, pars
 from mlflow_dynamodbstore.search.trace_metrics.aggregate import (
     time_bucket,
 )
-from mlflow_dynamodbstore.search.trace_metrics.cells import cell_points, whole_hours
+from mlflow_dynamodbstore.search.trace_metrics.cells import (
+    CountSum,
+    count_sum_points,
+    whole_hours,
+)
 from mlflow_dynamodbstore.search.trace_metrics.traces_view import Record, TraceRecords
 
 _NS_PER_MS = 1_000_000
@@ -114,17 +118,9 @@ def plan_rollup(
 
 
 @dataclass
-class _Partial:
-    """A group's mergeable aggregate: rows counted, and the sum of their integer values."""
-
-    count: int = 0
-    total: int = 0
-
-
-@dataclass
 class _Groups:
     plan: RollupPlan
-    groups: dict[tuple, _Partial] = field(default_factory=dict)
+    groups: dict[tuple, CountSum] = field(default_factory=dict)
 
     def _key(self, timestamp_ms: int, fields: dict[str, Any]) -> tuple | None:
         dims = [fields.get(_DIMENSION_FIELD[d]) for d in self.plan.dimensions]
@@ -141,7 +137,7 @@ class _Groups:
         key = self._key(timestamp_ms, fields)
         if key is None:
             return
-        partial = self.groups.setdefault(key, _Partial())
+        partial = self.groups.setdefault(key, CountSum())
         partial.count += count
         partial.total += total
 
@@ -159,25 +155,14 @@ class _Groups:
 
     def points(self, max_results: int) -> list[MetricDataPoint]:
         plan = self.plan
-        return cell_points(
+        return count_sum_points(
             plan.metric_name,
             plan.time_interval_seconds,
             plan.dimensions,
+            plan.aggregations,
             self.groups,
             max_results,
-            lambda partial: {str(a): _value(a, partial) for a in plan.aggregations},
-            no_group=_Partial(),
         )
-
-
-def _value(aggregation: MetricAggregation, partial: _Partial) -> Any:
-    if aggregation.aggregation_type == AggregationType.COUNT:
-        return partial.count
-    if not partial.count:
-        return None
-    if aggregation.aggregation_type == AggregationType.SUM:
-        return partial.total
-    return float(partial.total) / partial.count  # AVG
 
 
 class RollupQuery:

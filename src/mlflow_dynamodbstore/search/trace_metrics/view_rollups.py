@@ -45,7 +45,11 @@ from mlflow_dynamodbstore.search.trace_metrics.aggregate import (
     MetricRow,
     time_bucket,
 )
-from mlflow_dynamodbstore.search.trace_metrics.cells import cell_points, whole_hours
+from mlflow_dynamodbstore.search.trace_metrics.cells import (
+    CountSum,
+    count_sum_points,
+    whole_hours,
+)
 from mlflow_dynamodbstore.search.trace_metrics.traces_view import TraceRecords
 
 _NS_PER_MS = 1_000_000
@@ -144,15 +148,9 @@ class _NotExact(Exception):
 
 
 @dataclass
-class _Partial:
-    count: int = 0
-    total: int = 0
-
-
-@dataclass
 class _Groups:
     plan: ViewRollupPlan
-    groups: dict[tuple, _Partial] = field(default_factory=dict)
+    groups: dict[tuple, CountSum] = field(default_factory=dict)
 
     def add(self, bucket_ms: int, dims: list[Any], count: int, total: int) -> None:
         if count <= 0 or any(v is None for v in dims):
@@ -160,7 +158,7 @@ class _Groups:
         key = tuple(dims)
         if self.plan.time_interval_seconds:
             key = (time_bucket(bucket_ms * _NS_PER_MS, self.plan.time_interval_seconds), *key)
-        partial = self.groups.setdefault(key, _Partial())
+        partial = self.groups.setdefault(key, CountSum())
         partial.count += count
         partial.total += total
 
@@ -190,25 +188,14 @@ class _Groups:
 
     def points(self, max_results: int) -> list[MetricDataPoint]:
         plan = self.plan
-        return cell_points(
+        return count_sum_points(
             plan.metric_name,
             plan.time_interval_seconds,
             plan.dimensions,
+            plan.aggregations,
             self.groups,
             max_results,
-            lambda partial: {str(a): _value(a, partial) for a in plan.aggregations},
-            no_group=_Partial(),
         )
-
-
-def _value(aggregation: MetricAggregation, partial: _Partial) -> Any:
-    if aggregation.aggregation_type == AggregationType.COUNT:
-        return partial.count
-    if not partial.count:
-        return None
-    if aggregation.aggregation_type == AggregationType.SUM:
-        return partial.total
-    return float(partial.total) / partial.count  # AVG
 
 
 # The exact path's rows of the traces of one experiment with low <= timestamp <= high.
