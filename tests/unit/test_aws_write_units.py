@@ -98,6 +98,15 @@ def test_a_transaction_doubles_table_units_and_bills_each_index():
     assert meter.units.table == 1 and meter.units.indexes == {"GSI1": 1}
 
 
+def test_index_writes_in_a_transaction_can_be_read_as_doubled():
+    meter = AwsWriteUnits({"GSI1": ("GSI1PK", "GSI1SK")}, index_factor_in_transactions=2)
+    item = {"PK": _s("A"), "SK": _s("1"), "GSI1PK": _s("X"), "GSI1SK": _s("1")}
+    meter.observe("TransactWriteItems", {"TransactItems": [{"Put": {"Item": item}}]}, {})
+    assert meter.units.table == 2 and meter.units.indexes == {"GSI1": 2}
+    meter.observe("PutItem", {"Item": item}, {})  # outside a transaction: 1 and 1
+    assert meter.units.table == 3 and meter.units.indexes == {"GSI1": 3}
+
+
 def test_sizes_round_up_per_kilobyte_and_updates_bill_the_larger_image():
     meter = _meter()
     big = {"PK": _s("P"), "SK": _s("S"), "LSI1SK": _s("x"), "blob": _s("a" * 1500)}
