@@ -29,11 +29,14 @@ SWEEP_HZ = 2
 def sweep(tracking, runs: int, steps: int, metric_keys: int) -> dict[str, Any]:
     from mlflow.entities import Metric
 
+    from mlflow_dynamodbstore.gateway.aws_write_units import AwsWriteUnits
     from mlflow_dynamodbstore.gateway.partition_writes import PartitionWrites
     from mlflow_dynamodbstore.schema import table
 
     counter = PartitionWrites({table.gsi_name(n): table.gsi_pk(n) for n in range(1, 6)})
+    aws = AwsWriteUnits(table.index_key_attributes())
     tracking.gateway.observers.append(counter.observe)
+    tracking.gateway.observers.append(aws.observe)
     exp = tracking.create_experiment(f"sweep-{uuid.uuid4().hex[:6]}")
     run_ids = [
         tracking.create_run(exp, "u", 1_700_000_000_000 + i, [], f"r{i}").info.run_id
@@ -43,6 +46,7 @@ def sweep(tracking, runs: int, steps: int, metric_keys: int) -> dict[str, Any]:
     report: dict[str, Any] = {"runs": runs, "steps": steps, "keys": metric_keys}
     steady: dict[tuple[str, str], int] = {}
     counter.reset()
+    aws.reset()
     stats.reset()
     started = time.perf_counter()
     for step in range(steps):
@@ -59,6 +63,7 @@ def sweep(tracking, runs: int, steps: int, metric_keys: int) -> dict[str, Any]:
     report["seconds"] = round(time.perf_counter() - started, 1)
     report["requests"] = stats.total_requests
     report["wcu"] = round(stats.write_capacity, 1)
+    report["aws"] = aws.snapshot().as_dict()
     total = counter.total
     report["item_writes"] = total
     run_steps_all = runs * steps
@@ -67,6 +72,7 @@ def sweep(tracking, runs: int, steps: int, metric_keys: int) -> dict[str, Any]:
         "requests": round(stats.total_requests / run_steps_all, 2),
         "items": round(table_writes / run_steps_all, 2),
         "wcu": round(stats.write_capacity / run_steps_all, 2),
+        "aws_wcu": round(report["aws"]["wcu"] / run_steps_all, 2),
     }
     report["writes_by_index"] = {
         where: sum(c for (w, _), c in counter.counts.items() if w == where)

@@ -50,17 +50,20 @@ def _dynamodb_stores(endpoint_port: int):
 
 
 def _run_phases(
-    tracking, registry, runs: int, stats=None, writes=None
+    tracking, registry, runs: int, stats=None, writes=None, aws=None
 ) -> dict[str, dict[str, Any]]:
     """Each phase's wall time; with ``stats``, its requests and capacity units; with
     ``writes`` (a PartitionWrites counter on the gateway), the items it wrote and the
-    largest share of those writes one partition key (table or GSI) received."""
+    largest share of those writes one partition key (table or GSI) received; with ``aws``
+    (an AwsWriteUnits meter on the gateway), its write units as AWS would bill them."""
     state = State(runs=runs)
     out: dict[str, dict[str, Any]] = {}
     for name, phase in PHASES:
         before = stats.snapshot() if stats else {}
         if writes is not None:
             writes.reset()
+        if aws is not None:
+            aws.reset()
         start = time.perf_counter()
         error = None
         try:
@@ -91,6 +94,8 @@ def _run_phases(
             row["items_written"] = sum(c for (w, _), c in writes.counts.items() if w == "table")
             where, key, count = writes.hottest(1)[0]
             row["hottest"] = {"where": where, "key": key, "share": round(count / writes.total, 4)}
+        if aws is not None:
+            row["aws"] = aws.snapshot().as_dict()
         if name == "log_batch_per_step" and "items_written" in row:
             steps = runs * STEPS
             row["per_step"] = {
@@ -98,6 +103,8 @@ def _run_phases(
                 "items": round(row["items_written"] / steps, 2),
                 "wcu": round(row["wcu"] / steps, 2),
             }
+            if "aws" in row:
+                row["per_step"]["aws_wcu"] = round(row["aws"]["wcu"] / steps, 2)
         out[name] = row
     out["_results"] = state.results
     return out
@@ -107,22 +114,23 @@ def _markdown(report: dict[str, Any]) -> str:
     lines = [
         f"Runs per experiment: {report['runs']}",
         "",
-        "| phase | SQLite s | DynamoDB s | requests | RCU | WCU | items written | hottest key's"
-        " share of writes | requests by operation |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| phase | SQLite s | DynamoDB s | requests | RCU | WCU (DynamoDB Local) | WCU (AWS rules)"
+        " | items written | hottest key's share of writes | requests by operation |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     sql, ddb = report["sqlite"], report["dynamodb"]
     for name, _ in PHASES:
         s, d = sql[name], ddb[name]
         if d.get("error"):
-            lines.append(f"| {name} | {s['seconds']} | error | | | | | | {d['error']} |")
+            lines.append(f"| {name} | {s['seconds']} | error | | | | | | | {d['error']} |")
             continue
         ops = ", ".join(f"{op} {v['requests']}" for op, v in sorted(d["by_operation"].items()))
         hottest = d.get("hottest")
         share = f"{hottest['share']} ({hottest['where']} `{hottest['key']}`)" if hottest else ""
+        aws_wcu = d["aws"]["wcu"] if "aws" in d else ""
         lines.append(
             f"| {name} | {s['seconds']} | {d['seconds']} | {d['requests']} | {d['rcu']} "
-            f"| {d['wcu']} | {d.get('items_written', '')} | {share} | {ops} |"
+            f"| {d['wcu']} | {aws_wcu} | {d.get('items_written', '')} | {share} | {ops} |"
         )
     total_s = sum(sql[n]["seconds"] for n, _ in PHASES)
     total_d = sum(ddb[n]["seconds"] for n, _ in PHASES)
@@ -134,8 +142,8 @@ def _markdown(report: dict[str, Any]) -> str:
         lines += [
             "",
             f"log_batch_per_step, per step: {per_step['requests']} requests, "
-            f"{per_step['items']} items, {per_step['wcu']} WCU (DynamoDB Local's billing); "
-            f"wall time {ratio:.2f}x SQLite's",
+            f"{per_step['items']} items, {per_step['wcu']} WCU (DynamoDB Local's billing), "
+            f"{per_step.get('aws_wcu', '?')} WCU (AWS's rules); wall time {ratio:.2f}x SQLite's",
         ]
     return "\n".join(lines) + "\n"
 
@@ -154,13 +162,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         tracking, registry = _sqlite_stores(Path(tmp))
         report["sqlite"] = _run_phases(tracking, registry, runs)
     with DynamoDBLocal() as ddb:
+        from mlflow_dynamodbstore.gateway.aws_write_units import AwsWriteUnits
         from mlflow_dynamodbstore.gateway.partition_writes import PartitionWrites
         from mlflow_dynamodbstore.schema import table
 
         tracking, registry = _dynamodb_stores(ddb.port)
         writes = PartitionWrites({table.gsi_name(n): table.gsi_pk(n) for n in range(1, 6)})
+        aws = AwsWriteUnits(table.index_key_attributes())
         tracking.gateway.observers.append(writes.observe)
-        report["dynamodb"] = _run_phases(tracking, registry, runs, tracking.gateway.stats, writes)
+        tracking.gateway.observers.append(aws.observe)
+        report["dynamodb"] = _run_phases(
+            tracking, registry, runs, tracking.gateway.stats, writes, aws
+        )
 
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = "scale" if args.scale else "base"

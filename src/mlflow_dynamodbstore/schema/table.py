@@ -121,3 +121,13 @@ def cloudformation_template(table_name: str) -> str:
         },
     }
     return json.dumps(template, indent=2, sort_keys=True)
+
+
+def index_key_attributes() -> dict[str, tuple[str, ...]]:
+    """Each secondary index's key attributes beyond the table's (an item is in the index
+    when it carries them all): what gateway/aws_write_units.py needs to bill index writes."""
+    found: dict[str, tuple[str, ...]] = {
+        gsi_name(n): (gsi_pk(n), gsi_sk(n)) for n in range(1, GSI_COUNT + 1)
+    }
+    found.update({lsi_name(n): (lsi_sk(n),) for n in range(1, LSI_COUNT + 1)})
+    return found
