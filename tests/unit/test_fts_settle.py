@@ -40,7 +40,13 @@ def test_the_earlier_cli_record_counts_as_the_switch_and_zero_settle_has_no_marg
 
 def test_every_opt_in_field_is_built_and_the_rest_are_not():
     assert set(OPT_IN_TRIGRAM_FIELDS) <= set(BUILT_TRIGRAM_FIELDS)
-    assert {"experiment_tag_value", "model_tag_value", "model_version_tag_value"} <= set(
-        OPT_IN_TRIGRAM_FIELDS
+    assert {
+        "experiment_tag_value",
+        "model_tag_value",
+        "model_version_tag_value",
+        "trace_tag_value",
+        "trace_metadata_value",
+    } <= set(OPT_IN_TRIGRAM_FIELDS)
+    assert unbuilt_trigram_fields(("experiment_description", "trace_tag_value")) == (
+        "experiment_description",
     )
-    assert unbuilt_trigram_fields(("trace_tag_value", "model_tag_value")) == ("trace_tag_value",)

@@ -4,7 +4,9 @@ A resumable job with a record in the table (``CONFIG`` / ``JOB#FTS_BACKFILL``). 
 the entity listings, never a Scan: every workspace (``default`` first, then by name); in
 each, the experiments (both lifecycle stages, GSI1), the registered models (GSI1), and per
 experiment its logged models (GSI4, every stage), its runs (GSI1) and its traces (GSI3:
-their names into the experiment's name dictionary, backfills/trace_names.py); with
+their names into the experiment's name dictionary, backfills/trace_names.py; with
+``trace_tag_value`` / ``trace_metadata_value`` configured, once more for their value
+postings, with each trace's ttl); with
 ``model_version_tag_value`` configured, the workspace's model versions (GSI1). Each
 listing page's postings are written with BatchWriteItem (puts of the same keys: idempotent,
 safe beside live traffic, which writes its own postings), then the record saves the cursor (the unit
@@ -50,6 +52,7 @@ from mlflow_dynamodbstore.repositories import experiment_tag_values
 from mlflow_dynamodbstore.repositories.registry import model_tag_values, model_version_tag_values
 from mlflow_dynamodbstore.repositories.runs.items import is_spilled
 from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
+from mlflow_dynamodbstore.repositories.traces import value_postings as trace_value_postings
 from mlflow_dynamodbstore.repositories.workspaces import WorkspaceRepository
 from mlflow_dynamodbstore.schema import fts_keys, indexes, keys
 
@@ -131,6 +134,7 @@ def _units(
     opt_in: tuple[str, ...] = (),
 ) -> Iterator[_Unit]:
     scope = fts_keys.WORKSPACE_SCOPE
+    trace_fields = trace_value_postings.configured(opt_in)
     exp_listing = indexes.EXPERIMENTS_BY_CREATION
     for stage in (LifecycleStage.ACTIVE, LifecycleStage.DELETED):
         if field_postings.EXPERIMENT_TAG_VALUE in opt_in:
@@ -219,6 +223,15 @@ def _units(
                 items=lambda item: run_posting_keys(
                     item, lambda want: gateway.batch_get(want, consistent=True), value_fields
                 ),
+            )
+        if trace_fields:
+            # trace tag / metadata values, with each trace's ttl (GSI3 projects META whole)
+            yield _Unit(
+                f"{workspace}/trace-values/{experiment_id}",
+                "+".join(trace_fields),
+                trace_listing.pk_eq(keys.traces_gsi3pk(experiment_id)),
+                trace_listing.index,
+                items=lambda item: trace_value_postings.posting_items(item, trace_fields),
             )
         if trace_names is None:
             continue
@@ -321,6 +334,7 @@ def backfill_fts(
     built_opt_in = (
         *value_fields,
         *(f for f in opt_in if f in _WORKSPACE_TAG_FIELDS),
+        *trace_value_postings.configured(opt_in),
     )
     seen: dict[str, Item] = {}
     if not dry_run:

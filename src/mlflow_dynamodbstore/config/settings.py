@@ -50,6 +50,8 @@ OPT_IN_TRIGRAM_FIELDS: tuple[str, ...] = (
     "experiment_tag_value",
     "model_tag_value",
     "model_version_tag_value",
+    "trace_tag_value",
+    "trace_metadata_value",
 )
 
 # The fields this version indexes (docs/full-text-search.md). Other field names are kept in

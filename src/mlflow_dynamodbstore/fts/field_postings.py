@@ -36,6 +36,11 @@ EXPERIMENT_TAG_VALUE = "experiment_tag_value"
 MODEL_TAG_VALUE = "model_tag_value"
 # Model version tag values (repositories/registry/model_version_tag_values.py).
 MODEL_VERSION_TAG_VALUE = "model_version_tag_value"
+# Trace tag and request metadata values (repositories/traces/value_postings.py): per
+# experiment and key, with the trace's ttl.
+TRACE_TAG_VALUE = "trace_tag_value"
+TRACE_METADATA_VALUE = "trace_metadata_value"
+TRACE_VALUE_FIELDS: tuple[str, ...] = (TRACE_TAG_VALUE, TRACE_METADATA_VALUE)
 
 # Distinct trigrams indexed per value: a 200-character value has about 200, typical tag
 # and param values (ids, paths, short notes) far fewer. A longer value costs one overflow
@@ -93,6 +98,13 @@ def table_value_fields(gateway) -> tuple[str, ...]:
     added within the cache's minute may leave postings of a run deleted meanwhile:
     candidates the search verifies away."""
     return configured(_table_fields(gateway))
+
+
+def table_trace_value_fields(gateway) -> tuple[str, ...]:
+    """The trace value fields configured in the table's settings item (as
+    ``table_value_fields``), for writers and jobs without a settings source."""
+    fields = _table_fields(gateway)
+    return tuple(f for f in TRACE_VALUE_FIELDS if f in fields)
 
 
 def table_indexes(gateway, field: str) -> bool:

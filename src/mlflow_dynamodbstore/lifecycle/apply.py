@@ -30,6 +30,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from mlflow.entities import LifecycleStage
 
 from mlflow_dynamodbstore.config import RetentionPolicy
+from mlflow_dynamodbstore.fts import field_postings
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
 from mlflow_dynamodbstore.lifecycle.cleanup import Cleanup
 from mlflow_dynamodbstore.lifecycle.clock import Clock, resolve
@@ -48,6 +49,7 @@ from mlflow_dynamodbstore.repositories.runs.metric_history import (
     block_sort_keys,
 )
 from mlflow_dynamodbstore.repositories.runs.repository import effective_run_lifecycle
+from mlflow_dynamodbstore.repositories.traces import value_postings as trace_value_postings
 from mlflow_dynamodbstore.schema import indexes, keys, lifecycle_keys, table
 from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
 from mlflow_dynamodbstore.workspaces.inventory import WorkspaceInventory
@@ -219,10 +221,22 @@ class TtlApply:
                     # back; the stats item's version is META's, left alone
                     bump = item["SK"] == keys.META and "version" in item
                     self._set_ttl(key, ttl, Attr(table.SK).exists(), bump_version=bump)
+            self._trace_value_postings(trace, ttl)
             summary.traces += 1
         for run in inventory.runs(experiment_id):
             for metric_key in run.get("metrics") or {}:
                 self._history(run["run_id"], metric_key, summary)
+
+    def _trace_value_postings(self, trace: Item, ttl: int | None) -> None:
+        """The trace's tag / metadata value postings expire with it: rewritten with its new
+        ttl (repositories/traces/value_postings.py), when those fields are configured."""
+        fields = field_postings.table_trace_value_fields(self.table)
+        if not fields or not trace_value_postings.has_values(trace):
+            return
+        meta = {k: v for k, v in trace.items() if k != TTL_ATTRIBUTE}
+        if ttl is not None:
+            meta[TTL_ATTRIBUTE] = ttl
+        self.writes.batch_write(puts=trace_value_postings.posting_items(meta, fields))
 
     def _history(self, run_id: str, metric_key: str, summary: ApplySummary) -> None:
         pk = keys.metric_history_pk(run_id, metric_key)

@@ -31,6 +31,7 @@ from mlflow_dynamodbstore.repositories.runs.changes import (
 )
 from mlflow_dynamodbstore.repositories.runs.changes import stored_run_name
 from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
+from mlflow_dynamodbstore.repositories.traces import value_postings as trace_value_postings
 from mlflow_dynamodbstore.repositories.traces.cost_rollups import experiment_cost_cell_keys
 from mlflow_dynamodbstore.repositories.traces.name_dictionary import NameDictionary
 from mlflow_dynamodbstore.repositories.traces.rollups import experiment_cell_keys
@@ -119,8 +120,12 @@ class Cascade:
         cells += experiment_cost_cell_keys(self.gateway, experiment_id)  # span costs
         self.gateway.batch_write(deletes=cells)
         self._done(len(cells))
+        trace_fields = field_postings.table_trace_value_fields(self.gateway)
         for trace in self.inventory.traces(experiment_id):
             self.gateway.batch_write(deletes=trace_session_keys(trace))  # before its META
+            values = trace_value_postings.posting_keys(trace, trace_fields)  # likewise
+            self.gateway.batch_write(deletes=values)
+            self._done(len(values))
             self.delete_partition(keys.trace_pk(trace["trace_id"]))
             self.progress(1)
         # The trace-name dictionary after the traces (keyed by the experiment: a rerun

@@ -16,9 +16,13 @@ from boto3.dynamodb.conditions import Attr, Key
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 
+from mlflow_dynamodbstore.config.settings import SettingsSource
+from mlflow_dynamodbstore.fts import field_postings
+from mlflow_dynamodbstore.fts.postings import PostingChange, transact_with_postings
 from mlflow_dynamodbstore.gateway import ConditionFailed, ItemTooLarge, TableGateway
-from mlflow_dynamodbstore.gateway.errors import Contention
+from mlflow_dynamodbstore.gateway.errors import Contention, TransactionCancelled
 from mlflow_dynamodbstore.gateway.optimistic import Lost, optimistic, version_of
+from mlflow_dynamodbstore.repositories.traces import value_postings
 from mlflow_dynamodbstore.repositories.traces.codec import finalize
 from mlflow_dynamodbstore.repositories.traces.name_dictionary import NameDictionary
 from mlflow_dynamodbstore.repositories.traces.rollups import TraceHead
@@ -59,8 +63,11 @@ def _size_checked() -> Iterator[None]:
 
 
 class TraceRepository:
-    def __init__(self, gateway: TableGateway):
+    def __init__(self, gateway: TableGateway, settings: SettingsSource | None = None):
         self.gateway = gateway
+        # Which opt-in trace value fields to maintain (repositories/traces/value_postings.py):
+        # the server's settings; jobs without them read the table's settings item.
+        self.settings = settings
         # Each distinct (experiment, name) is indexed once, before the first META naming it
         # is written (docs/full-text-search.md, "Trace names").
         self.names = NameDictionary(gateway)
@@ -192,7 +199,34 @@ class TraceRepository:
         )
         if name is not None and renamed:
             self.names.ensure(str(item["experiment_id"]), name)
-        self.gateway.put_item(item, condition=condition)
+        change = self._value_change(old, item)
+        if not change:
+            self.gateway.put_item(item, condition=condition)
+            return
+        # the tag / metadata value postings ride in META's write (one TransactWriteItems
+        # instead of the PutItem, as far as they fit)
+        try:
+            transact_with_postings(self.gateway, [self.gateway.tx_put(item, condition)], change)
+        except TransactionCancelled as exc:
+            if 0 in exc.failed_conditions():
+                raise ConditionFailed(str(exc)) from None
+            raise
+
+    # ---- tag and metadata value postings (opt-in) ----------------------------------------
+    def value_fields(self) -> tuple[str, ...]:
+        """The configured trace value fields (no request with settings; else the table's
+        settings item, cached for a minute)."""
+        if self.settings is not None:
+            return value_postings.configured(self.settings.current().fts_trigram_fields)
+        return field_postings.table_trace_value_fields(self.gateway)
+
+    def _value_change(self, old: Item | None, new: Item) -> PostingChange:
+        # nothing to index or nothing indexed changed: not even the settings are asked
+        if old is None and not value_postings.has_values(new):
+            return PostingChange()
+        if old is not None and not value_postings.differs(old, new):
+            return PostingChange()
+        return value_postings.change(old, new, self.value_fields())
 
     def mutate(
         self,
@@ -224,8 +258,8 @@ class TraceRepository:
             raise TraceBusy(trace_id) from None
 
     def delete(self, trace_ids: Iterable[str]) -> None:
-        """Delete whole trace partitions (spans, chunks, X-Ray state, cost item,
-        then META with its stats item).
+        """Delete whole trace partitions (spans, chunks, X-Ray state, cost item, value
+        postings, then META with its stats item).
 
         Children go first, META last: whatever fails in between leaves the trace listed
         and readable (with fewer spans), so deleting it again finishes the job; no item is
@@ -246,12 +280,15 @@ class TraceRepository:
     def _read_for_delete(self, trace_id: str) -> tuple[TraceHead | None, list[Item]]:
         """(the trace's head: META key, its version, the stats item; None if neither is
         there) and the keys of every other item to delete: the partition's other items
-        (the name dictionary stays: see name_dictionary.py)."""
+        and META's tag / metadata value postings (the name dictionary stays: see
+        name_dictionary.py)."""
         meta, stats = None, None
         children: list[Item] = []
         for item in self.gateway.query(Key("PK").eq(keys.trace_pk(trace_id)), consistent=True):
             if item["SK"] == keys.META:
                 meta = item
+                if value_postings.has_values(item):  # its value postings go with it
+                    children.extend(value_postings.posting_keys(item, self.value_fields()))
             elif item["SK"] == analytics_keys.TRACE_STATS_SK:
                 stats = item
             else:

@@ -66,6 +66,9 @@ class TraceFilter:
     run_id: str | None = None
     # (comparator, value) of the clauses on the trace name: the trigram index narrows them.
     name_clauses: list[tuple[str, Any]] = field(default_factory=list)
+    # ("tags" | "metadata", key, comparator, value) of the clauses on tag and metadata
+    # values (META's maps): the opt-in value postings narrow them (search/traces/by_value.py).
+    value_clauses: list[tuple[str, str, str, Any]] = field(default_factory=list)
     # Bounds on timestamp_ms a key condition can use (inclusive).
     newest: int | None = None
     oldest: int | None = None
@@ -258,8 +261,10 @@ def _add_meta_clause(
             result.trace_predicates.append(_linked_prompt_predicate(comparator, value))
         else:
             result.trace_predicates.append(_map_predicate("tags", key, comparator, value))
+            result.value_clauses.append(("tags", key, comparator, value))
     elif SearchTraceUtils.is_request_metadata(key_type, comparator):
         result.trace_predicates.append(_map_predicate("metadata", key, comparator, value))
+        result.value_clauses.append(("metadata", key, comparator, value))
     elif SearchTraceUtils.is_assessment(key_type, key, comparator):
         result.trace_predicates.append(_assessment_predicate(key_type, key, comparator, value))
     else:

@@ -20,7 +20,9 @@ trace returned, bound to the experiments, filter and order that issued it. The p
 
 A trace-name ``LIKE / ILIKE / =`` the name dictionary can narrow reads only the traces of the
 matching names (search/traces/by_name.py): in the default order straight from their name
-listings, merged; in any other order sorted in memory.
+listings, merged; in any other order sorted in memory. Else a tag or metadata value
+``LIKE / ILIKE / =`` the opt-in value postings can narrow reads only their candidates
+(search/traces/by_value.py), verified, sorted and paged in memory.
 
 Filters are evaluated in memory on the META items (search/traces/filter.py); ``span.*``
 clauses on name, type and status are answered from META's span facts when it has them
@@ -42,6 +44,7 @@ from mlflow_dynamodbstore.repositories.traces.spans import SpanRepository
 from mlflow_dynamodbstore.schema import indexes, keys
 from mlflow_dynamodbstore.search.registry import keyset
 from mlflow_dynamodbstore.search.traces.by_name import NamedTraces, named_traces
+from mlflow_dynamodbstore.search.traces.by_value import valued_traces
 from mlflow_dynamodbstore.search.traces.filter import TraceFilter, parse_trace_filter
 from mlflow_dynamodbstore.search.traces.order import (
     TIE_BREAKERS,
@@ -126,6 +129,11 @@ class TraceSearch:
         named = named_traces(self.traces, self.fts, experiment_ids, parsed)
         if named is not None:
             return self._named_page(named, parsed, max_results, order, after)
+        valued = valued_traces(self.traces, self.fts, experiment_ids, parsed)
+        if valued is not None:
+            return self._first_matching(
+                keyset.after_cursor(valued, order.key, cursor), parsed, max_results
+            )
         if order.starts_with(*TIE_BREAKERS):
             return self._listing_page(experiment_ids, parsed, max_results, after)
         # One entry past the page tells that its last group (of ties) has ended; a walk from

@@ -84,7 +84,7 @@ class TraceOps(TraceSpanOps, TraceAssessmentOps, TraceMetricsOps, TraceXRayOps):
 
     @cached_property
     def traces(self) -> TraceRepository:
-        return TraceRepository(self.gateway)
+        return TraceRepository(self.gateway, self._conn.settings)
 
     @cached_property
     def spans(self) -> SpanRepository:
