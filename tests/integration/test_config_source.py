@@ -56,7 +56,7 @@ def test_lists_are_unioned_into_the_table_never_removing_its_entries(store_uri):
     )
     env = {
         "MLFLOW_DYNAMODB_DENORMALIZE_TAGS": "env,team",
-        "MLFLOW_DYNAMODB_FTS_TRIGRAM_FIELDS": "trace_tag_value",
+        "MLFLOW_DYNAMODB_FTS_TRIGRAM_FIELDS": "experiment_description",
     }
     conn.stats.reset()
     started = source(conn, env, FakeClock()).start()
@@ -65,7 +65,7 @@ def test_lists_are_unioned_into_the_table_never_removing_its_entries(store_uri):
     assert stored == started
     assert stored.version == 2
     assert stored.denormalize_tags == ("mlflow.*", "team", "env")
-    assert stored.fts_trigram_fields == ("experiment_name", "run_param_value", "trace_tag_value")
+    assert stored.fts_trigram_fields == ("experiment_name", "run_param_value", "experiment_description")
     assert stored.experiment_denormalize_tags == (("3", ("owner",)),)
 
 

@@ -286,3 +286,37 @@ def test_switched_on_by_env_is_unready_until_the_backfill(monkeypatch, store_uri
     assert _ids(second, [exp], "tags.team LIKE '%zqx'") == [new, old]
     assert _ops(second).get("BatchGetItem") == 1  # through the index
     assert _ids(second, [exp], "request_metadata.env ILIKE 'OLD-%'") == [old]
+
+
+def test_backfill_interrupted_then_resumed_is_exact(indexed, store_uri, monkeypatch):
+    from mlflow_dynamodbstore.backfills import fts as backfill_module
+
+    monkeypatch.setattr(backfill_module, "PAGE", 3)
+    store, gateway = indexed, indexed.gateway.unscoped
+    exps = [store.create_experiment(x) for x in ("a", "b")]
+    for n in range(1, 12):
+        _start(store, n, exps[n % 2], {"team": f"team-{n}-zqx"}, {"env": f"env {n} zqx"})
+    expected = _postings(gateway)
+    assert len({sk for _pk, sk in expected}) == 11
+    gateway.batch_write(deletes=[{"PK": pk, "SK": sk} for pk, sk in expected])
+    for field in TRACE_VALUE_FIELDS:
+        READINESS.mark(gateway, field, False)  # a table whose traces predate the fields
+
+    def interrupt(_n: int) -> None:
+        if _postings(gateway):  # some pages of trace values written
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        backfill_fts(gateway, interrupt, settle_seconds=0)
+    partial = _postings(gateway)
+    assert partial and partial < expected
+    assert not READINESS.is_ready(gateway, TRACE_TAG_VALUE)
+
+    report = json.loads(
+        run_cli("fts", "backfill", store_uri, "--settle-seconds", "0", "--json").stdout
+    )
+    assert report["resumed"] is True
+    assert _postings(gateway) == expected
+    READINESS.forget()
+    assert all(READINESS.is_ready(gateway, f) for f in TRACE_VALUE_FIELDS)
+    assert _ids(store, exps, "tags.team LIKE '%-7-zq%'") == [tid(7)]
