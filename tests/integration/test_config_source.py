@@ -65,7 +65,11 @@ def test_lists_are_unioned_into_the_table_never_removing_its_entries(store_uri):
     assert stored == started
     assert stored.version == 2
     assert stored.denormalize_tags == ("mlflow.*", "team", "env")
-    assert stored.fts_trigram_fields == ("experiment_name", "run_param_value", "experiment_description")
+    assert stored.fts_trigram_fields == (
+        "experiment_name",
+        "run_param_value",
+        "experiment_description",
+    )
     assert stored.experiment_denormalize_tags == (("3", ("owner",)),)
 
 
