@@ -9,6 +9,7 @@ written before."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from mlflow.entities import ExperimentTag, TraceInfo, TraceLocation, TraceState
@@ -320,3 +321,58 @@ def test_backfill_interrupted_then_resumed_is_exact(indexed, store_uri, monkeypa
     READINESS.forget()
     assert all(READINESS.is_ready(gateway, f) for f in TRACE_VALUE_FIELDS)
     assert _ids(store, exps, "tags.team LIKE '%-7-zq%'") == [tid(7)]
+
+
+def test_concurrent_tag_writes_leave_exactly_the_last_values_postings(indexed, store_uri):
+    """Two servers setting the same trace tag: META's version is in the transaction's
+    condition, so the postings always match the value that won."""
+    exp = indexed.create_experiment("e")
+    t = _start(indexed, 1, exp, {"k": "start"})
+    other = DynamoDBTrackingStore(store_uri, "s3://b/a")
+
+    def write(store, prefix: str) -> None:
+        for i in range(8):
+            store.set_trace_tag(t, "k", f"{prefix} {i} v-{prefix * 3}")
+
+    threads = [threading.Thread(target=write, args=r) for r in ((indexed, "a"), (other, "b"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    final = indexed.get_trace_info(t).tags["k"]
+    assert _postings(indexed.gateway.unscoped) == _expected((t, exp, {"k": final}, {}))
+
+
+def test_workspaces_see_only_their_traces_and_keep_postings_through_moves(monkeypatch, store_uri):
+    from mlflow.entities.workspace import Workspace, WorkspaceDeletionMode
+    from mlflow.utils.workspace_context import WorkspaceContext
+
+    from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProvider
+
+    monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "true")
+    monkeypatch.setenv(FTS_TRIGRAM_FIELDS_ENV, BOTH)
+    provider = DynamoDBWorkspaceProvider(store_uri)
+    tracking = DynamoDBTrackingStore(store_uri, "s3://b/a")
+    gateway = tracking.gateway.unscoped
+    backfill_fts(gateway, settle_seconds=0)
+    traces = {}
+    for n, ws in enumerate(("team-a", "team-b"), start=1):
+        provider.create_workspace(Workspace(ws))
+        with WorkspaceContext(ws):
+            exp = tracking.create_experiment(f"{ws} experiment")
+            traces[ws] = (_start(tracking, n, exp, {"note": f"{ws}-zqx"}), exp)
+    for ws, (trace_id, _exp) in traces.items():
+        with WorkspaceContext(ws):  # no experiment ids: every experiment of the workspace
+            tracking.gateway.stats.reset()
+            assert _ids(tracking, None, "tags.note LIKE '%zqx'") == [trace_id]
+            assert _ops(tracking).get("BatchGetItem") == 1  # through the index
+            other = traces["team-b" if ws == "team-a" else "team-a"][1]
+            # another workspace's experiment is not searched (as with the field off)
+            assert _ids(tracking, [other], "tags.note LIKE '%zqx'") == []
+
+    provider.delete_workspace("team-a", WorkspaceDeletionMode.SET_DEFAULT)  # nothing moves
+    provider.delete_workspace("team-b", WorkspaceDeletionMode.CASCADE)
+    a_trace, a_exp = traces["team-a"]
+    assert _postings(gateway) == _expected((a_trace, a_exp, {"note": "team-a-zqx"}, {}))
+    with WorkspaceContext("default"):
+        assert _ids(tracking, [a_exp], "tags.note LIKE '%zqx'") == [a_trace]
