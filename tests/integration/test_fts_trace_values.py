@@ -376,3 +376,37 @@ def test_workspaces_see_only_their_traces_and_keep_postings_through_moves(monkey
     assert _postings(gateway) == _expected((a_trace, a_exp, {"note": "team-a-zqx"}, {}))
     with WorkspaceContext("default"):
         assert _ids(tracking, [a_exp], "tags.note LIKE '%zqx'") == [a_trace]
+
+
+def test_aws_write_units_per_tag_write(monkeypatch, store_uri):
+    """What a tag write costs on AWS's rules (gateway/aws_write_units.py): with the field on,
+    META's table units double (a transaction) and each posting costs 2; its index entries
+    cost as before."""
+    from mlflow_dynamodbstore.gateway.aws_write_units import AwsWriteUnits
+    from mlflow_dynamodbstore.schema import table
+
+    monkeypatch.setenv(REFRESH_SECONDS_ENV, "0.1")
+    store = DynamoDBTrackingStore(store_uri, "s3://bucket/artifacts")
+    meter = AwsWriteUnits(table.index_key_attributes())
+    store.gateway.observers.append(meter.observe)
+    exp = store.create_experiment("e")
+    t = _start(store, 1, exp, {"mlflow.traceName": "predict"})  # META known to the meter
+    value = "abcdefghijklmnopqrst"  # 20 characters: 18 distinct trigrams
+    meter.reset()
+    store.set_trace_tag(t, "k1", value)
+    off = meter.snapshot()
+    assert off.items == 1 and off.table >= 1  # a small META: 1 + 1 per listing (5 in all)
+
+    run_cli("fts", "add", store_uri, TRACE_TAG_VALUE)
+    refresh_settings_now(store)
+    store._conn.settings.current()
+    meter.reset()
+    store.set_trace_tag(t, "k2", value)
+    on = meter.snapshot()
+    assert on.items == 1 + 18
+    assert on.table == 2 * off.table + 2 * 18  # META transactional + 18 postings
+    assert on.indexes == off.indexes  # META's listing entries: unchanged
+    meter.reset()
+    store.delete_trace_tag(t, "k2")
+    deleted = meter.snapshot()
+    assert deleted.items == 1 + 18 and deleted.table == 2 * off.table + 2 * 18
