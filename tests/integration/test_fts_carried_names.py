@@ -127,3 +127,37 @@ def test_writes_carry_the_name_in_the_same_requests(store, registry):
     model_id = registry.models.find("default", long_name)["model_id"]
     model_document = model_name_document("default", model_id)
     assert _carried(registry.gateway.unscoped, model_document, "fra") == [None]
+
+
+def test_backfill_writes_carried_names_conditioned_on_the_name(store):
+    """``fts backfill`` rewrites bare postings (a table from before) carrying the name, each
+    entity's in one transaction conditioned on the name it listed; a listing that lags
+    behind a rename gets the current name's postings bare, never the old name carried."""
+    from mlflow_dynamodbstore.backfills import fts as fts_backfill
+
+    ids = _dated_experiments(store)
+    gateway = store.gateway.unscoped
+    for name, experiment_id in ids.items():
+        gateway.batch_write(puts=name_document("default", experiment_id).keys(name))
+    document = name_document("default", ids["ocr-bert-2025-03-01"])
+    assert _carried(gateway, document, "r-b") == [None]
+
+    report = fts_backfill.backfill_fts(gateway, settle_seconds=0)
+    assert report.entities["experiment_name"] >= 24
+    assert _carried(gateway, document, "r-b") == ["ocr-bert-2025-03-01"]
+    store.search_experiments(filter_string="name LIKE '%warm%'")
+    page, stats = _counted(
+        store, lambda: store.search_experiments(filter_string="name LIKE '%ocr-bert-2025-03%'")
+    )
+    assert len(page) == 8 and stats["BatchGetItem"].read_capacity == 8 * 0.5
+
+    # a listing that lags: the entity is named otherwise by now
+    units = fts_backfill._units(gateway, "default", None)
+    unit = next(u for u in units if u.field == "experiment_name")
+    listed = {"experiment_id": ids["ocr-bert-2025-03-01"], "name": "ocr-bert-2025-03-01"}
+    store.rename_experiment(ids["ocr-bert-2025-03-01"], "ocr-bert-2025-05-01")
+    written = fts_backfill._write_carrying(gateway, unit, listed)
+    assert written == len(document.keys("ocr-bert-2025-05-01"))
+    assert _carried(gateway, document, "r-b") == [None]  # bare: safe, read and verified
+    names = [e.name for e in store.search_experiments(filter_string="name LIKE '%2025-05%'")]
+    assert names == ["ocr-bert-2025-05-01"]

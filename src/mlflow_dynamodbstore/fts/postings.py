@@ -22,7 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from boto3.dynamodb.conditions import Attr
+
 from mlflow_dynamodbstore.fts.trigrams import bounded_trigrams, trigrams
+from mlflow_dynamodbstore.gateway.errors import TransactionCancelled
 from mlflow_dynamodbstore.gateway.limits import TRANSACTION_LIMIT
 from mlflow_dynamodbstore.schema import fts_keys
 
@@ -179,3 +182,22 @@ def transact_with_postings(gateway, actions: Sequence[dict], change: PostingChan
     )
     if packed.after:
         gateway.batch_write(deletes=packed.after)
+
+
+def write_carrying(gateway, entity_key: Item, document: Document, text: str) -> bool:
+    """Postings of ``text`` carrying it, for a job that read ``text`` from a listing (the
+    backfill): one transaction conditioned on the entity still being named ``text``, since
+    the listing may lag and a rename meanwhile has written its own postings. False when the
+    name differs (nothing carrying it was written; puts past the transaction's room go
+    before it, bare, as ever)."""
+    try:
+        transact_with_postings(
+            gateway,
+            [gateway.tx_check(entity_key, Attr("name").eq(text))],
+            PostingChange(puts=document.carrying_keys(text)),
+        )
+    except TransactionCancelled as exc:
+        if exc.is_condition_failure:
+            return False
+        raise
+    return True
