@@ -3,6 +3,7 @@ through the index and through the full-collection path, and what the index adds 
 create and rename. DynamoDB Local only (SQLite has no index to compare).
 
     .venv/bin/python -m benchmarks.fts [--experiments 10000] [--runs 20000] [--models 5000]
+        [--versions 1]
     # or load a running DynamoDB Local once and measure it as often as needed:
     .venv/bin/python -m benchmarks.fts --uri dynamodb://127.0.0.1:8765/fts --phase load
     .venv/bin/python -m benchmarks.fts --uri dynamodb://127.0.0.1:8765/fts --phase measure
@@ -314,6 +315,11 @@ def measure_writes(tracking, registry) -> dict[str, Any]:
         "rename_registered_model": _measure(stats, lambda: [registry.rename_registered_model(
             "fraud_churn_xgboost_v0", "fraud_churn_catboost_v0")]),
     }  # fmt: skip
+    exp = tracking.get_experiment_by_name("fraud-churn-xgboost-2025-01-01-x").experiment_id
+    one["rename_experiment"] = _measure(
+        stats,
+        lambda: [tracking.rename_experiment(exp, "fraud-churn-catboost-2025-01-01-x")],
+    )
     run_id = tracking.create_run("0", "u", 0, [], "brave-quokka-8").info.run_id
     one["rename_run"] = _measure(
         stats, lambda: [tracking.update_run_info(run_id, RunStatus.RUNNING, None, "shy-orca-9")]
@@ -375,6 +381,9 @@ def load(tracking, registry, args, log=lambda m: print(m, flush=True)) -> str:
     the experiment holding the runs."""
     rng = random.Random(42)
     exp_id = tracking.create_experiment(RUNS_HOME)
+    experiments = experiment_names(args.experiments, rng)
+    runs = [run_name(rng) for _ in range(args.runs)]
+    models = model_names(args.models, rng)
     gateways = {id(g): g for g in (tracking.gateway.unscoped, registry.gateway.unscoped)}
     writers = [BulkWrites(g) for g in gateways.values()]
     for writer in writers:
@@ -382,12 +391,13 @@ def load(tracking, registry, args, log=lambda m: print(m, flush=True)) -> str:
     try:
         batches = [
             # one thread: each create reads and moves the id counter
-            ("experiments", 1, tracking.create_experiment,
-             experiment_names(args.experiments, rng)),
-            ("runs", args.threads, lambda n: tracking.create_run(exp_id, "u", 0, [], n),
-             [run_name(rng) for _ in range(args.runs)]),
-            ("models", args.threads, registry.create_registered_model,
-             model_names(args.models, rng)),
+            ("experiments", 1, tracking.create_experiment, experiments),
+            ("runs", args.threads, lambda n: tracking.create_run(exp_id, "u", 0, [], n), runs),
+            ("models", args.threads, registry.create_registered_model, models),
+            # versions of every model, so the version searches' full path has some to read
+            ("versions", args.threads,
+             lambda n: registry.create_model_version(n, "s3://bench/m", run_id="r"),
+             [n for n in models for _ in range(args.versions)]),
         ]  # fmt: skip
         for what, threads, create, names in batches:
             start = time.perf_counter()
@@ -396,6 +406,8 @@ def load(tracking, registry, args, log=lambda m: print(m, flush=True)) -> str:
                     list(pool.map(create, names[i : i + 1000]))
                     done = i + len(names[i : i + 1000])
                     log(f"{what}: {done} in {time.perf_counter() - start:.0f}s")
+            for writer in writers:  # the next batch reads what this one wrote
+                writer.flush()
     finally:
         for writer in writers:
             writer.flush()
@@ -417,6 +429,7 @@ SEARCHES = [
     ("registered_models", "%speech_ocr_t5%"),
     ("registered_models", "%v123%"),
     ("model_versions", "%speech_ocr_t5%"),
+    ("model_versions", "%v123%"),
 ]
 
 
@@ -458,6 +471,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--experiments", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=20_000)
     parser.add_argument("--models", type=int, default=5_000)
+    parser.add_argument("--versions", type=int, default=1, help="versions per model")
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--out", default="benchmarks/results", type=Path)
     parser.add_argument(

@@ -7,7 +7,15 @@ from __future__ import annotations
 import pytest
 
 from mlflow_dynamodbstore.fts.lookup import is_junction, rarity_order
-from mlflow_dynamodbstore.fts.postings import Document, PostingChange, moved, pack
+from mlflow_dynamodbstore.fts.postings import (
+    CARRIED_TEXT_BYTES,
+    Document,
+    PostingChange,
+    carries,
+    created,
+    moved,
+    pack,
+)
 from mlflow_dynamodbstore.fts.trigrams import (
     literal_runs,
     pattern_trigrams,
@@ -60,13 +68,45 @@ def test_every_match_holds_the_required_trigrams():
 
 
 def test_rename_moves_only_changed_trigrams():
-    doc = Document("ws", "experiment_name", "*", "7")
+    """Postings that carry no name (run names): a rename writes only the difference."""
+    doc = Document("ws", "run_name", "5", "7")
     change = moved(doc, "abcd", "abce")
     assert [k["PK"].split("#")[4] for k in change.puts] == ["bce"]
     assert [k["PK"].split("#")[4] for k in change.deletes] == ["bcd"]
     assert {k["SK"] for k in change.puts} == {"7"}
     shard = fts_keys.shard_of("7")
-    assert change.puts[0]["PK"] == f"FTS#ws#experiment_name#*#bce#{shard}"
+    assert change.puts[0]["PK"] == f"FTS#ws#run_name#5#bce#{shard}"
+    assert all(fts_keys.CARRIED_TEXT not in k for k in change.puts)
+
+
+def test_name_postings_carry_the_name_and_a_rename_rewrites_them_all():
+    """A shared trigram's posting would otherwise keep carrying the old name, and a search
+    would drop the renamed entity on it."""
+    doc = Document("ws", "experiment_name", "*", "7")
+    created_puts = created(doc, "abcd").puts
+    assert {k[fts_keys.CARRIED_TEXT] for k in created_puts} == {"abcd"}
+    change = moved(doc, "abcd", "abce")
+    assert sorted(k["PK"].split("#")[4] for k in change.puts) == ["abc", "bce"]
+    assert {k[fts_keys.CARRIED_TEXT] for k in change.puts} == {"abce"}
+    assert [k["PK"].split("#")[4] for k in change.deletes] == ["bcd"]
+    assert all(set(k) == {"PK", "SK"} for k in change.deletes)
+    shard = fts_keys.shard_of("7")
+    assert change.puts[0]["PK"] == f"FTS#ws#experiment_name#*#abc#{shard}"
+
+
+def test_a_name_too_long_to_carry_is_indexed_bare():
+    doc = Document("ws", "model_name", "*", "m1")
+    long_name = "é" * (CARRIED_TEXT_BYTES // 2) + "x"  # 2 bytes a character: one byte over
+    assert not carries("model_name", long_name) and carries("model_name", "é" * 64)
+    assert all(fts_keys.CARRIED_TEXT not in k for k in created(doc, long_name).puts)
+    # from a carried name to one too long: the shared postings lose the old name
+    change = moved(doc, "é" * 64, long_name)
+    assert len(change.puts) == len(trigrams(long_name))
+    assert all(fts_keys.CARRIED_TEXT not in k for k in change.puts)
+    # neither carried: only the difference, as for any other field
+    longer = moved(doc, long_name, long_name + "yz")
+    assert sorted(k["PK"].split("#")[4] for k in longer.puts) == ["xyz", "éxy"]
+    assert longer.deletes == [] and all(fts_keys.CARRIED_TEXT not in k for k in longer.puts)
 
 
 def test_pack_fills_the_transaction_and_spills_around_it():
@@ -74,6 +114,15 @@ def test_pack_fills_the_transaction_and_spills_around_it():
     packed = pack(change, used=3)
     assert len(packed.inside_puts) == 97 and packed.inside_deletes == []
     assert len(packed.before) == 23 and packed.after == [{"d": 1}]
+
+
+def test_postings_written_outside_the_transaction_carry_no_name():
+    doc = Document("ws", "experiment_name", "*", "7")
+    change = created(doc, "abcdefghij")  # 8 postings
+    packed = pack(change, used=96)  # room for 4
+    assert all(fts_keys.CARRIED_TEXT in p for p in packed.inside_puts)
+    assert len(packed.before) == 4
+    assert all(fts_keys.CARRIED_TEXT not in p for p in packed.before)
 
 
 def test_rarity_order_prefers_rare_then_distant_trigrams():

@@ -101,6 +101,9 @@ class _Unit:
     items: Callable[[Item], list[Item]] | None = None
     # a page's own writes, when not posting puts (trace names); the items written
     visit: Callable[[list[Item]], int] | None = None
+    # the base-table key of a listed entity whose postings carry its name
+    # (postings.CARRYING_FIELDS): written conditioned on that name (``_write_carrying``)
+    entity_key: Callable[[Item], Item] | None = None
 
     def postings_of(self, item: Item) -> list[Item]:
         if self.items is not None:
@@ -158,6 +161,7 @@ def _units(
                 ),
                 item.get("name"),
             ),
+            entity_key=lambda item: keys.experiment_key(str(item["experiment_id"])),
         )
     model_listing = indexes.REGISTERED_MODELS_BY_NAME
     yield _Unit(
@@ -169,6 +173,7 @@ def _units(
             postings.Document(workspace, postings.MODEL_NAME, scope, item["model_id"]),
             item.get("name"),
         ),
+        entity_key=lambda item: keys.registered_model_key(item["model_id"]),
     )
     if field_postings.MODEL_TAG_VALUE in opt_in:
         yield _Unit(
@@ -384,6 +389,30 @@ def backfill_fts(
     return report
 
 
+def _carrying(unit: _Unit, items: list[Item]) -> list[Item]:
+    """The listed entities whose postings carry their name."""
+    assert unit.document is not None
+    return [item for item in items if postings.carries(unit.field, unit.document(item)[1])]
+
+
+def _write_carrying(gateway: TableGateway, unit: _Unit, item: Item) -> int:
+    """One entity's postings carrying its name, conditioned on the name the listing gave
+    (a rename meanwhile wrote its own carrying postings; a listing that lags is read again:
+    the current name's postings are then written bare, which is always safe). The postings
+    written."""
+    assert unit.document is not None and unit.entity_key is not None
+    document, text = unit.document(item)
+    assert text is not None
+    if postings.write_carrying(gateway, unit.entity_key(item), document, text):
+        return len(document.keys(text))
+    current = gateway.get_item(unit.entity_key(item), consistent=True)
+    if current is None:
+        return 0  # deleted meanwhile: its postings went with it
+    bare = document.keys(current.get("name"))
+    gateway.batch_write(puts=bare)
+    return len(bare)
+
+
 def _walk(
     gateway: TableGateway,
     unit: _Unit,
@@ -397,11 +426,19 @@ def _walk(
         items, start_key = gateway.query_page(
             unit.condition, index=unit.index, limit=PAGE, start_key=start_key
         )
-        puts = [posting for item in items for posting in unit.postings_of(item)]
+        carrying = [] if dry_run or unit.entity_key is None else _carrying(unit, items)
+        carried = {id(item) for item in carrying}
+        puts = [
+            posting
+            for item in items
+            if id(item) not in carried
+            for posting in unit.postings_of(item)
+        ]
         report.entities[unit.field] = report.entities.get(unit.field, 0) + len(items)
         report.postings += len(puts)
         if not dry_run:
             gateway.batch_write(puts=puts)
+            report.postings += sum(_write_carrying(gateway, unit, item) for item in carrying)
             if unit.visit is not None:
                 report.postings += unit.visit(items)
             record = {**record_key, "unit": unit.name, "finished": start_key is None}

@@ -3,8 +3,13 @@
 ``candidates`` reads the posting lists of the required trigrams, one trigram at a time
 (all its shards; base-table Queries), word junctions and rarest-looking first, and
 intersects them; once the candidates are few (``ENOUGH``) reading more posting lists
-costs more than verifying the candidates, so it stops. The caller batch-gets the
-candidates and verifies each with the exact predicate: the index only narrows.
+costs more than verifying the candidates, so it stops. A posting that carries its
+entity's name (fts/postings.py ``CARRYING_FIELDS``) is checked against the caller's
+``accepts`` (the filter's clauses on that name) at once: a name that does not match drops
+the candidate, one that does is settled, so only the postings without a name (written
+before names were carried, or of a name too long to carry) count towards ``ENOUGH``. The
+caller batch-gets the candidates and verifies each with the exact predicate: the index
+only narrows.
 
 An index is only trusted for a field once it is complete: the table was created with
 this version (the seed marks the always-on fields ready) or a backfill of the field
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from boto3.dynamodb.conditions import Attr, Key
 
@@ -80,12 +85,13 @@ def rarity_order(trigrams: Iterable[str]) -> list[str]:
 
 def posting_list(
     gateway: TableGateway, workspace: str, field: str, scope: str, trigram: str
-) -> set[str] | None:
-    """The ids under one trigram (all shards), or None once it proves too common: more than
-    ``MAX_CANDIDATES / FTS_SHARDS`` in one shard (the hash spreads ids evenly), so a common
-    trigram costs a bounded read, never the whole list."""
+) -> dict[str, str | None] | None:
+    """The ids under one trigram (all shards), each with the text its posting carries (None:
+    none), or None once it proves too common: more than ``MAX_CANDIDATES / FTS_SHARDS`` in
+    one shard (the hash spreads ids evenly), so a common trigram costs a bounded read, never
+    the whole list."""
     per_shard = MAX_CANDIDATES // fts_keys.FTS_SHARDS
-    ids: set[str] = set()
+    listed: dict[str, str | None] = {}
     for shard in range(fts_keys.FTS_SHARDS):
         pk = fts_keys.posting_pk(workspace, field, scope, trigram, shard)
         in_shard, start_key = 0, None
@@ -94,12 +100,12 @@ def posting_list(
                 Key("PK").eq(pk), limit=per_shard + 1 - in_shard, start_key=start_key
             )
             in_shard += len(items)
-            ids.update(item["SK"] for item in items)
+            listed.update((item["SK"], item.get(fts_keys.CARRIED_TEXT)) for item in items)
             if in_shard > per_shard:
                 return None
             if not start_key:
                 break
-    return ids
+    return listed
 
 
 def overflow_list(gateway: TableGateway, workspace: str, field: str, scope: str) -> set[str] | None:
@@ -113,21 +119,45 @@ def overflow_list(gateway: TableGateway, workspace: str, field: str, scope: str)
 
 
 def candidates(
-    gateway: TableGateway, workspace: str, field: str, scope: str, required: set[str]
+    gateway: TableGateway,
+    workspace: str,
+    field: str,
+    scope: str,
+    required: set[str],
+    accepts: Callable[[str], bool] | None = None,
 ) -> set[str] | None:
     """Ids of the entities of ``scope`` whose ``field`` holds every trigram of
-    ``required`` (a superset when it stops early or skips a too-common trigram); None when
-    every trigram is too common for the index to pay (the search takes its usual path)."""
-    found: set[str] | None = None
+    ``required`` and, where a posting carries the text, whose text ``accepts`` (a superset
+    of the matches when it stops early or skips a too-common trigram); None when every
+    trigram is too common for the index to pay (the search takes its usual path)."""
+    # id -> settled: its posting carried a text that ``accepts`` (reading more lists cannot
+    # drop it; the caller reads it anyway)
+    found: dict[str, bool] | None = None
     for read, trigram in enumerate(rarity_order(required), start=1):
-        ids = posting_list(gateway, workspace, field, scope, trigram)
-        if ids is not None:
-            found = ids if found is None else found & ids
-            if len(found) <= ENOUGH:
+        listed = posting_list(gateway, workspace, field, scope, trigram)
+        if listed is not None:
+            kept = _checked(listed, accepts)
+            found = kept if found is None else {i: found[i] or kept[i] for i in found.keys() & kept}
+            if sum(1 for settled in found.values() if not settled) <= ENOUGH:
                 break
         if read == MAX_LISTS and found is not None:
             break
-    return found
+    return None if found is None else set(found)
+
+
+def _checked(
+    listed: dict[str, str | None], accepts: Callable[[str], bool] | None
+) -> dict[str, bool]:
+    """The listed ids that may match (id -> settled): a carried text is checked at once."""
+    if accepts is None:
+        return dict.fromkeys(listed, False)
+    kept: dict[str, bool] = {}
+    for entity_id, text in listed.items():
+        if text is None:
+            kept[entity_id] = False
+        elif accepts(text):
+            kept[entity_id] = True
+    return kept
 
 
 class Readiness:
@@ -224,9 +254,16 @@ class TrigramIndex:
         return READINESS.is_ready(unscoped, field)
 
     def candidates(
-        self, workspace: str, field: str, scope: str, required: set[str]
+        self,
+        workspace: str,
+        field: str,
+        scope: str,
+        required: set[str],
+        accepts: Callable[[str], bool] | None = None,
     ) -> set[str] | None:
-        return candidates(self.gateway, workspace, field, scope, required)
+        """See ``candidates``; ``accepts`` checks a text a posting carries (the filter's
+        clauses on the field)."""
+        return candidates(self.gateway, workspace, field, scope, required, accepts)
 
     def bounded_candidates(
         self, workspace: str, field: str, scope: str, required: set[str]

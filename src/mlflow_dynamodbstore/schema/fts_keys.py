@@ -25,6 +25,11 @@ FTS_PREFIX = "FTS"
 FTS_SHARDS = 4
 WORKSPACE_SCOPE = "*"
 _CONFIG_PK = "CONFIG"
+# The attribute of a posting that carries its entity's indexed text (names of experiments
+# and registered models, fts/postings.py CARRYING_FIELDS): a search checks the candidate
+# against the pattern without reading the entity. Absent on postings written before, or
+# written outside the entity's own transaction: those candidates are read and verified.
+CARRIED_TEXT = "text"
 # The overflow list's place of the trigram (8 characters: never a trigram and its shard).
 OVERFLOW = "OVERFLOW"
 # Fields whose ready marker is not named after the field. Trace names: tables of earlier

@@ -69,6 +69,17 @@ def _string_predicate(comparator: str, value: str) -> Callable[[str], bool]:
     return lambda lhs: compare(lhs, value)
 
 
+def name_accepts(clauses: list[tuple[str, Any]]) -> Callable[[str], bool]:
+    """Whether a name satisfies every (comparator, value) clause on it: checks the name a
+    trigram posting carries (fts/lookup.py) with the same predicate as the full path."""
+    checks = [
+        _string_predicate(comparator, value)
+        for comparator, value in clauses
+        if comparator in ("=", "!=", "LIKE", "ILIKE") and isinstance(value, str)
+    ]
+    return lambda name: all(check(name) for check in checks)
+
+
 def _clause_predicate(clause: dict[str, Any]) -> Predicate:
     """One parsed clause to a predicate, raising as the SQL store does on bad input."""
     type_, key, comparator, value = (
@@ -275,7 +286,9 @@ def _indexed_candidates(
     required = required_trigrams(clauses)
     if not required or not fts.usable(EXPERIMENT_NAME):
         return None
-    ids = fts.candidates(workspace, EXPERIMENT_NAME, WORKSPACE_SCOPE, required)
+    ids = fts.candidates(
+        workspace, EXPERIMENT_NAME, WORKSPACE_SCOPE, required, name_accepts(clauses)
+    )
     if ids is None:
         return None
     return [to_experiment(item) for item in repository.get_many(sorted(ids))]

@@ -23,6 +23,7 @@ returned page comes from one BatchGetItem per 100.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mlflow.exceptions import MlflowException
@@ -138,7 +139,21 @@ def indexed_model_ids(
     required = required_trigrams(name_clauses)
     if not required or fts is None or not fts.usable(MODEL_NAME):
         return None
-    return fts.candidates(workspace, MODEL_NAME, WORKSPACE_SCOPE, required)
+    return fts.candidates(workspace, MODEL_NAME, WORKSPACE_SCOPE, required, _name_accepts(clauses))
+
+
+def _name_accepts(clauses: list[dict]) -> Callable[[str], bool]:
+    """Whether a model name satisfies the filter's clauses on ``name`` (a version's name is
+    its model's): checks the name a trigram posting carries, with the walks' ``compare``."""
+    checks = [
+        (c["comparator"], c["value"])
+        for c in clauses
+        if c["type"] == "attribute"
+        and c["key"] == "name"
+        and c["comparator"] in ("=", "!=", "LIKE", "ILIKE")
+        and isinstance(c["value"], str)
+    ]
+    return lambda name: all(compare(comparator, name, value) for comparator, value in checks)
 
 
 def search_registered_models(
