@@ -30,6 +30,7 @@ from mlflow_dynamodbstore.schema import (
     tag_index_keys,
     trace_archival_keys,
     trace_name_keys,
+    trace_name_order_keys,
     trace_order_keys,
     version_number_keys,
 )
@@ -180,6 +181,7 @@ PLACED = {
     indexes.TRACES_BY_EXECUTION_TIME: trace_order_keys.execution_time_keys("1", 7, 5, "tr-1"),
     indexes.SESSIONS_BY_LAST_TRACE: session_keys.by_last_keys("1", "s-1", 1_000),
     indexes.TRACES_BY_NAME: trace_name_keys.by_name_keys("1", "predict", 5, "tr-1"),
+    indexes.TRACES_WITHOUT_NAME: trace_name_order_keys.nameless_keys("1", 5, "tr-1"),
 }
 
 

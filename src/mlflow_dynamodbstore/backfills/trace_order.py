@@ -1,5 +1,8 @@
-"""Backfill of the trace listing by execution time (TRACES_BY_EXECUTION_TIME,
-schema/trace_order_keys.py) for traces logged before it: ``traces backfill-order``.
+"""Backfill of the trace listings search_traces pages by (docs/trace-paging.md) for traces
+logged before them: ``traces backfill-order``. Each trace gets its execution-time keys
+(TRACES_BY_EXECUTION_TIME, schema/trace_order_keys.py) and, without a name, its keys on the
+unnamed traces' listing (TRACES_WITHOUT_NAME, schema/trace_name_order_keys.py; named traces
+are on their name's listing, which ``fts backfill`` keys).
 
 A resumable job with a record in the table (``CONFIG`` / ``JOB#TRACE_ORDER_BACKFILL``), in
 the shape of backfills/trace_stats.py: every workspace (``default`` first, then by name),
@@ -9,9 +12,10 @@ read. A condition that fails means a write got there first: the META is read aga
 write of this version has set the keys; one of an older server has not, and is keyed
 now). The keys change nothing else, so ``version`` is not bumped. The record holds the
 cursor (workspace, experiment, last GSI3 key), saved every ``SAVE_EVERY`` traces and after
-each experiment; when every workspace is done the table is marked ready (search_traces
-then pages execution-time orders by the index) and the record deleted. Listings only,
-never a Scan: O(experiments + traces) requests, 1 UpdateItem per trace that lacks its keys.
+each experiment; when every workspace is done the table is marked ready for both listings
+(search_traces then pages execution-time and name orders by them) and the record deleted.
+Listings only, never a Scan: O(experiments + traces) requests, 1 UpdateItem per trace that
+lacks its keys.
 """
 
 from __future__ import annotations
@@ -28,7 +32,10 @@ from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
 from mlflow_dynamodbstore.gateway.optimistic import version_of
 from mlflow_dynamodbstore.gateway.table_gateway import set_expression
 from mlflow_dynamodbstore.repositories.traces import listings
-from mlflow_dynamodbstore.repositories.traces.codec import execution_time_keys
+from mlflow_dynamodbstore.repositories.traces.codec import (
+    execution_time_keys,
+    nameless_listing_keys,
+)
 from mlflow_dynamodbstore.repositories.traces.repository import TraceRepository
 from mlflow_dynamodbstore.schema import indexes, keys, trace_order_keys
 from mlflow_dynamodbstore.workspaces.inventory import WorkspaceInventory
@@ -49,8 +56,16 @@ class TraceOrderBackfillReport:
         return asdict(self)
 
 
+def _order_keys(meta: Item) -> dict[str, str]:
+    """The listing keys a META written today carries (and this backfill gives)."""
+    wanted = execution_time_keys(meta)
+    if meta.get("trace_name") is None:
+        wanted.update(nameless_listing_keys(meta))
+    return wanted
+
+
 def _lacks_keys(meta: Item) -> bool:
-    return any(meta.get(k) != v for k, v in execution_time_keys(meta).items())
+    return any(meta.get(k) != v for k, v in _order_keys(meta).items())
 
 
 def _key_trace(gateway: TableGateway, meta: Item | None) -> bool:
@@ -58,7 +73,7 @@ def _key_trace(gateway: TableGateway, meta: Item | None) -> bool:
     for _ in range(_ATTEMPTS):
         if meta is None or not _lacks_keys(meta):
             return False
-        expression, names, values = set_expression(execution_time_keys(meta))
+        expression, names, values = set_expression(_order_keys(meta))
         try:
             gateway.update_item(
                 keys.trace_key(meta["trace_id"]),
@@ -130,5 +145,6 @@ def backfill_trace_order(
             after = None
     if not dry_run:
         listings.READINESS.mark(gateway, True)
+        listings.NAMELESS_READINESS.mark(gateway, True)
         gateway.delete_item(record_key)
     return report

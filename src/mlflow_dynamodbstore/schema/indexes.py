@@ -133,6 +133,10 @@ JOBS_BY_CREATION = AccessPattern.on_gsi(
 TRACES_BY_NAME = AccessPattern.on_gsi(
     1, "an experiment's traces of one name, newest first (the trace-name dictionary)"
 )
+# ---- GSI1 (overloaded): trace META items without a name (schema/trace_name_order_keys.py)
+TRACES_WITHOUT_NAME = AccessPattern.on_gsi(
+    1, "an experiment's traces without a name, newest first (the name order's NULLs)"
+)
 
 # ---- GSI2: rankings and reverse lookups ------------------------------------------------
 RUNS_BY_METRIC = AccessPattern.on_gsi(2, "an experiment's runs ranked by one metric's latest value")
@@ -255,4 +259,5 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     MODEL_VERSIONS_BY_CREATION,
     TRACES_BY_EXECUTION_TIME,
     TRACES_BY_NAME,
+    TRACES_WITHOUT_NAME,
 )

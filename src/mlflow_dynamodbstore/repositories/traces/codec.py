@@ -41,6 +41,7 @@ from mlflow_dynamodbstore.schema import (
     keys,
     trace_archival_keys,
     trace_name_keys,
+    trace_name_order_keys,
     trace_order_keys,
 )
 
@@ -94,12 +95,15 @@ def finalize(item: dict[str, Any]) -> dict[str, Any]:
     out.update(keys.trace_key(item["trace_id"]))
     out.update(keys.trace_list_keys(item["experiment_id"], item["timestamp_ms"], item["trace_id"]))
     out.update(execution_time_keys(item))
-    # The name listing (schema/trace_name_keys.py): a renamed trace moves, an unnamed one
-    # (the SQL store's NULL) is in none.
+    # The name listing (schema/trace_name_keys.py): a renamed trace moves; an unnamed one
+    # (the SQL store's NULL) is on the nameless listing instead (schema/
+    # trace_name_order_keys.py), which shares the key attributes.
     for attribute in indexes.TRACES_BY_NAME.key_attributes:
         out.pop(attribute, None)
     if out.get("trace_name") is not None:
         out.update(name_listing_keys(out))
+    else:
+        out.update(nameless_listing_keys(out))
     # Archival's listing holds only the traces it still has work on (sparse): the META
     # write that archives a trace takes it out.
     for attribute in indexes.TRACES_NOT_ARCHIVED.key_attributes:
@@ -120,6 +124,13 @@ def name_listing_keys(item: dict[str, Any]) -> dict[str, str]:
     """The trace's TRACES_BY_NAME keys (it must have a name)."""
     return trace_name_keys.by_name_keys(
         item["experiment_id"], item["trace_name"], item["timestamp_ms"], item["trace_id"]
+    )
+
+
+def nameless_listing_keys(item: dict[str, Any]) -> dict[str, str]:
+    """The trace's TRACES_WITHOUT_NAME keys (it must have no name)."""
+    return trace_name_order_keys.nameless_keys(
+        item["experiment_id"], item["timestamp_ms"], item["trace_id"]
     )
 
 

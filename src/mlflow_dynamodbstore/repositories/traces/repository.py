@@ -27,7 +27,13 @@ from mlflow_dynamodbstore.repositories.traces.codec import finalize
 from mlflow_dynamodbstore.repositories.traces.name_dictionary import NameDictionary
 from mlflow_dynamodbstore.repositories.traces.rollups import TraceHead
 from mlflow_dynamodbstore.repositories.traces.stats import TraceStatsRepository
-from mlflow_dynamodbstore.schema import analytics_keys, indexes, keys, trace_name_keys
+from mlflow_dynamodbstore.schema import (
+    analytics_keys,
+    indexes,
+    keys,
+    trace_name_keys,
+    trace_name_order_keys,
+)
 
 Item = dict[str, Any]
 
@@ -143,6 +149,22 @@ class TraceRepository:
         pk = trace_name_keys.by_name_pk(experiment_id, name)
         return self._listing(
             indexes.TRACES_BY_NAME, pk, newest, oldest, after, page_size, oldest_first=False
+        )
+
+    def list_without_name(
+        self,
+        experiment_id: str,
+        *,
+        newest: int | None = None,
+        oldest: int | None = None,
+        after: str | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Item]:
+        """The experiment's traces without a name (TRACES_WITHOUT_NAME, GSI1), in
+        ``list_experiment``'s order and bounds."""
+        pk = trace_name_order_keys.nameless_pk(experiment_id)
+        return self._listing(
+            indexes.TRACES_WITHOUT_NAME, pk, newest, oldest, after, page_size, oldest_first=False
         )
 
     def _listing(

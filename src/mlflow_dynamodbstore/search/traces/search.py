@@ -10,10 +10,11 @@ trace returned, bound to the experiments, filter and order that issued it. The p
   experiment (``Limit`` = max_results). A ``timestamp_ms`` comparison narrows the key
   condition.
 - **Indexed orders** (``timestamp_ms`` or ``execution_time_ms`` first, either direction;
-  search/traces/walks.py): an index read in that order from the position's group on, ties
-  of the first value sorted in memory. A page costs what it returns plus the index entries
-  the filter rejects and the ties at its two ends.
-- **Any other order** (status, name, request id, experiment id, end time, tags, metadata,
+  search/traces/walks.py; the trace name first: search/traces/name_walk.py): an index read
+  in that order from the position's group on, ties of the first value sorted in memory. A
+  page costs what it returns plus the index entries the filter rejects and the ties at its
+  two ends (the name order: plus the experiment's name dictionary).
+- **Any other order** (status, request id, experiment id, end time, tags, metadata,
   session): every trace of the experiments (within the timestamp bounds) is read, filtered
   and sorted in memory, and the page taken after the position: O(traces in the experiments)
   per page (docs/access-patterns.md).
@@ -46,6 +47,7 @@ from mlflow_dynamodbstore.search.registry import keyset
 from mlflow_dynamodbstore.search.traces.by_name import NamedTraces, named_traces
 from mlflow_dynamodbstore.search.traces.by_value import valued_traces
 from mlflow_dynamodbstore.search.traces.filter import TraceFilter, parse_trace_filter
+from mlflow_dynamodbstore.search.traces.name_walk import name_walk
 from mlflow_dynamodbstore.search.traces.order import (
     TIE_BREAKERS,
     PageTokens,
@@ -139,9 +141,11 @@ class TraceSearch:
         # One entry past the page tells that its last group (of ties) has ended; a walk from
         # a position reads that position's entry again (the start of its group).
         page_size = max_results + 1 + (after is not None) if parsed.empty else None
-        walk = timestamp_walk(
-            self.traces, experiment_ids, order, parsed, after, page_size
-        ) or execution_time_walk(self.traces.gateway, experiment_ids, order, after, page_size)
+        walk = (
+            timestamp_walk(self.traces, experiment_ids, order, parsed, after, page_size)
+            or execution_time_walk(self.traces.gateway, experiment_ids, order, after, page_size)
+            or name_walk(self.traces, self.fts, experiment_ids, order, parsed, after, page_size)
+        )
         if walk is None:
             return self._sorted_page(experiment_ids, parsed, max_results, order, cursor)
 
