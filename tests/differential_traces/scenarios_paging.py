@@ -49,6 +49,10 @@ ORDERS: list[list[str] | None] = [
     ["status DESC", "execution_time_ms ASC"],
     ["name ASC"],
     ["name DESC"],
+    ["tags.`mlflow.traceName` DESC", "timestamp_ms DESC", "request_id ASC"],
+    ["name ASC", "execution_time_ms ASC"],
+    ["name DESC", "request_id DESC"],
+    ["name ASC", "timestamp_ms ASC"],
     ["request_id DESC"],
     ["experiment_id DESC"],
     ["experiment_id ASC", "timestamp_ms ASC"],
@@ -121,6 +125,9 @@ def page_with_filters(store) -> dict[str, Any]:
         ("trace.execution_time_ms > 5", ["execution_time_ms DESC"]),
         ("name = 'alpha'", ["timestamp_ms ASC"]),
         ("metadata.m IS NOT NULL", ["name DESC"]),
+        ("tags.group = 'a'", ["name ASC"]),
+        ("trace.timestamp_ms >= 1600000000100", ["name DESC"]),
+        ("trace.timestamp_ms < 1600000000300", ["name ASC", "timestamp_ms ASC"]),
         ("trace.status = 'IN_PROGRESS'", ["execution_time_ms ASC"]),
     ]
     return {
@@ -132,10 +139,93 @@ def page_with_filters(store) -> dict[str, Any]:
 def page_subsets_of_experiments(store) -> dict[str, Any]:
     e0, e1, e2 = corpus(store)
     out = {}
-    for order in (["timestamp_ms ASC"], ["execution_time_ms DESC"], ["status ASC"]):
+    for order in (
+        ["timestamp_ms ASC"],
+        ["execution_time_ms DESC"],
+        ["status ASC"],
+        ["name ASC"],
+        ["name DESC"],
+    ):
         out[f"one {order}"] = pages(store, [e1], 2, order_by=order)
         out[f"two {order}"] = pages(store, [e2, e0], 2, order_by=order)
     return out
 
 
-PAGING_SCENARIOS = [page_every_order, page_with_filters, page_subsets_of_experiments]
+NAME = TraceTagKey.TRACE_NAME
+
+
+def pages_with_changes(store, experiment_ids, max_results: int, order_by, changes) -> Any:
+    """Pages through the order, applying ``changes[i](store, experiments)`` after page i.
+    Each change touches only traces after the position in the order (before and after it),
+    so the SQL store's offsets and this store's keyset positions agree."""
+
+    def run() -> list[list[str]]:
+        out, token = [], None
+        while True:
+            infos, token = store.search_traces(
+                experiment_ids, max_results=max_results, page_token=token, order_by=order_by
+            )
+            out.append([i.trace_id for i in infos])
+            if len(out) <= len(changes):
+                changes[len(out) - 1](store, experiment_ids)
+            if not token or len(out) > 40:
+                return out
+
+    return attempt(run)
+
+
+def _rename(n: int, name: str):
+    return lambda store, _experiments: store.set_trace_tag(tid(n), NAME, name)
+
+
+def _delete(n: int, exp: int):
+    return lambda store, experiments: store.delete_traces(experiments[exp], trace_ids=[tid(n)])
+
+
+def _both(*changes):
+    def apply(store, experiments) -> None:
+        for change in changes:
+            change(store, experiments)
+
+    return apply
+
+
+def page_names_while_traces_change(store) -> dict[str, Any]:
+    """Name order paged while traces are renamed, named, deleted and added behind the
+    position (alpha: 1 3 8 12, beta: 2 7 9 13, gamma: 5 11 15, unnamed: 4 6 10 14)."""
+    out = {}
+    experiments = corpus(store)
+    # ASC, pages of 3: alpha 8 3 12 | alpha 1, beta 10 7 | beta 2 13, delta 15 | ...
+    out["asc"] = pages_with_changes(
+        store, experiments, 3, ["name ASC"],
+        [
+            _both(_rename(15, "delta"), _delete(9, 2), _rename(10, "beta")),
+            _both(_rename(5, "zeta"), _rename(14, "epsilon"), _delete(6, 2)),
+            _both(_rename(11, "eta"), _delete(4, 0)),
+        ],
+    )  # fmt: skip
+    experiments = [store.create_experiment(f"paging-desc-{i}") for i in range(1)]
+    for n, (_exp, start, duration, state, name, _group, _m) in TRACES.items():
+        tags = {NAME: name} if name is not None else {}
+        store.start_trace(
+            info(tid(100 + n), experiments[0], BASE + start, duration=duration, state=state,
+                 tags=tags)
+        )  # fmt: skip
+    # DESC, pages of 2: gamma 115 105 | gamma 111, beta 102 | beta 101 113 | ...
+    out["desc"] = pages_with_changes(
+        store, experiments, 2, ["name DESC", "execution_time_ms ASC"],
+        [
+            _both(_rename(101, "beta"), _delete(109, 0)),
+            _both(_rename(104, "aaa"), _rename(103, "alpha")),
+            _both(_delete(110, 0)),
+        ],
+    )  # fmt: skip
+    return out
+
+
+PAGING_SCENARIOS = [
+    page_every_order,
+    page_with_filters,
+    page_subsets_of_experiments,
+    page_names_while_traces_change,
+]
