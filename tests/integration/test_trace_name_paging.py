@@ -182,3 +182,17 @@ def test_older_table_is_exact_before_and_indexed_after_the_backfill(store, store
         assert stats.total_requests == 5  # the dictionary's 4 shards + the first name
     finally:
         listings.NAMELESS_READINESS.forget()
+
+
+def test_a_name_filter_walks_only_the_names_it_keeps(store):
+    exp = store.create_experiment("filtered")
+    for n in range(30):
+        _start(store, exp, n, ["a", "b", None][n % 3], offset=n)
+    search = {"max_results": 3, "order_by": ["name DESC"], "filter_string": "name = 'a'"}
+    first, token = store.search_traces([exp], **search)
+    stats = store.gateway.stats
+    stats.reset()
+    second, _ = store.search_traces([exp], page_token=token, **search)
+    assert stats.total_requests == 1  # the name's listing from the position; no dictionary
+    every, _ = store.search_traces([exp], **{**search, "max_results": 100})
+    assert _ids(first + second) == _ids(every)[:6]

@@ -60,19 +60,23 @@ def name_walk(
     parsed: TraceFilter,
     after: list | None,
     page_size: int | None,
+    kept: list[tuple[str, str]] | None = None,
 ) -> Walk | None:
+    """``kept``: the (experiment, name) pairs a name filter narrowed the search to
+    (search/traces/by_name.py): only their listings are read, no dictionary and no
+    unnamed traces (a name clause never matches NULL)."""
     if not orders_by_name(order) or fts is None or not fts.usable(TRACE_NAME):
         return None
-    if not listings.NAMELESS_READINESS.is_ready(traces.gateway):
+    if kept is None and not listings.NAMELESS_READINESS.is_ready(traces.gateway):
         return None
     ascending = order.first.ascending
     # The listings' order is the tie-breakers': then every trace is its own group.
     in_key_order = order.terms[1:] == _TIE_TERMS
     start = NameWalkStart.of(after, in_key_order)
-    dictionary = NameDictionary(traces.gateway)
+    names = _Names(NameDictionary(traces.gateway), kept)
     streams = [
         _experiment_stream(
-            traces, dictionary, str(e), ascending, start, parsed.newest, parsed.oldest, page_size
+            traces, names, str(e), ascending, start, parsed.newest, parsed.oldest, page_size
         )
         for e in experiment_ids
     ]
@@ -107,9 +111,26 @@ class NameWalkStart:
         return cls(after[0] is not None, after[0], after_sk)
 
 
+class _Names:
+    """An experiment's distinct names: its dictionary, or the names a filter kept."""
+
+    def __init__(self, dictionary: NameDictionary, kept: list[tuple[str, str]] | None):
+        self.dictionary = dictionary
+        self.kept = kept
+
+    @property
+    def with_unnamed(self) -> bool:
+        return self.kept is None
+
+    def of(self, experiment_id: str) -> set[str]:
+        if self.kept is not None:
+            return {n for e, n in self.kept if e == experiment_id}
+        return {e["name"] for e in self.dictionary.all_entries(experiment_id)}
+
+
 def _experiment_stream(
     traces: TraceRepository,
-    dictionary: NameDictionary,
+    names: _Names,
     experiment_id: str,
     ascending: bool,
     start: NameWalkStart,
@@ -119,7 +140,7 @@ def _experiment_stream(
 ) -> Iterator[Item]:
     """One experiment's traces in (name, listing key) order from the start on. Lazy."""
     if start.named:
-        for name in _names_from(dictionary, experiment_id, ascending, start.name):
+        for name in _names_from(names.of(experiment_id), ascending, start.name):
             resume = start.after_sk if name == start.name else None
             listing = traces.list_by_name(
                 experiment_id, name, newest=newest, oldest=oldest, after=resume,
@@ -129,6 +150,8 @@ def _experiment_stream(
                 # the listing key is the name's digest: the name itself decides
                 if item.get("trace_name") == name and str(item["experiment_id"]) == experiment_id:
                     yield item
+    if not names.with_unnamed:
+        return
     resume = None if start.named else start.after_sk
     for item in traces.list_without_name(
         experiment_id, newest=newest, oldest=oldest, after=resume, page_size=page_size
@@ -137,14 +160,11 @@ def _experiment_stream(
             yield item
 
 
-def _names_from(
-    dictionary: NameDictionary, experiment_id: str, ascending: bool, first: str | None
-) -> list[str]:
-    """The experiment's distinct names in the order's direction, from ``first`` on
-    (inclusive; None: all of them). Python compares strings by code point, as SQLite's
-    BINARY collation compares UTF-8."""
-    entries = dictionary.all_entries(experiment_id)
-    names = sorted({e["name"] for e in entries}, reverse=not ascending)
+def _names_from(distinct: set[str], ascending: bool, first: str | None) -> list[str]:
+    """The names in the order's direction, from ``first`` on (inclusive; None: all of
+    them). Python compares strings by code point, as SQLite's BINARY collation compares
+    UTF-8."""
+    names = sorted(distinct, reverse=not ascending)
     if first is None:
         return names
     return [n for n in names if (n >= first if ascending else n <= first)]

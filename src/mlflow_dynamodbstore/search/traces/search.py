@@ -21,9 +21,10 @@ trace returned, bound to the experiments, filter and order that issued it. The p
 
 A trace-name ``LIKE / ILIKE / =`` the name dictionary can narrow reads only the traces of the
 matching names (search/traces/by_name.py): in the default order straight from their name
-listings, merged; in any other order sorted in memory. Else a tag or metadata value
-``LIKE / ILIKE / =`` the opt-in value postings can narrow reads only their candidates
-(search/traces/by_value.py), verified, sorted and paged in memory.
+listings, merged; in the name order walked name by name; in any other order sorted in
+memory. Else a tag or metadata value ``LIKE / ILIKE / =`` the opt-in value postings can
+narrow reads only their candidates (search/traces/by_value.py), verified, sorted and paged
+in memory.
 
 Filters are evaluated in memory on the META items (search/traces/filter.py); ``span.*``
 clauses on name, type and status are answered from META's span facts when it has them
@@ -54,7 +55,7 @@ from mlflow_dynamodbstore.search.traces.order import (
     TraceOrder,
     parse_order_by,
 )
-from mlflow_dynamodbstore.search.traces.walks import execution_time_walk, timestamp_walk
+from mlflow_dynamodbstore.search.traces.walks import Walk, execution_time_walk, timestamp_walk
 
 Item = dict[str, Any]
 # ``TraceSearch.search(requested=...)`` unset: tokens are bound to the experiment ids given.
@@ -148,7 +149,16 @@ class TraceSearch:
         )
         if walk is None:
             return self._sorted_page(experiment_ids, parsed, max_results, order, cursor)
+        return self._walk_rows(walk, parsed, max_results, order, cursor)
 
+    def _walk_rows(
+        self,
+        walk: Walk,
+        parsed: TraceFilter,
+        max_results: int,
+        order: TraceOrder,
+        cursor: tuple | None,
+    ) -> list[Item]:
         def rows_of(group: list[Item]) -> list[Item]:
             return [
                 i
@@ -174,6 +184,14 @@ class TraceSearch:
             merged = named.stream(parsed.newest, parsed.oldest, after_sk, page)
             return self._first_matching(merged, parsed, max_results)
         cursor = None if after is None else order.key_of(after)
+        # The name order: the kept names' listings walked in name order, from the position.
+        page_size = max_results + 2 if parsed.only_names else None
+        experiments = sorted({e for e, _ in named.names})
+        walk = name_walk(
+            self.traces, self.fts, experiments, order, parsed, after, page_size, kept=named.names
+        )
+        if walk is not None:
+            return self._walk_rows(walk, parsed, max_results, order, cursor)
         every = list(named.stream(parsed.newest, parsed.oldest, None, None))
         return self._first_matching(
             keyset.after_cursor(every, order.key, cursor), parsed, max_results
