@@ -1,7 +1,7 @@
 """``traces backfill-stats``: write the trace analytics stats items of traces logged before
 they existed (docs/trace-analytics.md). ``traces backfill-order``: give older traces their
-execution-time listing keys (docs/trace-paging.md). ``traces cache``: copy recent traces' spans from
-AWS X-Ray into the table (docs/xray.md)."""
+execution-time and unnamed-trace listing keys (docs/trace-paging.md). ``traces cache``: copy
+recent traces' spans from AWS X-Ray into the table (docs/xray.md)."""
 
 from __future__ import annotations
 
@@ -52,9 +52,11 @@ def backfill_stats(store_uri: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Count the traces that lack the keys, write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def backfill_order(store_uri: str, dry_run: bool, as_json: bool) -> None:
-    """Add the execution-time listing keys to every trace of STORE_URI that lacks them, then
-    mark the table ready (search_traces pages execution-time orders by that index).
-    Resumable and idempotent; safe beside live traffic once every server runs this version."""
+    """Add the execution-time listing keys (and, to traces without a name, the unnamed
+    traces' listing keys) to every trace of STORE_URI that lacks them, then mark the table
+    ready (search_traces pages execution-time and trace-name orders by those indexes; the
+    name order also needs `fts backfill`'s trace names). Resumable and idempotent; safe
+    beside live traffic once every server runs this version."""
     from mlflow_dynamodbstore.stores.connection import connect
 
     conn = connect(store_uri, shared=False)
