@@ -196,3 +196,20 @@ def test_a_name_filter_walks_only_the_names_it_keeps(store):
     assert stats.total_requests == 1  # the name's listing from the position; no dictionary
     every, _ = store.search_traces([exp], **{**search, "max_results": 100})
     assert _ids(first + second) == _ids(every)[:6]
+
+
+def _start_cost(store, experiment_id: str, n: int, name: str | None) -> tuple[int, float]:
+    stats = store.gateway.stats
+    stats.reset()
+    _start(store, experiment_id, n, name)
+    return stats.total_requests, stats.snapshot()["PutItem"].write_capacity
+
+
+def test_an_unnamed_trace_write_costs_what_a_named_one_does(store):
+    """The unnamed listing is META's GSI1 replica, which named traces already had: the same
+    requests, and the write units of one index copy of META more than before."""
+    exp = store.create_experiment("cost")
+    _start(store, exp, 1, "known")  # the name's dictionary entry exists from here on
+    named = _start_cost(store, exp, 2, "known")
+    unnamed = _start_cost(store, exp, 3, None)
+    assert unnamed == named == (3, 5.0)  # META and its 4 index copies, 1 KB each
