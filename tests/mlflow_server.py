@@ -8,7 +8,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from mlflow_dynamodbstore.local.dynamodb_local import free_port
@@ -49,6 +51,17 @@ def mlflow_server(
         yield url
     finally:
         stop_process_group(proc)
+
+
+@contextmanager
+def mlflow_servers(*servers: AbstractContextManager[str]) -> Iterator[list[str]]:
+    """Several ``mlflow_server(...)`` started side by side rather than one after the other
+    (a differential test's SQLite reference server starts while ours does); their URLs in
+    the order given. All are stopped on the way out, also when one of them failed to start."""
+    with ExitStack() as stack:
+        with ThreadPoolExecutor(len(servers)) as pool:
+            started = [pool.submit(stack.enter_context, server) for server in servers]
+        yield [future.result() for future in started]
 
 
 def stop_process_group(proc: subprocess.Popen) -> None:
