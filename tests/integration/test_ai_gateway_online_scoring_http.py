@@ -35,70 +35,54 @@ def answer(question: str) -> str:
     return f"Thank you for asking: {question}"
 
 
-def _set_up(url: str, upstream: str) -> str:
-    """The judge's endpoint, the judge with its online scoring config, and a trace to score
-    (the trace's id)."""
-    rest = _get_store(url)
-    secret = rest.create_gateway_secret(
-        "key", {"api_key": SECRET}, provider="openai", auth_config={"api_base": upstream}
-    )
-    definition = rest.create_gateway_model_definition(
-        "judge-def", secret.secret_id, "openai", JUDGE_MODEL
-    )
-    rest.create_gateway_endpoint(
-        "judge",
-        [
-            GatewayEndpointModelConfig(
-                model_definition_id=definition.model_definition_id,
-                linkage_type=GatewayModelLinkageType.PRIMARY,
-                weight=1.0,
-            )
-        ],
-        usage_tracking=False,
-    )
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(url)
-    try:
-        experiment_id = mlflow.set_experiment("online").experiment_id
-        judge = make_judge(
-            name="polite",
-            instructions="Is {{ outputs }} polite? Answer yes or no.",
-            model="gateway:/judge",
-            feedback_value_type=str,
-        )
-        rest.register_scorer(experiment_id, "polite", json.dumps(judge.model_dump()))
-        rest.upsert_online_scoring_config(experiment_id, "polite", 1.0)
-        answer("what is mlflow?")
-        trace_id = mlflow.get_last_active_trace_id()
-        mlflow.flush_trace_async_logging()
-    finally:
-        mlflow.set_tracking_uri(previous)
-    return trace_id
-
-
 def test_online_scoring_runs_a_gateway_judge(store_uri, tmp_path):
-    with fake_openai() as (upstream, received):
-        # Set up through a server without the job backend, then score with one that has it:
-        # MLflow's periodic scheduler looks for work as its consumer starts and then once a
-        # minute, so the judge and the trace are there for its first look (set up on the
-        # scoring server itself, they missed it and the test waited for the next, most of
-        # a minute).
-        with mlflow_server(store_uri, tmp_path / "setup", env=SERVER_ENV) as url:
-            trace_id = _set_up(url, upstream)
-        with mlflow_server(store_uri, tmp_path / "scoring", env=ONLINE_ENV) as url:
-            previous = mlflow.get_tracking_uri()
-            mlflow.set_tracking_uri(url)
-            try:
-                # the job then starts its own subprocess
-                deadline = time.monotonic() + 300
-                feedback = []
-                while time.monotonic() < deadline and not feedback:
-                    time.sleep(1)  # a poll is one get_trace; a 5 s pause cost 2.5 s on average
-                    trace = mlflow.get_trace(trace_id)
-                    feedback = [a for a in trace.info.assessments if a.name == "polite"]
-            finally:
-                mlflow.set_tracking_uri(previous)
-    log = "".join(p.read_text(errors="replace") for p in tmp_path.rglob("mlflow-server-*.log"))
+    with (
+        fake_openai() as (upstream, received),
+        mlflow_server(store_uri, tmp_path, env=ONLINE_ENV) as url,
+    ):
+        rest = _get_store(url)
+        secret = rest.create_gateway_secret(
+            "key", {"api_key": SECRET}, provider="openai", auth_config={"api_base": upstream}
+        )
+        definition = rest.create_gateway_model_definition(
+            "judge-def", secret.secret_id, "openai", JUDGE_MODEL
+        )
+        rest.create_gateway_endpoint(
+            "judge",
+            [
+                GatewayEndpointModelConfig(
+                    model_definition_id=definition.model_definition_id,
+                    linkage_type=GatewayModelLinkageType.PRIMARY,
+                    weight=1.0,
+                )
+            ],
+            usage_tracking=False,
+        )
+        previous = mlflow.get_tracking_uri()
+        mlflow.set_tracking_uri(url)
+        try:
+            experiment_id = mlflow.set_experiment("online").experiment_id
+            judge = make_judge(
+                name="polite",
+                instructions="Is {{ outputs }} polite? Answer yes or no.",
+                model="gateway:/judge",
+                feedback_value_type=str,
+            )
+            rest.register_scorer(experiment_id, "polite", json.dumps(judge.model_dump()))
+            rest.upsert_online_scoring_config(experiment_id, "polite", 1.0)
+            answer("what is mlflow?")
+            trace_id = mlflow.get_last_active_trace_id()
+            mlflow.flush_trace_async_logging()
+            # the scheduler runs every minute; the job then starts its own subprocess
+            deadline = time.monotonic() + 300
+            feedback = []
+            while time.monotonic() < deadline and not feedback:
+                time.sleep(1)  # a poll is one get_trace; a 5 s pause cost 2.5 s on average
+                trace = mlflow.get_trace(trace_id)
+                feedback = [a for a in trace.info.assessments if a.name == "polite"]
+        finally:
+            mlflow.set_tracking_uri(previous)
+    log = "".join(p.read_text(errors="replace") for p in tmp_path.glob("mlflow-server-*.log"))
     assert feedback, f"no online feedback in 5 minutes; server log tail:\n{log[-3000:]}"
     assert feedback[0].value == "yes" and feedback[0].rationale == "fake judge"
     judged = [r for r in received if r["body"]["model"] == JUDGE_MODEL]
