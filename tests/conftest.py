@@ -146,19 +146,24 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _longest_files_first(items) -> None:
-    """Run the files that start external servers (marked ``slow``) first, then the others
-    by their number of tests, keeping each file's own order. scripts/test.sh hands xdist
-    whole files in this order (``--dist loadfile --no-loadscope-reorder``): xdist's own
-    reorder (by test count alone) put the one-test files that each start servers, the
-    longest ones, at the end, where one of them could keep a worker busy while the other
-    had nothing left to do."""
+    """Run the files that start external servers (with a test marked ``slow``) first, then
+    the others by their number of tests, keeping each file's own order. scripts/test.sh
+    hands xdist whole files in this order (``--dist loadfile --no-loadscope-reorder``):
+    xdist's own reorder (by test count alone) put the one-test files that each start
+    servers, the longest ones, at the end, where one of them could keep a worker busy while
+    the other had nothing left to do."""
     from collections import Counter
 
-    per_file = Counter(item.nodeid.split("::")[0] for item in items)
+    def file_of(item) -> str:
+        return item.nodeid.split("::")[0]
+
+    per_file = Counter(file_of(item) for item in items)
+    # a file with one server-starting test among quick ones is a long file too
+    slow_files = {file_of(item) for item in items if item.get_closest_marker("slow")}
 
     def key(item) -> tuple[int, int]:
-        if item.get_closest_marker("slow"):
+        if file_of(item) in slow_files:
             return (0, 0)
-        return (1, -per_file[item.nodeid.split("::")[0]])
+        return (1, -per_file[file_of(item)])
 
     items.sort(key=key)  # stable: ties keep the collection order

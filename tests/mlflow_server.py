@@ -8,7 +8,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from mlflow_dynamodbstore.local.dynamodb_local import free_port
@@ -51,14 +53,49 @@ def mlflow_server(
         stop_process_group(proc)
 
 
+@contextmanager
+def mlflow_servers(*servers: AbstractContextManager[str]) -> Iterator[list[str]]:
+    """Several ``mlflow_server(...)`` started side by side rather than one after the other
+    (a differential test's SQLite reference server starts while ours does); their URLs in
+    the order given. All are stopped on the way out, also when one of them failed to start."""
+    with ExitStack() as stack:
+        with ThreadPoolExecutor(len(servers)) as pool:
+            started = [pool.submit(stack.enter_context, server) for server in servers]
+        yield [future.result() for future in started]
+
+
 def stop_process_group(proc: subprocess.Popen) -> None:
     """SIGTERM the server's process group, then SIGKILL what is left after 20 s (a loaded
-    machine can take longer than that to wind down uvicorn and its job runners)."""
+    machine can take longer than that to wind down uvicorn and its job runners).
+
+    The ``mlflow server`` command itself (the group's leader) only waits for its uvicorn
+    worker; once everything else of its group has exited, all it has left is tearing down
+    its interpreter: a second of CPU, several seconds on a loaded machine, for each server
+    of the suite. It is ended then rather than waited for."""
     _signal_group(proc, signal.SIGTERM)
-    with suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=20)
+    deadline = time.monotonic() + 20
+    while proc.poll() is None and time.monotonic() < deadline:
+        if not _others_in_group(proc.pid):
+            break
+        time.sleep(0.05)
     _signal_group(proc, signal.SIGKILL)  # whatever of the group is still there
     proc.wait()
+
+
+def _others_in_group(pgid: int) -> bool:
+    """Whether a live (not zombie) process other than the leader is in group ``pgid``."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == pgid:
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                # after the command name (in parentheses): state, ppid, pgrp, ...
+                state, _, group = stat.read().rsplit(")", 1)[1].split()[:3]
+        except (OSError, IndexError):  # gone meanwhile
+            continue
+        if int(group) == pgid and state not in ("Z", "X"):
+            return True
+    return False
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:

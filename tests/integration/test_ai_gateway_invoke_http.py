@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -44,6 +45,9 @@ SERVER_ENV = {
     "MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES": "http,https",
     # budget policies are re-read every second instead of every 10 minutes
     "MLFLOW_GATEWAY_BUDGET_REFRESH_INTERVAL": "1",
+    # the server's usage traces are exported every 0.5 s instead of every 5 s (MLflow's
+    # span batching interval), so the tests waiting for them wait less
+    "MLFLOW_ASYNC_TRACE_LOGGING_MAX_INTERVAL_MILLIS": "500",
 }
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 
@@ -127,9 +131,12 @@ def _scenario(url: str, upstream: str, bodies: list[str]) -> dict:
     while time.monotonic() < deadline:
         found = rest.search_traces(locations=[experiment.experiment_id])
         found = found[0] if isinstance(found, tuple) else found
+        # (the states are the latest seen: a trace that ends after the count settled counts as
+        # ended; keeping the states of the poll that changed the count waited the whole 120 s)
         if len(found) != len(traces):
-            traces, stable_since = found, time.monotonic()
-        elif (
+            stable_since = time.monotonic()
+        traces = found
+        if (
             len(traces) >= 5
             and time.monotonic() - stable_since > 5
             and sum(t.state.value == "OK" for t in traces) >= 4
@@ -183,8 +190,13 @@ def _spend(store, endpoint_id: str) -> float:
 
 def test_invocation_as_on_a_sqlite_server(store_uri, tmp_path):
     sqlite_uri = migrated_sqlite_uri(tmp_path / "mlflow.db")
-    sql_outcome, sql_received, _, _ = _run(sqlite_uri, tmp_path / "sql")
-    ours, received, bodies, log = _run(store_uri, tmp_path / "ddb")
+    # The two servers side by side (each with its own upstream): one scenario's waits (its
+    # server's start, its traces landing, the budget refresh) pass while the other runs.
+    with ThreadPoolExecutor(2) as pool:
+        sql_run = pool.submit(_run, sqlite_uri, tmp_path / "sql")
+        our_run = pool.submit(_run, store_uri, tmp_path / "ddb")
+        sql_outcome, sql_received, _, _ = sql_run.result()
+        ours, received, bodies, log = our_run.result()
 
     sql_spend = _spend(SqlAlchemyStore(sqlite_uri, str(tmp_path / "a")), sql_outcome["endpoint_id"])
     our_spend = _spend(DynamoDBTrackingStore(store_uri, "s3://b/a"), ours["endpoint_id"])

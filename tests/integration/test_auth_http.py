@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 import boto3
 import pytest
@@ -21,7 +23,7 @@ from tests.integration.auth_servers import (
     server_env,
     write_ini,
 )
-from tests.mlflow_server import mlflow_server
+from tests.mlflow_server import mlflow_server, mlflow_servers
 from tests.sqlite_template import migrated_sqlite_uri
 
 pytestmark = pytest.mark.slow
@@ -147,16 +149,19 @@ def test_same_answers_as_basic_auth_on_sqlite(
         default_permission=default_permission,
         database_uri=f"sqlite:///{theirs_dir}/basic_auth.db",
     )
-    with (
+    servers = [
         mlflow_server(store_uri, ours_dir, ["--app-name", "dynamodb-auth"],
-                      env=server_env(ours_ini, entry_points), cwd=ours_dir) as ours,
+                      env=server_env(ours_ini, entry_points), cwd=ours_dir),
         mlflow_server(migrated_sqlite_uri(theirs_dir / "mlflow.db"), theirs_dir,
                       ["--app-name", "basic-auth"], env=server_env(theirs_ini),
-                      cwd=theirs_dir) as theirs,
-    ):  # fmt: skip
+                      cwd=theirs_dir),
+    ]  # fmt: skip
+    # Both servers start, and then run the scenario, side by side (each server's answers
+    # depend only on its own calls, in the scenario's order).
+    with mlflow_servers(*servers) as (ours, theirs):
         ours_log, theirs_log = Caller(ours), Caller(theirs)
-        permission_scenario(theirs_log)
-        permission_scenario(ours_log)
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(permission_scenario, [theirs_log, ours_log]))
     assert ours_log.log == theirs_log.log
     # The scenario means something: it is refused, denied and allowed along the way.
     statuses = {entry[1] for entry in ours_log.log if len(entry) == 3}
@@ -184,9 +189,6 @@ def _scan(endpoint: str, table: str) -> list[dict]:
 def test_two_servers_on_one_table(tmp_path, store_uri, entry_points, dynamodb_endpoint, table_name):
     """Started at the same moment, two servers create one admin; a grant, revoke, password
     change or user deletion through one is enforced by the other at once (no auth cache)."""
-    from concurrent.futures import ThreadPoolExecutor
-    from contextlib import ExitStack
-
     ini = write_ini(tmp_path / "auth.ini", default_permission="NO_PERMISSIONS")
     env = server_env(ini, entry_points)
     with ExitStack() as stack:

@@ -11,6 +11,7 @@ from mlflow.exceptions import MlflowException
 from tests.mlflow_server import mlflow_server
 
 
+@pytest.mark.slow
 def test_experiment_lifecycle_over_http(store_uri, tmp_path):
     with mlflow_server(store_uri, tmp_path) as url:
         client = MlflowClient(tracking_uri=url)

@@ -15,7 +15,7 @@ import requests
 from mlflow.genai.scorers import scorer
 from mlflow.tracking._tracking_service.utils import _get_store
 
-from tests.mlflow_server import mlflow_server
+from tests.mlflow_server import mlflow_server, mlflow_servers
 from tests.sqlite_template import migrated_sqlite_uri
 
 pytestmark = pytest.mark.slow
@@ -106,11 +106,16 @@ def _workload(url: str) -> dict:
 
 def test_scorer_invoke_job_runs_to_completion_as_on_sqlite(store_uri, tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_SERVER_ENABLE_CUSTOM_SCORERS", "true")
-    with mlflow_server(store_uri, tmp_path / "dynamo", env=SERVER_ENV) as url:
-        ours = _workload(url)
     sqlite_uri = migrated_sqlite_uri(tmp_path / "mlflow.db")
-    with mlflow_server(sqlite_uri, tmp_path / "sql", env=SERVER_ENV) as url:
-        reference = _workload(url)
+    servers = [
+        mlflow_server(store_uri, tmp_path / "dynamo", env=SERVER_ENV),
+        mlflow_server(sqlite_uri, tmp_path / "sql", env=SERVER_ENV),
+    ]
+    # Both servers (and their job runners) start side by side; the workloads then run one
+    # after the other (the fluent API's tracking URI and traces are process-wide).
+    with mlflow_servers(*servers) as (ours_url, sql_url):
+        ours = _workload(ours_url)
+        reference = _workload(sql_url)
     assert ours == reference
     assert ours["statuses"] == ["SUCCEEDED"] * ours["jobs"]
     # the value is whatever MLflow's scorer job computes from the trace (as on SQLite)

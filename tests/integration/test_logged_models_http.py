@@ -8,7 +8,7 @@ from mlflow import MlflowClient
 from mlflow.entities import LoggedModelStatus, Metric
 from mlflow.exceptions import MlflowException
 
-from tests.mlflow_server import mlflow_server
+from tests.mlflow_server import mlflow_server, mlflow_servers
 from tests.sqlite_template import migrated_sqlite_uri
 
 pytestmark = pytest.mark.slow
@@ -98,10 +98,13 @@ def _workload(url: str) -> dict:
 
 
 def test_logged_models_match_sqlite_server(store_uri, tmp_path):
-    with mlflow_server(store_uri, tmp_path / "ddb") as url:
-        ours = _workload(url)
-    with mlflow_server(migrated_sqlite_uri(tmp_path / "ref.db"), tmp_path / "sql") as url:
-        reference = _workload(url)
+    # the SQLite reference server starts while ours does (the workloads run one after the other)
+    with mlflow_servers(
+        mlflow_server(store_uri, tmp_path / "ddb"),
+        mlflow_server(migrated_sqlite_uri(tmp_path / "ref.db"), tmp_path / "sql"),
+    ) as (our_url, sql_url):
+        ours = _workload(our_url)
+        reference = _workload(sql_url)
     assert ours == reference
     assert len(ours["search 0"]) == 2 and ours["pages"] == [["model-1"], ["model-0"]]
     assert ours["errors"] == [

@@ -4,6 +4,8 @@ MLflow's basic-auth app on SQLite answers them (its MCP server grants)."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import requests
 
@@ -14,7 +16,7 @@ from tests.integration.auth_servers import (
     server_env,
     write_ini,
 )
-from tests.mlflow_server import mlflow_server
+from tests.mlflow_server import mlflow_server, mlflow_servers
 from tests.sqlite_template import migrated_sqlite_uri
 
 pytestmark = pytest.mark.slow
@@ -89,16 +91,18 @@ def test_auth_app_answers_as_basic_auth(store_uri, tmp_path, tmp_path_factory):
         default_permission="NO_PERMISSIONS",
         database_uri=f"sqlite:///{theirs_dir}/basic_auth.db",
     )
-    with (
+    # Both servers start, and then run the scenario, side by side (each server's answers
+    # depend only on its own calls, in the scenario's order).
+    with mlflow_servers(
         mlflow_server(store_uri, ours_dir, ["--app-name", "dynamodb-auth"],
-                      env=server_env(ours_ini, entry_points), cwd=ours_dir) as ours,
+                      env=server_env(ours_ini, entry_points), cwd=ours_dir),
         mlflow_server(migrated_sqlite_uri(theirs_dir / "mlflow.db"), theirs_dir,
                       ["--app-name", "basic-auth"], env=server_env(theirs_ini),
-                      cwd=theirs_dir) as theirs,
-    ):  # fmt: skip
+                      cwd=theirs_dir),
+    ) as (ours, theirs):  # fmt: skip
         ours_log, theirs_log = Caller(ours), Caller(theirs)
-        _scenario(theirs_log)
-        _scenario(ours_log)
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(_scenario, [theirs_log, ours_log]))
     assert ours_log.log == theirs_log.log
     # alice may create and read her server; bob may not touch it
     assert ("alice creates", 200, None) in ours_log.log

@@ -12,7 +12,7 @@ from mlflow.genai.judges import make_judge
 from mlflow.genai.scorers import delete_scorer, get_scorer, list_scorers, scorer
 from mlflow.tracking._tracking_service.utils import _get_store
 
-from tests.mlflow_server import mlflow_server
+from tests.mlflow_server import mlflow_server, mlflow_servers
 from tests.sqlite_template import migrated_sqlite_uri
 
 pytestmark = pytest.mark.slow
@@ -82,11 +82,14 @@ def _workload(url: str) -> dict:
 
 def test_scorers_through_the_server_as_on_sqlite(store_uri, tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_SERVER_ENABLE_CUSTOM_SCORERS", "true")
-    with mlflow_server(store_uri, tmp_path / "dynamo", env=CUSTOM_SCORERS) as url:
-        ours = _workload(url)
     sqlite_uri = migrated_sqlite_uri(tmp_path / "mlflow.db")
-    with mlflow_server(sqlite_uri, tmp_path / "sql", env=CUSTOM_SCORERS) as url:
-        reference = _workload(url)
+    # the SQLite reference server starts while ours does (the workloads run one after the other)
+    with mlflow_servers(
+        mlflow_server(store_uri, tmp_path / "dynamo", env=CUSTOM_SCORERS),
+        mlflow_server(sqlite_uri, tmp_path / "sql", env=CUSTOM_SCORERS),
+    ) as (our_url, sql_url):
+        ours = _workload(our_url)
+        reference = _workload(sql_url)
     assert ours == reference
     assert ours["versions"] == [1, 2]
     assert ours["listed"] == [("length", "CustomScorer"), ("polite", "InstructionsJudge")]

@@ -52,7 +52,7 @@ def test_the_server_archives_old_traces_on_its_schedule(store_uri, tmp_path):
             tags = store.get_trace_info(tid(2)).tags
             if tags.get(TraceTagKey.SPANS_LOCATION) == SpansLocation.ARCHIVE_REPO.value:
                 break
-            time.sleep(3)
+            time.sleep(1)  # a poll is one get_trace_info; a 3 s pause cost 1.5 s on average
         client = MlflowClient(url)
         for trace_id, spans in before.items():
             trace = client.get_trace(trace_id)

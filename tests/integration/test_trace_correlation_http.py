@@ -13,7 +13,7 @@ from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 from tests.differential_traces.builders import BASE_MS, span, tid
-from tests.mlflow_server import mlflow_server
+from tests.mlflow_server import mlflow_server, mlflow_servers
 from tests.sqlite_template import migrated_sqlite_uri
 
 pytestmark = pytest.mark.slow
@@ -78,9 +78,11 @@ def test_correlation_endpoint_answers_as_a_sqlite_server(store_uri, tmp_path):
     sqlite_uri = migrated_sqlite_uri(tmp_path / "m.db")
     sql_exp = _populate(SqlAlchemyStore(sqlite_uri, str(tmp_path / "sql-artifacts")))
     ddb_exp = _populate(DynamoDBTrackingStore(store_uri, str(tmp_path / "ddb-artifacts")))
-    with mlflow_server(sqlite_uri, tmp_path / "sql") as sql_url:
+    # the two servers start side by side (the requests go to one, then the other)
+    with mlflow_servers(
+        mlflow_server(sqlite_uri, tmp_path / "sql"), mlflow_server(store_uri, tmp_path / "ddb")
+    ) as (sql_url, ddb_url):
         expected = [_post(sql_url, body) for body in _requests(sql_exp)]
-    with mlflow_server(store_uri, tmp_path / "ddb") as ddb_url:
         actual = [_post(ddb_url, body) for body in _requests(ddb_exp)]
     assert [status for status, _ in expected] == [200] * 4 + [400] * 4, expected
     assert expected[0][1]["total_count"] == 12

@@ -248,15 +248,19 @@ def _start_server(store_uri: str, tmp_path: Path) -> tuple[subprocess.Popen, str
         "--artifacts-destination", str(tmp_path / "artifacts"), "--enable-workspaces",
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
+    # without MLflow's job runner and its huey consumers, as tests/mlflow_server.py starts
+    # servers (eight more Python processes to start and stop, twice, that it never uses)
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ
+            cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env
         )
     url = f"http://127.0.0.1:{port}"
     _wait_healthy(url, proc, log)
     return proc, url
 
 
+@pytest.mark.slow
 def test_server_killed_during_cascade_then_rerun_finishes(
     workspaces_on, store_uri, ddb_client, table_name, tmp_path
 ):
@@ -303,6 +307,7 @@ def test_server_killed_during_cascade_then_rerun_finishes(
     assert mentions(after, "team-a") == []
 
 
+@pytest.mark.slow
 def test_two_servers_see_each_others_workspaces(workspaces_on, store_uri, tmp_path):
     args = ["--enable-workspaces"]
     with (
