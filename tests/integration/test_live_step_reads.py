@@ -81,9 +81,8 @@ def test_a_flush_the_query_missed_is_read_after_it(store, run_id):
 
     gateway = store._conn.gateway
     pk = keys.metric_history_pk(run_id, "m")
-    newest = max(
-        i["SK"] for i in gateway.query_page(_pk_eq(pk))[0] if i["SK"].startswith(LIVE_FLUSHED_PREFIX)
-    )
+    items = gateway.query_page(_pk_eq(pk))[0]
+    newest = max(i["SK"] for i in items if i["SK"].startswith(LIVE_FLUSHED_PREFIX))
     block = gateway.get_item({"PK": pk, "SK": newest})
     gateway.delete_item({"PK": pk, "SK": newest})
     real_query = gateway.query
