@@ -107,3 +107,57 @@ def _pk_eq(pk):
     from boto3.dynamodb.conditions import Key
 
     return Key("PK").eq(pk)
+
+
+# ---- order by a metric with stepping runs -------------------------------------------------
+def _ordered_names(store, exp, order, filter_string="", page=4):
+    from mlflow.entities import ViewType
+
+    names, token = [], None
+    while True:
+        runs = store.search_runs([exp], filter_string, ViewType.ACTIVE_ONLY, page, [order], token)
+        names += [r.info.run_name for r in runs]
+        token = runs.token
+        if not token:
+            return names
+
+
+def _two_stores_with_stepping_runs(store, sql):
+    """The same 14 runs in both stores; in ours 8 of them step ``m`` (current values in
+    LIVE, newer than their ranked LATEST value, two of them NaN / inf), in SQLite the same
+    final values are logged plainly; two runs have no ``m``."""
+    finals = [0.5, 3.0, -1.0, math.nan, 2.0, 3.0, math.inf, 0.0, 7.5, -2.5, 1.0, 4.0]
+    stepping = {0, 1, 3, 4, 6, 8, 10, 11}
+    exps = (store.create_experiment("stepping"), sql.create_experiment("stepping"))
+    for i, final in enumerate(finals):
+        ours = store.create_run(exps[0], "u", 1000 + i, [], f"r{i:02d}").info.run_id
+        theirs = sql.create_run(exps[1], "u", 1000 + i, [], f"r{i:02d}").info.run_id
+        sql.log_metric(theirs, Metric("m", final, 2000, 5))
+        if i in stepping:
+            store.log_metric(ours, Metric("m", 100.0 - i, 1000, 0))  # ranked, now stale
+            make_stepping(store, ours, "m", [(final, 2000, 5)])
+        else:
+            store.log_metric(ours, Metric("m", final, 2000, 5))
+    for i in (12, 13):
+        store.create_run(exps[0], "u", 1000 + i, [], f"r{i:02d}")
+        sql.create_run(exps[1], "u", 1000 + i, [], f"r{i:02d}")
+    return exps
+
+
+@pytest.mark.parametrize("order", ["metrics.m ASC", "metrics.m DESC", "metrics.m"])
+def test_order_by_metric_merges_stepping_runs(store, sql, order):
+    ours, theirs = _two_stores_with_stepping_runs(store, sql)
+    expected = _ordered_names(sql, theirs, order)
+    assert _ordered_names(store, ours, order) == expected
+    assert _ordered_names(store, ours, order, page=100) == expected
+
+
+@pytest.mark.parametrize(
+    "filter_string",
+    ["metrics.m > 0.5", "metrics.m <= 2", "metrics.m != 3", "metrics.m >= -1 and metrics.m < 5"],
+)
+def test_order_by_metric_with_bounds_merges_stepping_runs(store, sql, filter_string):
+    ours, theirs = _two_stores_with_stepping_runs(store, sql)
+    for order in ("metrics.m ASC", "metrics.m DESC"):
+        expected = _ordered_names(sql, theirs, order, filter_string)
+        assert _ordered_names(store, ours, order, filter_string, page=3) == expected
