@@ -60,6 +60,7 @@ from mlflow_dynamodbstore.repositories.runs.repository import (
     RunNotActive,
     RunRepository,
 )
+from mlflow_dynamodbstore.repositories.runs.stepping import STEP_MODE
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import experiment_not_active
 from mlflow_dynamodbstore.stores.tracking.run_metric_ops import (
     RunMetricOps,
@@ -167,9 +168,17 @@ class RunOps(RunMetricOps):
         if run_name:
             info["run_name"] = run_name
             tags[MLFLOW_RUN_NAME] = run_name
+        # A run that ends stops stepping through LIVE: the META write clears STEP_MODE (no
+        # step commits after it), then its keys are settled (repositories/runs/settle.py).
+        ending = run_status is not None and RunStatus.is_terminated(run_status)
         with self._run_errors(run_id):
             read = self.runs.get_active_meta(run_id)
+            stepping = ending and bool(read[0].get(STEP_MODE))
+            if stepping:
+                info[STEP_MODE] = None
             meta = self._commit_run(run_id, read=read, info=info, tags=tags)
+            if stepping:
+                self.runs.settle(run_id)
         return to_run_info(meta, read[1])
 
     def delete_run(self, run_id):
