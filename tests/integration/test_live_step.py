@@ -52,7 +52,7 @@ def test_a_steady_step_writes_live_only(store, run_id):
         figures.append((stats.total_requests, units.items, units.total, dict(counter.counts)))
     steady = [f for f in figures if f[0] == 1]
     assert len(steady) >= len(figures) - 3  # a flush every BUFFER_POINTS steps
-    for requests, items, aws_units, counts in steady:
+    for _, items, aws_units, counts in steady:
         assert items == 1 and aws_units <= 14
         assert counts == {("table", keys.run_pk(run_id)): 1}
     flushes = [f for f in figures if f[0] != 1]
