@@ -164,9 +164,9 @@ class RunRepository:
 
     # ---- create / read ---------------------------------------------------------------
     def create(self, meta: Item, tags: dict[str, str]) -> Item:
-        """Write a new run: META (``attribute_not_exists``, empty maps, version 1) with its
-        tags, in one PutItem, or one TransactWriteItems when a tag value spills. Returns
-        META with spilled values filled in."""
+        """Write a new run: META (``attribute_not_exists``, empty maps, version 1, in step
+        mode) with its tags and its empty LIVE item, in one TransactWriteItems (with any
+        spilled tag value). Returns META with spilled values filled in."""
         base = {
             **keys.run_key(meta["run_id"]),
             **keys.run_list_keys(meta["experiment_id"], meta.get("start_time"), meta["run_id"]),
@@ -182,19 +182,21 @@ class RunRepository:
             base, RunChange(tags=tags), self.fetch, indexed, self.value_fields()
         ) or RunWrite(base)
         write.meta["version"] = 1
+        # A new run steps through LIVE from its first metric (stepping.py): no META write
+        # (nor its GSI1 listing entry) on its training steps.
+        write.meta[LIVE_FLAG] = True
+        write.meta[STEP_MODE] = write.meta.get("status") == RUNNING
         condition = Attr("PK").not_exists()
         try:
-            if write.puts or write.names:
-                postings.transact_with_postings(
-                    self.gateway,
-                    [
-                        self.gateway.tx_put(write.meta, condition),
-                        *(self.gateway.tx_put(item) for item in write.puts),
-                    ],
-                    write.names,
-                )
-            else:
-                self.gateway.put_item(write.meta, condition=condition)
+            postings.transact_with_postings(
+                self.gateway,
+                [
+                    self.gateway.tx_put(write.meta, condition),
+                    self._create_live(meta["run_id"]),
+                    *(self.gateway.tx_put(item) for item in write.puts),
+                ],
+                write.names,
+            )
         except (ConditionFailed, TransactionCancelled) as exc:
             if isinstance(exc, TransactionCancelled) and not exc.is_condition_failure:
                 raise
