@@ -223,7 +223,10 @@ class LiveStep:
                 sets.append(f"#b{i} = :p{i}")
         if replace is None:
             values[":empty"] = []
-            values[":room"] = BUFFER_POINTS * len(ordered) - count
+            # room for B points per key LIVE buffers (as far as the writer knows them): a
+            # step of fewer keys than the run's does not flush early
+            buffered_keys = len(set(ordered) | step.announced)
+            values[":room"] = BUFFER_POINTS * buffered_keys - count
             adds.append("#n :n")
             conditions.append("(attribute_not_exists(#n) OR #n <= :room)")
             return
