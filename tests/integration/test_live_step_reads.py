@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from mlflow.entities import Metric
+from mlflow.entities import Metric, Param
 
 from tests.integration.live_step_helpers import make_stepping
 
@@ -28,7 +28,9 @@ def _history(store, run_id, key, **kwargs):
 def _stepping_run(store, run_id):
     """m: step 0 through the read path, steps 1-24 flushed out of LIVE (2 flushes), 25-30
     buffered; n: NaN and inf among its buffered points."""
-    store.log_batch(run_id, [Metric("m", 0.0, 1000, 0), Metric("n", 1.0, 1000, 0)], [], [])
+    # a param: the read path (META and the LATEST items), as before any step
+    first = [Metric("m", 0.0, 1000, 0), Metric("n", 1.0, 1000, 0)]
+    store.log_batch(run_id, first, [Param("p", "v")], [])
     make_stepping(
         store, run_id, "m", _points(range(25, 31)), [_points(range(1, 13)), _points(range(13, 25))]
     )
@@ -66,7 +68,7 @@ def test_a_stepping_key_costs_one_get_item_more(store, run_id):
     store.get_metric_history(run_id, "m")
     assert stats.total_requests == 2  # the partition's Query + LIVE's GetItem
     stats.reset()
-    store.log_batch(run_id, [Metric("k", 1.0, 1000, 0)], [], [])
+    store.log_batch(run_id, [Metric("k", 1.0, 1000, 0)], [Param("q", "v")], [])
     stats.reset()
     store.get_metric_history(run_id, "k")
     assert stats.total_requests == 1  # a settled key: unchanged
@@ -134,10 +136,11 @@ def _two_stores_with_stepping_runs(store, sql):
         theirs = sql.create_run(exps[1], "u", 1000 + i, [], f"r{i:02d}").info.run_id
         sql.log_metric(theirs, Metric("m", final, 2000, 5))
         if i in stepping:
-            store.log_metric(ours, Metric("m", 100.0 - i, 1000, 0))  # ranked, now stale
+            # ranked through the read path (a param), now stale
+            store.log_batch(ours, [Metric("m", 100.0 - i, 1000, 0)], [Param("p", "v")], [])
             make_stepping(store, ours, "m", [(final, 2000, 5)])
-        else:
-            store.log_metric(ours, Metric("m", final, 2000, 5))
+        else:  # the read path (a param): a value-ordered rank entry
+            store.log_batch(ours, [Metric("m", final, 2000, 5)], [Param("p", "v")], [])
     for i in (12, 13):
         store.create_run(exps[0], "u", 1000 + i, [], f"r{i:02d}")
         sql.create_run(exps[1], "u", 1000 + i, [], f"r{i:02d}")
