@@ -155,3 +155,19 @@ def test_a_step_racing_the_end_of_the_run(store, store_uri, run_id):
     assert metrics == {"m0": steps[-1] * 0.5, "m1": steps[-1] * 0.5 + 1}
     runs = store.search_runs(["0"], "", ViewType.ALL, 10, ["metrics.m0 ASC"])
     assert [r.data.metrics["m0"] for r in runs] == [steps[-1] * 0.5]
+
+
+def test_hard_delete_removes_histories_of_keys_only_live_knows(store, run_id):
+    """``mlflow gc``: keys logged only by training steps are in LIVE, not META; their
+    history partitions go too."""
+    from boto3.dynamodb.conditions import Key
+
+    for s in range(BUFFER_POINTS + 3):  # a flush: blocks in the history partitions
+        store.log_batch(run_id, _step(s, 2), [], [])
+    assert "m0" not in store._conn.gateway.get_item(keys.run_key(run_id))["metrics"]
+    store.delete_run(run_id)
+    store._hard_delete_run(run_id)
+    for k in range(2):
+        pk = keys.metric_history_pk(run_id, f"m{k}")
+        assert list(store._conn.gateway.query(Key("PK").eq(pk))) == []
+    assert list(store._conn.gateway.query(Key("PK").eq(keys.run_pk(run_id)))) == []

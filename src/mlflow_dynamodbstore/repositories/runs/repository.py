@@ -41,6 +41,7 @@ from mlflow_dynamodbstore.repositories.runs.live import (
     has_live,
     is_live_item,
     live_key,
+    live_metric_keys,
     merge_live,
 )
 from mlflow_dynamodbstore.repositories.runs.live_step import LiveStep, Step
@@ -54,6 +55,7 @@ from mlflow_dynamodbstore.repositories.runs.metric_update import (
 from mlflow_dynamodbstore.repositories.runs.settle import settle_run
 from mlflow_dynamodbstore.repositories.runs.stepping import (
     IN_LIVE,
+    MAX_LIVE_KEYS,
     STEP_MODE,
     announced_keys,
 )
@@ -298,8 +300,10 @@ class RunRepository:
         return found
 
     def metric_keys(self, run_id: str) -> list[str]:
-        """Keys of the metrics the run has logged (each has a history partition)."""
-        return list(self.get_meta(run_id).get("metrics", {}))
+        """Keys of the metrics the run has logged (each has a history partition), in META
+        and in LIVE (keys logged only by training steps)."""
+        meta = self.get_meta(run_id)
+        return sorted({*meta.get("metrics", {}), *live_metric_keys(self.gateway, meta)})
 
     def delete_partition(self, run_id: str) -> None:
         """Delete the run partition (META, spilled values, inputs, outputs): 1 Query +
@@ -345,6 +349,8 @@ class RunRepository:
         ):
             return False
         announced = self._announced.get(run_id, frozenset())
+        if len(announced | frozenset(metrics)) > MAX_LIVE_KEYS:
+            return False  # LIVE admits so many keys (AWS bills its whole size every step)
         step = Step(run_id, workspace, experiment_id, metrics, recent, extra_puts, announced)
         if not self._live_step.write(step):
             # an announcement this process believed in may be gone (the run was settled):
