@@ -13,7 +13,9 @@ from mlflow.entities import ExperimentTag, Metric, TraceInfo, TraceLocation, Tra
 from mlflow_dynamodbstore.lifecycle.cleanup import Cleanup
 from mlflow_dynamodbstore.lifecycle.ttl import DAY_MS, OWNER_GRACE_DAYS, TRACE_RETENTION_TAG
 from mlflow_dynamodbstore.repositories.runs.metric_history import buffered_sort_keys
+from mlflow_dynamodbstore.repositories.runs.stepping import live_buffer
 from mlflow_dynamodbstore.schema import keys, lifecycle_keys
+from mlflow_dynamodbstore.schema.metric_rank_keys import live_key
 from mlflow_dynamodbstore.stores.registry_store import DynamoDBRegistryStore
 from tests.integration.lifecycle_helpers import (
     DAY_S,
@@ -166,11 +168,13 @@ def test_metric_history_ttl_follows_the_policy_of_the_write(store):
     assert _requests(store) == {"TransactWriteItems": 1}
     set_policy(store, metric_history_retention_days=0)
     store.log_metric(run_id, Metric("loss", 0.001, 3000, 11))
-    # without a retention the training loop's point rides in LATEST's buffer
-    # (repositories/runs/metric_buffer.py), which never gets a ttl
-    latest = store._conn.gateway.get_item(keys.metric_latest_key(run_id, "loss"))
-    assert "ttl" not in latest
-    assert buffered_sort_keys(latest) == [keys.metric_history_sk(3000, 11, 0.001)]
+    # without a retention the training loop's point rides in the run's LIVE item
+    # (repositories/runs/live_step.py), which never gets a ttl
+    live = store._conn.gateway.get_item(live_key(run_id))
+    assert "ttl" not in live
+    assert buffered_sort_keys({"recent": live_buffer(live, "loss")}) == [
+        keys.metric_history_sk(3000, 11, 0.001)
+    ]
     assert [m.step for m in store.get_metric_history(run_id, "loss")][-2:] == [10, 11]
 
 
@@ -222,7 +226,7 @@ def test_cleanup_removes_every_item_of_expired_entities_and_nothing_else(store):
     set_policy(store, soft_deleted_retention_days=90)
     live_exp, dead_run, live_run, doomed, doomed_runs = _scene(store)
     dead_items = [i for pk in _run_pks(dead_run) for i in partition(store, pk)]
-    assert len(dead_items) >= 6  # META, histories (blocks, points, LATEST)
+    assert len(dead_items) >= 5  # META, LIVE, histories (blocks, LATEST items)
     before = all_items(store)
 
     # not yet due: nothing happens

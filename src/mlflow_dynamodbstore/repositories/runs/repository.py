@@ -233,6 +233,18 @@ class RunRepository:
         self._remember(item)
         return item
 
+    def get_meta_with_live(self, run_id: str) -> tuple[Item, Item | None]:
+        """META and the run's LIVE item in one consistent BatchGetItem (RunMissing as
+        get_meta)."""
+        if not _plausible_run_id(run_id):
+            raise RunMissing(run_id)
+        found = self.gateway.batch_get([keys.run_key(run_id), live_key(run_id)], consistent=True)
+        meta = next((i for i in found if i["SK"] == keys.META), None)
+        if meta is None:
+            raise RunMissing(run_id)
+        self._remember(meta)
+        return meta, next((i for i in found if is_live_item(i)), None)
+
     def get_partition(self, run_id: str) -> tuple[Item, list[Item]]:
         """META with its spilled params/tags resolved and its LIVE entries merged (live.py),
         plus the run's other items (inputs, outputs): one consistent Query on the run

@@ -186,12 +186,15 @@ class RunOps(RunMetricOps):
         one TransactWriteItems after the META read: O(1) whatever the run holds."""
         now = get_current_time_millis()
         with self._run_errors(run_id):
-            meta = self.runs.get_meta(run_id)
+            # keys logged only by training steps are in LIVE: the marker names their
+            # histories too (cleanup deletes them even once TTL took META)
+            meta, live = self.runs.get_meta_with_live(run_id)
+            metric_keys = {*(meta.get("metrics") or {}), *((live or {}).get("metrics") or {})}
             marker = run_marker(
                 run_id,
                 meta.get("workspace") or self._get_active_workspace(),
                 now,
-                meta.get("metrics") or {},
+                sorted(metric_keys),
                 experiment_id=str(meta["experiment_id"]),
                 run_name=stored_run_name(meta, lambda want: self.gateway.batch_get(want)),
             )
