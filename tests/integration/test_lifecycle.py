@@ -79,7 +79,8 @@ def test_run_delete_sets_ttl_and_marker_restore_clears_it(store):
     store.gateway.stats.reset()
     store.delete_run(run_id)
     # O(1): META read, then META + marker in one transaction
-    assert _requests(store) == {"GetItem": 1, "TransactWriteItems": 1}
+    # META and LIVE in one BatchGetItem (the marker names LIVE's keys too)
+    assert _requests(store) == {"BatchGetItem": 1, "TransactWriteItems": 1}
     meta = store._conn.gateway.get_item(keys.run_key(run_id))
     deleted = int(meta["deleted_time"])
     assert int(meta["ttl"]) == (deleted + (90 + OWNER_GRACE_DAYS) * DAY_MS) // 1000
