@@ -197,12 +197,7 @@ class MetricHistoryRepository:
         """Every point; chart reads pass ``consistent=False`` (half the read units)."""
         return self.page(run_id, key, None, None, consistent=consistent)[0]
 
-    # ---- the recent-points buffer (metric_buffer.py writes it) ------------------------
-    def read_buffers(self, run_id: str, metric_keys: Iterable[str]) -> dict[str, dict]:
-        """{key: LATEST item} of the given keys (one consistent BatchGetItem per 100)."""
-        wanted = [keys.metric_latest_key(run_id, k) for k in metric_keys]
-        return {i["key"]: i for i in self.gateway.batch_get(wanted, consistent=True)}
-
+    # ---- the recent-points buffer of LATEST items (option E; read, and flushed by ttl apply)
     @staticmethod
     def flushed_items(run_id: str, latest: dict, ttl: int | None = None) -> list[dict]:
         """Block items (sorting after LATEST) holding the points buffered in ``latest``."""
