@@ -13,7 +13,9 @@ from mlflow.entities import ExperimentTag, Metric, TraceInfo, TraceLocation, Tra
 from mlflow_dynamodbstore.lifecycle.cleanup import Cleanup
 from mlflow_dynamodbstore.lifecycle.ttl import DAY_MS, OWNER_GRACE_DAYS, TRACE_RETENTION_TAG
 from mlflow_dynamodbstore.repositories.runs.metric_history import buffered_sort_keys
+from mlflow_dynamodbstore.repositories.runs.stepping import live_buffer
 from mlflow_dynamodbstore.schema import keys, lifecycle_keys
+from mlflow_dynamodbstore.schema.metric_rank_keys import live_key
 from mlflow_dynamodbstore.stores.registry_store import DynamoDBRegistryStore
 from tests.integration.lifecycle_helpers import (
     DAY_S,
@@ -77,7 +79,8 @@ def test_run_delete_sets_ttl_and_marker_restore_clears_it(store):
     store.gateway.stats.reset()
     store.delete_run(run_id)
     # O(1): META read, then META + marker in one transaction
-    assert _requests(store) == {"GetItem": 1, "TransactWriteItems": 1}
+    # META and LIVE in one BatchGetItem (the marker names LIVE's keys too)
+    assert _requests(store) == {"BatchGetItem": 1, "TransactWriteItems": 1}
     meta = store._conn.gateway.get_item(keys.run_key(run_id))
     deleted = int(meta["deleted_time"])
     assert int(meta["ttl"]) == (deleted + (90 + OWNER_GRACE_DAYS) * DAY_MS) // 1000
@@ -166,11 +169,13 @@ def test_metric_history_ttl_follows_the_policy_of_the_write(store):
     assert _requests(store) == {"TransactWriteItems": 1}
     set_policy(store, metric_history_retention_days=0)
     store.log_metric(run_id, Metric("loss", 0.001, 3000, 11))
-    # without a retention the training loop's point rides in LATEST's buffer
-    # (repositories/runs/metric_buffer.py), which never gets a ttl
-    latest = store._conn.gateway.get_item(keys.metric_latest_key(run_id, "loss"))
-    assert "ttl" not in latest
-    assert buffered_sort_keys(latest) == [keys.metric_history_sk(3000, 11, 0.001)]
+    # without a retention the training loop's point rides in the run's LIVE item
+    # (repositories/runs/live_step.py), which never gets a ttl
+    live = store._conn.gateway.get_item(live_key(run_id))
+    assert "ttl" not in live
+    assert buffered_sort_keys({"recent": live_buffer(live, "loss")}) == [
+        keys.metric_history_sk(3000, 11, 0.001)
+    ]
     assert [m.step for m in store.get_metric_history(run_id, "loss")][-2:] == [10, 11]
 
 
@@ -222,7 +227,7 @@ def test_cleanup_removes_every_item_of_expired_entities_and_nothing_else(store):
     set_policy(store, soft_deleted_retention_days=90)
     live_exp, dead_run, live_run, doomed, doomed_runs = _scene(store)
     dead_items = [i for pk in _run_pks(dead_run) for i in partition(store, pk)]
-    assert len(dead_items) >= 6  # META, histories (blocks, points, LATEST)
+    assert len(dead_items) >= 5  # META, LIVE, histories (blocks, LATEST items)
     before = all_items(store)
 
     # not yet due: nothing happens

@@ -92,7 +92,8 @@ def test_a_batch_is_one_item_per_key_and_bills_by_size(store):
     stats.reset()
     store.log_batch(run_id, metrics, [], [])
     assert stats.requests("BatchWriteItem") == 1
-    assert stats.total_requests == 4  # + 2 GetItem + 1 TransactWriteItems (META, LATEST)
+    # + 3 GetItem (META, experiment, LIVE: the run steps through it) + 1 TransactWriteItems
+    assert stats.total_requests == 5
     assert stats.snapshot()["BatchWriteItem"].write_capacity <= 20  # 500 as single items: 500
     for k in range(10):
         (block,) = _history_items(store, run_id, f"m{k}")

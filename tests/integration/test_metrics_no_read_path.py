@@ -12,6 +12,7 @@ from mlflow.entities.workspace import Workspace
 from mlflow.exceptions import MlflowException
 from mlflow.utils.workspace_context import WorkspaceContext
 
+from mlflow_dynamodbstore.repositories.runs.stepping import IN_LIVE
 from mlflow_dynamodbstore.schema import keys
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 from mlflow_dynamodbstore.stores.workspace_provider import DynamoDBWorkspaceProvider
@@ -32,8 +33,8 @@ def _history(store, run_id, key):
 
 def test_training_loop_costs(store, run_id):
     """After the first step (params, new keys: the read path), each 10-point step is one
-    TransactWriteItems of 11 items (META + 10 LATEST, whose buffers take the points); a step
-    of 4 points is the same transaction with 5."""
+    TransactWriteItems (the first also announces the keys on their LATEST items, then LIVE
+    alone takes the points); a step of 4 points is the same transaction."""
     stats = store.gateway.stats
     store.log_batch(run_id, _step(0), [Param("lr", "0.1")], [RunTag("t", "v")])
     for step in range(1, 6):
@@ -56,9 +57,10 @@ def test_training_loop_costs(store, run_id):
     assert run.data.params == {"lr": "0.1"}
     assert _history(store, run_id, "m0")[-2:] == [(6, 6 * 0.1), (7, 9.0)]
     assert len(_history(store, run_id, "m5")) == 6
-    # the LATEST (rank) items moved with META: a metric-ordered search sees the new value
+    # the key steps through LIVE (its LATEST item announced): a metric-ordered search reads
+    # the new value from LIVE
     latest = store.gateway.get_item(keys.metric_latest_key(run_id, "m0"))
-    assert (float(latest["value"]), int(latest["step"])) == (9.0, 7)
+    assert latest[IN_LIVE]
     (found,) = store.search_runs(["0"], "metrics.m0 > 8", ViewType.ALL, order_by=["metrics.m0"])
     assert found.info.run_id == run_id
 
@@ -131,7 +133,7 @@ def test_a_fresh_server_process_reads_once_then_writes_without_reading(store_uri
     stats = other.gateway.stats
     stats.reset()  # opening the store reads the schema item
     other.log_metric(run_id, Metric("m", 2.0, 2, 1))
-    assert stats.requests("GetItem") == 2  # the run and its experiment
+    assert stats.requests("GetItem") == 3  # the run, its experiment and its LIVE item
     stats.reset()
     other.log_metric(run_id, Metric("m", 3.0, 3, 2))
     assert stats.total_requests == 1

@@ -334,7 +334,9 @@ def test_default_order_page_reads_one_query_per_experiment(ddb):
         _fill(ddb, exp, 40, metric=False)
     page, stats = _requests(ddb, exps, None, ViewType.ACTIVE_ONLY, 10)
     assert len(page) == 10 and page.token
-    assert stats["BatchGetItem"].requests == 1  # the experiments
+    # the experiments, and each GSI1 page's runs' LIVE items (runs created since option D
+    # have one)
+    assert stats["BatchGetItem"].requests == 1 + 2
     # one GSI1 page each; runs without inputs/outputs are built from the META already read
     assert stats["Query"].requests == 2
 
@@ -358,7 +360,8 @@ def test_listed_run_ids_are_read_directly(ddb):
     listed = ", ".join(f"'{r}'" for r in wanted)
     page, stats = _requests(ddb, [exp], f"run_id IN ({listed})", ViewType.ALL, 50, ["params.p"])
     assert sorted(r.info.run_id for r in page) == sorted(wanted)
-    assert stats["BatchGetItem"].requests == 2  # the experiment, the listed runs
+    # the experiment, the listed runs, their LIVE items
+    assert stats["BatchGetItem"].requests == 3
     assert "Query" not in stats  # the runs' META items are the results
 
 
@@ -376,7 +379,7 @@ def test_dataset_filters_skip_experiments_without_such_datasets(ddb):
     assert [r.info.run_name for r in page] == ["has-ds"]
     # experiments, 1 summary Query each, the one run of "with" and its partition (read for
     # its inputs and reused for the result); "without" is never walked
-    assert stats["BatchGetItem"].requests == 1
+    assert stats["BatchGetItem"].requests == 2  # + the runs' LIVE items
     assert stats["Query"].requests == 2 + 1 + 1
     page, stats = _requests(ddb, [with_ds, without], "datasets.context = 'eval'", ViewType.ALL, 10)
     assert list(page) == [] and stats["Query"].requests == 2

@@ -79,7 +79,8 @@ def test_metric_spilled_out_of_a_full_meta_is_searched_and_ordered(ddb, sql):
         for batch in range(4):  # ~350 KB of params keeps META near the limit
             params = [Param(f"p{batch}-{k:03d}", "v" * 1000) for k in range(90)]
             store.log_batch(full, [], params, [])
-        store.log_batch(full, [Metric("late", 5.0, 0, 0)], [], [])
+        # a param: the read path, which spills the new key out of the full META
+        store.log_batch(full, [Metric("late", 5.0, 0, 0)], [Param("x", "y")], [])
         for i in range(3):
             other = _create(store, exp, f"o{i}", i + 1)
             store.log_batch(other, [Metric("late", float(i * 3), 0, 0)], [], [])

@@ -1,5 +1,6 @@
-"""Issue #20, hot keys: a training step writes neither META (so not the experiment's GSI1
-run listing) nor one rank partition per metric (the entries are sharded); every reader still
+"""Issue #20, hot keys: a training step writes only its run's LIVE item (option D: neither
+META, so not the experiment's GSI1 run listing, nor rank entries, which are sharded and
+written once per run and key when it starts stepping); every reader still
 sees the latest values (get_run, search filters and order, older/tied points through the
 read-plan-write path), at the same request counts, and rank entries written before sharding
 are still found."""
@@ -7,7 +8,7 @@ are still found."""
 from __future__ import annotations
 
 from boto3.dynamodb.conditions import Key
-from mlflow.entities import Metric, Param, ViewType
+from mlflow.entities import Metric, Param, RunStatus, ViewType
 
 from mlflow_dynamodbstore.gateway.partition_writes import PartitionWrites
 from mlflow_dynamodbstore.schema import keys, table
@@ -35,27 +36,22 @@ def _counter(store) -> PartitionWrites:
     return counter
 
 
-def test_a_step_writes_live_and_latest_items_only(store):
+def test_a_step_writes_live_only(store):
     exp = store.create_experiment("steps")
     run_id = store.create_run(exp, "u", 1, [], "r").info.run_id
     counter = _counter(store)
-    store.log_batch(run_id, _step(0), [], [])  # the first step: the read path, creates LIVE
-    store.log_batch(run_id, _step(1), [], [])  # META learns its GSI1 entry once, here
+    store.log_batch(run_id, _step(0), [], [])  # announces the keys: LIVE + 10 LATEST items
+    shard = rank_shard(run_id)
+    announced = {(w, k): c for (w, k), c in counter.counts.items() if w != "table"}
+    assert announced == {("GSI2", sharded_rank_pk(exp, f"m{k}", shard)): 1 for k in range(KEYS)}
+    store.log_batch(run_id, _step(1), [], [])
     counter.reset()
     stats = store.gateway.stats
     stats.reset()
     store.log_batch(run_id, _step(2), [], [])
     assert stats.requests("TransactWriteItems") == 1 and stats.total_requests == 1
-    # 11 items (<= 12): LIVE, in the run partition, and 10 LATEST items ...
-    table_writes = {k: c for (where, k), c in counter.counts.items() if where == "table"}
-    assert table_writes == {
-        keys.run_pk(run_id): 1,
-        **{keys.metric_history_pk(run_id, f"m{k}"): 1 for k in range(KEYS)},
-    }
-    # ... and no GSI1 write: the run listing key of the experiment is not touched
-    indexed = {(where, k): c for (where, k), c in counter.counts.items() if where != "table"}
-    shard = rank_shard(run_id)
-    assert indexed == {("GSI2", sharded_rank_pk(exp, f"m{k}", shard)): 1 for k in range(KEYS)}
+    # 1 item: LIVE, in the run partition; no index write (neither GSI1 nor the ranks)
+    assert dict(counter.counts) == {("table", keys.run_pk(run_id)): 1}
     # as DynamoDB Local bills it (<= 14)
     assert stats.write_capacity <= 14
     live = store.gateway.get_item(live_key(run_id))
@@ -67,10 +63,8 @@ def test_a_step_writes_live_and_latest_items_only(store):
 def test_no_partition_key_takes_more_than_a_fiftieth_of_a_sweep(store):
     exp = store.create_experiment("sweep")
     runs = [store.create_run(exp, "u", 1 + i, [], f"r{i}").info.run_id for i in range(40)]
-    for i, run_id in enumerate(runs):
-        store.log_batch(run_id, _step(0, i), [], [])
-    counter = _counter(store)
-    for step in (1, 2):
+    counter = _counter(store)  # from the first step on: its announcements included
+    for step in (0, 1, 2):
         for i, run_id in enumerate(runs):
             store.log_batch(run_id, _step(step, i), [], [])
     hottest_where, hottest_key, count = counter.hottest(1)[0]
@@ -85,17 +79,18 @@ def test_readers_see_live_values_at_their_request_counts(store):
         for i, run_id in enumerate(run_ids):
             store.log_batch(run_id, _step(step, i, 2), [], [])
     latest = {run_id: {m.key: m.value for m in _step(3, i, 2)} for i, run_id in enumerate(run_ids)}
-    # META still holds step 0's values: the latest ones are in LIVE
+    # META holds none of the values: the steps wrote LIVE only
     meta = store.gateway.get_item(keys.run_key(run_ids[0]))
-    assert int(meta["metrics"]["m0"]["step"]) == 0
+    assert "m0" not in meta["metrics"]
 
     stats = store.gateway.stats
     stats.reset()
     run = store.get_run(run_ids[0])
     assert run.data.metrics == latest[run_ids[0]]
     assert [m.step for m in store.get_metric_history(run_ids[0], "m1")] == [0, 1, 2, 3]
-    # get_run: 1 Query + 1 GetItem (experiment); get_metric_history: 1 Query
-    assert stats.requests("Query") == 2 and stats.requests("GetItem") == 1
+    # get_run: 1 Query + 1 GetItem (experiment); get_metric_history of a stepping key: 1
+    # Query + 1 GetItem (LIVE's buffer)
+    assert stats.requests("Query") == 2 and stats.requests("GetItem") == 2
 
     found = store.search_runs([exp], "metrics.m0 > 0.3", ViewType.ALL, max_results=100)
     assert {r.info.run_id for r in found} == {r for r in run_ids if latest[r]["m0"] > 0.3}
@@ -146,9 +141,10 @@ def test_a_search_by_metric_reads_each_shard_once(store):
     stats.reset()
     page = store.search_runs([exp], "", ViewType.ALL, 5, ["metrics.loss DESC"])
     assert [r.data.metrics["loss"] for r in page] == [29.0, 28.0, 27.0, 26.0, 25.0]
-    # the experiment's META says it has no unsharded entries: one Query per shard, then
-    # one BatchGetItem of the ranked runs' META and LIVE items
-    assert stats.requests("Query") == RANK_SHARDS
+    # the experiment's META says it has no unsharded entries: per shard one Query of its
+    # value range and one of its stepping runs (side by side), then one BatchGetItem of the
+    # stepping runs' META and LIVE items
+    assert stats.requests("Query") == 2 * RANK_SHARDS
     assert stats.requests("BatchGetItem") <= 2  # + the experiment
 
 
@@ -161,6 +157,7 @@ def test_rank_entries_from_before_sharding_are_still_found(store):
     runs = [store.create_run(exp, "u", 1 + i, [], f"r{i}").info.run_id for i in range(4)]
     for i, run_id in enumerate(runs):
         store.log_batch(run_id, [Metric("acc", float(i), 1, 0)], [], [])
+        store.update_run_info(run_id, RunStatus.FINISHED, 10, None)  # settled: value ranks
     # the first two runs' entries as an older version wrote them: the unsharded key
     legacy_pk = keys.metric_rank_pk(exp, "acc")
     for run_id in runs[:2]:
@@ -217,7 +214,8 @@ def test_backfill_moves_unsharded_entries_and_marks_the_experiment(store, store_
     runs = [store.create_run(exp, "u", 1 + i, [], f"r{i}").info.run_id for i in range(3)]
     legacy_pk = keys.metric_rank_pk(exp, "acc")
     for i, run_id in enumerate(runs):
-        store.log_batch(run_id, [Metric("acc", float(i), 1, 0)], [], [])
+        # runs from before sharding logged through the read path: META holds the key
+        store.log_batch(run_id, [Metric("acc", float(i), 1, 0)], [Param("p", "v")], [])
         store.gateway.update_item(
             keys.metric_latest_key(run_id, "acc"),
             "SET #pk = :pk",

@@ -422,6 +422,14 @@ class TableGateway:
             }
         }
 
+    def tx_check_expression(
+        self, key: Item, expression: str, names: dict[str, str], values: dict[str, Any]
+    ) -> dict:
+        """A ConditionCheck with a raw ConditionExpression (map keys holding dots). Not
+        scoped: the caller's expression checks the owner attribute itself."""
+        args = _expression_args("ConditionExpression", expression, names, values, self._serializer)
+        return {"ConditionCheck": {"TableName": self.table_name, "Key": self._key(key), **args}}
+
     def transact_write(self, actions: Sequence[dict], *, conflict_retries: int = 5) -> None:
         """All-or-nothing write of up to 100 actions built with the ``tx_*`` helpers.
 

@@ -42,15 +42,20 @@ from mlflow_dynamodbstore.lifecycle.ttl import (
     trace_ttl,
 )
 from mlflow_dynamodbstore.lifecycle.writes import CountingGateway
+from mlflow_dynamodbstore.repositories.runs.live import LIVE_FLAG, LIVE_METRICS, LIVE_VERSION
 from mlflow_dynamodbstore.repositories.runs.metric_history import (
     RECENT,
     RECENT_SEQ,
     MetricHistoryRepository,
     block_sort_keys,
+    live_flushed_items,
 )
 from mlflow_dynamodbstore.repositories.runs.repository import effective_run_lifecycle
+from mlflow_dynamodbstore.repositories.runs.stepping import LIVE_BUFFERED, LIVE_FLUSH_SEQ, flush_seq
 from mlflow_dynamodbstore.repositories.traces import value_postings as trace_value_postings
 from mlflow_dynamodbstore.schema import indexes, keys, lifecycle_keys, table
+from mlflow_dynamodbstore.schema.live_step_keys import buffer_key_of
+from mlflow_dynamodbstore.schema.metric_rank_keys import live_key
 from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
 from mlflow_dynamodbstore.workspaces.inventory import WorkspaceInventory
 
@@ -224,7 +229,8 @@ class TtlApply:
             self._trace_value_postings(trace, ttl)
             summary.traces += 1
         for run in inventory.runs(experiment_id):
-            for metric_key in run.get("metrics") or {}:
+            live_keys = self._flush_live(run, summary)
+            for metric_key in {*(run.get("metrics") or {}), *live_keys}:
                 self._history(run["run_id"], metric_key, summary)
 
     def _trace_value_postings(self, trace: Item, ttl: int | None) -> None:
@@ -237,6 +243,43 @@ class TtlApply:
         if ttl is not None:
             meta[TTL_ATTRIBUTE] = ttl
         self.writes.batch_write(puts=trace_value_postings.posting_items(meta, fields))
+
+    def _flush_live(self, run: Item, summary: ApplySummary) -> set[str]:
+        """The keys of the run's LIVE item (repositories/runs/stepping.py); with a
+        metric-history retention, the points its buffers hold are written as blocks with
+        their ``ttl`` and the buffers emptied (if no step changed LIVE since this read; the
+        steps that follow see the retention and buffer nothing)."""
+        if not run.get(LIVE_FLAG):
+            return set()
+        live = self.table.get_item(live_key(run["run_id"]))
+        if live is None:
+            return set()
+        found = set(live.get(LIVE_METRICS) or {})
+        buffers = [a for a in live if buffer_key_of(a) is not None and live[a]]
+        if not buffers or self.policy.metric_history_retention_days <= 0:
+            return found
+        seq = flush_seq(live) + 1
+        blocks = live_flushed_items(run["run_id"], live, seq)
+        for item in blocks:
+            item[TTL_ATTRIBUTE] = metric_history_ttl(self.policy, _newest_point_ms(item))
+        self.writes.batch_write(puts=blocks)
+        names = {"#v": LIVE_VERSION, "#fs": LIVE_FLUSH_SEQ, "#n": LIVE_BUFFERED}
+        names |= {f"#b{i}": a for i, a in enumerate(buffers)}
+        sets = ", ".join(
+            ["#fs = :seq", "#n = :zero", *(f"#b{i} = :e" for i in range(len(buffers)))]
+        )
+        with contextlib.suppress(ConditionFailed):
+            self.writes.update_item(
+                live_key(run["run_id"]),
+                f"SET {sets} ADD #v :one",
+                names=names,
+                values={":seq": seq, ":zero": 0, ":e": [], ":one": 1},
+                condition=Attr(LIVE_VERSION).eq(live.get(LIVE_VERSION))
+                if live.get(LIVE_VERSION) is not None
+                else Attr(LIVE_VERSION).not_exists(),
+            )
+        summary.history_items += len(blocks)
+        return found
 
     def _history(self, run_id: str, metric_key: str, summary: ApplySummary) -> None:
         pk = keys.metric_history_pk(run_id, metric_key)

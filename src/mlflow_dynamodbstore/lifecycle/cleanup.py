@@ -42,6 +42,7 @@ from mlflow_dynamodbstore.lifecycle.deletions import DeletionIndex
 from mlflow_dynamodbstore.lifecycle.purge import purge_experiment, purge_run
 from mlflow_dynamodbstore.lifecycle.ttl import soft_delete_cutoff_ms
 from mlflow_dynamodbstore.lifecycle.writes import CountingGateway
+from mlflow_dynamodbstore.repositories.runs.live import live_metric_keys
 from mlflow_dynamodbstore.repositories.runs.repository import effective_run_lifecycle
 from mlflow_dynamodbstore.schema import keys, lifecycle_keys
 from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
@@ -195,7 +196,7 @@ class Cleanup:
             if not self._claim(keys.run_key(run_id), deleted_time):
                 summary.stale += 1
                 return
-            metric_keys |= set(meta.get("metrics") or {})
+            metric_keys |= set(meta.get("metrics") or {}) | live_metric_keys(self.table, meta)
             workspace = meta.get("workspace") or workspace
             summary.runs += 1
             # Only what leads to the name postings: the marker is dropped once, below.

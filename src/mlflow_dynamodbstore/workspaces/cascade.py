@@ -30,6 +30,7 @@ from mlflow_dynamodbstore.repositories.runs.changes import (
     name_document as run_name_document,
 )
 from mlflow_dynamodbstore.repositories.runs.changes import stored_run_name
+from mlflow_dynamodbstore.repositories.runs.live import live_metric_keys
 from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
 from mlflow_dynamodbstore.repositories.traces import value_postings as trace_value_postings
 from mlflow_dynamodbstore.repositories.traces.cost_rollups import experiment_cost_cell_keys
@@ -104,7 +105,7 @@ class Cascade:
             values = run_posting_keys(meta, fetch, self.value_fields())
             self.gateway.batch_write(deletes=values)
             self._done(len(values))
-        for key in meta.get("metrics") or {}:
+        for key in {*(meta.get("metrics") or {}), *live_metric_keys(self.gateway, meta)}:
             self.delete_partition(keys.metric_history_pk(run_id, key), root_sk=None)
         self.delete_partition(keys.run_pk(run_id))
         self.progress(1)

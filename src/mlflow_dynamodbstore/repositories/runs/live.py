@@ -69,6 +69,16 @@ def merge_live(meta: Item, live: Item | None) -> Item:
     return merged
 
 
+def live_metric_keys(gateway: Any, meta: Item) -> set[str]:
+    """The metric keys of a run's LIVE item (keys a run logged only through training steps
+    are not in META): one GetItem, none for a run without LIVE. Deleting a run's histories
+    needs META's keys and these."""
+    if not has_live(meta):
+        return set()
+    live = gateway.get_item(live_key(meta["run_id"]))
+    return set((live or {}).get(LIVE_METRICS) or {})
+
+
 def live_version(live: Item | None) -> int | None:
     value = (live or {}).get(LIVE_VERSION)
     return None if value is None else int(value)

@@ -1,15 +1,8 @@
-"""Recent points riding in the LATEST items that a training step writes anyway.
+"""LATEST item writes that keep the recent-points buffer option E's training step left there.
 
-A training loop's step logs one point per metric key and must rewrite each key's LATEST
-(rank) item with the new value. Instead of a second item per point, the step appends the
-point to the LATEST item's ``recent`` list in the same UpdateItem: a 10-key step writes
-META and 10 LATEST items (11 items, one TransactWriteItems) instead of 21 items in two
-requests. A buffer holds at most ``BUFFER_POINTS`` points (the item stays within 1 KB, one
-write unit); the step that finds a buffer full (its condition fails) flushes it: the
-buffered points are written as a block item (``FLUSHED_BLOCK_PREFIX``, BatchWriteItem) and
-the retried step *replaces* the buffer with its own points, on condition that nobody
-flushed or appended since the read (``recent_seq`` and the buffer's size).
-
+Option E's step appended each point to its key's LATEST item (``recent``) and flushed full
+buffers into ``MB#`` blocks; option D's step (live_step.py) buffers in the run's LIVE item
+instead, so E's buffers are only read now (metric_history.py) and flushed by ``ttl apply``.
 Every write of a LATEST item goes through ``latest_action`` (an UpdateItem that sets the
 value and rank keys and leaves the buffer alone), so the read-plan-write path never drops
 buffered points by putting the item whole.
@@ -28,14 +21,6 @@ Item = dict[str, Any]
 # 20 packed points (25 bytes each in a list) keep a LATEST item of an ordinary metric key
 # (~350 bytes of keys and value) within 1 KB: one write unit (two in a transaction).
 BUFFER_POINTS = 20
-
-
-class BuffersFull(Exception):
-    """The step's points do not fit these keys' buffers: flush them and retry."""
-
-    def __init__(self, metric_keys: list[str]):
-        super().__init__(metric_keys)
-        self.metric_keys = metric_keys
 
 
 def _set_attributes(item: Item, prefix: str) -> tuple[list[str], dict[str, str], dict]:
@@ -65,51 +50,6 @@ def latest_action(gateway: TableGateway, item: Item, guard: Guard | None = None)
     return gateway.tx_update(
         {"PK": item["PK"], "SK": item["SK"]},
         "SET " + ", ".join(sets),
-        names=names,
-        values=values,
-        condition_expression=condition,
-    )
-
-
-def buffered_latest_action(
-    gateway: TableGateway,
-    item: Item,
-    packed: list[bytes],
-    flushed: tuple[int | None, int] | None = None,
-    guard: Guard | None = None,
-) -> dict:
-    """The step's update of one LATEST item: its new value and rank keys, and ``packed``
-    appended to the buffer if they fit. After a flush (``flushed`` = (recent_seq, size)
-    read), the buffer is replaced by ``packed`` instead, if nobody changed it since."""
-    sets, names, values = _set_attributes(item, "b")
-    names["#rb"] = RECENT
-    values[":rp"] = packed
-    if flushed is None:
-        sets.append("#rb = list_append(if_not_exists(#rb, :rempty), :rp)")
-        values[":rempty"] = []
-        values[":rroom"] = BUFFER_POINTS - len(packed)
-        condition = "attribute_not_exists(#rb) OR size(#rb) <= :rroom"
-        update = "SET " + ", ".join(sets)
-    else:
-        seq, size = flushed
-        names["#rs"] = RECENT_SEQ
-        sets.append("#rb = :rp")
-        values[":rone"] = 1
-        values[":rsize"] = size
-        if seq is None:
-            condition = "attribute_not_exists(#rs) AND size(#rb) = :rsize"
-        else:
-            values[":rseq"] = seq
-            condition = "#rs = :rseq AND size(#rb) = :rsize"
-        update = "SET " + ", ".join(sets) + " ADD #rs :rone"
-    if guard is not None:
-        guard_expression, more_names, more_values = guard
-        names.update(more_names)
-        values.update(more_values)
-        condition = f"({condition}) AND ({guard_expression})"
-    return gateway.tx_update(
-        {"PK": item["PK"], "SK": item["SK"]},
-        update,
         names=names,
         values=values,
         condition_expression=condition,

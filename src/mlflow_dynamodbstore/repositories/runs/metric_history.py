@@ -25,8 +25,16 @@ from boto3.dynamodb.conditions import Key
 
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.repositories.runs.items import comparable_metric_value
+from mlflow_dynamodbstore.repositories.runs.stepping import flush_seq, is_announced, live_buffer
 from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema.live_step_keys import (
+    buffer_key_of,
+    flushed_seq,
+    live_flushed_after,
+    live_flushed_block_key,
+)
 from mlflow_dynamodbstore.schema.metric_buffer_keys import flushed_block_key
+from mlflow_dynamodbstore.schema.metric_rank_keys import live_key
 from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
 
 _POINT = struct.Struct(">qqd")  # timestamp, step, value
@@ -117,7 +125,8 @@ class MetricHistoryRepository:
         pk = keys.metric_history_pk(run_id, key)
         if max_results is None:
             # Points, blocks, LATEST's buffer and flushed blocks: the partition, read whole.
-            items = self.gateway.query(Key("PK").eq(pk), consistent=consistent)
+            items = list(self.gateway.query(Key("PK").eq(pk), consistent=consistent))
+            items += self._live_items(run_id, key, items, consistent)
             found = _sort_keys(items, after)
             return [_point(key, sk) for sk in found], None
         # One more than a page tells whether another page follows (as the SQL store does).
@@ -125,10 +134,13 @@ class MetricHistoryRepository:
         # (one range: blocks, LATEST, flushed blocks); the single points only as far as the
         # page needs.
         wanted = max_results + 1
-        blocks = self.gateway.query(
-            Key("PK").eq(pk) & Key("SK").gte(keys.METRIC_BLOCK_PREFIX),
-            consistent=consistent,
+        blocks = list(
+            self.gateway.query(
+                Key("PK").eq(pk) & Key("SK").gte(keys.METRIC_BLOCK_PREFIX),
+                consistent=consistent,
+            )
         )
+        blocks += self._live_items(run_id, key, blocks, consistent)
         found = _sort_keys(blocks, after) + self._single_points(pk, after, wanted, consistent)
         found = sorted(set(found))[:wanted]
         if len(found) < wanted:
@@ -136,6 +148,26 @@ class MetricHistoryRepository:
         kept = found[:max_results]
         next_start = kept[-1] if kept else (after or "")
         return [_point(key, sk) for sk in kept], _encode_token(next_start)
+
+    def _live_items(self, run_id: str, key: str, items: list[dict], consistent: bool) -> list[dict]:
+        """When the Query's LATEST item says the key steps through LIVE (stepping.py): the
+        key's LIVE buffer (as a LATEST-shaped item) and the blocks of any flush the Query
+        ran ahead of (LIVE's ``flush_seq`` past the newest flushed block it saw). LIVE is
+        read after the partition, and a flush writes its blocks before it empties the
+        buffer, so every point is in one of the two reads."""
+        latest = next((i for i in items if i["SK"] == keys.METRIC_LATEST_SK), None)
+        if not is_announced(latest):
+            return []
+        live = self.gateway.get_item(live_key(run_id), consistent=consistent)
+        found = [{"SK": keys.METRIC_LATEST_SK, RECENT: live_buffer(live, key)}]
+        seen = max((s for i in items if (s := flushed_seq(i["SK"])) is not None), default=0)
+        if flush_seq(live) > seen:
+            lower, upper = live_flushed_after(seen)
+            found += self.gateway.query(
+                Key("PK").eq(keys.metric_history_pk(run_id, key)) & Key("SK").between(lower, upper),
+                consistent=consistent,
+            )
+        return found
 
     def _single_points(
         self, pk: str, after: str | None, wanted: int, consistent: bool
@@ -165,12 +197,7 @@ class MetricHistoryRepository:
         """Every point; chart reads pass ``consistent=False`` (half the read units)."""
         return self.page(run_id, key, None, None, consistent=consistent)[0]
 
-    # ---- the recent-points buffer (metric_buffer.py writes it) ------------------------
-    def read_buffers(self, run_id: str, metric_keys: Iterable[str]) -> dict[str, dict]:
-        """{key: LATEST item} of the given keys (one consistent BatchGetItem per 100)."""
-        wanted = [keys.metric_latest_key(run_id, k) for k in metric_keys]
-        return {i["key"]: i for i in self.gateway.batch_get(wanted, consistent=True)}
-
+    # ---- the recent-points buffer of LATEST items (option E; read, and flushed by ttl apply)
     @staticmethod
     def flushed_items(run_id: str, latest: dict, ttl: int | None = None) -> list[dict]:
         """Block items (sorting after LATEST) holding the points buffered in ``latest``."""
@@ -183,6 +210,26 @@ class MetricHistoryRepository:
             for item in items:
                 item[TTL_ATTRIBUTE] = ttl
         return items
+
+
+def live_flushed_items(run_id: str, live: dict, seq: int) -> list[dict]:
+    """The blocks (``ML#<seq>#…``, one per key with buffered points) holding the points
+    buffered in a LIVE item (stepping.py), for its flush number ``seq``."""
+    items = []
+    for attribute in live:
+        key = buffer_key_of(attribute)
+        if key is None:
+            continue
+        sort_keys = {keys.metric_history_sk(*_POINT.unpack(p)) for p in live_buffer(live, key)}
+        points = [_point(key, sk) for sk in sorted(sort_keys)]
+        for i in range(0, len(points), BLOCK_POINTS):
+            packed = b"".join(
+                _POINT.pack(p.timestamp, p.step, p.value) for p in points[i : i + BLOCK_POINTS]
+            )
+            content = _BLOCK_FORMAT + zlib.compress(packed)
+            digest = hashlib.sha256(content).hexdigest()[:32]
+            items.append({**live_flushed_block_key(run_id, key, seq, digest), "points": content})
+    return items
 
 
 def pack_point(point: Point) -> bytes:

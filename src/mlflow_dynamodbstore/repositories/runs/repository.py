@@ -34,7 +34,6 @@ from mlflow_dynamodbstore.repositories.runs.items import (
     IO_ITEMS_FLAG,
     apply_spilled,
     is_spilled,
-    latest_item,
     metric_entry_value,
 )
 from mlflow_dynamodbstore.repositories.runs.live import (
@@ -42,19 +41,23 @@ from mlflow_dynamodbstore.repositories.runs.live import (
     has_live,
     is_live_item,
     live_key,
+    live_metric_keys,
     merge_live,
 )
+from mlflow_dynamodbstore.repositories.runs.live_step import LiveStep, Step
 from mlflow_dynamodbstore.repositories.runs.metric_buffer import (
-    BuffersFull,
-    buffered_latest_action,
     latest_action,
 )
 from mlflow_dynamodbstore.repositories.runs.metric_update import (
     MAX_KEYS,
-    live_update,
-    newer_condition,
     replaces_condition,
-    run_ready_condition,
+)
+from mlflow_dynamodbstore.repositories.runs.settle import settle_run
+from mlflow_dynamodbstore.repositories.runs.stepping import (
+    IN_LIVE,
+    MAX_LIVE_KEYS,
+    STEP_MODE,
+    announced_keys,
 )
 from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
 from mlflow_dynamodbstore.schema import indexes, keys
@@ -75,6 +78,7 @@ _RUN_CACHE_SIZE = 100_000
 # Actions before the LATEST updates in log_newer_metrics: META's and the experiment's
 # checks, LIVE's update.
 _FAST_PATH_CHECKS = 3
+RUNNING = "RUNNING"
 
 
 class RunMissing(Exception):
@@ -149,19 +153,22 @@ class RunRepository:
         # or write: the metric fast path (log_newer_metrics) builds rank keys from it
         # without reading META, and skips keys META cannot hold yet. Both only grow, so a
         # stale entry costs at most one refused transaction.
-        self._known: dict[str, tuple[str, frozenset[str]]] = {}
+        self._known: dict[str, tuple[str, bool]] = {}
+        # run id -> the keys this process announced (or saw announced) for the run's steps
+        self._announced: dict[str, frozenset[str]] = {}
+        self._live_step = LiveStep(gateway)
 
     def _remember(self, meta: Item) -> None:
         if len(self._known) >= _RUN_CACHE_SIZE:
             self._known.clear()
-        inline = frozenset(k for k, v in meta.get("metrics", {}).items() if not is_spilled(v))
-        self._known[meta["run_id"]] = (str(meta["experiment_id"]), inline)
+            self._announced.clear()
+        self._known[meta["run_id"]] = (str(meta["experiment_id"]), bool(meta.get(STEP_MODE)))
 
     # ---- create / read ---------------------------------------------------------------
     def create(self, meta: Item, tags: dict[str, str]) -> Item:
-        """Write a new run: META (``attribute_not_exists``, empty maps, version 1) with its
-        tags, in one PutItem, or one TransactWriteItems when a tag value spills. Returns
-        META with spilled values filled in."""
+        """Write a new run: META (``attribute_not_exists``, empty maps, version 1, in step
+        mode) with its tags and its empty LIVE item, in one TransactWriteItems (with any
+        spilled tag value). Returns META with spilled values filled in."""
         base = {
             **keys.run_key(meta["run_id"]),
             **keys.run_list_keys(meta["experiment_id"], meta.get("start_time"), meta["run_id"]),
@@ -177,19 +184,21 @@ class RunRepository:
             base, RunChange(tags=tags), self.fetch, indexed, self.value_fields()
         ) or RunWrite(base)
         write.meta["version"] = 1
+        # A new run steps through LIVE from its first metric (stepping.py): no META write
+        # (nor its GSI1 listing entry) on its training steps.
+        write.meta[LIVE_FLAG] = True
+        write.meta[STEP_MODE] = write.meta.get("status") == RUNNING
         condition = Attr("PK").not_exists()
         try:
-            if write.puts or write.names:
-                postings.transact_with_postings(
-                    self.gateway,
-                    [
-                        self.gateway.tx_put(write.meta, condition),
-                        *(self.gateway.tx_put(item) for item in write.puts),
-                    ],
-                    write.names,
-                )
-            else:
-                self.gateway.put_item(write.meta, condition=condition)
+            postings.transact_with_postings(
+                self.gateway,
+                [
+                    self.gateway.tx_put(write.meta, condition),
+                    self._create_live(meta["run_id"]),
+                    *(self.gateway.tx_put(item) for item in write.puts),
+                ],
+                write.names,
+            )
         except (ConditionFailed, TransactionCancelled) as exc:
             if isinstance(exc, TransactionCancelled) and not exc.is_condition_failure:
                 raise
@@ -223,6 +232,18 @@ class RunRepository:
             raise RunMissing(run_id)
         self._remember(item)
         return item
+
+    def get_meta_with_live(self, run_id: str) -> tuple[Item, Item | None]:
+        """META and the run's LIVE item in one consistent BatchGetItem (RunMissing as
+        get_meta)."""
+        if not _plausible_run_id(run_id):
+            raise RunMissing(run_id)
+        found = self.gateway.batch_get([keys.run_key(run_id), live_key(run_id)], consistent=True)
+        meta = next((i for i in found if i["SK"] == keys.META), None)
+        if meta is None:
+            raise RunMissing(run_id)
+        self._remember(meta)
+        return meta, next((i for i in found if is_live_item(i)), None)
 
     def get_partition(self, run_id: str) -> tuple[Item, list[Item]]:
         """META with its spilled params/tags resolved and its LIVE entries merged (live.py),
@@ -291,8 +312,10 @@ class RunRepository:
         return found
 
     def metric_keys(self, run_id: str) -> list[str]:
-        """Keys of the metrics the run has logged (each has a history partition)."""
-        return list(self.get_meta(run_id).get("metrics", {}))
+        """Keys of the metrics the run has logged (each has a history partition), in META
+        and in LIVE (keys logged only by training steps)."""
+        meta = self.get_meta(run_id)
+        return sorted({*meta.get("metrics", {}), *live_metric_keys(self.gateway, meta)})
 
     def delete_partition(self, run_id: str) -> None:
         """Delete the run partition (META, spilled values, inputs, outputs): 1 Query +
@@ -321,73 +344,32 @@ class RunRepository:
         metrics: dict[str, MetricPoint],
         extra_puts: list[Item],
         recent: dict[str, list[bytes]] | None = None,
-        flushed: dict[str, tuple[int | None, int]] | None = None,
     ) -> bool:
-        """Record ``metrics`` (the best new point per key) and ``extra_puts`` (a few history
-        points) in one TransactWriteItems, without reading or writing META, when the run is
-        active in ``workspace`` with a LIVE item (live.py), its experiment is active and
-        every key's LATEST item holds an older point in (step, timestamp): LIVE and the
-        LATEST items are updated (metric_update.py). False (nothing written) otherwise: the
-        caller then takes the read-plan-write path (``commit``), which gives the exact
-        answer or error.
-
-        ``recent`` holds, per key, the packed points to append to its LATEST item's buffer
-        (metric_buffer.py); BuffersFull names the keys whose LATEST conditions failed when
-        those are the only failed conditions (a full buffer, or a point not newer: the
-        caller reads them to tell). ``flushed`` (keys flushed since: recent_seq and size
-        read) replaces those buffers instead."""
-        experiment_id, inline_keys = self._known.get(run_id, (None, frozenset()))
+        """Record ``metrics`` (the best new point per key) as one training step through
+        the run's LIVE item (live_step.py), without reading or writing META: ``recent``
+        holds each key's packed points for LIVE's buffers, or None (a metric-history
+        retention: ``extra_puts`` are the points, items with their ``ttl``). False (nothing
+        written) when the step does not apply; the caller then takes the read-plan-write
+        path (``commit``), which gives the exact answer or error."""
+        experiment_id, step_mode = self._known.get(run_id, (None, False))
         if (
             experiment_id is None
+            or not step_mode
             or not metrics
-            or not inline_keys.issuperset(metrics)
             or len(metrics) > MAX_KEYS
-            or len(metrics) + len(extra_puts) + _FAST_PATH_CHECKS > TRANSACTION_LIMIT
+            or 2 * len(metrics) + len(extra_puts) + _FAST_PATH_CHECKS > TRANSACTION_LIMIT
         ):
             return False
-        recent = recent or {}
-        flushed = flushed or {}
-        update, live_condition, names, values = live_update(run_id, metrics)
-        ordered = list(metrics)
-        latest = [(key, latest_item(run_id, experiment_id, key, *metrics[key])) for key in ordered]
-        actions = [
-            self.gateway.tx_check(keys.run_key(run_id), run_ready_condition(workspace)),
-            self.gateway.tx_check(
-                keys.experiment_key(experiment_id),
-                Attr("lifecycle_stage").eq(LifecycleStage.ACTIVE),
-            ),
-            self.gateway.tx_update(
-                live_key(run_id),
-                update,
-                names=names,
-                values=values,
-                condition_expression=live_condition,
-            ),
-            *(
-                buffered_latest_action(
-                    self.gateway,
-                    item,
-                    recent[key],
-                    flushed.get(key),
-                    guard=newer_condition("n", metrics[key]),
-                )
-                if key in recent
-                else latest_action(self.gateway, item, newer_condition("n", metrics[key]))
-                for key, item in latest
-            ),
-            *(self.gateway.tx_put(item) for item in extra_puts),
-        ]
-        try:
-            self.gateway.transact_write(actions)
-        except TransactionCancelled as exc:
-            failed = exc.failed_conditions()
-            first = _FAST_PATH_CHECKS
-            full = [ordered[i - first] for i in failed if first <= i < first + len(ordered)]
-            if recent and full and len(full) == len(failed) and not flushed:
-                # a full buffer, or a point not newer than LATEST's: the caller reads the
-                # LATEST items to tell which
-                raise BuffersFull(full) from None
-            return False  # a failed condition, or conflicts that outlasted the retries
+        announced = self._announced.get(run_id, frozenset())
+        if len(announced | frozenset(metrics)) > MAX_LIVE_KEYS:
+            return False  # LIVE admits so many keys (AWS bills its whole size every step)
+        step = Step(run_id, workspace, experiment_id, metrics, recent, extra_puts, announced)
+        if not self._live_step.write(step):
+            # an announcement this process believed in may be gone (the run was settled):
+            # the next step announces again (idempotent)
+            self._announced.pop(run_id, None)
+            return False
+        self._announced[run_id] = announced | frozenset(metrics)
         return True
 
     def commit(
@@ -447,14 +429,16 @@ class RunRepository:
         lost_once = False
 
         def write(read_meta: Item) -> Item:
-            base, create_live = read_meta, False
+            base, create_live, announced = read_meta, False, frozenset()
             if change.metrics:
                 if not has_live(read_meta):
                     create_live = True  # this write gives the run its LIVE item
-                elif lost_once:
-                    # a LATEST guard may have failed on a training step's newer point: plan
-                    # against META merged with LIVE this time
-                    base = merge_live(read_meta, self.gateway.get_item(live_key(run_id)))
+                elif lost_once or read_meta.get(STEP_MODE):
+                    # training steps may hold newer points in LIVE (a LATEST guard failed,
+                    # or the run steps through LIVE): plan against META merged with LIVE
+                    live = self.gateway.get_item(live_key(run_id))
+                    base = merge_live(read_meta, live)
+                    announced = frozenset(announced_keys(live))
             indexed = self.tag_indexed(base["experiment_id"])
             planned = plan_change(base, change, self.fetch, indexed, self.value_fields())
             if planned is None:
@@ -464,7 +448,14 @@ class RunRepository:
                 planned.meta[LIVE_FLAG] = True
             else:
                 create_live = False
-            written, current = self._try_write(base, planned, create_live)
+            if (
+                planned.replaced
+                and planned.meta.get(LIVE_FLAG)
+                and planned.meta.get("status") == RUNNING
+                and not planned.meta.get(STEP_MODE)
+            ):
+                planned.meta[STEP_MODE] = True  # its next steps write LIVE only
+            written, current = self._try_write(base, planned, create_live, announced)
             if not written:
                 raise Conflict(current)
             self._remember(planned.meta)
@@ -478,7 +469,11 @@ class RunRepository:
             raise RunContention(run_id) from None
 
     def _try_write(
-        self, meta: Item, write: RunWrite, create_live: bool = False
+        self,
+        meta: Item,
+        write: RunWrite,
+        create_live: bool = False,
+        announced: frozenset[str] = frozenset(),
     ) -> tuple[bool, Item | None]:
         """Write the plan if META is still at the version read and each LATEST item it
         updates still holds what the plan compared with (a training step may have moved it
@@ -498,7 +493,7 @@ class RunRepository:
                         self.gateway.tx_put(write.meta, condition),
                         *extra,
                         # LATEST items are updated, not put: their buffered points stay
-                        *(self._latest_write(item, write) for item in write.puts),
+                        *(self._latest_write(item, write, announced) for item in write.puts),
                         *(self.gateway.tx_delete(key) for key in write.deletes),
                     ],
                     write.names,
@@ -511,12 +506,28 @@ class RunRepository:
             raise
         return True, None
 
-    def _latest_write(self, item: Item, write: RunWrite) -> dict:
+    def _latest_write(self, item: Item, write: RunWrite, announced: frozenset[str]) -> dict:
+        """A LATEST item's update: for a key stepping through LIVE (announced), its value
+        only (its rank entry stays in the ``~S#`` range) on condition that it still is;
+        else value and rank keys on condition that no step announced it since."""
         if item.get("SK") != keys.METRIC_LATEST_SK or item["key"] not in write.replaced:
             return latest_action(self.gateway, item)
+        names = {"#nil": IN_LIVE}
+        if item["key"] in announced:
+            pk_name, sk_name = indexes.RUNS_BY_METRIC.key_attributes
+            value_only = {k: v for k, v in item.items() if k not in (pk_name, sk_name)}
+            return latest_action(self.gateway, value_only, ("attribute_exists(#nil)", names, {}))
         point = (metric_entry_value(item), item["timestamp"], item["step"])
-        guard = replaces_condition("n", point, write.replaced[item["key"]])
+        expression, more_names, values = replaces_condition("n", point, write.replaced[item["key"]])
+        guard = (f"({expression}) AND attribute_not_exists(#nil)", {**more_names, **names}, values)
         return latest_action(self.gateway, item, guard)
+
+    # ---- settling a run that stepped through LIVE (stepping.py) -----------------------
+    def settle(self, run_id: str) -> None:
+        """Put the run's announced keys back in the value order after the META write that
+        ended it (settle.py)."""
+        if not settle_run(self.gateway, run_id):
+            raise RunContention(run_id)
 
     def _create_live(self, run_id: str) -> dict:
         """The run's LIVE item, empty (kept as is if it exists)."""

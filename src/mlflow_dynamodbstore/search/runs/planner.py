@@ -29,6 +29,7 @@ on the walked column narrow the walk too (runs_bounds).
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 from collections.abc import Callable, Iterator
@@ -66,7 +67,13 @@ from mlflow_dynamodbstore.search.runs.page import (
     merge_streams,
     take_page,
 )
-from mlflow_dynamodbstore.search.runs.ranks import chunks, experiment_rank_pks, rank_walk
+from mlflow_dynamodbstore.search.runs.ranks import (
+    chunks,
+    experiment_rank_pks,
+    rank_walk,
+    rank_walk_with_stepping,
+    stepping_pks,
+)
 from mlflow_dynamodbstore.search.runs.reads import (
     metric_rank_condition,
     metric_rank_prefix_condition,
@@ -76,6 +83,7 @@ from mlflow_dynamodbstore.search.runs.reads import (
     run_list_condition,
     walk,
 )
+from mlflow_dynamodbstore.search.runs.stepping import stepping_candidates, stepping_nan
 from mlflow_dynamodbstore.search.runs.values import value_candidates
 from mlflow_dynamodbstore.search.runs.view import DatasetRef, RunView, sql_metric_value
 
@@ -106,6 +114,8 @@ class RunSearch:
         self.first_limit = None if self.max_results is None else self.max_results + 2
         # start_time clauses bound every GSI1 walk (e.g. the UI's "created in the last day")
         self.time_range = start_time_filter_range(self.run_filter)
+        # (experiment, metric key) -> views of the runs stepping it through LIVE
+        self._stepping: dict[tuple[str, str], list[RunView]] = {}
 
     @property
     def strategy(self) -> str:
@@ -344,13 +354,28 @@ class RunSearch:
     def _rank_stream(
         self, experiment_id: str, key: str, ascending: bool, key_range: KeyRange
     ) -> Iterator[Candidate]:
-        entries = rank_walk(
+        """The experiment's runs in value order: the ranked entries, merged with the runs
+        stepping ``key`` through LIVE (read side by side with the first pages)."""
+        known = (experiment_id, key) in self._stepping
+        entries, stepping = rank_walk_with_stepping(
             self.gateway,
             experiment_rank_pks(self.experiments[experiment_id], key),
+            [] if known else stepping_pks(experiment_id, key),
             lambda pk: metric_rank_condition(pk, lower=key_range.lower, upper=key_range.upper),
             ascending=ascending,
             first_limit=self.first_limit,
         )
+        if not known:
+            self._stepping[(experiment_id, key)] = self._load_stepping(stepping)
+        live = stepping_candidates(
+            self._stepping[(experiment_id, key)], experiment_id, key, ascending, key_range
+        )
+        ranked = self._ranked_candidates(entries, key, ascending)
+        yield from heapq.merge(ranked, live, key=lambda candidate: candidate[0])
+
+    def _ranked_candidates(
+        self, entries: Iterator[dict], key: str, ascending: bool
+    ) -> Iterator[Candidate]:
         for chunk in chunks(entries, self.first_limit):
             metas, lives = read_metas_with_live(self.gateway, [rank["run_id"] for rank in chunk])
             views = {v.run_id: v for v in self.loader.load(list(metas.values()), lives)}
@@ -366,6 +391,25 @@ class RunSearch:
                 if metric is None or metric.is_nan or metric.value != ranked:
                     continue
                 yield (ranked if ascending else Desc(ranked)), ranked, view
+
+    def _load_stepping(self, entries: list[dict]) -> list[RunView]:
+        """Views (META merged with LIVE) of the runs the ``~S#`` entries name."""
+        run_ids = list(dict.fromkeys(e["run_id"] for e in entries))
+        metas, lives = read_metas_with_live(self.gateway, run_ids)
+        return self.loader.load(list(metas.values()), lives)
+
+    def _stepping_views(self, experiment_id: str, key: str) -> list[RunView]:
+        if (experiment_id, key) not in self._stepping:
+            _, found = rank_walk_with_stepping(
+                self.gateway,
+                [],
+                stepping_pks(experiment_id, key),
+                metric_rank_condition,
+                ascending=True,
+                first_limit=None,
+            )
+            self._stepping[(experiment_id, key)] = self._load_stepping(found)
+        return self._stepping[(experiment_id, key)]
 
     def _nan_group(self, key: str) -> Groups:
         prefix = keys.metric_rank_value_prefix(math.nan)
@@ -386,6 +430,8 @@ class RunSearch:
             for v in self.loader.load(list(metas.values()), lives)
             if key in v.metrics and v.metrics[key].is_nan
         ]
+        for exp in self.experiments:
+            group += stepping_nan(self._stepping_views(exp, key), key)
         if group:
             yield group
 

@@ -19,6 +19,7 @@ from boto3.dynamodb.conditions import ConditionBase
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.gateway.table_gateway import map_side_by_side
 from mlflow_dynamodbstore.schema import indexes
+from mlflow_dynamodbstore.schema.live_step_keys import STEPPING_SK_PREFIX
 from mlflow_dynamodbstore.schema.metric_rank_keys import (
     RANK_SHARDS,
     SHARDED_RANKS_ATTRIBUTE,
@@ -54,9 +55,37 @@ def rank_walk(
     first_limit: int | None,
 ) -> Iterator[Item]:
     """Rank entries under ``pks`` (``condition(pk)`` each), merged in sort-key order."""
+    return rank_walk_with_stepping(
+        gateway, pks, [], condition, ascending=ascending, first_limit=first_limit
+    )[0]
+
+
+def stepping_pks(experiment_id: str, key: str) -> list[str]:
+    """The partitions holding the ``~S#`` entries of runs stepping ``key`` (the shards:
+    entries of the unsharded layout predate them)."""
+    return rank_pks(experiment_id, key, sharded_only=True)
+
+
+def rank_walk_with_stepping(
+    gateway: TableGateway,
+    pks: list[str],
+    stepping: list[str],
+    condition: Condition,
+    *,
+    ascending: bool,
+    first_limit: int | None,
+) -> tuple[Iterator[Item], list[Item]]:
+    """``rank_walk``, and the ``~S#`` entries of the ``stepping`` partitions (runs whose
+    value of the key is in their LIVE item, repositories/runs/stepping.py) read whole,
+    side by side with the first pages (one round trip)."""
     limits = [first_limit if len(pks) == 1 else shard_limit(first_limit) for _ in pks]
 
     def first_page(i: int) -> tuple[list[Item], Item | None]:
+        if i >= len(pks):
+            prefix = indexes.RUNS_BY_METRIC.key_condition(
+                stepping[i - len(pks)], prefix=STEPPING_SK_PREFIX
+            )
+            return list(gateway.query(prefix, index=indexes.RUNS_BY_METRIC.index)), None
         return gateway.query_page(
             condition(pks[i]),
             index=indexes.RUNS_BY_METRIC.index,
@@ -64,14 +93,18 @@ def rank_walk(
             limit=limits[i],
         )
 
-    pages = map_side_by_side(first_page, list(range(len(pks))), len(pks))
+    reads = len(pks) + len(stepping)
+    pages = map_side_by_side(first_page, list(range(reads)), reads)
+    found = [item for items, _ in pages[len(pks) :] for item in items]
+    pages = pages[: len(pks)]
     streams = [
         _rest(gateway, condition(pk), ascending, limit, items, start_key)
         for pk, limit, (items, start_key) in zip(pks, limits, pages, strict=True)
     ]
     if len(streams) == 1:
-        return streams[0]
-    return heapq.merge(*streams, key=indexes.RUNS_BY_METRIC.sort_key, reverse=not ascending)
+        return streams[0], found
+    merged = heapq.merge(*streams, key=indexes.RUNS_BY_METRIC.sort_key, reverse=not ascending)
+    return merged, found
 
 
 def _rest(

@@ -16,10 +16,7 @@ from mlflow_dynamodbstore.lifecycle.policies import retention_of
 from mlflow_dynamodbstore.lifecycle.ttl import metric_history_ttl
 from mlflow_dynamodbstore.repositories.runs.changes import MetricPoint
 from mlflow_dynamodbstore.repositories.runs.items import metric_sort_key
-from mlflow_dynamodbstore.repositories.runs.metric_buffer import BUFFER_POINTS, BuffersFull
 from mlflow_dynamodbstore.repositories.runs.metric_history import (
-    RECENT,
-    RECENT_SEQ,
     BadPageToken,
     MetricHistoryRepository,
     Point,
@@ -27,6 +24,7 @@ from mlflow_dynamodbstore.repositories.runs.metric_history import (
     pack_point,
 )
 from mlflow_dynamodbstore.repositories.runs.repository import RunMissing, RunRepository
+from mlflow_dynamodbstore.repositories.runs.stepping import BUFFER_POINTS
 
 _INT64 = (-(2**63), 2**63 - 1)
 # Up to this many history items (a point, or a block of one key's points) go into the
@@ -74,19 +72,6 @@ def _buffer_entries(points: list[Point]) -> dict[str, list[bytes]] | None:
     return {key: list(entries.values()) for key, entries in by_key.items()}
 
 
-def _stored_order(latest: dict) -> tuple[int, int]:
-    return (int(latest["step"]), int(latest["timestamp"]))
-
-
-def _point_order(point: MetricPoint) -> tuple[int, int]:
-    _, timestamp, step = point
-    return (int(step), int(timestamp))
-
-
-def _int_or_none(value) -> int | None:
-    return None if value is None else int(value)
-
-
 class RunMetricOps:
     """Mixed into DynamoDBTrackingStore through RunOps."""
 
@@ -111,26 +96,20 @@ class RunMetricOps:
         return {"metrics": latest_per_key(points), "extra_puts": items}
 
     def _log_newer_metrics(self, run_id: str, points: list[Point]) -> bool:
-        """The training-loop path: newer points of keys the run has, with no read. Without
-        metric-history retention the points ride in the LATEST items the step rewrites
-        anyway (one TransactWriteItems; metric_buffer.py); with it they are items of their
-        own carrying their ``ttl`` (the transaction, plus a BatchWriteItem after it for more
-        than a few). False when it does not apply; nothing was written then."""
+        """The training-loop path: newer points of a running run, with no read. Without
+        metric-history retention the points ride in the run's LIVE item, the only item the
+        step writes (one TransactWriteItems; repositories/runs/live_step.py); with it they
+        are items of their own carrying their ``ttl`` (in the transaction, or a
+        BatchWriteItem after it for more than a few). False when it does not apply;
+        nothing was written then."""
         ttl = self._history_ttl()
         workspace = self._get_active_workspace()
         best = latest_per_key(points)
-        recent = _buffer_entries(points) if ttl is None else None
-        if recent is not None:
-            try:
-                return self.runs.log_newer_metrics(run_id, workspace, best, [], recent)
-            except BuffersFull as full:
-                flushed = self._flush_buffers(run_id, full.metric_keys, best)
-                if flushed is None:
-                    return False  # a point not newer than the stored one: the exact path
-                try:
-                    return self.runs.log_newer_metrics(run_id, workspace, best, [], recent, flushed)
-                except BuffersFull:
-                    return False
+        if ttl is None:
+            recent = _buffer_entries(points)
+            if recent is None:
+                return False  # a history upload: blocks through the read path suit it
+            return self.runs.log_newer_metrics(run_id, workspace, best, [], recent)
         # The history follows the transaction, so a refused write (deleted run, other
         # workspace) leaves none behind; a client retry after a failed BatchWriteItem finds
         # META current and rewrites it.
@@ -141,26 +120,6 @@ class RunMetricOps:
         if not inline:
             self.metric_history.write(items)
         return True
-
-    def _flush_buffers(
-        self, run_id: str, metric_keys: list[str], best: dict[str, MetricPoint]
-    ) -> dict | None:
-        """Write the buffered points of these keys as blocks (1 BatchGetItem + 1
-        BatchWriteItem) and return {key: (recent_seq, size)} as read, which the retried
-        step's condition checks before it empties the buffer. None (nothing written) when
-        a key's stored point is not older than the step's (or the key has no LATEST item):
-        its condition failed for that, not for a full buffer."""
-        latest = self.metric_history.read_buffers(run_id, metric_keys)
-        for key in metric_keys:
-            item = latest.get(key)
-            if item is None or _stored_order(item) >= _point_order(best[key]):
-                return None
-        history = self.metric_history
-        history.write([b for item in latest.values() for b in history.flushed_items(run_id, item)])
-        return {
-            key: (_int_or_none(item.get(RECENT_SEQ)), len(item.get(RECENT) or []))
-            for key, item in latest.items()
-        }
 
     def log_metric(self, run_id, metric):
         _validate_metric(metric.key, metric.value, metric.timestamp, metric.step)

@@ -60,6 +60,7 @@ from mlflow_dynamodbstore.repositories.runs.repository import (
     RunNotActive,
     RunRepository,
 )
+from mlflow_dynamodbstore.repositories.runs.stepping import STEP_MODE
 from mlflow_dynamodbstore.stores.tracking.experiment_ops import experiment_not_active
 from mlflow_dynamodbstore.stores.tracking.run_metric_ops import (
     RunMetricOps,
@@ -167,9 +168,17 @@ class RunOps(RunMetricOps):
         if run_name:
             info["run_name"] = run_name
             tags[MLFLOW_RUN_NAME] = run_name
+        # A run that ends stops stepping through LIVE: the META write clears STEP_MODE (no
+        # step commits after it), then its keys are settled (repositories/runs/settle.py).
+        ending = run_status is not None and RunStatus.is_terminated(run_status)
         with self._run_errors(run_id):
             read = self.runs.get_active_meta(run_id)
+            stepping = ending and bool(read[0].get(STEP_MODE))
+            if stepping:
+                info[STEP_MODE] = None
             meta = self._commit_run(run_id, read=read, info=info, tags=tags)
+            if stepping:
+                self.runs.settle(run_id)
         return to_run_info(meta, read[1])
 
     def delete_run(self, run_id):
@@ -177,12 +186,15 @@ class RunOps(RunMetricOps):
         one TransactWriteItems after the META read: O(1) whatever the run holds."""
         now = get_current_time_millis()
         with self._run_errors(run_id):
-            meta = self.runs.get_meta(run_id)
+            # keys logged only by training steps are in LIVE: the marker names their
+            # histories too (cleanup deletes them even once TTL took META)
+            meta, live = self.runs.get_meta_with_live(run_id)
+            metric_keys = {*(meta.get("metrics") or {}), *((live or {}).get("metrics") or {})}
             marker = run_marker(
                 run_id,
                 meta.get("workspace") or self._get_active_workspace(),
                 now,
-                meta.get("metrics") or {},
+                sorted(metric_keys),
                 experiment_id=str(meta["experiment_id"]),
                 run_name=stored_run_name(meta, lambda want: self.gateway.batch_get(want)),
             )

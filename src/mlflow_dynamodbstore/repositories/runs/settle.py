@@ -1,0 +1,129 @@
+"""Settling a run that stepped through its LIVE item (option D, stepping.py).
+
+``update_run_info`` to a terminal status clears ``STEP_MODE`` in the META write it makes
+anyway, so no step commits after it; then the run is settled here: LIVE's buffers are
+flushed into blocks, and one transaction gives each announced key's LATEST item its value
+rank entry again (the greater of META's and LIVE's entries) and empties LIVE's buffers and
+``announced``, on condition that neither META nor LIVE moved since they were read (a
+racing writer makes it read again). Every later metric write of the run takes the read
+path, whose ranks are exact. A run that never ends keeps its keys stepping: its ``~S#``
+entries stay, and ordered searches keep reading its value from LIVE (exact, at the cost of
+one more run to read).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlflow_dynamodbstore.gateway import TableGateway, TransactionCancelled
+from mlflow_dynamodbstore.gateway.optimistic import version_of
+from mlflow_dynamodbstore.repositories.runs.items import is_spilled, latest_item, metric_entry_value
+from mlflow_dynamodbstore.repositories.runs.live import LIVE_VERSION, is_live_item, merge_live
+from mlflow_dynamodbstore.repositories.runs.metric_history import live_flushed_items
+from mlflow_dynamodbstore.repositories.runs.stepping import (
+    IN_LIVE,
+    LIVE_ANNOUNCED,
+    LIVE_BUFFERED,
+    LIVE_FLUSH_SEQ,
+    announced_keys,
+    flush_seq,
+)
+from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema.live_step_keys import buffer_key_of
+from mlflow_dynamodbstore.schema.metric_rank_keys import live_key
+
+Item = dict[str, Any]
+# Attempts when a writer moves META or LIVE between settling's read and its write.
+_SETTLE_ATTEMPTS = 10
+
+
+def settle_run(gateway: TableGateway, run_id: str) -> bool:
+    """Settle the run (nothing to do: no LIVE, nothing announced or buffered). False when
+    writers kept moving META or LIVE for every attempt."""
+    for _ in range(_SETTLE_ATTEMPTS):
+        items = gateway.batch_get([keys.run_key(run_id), live_key(run_id)], consistent=True)
+        meta = next((i for i in items if i["SK"] == keys.META), None)
+        live = next((i for i in items if is_live_item(i)), None)
+        buffers = [a for a in live or {} if buffer_key_of(a) is not None]
+        if meta is None or live is None or not (announced_keys(live) or buffers):
+            return True
+        try:
+            gateway.transact_write(_settle_actions(gateway, meta, live, buffers))
+            return True
+        except TransactionCancelled as exc:
+            if not (exc.is_condition_failure or exc.has_conflict):
+                raise
+    return False
+
+
+def _settle_actions(
+    gateway: TableGateway, meta: Item, live: Item, buffers: list[str]
+) -> list[dict]:
+    run_id, experiment_id = meta["run_id"], str(meta["experiment_id"])
+    seq = flush_seq(live) + 1
+    blocks = live_flushed_items(run_id, live, seq)
+    gateway.batch_write(blocks)
+    merged = merge_live(meta, live)
+    settled, kept = [], []
+    for key in sorted(announced_keys(live)):
+        entry = merged.get("metrics", {}).get(key)
+        if entry is None or is_spilled(entry):
+            kept.append(key)  # its ~S# entry stays: the walk reads its value from LIVE
+            continue
+        value = metric_entry_value(entry)
+        item = latest_item(run_id, experiment_id, key, value, entry["timestamp"], entry["step"])
+        settled.append(
+            gateway.tx_update(
+                keys.metric_latest_key(run_id, key),
+                "SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(item) - 2)) + " REMOVE #nil",
+                names={
+                    "#nil": IN_LIVE,
+                    **{f"#s{i}": k for i, k in enumerate(k for k in item if k not in ("PK", "SK"))},
+                },
+                values={
+                    f":s{i}": v
+                    for i, v in enumerate(v for k, v in item.items() if k not in ("PK", "SK"))
+                },
+            )
+        )
+    names = {
+        "#v": LIVE_VERSION,
+        "#n": LIVE_BUFFERED,
+        "#fs": LIVE_FLUSH_SEQ,
+        "#an": LIVE_ANNOUNCED,
+    }
+    values: dict[str, Any] = {":one": 1, ":zero": 0, ":empty": []}
+    sets = ["#n = :zero"]
+    if blocks:  # a flush number without blocks would send history readers looking for them
+        values[":seq"] = seq
+        sets.append("#fs = :seq")
+    else:
+        del names["#fs"]
+    if not buffers:
+        del values[":empty"]
+    for i, attribute in enumerate(buffers):
+        names[f"#b{i}"] = attribute
+        sets.append(f"#b{i} = :empty")
+    if kept:
+        values[":kept"] = set(kept)
+        sets.append("#an = :kept")
+        update = "SET " + ", ".join(sets) + " ADD #v :one"
+    else:
+        update = "SET " + ", ".join(sets) + " ADD #v :one REMOVE #an"
+    if live.get(LIVE_VERSION) is None:
+        version_condition = "attribute_not_exists(#v)"
+    else:
+        values[":ver"] = int(live[LIVE_VERSION])
+        version_condition = "#v = :ver"
+    version = version_of(meta)
+    return [
+        gateway.tx_check(keys.run_key(run_id), version.condition),
+        gateway.tx_update(
+            live_key(run_id),
+            update,
+            names=names,
+            values=values,
+            condition_expression=version_condition,
+        ),
+        *settled,
+    ]
