@@ -173,7 +173,10 @@ def test_mlflow_gc_hard_deletes_through_mlflows_cli(store_uri, tmp_path):
     kept_model = store.create_logged_model(experiment_id=live_exp, name="kept")
     store.delete_experiment(doomed)
     before = keys_of(all_items(store))
-    assert _history(store, deleted) and partition(store, keys.trace_pk("tr-gc"))
+    # the deleted run's history of "m": its LATEST item (a first step's points wait in the
+    # run's LIVE item, in the run partition, until a flush writes blocks)
+    history = keys.metric_history_pk(deleted, "m")
+    assert partition(store, history) and partition(store, keys.trace_pk("tr-gc"))
     runner = CliRunner()
     args = ["gc", "--backend-store-uri", store_uri, "--tracking-uri", store_uri]
     # nothing is old enough yet
@@ -188,12 +191,12 @@ def test_mlflow_gc_hard_deletes_through_mlflows_cli(store_uri, tmp_path):
     )
     assert only.exit_code == 0, only.output
     assert not partition(store, keys.experiment_pk(doomed))
-    assert _history(store, deleted) and store.get_run(deleted).info.lifecycle_stage == "deleted"
+    assert partition(store, history) and store.get_run(deleted).info.lifecycle_stage == "deleted"
     # an active run cannot be collected (asked only now: with a deleted experiment left, gc
     # would also take that experiment's runs, in set order, before refusing this one)
     refused = runner.invoke(mlflow_cli, [*args, "--run-ids", live])
     assert refused.exit_code != 0 and store.get_run(live)
-    assert _history(store, deleted)
+    assert partition(store, history)
 
     result = runner.invoke(mlflow_cli, args)
     assert result.exit_code == 0, result.output

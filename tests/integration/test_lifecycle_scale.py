@@ -81,10 +81,10 @@ def test_cleanup_requests_grow_with_deleted_items_not_with_the_table(store, dyna
     # per deleted run: META + marker reads/deletes, a Query and a BatchWriteItem per
     # partition (run, loss, acc) - a bounded handful, far fewer than the live runs
     assert big[0] <= 12 * DELETED + 20 < LIVE_BIG * 2
-    # everything of the deleted runs went (6 items each: META, a block, a point, two LATEST,
-    # the LIVE item of their latest metrics; the postings of their names, e.g. "r12"; the tag
-    # index entry of mlflow.runName) with their markers, nothing of the live ones; the job
-    # record was added
+    # everything of the deleted runs went (4 items each: META, the LIVE item holding the
+    # step's points in its buffers, two LATEST; the postings of their names, e.g. "r12"; the
+    # tag index entry of mlflow.runName) with their markers, nothing of the live ones; the
+    # job record was added
     postings = sum(len(trigrams(f"r{n}")) for n in range(DELETED))
-    assert big[1] == 6 * DELETED + postings + DELETED
+    assert big[1] == 4 * DELETED + postings + DELETED
     assert after == big_items - big[1] - DELETED + 1
