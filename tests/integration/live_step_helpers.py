@@ -69,3 +69,19 @@ def make_stepping(
 def _pack(key: str, point: tuple[float, int, int]) -> bytes:
     value, timestamp, step = point
     return pack_point(Point(key, value, timestamp, step))
+
+
+def step_metrics(step: int, key_count: int) -> list:
+    """One training step's points of keys m0..m<key_count - 1> (values differ per key)."""
+    from mlflow.entities import Metric
+
+    return [Metric(f"m{k}", step * 0.5 + k, 1000 + step, step) for k in range(key_count)]
+
+
+def history(store, run_id: str, key: str) -> list[tuple[int, int, float]]:
+    return [(m.timestamp, m.step, m.value) for m in store.get_metric_history(run_id, key)]
+
+
+def expected(steps, k: int) -> list[tuple[int, int, float]]:
+    """What ``history`` returns after ``step_metrics`` of these steps, for key m<k>."""
+    return [(1000 + s, s, s * 0.5 + k) for s in steps]

@@ -14,6 +14,7 @@ from mlflow_dynamodbstore.gateway.aws_write_units import AwsWriteUnits
 from mlflow_dynamodbstore.gateway.partition_writes import PartitionWrites
 from mlflow_dynamodbstore.repositories.runs.stepping import BUFFER_POINTS, IN_LIVE
 from mlflow_dynamodbstore.schema import keys, table
+from tests.integration.live_step_helpers import expected, history, step_metrics
 
 KEYS = 10
 
@@ -24,15 +25,7 @@ def run_id(store):
 
 
 def _step(step: int, keys_: int = KEYS) -> list[Metric]:
-    return [Metric(f"m{k}", step * 0.5 + k, 1000 + step, step) for k in range(keys_)]
-
-
-def _history(store, run_id, key):
-    return [(m.timestamp, m.step, m.value) for m in store.get_metric_history(run_id, key)]
-
-
-def _expected(steps, k):
-    return [(1000 + s, s, s * 0.5 + k) for s in steps]
+    return step_metrics(step, keys_)
 
 
 def test_a_steady_step_writes_live_only(store, run_id):
@@ -62,7 +55,7 @@ def test_a_steady_step_writes_live_only(store, run_id):
     assert mean <= 14
     last = 1 + 3 * BUFFER_POINTS
     for k in range(KEYS):
-        assert _history(store, run_id, f"m{k}") == _expected(range(last + 1), k)
+        assert history(store, run_id, f"m{k}") == expected(range(last + 1), k)
     assert store.get_run(run_id).data.metrics == {f"m{k}": last * 0.5 + k for k in range(KEYS)}
 
 
@@ -76,8 +69,8 @@ def test_older_points_nan_and_inf_while_stepping(store, run_id):
     store.log_batch(
         run_id, [Metric("m0", -math.inf, 1006, 6), Metric("m1", math.nan, 1006, 6)], [], []
     )
-    got = _history(store, run_id, "m0")
-    assert got[0] == (999, -1, 42.0) and got[1:6] == _expected(range(5), 0)
+    got = history(store, run_id, "m0")
+    assert got[0] == (999, -1, 42.0) and got[1:6] == expected(range(5), 0)
     assert math.isnan(got[6][2]) and got[7] == (1006, 6, -math.inf)
     metrics = store.get_run(run_id).data.metrics
     assert metrics["m0"] == -math.inf and math.isnan(metrics["m1"])
@@ -95,7 +88,7 @@ def test_ending_the_run_settles_its_keys(store, run_id):
     assert float(latest["value"]) == last * 0.5
     stats = store.gateway.stats
     stats.reset()
-    assert _history(store, run_id, "m0") == _expected(range(last + 1), 0)
+    assert history(store, run_id, "m0") == expected(range(last + 1), 0)
     assert stats.total_requests == 1  # settled: no LIVE read
     runs = store.search_runs(["0"], "", ViewType.ALL, 10, ["metrics.m1 DESC"])
     assert [r.info.run_id for r in runs] == [run_id]
@@ -122,7 +115,7 @@ def test_concurrent_writers_lose_and_duplicate_nothing(store, store_uri, run_id)
         t.join()
     steps = range(1 + writers * per_writer)
     for k in range(3):
-        assert _history(store, run_id, f"m{k}") == _expected(steps, k)
+        assert history(store, run_id, f"m{k}") == expected(steps, k)
     assert store.get_run(run_id).data.metrics["m0"] == steps[-1] * 0.5
 
 
@@ -150,7 +143,7 @@ def test_a_step_racing_the_end_of_the_run(store, store_uri, run_id):
     done.set()
     thread.join()
     steps = range(logged[-1] + 1)
-    assert _history(store, run_id, "m0") == _expected(steps, 0)
+    assert history(store, run_id, "m0") == expected(steps, 0)
     metrics = store.get_run(run_id).data.metrics
     assert metrics == {"m0": steps[-1] * 0.5, "m1": steps[-1] * 0.5 + 1}
     runs = store.search_runs(["0"], "", ViewType.ALL, 10, ["metrics.m0 ASC"])

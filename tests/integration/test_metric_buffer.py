@@ -16,6 +16,7 @@ from mlflow_dynamodbstore.repositories.runs.metric_history import RECENT
 from mlflow_dynamodbstore.repositories.runs.stepping import BUFFER_POINTS
 from mlflow_dynamodbstore.schema import keys
 from tests.integration.lifecycle_helpers import partition, set_policy
+from tests.integration.live_step_helpers import expected, history, step_metrics
 
 KEYS = 3
 
@@ -26,22 +27,14 @@ def run_id(store):
 
 
 def _step(step: int, keys_: int = KEYS) -> list[Metric]:
-    return [Metric(f"m{k}", step * 0.5 + k, 1000 + step, step) for k in range(keys_)]
-
-
-def _history(store, run_id, key):
-    return [(m.timestamp, m.step, m.value) for m in store.get_metric_history(run_id, key)]
-
-
-def _expected(steps, k):
-    return [(1000 + s, s, s * 0.5 + k) for s in steps]
+    return step_metrics(step, keys_)
 
 
 def test_pages_and_samples_across_buffer_and_blocks(store, run_id):
     steps = range(2 * BUFFER_POINTS + 5)
     for s in steps:
         store.log_batch(run_id, _step(s, 1), [], [])
-    expected = _expected(steps, 0)
+    want = expected(steps, 0)
     got, token = [], None
     while True:
         page = store.get_metric_history(run_id, "m0", max_results=7, page_token=token)
@@ -49,7 +42,7 @@ def test_pages_and_samples_across_buffer_and_blocks(store, run_id):
         token = page.token
         if not token:
             break
-    assert got == expected
+    assert got == want
     assert store.get_max_step_for_metric(run_id, "m0") == steps[-1]
     sampled = store.get_metric_history_bulk_interval([run_id], "m0", 1000, 3, 30)
     assert [m.step for m in sampled] == list(range(3, min(31, steps[-1] + 1)))
@@ -64,9 +57,9 @@ def test_read_plan_write_path_keeps_buffered_points(store, run_id):
     store.log_metric(run_id, Metric("m0", 42.0, 999, -1))
     for s in range(6, 9):
         store.log_batch(run_id, _step(s), [], [])
-    assert _history(store, run_id, "m0") == [(999, -1, 42.0), *_expected(range(9), 0)]
+    assert history(store, run_id, "m0") == [(999, -1, 42.0), *expected(range(9), 0)]
     for k in range(1, KEYS):
-        assert _history(store, run_id, f"m{k}") == _expected(range(9), k)
+        assert history(store, run_id, f"m{k}") == expected(range(9), k)
 
 
 def test_concurrent_writers_lose_and_duplicate_nothing(store, run_id):
@@ -85,7 +78,7 @@ def test_concurrent_writers_lose_and_duplicate_nothing(store, run_id):
         t.join()
     steps = range(writers * per_writer + 1)
     for k in range(KEYS):
-        assert _history(store, run_id, f"m{k}") == _expected(steps, k)
+        assert history(store, run_id, f"m{k}") == expected(steps, k)
     assert store.get_run(run_id).data.metrics["m0"] == steps[-1] * 0.5
 
 
@@ -98,7 +91,7 @@ def test_with_retention_points_are_items_with_ttl(store, run_id):
     latest = next(i for i in items if i["SK"] == keys.METRIC_LATEST_SK)
     assert RECENT not in latest and "ttl" not in latest
     assert all("ttl" in i for i in items if i["SK"] != keys.METRIC_LATEST_SK)
-    assert _history(store, run_id, "m0") == _expected(range(4), 0)
+    assert history(store, run_id, "m0") == expected(range(4), 0)
 
 
 def test_ttl_apply_flushes_buffers_into_blocks_with_ttl(store, run_id):
@@ -113,4 +106,4 @@ def test_ttl_apply_flushes_buffers_into_blocks_with_ttl(store, run_id):
         assert not latest.get(RECENT) and "ttl" not in latest
         others = [i for i in items if i["SK"] != keys.METRIC_LATEST_SK]
         assert others and all("ttl" in i for i in others)
-        assert _history(store, run_id, f"m{k}") == _expected(range(8), k)
+        assert history(store, run_id, f"m{k}") == expected(range(8), k)
