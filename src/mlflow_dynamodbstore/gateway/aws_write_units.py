@@ -41,10 +41,11 @@ import math
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from mlflow_dynamodbstore.gateway.partition_writes import processed_batch_writes
 
 KB = 1024
 Marshalled = dict[str, Any]  # an item as DynamoDB's wire format: {name: {"S": ...}, ...}
@@ -293,7 +294,7 @@ class AwsWriteUnits:
             elif operation == "DeleteItem":
                 self._delete(request["Key"], transactional=False)
             elif operation == "BatchWriteItem":
-                for put, delete in _processed(request, response):
+                for put, delete in processed_batch_writes(request, response):
                     if put is not None:
                         self._put(put, transactional=False)
                     else:
@@ -365,21 +366,3 @@ class AwsWriteUnits:
     def _delete(self, raw_key: Marshalled, transactional: bool) -> None:
         before = self._items.pop(self._key(raw_key), None)
         self._charge(before or dict(raw_key), None, transactional)
-
-
-def _processed(request: dict, response: dict) -> Iterable[tuple[Marshalled | None, Any]]:
-    """A BatchWriteItem's requests that were processed (unprocessed ones are retried and
-    observed then): (item put, None) or (None, key deleted)."""
-    unprocessed = {
-        repr(sorted(r.items(), key=lambda kv: kv[0]))
-        for requests in (response.get("UnprocessedItems") or {}).values()
-        for r in requests
-    }
-    for requests in request["RequestItems"].values():
-        for r in requests:
-            if repr(sorted(r.items(), key=lambda kv: kv[0])) in unprocessed:
-                continue
-            if "PutRequest" in r:
-                yield r["PutRequest"]["Item"], None
-            else:
-                yield None, r["DeleteRequest"]["Key"]

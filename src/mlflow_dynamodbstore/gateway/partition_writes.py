@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 _ASSIGNMENT = re.compile(r"(#\w+)\s*=\s*(:\w+)")
@@ -63,19 +64,11 @@ class PartitionWrites:
                         self._delete(action["Delete"]["Key"])
 
     def _batch(self, request: dict, response: dict) -> None:
-        unprocessed = {
-            repr(sorted(r.items(), key=lambda kv: kv[0]))
-            for requests in (response.get("UnprocessedItems") or {}).values()
-            for r in requests
-        }
-        for requests in request["RequestItems"].values():
-            for r in requests:
-                if repr(sorted(r.items(), key=lambda kv: kv[0])) in unprocessed:
-                    continue  # retried later, counted then
-                if "PutRequest" in r:
-                    self._put(r["PutRequest"]["Item"])
-                else:
-                    self._delete(r["DeleteRequest"]["Key"])
+        for item, key in processed_batch_writes(request, response):
+            if item is not None:
+                self._put(item)
+            else:
+                self._delete(key)
 
     def _item_key(self, attributes: dict) -> tuple:
         return (_plain(attributes[self._pk]), _plain(attributes[self._sk]))
@@ -120,3 +113,21 @@ def _plain(value: Any) -> str:
     if isinstance(value, dict) and len(value) == 1:
         return str(next(iter(value.values())))
     return str(value)
+
+
+def processed_batch_writes(request: dict, response: dict) -> Iterator[tuple[Any, Any]]:
+    """A BatchWriteItem's requests that were processed (unprocessed ones are retried and
+    observed then): (item put, None) or (None, key deleted)."""
+    unprocessed = {
+        repr(sorted(r.items(), key=lambda kv: kv[0]))
+        for requests in (response.get("UnprocessedItems") or {}).values()
+        for r in requests
+    }
+    for requests in request["RequestItems"].values():
+        for r in requests:
+            if repr(sorted(r.items(), key=lambda kv: kv[0])) in unprocessed:
+                continue
+            if "PutRequest" in r:
+                yield r["PutRequest"]["Item"], None
+            else:
+                yield None, r["DeleteRequest"]["Key"]
