@@ -151,7 +151,8 @@ def test_backfill_interrupted_then_resumed_is_exact(store, store_uri, monkeypatc
     store.gateway.stats.reset()
     hits = store.search_runs([exps[1]], "attributes.run_name LIKE '%un-1%'", ViewType.ALL)
     assert sorted(r.info.run_name for r in hits) == ["run-1", "run-10"]
-    assert store.gateway.stats.requests("BatchGetItem") == 2  # experiment, candidates
+    # experiment, candidates, the matches' LIVE items (option D: every run has one)
+    assert store.gateway.stats.requests("BatchGetItem") == 3
     found = store.search_logged_models([exps[2]], filter_string="name LIKE '%zqx'")
     assert [m.name for m in found] == ["lm-zqx"]
     assert len(mids) == 6 and len(runs) == 11

@@ -52,8 +52,9 @@ def test_run_name_search_reads_postings_and_candidates(store):
         store, lambda: store.search_runs([exp], "attributes.run_name ILIKE '%KVQ%'", ViewType.ALL)
     )
     assert sorted(r.info.run_name for r in runs) == ["run-003-kvq", "run-033-kvq"]
-    # the experiment, the posting list, the candidate METAs
-    assert _ops(stats) == {"BatchGetItem": 2, "Query": FTS_SHARDS}
+    # the experiment, the posting list, the candidate METAs, the matches' LIVE items
+    # (option D: every run has one, docs/access-patterns.md)
+    assert _ops(stats) == {"BatchGetItem": 3, "Query": FTS_SHARDS}
 
 
 def test_registered_model_search_reads_postings_and_candidates(registry):
@@ -143,6 +144,7 @@ def test_run_name_search_reads_the_word_junction_first(store):
         store, lambda: store.search_runs([exp], "run_name LIKE '%jolly-quokka%'", ViewType.ALL)
     )
     assert sorted(r.info.run_name for r in runs) == [f"jolly-quokka-{i}" for i in (11, 15, 3, 7)]
-    # the experiment and the 4 runs (2 BatchGetItem), the junction's list (1 Query a shard)
-    assert _ops(stats) == {"BatchGetItem": 2, "Query": FTS_SHARDS}
-    assert stats["BatchGetItem"].read_capacity == 0.5 + 4 * 0.5  # nothing but the matches
+    # the experiment, the 4 runs and their LIVE items (3 BatchGetItem; option D: every run
+    # has one, docs/access-patterns.md), the junction's list (1 Query a shard)
+    assert _ops(stats) == {"BatchGetItem": 3, "Query": FTS_SHARDS}
+    assert stats["BatchGetItem"].read_capacity == 0.5 + 4 * 2 * 0.5  # nothing but the matches

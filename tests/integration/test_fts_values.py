@@ -122,9 +122,10 @@ def test_indexed_tag_value_search_reads_only_candidates(valued):
         store, lambda: store.search_runs([exp], "tags.note ILIKE '%KVQ%'", ViewType.ALL)
     )
     assert sorted(r.info.run_name for r in runs) == ["run-003", "run-033"]
-    # the experiment and the 2 candidate METAs; the posting list (a Query per shard) and
-    # the key's overflow list
-    assert _ops(stats) == {"BatchGetItem": 2, "Query": FTS_SHARDS + 1}
+    # the experiment, the 2 candidate METAs and their LIVE items (option D: every run has
+    # one, docs/access-patterns.md); the posting list (a Query per shard) and the key's
+    # overflow list
+    assert _ops(stats) == {"BatchGetItem": 3, "Query": FTS_SHARDS + 1}
 
     # params the same way
     run_id = runs[0].info.run_id
@@ -133,7 +134,7 @@ def test_indexed_tag_value_search_reads_only_candidates(valued):
         store, lambda: store.search_runs([exp], "params.path LIKE '%zqx%'", ViewType.ALL)
     )
     assert [r.info.run_id for r in runs] == [run_id]
-    assert _ops(stats) == {"BatchGetItem": 2, "Query": FTS_SHARDS + 1}
+    assert _ops(stats) == {"BatchGetItem": 3, "Query": FTS_SHARDS + 1}  # + its LIVE item
 
     # a pattern that cannot narrow walks the listing as before
     _, full = _counted(
@@ -202,7 +203,7 @@ def test_field_configured_through_cli_then_backfilled_then_removed(monkeypatch, 
     runs, stats = _counted(store, search)
     assert sorted(r.info.run_name for r in runs) == ["new", "old"]
     assert {k: v for k, v in _ops(stats).items() if k != "GetItem"} == {
-        "BatchGetItem": 2,
+        "BatchGetItem": 3,  # experiment, candidates, the matches' LIVE items (option D)
         "Query": FTS_SHARDS + 1,
     }  # indexed (a GetItem: the 0.1 s settings refresh)
 
