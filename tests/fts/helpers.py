@@ -41,3 +41,15 @@ def refresh_settings_now(store) -> None:
     """The store's settings refresh interval has passed: its next ``current()`` re-reads
     the table's settings item (as a server does within 30 s)."""
     store._conn.settings._next_check = float("-inf")
+
+
+def counted(store, call):
+    """``call()``'s result and the requests the store made for it (stats by operation)."""
+    store.gateway.stats.reset()
+    result = call()
+    return result, store.gateway.stats.snapshot()
+
+
+def ops(stats) -> dict[str, int]:
+    """Requests by operation of ``counted``'s stats."""
+    return {name: op.requests for name, op in stats.items()}

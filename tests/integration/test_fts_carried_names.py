@@ -16,16 +16,7 @@ from mlflow_dynamodbstore.repositories.registry.registered_models import (
 from mlflow_dynamodbstore.schema import fts_keys
 from mlflow_dynamodbstore.schema.fts_keys import FTS_SHARDS
 from mlflow_dynamodbstore.stores.registry_store import DynamoDBRegistryStore
-
-
-def _counted(store, call):
-    store.gateway.stats.reset()
-    result = call()
-    return result, store.gateway.stats.snapshot()
-
-
-def _ops(stats) -> dict[str, int]:
-    return {name: op.requests for name, op in stats.items()}
+from tests.fts.helpers import counted, ops
 
 
 @pytest.fixture
@@ -47,12 +38,12 @@ def _dated_experiments(store) -> dict[str, str]:
 def test_carried_names_leave_only_the_matches_to_read(store):
     _dated_experiments(store)
     store.search_experiments(filter_string="name LIKE '%warm%'")  # readiness is cached
-    page, stats = _counted(
+    page, stats = counted(
         store, lambda: store.search_experiments(filter_string="name LIKE '%ocr-bert-2025-03%'")
     )
     assert sorted(e.name for e in page) == [f"ocr-bert-2025-03-{d:02d}" for d in range(1, 9)]
     # the first list (the junction "r-b": all 24) settles every candidate by its name
-    assert _ops(stats) == {"Query": FTS_SHARDS, "BatchGetItem": 1}
+    assert ops(stats) == {"Query": FTS_SHARDS, "BatchGetItem": 1}
     assert stats["BatchGetItem"].read_capacity == 8 * 0.5  # nothing but the 8 matches
 
 
@@ -63,11 +54,11 @@ def test_postings_without_the_name_are_intersected_and_read(store):
     for name, experiment_id in ids.items():
         store.gateway.unscoped.batch_write(puts=name_document("default", experiment_id).keys(name))
     store.search_experiments(filter_string="name LIKE '%warm%'")
-    page, stats = _counted(
+    page, stats = counted(
         store, lambda: store.search_experiments(filter_string="name LIKE '%ocr-bert-2025-03%'")
     )
     assert sorted(e.name for e in page) == [f"ocr-bert-2025-03-{d:02d}" for d in range(1, 9)]
-    assert _ops(stats)["Query"] == 3 * FTS_SHARDS  # three lists, none narrows past 24
+    assert ops(stats)["Query"] == 3 * FTS_SHARDS  # three lists, none narrows past 24
     assert stats["BatchGetItem"].read_capacity == 24 * 0.5
 
 
@@ -78,23 +69,23 @@ def test_models_and_versions_with_a_wildcard_read_only_the_matches(registry):
         for v in (1, 2):
             registry.create_registered_model(f"speech_ocr_{family}_v{v}")
     registry.search_registered_models(filter_string="name LIKE '%warm%'")
-    page, stats = _counted(
+    page, stats = counted(
         registry,
         lambda: registry.search_registered_models(filter_string="name LIKE '%speech_ocr_t5%'"),
     )
     assert [m.name for m in page] == ["speech_ocr_t5_v1", "speech_ocr_t5_v2"]
-    assert _ops(stats) == {"Query": FTS_SHARDS, "BatchGetItem": 1}
+    assert ops(stats) == {"Query": FTS_SHARDS, "BatchGetItem": 1}
     assert stats["BatchGetItem"].read_capacity == 2 * 0.5
     registry.create_model_version("speech_ocr_t5_v1", "s3://b/1")
     registry.create_model_version("speech_ocr_bert_v1", "s3://b/2")
     registry.search_model_versions(filter_string="name LIKE '%warm%'")
-    versions, stats = _counted(
+    versions, stats = counted(
         registry,
         lambda: registry.search_model_versions(filter_string="name ILIKE '%SPEECH_OCR_T5%'"),
     )
     assert [(v.name, int(v.version)) for v in versions] == [("speech_ocr_t5_v1", 1)]
     # the posting list, then the partitions of the 2 matching models (not the 10 listed)
-    assert _ops(stats) == {"Query": FTS_SHARDS + 2}
+    assert ops(stats) == {"Query": FTS_SHARDS + 2}
 
 
 def _carried(gateway, document, trigram: str):
@@ -106,22 +97,22 @@ def _carried(gateway, document, trigram: str):
 def test_writes_carry_the_name_in_the_same_requests(store, registry):
     """A create is still 1 read + 1 transaction; a rename rewrites every posting of the new
     name (a shared trigram's too) in its one transaction."""
-    _, created = _counted(store, lambda: store.create_experiment("fraud-churn-2025-01"))
-    assert _ops(created) == {"GetItem": 1, "TransactWriteItems": 1}
+    _, created = counted(store, lambda: store.create_experiment("fraud-churn-2025-01"))
+    assert ops(created) == {"GetItem": 1, "TransactWriteItems": 1}
     experiment_id = store.get_experiment_by_name("fraud-churn-2025-01").experiment_id
     document = name_document("default", experiment_id)
     gateway = store.gateway.unscoped
     assert _carried(gateway, document, "chu") == ["fraud-churn-2025-01"]
 
-    _, renamed = _counted(
+    _, renamed = counted(
         store, lambda: store.rename_experiment(experiment_id, "fraud-churn-2025-02")
     )
-    assert _ops(renamed)["TransactWriteItems"] == 1 and "BatchWriteItem" not in _ops(renamed)
+    assert ops(renamed)["TransactWriteItems"] == 1 and "BatchWriteItem" not in ops(renamed)
     assert _carried(gateway, document, "chu") == ["fraud-churn-2025-02"]  # shared: rewritten
     assert _carried(gateway, document, "-01") == []  # only the old name had it
 
-    _, model_created = _counted(registry, lambda: registry.create_registered_model("fraud_v1"))
-    assert _ops(model_created) == {"TransactWriteItems": 1}
+    _, model_created = counted(registry, lambda: registry.create_registered_model("fraud_v1"))
+    assert ops(model_created) == {"TransactWriteItems": 1}
     long_name = "fraud_v1_" + "x" * 130  # over 128 bytes: its postings carry nothing
     registry.rename_registered_model("fraud_v1", long_name)
     model_id = registry.models.find("default", long_name)["model_id"]
@@ -146,7 +137,7 @@ def test_backfill_writes_carried_names_conditioned_on_the_name(store):
     assert report.entities["experiment_name"] >= 24
     assert _carried(gateway, document, "r-b") == ["ocr-bert-2025-03-01"]
     store.search_experiments(filter_string="name LIKE '%warm%'")
-    page, stats = _counted(
+    page, stats = counted(
         store, lambda: store.search_experiments(filter_string="name LIKE '%ocr-bert-2025-03%'")
     )
     assert len(page) == 8 and stats["BatchGetItem"].read_capacity == 8 * 0.5

@@ -24,7 +24,7 @@ from mlflow_dynamodbstore.fts.field_postings import (
 from mlflow_dynamodbstore.fts.lookup import READINESS
 from mlflow_dynamodbstore.schema.fts_keys import FTS_SHARDS
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
-from tests.fts.helpers import run_cli
+from tests.fts.helpers import counted, ops, run_cli
 
 WS = "default"
 
@@ -63,16 +63,6 @@ def valued(monkeypatch, store_uri):
     # switched on by the env: unready, built by the backfill (no servers to wait for)
     backfill_fts(store.gateway.unscoped, settle_seconds=0)
     return store
-
-
-def _counted(store, call):
-    store.gateway.stats.reset()
-    result = call()
-    return result, store.gateway.stats.snapshot()
-
-
-def _ops(stats) -> dict[str, int]:
-    return {name: op.requests for name, op in stats.items()}
 
 
 def test_postings_follow_tag_and_param_writes(valued):
@@ -118,29 +108,29 @@ def test_indexed_tag_value_search_reads_only_candidates(valued):
         note = f"note-{i:03d}-{'kvq' if i % 30 == 3 else 'abc'}"
         store.create_run(exp, "u", i, [RunTag("note", note)], f"run-{i:03d}")
     store.search_runs([exp], "tags.note LIKE '%warm%'", ViewType.ALL)  # readiness cached
-    runs, stats = _counted(
+    runs, stats = counted(
         store, lambda: store.search_runs([exp], "tags.note ILIKE '%KVQ%'", ViewType.ALL)
     )
     assert sorted(r.info.run_name for r in runs) == ["run-003", "run-033"]
     # the experiment, the 2 candidate METAs and their LIVE items (option D: every run has
     # one, docs/access-patterns.md); the posting list (a Query per shard) and the key's
     # overflow list
-    assert _ops(stats) == {"BatchGetItem": 3, "Query": FTS_SHARDS + 1}
+    assert ops(stats) == {"BatchGetItem": 3, "Query": FTS_SHARDS + 1}
 
     # params the same way
     run_id = runs[0].info.run_id
     store.log_batch(run_id, [], [Param("path", "/data/zqx-set")], [])
-    runs, stats = _counted(
+    runs, stats = counted(
         store, lambda: store.search_runs([exp], "params.path LIKE '%zqx%'", ViewType.ALL)
     )
     assert [r.info.run_id for r in runs] == [run_id]
-    assert _ops(stats) == {"BatchGetItem": 3, "Query": FTS_SHARDS + 1}  # + its LIVE item
+    assert ops(stats) == {"BatchGetItem": 3, "Query": FTS_SHARDS + 1}  # + its LIVE item
 
     # a pattern that cannot narrow walks the listing as before
-    _, full = _counted(
+    _, full = counted(
         store, lambda: store.search_runs([exp], "tags.note LIKE '%kv%'", ViewType.ALL)
     )
-    assert _ops(full)["Query"] != FTS_SHARDS + 1
+    assert ops(full)["Query"] != FTS_SHARDS + 1
 
 
 def test_write_overhead_per_set_tag(monkeypatch, store_uri):
@@ -150,15 +140,15 @@ def test_write_overhead_per_set_tag(monkeypatch, store_uri):
     exp = store.create_experiment("e")
     run_id = store.create_run(exp, "u", 1, [], "r").info.run_id
     value = "abcdefghijklmnopqrst"  # 20 characters: 18 distinct trigrams
-    _, off = _counted(store, lambda: store.set_tag(run_id, RunTag("k1", value)))
+    _, off = counted(store, lambda: store.set_tag(run_id, RunTag("k1", value)))
 
     run_cli("fts", "add", store_uri, RUN_TAG_VALUE)
     time.sleep(0.3)  # the settings refresh
     assert RUN_TAG_VALUE in store._conn.settings.current().fts_trigram_fields
-    _, on = _counted(store, lambda: store.set_tag(run_id, RunTag("k2", value)))
+    _, on = counted(store, lambda: store.set_tag(run_id, RunTag("k2", value)))
     # 2 GetItem (META, experiment) + one write each; a GetItem more is the 0.1 s refresh
-    assert _ops(on)["GetItem"] >= 2 and _ops(off)["GetItem"] >= 2
-    assert _ops(on)["TransactWriteItems"] == 1 and "PutItem" in _ops(off)
+    assert ops(on)["GetItem"] >= 2 and ops(off)["GetItem"] >= 2
+    assert ops(on)["TransactWriteItems"] == 1 and "PutItem" in ops(off)
     # DynamoDB Local does not report a transaction's write units as AWS bills them (2 per
     # item under 1 KB): count the postings written instead (docs give the computed cost).
     keys_k2 = _expected((RUN_TAG_VALUE, exp, "k2", run_id, value))
@@ -186,9 +176,9 @@ def test_field_configured_through_cli_then_backfilled_then_removed(monkeypatch, 
         return store.search_runs([exp], "tags.note LIKE '%zqx%'", ViewType.ALL)
 
     # configured, not ready: the full path still finds both (the old run has no posting)
-    runs, stats = _counted(store, search)
+    runs, stats = counted(store, search)
     assert sorted(r.info.run_name for r in runs) == ["new", "old"]
-    assert _ops(stats).get("Query") != FTS_SHARDS + 1
+    assert ops(stats).get("Query") != FTS_SHARDS + 1
 
     result = run_cli("fts", "backfill", store_uri, "--settle-seconds", "0", "--json")
     report = json.loads(result.stdout)
@@ -200,9 +190,9 @@ def test_field_configured_through_cli_then_backfilled_then_removed(monkeypatch, 
     assert _value_postings(gateway) == both
     listed = json.loads(run_cli("fts", "list", store_uri, "--json").stdout)
     assert {r["field"]: r["ready"] for r in listed}[RUN_TAG_VALUE] is True
-    runs, stats = _counted(store, search)
+    runs, stats = counted(store, search)
     assert sorted(r.info.run_name for r in runs) == ["new", "old"]
-    assert {k: v for k, v in _ops(stats).items() if k != "GetItem"} == {
+    assert {k: v for k, v in ops(stats).items() if k != "GetItem"} == {
         "BatchGetItem": 3,  # experiment, candidates, the matches' LIVE items (option D)
         "Query": FTS_SHARDS + 1,
     }  # indexed (a GetItem: the 0.1 s settings refresh)
@@ -210,9 +200,9 @@ def test_field_configured_through_cli_then_backfilled_then_removed(monkeypatch, 
     removed = run_cli("fts", "remove", store_uri, RUN_TAG_VALUE, "--json")
     assert RUN_TAG_VALUE not in {r["field"] for r in json.loads(removed.stdout)}
     time.sleep(0.3)
-    runs, stats = _counted(store, search)
+    runs, stats = counted(store, search)
     assert sorted(r.info.run_name for r in runs) == ["new", "old"]
-    assert _ops(stats).get("Query") != FTS_SHARDS + 1  # the full path again
+    assert ops(stats).get("Query") != FTS_SHARDS + 1  # the full path again
     store.set_tag(old, RunTag("note", "changed-zqx"))  # no longer maintained
     assert _value_postings(gateway) == both  # postings are left (storage only)
     assert not READINESS.is_ready(gateway, RUN_TAG_VALUE)
