@@ -217,6 +217,31 @@ class TableGateway:
         raw = response.get("Attributes")
         return self.deserialize(raw) if raw else None
 
+    def update_item_expression(
+        self,
+        key: Item,
+        update_expression: str,
+        condition_expression: str,
+        *,
+        names: dict[str, str],
+        values: dict[str, Any],
+    ) -> None:
+        """An UpdateItem whose raw ConditionExpression shares the update's placeholders (map
+        keys holding dots, as ``tx_update``); a refusal raises ConditionFailed with the
+        item as it stands (DynamoDB returns it at no read cost)."""
+        args = _expression_args(
+            "UpdateExpression", update_expression, names, values, self._serializer
+        )
+        self._call(
+            "UpdateItem",
+            self.client.update_item,
+            TableName=self.table_name,
+            Key=self._key(key),
+            ConditionExpression=condition_expression,
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            **args,
+        )
+
     def delete_item(
         self, key: Item, *, condition: ConditionBase | None = None, return_old: bool = False
     ) -> Item | None:

@@ -31,6 +31,7 @@ from mlflow_dynamodbstore.repositories import experiment_tag_values as tag_value
 from mlflow_dynamodbstore.schema import indexes, keys, tag_index_keys
 from mlflow_dynamodbstore.schema.fts_keys import WORKSPACE_SCOPE
 from mlflow_dynamodbstore.schema.metric_rank_keys import RANK_SHARDS, SHARDED_RANKS_ATTRIBUTE
+from mlflow_dynamodbstore.schema.step_gate_keys import CLOSING_GATES
 from mlflow_dynamodbstore.schema.table import TTL_ATTRIBUTE
 
 DEFAULT_EXPERIMENT_ID = "0"
@@ -275,6 +276,7 @@ class ExperimentRepository:
         now: int,
         ttl: int | None = None,
         marker: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        before_flip: Callable[[], Any] | None = None,
     ) -> None:
         """Move the experiment from one lifecycle stage to the other: one conditional
         UpdateItem of META (its GSI1 partition key moves to the new stage's). ``deleted_time`` /
@@ -282,7 +284,9 @@ class ExperimentRepository:
         ``ttl`` is set (or removed when None). With ``marker`` (a delete), META is read first
         and the item ``marker(meta)`` is written in the same TransactWriteItems as the update.
         Raises ExperimentMissing when it does not exist in the workspace or is not in
-        ``from_stage`` (the SQL store reports both as "does not exist")."""
+        ``from_stage`` (the SQL store reports both as "does not exist"). ``before_flip`` runs
+        once META was read and found in ``from_stage`` (a delete closes its runs' step gates
+        there, repositories/runs/step_gate.py); the flip clears ``closing_gates``."""
         time_attr = "deleted_time" if to_stage == LifecycleStage.DELETED else "restored_time"
         expression = "SET #u_stage = :u_stage, #u_lut = :u_now, #u_when = :u_now, #u_pk = :u_pk"
         names = {
@@ -291,6 +295,7 @@ class ExperimentRepository:
             "#u_when": time_attr,
             "#u_pk": indexes.EXPERIMENTS_BY_CREATION.pk,
             "#u_ttl": TTL_ATTRIBUTE,
+            "#u_cg": CLOSING_GATES,
         }
         values: dict[str, Any] = {
             ":u_stage": to_stage,
@@ -298,9 +303,9 @@ class ExperimentRepository:
             ":u_pk": keys.experiments_gsi1pk(workspace, to_stage),
         }
         if ttl is None:
-            expression += " REMOVE #u_ttl"
+            expression += " REMOVE #u_ttl, #u_cg"
         else:
-            expression += ", #u_ttl = :u_ttl"
+            expression += ", #u_ttl = :u_ttl REMOVE #u_cg"
             values[":u_ttl"] = ttl
         condition = Attr("workspace").eq(workspace) & Attr("lifecycle_stage").eq(from_stage)
         key = keys.experiment_key(experiment_id)
@@ -315,6 +320,8 @@ class ExperimentRepository:
         item = self.get(experiment_id)
         if item is None or item.get("lifecycle_stage") != from_stage:
             raise ExperimentMissing(experiment_id)
+        if before_flip is not None:
+            before_flip()
         try:
             self.gateway.transact_write(
                 [

@@ -39,6 +39,7 @@ from mlflow_dynamodbstore.repositories.traces.rollups import experiment_cell_key
 from mlflow_dynamodbstore.repositories.traces.sessions import trace_session_keys
 from mlflow_dynamodbstore.repositories.traces.view_rollups import experiment_view_cell_keys
 from mlflow_dynamodbstore.schema import dataset_keys, keys, lifecycle_keys, scorer_keys
+from mlflow_dynamodbstore.schema.step_gate_keys import gate_list_pks
 from mlflow_dynamodbstore.workspaces import ai_gateway, labeling, mcp_servers
 from mlflow_dynamodbstore.workspaces.inventory import Item, WorkspaceInventory
 
@@ -115,6 +116,8 @@ class Cascade:
         self._forget_deletion(lifecycle_keys.KIND_EXPERIMENT, experiment_id, meta)
         for run in self.inventory.runs(experiment_id):
             self.run(run)
+        for pk in gate_list_pks(experiment_id):  # its runs' step gates (step_gate_keys.py)
+            self.delete_partition(pk, root_sk=None)
         # The trace rollup cells before the traces: a rerun finds them by the traces left.
         cells = experiment_cell_keys(self.gateway, experiment_id)
         cells += experiment_view_cell_keys(self.gateway, experiment_id)  # SPANS/ASSESSMENTS

@@ -40,6 +40,8 @@ from mlflow_dynamodbstore.repositories.runs.changes import (
     name_document as run_name_document,
 )
 from mlflow_dynamodbstore.repositories.runs.changes import stored_run_name
+from mlflow_dynamodbstore.repositories.runs.live import LIVE_FLAG
+from mlflow_dynamodbstore.repositories.runs.step_gate import close_gate
 from mlflow_dynamodbstore.repositories.runs.value_postings import run_posting_keys
 from mlflow_dynamodbstore.repositories.traces.cost_rollups import experiment_cost_cell_keys
 from mlflow_dynamodbstore.repositories.traces.rollups import experiment_cell_keys
@@ -247,9 +249,13 @@ class Reassign:
         self.progress(1)
 
     def _run_and_entries(self, run: Item) -> Iterator[Item]:
-        """A run's tag index entries and name postings move (before META, so a rerun after
-        a crash still lists the run), then the key of its META for the caller to move."""
+        """A run's tag index entries and name postings move and its step gate closes
+        (before META, so a rerun after a crash still lists the run), then the key of its
+        META for the caller to move."""
         self._move_tag_entries(keys.run_pk(run["run_id"]), workspace_keyed=False)
+        if run.get(LIVE_FLAG):
+            # its gate names the old workspace: the next step's transaction reopens it
+            close_gate(self.gateway, run["run_id"])
         yield self._run_key_after_postings(run)
 
     def _move_tag_entries(self, owner_pk: str, *, workspace_keyed: bool) -> None:

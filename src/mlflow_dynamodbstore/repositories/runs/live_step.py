@@ -1,18 +1,23 @@
-"""Option D's training step (issue #20, stepping.py): one TransactWriteItems that writes the
-run's LIVE item only.
+"""Option D's training step (issue #20, stepping.py): a step writes the run's LIVE item only.
+
+A steady step (every key already announced) is one conditional UpdateItem of LIVE when the
+run's step gate is open for the step's workspace (schema/step_gate_keys.py): each key's
+entry on condition that the stored one is absent or older in (step, timestamp), the key's
+points appended to its buffer (``P#<key>``), ``buffered`` raised on condition that the
+buffers have room, ``version`` + 1. A refusal returns LIVE as it stands (no read): a closed
+gate sends the step to the transaction; full buffers are flushed from that copy.
 
 The transaction checks META (workspace, active, ``STEP_MODE``, ``live_metrics``, none of
-the step's keys spilled) and the experiment (active), and updates LIVE: each key's entry on
-condition that the stored one is absent or older in (step, timestamp), the key's points
-appended to its buffer (``P#<key>``), ``buffered`` raised on condition that the buffers
-have room, ``version`` + 1. A key the run has not stepped through LIVE before is announced
-in the same transaction (its LATEST item gets ``IN_LIVE`` and the ``~S#`` rank entry;
-``announced`` grows, bounded by ``MAX_LIVE_KEYS``); a key the writer believes announced is
-checked to be (``contains``). When only the room failed, the writer flushes: it reads LIVE,
-writes each key's buffer as a block ``ML#<flush seq>#…`` and retries with the buffers
-replaced on condition that LIVE's version is the one read. Anything else refused (an older
-point, a spilled key, a run not in step mode...) returns False: the caller takes the
-read-plan-write path, which decides exactly.
+the step's keys spilled) and the experiment (active, no delete closing its gates), updates
+LIVE the same way and opens the gate, and lists the run in the experiment's gate list. A
+key the run has not stepped through LIVE before is announced in it (its LATEST item gets
+``IN_LIVE`` and the ``~S#`` rank entry; ``announced`` grows, bounded by
+``MAX_LIVE_KEYS``); a key the writer believes announced is checked to be (``contains``).
+When only the room failed, the writer flushes: it writes each key's buffer as a block
+``ML#<flush seq>#…`` and retries with the buffers replaced on condition that LIVE's
+version is the one read. Anything else refused (an older point, a spilled key, a run not
+in step mode...) returns False: the caller takes the read-plan-write path, which decides
+exactly.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr
 from mlflow.entities import LifecycleStage
 
-from mlflow_dynamodbstore.gateway import TableGateway, TransactionCancelled
+from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway, TransactionCancelled
 from mlflow_dynamodbstore.repositories.runs.changes import MetricPoint
 from mlflow_dynamodbstore.repositories.runs.items import SPILLED, metric_entry
 from mlflow_dynamodbstore.repositories.runs.live import LIVE_FLAG, LIVE_METRICS, LIVE_VERSION
@@ -46,6 +51,7 @@ from mlflow_dynamodbstore.schema.live_step_keys import (
     stepping_rank_keys,
 )
 from mlflow_dynamodbstore.schema.metric_rank_keys import live_key
+from mlflow_dynamodbstore.schema.step_gate_keys import CLOSING_GATES, GATE, gate_entry
 
 Item = dict[str, Any]
 # The LIVE update is the third action (after META's and the experiment's checks).
@@ -73,6 +79,25 @@ class _Replace:
     buffers: tuple[str, ...]
 
 
+@dataclass
+class _Expression:
+    """LIVE's update: its expression, placeholders and condition parts."""
+
+    sets: list[str]
+    adds: list[str]
+    conditions: list[str]
+    names: dict[str, str]
+    values: dict[str, Any]
+
+    @property
+    def update(self) -> str:
+        return "SET " + ", ".join(self.sets) + " ADD " + ", ".join(self.adds)
+
+    @property
+    def condition(self) -> str:
+        return " AND ".join(self.conditions)
+
+
 class LiveStep:
     def __init__(self, gateway: TableGateway):
         self.gateway = gateway
@@ -80,6 +105,10 @@ class LiveStep:
     def write(self, step: Step) -> bool:
         """True when the step is written (nothing else to do); False when it does not
         apply (nothing written)."""
+        if not step.extra_puts and set(step.metrics) <= step.announced:
+            through_gate = self._through_gate(step, None)
+            if through_gate is not None:
+                return through_gate
         try:
             self.gateway.transact_write(self._actions(step, None))
             return True
@@ -94,6 +123,46 @@ class LiveStep:
             self.gateway.transact_write(self._actions(step, replace))
         except TransactionCancelled:
             return False  # another writer moved LIVE since the read: the exact path
+        return True
+
+    def _through_gate(self, step: Step, replace: _Replace | None) -> bool | None:
+        """The step as one UpdateItem of LIVE behind its gate: True written, False not
+        applicable (the exact path), None the gate is not open for the step's workspace
+        (the transaction checks META and the experiment, and opens it)."""
+        expression = self._live_expression(step, list(step.metrics), [], replace)
+        expression.names["#g"] = GATE
+        expression.values[":gws"] = step.workspace
+        expression.conditions.insert(0, "#g = :gws")
+        try:
+            self.gateway.update_item_expression(
+                live_key(step.run_id),
+                expression.update,
+                expression.condition,
+                names=expression.names,
+                values=expression.values,
+            )
+            return True
+        except ConditionFailed as exc:
+            live, retried = exc.item, exc.retried
+        if live is None:
+            return False
+        if retried and self._holds(step, live):
+            return True  # an earlier attempt was applied and its answer lost
+        if live.get(GATE) != step.workspace:
+            return None
+        if replace is not None or step.recent is None or not self._only_full(step, live):
+            return False
+        # DynamoDB returned LIVE with the refusal: flush from that copy, no read
+        return self._through_gate(step, self._flush(step.run_id, live)) is True
+
+    @staticmethod
+    def _holds(step: Step, live: Item) -> bool:
+        """Whether LIVE holds every key of the step at the step's point (it was applied)."""
+        entries = live.get(LIVE_METRICS) or {}
+        for key, (value, timestamp, step_no) in step.metrics.items():
+            stored = entries.get(key)
+            if stored is None or stored != metric_entry(value, timestamp, step_no):
+                return False
         return True
 
     def _only_full(self, step: Step, live: Item) -> bool:
@@ -122,13 +191,25 @@ class LiveStep:
     def _actions(self, step: Step, replace: _Replace | None) -> list[dict]:
         ordered = list(step.metrics)
         new_keys = [k for k in ordered if k not in step.announced]
+        expression = self._live_expression(step, ordered, new_keys, replace)
+        expression.names["#g"] = GATE
+        expression.values[":gws"] = step.workspace
+        expression.sets.append("#g = :gws")  # the checks below hold: open the gate
         return [
             self._meta_check(step, ordered),
             self.gateway.tx_check(
                 keys.experiment_key(step.experiment_id),
-                Attr("lifecycle_stage").eq(LifecycleStage.ACTIVE),
+                Attr("lifecycle_stage").eq(LifecycleStage.ACTIVE)
+                & Attr(CLOSING_GATES).not_exists(),
             ),
-            self._live_update(step, ordered, new_keys, replace),
+            self.gateway.tx_update(
+                live_key(step.run_id),
+                expression.update,
+                names=expression.names,
+                values=expression.values,
+                condition_expression=expression.condition,
+            ),
+            self.gateway.tx_put(gate_entry(step.experiment_id, step.run_id)),
             *(self._announce(step, key) for key in new_keys),
             *(self.gateway.tx_put(item) for item in step.extra_puts),
         ]
@@ -151,9 +232,9 @@ class LiveStep:
             keys.run_key(step.run_id), " AND ".join(parts), names, values
         )
 
-    def _live_update(
+    def _live_expression(
         self, step: Step, ordered: list[str], new_keys: list[str], replace: _Replace | None
-    ) -> dict:
+    ) -> _Expression:
         names = {
             "#m": LIVE_METRICS,
             "#v": LIVE_VERSION,
@@ -185,14 +266,7 @@ class LiveStep:
             conditions.append("(attribute_not_exists(#an) OR size(#an) <= :maxk)")
         if step.recent is not None:
             self._buffers(step, ordered, replace, names, values, sets, adds, conditions)
-        update = "SET " + ", ".join(sets) + " ADD " + ", ".join(adds)
-        return self.gateway.tx_update(
-            live_key(step.run_id),
-            update,
-            names=names,
-            values=values,
-            condition_expression=" AND ".join(conditions),
-        )
+        return _Expression(sets, adds, conditions, names, values)
 
     @staticmethod
     def _buffers(

@@ -53,6 +53,7 @@ from mlflow_dynamodbstore.repositories.runs.metric_update import (
     replaces_condition,
 )
 from mlflow_dynamodbstore.repositories.runs.settle import settle_run
+from mlflow_dynamodbstore.repositories.runs.step_gate import gate_closing_actions
 from mlflow_dynamodbstore.repositories.runs.stepping import (
     IN_LIVE,
     MAX_LIVE_KEYS,
@@ -483,6 +484,7 @@ class RunRepository:
         write.meta["version"] = version.next
         condition = version.condition
         extra = [self._create_live(meta["run_id"])] if create_live else []
+        extra += gate_closing_actions(self.gateway, meta, write.meta, write.replaced)
         try:
             if not write.puts and not write.deletes and not write.names and not extra:
                 self.gateway.put_item(write.meta, condition=condition)

@@ -1,14 +1,15 @@
 """Settling a run that stepped through its LIVE item (option D, stepping.py).
 
 ``update_run_info`` to a terminal status clears ``STEP_MODE`` in the META write it makes
-anyway, so no step commits after it; then the run is settled here: LIVE's buffers are
-flushed into blocks, and one transaction gives each announced key's LATEST item its value
-rank entry again (the greater of META's and LIVE's entries) and empties LIVE's buffers and
-``announced``, on condition that neither META nor LIVE moved since they were read (a
-racing writer makes it read again). Every later metric write of the run takes the read
-path, whose ranks are exact. A run that never ends keeps its keys stepping: its ``~S#``
-entries stay, and ordered searches keep reading its value from LIVE (exact, at the cost of
-one more run to read).
+anyway, so no transaction step commits after it; then the run is settled here: LIVE's
+buffers are flushed into blocks, and one transaction gives each announced key's LATEST
+item its value rank entry again (the greater of META's and LIVE's entries), empties LIVE's
+buffers and ``announced`` and closes its step gate (step_gate.py), on condition that
+neither META nor LIVE moved since they were read (a racing writer makes it read again; a
+step through the gate in between is settled with the rest). Every later metric write of
+the run takes the read path, whose ranks are exact. A run that never ends keeps its keys
+stepping: its ``~S#`` entries stay, and ordered searches keep reading its value from LIVE
+(exact, at the cost of one more run to read).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from mlflow_dynamodbstore.repositories.runs.stepping import (
 from mlflow_dynamodbstore.schema import keys
 from mlflow_dynamodbstore.schema.live_step_keys import buffer_key_of
 from mlflow_dynamodbstore.schema.metric_rank_keys import live_key
+from mlflow_dynamodbstore.schema.step_gate_keys import GATE, gate_entry_key
 
 Item = dict[str, Any]
 # Attempts when a writer moves META or LIVE between settling's read and its write.
@@ -104,12 +106,14 @@ def _settle_actions(
     for i, attribute in enumerate(buffers):
         names[f"#b{i}"] = attribute
         sets.append(f"#b{i} = :empty")
+    # the run's steps take the read path from now on: its gate closes (step_gate_keys.py)
+    names["#g"] = GATE
     if kept:
         values[":kept"] = set(kept)
         sets.append("#an = :kept")
-        update = "SET " + ", ".join(sets) + " ADD #v :one"
+        update = "SET " + ", ".join(sets) + " ADD #v :one REMOVE #g"
     else:
-        update = "SET " + ", ".join(sets) + " ADD #v :one REMOVE #an"
+        update = "SET " + ", ".join(sets) + " ADD #v :one REMOVE #an, #g"
     if live.get(LIVE_VERSION) is None:
         version_condition = "attribute_not_exists(#v)"
     else:
@@ -125,5 +129,6 @@ def _settle_actions(
             values=values,
             condition_expression=version_condition,
         ),
+        gateway.tx_delete(gate_entry_key(experiment_id, run_id)),
         *settled,
     ]

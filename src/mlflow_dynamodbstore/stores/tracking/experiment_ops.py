@@ -43,6 +43,7 @@ from mlflow_dynamodbstore.repositories.experiments import (
     TagMissing,
     to_experiment,
 )
+from mlflow_dynamodbstore.repositories.runs.step_gate import close_experiment_gates
 from mlflow_dynamodbstore.repositories.tag_index import TagIndexReader, TagIndexState, ready_for
 from mlflow_dynamodbstore.repositories.workspaces import WorkspaceRepository
 from mlflow_dynamodbstore.search.experiments import search_experiments_in_memory
@@ -181,6 +182,12 @@ class ExperimentOps:
                 ttl=soft_delete_ttl(retention_of(self._conn), now) if deleting else None,
                 marker=(
                     (lambda meta: experiment_marker(experiment_id, workspace, now, meta["name"]))
+                    if deleting
+                    else None
+                ),
+                # the runs' training steps pass no gate once the experiment is deleted
+                before_flip=(
+                    (lambda: close_experiment_gates(self._conn.gateway, experiment_id))
                     if deleting
                     else None
                 ),

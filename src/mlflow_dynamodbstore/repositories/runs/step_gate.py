@@ -1,0 +1,123 @@
+"""Closing runs' step gates (schema/step_gate_keys.py; the step itself: live_step.py).
+
+A gate open for a workspace lets that workspace's training steps update the run's LIVE item
+alone, without the transaction that checks META and the experiment. So every write that
+makes one of those checks false closes the gate (or, for one key, takes it out of
+``announced``) in the same transaction as that write, or before it:
+
+- a run leaving the active lifecycle (delete): the META write closes the gate and drops
+  the run from the experiment's gate list;
+- a metric entry of META spilling (META over its size budget): the key leaves LIVE's
+  ``announced``, so its steps take the read path, which resolves spilled values;
+- the run ending (settle.py) closes the gate with its settling transaction;
+- an experiment's delete (``close_experiment_gates``): first the experiment's
+  ``closing_gates`` flag, which any opening transaction checks, then the gate list read
+  consistently, every gate in it closed, and the flip to deleted (which clears the flag);
+- a run moving to another workspace (workspaces/reassign.py): its gate closes.
+
+Closing is always safe: a closed gate only sends the next step through the transaction,
+which opens it again when its checks hold.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from mlflow.entities import LifecycleStage
+
+from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
+from mlflow_dynamodbstore.repositories.runs.items import is_spilled
+from mlflow_dynamodbstore.repositories.runs.live import LIVE_FLAG
+from mlflow_dynamodbstore.repositories.runs.stepping import LIVE_ANNOUNCED
+from mlflow_dynamodbstore.schema import keys
+from mlflow_dynamodbstore.schema.metric_rank_keys import live_key
+from mlflow_dynamodbstore.schema.step_gate_keys import (
+    CLOSING_GATES,
+    GATE,
+    gate_entry_key,
+    gate_list_pks,
+)
+
+Item = dict[str, Any]
+
+
+def gate_closing_actions(
+    gateway: TableGateway, meta: Item, planned: Item, written_keys: dict[str, Any]
+) -> list[dict]:
+    """The transaction actions a META write from ``meta`` to ``planned`` needs so that no
+    training step passes a gate the write makes wrong (none for a run without LIVE)."""
+    if not planned.get(LIVE_FLAG):
+        return []
+    closing = (
+        planned.get("lifecycle_stage") != LifecycleStage.ACTIVE
+        and meta.get("lifecycle_stage") == LifecycleStage.ACTIVE
+    )
+    metrics = planned.get("metrics") or {}
+    spilled = sorted(k for k in written_keys if is_spilled(metrics.get(k)))
+    if not closing and not spilled:
+        return []
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    clauses = []
+    if closing:
+        names["#g"] = GATE
+        clauses.append("REMOVE #g")
+    if spilled:
+        names["#an"] = LIVE_ANNOUNCED
+        values[":spilled"] = set(spilled)
+        clauses.append("DELETE #an :spilled")
+    # no condition: LIVE exists whenever META has LIVE_FLAG (they are written together)
+    actions = [
+        gateway.tx_update(
+            live_key(planned["run_id"]), " ".join(clauses), names=names, values=values or None
+        )
+    ]
+    if closing:
+        actions.append(
+            gateway.tx_delete(gate_entry_key(str(planned["experiment_id"]), planned["run_id"]))
+        )
+    return actions
+
+
+def close_gate(gateway: TableGateway, run_id: str) -> bool:
+    """Close one run's gate (an UpdateItem that creates nothing): False when the run has
+    no LIVE item."""
+    try:
+        gateway.update_item(
+            live_key(run_id),
+            "REMOVE #g",
+            names={"#g": GATE},
+            condition=Attr("PK").exists(),
+        )
+        return True
+    except ConditionFailed:
+        return False
+
+
+def gate_listed_runs(gateway: TableGateway, experiment_id: str) -> list[Item]:
+    """The experiment's gate list, read consistently (one Query per shard)."""
+    entries: list[Item] = []
+    for pk in gate_list_pks(experiment_id):
+        entries.extend(gateway.query(Key("PK").eq(pk), consistent=True))
+    return entries
+
+
+def close_experiment_gates(gateway: TableGateway, experiment_id: str) -> int:
+    """Before an experiment's delete flips it: set ``closing_gates`` (no gate of its runs
+    opens from now on: the opening transaction checks the flag), then close every gate in
+    its list and drop the entries. The flip clears the flag. A crash before the flip leaves
+    the flag: steps take the transaction and then the read path (slower, still exact)
+    until the delete is run again. Returns the gates closed."""
+    gateway.update_item(
+        keys.experiment_key(experiment_id),
+        "SET #c = :t",
+        names={"#c": CLOSING_GATES},
+        values={":t": True},
+        condition=Attr("PK").exists(),
+    )
+    entries = gate_listed_runs(gateway, experiment_id)
+    for entry in entries:
+        close_gate(gateway, entry["run_id"])
+    gateway.batch_write(deletes=[{"PK": e["PK"], "SK": e["SK"]} for e in entries])
+    return len(entries)
