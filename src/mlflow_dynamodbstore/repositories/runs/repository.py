@@ -484,7 +484,7 @@ class RunRepository:
         write.meta["version"] = version.next
         condition = version.condition
         extra = [self._create_live(meta["run_id"])] if create_live else []
-        extra += gate_closing_actions(self.gateway, meta, write.meta, write.replaced)
+        extra += gate_closing_actions(self.gateway, meta, write.meta)
         try:
             if not write.puts and not write.deletes and not write.names and not extra:
                 self.gateway.put_item(write.meta, condition=condition)

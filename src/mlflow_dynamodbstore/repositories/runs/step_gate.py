@@ -2,18 +2,20 @@
 
 A gate open for a workspace lets that workspace's training steps update the run's LIVE item
 alone, without the transaction that checks META and the experiment. So every write that
-makes one of those checks false closes the gate (or, for one key, takes it out of
-``announced``) in the same transaction as that write, or before it:
+makes one of those checks false closes the gate in the same transaction as that write,
+or before it:
 
 - a run leaving the active lifecycle (delete): the META write closes the gate and drops
   the run from the experiment's gate list;
-- a metric entry of META spilling (META over its size budget): the key leaves LIVE's
-  ``announced``, so its steps take the read path, which resolves spilled values;
 - the run ending (settle.py) closes the gate with its settling transaction;
 - an experiment's delete (``close_experiment_gates``): first the experiment's
   ``closing_gates`` flag, which any opening transaction checks, then the gate list read
   consistently, every gate in it closed, and the flip to deleted (which clears the flag);
 - a run moving to another workspace (workspaces/reassign.py): its gate closes.
+
+A spilled metric key (META over its size budget) never passes the gate: the transaction
+that announces a key checks that META has not spilled it, and the read path plans an
+announced key against LIVE's entry, so it stays inline.
 
 Closing is always safe: a closed gate only sends the next step through the transaction,
 which opens it again when its checks hold.
@@ -27,9 +29,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from mlflow.entities import LifecycleStage
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
-from mlflow_dynamodbstore.repositories.runs.items import is_spilled
 from mlflow_dynamodbstore.repositories.runs.live import LIVE_FLAG
-from mlflow_dynamodbstore.repositories.runs.stepping import LIVE_ANNOUNCED
 from mlflow_dynamodbstore.schema import keys
 from mlflow_dynamodbstore.schema.metric_rank_keys import live_key
 from mlflow_dynamodbstore.schema.step_gate_keys import (
@@ -42,42 +42,21 @@ from mlflow_dynamodbstore.schema.step_gate_keys import (
 Item = dict[str, Any]
 
 
-def gate_closing_actions(
-    gateway: TableGateway, meta: Item, planned: Item, written_keys: dict[str, Any]
-) -> list[dict]:
+def gate_closing_actions(gateway: TableGateway, meta: Item, planned: Item) -> list[dict]:
     """The transaction actions a META write from ``meta`` to ``planned`` needs so that no
     training step passes a gate the write makes wrong (none for a run without LIVE)."""
     if not planned.get(LIVE_FLAG):
         return []
-    closing = (
+    if not (
         planned.get("lifecycle_stage") != LifecycleStage.ACTIVE
         and meta.get("lifecycle_stage") == LifecycleStage.ACTIVE
-    )
-    metrics = planned.get("metrics") or {}
-    spilled = sorted(k for k in written_keys if is_spilled(metrics.get(k)))
-    if not closing and not spilled:
+    ):
         return []
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    clauses = []
-    if closing:
-        names["#g"] = GATE
-        clauses.append("REMOVE #g")
-    if spilled:
-        names["#an"] = LIVE_ANNOUNCED
-        values[":spilled"] = set(spilled)
-        clauses.append("DELETE #an :spilled")
     # no condition: LIVE exists whenever META has LIVE_FLAG (they are written together)
-    actions = [
-        gateway.tx_update(
-            live_key(planned["run_id"]), " ".join(clauses), names=names, values=values or None
-        )
+    return [
+        gateway.tx_update(live_key(planned["run_id"]), "REMOVE #g", names={"#g": GATE}),
+        gateway.tx_delete(gate_entry_key(str(planned["experiment_id"]), planned["run_id"])),
     ]
-    if closing:
-        actions.append(
-            gateway.tx_delete(gate_entry_key(str(planned["experiment_id"]), planned["run_id"]))
-        )
-    return actions
 
 
 def close_gate(gateway: TableGateway, run_id: str) -> bool:
