@@ -34,8 +34,14 @@ def test_delete_and_restore_touch_only_meta(store):
     eid = store.create_experiment("cycle")
     store.gateway.stats.reset()
     store.delete_experiment(eid)
-    # META read, then its update and the deletion-index marker in one transaction
-    assert _requests(store) == {"GetItem": 1, "TransactWriteItems": 1}
+    # META read; its runs' step gates closed (the closing flag, the gate list's 8 shards,
+    # none listed here); then its update and the deletion-index marker in one transaction
+    assert _requests(store) == {
+        "GetItem": 1,
+        "UpdateItem": 1,
+        "Query": 8,
+        "TransactWriteItems": 1,
+    }
     item = _meta(store, eid)
     assert item["lifecycle_stage"] == "deleted"
     assert item["GSI1PK"] == keys.experiments_gsi1pk("default", "deleted")

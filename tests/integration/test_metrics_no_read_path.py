@@ -32,22 +32,23 @@ def _history(store, run_id, key):
 
 
 def test_training_loop_costs(store, run_id):
-    """After the first step (params, new keys: the read path), each 10-point step is one
-    TransactWriteItems (the first also announces the keys on their LATEST items, then LIVE
-    alone takes the points); a step of 4 points is the same transaction."""
+    """After the first step (params, new keys: the read path), the next 10-point step is
+    one TransactWriteItems that announces the keys on their LATEST items and opens the
+    run's step gate; every later step, of 10 points or 4, is one UpdateItem of LIVE."""
     stats = store.gateway.stats
     store.log_batch(run_id, _step(0), [Param("lr", "0.1")], [RunTag("t", "v")])
     for step in range(1, 6):
         stats.reset()
         store.log_batch(run_id, _step(step), [], [])
-        assert stats.snapshot().keys() == {"TransactWriteItems"}
         assert stats.total_requests == 1
+        expected_op = "TransactWriteItems" if step == 1 else "UpdateItem"
+        assert stats.snapshot().keys() == {expected_op}
     stats.reset()
     store.log_batch(run_id, _step(6, keys_=4), [], [])
-    assert (stats.total_requests, stats.requests("TransactWriteItems")) == (1, 1)
+    assert (stats.total_requests, stats.requests("UpdateItem")) == (1, 1)
     stats.reset()
     store.log_metric(run_id, Metric("m0", 9.0, 2000, 7))
-    assert (stats.total_requests, stats.requests("TransactWriteItems")) == (1, 1)
+    assert (stats.total_requests, stats.requests("UpdateItem")) == (1, 1)
 
     run = store.get_run(run_id)
     expected = {f"m{k}": 5 * 0.1 + k for k in range(10)}  # step 5 for every key

@@ -200,9 +200,10 @@ def test_log_batch_request_count(store, run_id):
     assert stats.total_requests == 1  # a step through LIVE (announcing the key)
     stats.reset()
     store.log_metric(run_id, Metric("single", 0.5, 0, 0))  # not the latest: only the point
-    # the step is tried and refused (LIVE holds a newer point), LIVE's GetItem tells an
-    # older point from full buffers, then 3 GetItem + 1 BatchWriteItem
-    assert stats.total_requests == 6
+    # the step is tried through the gate and refused (LIVE holds a newer point; the refusal
+    # returns LIVE, which tells an older point from full buffers), then 3 GetItem + 1
+    # BatchWriteItem
+    assert stats.total_requests == 5
     assert [m.value for m in store.get_metric_history(run_id, "single")] == [0.5, 1.0]
     assert store.get_run(run_id).data.metrics["single"] == 1.0
 

@@ -29,6 +29,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from mlflow.entities import LifecycleStage
 
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
+from mlflow_dynamodbstore.gateway.table_gateway import batch_parallelism, map_side_by_side
 from mlflow_dynamodbstore.repositories.runs.live import LIVE_FLAG
 from mlflow_dynamodbstore.schema import keys
 from mlflow_dynamodbstore.schema.metric_rank_keys import live_key
@@ -75,11 +76,13 @@ def close_gate(gateway: TableGateway, run_id: str) -> bool:
 
 
 def gate_listed_runs(gateway: TableGateway, experiment_id: str) -> list[Item]:
-    """The experiment's gate list, read consistently (one Query per shard)."""
-    entries: list[Item] = []
-    for pk in gate_list_pks(experiment_id):
-        entries.extend(gateway.query(Key("PK").eq(pk), consistent=True))
-    return entries
+    """The experiment's gate list, read consistently: one Query per shard, side by side."""
+    pages = map_side_by_side(
+        lambda pk: list(gateway.query(Key("PK").eq(pk), consistent=True)),
+        gate_list_pks(experiment_id),
+        batch_parallelism(),
+    )
+    return [entry for page in pages for entry in page]
 
 
 def close_experiment_gates(gateway: TableGateway, experiment_id: str) -> int:
@@ -96,7 +99,6 @@ def close_experiment_gates(gateway: TableGateway, experiment_id: str) -> int:
         condition=Attr("PK").exists(),
     )
     entries = gate_listed_runs(gateway, experiment_id)
-    for entry in entries:
-        close_gate(gateway, entry["run_id"])
+    map_side_by_side(lambda e: close_gate(gateway, e["run_id"]), entries, batch_parallelism())
     gateway.batch_write(deletes=[{"PK": e["PK"], "SK": e["SK"]} for e in entries])
     return len(entries)
