@@ -12,6 +12,7 @@ from mlflow.entities import Metric, RunStatus, ViewType
 
 from mlflow_dynamodbstore.gateway.aws_write_units import AwsWriteUnits
 from mlflow_dynamodbstore.gateway.partition_writes import PartitionWrites
+from mlflow_dynamodbstore.repositories.runs.live import LIVE_FLAG
 from mlflow_dynamodbstore.repositories.runs.stepping import BUFFER_POINTS, IN_LIVE
 from mlflow_dynamodbstore.schema import keys, table
 from tests.integration.live_step_helpers import expected, history, step_metrics
@@ -91,6 +92,14 @@ def test_ending_the_run_settles_its_keys(store, run_id):
     stats.reset()
     assert history(store, run_id, "m0") == expected(range(last + 1), 0)
     assert stats.total_requests == 1  # settled: no LIVE read
+    # LIVE's entries folded into META: a search page no longer reads the run's LIVE item
+    meta = store._conn.gateway.get_item(keys.run_key(run_id))
+    assert LIVE_FLAG not in meta and float(meta["metrics"]["m1"]["value"]) == last * 0.5 + 1
+    asked = []
+    store.gateway.observers.append(lambda op, kwargs, _: asked.append(str(kwargs)))
+    runs = store.search_runs(["0"], "", ViewType.ALL, 10)
+    assert asked and not any("'LIVE'" in a for a in asked)
+    assert runs[0].data.metrics == {"m0": last * 0.5, "m1": last * 0.5 + 1}
     runs = store.search_runs(["0"], "", ViewType.ALL, 10, ["metrics.m1 DESC"])
     assert [r.info.run_id for r in runs] == [run_id]
     assert runs[0].data.metrics["m1"] == last * 0.5 + 1

@@ -6,8 +6,10 @@ buffers are flushed into blocks, and one transaction gives each announced key's 
 item its value rank entry again (the greater of META's and LIVE's entries), empties LIVE's
 buffers and ``announced`` and closes its step gate (step_gate.py), on condition that
 neither META nor LIVE moved since they were read (a racing writer makes it read again; a
-step through the gate in between is settled with the rest). Every later metric write of
-the run takes the read path, whose ranks are exact. A run that never ends keeps its keys
+step through the gate in between is settled with the rest). With no key left stepping,
+META takes LIVE's newer entries and loses ``live_metrics`` in the same transaction, so
+readers of the finished run no longer read LIVE. Every later metric write of the run takes
+the read path, whose ranks are exact. A run that never ends keeps its keys
 stepping: its ``~S#`` entries stay, and ordered searches keep reading its value from LIVE
 (exact, at the cost of one more run to read).
 """
@@ -19,7 +21,13 @@ from typing import Any
 from mlflow_dynamodbstore.gateway import TableGateway, TransactionCancelled
 from mlflow_dynamodbstore.gateway.optimistic import version_of
 from mlflow_dynamodbstore.repositories.runs.items import is_spilled, latest_item, metric_entry_value
-from mlflow_dynamodbstore.repositories.runs.live import LIVE_VERSION, is_live_item, merge_live
+from mlflow_dynamodbstore.repositories.runs.live import (
+    LIVE_FLAG,
+    LIVE_VERSION,
+    has_live,
+    is_live_item,
+    merge_live,
+)
 from mlflow_dynamodbstore.repositories.runs.metric_history import live_flushed_items
 from mlflow_dynamodbstore.repositories.runs.stepping import (
     IN_LIVE,
@@ -40,14 +48,14 @@ _SETTLE_ATTEMPTS = 10
 
 
 def settle_run(gateway: TableGateway, run_id: str) -> bool:
-    """Settle the run (nothing to do: no LIVE, nothing announced or buffered). False when
-    writers kept moving META or LIVE for every attempt."""
+    """Settle the run (nothing to do: no LIVE, or nothing announced, buffered or left to
+    fold into META). False when writers kept moving META or LIVE for every attempt."""
     for _ in range(_SETTLE_ATTEMPTS):
         items = gateway.batch_get([keys.run_key(run_id), live_key(run_id)], consistent=True)
         meta = next((i for i in items if i["SK"] == keys.META), None)
         live = next((i for i in items if is_live_item(i)), None)
         buffers = [a for a in live or {} if buffer_key_of(a) is not None]
-        if meta is None or live is None or not (announced_keys(live) or buffers):
+        if meta is None or live is None or not (has_live(meta) or announced_keys(live) or buffers):
             return True
         try:
             gateway.transact_write(_settle_actions(gateway, meta, live, buffers))
@@ -119,9 +127,8 @@ def _settle_actions(
     else:
         values[":ver"] = int(live[LIVE_VERSION])
         version_condition = "#v = :ver"
-    version = version_of(meta)
     return [
-        gateway.tx_check(keys.run_key(run_id), version.condition),
+        _meta_action(gateway, meta, merged, kept),
         gateway.tx_update(
             live_key(run_id),
             update,
@@ -132,3 +139,20 @@ def _settle_actions(
         gateway.tx_delete(gate_entry_key(experiment_id, run_id)),
         *settled,
     ]
+
+
+def _meta_action(gateway: TableGateway, meta: Item, merged: Item, kept: list[str]) -> dict:
+    """META's part of settling, on condition that it is at the version read: with no key
+    left stepping, LIVE's newer entries fold into META and ``live_metrics`` goes, so
+    readers of the finished run (search pages above all) skip its LIVE item; a kept
+    (spilled) key still needs LIVE, so META is only checked then."""
+    version = version_of(meta)
+    if kept:
+        return gateway.tx_check(keys.run_key(meta["run_id"]), version.condition)
+    return gateway.tx_update(
+        keys.run_key(meta["run_id"]),
+        "SET #mt = :mt, #ver = :ver REMOVE #lf",
+        names={"#mt": "metrics", "#ver": version.attribute, "#lf": LIVE_FLAG},
+        values={":mt": merged.get("metrics") or {}, ":ver": version.next},
+        condition=version.condition,
+    )

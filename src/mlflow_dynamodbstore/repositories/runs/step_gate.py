@@ -7,7 +7,8 @@ or before it:
 
 - a run leaving the active lifecycle (delete): the META write closes the gate and drops
   the run from the experiment's gate list;
-- the run ending (settle.py) closes the gate with its settling transaction;
+- the run ending: the META write that clears ``step_mode`` closes the gate, and settling
+  (settle.py) drops the run from the gate list;
 - an experiment's delete (``close_experiment_gates``): first the experiment's
   ``closing_gates`` flag, which any opening transaction checks, then the gate list read
   consistently, every gate in it closed, and the flip to deleted (which clears the flag);
@@ -31,6 +32,7 @@ from mlflow.entities import LifecycleStage
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
 from mlflow_dynamodbstore.gateway.table_gateway import batch_parallelism, map_side_by_side
 from mlflow_dynamodbstore.repositories.runs.live import LIVE_FLAG
+from mlflow_dynamodbstore.repositories.runs.stepping import STEP_MODE
 from mlflow_dynamodbstore.schema import keys
 from mlflow_dynamodbstore.schema.metric_rank_keys import live_key
 from mlflow_dynamodbstore.schema.step_gate_keys import (
@@ -48,14 +50,21 @@ def gate_closing_actions(gateway: TableGateway, meta: Item, planned: Item) -> li
     training step passes a gate the write makes wrong (none for a run without LIVE)."""
     if not planned.get(LIVE_FLAG):
         return []
-    if not (
+    deleted = (
         planned.get("lifecycle_stage") != LifecycleStage.ACTIVE
         and meta.get("lifecycle_stage") == LifecycleStage.ACTIVE
-    ):
+    )
+    # the run ends: settling follows (and drops the gate list entry); closing now stops
+    # steps through the gate from outrunning settling's read-then-write
+    ending = bool(meta.get(STEP_MODE)) and not planned.get(STEP_MODE)
+    if not (deleted or ending):
         return []
     # no condition: LIVE exists whenever META has LIVE_FLAG (they are written together)
+    close = gateway.tx_update(live_key(planned["run_id"]), "REMOVE #g", names={"#g": GATE})
+    if not deleted:
+        return [close]
     return [
-        gateway.tx_update(live_key(planned["run_id"]), "REMOVE #g", names={"#g": GATE}),
+        close,
         gateway.tx_delete(gate_entry_key(str(planned["experiment_id"]), planned["run_id"])),
     ]
 
