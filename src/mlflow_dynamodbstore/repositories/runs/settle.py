@@ -9,9 +9,10 @@ neither META nor LIVE moved since they were read (a racing writer makes it read 
 step through the gate in between is settled with the rest). With no key left stepping,
 META takes LIVE's newer entries and loses ``live_metrics`` in the same transaction, so
 readers of the finished run no longer read LIVE. Every later metric write of the run takes
-the read path, whose ranks are exact. A run that never ends keeps its keys
-stepping: its ``~S#`` entries stay, and ordered searches keep reading its value from LIVE
-(exact, at the cost of one more run to read).
+the read path, whose ranks are exact. A run that never ends keeps its keys stepping (its
+``~S#`` entries stay, and ordered searches keep reading its value from LIVE: exact, at the
+cost of one more run to read) until ``runs settle-idle`` settles it
+(lifecycle/settle_idle.py).
 """
 
 from __future__ import annotations
