@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import pytest
 from mlflow.entities import TraceState
-from mlflow.exceptions import MlflowException
 from mlflow.tracing.constant import TraceTagKey
 
 from mlflow_dynamodbstore.fts import postings
 from mlflow_dynamodbstore.fts.lookup import READINESS
-from mlflow_dynamodbstore.search.traces import search as trace_search
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 from tests.differential_traces.builders import info, tid
+from tests.differential_traces.fts_search import all_pages, index_use
 from tests.fts.names import generated_names, patterns
 
 # Over 200 distinct trigrams (the index keeps the first 200): a pattern from its end is
@@ -27,40 +26,25 @@ LONG_NAME = "".join(chr(0x4E00 + i) + f"{i:03d}" for i in range(80)) + "-tail-ZQ
 _FIELDS = ("name", "trace.name", "tags.`mlflow.traceName`", "attributes.name")
 
 
-def _pages(store, exp_ids: list[str], flt: str, max_results: int, order_by=None) -> list:
-    """Every page of a search (trace ids per page), or the error code."""
-    pages, token = [], None
-    try:
-        while True:
-            infos, token = store.search_traces(
-                exp_ids, flt, max_results=max_results, order_by=order_by, page_token=token
-            )
-            pages.append([i.trace_id for i in infos])
-            if not token or len(pages) > 60:
-                return pages
-    except MlflowException as exc:
-        return [exc.error_code]
-
-
 def _searches(store, exp_ids: list[str], pats: list[str]) -> list:
     out = []
     for i, pattern in enumerate(pats):
         for comparator in ("LIKE", "ILIKE"):
             flt = f"{_FIELDS[i % len(_FIELDS)]} {comparator} '{pattern}'"
             if i % 4 == 0:
-                out.append(_pages(store, exp_ids, flt, 2))
+                out.append(all_pages(store, exp_ids, flt, 2))
             elif i % 4 == 1:
-                out.append(_pages(store, exp_ids, flt, 3, order_by=["name ASC"]))
+                out.append(all_pages(store, exp_ids, flt, 3, order_by=["name ASC"]))
             else:
-                out.append(_pages(store, exp_ids, flt, 1000))
-    out.append(_pages(store, exp_ids, "name LIKE '%ode%' AND trace.status = 'OK'", 2))
-    out.append(_pages(store, exp_ids, "name ILIKE '%TRAIN%' AND timestamp_ms > 1005", 1000))
-    out.append(_pages(store, exp_ids, "name = 'model-train'", 1000))
+                out.append(all_pages(store, exp_ids, flt, 1000))
+    out.append(all_pages(store, exp_ids, "name LIKE '%ode%' AND trace.status = 'OK'", 2))
+    out.append(all_pages(store, exp_ids, "name ILIKE '%TRAIN%' AND timestamp_ms > 1005", 1000))
+    out.append(all_pages(store, exp_ids, "name = 'model-train'", 1000))
     for name in pats[:4]:  # = on a pattern (its % and _ are plain characters under =)
-        out.append(_pages(store, exp_ids, f"trace.name = '{name}'", 2))
-    out.append(_pages(store, exp_ids, "name != 'model-train' AND name LIKE '%mod%'", 4))
-    out.append(_pages(store, exp_ids, "name LIKE '%tail-ZQX'", 1000))
-    out.append(_pages(store, exp_ids, "name ILIKE '%-TAIL-%'", 1000, ["timestamp_ms ASC"]))
+        out.append(all_pages(store, exp_ids, f"trace.name = '{name}'", 2))
+    out.append(all_pages(store, exp_ids, "name != 'model-train' AND name LIKE '%mod%'", 4))
+    out.append(all_pages(store, exp_ids, "name LIKE '%tail-ZQX'", 1000))
+    out.append(all_pages(store, exp_ids, "name ILIKE '%-TAIL-%'", 1000, ["timestamp_ms ASC"]))
     return out
 
 
@@ -76,15 +60,7 @@ def dynamo_store(request, store_uri, artifact_root, fake_clock):
 
 
 def test_search_traces_by_name(sql_store, dynamo_store, monkeypatch):
-    indexed = []
-
-    def counted(*args):
-        found = original(*args)
-        indexed.append(found is not None)
-        return found
-
-    original = trace_search.named_traces
-    monkeypatch.setattr(trace_search, "named_traces", counted)
+    indexed = index_use(monkeypatch, "named_traces")
     names = generated_names(36, seed=31)
     # traces share names (the dictionary's case): each name on up to three traces
     names = [*names, *names[:12], *names[5:11]]

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import pytest
 from mlflow.entities import TraceState
-from mlflow.exceptions import MlflowException
 
 from mlflow_dynamodbstore.backfills.fts import backfill_fts
 from mlflow_dynamodbstore.config.settings import FTS_TRIGRAM_FIELDS_ENV
 from mlflow_dynamodbstore.fts.field_postings import TRACE_VALUE_FIELDS
-from mlflow_dynamodbstore.search.traces import search as trace_search
 from mlflow_dynamodbstore.stores.tracking_store import DynamoDBTrackingStore
 from tests.differential_traces.builders import info, tid
+from tests.differential_traces.fts_search import all_pages, index_use
 from tests.fts.names import generated_names, patterns
 
 # Over 200 distinct trigrams (the index keeps the first 200): a pattern from its end is
@@ -34,21 +33,6 @@ _KEYS = (
 )
 
 
-def _pages(store, exp_ids: list[str], flt: str, max_results: int, order_by=None) -> list:
-    """Every page of a search (trace ids per page), or the error code."""
-    pages, token = [], None
-    try:
-        while True:
-            infos, token = store.search_traces(
-                exp_ids, flt, max_results=max_results, order_by=order_by, page_token=token
-            )
-            pages.append([i.trace_id for i in infos])
-            if not token or len(pages) > 60:
-                return pages
-    except MlflowException as exc:
-        return [exc.error_code]
-
-
 def _searches(store, exp_ids: list[str], pats: list[str]) -> list:
     out = []
     for i, pattern in enumerate(pats):
@@ -56,24 +40,25 @@ def _searches(store, exp_ids: list[str], pats: list[str]) -> list:
         for comparator in ("LIKE", "ILIKE"):
             flt = f"{key} {comparator} '{pattern}'"
             if i % 4 == 0:
-                out.append(_pages(store, exp_ids, flt, 2))
+                out.append(all_pages(store, exp_ids, flt, 2))
             elif i % 4 == 1:
-                out.append(_pages(store, exp_ids, flt, 3, order_by=["name ASC"]))
+                out.append(all_pages(store, exp_ids, flt, 3, order_by=["name ASC"]))
             elif i % 4 == 2:
-                out.append(_pages(store, exp_ids, flt, 2, order_by=["timestamp_ms ASC"]))
+                out.append(all_pages(store, exp_ids, flt, 2, order_by=["timestamp_ms ASC"]))
             else:
-                out.append(_pages(store, exp_ids, flt, 1000))
-    out.append(_pages(store, exp_ids, "tags.team LIKE '%ode%' AND trace.status = 'OK'", 2))
-    out.append(_pages(store, exp_ids, "metadata.env ILIKE '%TRAIN%' AND timestamp_ms > 1005", 9))
-    out.append(_pages(store, exp_ids, "tags.team ILIKE '%mod%' AND metadata.env LIKE '%e%'", 2))
-    out.append(_pages(store, exp_ids, "tags.team LIKE '%a%' AND tags.note ILIKE '%BERT%'", 2))
+                out.append(all_pages(store, exp_ids, flt, 1000))
+    out.append(all_pages(store, exp_ids, "tags.team LIKE '%ode%' AND trace.status = 'OK'", 2))
+    out.append(all_pages(store, exp_ids, "metadata.env ILIKE '%TRAIN%' AND timestamp_ms > 1005", 9))
+    out.append(all_pages(store, exp_ids, "tags.team ILIKE '%mod%' AND metadata.env LIKE '%e%'", 2))
+    out.append(all_pages(store, exp_ids, "tags.team LIKE '%a%' AND tags.note ILIKE '%BERT%'", 2))
     for value in pats[:4]:  # = on a pattern (its % and _ are plain characters under =)
-        out.append(_pages(store, exp_ids, f"tags.team = '{value}'", 2))
-    out.append(_pages(store, exp_ids, "tags.team != 'model-train' AND tags.team LIKE '%mod%'", 4))
-    out.append(_pages(store, exp_ids, "tags.note LIKE '%tail-ZQX'", 1000))
-    out.append(_pages(store, exp_ids, "tags.note ILIKE '%-TAIL-%'", 1000, ["timestamp_ms ASC"]))
-    out.append(_pages(store, exp_ids, "tags.missing LIKE '%model%'", 5))
-    out.append(_pages(store, exp_ids, "tags.team IS NOT NULL AND tags.team LIKE '%ain%'", 3))
+        out.append(all_pages(store, exp_ids, f"tags.team = '{value}'", 2))
+    both = "tags.team != 'model-train' AND tags.team LIKE '%mod%'"
+    out.append(all_pages(store, exp_ids, both, 4))
+    out.append(all_pages(store, exp_ids, "tags.note LIKE '%tail-ZQX'", 1000))
+    out.append(all_pages(store, exp_ids, "tags.note ILIKE '%-TAIL-%'", 1000, ["timestamp_ms ASC"]))
+    out.append(all_pages(store, exp_ids, "tags.missing LIKE '%model%'", 5))
+    out.append(all_pages(store, exp_ids, "tags.team IS NOT NULL AND tags.team LIKE '%ain%'", 3))
     return out
 
 
@@ -90,15 +75,7 @@ def dynamo_store(request, monkeypatch, store_uri, artifact_root, fake_clock):
 
 
 def test_search_traces_by_tag_and_metadata_values(sql_store, dynamo_store, monkeypatch):
-    indexed = []
-
-    def counted(*args):
-        found = original(*args)
-        indexed.append(found is not None)
-        return found
-
-    original = trace_search.valued_traces
-    monkeypatch.setattr(trace_search, "valued_traces", counted)
+    indexed = index_use(monkeypatch, "valued_traces")
     values = generated_names(40, seed=43)
     values = [*values, "back\\slash model", "50\\% off", *values[:10]]  # shared values
     pats = patterns(values, 36, seed=47)
