@@ -14,6 +14,7 @@ from mlflow.tracing.constant import TraceTagKey
 
 from mlflow_dynamodbstore.repositories.traces import listings
 from mlflow_dynamodbstore.schema import indexes, keys, trace_name_order_keys
+from tests.integration.trace_paging_helpers import second_page_cost, strip_listing_keys
 
 BASE = 1_700_000_000_000
 NAME = TraceTagKey.TRACE_NAME
@@ -51,16 +52,6 @@ def _all_pages(store, experiment_ids, order, size=2) -> list[str]:
             return out
 
 
-def _second_page_cost(store, experiment_id: str, order: list[str]) -> tuple[int, float]:
-    _, token = store.search_traces([experiment_id], max_results=5, order_by=order)
-    stats = store.gateway.stats
-    stats.reset()
-    found, _ = store.search_traces([experiment_id], max_results=5, order_by=order,
-                                   page_token=token)  # fmt: skip
-    assert len(found) == 5
-    return stats.total_requests, stats.snapshot()["Query"].read_capacity
-
-
 KEY_ORDERS = [
     ["name ASC"],
     ["name DESC"],
@@ -75,8 +66,8 @@ def test_a_page_of_one_name_costs_the_same_at_12_and_120_traces(store, order):
         _start(store, small, 1000 + n, "predict", offset=n)
     for n in range(120):
         _start(store, large, 2000 + n, "predict", offset=n)
-    small_cost = _second_page_cost(store, small, order)
-    assert small_cost == _second_page_cost(store, large, order)
+    small_cost = second_page_cost(store, small, order)
+    assert small_cost == second_page_cost(store, large, order)
     # the dictionary's 4 shards and the name's listing, from the position
     assert small_cost[0] == 5
 
@@ -89,8 +80,8 @@ def test_ten_times_the_names_costs_the_same_requests(store, order):
         _start(store, small, 1000 + n, f"name-{n % 3:02d}", offset=n)
     for n in range(120):
         _start(store, large, 2000 + n, f"name-{n % 30:02d}", offset=n)
-    small_cost = _second_page_cost(store, small, order)
-    assert small_cost[0] == _second_page_cost(store, large, order)[0]
+    small_cost = second_page_cost(store, small, order)
+    assert small_cost[0] == second_page_cost(store, large, order)[0]
     assert small_cost[0] == 4 + 2  # the dictionary + the two names the page spans
 
 
@@ -100,8 +91,8 @@ def test_the_unnamed_traces_page_from_their_own_listing(store):
         _start(store, exp, first - 1, "named")
         for n in range(count):
             _start(store, exp, first + n, None, offset=n)
-    small_cost = _second_page_cost(store, small, ["name DESC"])
-    assert small_cost == _second_page_cost(store, large, ["name DESC"])
+    small_cost = second_page_cost(store, small, ["name DESC"])
+    assert small_cost == second_page_cost(store, large, ["name DESC"])
     assert small_cost[0] == 1  # the unnamed listing from the position (no names left)
 
 
@@ -137,14 +128,6 @@ def test_writes_keep_the_unnamed_listing_in_step(store):
     assert _ids(store.search_traces([exp], order_by=["name DESC"])[0]) == [_tid(1)]
 
 
-def _strip_nameless_keys(store, trace_ids: list[str]) -> None:
-    listing = indexes.TRACES_WITHOUT_NAME
-    for trace_id in trace_ids:
-        store.gateway.update_item(
-            keys.trace_key(trace_id), "REMOVE #p, #s", names={"#p": listing.pk, "#s": listing.sk}
-        )
-
-
 def test_older_table_is_exact_before_and_indexed_after_the_backfill(store, store_uri):
     from mlflow_dynamodbstore.cli.main import cli
 
@@ -153,7 +136,8 @@ def test_older_table_is_exact_before_and_indexed_after_the_backfill(store, store
         _start(store, exp, n, None if n % 3 == 0 else f"n{n % 2}", offset=n // 2)
     unnamed = [_tid(3), _tid(6)]
     expected = _all_pages(store, [exp], ["name ASC"], size=100)
-    _strip_nameless_keys(store, unnamed)  # a table from before the listing
+    # a table from before the listing
+    strip_listing_keys(store, unnamed, indexes.TRACES_WITHOUT_NAME)
     listings.NAMELESS_READINESS.mark(store._conn.gateway, False)
     try:
         assert _all_pages(store, [exp], ["name ASC"]) == expected  # the read-all path

@@ -14,6 +14,7 @@ from mlflow.exceptions import MlflowException
 from mlflow_dynamodbstore.repositories.traces import listings
 from mlflow_dynamodbstore.schema import indexes, keys
 from tests.integration.test_traces_store import make_span
+from tests.integration.trace_paging_helpers import second_page_cost, strip_listing_keys
 
 BASE = 1_700_000_000_000
 
@@ -115,16 +116,6 @@ INDEXED_ORDERS = [
 ]
 
 
-def _second_page_cost(store, experiment_id: str, order: list[str]) -> tuple[int, float]:
-    _, token = store.search_traces([experiment_id], max_results=5, order_by=order)
-    stats = store.gateway.stats
-    stats.reset()
-    found, _ = store.search_traces([experiment_id], max_results=5, order_by=order,
-                                   page_token=token)  # fmt: skip
-    assert len(found) == 5
-    return stats.total_requests, stats.snapshot()["Query"].read_capacity
-
-
 @pytest.mark.parametrize("order", INDEXED_ORDERS, ids=lambda o: " ".join(o))
 def test_indexed_orders_cost_the_page_not_the_collection(store, order):
     small, large = store.create_experiment("small"), store.create_experiment("large")
@@ -132,8 +123,8 @@ def test_indexed_orders_cost_the_page_not_the_collection(store, order):
         _start(store, small, 1000 + n, duration=n)
     for n in range(120):
         _start(store, large, 2000 + n, duration=n)
-    small_cost = _second_page_cost(store, small, order)
-    large_cost = _second_page_cost(store, large, order)
+    small_cost = second_page_cost(store, small, order)
+    large_cost = second_page_cost(store, large, order)
     assert small_cost == large_cost
     assert small_cost[0] == 1  # one Query of the page (plus one entry), no offset re-read
 
@@ -145,7 +136,7 @@ def test_an_unindexed_order_reads_the_collection(store):
         _start(store, small, 1000 + n, duration=n)
     for n in range(120):
         _start(store, large, 2000 + n, duration=n)
-    assert _second_page_cost(store, large, ["status"]) > _second_page_cost(store, small, ["status"])
+    assert second_page_cost(store, large, ["status"]) > second_page_cost(store, small, ["status"])
 
 
 def _duration_entry(store, trace_id: str) -> str | None:
@@ -176,14 +167,6 @@ def test_trace_writes_keep_the_execution_time_listing_in_step(store):
     assert _ids(found) == [f"tr-{78:032x}"]
 
 
-def _strip_keys(store, trace_ids: list[str]) -> None:
-    listing = indexes.TRACES_BY_EXECUTION_TIME
-    for trace_id in trace_ids:
-        store.gateway.update_item(
-            keys.trace_key(trace_id), "REMOVE #p, #s", names={"#p": listing.pk, "#s": listing.sk}
-        )
-
-
 def test_older_table_is_exact_before_and_indexed_after_the_backfill(store, store_uri, monkeypatch):
     from click.testing import CliRunner
 
@@ -197,7 +180,7 @@ def test_older_table_is_exact_before_and_indexed_after_the_backfill(store, store
     before = {t: _duration_entry(store, t) for t in trace_ids}
     expected, _ = store.search_traces([exp], max_results=100, order_by=["execution_time DESC"])
     # A table from before the listing: no keys, no ready marker.
-    _strip_keys(store, trace_ids)
+    strip_listing_keys(store, trace_ids, indexes.TRACES_BY_EXECUTION_TIME)
     listings.READINESS.mark(store._conn.gateway, False)
     try:
         pages, token = [], None
