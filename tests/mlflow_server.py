@@ -64,6 +64,18 @@ def mlflow_servers(*servers: AbstractContextManager[str]) -> Iterator[list[str]]
         yield [future.result() for future in started]
 
 
+def ours_and_sqlite_servers(store_uri: str, root: Path) -> AbstractContextManager[list[str]]:
+    """A differential test's pair: ``mlflow server`` on ``store_uri`` and MLflow's own on a
+    migrated SQLite database, started side by side (artifacts and the database under
+    ``root``); their URLs, ours first."""
+    from tests.sqlite_template import migrated_sqlite_uri
+
+    return mlflow_servers(
+        mlflow_server(store_uri, root / "ddb"),
+        mlflow_server(migrated_sqlite_uri(root / "ref.db"), root / "sql"),
+    )
+
+
 def stop_process_group(proc: subprocess.Popen) -> None:
     """SIGTERM the server's process group, then SIGKILL what is left after 20 s (a loaded
     machine can take longer than that to wind down uvicorn and its job runners).

@@ -11,8 +11,7 @@ from mlflow.genai import datasets as genai_datasets
 from mlflow.genai.scorers import scorer
 from mlflow.tracking import MlflowClient
 
-from tests.mlflow_server import mlflow_server, mlflow_servers
-from tests.sqlite_template import migrated_sqlite_uri
+from tests.mlflow_server import ours_and_sqlite_servers
 
 pytestmark = pytest.mark.slow
 
@@ -76,10 +75,7 @@ def test_genai_evaluate_with_a_dataset_and_scorers_as_on_sqlite(store_uri, tmp_p
     try:
         # the SQLite reference server starts while ours does (the evaluations run one after
         # the other)
-        with mlflow_servers(
-            mlflow_server(store_uri, tmp_path / "dynamodb"),
-            mlflow_server(migrated_sqlite_uri(tmp_path / "mlflow.db"), tmp_path / "sql"),
-        ) as (our_url, sql_url):
+        with ours_and_sqlite_servers(store_uri, tmp_path) as (our_url, sql_url):
             ours = _evaluate_on(our_url)
             reference = _evaluate_on(sql_url)
     finally:

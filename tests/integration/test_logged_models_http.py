@@ -8,8 +8,7 @@ from mlflow import MlflowClient
 from mlflow.entities import LoggedModelStatus, Metric
 from mlflow.exceptions import MlflowException
 
-from tests.mlflow_server import mlflow_server, mlflow_servers
-from tests.sqlite_template import migrated_sqlite_uri
+from tests.mlflow_server import ours_and_sqlite_servers
 
 pytestmark = pytest.mark.slow
 
@@ -99,10 +98,7 @@ def _workload(url: str) -> dict:
 
 def test_logged_models_match_sqlite_server(store_uri, tmp_path):
     # the SQLite reference server starts while ours does (the workloads run one after the other)
-    with mlflow_servers(
-        mlflow_server(store_uri, tmp_path / "ddb"),
-        mlflow_server(migrated_sqlite_uri(tmp_path / "ref.db"), tmp_path / "sql"),
-    ) as (our_url, sql_url):
+    with ours_and_sqlite_servers(store_uri, tmp_path) as (our_url, sql_url):
         ours = _workload(our_url)
         reference = _workload(sql_url)
     assert ours == reference
