@@ -105,7 +105,13 @@ class ScopedGateway:
             raise self._hide_foreign(exc) from None
 
     def update_item(self, key: Item, update_expression: str, **kwargs: Any) -> Item | None:
-        kwargs["condition"] = self._condition(kwargs.get("condition"))
+        if kwargs.get("condition_expression") is None:
+            kwargs["condition"] = self._condition(kwargs.get("condition"))
+        else:
+            expression, names, values = self._scoped_expression(
+                kwargs["condition_expression"], kwargs.get("names"), kwargs.get("values")
+            )
+            kwargs.update(condition_expression=expression, names=names, values=values)
         try:
             return self.unscoped.update_item(key, update_expression, **kwargs)
         except ConditionFailed as exc:
@@ -144,17 +150,28 @@ class ScopedGateway:
                 values=values,
                 condition=self._condition(condition),
             )
-        # A raw expression over the update's own placeholders: add the scope the same way.
-        scoped = (
-            f"({condition_expression}) AND (attribute_not_exists({_NAME}) OR {_NAME} = {_VALUE})"
-        )
+        scoped, names, values = self._scoped_expression(condition_expression, names, values)
         return self.unscoped.tx_update(
             key,
             update_expression,
-            names={**(names or {}), _NAME: self.owner_attribute},
-            values={**(values or {}), _VALUE: self.scope},
+            names=names,
+            values=values,
             condition=condition,
             condition_expression=scoped,
+        )
+
+    def _scoped_expression(
+        self,
+        condition_expression: str,
+        names: dict[str, str] | None,
+        values: dict[str, Any] | None,
+    ) -> tuple[str, dict[str, str], dict[str, Any]]:
+        """A raw expression over an update's own placeholders, with the scope added the
+        same way as to built conditions."""
+        return (
+            f"({condition_expression}) AND (attribute_not_exists({_NAME}) OR {_NAME} = {_VALUE})",
+            {**(names or {}), _NAME: self.owner_attribute},
+            {**(values or {}), _VALUE: self.scope},
         )
 
     def tx_delete(self, key: Item, condition: ConditionBase | None = None) -> dict:

@@ -196,15 +196,22 @@ class TableGateway:
         names: dict[str, str] | None = None,
         values: dict[str, Any] | None = None,
         condition: ConditionBase | None = None,
+        condition_expression: str | None = None,
         return_values: str = "NONE",
     ) -> Item | None:
         """``update_expression`` uses its own placeholders (``#u...``/``:u...``): the
-        condition builder numbers its own ``#n0``/``:v0``, so they never collide."""
+        condition builder numbers its own ``#n0``/``:v0``, so they never collide.
+        ``condition_expression`` is a raw ConditionExpression over the update's own
+        placeholders, as in ``tx_update``. A refused condition raises ConditionFailed with
+        the item as it stands (DynamoDB returns it at no read cost)."""
         args = _expression_args(
             "UpdateExpression", update_expression, names or {}, values or {}, self._serializer
         )
+        if condition_expression is not None:
+            args["ConditionExpression"] = condition_expression
         cond = self._condition_args(condition, ConditionExpressionBuilder())
         _merge_expression_args(args, cond)
+        conditional = "ConditionExpression" in args
         response = self._call(
             "UpdateItem",
             self.client.update_item,
@@ -212,35 +219,10 @@ class TableGateway:
             Key=self._key(key),
             ReturnValues=return_values,
             **args,
-            **({"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if condition else {}),
+            **({"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if conditional else {}),
         )
         raw = response.get("Attributes")
         return self.deserialize(raw) if raw else None
-
-    def update_item_expression(
-        self,
-        key: Item,
-        update_expression: str,
-        condition_expression: str,
-        *,
-        names: dict[str, str],
-        values: dict[str, Any],
-    ) -> None:
-        """An UpdateItem whose raw ConditionExpression shares the update's placeholders (map
-        keys holding dots, as ``tx_update``); a refusal raises ConditionFailed with the
-        item as it stands (DynamoDB returns it at no read cost)."""
-        args = _expression_args(
-            "UpdateExpression", update_expression, names, values, self._serializer
-        )
-        self._call(
-            "UpdateItem",
-            self.client.update_item,
-            TableName=self.table_name,
-            Key=self._key(key),
-            ConditionExpression=condition_expression,
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            **args,
-        )
 
     def delete_item(
         self, key: Item, *, condition: ConditionBase | None = None, return_old: bool = False

@@ -134,12 +134,12 @@ class LiveStep:
         expression.values[":gws"] = step.workspace
         expression.conditions.insert(0, "#g = :gws")
         try:
-            self.gateway.update_item_expression(
+            self.gateway.update_item(
                 live_key(step.run_id),
                 expression.update,
-                expression.condition,
                 names=expression.names,
                 values=expression.values,
+                condition_expression=expression.condition,
             )
             return True
         except ConditionFailed as exc:
