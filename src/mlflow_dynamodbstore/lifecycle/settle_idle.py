@@ -119,6 +119,8 @@ def _settle_if_idle(
     if dry_run:
         return
     # as the end of a run does, without ending it: the META write closes the gate
-    runs.commit(run_id, RunChange(info={STEP_MODE: None}), require_active=False)
+    runs.commit(
+        run_id, RunChange(info={STEP_MODE: None}), require_active=False, read=(meta, None)
+    )  # META as just read (consistently): no second GetItem
     runs.settle(run_id)  # RunContention if writers kept moving it: the next job retries
     gateway.batch_write(deletes=[{"PK": entry["PK"], "SK": entry["SK"]}])
