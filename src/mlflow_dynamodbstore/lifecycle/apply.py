@@ -32,6 +32,7 @@ from mlflow.entities import LifecycleStage
 from mlflow_dynamodbstore.config import RetentionPolicy
 from mlflow_dynamodbstore.fts import field_postings
 from mlflow_dynamodbstore.gateway import ConditionFailed, TableGateway
+from mlflow_dynamodbstore.gateway.optimistic import version_of
 from mlflow_dynamodbstore.lifecycle.cleanup import Cleanup
 from mlflow_dynamodbstore.lifecycle.clock import Clock, resolve
 from mlflow_dynamodbstore.lifecycle.deletions import DeletionIndex
@@ -274,9 +275,7 @@ class TtlApply:
                 f"SET {sets} ADD #v :one",
                 names=names,
                 values={":seq": seq, ":zero": 0, ":e": [], ":one": 1},
-                condition=Attr(LIVE_VERSION).eq(live.get(LIVE_VERSION))
-                if live.get(LIVE_VERSION) is not None
-                else Attr(LIVE_VERSION).not_exists(),
+                condition=version_of(live, LIVE_VERSION).condition,
             )
         summary.history_items += len(blocks)
         return found
