@@ -29,14 +29,12 @@ from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 from mlflow_dynamodbstore.gateway import TableGateway
 from mlflow_dynamodbstore.repositories.experiments import ExperimentRepository
 from mlflow_dynamodbstore.repositories.runs.changes import RunChange
-from mlflow_dynamodbstore.repositories.runs.live import LIVE_METRICS, is_live_item
+from mlflow_dynamodbstore.repositories.runs.live import LIVE_METRICS, meta_and_live
 from mlflow_dynamodbstore.repositories.runs.repository import RunRepository
 from mlflow_dynamodbstore.repositories.runs.settle import settle_run
 from mlflow_dynamodbstore.repositories.runs.step_gate import gate_listed_runs
 from mlflow_dynamodbstore.repositories.runs.stepping import STEP_MODE
 from mlflow_dynamodbstore.repositories.workspaces import WorkspaceRepository
-from mlflow_dynamodbstore.schema import keys
-from mlflow_dynamodbstore.schema.metric_rank_keys import live_key
 
 Item = dict[str, Any]
 Progress = Callable[[int], None]  # called with the number of experiments done
@@ -95,9 +93,7 @@ def _settle_if_idle(
     dry_run: bool,
 ) -> None:
     run_id = entry["run_id"]
-    items = gateway.batch_get([keys.run_key(run_id), live_key(run_id)], consistent=True)
-    meta = next((i for i in items if i["SK"] == keys.META), None)
-    live = next((i for i in items if is_live_item(i)), None)
+    meta, live = meta_and_live(gateway, run_id)
     running = (
         meta is not None
         and meta.get("status") == _RUNNING

@@ -24,6 +24,7 @@ from mlflow_dynamodbstore.repositories.runs.items import (
     metric_entry_value,
     metric_sort_key,
 )
+from mlflow_dynamodbstore.schema.keys import META, run_key
 from mlflow_dynamodbstore.schema.metric_rank_keys import LIVE_SK, live_key
 
 Item = dict[str, Any]
@@ -67,6 +68,14 @@ def merge_live(meta: Item, live: Item | None) -> Item:
     merged = copy.copy(meta)
     merged["metrics"] = metrics
     return merged
+
+
+def meta_and_live(gateway: Any, run_id: str) -> tuple[Item | None, Item | None]:
+    """The run's META and LIVE items (either None when missing) in one consistent
+    BatchGetItem."""
+    found = gateway.batch_get([run_key(run_id), live_key(run_id)], consistent=True)
+    meta = next((i for i in found if i["SK"] == META), None)
+    return meta, next((i for i in found if is_live_item(i)), None)
 
 
 def live_metric_keys(gateway: Any, meta: Item) -> set[str]:

@@ -43,6 +43,7 @@ from mlflow_dynamodbstore.repositories.runs.live import (
     live_key,
     live_metric_keys,
     merge_live,
+    meta_and_live,
 )
 from mlflow_dynamodbstore.repositories.runs.live_step import LiveStep, Step
 from mlflow_dynamodbstore.repositories.runs.metric_buffer import (
@@ -239,12 +240,11 @@ class RunRepository:
         get_meta)."""
         if not _plausible_run_id(run_id):
             raise RunMissing(run_id)
-        found = self.gateway.batch_get([keys.run_key(run_id), live_key(run_id)], consistent=True)
-        meta = next((i for i in found if i["SK"] == keys.META), None)
+        meta, live = meta_and_live(self.gateway, run_id)
         if meta is None:
             raise RunMissing(run_id)
         self._remember(meta)
-        return meta, next((i for i in found if is_live_item(i)), None)
+        return meta, live
 
     def get_partition(self, run_id: str) -> tuple[Item, list[Item]]:
         """META with its spilled params/tags resolved and its LIVE entries merged (live.py),

@@ -26,8 +26,8 @@ from mlflow_dynamodbstore.repositories.runs.live import (
     LIVE_FLAG,
     LIVE_VERSION,
     has_live,
-    is_live_item,
     merge_live,
+    meta_and_live,
 )
 from mlflow_dynamodbstore.repositories.runs.metric_history import live_flushed_items
 from mlflow_dynamodbstore.repositories.runs.stepping import (
@@ -52,9 +52,7 @@ def settle_run(gateway: TableGateway, run_id: str) -> bool:
     """Settle the run (nothing to do: no LIVE, or nothing announced, buffered or left to
     fold into META). False when writers kept moving META or LIVE for every attempt."""
     for _ in range(_SETTLE_ATTEMPTS):
-        items = gateway.batch_get([keys.run_key(run_id), live_key(run_id)], consistent=True)
-        meta = next((i for i in items if i["SK"] == keys.META), None)
-        live = next((i for i in items if is_live_item(i)), None)
+        meta, live = meta_and_live(gateway, run_id)
         buffers = [a for a in live or {} if buffer_key_of(a) is not None]
         if meta is None or live is None or not (has_live(meta) or announced_keys(live) or buffers):
             return True
